@@ -1,0 +1,23 @@
+/** Turns texts into vectors. Every vector an embedder returns is L2-normalised (cosine = dot product). */
+export interface Embedder {
+  /** Identifies the vector space; stored with every vector so spaces are never mixed. */
+  readonly model: string;
+  readonly dimensions: number;
+  /** Similarity below which a hit says nothing about relevance (hash noise); 0 to keep every hit. */
+  readonly noiseFloor: number;
+  embed(texts: string[]): Promise<Float32Array[]>;
+}
+
+export function normalize(v: Float32Array): Float32Array {
+  let norm = 0;
+  for (let i = 0; i < v.length; i++) norm += v[i]! * v[i]!;
+  norm = Math.sqrt(norm);
+  if (norm > 0) for (let i = 0; i < v.length; i++) v[i]! /= norm;
+  return v;
+}
+
+export function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}

@@ -1,0 +1,34 @@
+import { normalize, type Embedder } from "./embedder.ts";
+
+/** Workers AI text embeddings (bge-base-en-v1.5 by default: 768 dimensions). */
+export class WorkersAiEmbedder implements Embedder {
+  /** Neural similarities are meaningful across the range; ranking decides. */
+  readonly noiseFloor = 0;
+
+  constructor(
+    private readonly ai: Ai,
+    readonly model: string,
+    readonly dimensions: number,
+  ) {}
+
+  async embed(texts: string[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    // Workers AI takes at most 100 texts per embedding call.
+    for (let i = 0; i < texts.length; i += 100) {
+      const batch = texts.slice(i, i + 100);
+      const result = (await this.ai.run(this.model as keyof AiModels, { text: batch } as never)) as {
+        data?: number[][];
+      };
+      if (!result.data || result.data.length !== batch.length) {
+        throw new Error(`embedding model ${this.model} returned ${result.data?.length ?? 0} vectors for ${batch.length} texts`);
+      }
+      for (const row of result.data) {
+        if (row.length !== this.dimensions) {
+          throw new Error(`embedding model ${this.model} returned ${row.length} dimensions, expected ${this.dimensions}`);
+        }
+        out.push(normalize(Float32Array.from(row)));
+      }
+    }
+    return out;
+  }
+}

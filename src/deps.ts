@@ -1,0 +1,63 @@
+import type { Embedder } from "./ai/embedder.ts";
+import { OfflineEmbedder } from "./ai/offline-embedder.ts";
+import { WorkersAiEmbedder } from "./ai/workers-ai-embedder.ts";
+import { loadConfig, type Config } from "./config.ts";
+import { createLogger, errorMessage, type Logger } from "./log.ts";
+import type { EventSink } from "./service/events.ts";
+import { MemoryService } from "./service/memory-service.ts";
+import { MemoryRepo } from "./store/memory-repo.ts";
+import { VectorRepo } from "./store/vector-repo.ts";
+import { D1VectorIndex } from "./vector/d1-vector-index.ts";
+import type { VectorIndex } from "./vector/vector-index.ts";
+import { VectorizeVectorIndex } from "./vector/vectorize-index.ts";
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  service: MemoryService;
+}
+
+/** The only place that reads bindings: picks production or offline adapters by configuration. */
+export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): AppDeps {
+  const config = loadConfig(env);
+  const log = createLogger(config.LOG_LEVEL);
+  const defer = (p: Promise<unknown>) => ctx.waitUntil(p);
+  const vectors = new VectorRepo(env.DB);
+  const index: VectorIndex =
+    config.vectorIndex === "vectorize"
+      ? new VectorizeVectorIndex(env.VECTORIZE as unknown as Vectorize, vectors, defer)
+      : new D1VectorIndex(vectors);
+  const embedder: Embedder =
+    config.embeddingProvider === "workers-ai"
+      ? new WorkersAiEmbedder(env.AI!, config.EMBEDDING_MODEL, config.embeddingDimensions)
+      : offlineEmbedder(config.embeddingDimensions);
+  const service = new MemoryService({
+    repo: new MemoryRepo(env.DB, index.remote),
+    index,
+    embedder,
+    events: hubSink(env, defer, log),
+    config,
+    log,
+    clock: Date.now,
+    defer,
+  });
+  return { config, log, service };
+}
+
+let offline: OfflineEmbedder | null = null;
+function offlineEmbedder(dims: number): OfflineEmbedder {
+  if (offline?.dimensions !== dims) offline = new OfflineEmbedder(dims);
+  return offline;
+}
+
+/** Publishes events to the tenant's hub after the response; a hub failure never fails a write. */
+function hubSink(env: Env, defer: (p: Promise<unknown>) => void, log: Logger): EventSink {
+  return {
+    publish(tenant, events) {
+      const hub = env.TENANT_HUB.getByName(tenant);
+      defer(
+        hub.publish(events).catch((e: unknown) => log.warn("event publish failed", { tenant, error: errorMessage(e) })),
+      );
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/** Machine-readable error codes; each maps to one HTTP status. */
+export type ErrorCode =
+  | "bad_request"
+  | "validation_error"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "upstream_error"
+  | "internal_error";
+
+const STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  validation_error: 422,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  upstream_error: 502,
+  internal_error: 500,
+};
+
+export interface ErrorIssue {
+  /** Dotted path of the offending field, e.g. `memories.0.text`. */
+  field: string;
+  message: string;
+}
+
+/** The one error type of the service and transports: a status, a code and a message safe to show. */
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly issues: ErrorIssue[] = [],
+  ) {
+    super(message);
+    this.name = "AppError";
+    this.status = STATUS[code];
+  }
+
+  static notFound(what: string): AppError {
+    return new AppError("not_found", `${what} not found`);
+  }
+
+  static validation(issues: ErrorIssue[]): AppError {
+    const first = issues[0];
+    const message = first ? `${first.field ? `${first.field}: ` : ""}${first.message}` : "invalid input";
+    return new AppError("validation_error", message, issues);
+  }
+}

@@ -1,0 +1,122 @@
+import { z } from "zod";
+
+/**
+ * The search filter language of the Agent Memory Server: tag filters (eq, ne, any, all, plus the
+ * clients' in_, not_eq, not_in, none) and numeric/date filters (gt, lt, gte, lte, eq, ne, between).
+ * Unknown operators are rejected (strict objects), so a typo never silently widens a search.
+ */
+
+/** Epoch seconds (the seed) or an ISO-8601 string (the official clients) → epoch milliseconds. */
+export const timestamp = z.union([z.number().finite(), z.string().min(1)]).transform((v, ctx) => {
+  if (typeof v === "number") return Math.round(v * 1000);
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: "custom", message: `not an ISO-8601 date: ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const tagValue = z.string().max(512);
+const tagList = z.array(tagValue).min(1).max(100);
+
+export const tagFilterSchema = z
+  .strictObject({
+    eq: tagValue.optional(),
+    ne: tagValue.optional(),
+    not_eq: tagValue.optional(),
+    any: tagList.optional(),
+    in_: tagList.optional(),
+    all: tagList.optional(),
+    not_in: tagList.optional(),
+    none: tagList.optional(),
+  })
+  .refine((f) => Object.values(f).some((v) => v !== undefined), { message: "a filter needs at least one operator" });
+
+export const numericFilterSchema = z
+  .strictObject({
+    gt: timestamp.optional(),
+    lt: timestamp.optional(),
+    gte: timestamp.optional(),
+    lte: timestamp.optional(),
+    eq: timestamp.optional(),
+    ne: timestamp.optional(),
+    between: z.tuple([timestamp, timestamp]).optional(),
+  })
+  .refine((f) => Object.values(f).some((v) => v !== undefined), { message: "a filter needs at least one operator" });
+
+export type TagFilter = z.output<typeof tagFilterSchema>;
+export type NumericFilter = z.output<typeof numericFilterSchema>;
+
+/** Scalar (one value per memory) tag fields. */
+export const SCALAR_TAG_FIELDS = [
+  "session_id",
+  "namespace",
+  "user_id",
+  "agent_id",
+  "memory_type",
+  "scope",
+  "extraction_strategy",
+] as const;
+/** Array-valued tag fields: a memory has many topics, entities and metadata tags. */
+export const ARRAY_TAG_FIELDS = ["topics", "entities", "tags"] as const;
+export const NUMERIC_FIELDS = ["created_at", "last_accessed", "updated_at", "event_date"] as const;
+
+export type ScalarTagField = (typeof SCALAR_TAG_FIELDS)[number];
+export type ArrayTagField = (typeof ARRAY_TAG_FIELDS)[number];
+export type NumericField = (typeof NUMERIC_FIELDS)[number];
+
+/** A conjunction of per-field filters. */
+export type MemoryFilter = Partial<Record<ScalarTagField | ArrayTagField, TagFilter>> &
+  Partial<Record<NumericField, NumericFilter>> & { pinned?: boolean };
+
+/** The normalised tag operators: every alias folded into four. */
+export interface NormalTagFilter {
+  eq: string[]; // each must hold (several `eq` values for a scalar field can only match if equal)
+  ne: string[]; // none of these
+  any: string[] | null; // at least one of these
+  all: string[]; // all of these
+}
+
+export function normalizeTagFilter(f: TagFilter): NormalTagFilter {
+  const ne = [f.ne, f.not_eq, ...(f.not_in ?? []), ...(f.none ?? [])].filter((v): v is string => v !== undefined);
+  const anyLists = [f.any, f.in_].filter((v): v is string[] => v !== undefined);
+  const any = anyLists.length ? intersect(anyLists) : null;
+  return { eq: f.eq !== undefined ? [f.eq] : [], ne, any, all: f.all ?? [] };
+}
+
+function intersect(lists: string[][]): string[] {
+  const [first, ...rest] = lists;
+  return (first ?? []).filter((v) => rest.every((l) => l.includes(v)));
+}
+
+/** Whether a record value satisfies a numeric filter (null never satisfies a comparison, but satisfies `ne`). */
+export function matchesNumeric(value: number | null, f: NumericFilter): boolean {
+  if (value === null) return f.ne !== undefined && Object.keys(f).every((k) => k === "ne");
+  if (f.gt !== undefined && !(value > f.gt)) return false;
+  if (f.gte !== undefined && !(value >= f.gte)) return false;
+  if (f.lt !== undefined && !(value < f.lt)) return false;
+  if (f.lte !== undefined && !(value <= f.lte)) return false;
+  if (f.eq !== undefined && value !== f.eq) return false;
+  if (f.ne !== undefined && value === f.ne) return false;
+  if (f.between !== undefined && !(value >= f.between[0] && value <= f.between[1])) return false;
+  return true;
+}
+
+/** Whether a scalar value (possibly null) satisfies a tag filter. */
+export function matchesScalarTag(value: string | null, f: NormalTagFilter): boolean {
+  if (f.eq.some((v) => v !== value)) return false;
+  if (value !== null && f.ne.includes(value)) return false;
+  if (f.any && (value === null || !f.any.includes(value))) return false;
+  if (f.all.some((v) => v !== value)) return false;
+  return true;
+}
+
+/** Whether an array of values satisfies a tag filter: eq = contains, ne = does not contain. */
+export function matchesArrayTag(values: string[], f: NormalTagFilter): boolean {
+  if (f.eq.some((v) => !values.includes(v))) return false;
+  if (f.ne.some((v) => values.includes(v))) return false;
+  if (f.any && !f.any.some((v) => values.includes(v))) return false;
+  if (f.all.some((v) => !values.includes(v))) return false;
+  return true;
+}

@@ -1,0 +1,170 @@
+import { sha256Hex } from "./ids.ts";
+
+/**
+ * Memory types: the Agent Memory Server's three (semantic, episodic, message) and engram's
+ * cognitive types. A closed set, so a typo is a 422 rather than a silently unfilterable type.
+ */
+export const MEMORY_TYPES = [
+  "semantic",
+  "episodic",
+  "message",
+  "fact",
+  "decision",
+  "preference",
+  "todo",
+  "event",
+  "insight",
+  "procedure",
+  "pattern",
+  "error",
+  "context",
+  "observation",
+  "goal",
+  "summary",
+] as const;
+export type MemoryType = (typeof MEMORY_TYPES)[number];
+
+export const SCOPES = ["session", "agent", "global"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** A stored memory. Field names follow the wire (AMS) and the D1 columns; times are epoch ms. */
+export interface Memory {
+  id: string;
+  tenant: string;
+  namespace: string | null;
+  user_id: string | null;
+  session_id: string | null;
+  agent_id: string | null;
+  scope: Scope;
+  key: string | null;
+  text: string;
+  memory_type: MemoryType;
+  topics: string[];
+  entities: string[];
+  priority: number;
+  confidence: number;
+  pinned: boolean;
+  metadata: Record<string, unknown>;
+  memory_hash: string;
+  created_at: number;
+  updated_at: number;
+  last_accessed: number;
+  persisted_at: number | null;
+  event_date: number | null;
+  expires_at: number | null;
+  extracted_from: string[];
+  discrete_memory_extracted: "t" | "f";
+  extraction_strategy: string;
+  embedding_model: string | null;
+}
+
+/** What a caller may set when creating a memory; everything else is derived. */
+export interface NewMemory {
+  id?: string;
+  text: string;
+  namespace?: string | null;
+  user_id?: string | null;
+  session_id?: string | null;
+  agent_id?: string | null;
+  scope?: Scope;
+  key?: string | null;
+  memory_type?: MemoryType;
+  topics?: string[];
+  entities?: string[];
+  priority?: number;
+  confidence?: number;
+  pinned?: boolean;
+  metadata?: Record<string, unknown>;
+  created_at?: number;
+  last_accessed?: number;
+  event_date?: number | null;
+  expires_at?: number | null;
+  extracted_from?: string[];
+  discrete_memory_extracted?: "t" | "f";
+  extraction_strategy?: string;
+}
+
+/** A partial update: only the fields present change. `null` clears a nullable field. */
+export type MemoryPatch = Partial<Omit<NewMemory, "id">>;
+
+export const DEFAULT_PRIORITY = 5;
+export const DEFAULT_CONFIDENCE = 0.8;
+
+/** Scope implied by the owning ids when a caller gives none. */
+export function defaultScope(m: Pick<NewMemory, "session_id" | "agent_id">): Scope {
+  if (m.session_id) return "session";
+  if (m.agent_id) return "agent";
+  return "global";
+}
+
+/** Content hash: same text up to case and white space is the same memory content. */
+export function contentHash(text: string): Promise<string> {
+  return sha256Hex(text.trim().replace(/\s+/g, " ").toLowerCase());
+}
+
+/** Builds a full record from a creation request. */
+export async function buildMemory(tenant: string, id: string, input: NewMemory, now: number): Promise<Memory> {
+  const createdAt = input.created_at ?? now;
+  return {
+    id,
+    tenant,
+    namespace: input.namespace ?? null,
+    user_id: input.user_id ?? null,
+    session_id: input.session_id ?? null,
+    agent_id: input.agent_id ?? null,
+    scope: input.scope ?? defaultScope(input),
+    key: input.key ?? null,
+    text: input.text,
+    memory_type: input.memory_type ?? "semantic",
+    topics: dedupe(input.topics ?? []),
+    entities: dedupe(input.entities ?? []),
+    priority: input.priority ?? DEFAULT_PRIORITY,
+    confidence: input.confidence ?? DEFAULT_CONFIDENCE,
+    pinned: input.pinned ?? false,
+    metadata: input.metadata ?? {},
+    memory_hash: await contentHash(input.text),
+    created_at: createdAt,
+    updated_at: now,
+    last_accessed: input.last_accessed ?? createdAt,
+    persisted_at: now,
+    event_date: input.event_date ?? null,
+    expires_at: input.expires_at ?? null,
+    extracted_from: input.extracted_from ?? [],
+    discrete_memory_extracted: input.discrete_memory_extracted ?? "f",
+    extraction_strategy: input.extraction_strategy ?? "discrete",
+    embedding_model: null,
+  };
+}
+
+/** Applies a patch to a record; returns the new record (the text hash is recomputed when text changes). */
+export async function applyPatch(existing: Memory, patch: MemoryPatch, now: number): Promise<Memory> {
+  const next: Memory = { ...existing, updated_at: now };
+  for (const [k, v] of Object.entries(patch) as [keyof MemoryPatch, unknown][]) {
+    if (v === undefined) continue;
+    (next as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (patch.topics) next.topics = dedupe(patch.topics);
+  if (patch.entities) next.entities = dedupe(patch.entities);
+  if (patch.metadata === null) next.metadata = {};
+  if (patch.text !== undefined && patch.text !== existing.text) next.memory_hash = await contentHash(patch.text);
+  return next;
+}
+
+/** Whether two records differ in a way that changes their vector or its index metadata. */
+export function vectorInputsChanged(a: Memory, b: Memory): boolean {
+  return (
+    a.text !== b.text ||
+    a.namespace !== b.namespace ||
+    a.user_id !== b.user_id ||
+    a.session_id !== b.session_id ||
+    a.memory_type !== b.memory_type
+  );
+}
+
+export function isExpired(m: Pick<Memory, "expires_at">, now: number): boolean {
+  return m.expires_at !== null && m.expires_at <= now;
+}
+
+function dedupe(values: string[]): string[] {
+  return [...new Set(values)];
+}

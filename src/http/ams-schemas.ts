@@ -1,0 +1,297 @@
+import { z } from "zod";
+import { numericFilterSchema, tagFilterSchema, timestamp } from "../domain/filters.ts";
+import type { ForgetPolicy } from "../domain/forget.ts";
+import { byteLength, MAX_ID_BYTES } from "../domain/ids.ts";
+import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory } from "../domain/memory.ts";
+import { DEFAULT_RECENCY, type RecencyParams } from "../domain/ranking.ts";
+import type { SearchHit, SearchRequest, SearchResult } from "../service/memory-service.ts";
+import type { HistoryEntry } from "../store/memory-repo.ts";
+
+/**
+ * Wire schemas of the Agent Memory Server API (seed + the official clients' extras). The
+ * clients send `null` for every unset optional field, so optional fields are nullish throughout.
+ */
+
+export const memoryId = z
+  .string()
+  .min(1)
+  .refine((s) => byteLength(s) <= MAX_ID_BYTES, { message: `must be at most ${MAX_ID_BYTES} bytes` });
+const label = z.string().min(1).max(256);
+const text = z.string().trim().min(1, { message: "must not be empty" }).max(100_000);
+const stringList = z.array(z.string().min(1).max(256)).max(100);
+
+const recordFields = {
+  text,
+  session_id: label.nullish(),
+  user_id: label.nullish(),
+  namespace: label.nullish(),
+  agent_id: label.nullish(),
+  scope: z.enum(SCOPES).nullish(),
+  key: z.string().min(1).max(512).nullish(),
+  memory_type: z.enum(MEMORY_TYPES).nullish(),
+  topics: stringList.nullish(),
+  entities: stringList.nullish(),
+  priority: z.number().int().min(1).max(10).nullish(),
+  confidence: z.number().min(0).max(1).nullish(),
+  pinned: z.boolean().nullish(),
+  metadata: z.record(z.string(), z.unknown()).nullish(),
+  created_at: timestamp.nullish(),
+  last_accessed: timestamp.nullish(),
+  event_date: timestamp.nullish(),
+  expires_at: timestamp.nullish(),
+  /** Seconds to live from now (alternative to expires_at). */
+  ttl_seconds: z.number().int().positive().nullish(),
+  extracted_from: z.array(z.string()).max(1000).nullish(),
+  discrete_memory_extracted: z.enum(["t", "f"]).nullish(),
+  extraction_strategy: z.string().max(64).nullish(),
+  // Sent back by clients that round-trip records; derived server-side, so accepted and ignored.
+  memory_hash: z.string().nullish(),
+  persisted_at: z.unknown().optional(),
+  updated_at: z.unknown().optional(),
+};
+
+export const memoryRecordInput = z.object({ id: memoryId.nullish(), ...recordFields });
+export type MemoryRecordInput = z.output<typeof memoryRecordInput>;
+
+export const createMemoriesBody = z.object({
+  memories: z.array(memoryRecordInput).min(1, { message: "at least one memory is required" }),
+});
+
+export const namespaceQuery = z.object({ namespace: label.optional() });
+
+export const patchMemoryBody = z.object(recordFields).partial();
+
+const tagFilter = tagFilterSchema.nullish();
+const numericFilter = numericFilterSchema.nullish();
+
+export const searchBody = z.object({
+  text: z.string().max(10_000).nullish(),
+  limit: z.number().int().min(1).max(100).default(10),
+  offset: z.number().int().min(0).max(10_000).default(0),
+  session_id: tagFilter,
+  namespace: tagFilter,
+  topics: tagFilter,
+  entities: tagFilter,
+  user_id: tagFilter,
+  memory_type: tagFilter,
+  agent_id: tagFilter,
+  extraction_strategy: tagFilter,
+  created_at: numericFilter,
+  last_accessed: numericFilter,
+  updated_at: numericFilter,
+  event_date: numericFilter,
+  search_mode: z.enum(["hybrid", "semantic", "keyword"]).nullish(),
+  hybrid_alpha: z.number().min(0).max(1).nullish(),
+  distance_threshold: z.number().min(0).max(2).nullish(),
+  recency_boost: z.boolean().nullish(),
+  recency_semantic_weight: z.number().min(0).nullish(),
+  recency_recency_weight: z.number().min(0).nullish(),
+  recency_freshness_weight: z.number().min(0).nullish(),
+  recency_novelty_weight: z.number().min(0).nullish(),
+  recency_half_life_last_access_days: z.number().positive().nullish(),
+  recency_half_life_created_days: z.number().positive().nullish(),
+  /** Accepted for client compatibility: recency is always applied server-side here. */
+  server_side_recency: z.boolean().nullish(),
+  text_scorer: z.string().nullish(),
+  /** edgemem: add `score_details` (vector, keyword, recency) to every hit. */
+  explain: z.boolean().nullish(),
+});
+export type SearchBody = z.output<typeof searchBody>;
+
+const forgetPolicy = z.object({
+  max_age_days: z.number().min(0).nullish(),
+  max_inactive_days: z.number().min(0).nullish(),
+  budget: z.number().int().min(0).nullish(),
+  memory_type_allowlist: z.array(z.enum(MEMORY_TYPES)).nullish(),
+  hard_age_multiplier: z.number().positive().nullish(),
+});
+
+export const forgetBody = z.object({
+  policy: forgetPolicy.default({}),
+  namespace: label.nullish(),
+  user_id: label.nullish(),
+  session_id: label.nullish(),
+  limit: z.number().int().min(1).max(10_000).nullish(),
+  dry_run: z.boolean().nullish(),
+  pinned_ids: z.array(z.string()).max(10_000).nullish(),
+});
+
+const boolParam = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+export const forgetQuery = z.object({
+  namespace: label.optional(),
+  user_id: label.optional(),
+  session_id: label.optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  dry_run: boolParam.optional(),
+});
+
+export const deleteQuery = z.object({
+  memory_ids: z
+    .union([memoryId, z.array(memoryId)])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .pipe(z.array(memoryId).min(1).max(1000)),
+  namespace: label.optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Wire → service
+
+/** A record as the service takes it: nulls dropped, ttl_seconds turned into expires_at. */
+export function toNewMemory(r: MemoryRecordInput, now: number, defaultNamespace?: string): NewMemory {
+  const m: NewMemory = {
+    text: r.text,
+    namespace: r.namespace ?? defaultNamespace ?? null,
+    expires_at: r.expires_at ?? (r.ttl_seconds ? now + r.ttl_seconds * 1000 : null),
+  };
+  if (r.id) m.id = r.id;
+  copyDefined(r, m, [
+    "session_id",
+    "user_id",
+    "agent_id",
+    "scope",
+    "key",
+    "memory_type",
+    "topics",
+    "entities",
+    "priority",
+    "confidence",
+    "pinned",
+    "metadata",
+    "created_at",
+    "last_accessed",
+    "event_date",
+    "extracted_from",
+    "discrete_memory_extracted",
+    "extraction_strategy",
+  ]);
+  return m;
+}
+
+/** A PATCH body as a service patch: absent fields unchanged, null clears nullable fields. */
+export function toPatch(body: z.output<typeof patchMemoryBody>, now: number): MemoryPatch {
+  const patch: Record<string, unknown> = {};
+  const clearable = new Set(["session_id", "user_id", "namespace", "agent_id", "key", "event_date", "expires_at"]);
+  for (const [k, v] of Object.entries(body)) {
+    if (v === undefined || ["memory_hash", "persisted_at", "updated_at", "ttl_seconds"].includes(k)) continue;
+    if (v === null) {
+      if (clearable.has(k)) patch[k] = null;
+      else if (k === "topics" || k === "entities") patch[k] = [];
+      continue;
+    }
+    patch[k] = v;
+  }
+  if (typeof body.ttl_seconds === "number") patch.expires_at = now + body.ttl_seconds * 1000;
+  return patch as MemoryPatch;
+}
+
+export function toSearchRequest(b: SearchBody): SearchRequest {
+  const filter: SearchRequest["filter"] = {};
+  for (const k of ["session_id", "namespace", "topics", "entities", "user_id", "memory_type", "agent_id", "extraction_strategy"] as const) {
+    const f = b[k];
+    if (f) filter[k] = f;
+  }
+  for (const k of ["created_at", "last_accessed", "updated_at", "event_date"] as const) {
+    const f = b[k];
+    if (f) filter[k] = f;
+  }
+  const recency: RecencyParams | null =
+    b.recency_boost === false
+      ? null
+      : {
+          semantic_weight: b.recency_semantic_weight ?? DEFAULT_RECENCY.semantic_weight,
+          recency_weight: b.recency_recency_weight ?? DEFAULT_RECENCY.recency_weight,
+          freshness_weight: b.recency_freshness_weight ?? DEFAULT_RECENCY.freshness_weight,
+          novelty_weight: b.recency_novelty_weight ?? DEFAULT_RECENCY.novelty_weight,
+          half_life_last_access_days: b.recency_half_life_last_access_days ?? DEFAULT_RECENCY.half_life_last_access_days,
+          half_life_created_days: b.recency_half_life_created_days ?? DEFAULT_RECENCY.half_life_created_days,
+        };
+  return {
+    text: b.text,
+    limit: b.limit,
+    offset: b.offset,
+    filter,
+    mode: b.search_mode ?? "hybrid",
+    hybridAlpha: b.hybrid_alpha ?? 0.5,
+    recency,
+    distanceThreshold: b.distance_threshold ?? null,
+    explain: b.explain ?? false,
+  };
+}
+
+export function toForgetPolicy(p: z.output<typeof forgetPolicy>): ForgetPolicy {
+  return { ...p };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service → wire
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** A memory as AMS clients read it (ISO dates), plus edgemem's own fields. */
+export function amsRecord(m: Memory): Record<string, unknown> {
+  return {
+    id: m.id,
+    text: m.text,
+    session_id: m.session_id,
+    user_id: m.user_id,
+    namespace: m.namespace,
+    last_accessed: iso(m.last_accessed),
+    created_at: iso(m.created_at),
+    updated_at: iso(m.updated_at),
+    topics: m.topics,
+    entities: m.entities,
+    memory_hash: m.memory_hash,
+    memory_type: m.memory_type,
+    persisted_at: iso(m.persisted_at),
+    extracted_from: m.extracted_from,
+    event_date: iso(m.event_date),
+    discrete_memory_extracted: m.discrete_memory_extracted,
+    extraction_strategy: m.extraction_strategy,
+    pinned: m.pinned,
+    metadata: m.metadata,
+    agent_id: m.agent_id,
+    scope: m.scope,
+    key: m.key,
+    priority: m.priority,
+    confidence: m.confidence,
+    expires_at: iso(m.expires_at),
+  };
+}
+
+export function amsSearchResult(r: SearchResult): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    memories: r.hits.map(amsHit),
+    total: r.total,
+    next_offset: r.nextOffset,
+  };
+  if (r.warnings.length) body.warnings = r.warnings;
+  return body;
+}
+
+function amsHit(h: SearchHit): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...amsRecord(h.memory), dist: round(h.dist), score: round(h.score), score_type: h.scoreType };
+  if (h.details) out.score_details = h.details;
+  return out;
+}
+
+export function historyEntry(e: HistoryEntry): Record<string, unknown> {
+  return {
+    op: e.op,
+    actor: e.actor,
+    at: iso(e.at),
+    reason: e.reason,
+    before: e.before ? amsRecord(e.before) : null,
+    after: e.after ? amsRecord(e.after) : null,
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+function copyDefined<T extends object>(from: T, to: object, keys: (keyof T)[]): void {
+  for (const k of keys) {
+    const v = from[k];
+    if (v !== null && v !== undefined) (to as Record<string, unknown>)[k as string] = v;
+  }
+}

@@ -1,0 +1,77 @@
+import { z } from "zod";
+import { MEMORY_TYPES, SCOPES, type Memory } from "../domain/memory.ts";
+
+/** Wire schemas of the memory CRUD API (`/api/memories`). `value` is the memory's text. */
+
+const agentId = z.string().min(1).max(256);
+const key = z.string().min(1).max(512);
+const value = z.string().trim().min(1, { message: "must not be empty" }).max(100_000);
+const metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => m.tags === undefined || (Array.isArray(m.tags) && m.tags.every((t) => typeof t === "string")), {
+    message: "metadata.tags must be an array of strings",
+  });
+/** An absolute expiry time (ISO-8601), or null for none. */
+const ttl = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), { message: "must be an ISO-8601 date-time" })
+  .transform((s) => Date.parse(s))
+  .refine((ms) => ms > Date.now(), { message: "must be in the future" })
+  .nullable();
+
+export const createCrudBody = z.object({
+  agent_id: agentId.nullish(),
+  scope: z.enum(SCOPES).optional(),
+  key,
+  value,
+  metadata: metadata.nullish(),
+  ttl: ttl.optional(),
+  session_id: z.string().min(1).max(256).nullish(),
+  memory_type: z.enum(MEMORY_TYPES).optional(),
+});
+
+export const updateCrudBody = z.object({
+  agent_id: agentId.nullish(),
+  scope: z.enum(SCOPES).optional(),
+  key: key.optional(),
+  value: value.optional(),
+  metadata: metadata.nullish(),
+  ttl: ttl.optional(),
+  memory_type: z.enum(MEMORY_TYPES).optional(),
+});
+
+const csv = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean));
+
+export const listCrudQuery = z.object({
+  agent_id: agentId.optional(),
+  scope: z.enum(SCOPES).optional(),
+  /** Memories carrying any of these tags (comma-separated or repeated). */
+  tags: csv.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+export const searchCrudBody = z.object({
+  agent_id: agentId.nullish(),
+  query: z.string().trim().min(1, { message: "must not be empty" }).max(1000),
+  scope: z.enum(SCOPES).nullish(),
+  limit: z.number().int().min(1).max(100).default(10),
+});
+
+/** A memory as the CRUD API shows it. */
+export function crudRecord(m: Memory): Record<string, unknown> {
+  return {
+    id: m.id,
+    agent_id: m.agent_id,
+    scope: m.scope,
+    key: m.key,
+    value: m.text,
+    embedding: null,
+    metadata: m.metadata,
+    ttl: m.expires_at === null ? null : new Date(m.expires_at).toISOString(),
+    created_at: new Date(m.created_at).toISOString(),
+    updated_at: new Date(m.updated_at).toISOString(),
+  };
+}

@@ -1,0 +1,60 @@
+import { z } from "zod";
+import { AppError, type ErrorIssue } from "../domain/errors.ts";
+import type { Logger } from "../log.ts";
+
+/** The one place errors become responses. Bodies carry `message` and FastAPI's `detail`, never a stack. */
+export function errorResponse(e: unknown, log: Logger): Response {
+  const err = e instanceof AppError ? e : null;
+  if (!err) log.error("unhandled error", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  const status = err?.status ?? 500;
+  const message = err?.message ?? "internal error";
+  const body: Record<string, unknown> = { error: err?.code ?? "internal_error", message, detail: message };
+  if (err?.issues.length) body.issues = err.issues;
+  return Response.json(body, { status, headers: status === 401 ? { "www-authenticate": "Bearer" } : undefined });
+}
+
+/** Parses a request body as JSON and validates it; 413 over `maxBytes`, 400 if not JSON, 422 if invalid. */
+export async function readJson<S extends z.ZodType>(req: Request, schema: S, maxBytes: number): Promise<z.output<S>> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw new AppError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  if (bytes.byteLength > maxBytes) throw new AppError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
+  let data: unknown;
+  try {
+    data = bytes.byteLength ? JSON.parse(new TextDecoder().decode(bytes)) : undefined;
+  } catch {
+    throw new AppError("bad_request", "request body is not valid JSON");
+  }
+  if (data === undefined) throw new AppError("bad_request", "request body is empty; expected JSON");
+  return parse(schema, data);
+}
+
+/** Validates any untrusted value against a schema; a failure is a 422 naming the fields. */
+export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
+  const r = schema.safeParse(data);
+  if (r.success) return r.data;
+  throw AppError.validation(r.error.issues.map(toIssue));
+}
+
+function toIssue(i: z.core.$ZodIssue): ErrorIssue {
+  const field = i.path.map(String).join(".");
+  if (i.code === "unrecognized_keys") {
+    const keys = i.keys.join(", ");
+    return { field: field || i.keys[0]!, message: `unknown field${i.keys.length > 1 ? "s" : ""}: ${keys}` };
+  }
+  return { field, message: i.message };
+}
+
+/** Query parameters as an object; repeated keys become arrays. */
+export function queryObject(url: URL): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+export function json(body: unknown, status = 200): Response {
+  return Response.json(body, { status });
+}

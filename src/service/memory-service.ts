@@ -1,0 +1,511 @@
+import type { Embedder } from "../ai/embedder.ts";
+import type { Config } from "../config.ts";
+import { AppError } from "../domain/errors.ts";
+import type { MemoryFilter } from "../domain/filters.ts";
+import { selectForForgetting, type ForgetPolicy } from "../domain/forget.ts";
+import { byteLength, MAX_ID_BYTES, newId, sha256Hex } from "../domain/ids.ts";
+import {
+  applyPatch,
+  buildMemory,
+  vectorInputsChanged,
+  type Memory,
+  type MemoryPatch,
+  type NewMemory,
+  type Scope,
+} from "../domain/memory.ts";
+import { fuseRanks, recencyScore, rerankWithRecency, type RecencyParams } from "../domain/ranking.ts";
+import { ftsQuery } from "../domain/text.ts";
+import { errorMessage, type Logger } from "../log.ts";
+import type { HistoryEntry, ListOptions, MemoryRepo, WriteOp } from "../store/memory-repo.ts";
+import type { VectorWrite } from "../store/vector-repo.ts";
+import { vectorFilterOf, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
+import type { EventSink, MemoryEvent } from "./events.ts";
+
+/** Who is acting: the tenant comes from a verified token, never from a request body. */
+export interface Principal {
+  tenant: string;
+  /** The acting user (`sub`), recorded in history. */
+  subject: string;
+  /** Token scopes, or null when the token carries none (then everything is allowed). */
+  scopes: string[] | null;
+}
+
+export interface ServiceDeps {
+  repo: MemoryRepo;
+  index: VectorIndex;
+  embedder: Embedder;
+  events: EventSink;
+  config: Pick<Config, "LAST_ACCESSED_MIN_INTERVAL_SECONDS">;
+  log: Logger;
+  clock: () => number;
+  /** Runs work after the response (ctx.waitUntil). */
+  defer: (p: Promise<unknown>) => void;
+}
+
+export type SearchMode = "hybrid" | "semantic" | "keyword";
+
+export interface SearchRequest {
+  text?: string | null;
+  limit: number;
+  offset: number;
+  filter: MemoryFilter;
+  mode: SearchMode;
+  /** Weight of the vector list in the fusion (1 - alpha goes to keywords). */
+  hybridAlpha: number;
+  /** Recency re-rank parameters, or null for none. */
+  recency: RecencyParams | null;
+  /** Drop hits whose vector distance (1 - cosine) exceeds this. */
+  distanceThreshold: number | null;
+  explain: boolean;
+}
+
+export interface ScoreDetails {
+  vector: number | null;
+  vector_rank: number | null;
+  keyword: number | null;
+  keyword_rank: number | null;
+  relevance: number;
+  recency: number | null;
+  final: number;
+}
+
+export interface SearchHit {
+  memory: Memory;
+  dist: number;
+  score: number;
+  scoreType: SearchMode;
+  details?: ScoreDetails;
+}
+
+export interface SearchResult {
+  hits: SearchHit[];
+  total: number;
+  nextOffset: number | null;
+  warnings: string[];
+}
+
+export interface ForgetRequest {
+  policy: ForgetPolicy;
+  namespace?: string | null;
+  user_id?: string | null;
+  session_id?: string | null;
+  limit: number;
+  dry_run: boolean;
+  pinned_ids: string[];
+}
+
+export interface ForgetResult {
+  scanned: number;
+  deleted: number;
+  deleted_ids: string[];
+  dry_run: boolean;
+}
+
+export interface WriteResult {
+  memories: Memory[];
+  warnings: string[];
+}
+
+/** Expired memories of a tenant are purged on read at most this often (per isolate). */
+const PURGE_ON_READ_EVERY_MS = 60_000;
+const lastPurge = new Map<string, number>();
+
+/**
+ * The memory service: every memory operation, implemented once, used by every transport.
+ * It validates invariants, orchestrates D1, the embedder and the vector index, and emits
+ * domain events; it knows nothing of HTTP or sockets.
+ */
+export class MemoryService {
+  constructor(private readonly d: ServiceDeps) {}
+
+  /** Creates or replaces memories by id (idempotent: the same id again updates, never duplicates). */
+  async create(p: Principal, inputs: NewMemory[], reason?: string): Promise<WriteResult> {
+    const now = this.d.clock();
+    const byId = new Map<string, NewMemory>();
+    for (const input of inputs) {
+      const id = input.id ?? newId(now);
+      checkId(id);
+      byId.set(id, { ...input, id });
+    }
+    const supplied = inputs.flatMap((i) => (i.id === undefined ? [] : [i.id]));
+    const existing = new Map((await this.d.repo.getMany(p.tenant, supplied, now)).map((m) => [m.id, m]));
+    const pairs: { before: Memory | null; after: Memory }[] = [];
+    for (const [id, input] of byId) {
+      const before = existing.get(id) ?? null;
+      const fresh = await buildMemory(p.tenant, id, input, now);
+      // Replacing keeps the original creation time unless the caller sets one.
+      const after = before ? { ...fresh, created_at: input.created_at ?? before.created_at } : fresh;
+      pairs.push({ before, after });
+    }
+    return this.put(p, pairs, reason);
+  }
+
+  /** The CRUD API's create: upsert on (agent_id, scope, key). */
+  async upsertByKey(
+    p: Principal,
+    input: NewMemory & { key: string; scope: Scope },
+  ): Promise<{ memory: Memory; created: boolean; warnings: string[] }> {
+    for (let attempt = 0; ; attempt++) {
+      const now = this.d.clock();
+      const before = await this.d.repo.findByKey(p.tenant, input.agent_id ?? null, input.scope, input.key, now);
+      try {
+        if (before) {
+          const { id: _ignored, ...patch } = input;
+          const after = await applyPatch(before, patch, now);
+          const res = await this.put(p, [{ before, after }]);
+          return { memory: res.memories[0]!, created: false, warnings: res.warnings };
+        }
+        const res = await this.create(p, [input]);
+        return { memory: res.memories[0]!, created: true, warnings: res.warnings };
+      } catch (e) {
+        // Two creates raced on the same key: the loser retries as an update.
+        if (attempt === 0 && /UNIQUE constraint failed/.test(errorMessage(e))) continue;
+        throw e;
+      }
+    }
+  }
+
+  async get(p: Principal, id: string, namespace?: string | null): Promise<Memory> {
+    const m = await this.d.repo.get(p.tenant, id, this.d.clock());
+    if (!m || (namespace != null && m.namespace !== namespace)) throw AppError.notFound(`memory ${id}`);
+    return m;
+  }
+
+  async update(p: Principal, id: string, patch: MemoryPatch, reason?: string): Promise<WriteResult & { memory: Memory }> {
+    const now = this.d.clock();
+    const before = await this.d.repo.get(p.tenant, id, now);
+    if (!before) throw AppError.notFound(`memory ${id}`);
+    const after = await applyPatch(before, patch, now);
+    const res = await this.put(p, [{ before, after }], reason);
+    return { ...res, memory: res.memories[0]! };
+  }
+
+  /** Deletes the given ids; returns those that existed. */
+  async remove(p: Principal, ids: string[], reason?: string): Promise<string[]> {
+    const found = await this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
+    await this.deleteMemories(p.tenant, found, p.subject, reason);
+    return found.map((m) => m.id);
+  }
+
+  async list(p: Principal, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
+    const res = await this.d.repo.list(p.tenant, this.d.clock(), opts);
+    this.purgeOnRead(p.tenant);
+    return res;
+  }
+
+  async history(p: Principal, id: string): Promise<HistoryEntry[]> {
+    const entries = await this.d.repo.history(p.tenant, id);
+    if (!entries.length) throw AppError.notFound(`memory ${id}`);
+    return entries;
+  }
+
+  /**
+   * Hybrid search: vector similarity and FTS5 BM25 fused by reciprocal rank, then the AMS
+   * recency re-rank. A failing embedder or vector index degrades to keyword results with a warning.
+   */
+  async search(p: Principal, req: SearchRequest): Promise<SearchResult> {
+    const now = this.d.clock();
+    const warnings: string[] = [];
+    const text = req.text?.trim() ?? "";
+    this.purgeOnRead(p.tenant);
+
+    if (!text) return this.browse(p, req, now);
+
+    const need = req.offset + req.limit;
+    const match = req.mode === "semantic" ? null : ftsQuery(text);
+    const wantVector = req.mode !== "keyword";
+    const [keywordHits, vectorHits] = await Promise.all([
+      match ? this.d.repo.keywordSearch(p.tenant, match, now, req.filter, Math.min(1000, Math.max(50, need * 2))) : [],
+      wantVector ? this.vectorSearch(p.tenant, text, req, need, warnings) : null,
+    ]);
+    const degraded = wantVector && vectorHits === null;
+    // Semantic search with the vector side down still answers, from keywords.
+    const keywords =
+      degraded && req.mode === "semantic"
+        ? await this.keywordFallback(p.tenant, text, now, req.filter, need)
+        : keywordHits;
+
+    const memories = new Map(keywords.map((h) => [h.memory.id, h.memory]));
+    const missing = (vectorHits ?? []).map((h) => h.id).filter((id) => !memories.has(id));
+    // Vector hits are re-checked against the full filter (the index applies only part of it).
+    for (const m of await this.d.repo.getMany(p.tenant, missing, now, req.filter)) memories.set(m.id, m);
+    const vector = (vectorHits ?? []).filter((h) => memories.has(h.id));
+
+    const fused = fuseRanks(
+      vector,
+      keywords.map((h) => ({ id: h.memory.id, score: h.score })),
+      req.hybridAlpha,
+    );
+    const scoreType: SearchMode = degraded ? "keyword" : req.mode;
+    let hits = this.score(fused, memories, req, now, scoreType);
+    if (req.distanceThreshold !== null) hits = hits.filter((h) => h.dist <= req.distanceThreshold!);
+    return this.page(p, hits, req, warnings, now);
+  }
+
+  /** Runs a forgetting pass (AMS policy); dry_run only reports what would go. */
+  async forget(p: Principal, req: ForgetRequest): Promise<ForgetResult> {
+    const now = this.d.clock();
+    const filter: MemoryFilter = {};
+    if (req.namespace) filter.namespace = { eq: req.namespace };
+    if (req.user_id) filter.user_id = { eq: req.user_id };
+    if (req.session_id) filter.session_id = { eq: req.session_id };
+    const { memories } = await this.d.repo.list(p.tenant, now, { filter, limit: req.limit, order: "created_asc" });
+    const ids = selectForForgetting(memories, req.policy, now, new Set(req.pinned_ids));
+    if (!req.dry_run && ids.length) {
+      const chosen = new Set(ids);
+      await this.deleteMemories(
+        p.tenant,
+        memories.filter((m) => chosen.has(m.id)),
+        p.subject,
+        "forget",
+      );
+    }
+    return { scanned: memories.length, deleted: ids.length, deleted_ids: ids, dry_run: req.dry_run };
+  }
+
+  /** Deletes expired memories (of one tenant, or all); returns how many. */
+  async purgeExpired(tenant?: string, limit = 200): Promise<number> {
+    const expired = await this.d.repo.expired(this.d.clock(), limit, tenant);
+    const byTenant = new Map<string, Memory[]>();
+    for (const m of expired) byTenant.set(m.tenant, [...(byTenant.get(m.tenant) ?? []), m]);
+    for (const [t, ms] of byTenant) await this.deleteMemories(t, ms, "system", "expired");
+    return expired.length;
+  }
+
+  /** Re-embeds memories that have no vector, or one from another model (after a model change). */
+  async reembed(limit = 100): Promise<number> {
+    const now = this.d.clock();
+    const stale = await this.d.repo.needingEmbedding(this.d.embedder.model, limit);
+    if (!stale.length) return 0;
+    const vectors = await this.d.embedder.embed(stale.map((m) => m.text));
+    const byTenant = new Map<string, WriteOp[]>();
+    for (const [i, m] of stale.entries()) {
+      const after = { ...m, embedding_model: this.d.embedder.model };
+      const op: WriteOp = {
+        kind: "put",
+        before: m,
+        after,
+        vector: { kind: "set", model: this.d.embedder.model, vectorId: await vectorId(m.tenant, m.id), vector: vectors[i]! },
+        audit: false,
+      };
+      byTenant.set(m.tenant, [...(byTenant.get(m.tenant) ?? []), op]);
+    }
+    for (const [tenant, ops] of byTenant) {
+      await this.d.repo.write(tenant, ops, "system", now);
+      if (this.d.index.remote) await this.d.index.push(tenant, ops.map((o) => (o.kind === "put" ? o.after.id : "")));
+    }
+    return stale.length;
+  }
+
+  /**
+   * Scheduled upkeep: purges expired memories, embeds memories stored without a vector (or with
+   * another model's), and lets the vector index retry and confirm. Each step runs even if another fails.
+   */
+  async upkeep(): Promise<{ purged: number; reembedded: number; index: Record<string, number>; errors: string[] }> {
+    const errors: string[] = [];
+    const step = async <T>(what: string, f: () => Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await f();
+      } catch (e) {
+        this.d.log.error(`upkeep: ${what} failed`, { error: errorMessage(e) });
+        errors.push(`${what}: ${errorMessage(e)}`);
+        return fallback;
+      }
+    };
+    const purged = await step("purge", () => this.purgeExpired(undefined, 500), 0);
+    const reembedded = await step("re-embed", () => this.reembed(100), 0);
+    const index = await step("vector index", () => this.d.index.upkeep(this.d.clock()), { sent: 0, deleted: 0, confirmed: 0 });
+    return { purged, reembedded, index, errors };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Writes new versions of memories with their vectors, history and events. */
+  private async put(p: Principal, pairs: { before: Memory | null; after: Memory }[], reason?: string): Promise<WriteResult> {
+    const now = this.d.clock();
+    const warnings: string[] = [];
+    const model = this.d.embedder.model;
+    const toEmbed = pairs.filter(
+      ({ before, after }) => !before || before.text !== after.text || before.embedding_model !== model,
+    );
+    let vectors: Float32Array[] | null = null;
+    if (toEmbed.length) {
+      try {
+        vectors = await this.d.embedder.embed(toEmbed.map((x) => x.after.text));
+      } catch (e) {
+        // The memory is still stored (keyword-searchable now); upkeep embeds it later.
+        this.d.log.warn("embedding failed; storing without vectors", { error: errorMessage(e) });
+        warnings.push(`embedding failed (${errorMessage(e)}); stored without a vector, it will be embedded later`);
+      }
+    }
+    const ops: WriteOp[] = [];
+    for (const pair of pairs) {
+      const { before } = pair;
+      const after = { ...pair.after };
+      const i = toEmbed.indexOf(pair);
+      let vector: VectorWrite;
+      if (i >= 0 && vectors) {
+        after.embedding_model = model;
+        vector = { kind: "set", model, vectorId: await vectorId(p.tenant, after.id), vector: vectors[i]! };
+      } else if (i >= 0) {
+        after.embedding_model = null;
+        vector = { kind: "drop" };
+      } else {
+        vector = before && vectorInputsChanged(before, after) ? { kind: "refresh" } : { kind: "keep" };
+      }
+      ops.push({ kind: "put", before, after, vector, reason });
+    }
+    await this.d.repo.write(p.tenant, ops, p.subject, now);
+
+    const memories = ops.map((o) => (o as Extract<WriteOp, { kind: "put" }>).after);
+    if (this.d.index.remote) this.background(this.d.index.push(p.tenant, memories.map((m) => m.id)), "vector push");
+    this.emit(
+      p.tenant,
+      ops.map((o) => {
+        const op = o as Extract<WriteOp, { kind: "put" }>;
+        return { type: op.before ? "memory_updated" : "memory_created", at: now, memory: op.after, actor: p.subject, reason };
+      }),
+    );
+    return { memories, warnings };
+  }
+
+  private async deleteMemories(tenant: string, memories: Memory[], actor: string, reason?: string): Promise<void> {
+    if (!memories.length) return;
+    const now = this.d.clock();
+    await this.d.repo.write(
+      tenant,
+      memories.map((m) => ({ kind: "delete", before: m, reason })),
+      actor,
+      now,
+    );
+    if (this.d.index.remote) this.background(this.d.index.upkeep(now), "vector delete");
+    this.emit(
+      tenant,
+      memories.map((m) => ({ type: "memory_deleted", at: now, memory: m, actor, reason })),
+    );
+  }
+
+  private async vectorSearch(
+    tenant: string,
+    text: string,
+    req: SearchRequest,
+    need: number,
+    warnings: string[],
+  ): Promise<VectorHit[] | null> {
+    try {
+      const [q] = await this.d.embedder.embed([text]);
+      const hits = await this.d.index.query(tenant, q!, {
+        topK: Math.min(this.d.index.maxTopK, Math.max(50, need * 2)),
+        model: this.d.embedder.model,
+        filter: vectorFilterOf(req.filter),
+      });
+      return hits.filter((h) => h.score >= this.d.embedder.noiseFloor);
+    } catch (e) {
+      this.d.log.warn("vector search failed; keyword results only", { error: errorMessage(e) });
+      warnings.push(`vector search unavailable (${errorMessage(e)}); results are keyword matches only`);
+      return null;
+    }
+  }
+
+  private async keywordFallback(tenant: string, text: string, now: number, filter: MemoryFilter, need: number) {
+    const match = ftsQuery(text);
+    return match ? this.d.repo.keywordSearch(tenant, match, now, filter, Math.min(1000, Math.max(50, need * 2))) : [];
+  }
+
+  private score(
+    fused: ReturnType<typeof fuseRanks>,
+    memories: Map<string, Memory>,
+    req: SearchRequest,
+    now: number,
+    scoreType: SearchMode,
+  ): SearchHit[] {
+    const items = fused.map((r) => ({ item: memories.get(r.id)!, relevance: r.relevance, rank: r }));
+    const rankOf = new Map(items.map((x) => [x.item.id, x.rank]));
+    const scored = req.recency
+      ? rerankWithRecency(items, now, req.recency)
+      : items.map((x) => ({ item: x.item, relevance: x.relevance, recency: null, score: x.relevance }));
+    return scored.map((s) => {
+      const r = rankOf.get(s.item.id)!;
+      const dist = 1 - (r.vector ?? s.relevance);
+      const hit: SearchHit = { memory: s.item, dist, score: s.score, scoreType };
+      if (req.explain) {
+        hit.details = {
+          vector: r.vector,
+          vector_rank: r.vectorRank,
+          keyword: r.keyword,
+          keyword_rank: r.keywordRank,
+          relevance: s.relevance,
+          recency: s.recency,
+          final: s.score,
+        };
+      }
+      return hit;
+    });
+  }
+
+  /** A search without text: the filtered memories, most recent first. */
+  private async browse(p: Principal, req: SearchRequest, now: number): Promise<SearchResult> {
+    const { memories, total } = await this.d.repo.list(p.tenant, now, {
+      filter: req.filter,
+      limit: req.limit,
+      offset: req.offset,
+    });
+    const hits = memories.map((m) => {
+      const recency = req.recency ? recencyScore(m, now, req.recency) : null;
+      const hit: SearchHit = { memory: m, dist: 0, score: recency ?? 1, scoreType: req.mode };
+      if (req.explain) {
+        hit.details = { vector: null, vector_rank: null, keyword: null, keyword_rank: null, relevance: 1, recency, final: hit.score };
+      }
+      return hit;
+    });
+    this.touch(p.tenant, hits, now);
+    const next = req.offset + req.limit;
+    return { hits, total, nextOffset: next < total ? next : null, warnings: [] };
+  }
+
+  private page(p: Principal, all: SearchHit[], req: SearchRequest, warnings: string[], now: number): SearchResult {
+    const hits = all.slice(req.offset, req.offset + req.limit);
+    this.touch(p.tenant, hits, now);
+    const next = req.offset + req.limit;
+    return { hits, total: all.length, nextOffset: next < all.length ? next : null, warnings };
+  }
+
+  /** last_accessed of returned hits, updated after the response and at most once a minute per memory. */
+  private touch(tenant: string, hits: SearchHit[], now: number): void {
+    if (!hits.length) return;
+    const ids = hits.map((h) => h.memory.id);
+    this.background(
+      this.d.repo.touch(tenant, ids, now, this.d.config.LAST_ACCESSED_MIN_INTERVAL_SECONDS * 1000),
+      "last_accessed update",
+    );
+  }
+
+  private purgeOnRead(tenant: string): void {
+    const now = this.d.clock();
+    if (now - (lastPurge.get(tenant) ?? 0) < PURGE_ON_READ_EVERY_MS) return;
+    lastPurge.set(tenant, now);
+    this.background(this.purgeExpired(tenant), "purge on read");
+  }
+
+  private emit(tenant: string, events: MemoryEvent[]): void {
+    if (events.length) this.d.events.publish(tenant, events);
+  }
+
+  private background(work: Promise<unknown>, what: string): void {
+    this.d.defer(work.catch((e) => this.d.log.warn(`${what} failed`, { error: errorMessage(e) })));
+  }
+}
+
+function checkId(id: string): void {
+  if (!id || byteLength(id) > MAX_ID_BYTES) {
+    throw new AppError("validation_error", `id must be 1 to ${MAX_ID_BYTES} bytes`, [
+      { field: "id", message: `must be 1 to ${MAX_ID_BYTES} bytes` },
+    ]);
+  }
+}
+
+/** The Vectorize id of a memory: unique across tenants (hashed, so any tenant and id fit in 64 bytes). */
+async function vectorId(tenant: string, id: string): Promise<string> {
+  const hex = await sha256Hex(`${tenant}\u0000${id}`);
+  return hex.slice(0, 48);
+}

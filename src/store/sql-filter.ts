@@ -1,0 +1,99 @@
+import {
+  ARRAY_TAG_FIELDS,
+  normalizeTagFilter,
+  NUMERIC_FIELDS,
+  SCALAR_TAG_FIELDS,
+  type MemoryFilter,
+  type NormalTagFilter,
+} from "../domain/filters.ts";
+
+/** A WHERE fragment and its parameters. */
+export interface SqlFragment {
+  sql: string;
+  params: unknown[];
+}
+
+// Lists are passed as one JSON parameter (json_each) because D1 allows at most 100 bound parameters.
+const IN_LIST = "(SELECT value FROM json_each(?))";
+
+/**
+ * Compiles a memory filter into SQL over the `memories` table aliased `m`. Every field name
+ * comes from a fixed list (never from input), every value is a bound parameter.
+ */
+export function compileFilter(f: MemoryFilter): SqlFragment {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+
+  for (const field of SCALAR_TAG_FIELDS) {
+    const tf = f[field];
+    if (tf) scalarTag(`m.${field}`, normalizeTagFilter(tf), parts, params);
+  }
+  for (const field of ARRAY_TAG_FIELDS) {
+    const tf = f[field];
+    if (!tf) continue;
+    const source = field === "tags" ? "json_extract(m.metadata, '$.tags')" : `m.${field}`;
+    arrayTag(source, normalizeTagFilter(tf), parts, params);
+  }
+  for (const field of NUMERIC_FIELDS) {
+    const nf = f[field];
+    if (!nf) continue;
+    const col = `m.${field}`;
+    const cmp: [string, number | undefined][] = [
+      [">", nf.gt],
+      [">=", nf.gte],
+      ["<", nf.lt],
+      ["<=", nf.lte],
+      ["=", nf.eq],
+    ];
+    for (const [op, v] of cmp) {
+      if (v === undefined) continue;
+      parts.push(`${col} ${op} ?`);
+      params.push(v);
+    }
+    if (nf.ne !== undefined) {
+      parts.push(`(${col} IS NULL OR ${col} != ?)`);
+      params.push(nf.ne);
+    }
+    if (nf.between) {
+      parts.push(`${col} BETWEEN ? AND ?`);
+      params.push(nf.between[0], nf.between[1]);
+    }
+  }
+  if (f.pinned !== undefined) {
+    parts.push("m.pinned = ?");
+    params.push(f.pinned ? 1 : 0);
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1", params };
+}
+
+function scalarTag(col: string, f: NormalTagFilter, parts: string[], params: unknown[]): void {
+  for (const v of [...f.eq, ...f.all]) {
+    parts.push(`${col} = ?`);
+    params.push(v);
+  }
+  if (f.ne.length) {
+    parts.push(`(${col} IS NULL OR ${col} NOT IN ${IN_LIST})`);
+    params.push(JSON.stringify(f.ne));
+  }
+  if (f.any) {
+    parts.push(`${col} IN ${IN_LIST}`);
+    params.push(JSON.stringify(f.any));
+  }
+}
+
+function arrayTag(source: string, f: NormalTagFilter, parts: string[], params: unknown[]): void {
+  const each = `json_each(CASE WHEN json_type(${source}) = 'array' THEN ${source} ELSE '[]' END)`;
+  const required = [...new Set([...f.eq, ...f.all])];
+  if (required.length) {
+    parts.push(`(SELECT count(DISTINCT value) FROM ${each} WHERE value IN ${IN_LIST}) = ?`);
+    params.push(JSON.stringify(required), required.length);
+  }
+  if (f.ne.length) {
+    parts.push(`NOT EXISTS (SELECT 1 FROM ${each} WHERE value IN ${IN_LIST})`);
+    params.push(JSON.stringify(f.ne));
+  }
+  if (f.any) {
+    parts.push(`EXISTS (SELECT 1 FROM ${each} WHERE value IN ${IN_LIST})`);
+    params.push(JSON.stringify(f.any));
+  }
+}

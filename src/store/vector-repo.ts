@@ -1,0 +1,231 @@
+import type { Memory } from "../domain/memory.ts";
+
+/** What a memory write does to its vector row. */
+export type VectorWrite =
+  | { kind: "set"; model: string; vectorId: string; vector: Float32Array }
+  /** Same vector, new index metadata (namespace, user, session or type changed). */
+  | { kind: "refresh" }
+  | { kind: "keep" }
+  | { kind: "drop" };
+
+/** A vector row as the indexes read it. */
+export interface VectorRow {
+  vseq: number;
+  memory_id: string;
+  vector_id: string;
+  model: string;
+  vector: Float32Array;
+  namespace: string | null;
+  user_id: string | null;
+  session_id: string | null;
+  memory_type: string;
+  state: "pending" | "sent" | "indexed";
+  sent_at: number | null;
+}
+
+const ROW_COLUMNS = "vseq, memory_id, vector_id, model, vector, namespace, user_id, session_id, memory_type, state, sent_at";
+
+/**
+ * The statements that keep `memory_vectors` in step with a memory write; they run in the same
+ * D1 batch as the memory row. Every rewrite is INSERT OR REPLACE, which deletes and re-inserts,
+ * so `vseq` grows on every change: the D1 index's in-isolate cache loads only rows past the last
+ * vseq it has seen. With a remote index, rows start 'pending' and deletions are queued.
+ */
+export function vectorStatements(
+  db: D1Database,
+  m: Memory,
+  write: VectorWrite,
+  remoteIndex: boolean,
+  now: number,
+): D1PreparedStatement[] {
+  const state = remoteIndex ? "pending" : "indexed";
+  switch (write.kind) {
+    case "keep":
+      return [];
+    case "set":
+      return [
+        db
+          .prepare(
+            `INSERT OR REPLACE INTO memory_vectors (tenant, memory_id, vector_id, model, dims, vector, namespace, user_id, session_id, memory_type, state, written_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .bind(
+            m.tenant,
+            m.id,
+            write.vectorId,
+            write.model,
+            write.vector.length,
+            toBlob(write.vector),
+            m.namespace,
+            m.user_id,
+            m.session_id,
+            m.memory_type,
+            state,
+            now,
+          ),
+      ];
+    case "refresh":
+      return [
+        db
+          .prepare(
+            `INSERT OR REPLACE INTO memory_vectors (tenant, memory_id, vector_id, model, dims, vector, namespace, user_id, session_id, memory_type, state, written_at)
+             SELECT tenant, memory_id, vector_id, model, dims, vector, ?, ?, ?, ?, ?, ? FROM memory_vectors WHERE tenant = ? AND memory_id = ?`,
+          )
+          .bind(m.namespace, m.user_id, m.session_id, m.memory_type, state, now, m.tenant, m.id),
+      ];
+    case "drop": {
+      const stmts: D1PreparedStatement[] = [];
+      if (remoteIndex) {
+        stmts.push(
+          db
+            .prepare(
+              "INSERT OR IGNORE INTO vector_deletes (vector_id, tenant, created_at) SELECT vector_id, tenant, ? FROM memory_vectors WHERE tenant = ? AND memory_id = ?",
+            )
+            .bind(now, m.tenant, m.id),
+        );
+      }
+      stmts.push(db.prepare("DELETE FROM memory_vectors WHERE tenant = ? AND memory_id = ?").bind(m.tenant, m.id));
+      return stmts;
+    }
+  }
+}
+
+/** Reads of `memory_vectors` and the Vectorize outbox. */
+export class VectorRepo {
+  constructor(private readonly db: D1Database) {}
+
+  /** Highest vseq and row count for a tenant's vectors of one model: the cache's freshness check. */
+  async stats(tenant: string, model: string): Promise<{ maxVseq: number; count: number }> {
+    const row = await this.db
+      .prepare("SELECT ifnull(max(vseq), 0) AS max_vseq, count(*) AS n FROM memory_vectors WHERE tenant = ? AND model = ?")
+      .bind(tenant, model)
+      .first<{ max_vseq: number; n: number }>();
+    return { maxVseq: row?.max_vseq ?? 0, count: row?.n ?? 0 };
+  }
+
+  async rowsSince(tenant: string, model: string, vseq: number): Promise<VectorRow[]> {
+    const { results } = await this.db
+      .prepare(`SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND model = ? AND vseq > ? ORDER BY vseq`)
+      .bind(tenant, model, vseq)
+      .all<Record<string, unknown>>();
+    return results.map(fromRow);
+  }
+
+  async memoryIds(tenant: string, model: string): Promise<string[]> {
+    const { results } = await this.db
+      .prepare("SELECT memory_id FROM memory_vectors WHERE tenant = ? AND model = ?")
+      .bind(tenant, model)
+      .all<{ memory_id: string }>();
+    return results.map((r) => r.memory_id);
+  }
+
+  /** Rows a remote index may not serve yet (pending or sent, not confirmed). */
+  async unconfirmed(tenant: string, model: string): Promise<VectorRow[]> {
+    const { results } = await this.db
+      .prepare(`SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND model = ? AND state != 'indexed'`)
+      .bind(tenant, model)
+      .all<Record<string, unknown>>();
+    return results.map(fromRow);
+  }
+
+  async countUnconfirmed(tenant: string): Promise<number> {
+    const row = await this.db
+      .prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ? AND state != 'indexed'")
+      .bind(tenant)
+      .first<{ n: number }>();
+    return row?.n ?? 0;
+  }
+
+  /** Rows of any tenant still to be sent (pending), or sent so long ago that they may have been lost. */
+  async toSend(olderThan: number, limit: number): Promise<(VectorRow & { tenant: string })[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT tenant, ${ROW_COLUMNS} FROM memory_vectors WHERE state = 'pending' AND written_at <= ? ORDER BY written_at LIMIT ?`,
+      )
+      .bind(olderThan, limit)
+      .all<Record<string, unknown>>();
+    return results.map((r) => ({ ...fromRow(r), tenant: String(r.tenant) }));
+  }
+
+  async rowsFor(tenant: string, memoryIds: string[]): Promise<VectorRow[]> {
+    const { results } = await this.db
+      .prepare(`SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND memory_id IN (SELECT value FROM json_each(?))`)
+      .bind(tenant, JSON.stringify(memoryIds))
+      .all<Record<string, unknown>>();
+    return results.map(fromRow);
+  }
+
+  /** Maps Vectorize ids back to memory ids (dropping ids whose memory is gone). */
+  async memoryIdsForVectorIds(tenant: string, vectorIds: string[]): Promise<Map<string, string>> {
+    if (!vectorIds.length) return new Map();
+    const { results } = await this.db
+      .prepare("SELECT vector_id, memory_id FROM memory_vectors WHERE tenant = ? AND vector_id IN (SELECT value FROM json_each(?))")
+      .bind(tenant, JSON.stringify(vectorIds))
+      .all<{ vector_id: string; memory_id: string }>();
+    return new Map(results.map((r) => [r.vector_id, r.memory_id]));
+  }
+
+  /** Marks rows as accepted by the remote index — only if they were not rewritten meanwhile. */
+  async markSent(tenant: string, rows: { memory_id: string; vseq: number }[], at: number): Promise<void> {
+    if (!rows.length) return;
+    await this.db
+      .prepare(
+        `UPDATE memory_vectors SET state = 'sent', sent_at = ?
+         WHERE tenant = ? AND state = 'pending' AND vseq IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(at, tenant, JSON.stringify(rows.map((r) => r.vseq)))
+      .run();
+  }
+
+  /** Confirms every row sent at or before `processedUpTo` (the remote index processes mutations in order). */
+  async confirmSentBefore(processedUpTo: number): Promise<number> {
+    const res = await this.db
+      .prepare("UPDATE memory_vectors SET state = 'indexed' WHERE state = 'sent' AND sent_at <= ?")
+      .bind(processedUpTo)
+      .run();
+    return res.meta.changes ?? 0;
+  }
+
+  async pendingDeletes(limit: number): Promise<{ vector_id: string; tenant: string }[]> {
+    const { results } = await this.db
+      .prepare("SELECT vector_id, tenant FROM vector_deletes ORDER BY created_at LIMIT ?")
+      .bind(limit)
+      .all<{ vector_id: string; tenant: string }>();
+    return results;
+  }
+
+  async clearDeletes(vectorIds: string[]): Promise<void> {
+    if (!vectorIds.length) return;
+    await this.db
+      .prepare("DELETE FROM vector_deletes WHERE vector_id IN (SELECT value FROM json_each(?))")
+      .bind(JSON.stringify(vectorIds))
+      .run();
+  }
+}
+
+export function toBlob(v: Float32Array): ArrayBuffer {
+  return v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer;
+}
+
+export function fromBlob(b: unknown): Float32Array {
+  if (b instanceof ArrayBuffer) return new Float32Array(b.slice(0));
+  if (ArrayBuffer.isView(b)) return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  if (Array.isArray(b)) return new Float32Array(new Uint8Array(b as number[]).buffer);
+  throw new Error("vector column is not a blob");
+}
+
+function fromRow(r: Record<string, unknown>): VectorRow {
+  return {
+    vseq: Number(r.vseq),
+    memory_id: String(r.memory_id),
+    vector_id: String(r.vector_id),
+    model: String(r.model),
+    vector: fromBlob(r.vector),
+    namespace: (r.namespace as string | null) ?? null,
+    user_id: (r.user_id as string | null) ?? null,
+    session_id: (r.session_id as string | null) ?? null,
+    memory_type: String(r.memory_type),
+    state: r.state as VectorRow["state"],
+    sent_at: r.sent_at === null ? null : Number(r.sent_at),
+  };
+}
