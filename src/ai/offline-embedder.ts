@@ -40,7 +40,7 @@ export class OfflineEmbedder implements Embedder {
         if (prev) this.add(v, `b:${prev} ${s}`, 0.5);
         const padded = `#${w}#`;
         const n = padded.length - 2;
-        const weight = 0.6 / Math.sqrt(n);
+        const weight = 1 / Math.sqrt(n);
         for (let i = 0; i < n; i++) this.add(v, `c:${padded.slice(i, i + 3)}`, weight);
         prev = s;
       } else {

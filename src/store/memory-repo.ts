@@ -197,10 +197,15 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
-  /** Memories whose vector is missing or from another model (to re-embed). */
+  /**
+   * Memories whose vector is missing (a failed embedding: first) or from another model (after a
+   * model change: the bulk migration, oldest first).
+   */
   async needingEmbedding(model: string, limit: number): Promise<Memory[]> {
     const { results } = await this.db
-      .prepare(`${SELECT} WHERE m.embedding_model IS NULL OR m.embedding_model != ? ORDER BY m.seq LIMIT ?`)
+      .prepare(
+        `${SELECT} WHERE m.embedding_model IS NULL OR m.embedding_model != ? ORDER BY m.embedding_model IS NOT NULL, m.seq LIMIT ?`,
+      )
       .bind(model, limit)
       .all<Row>();
     return results.map(fromRow);

@@ -1,4 +1,4 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import worker from "../../src/index.ts";
@@ -85,3 +85,10 @@ export async function search(api: Api, body: Record<string, unknown>) {
 
 export const DAY = 86_400_000;
 export const daysAgo = (d: number) => new Date(Date.now() - d * DAY).toISOString();
+
+/** Runs the Worker's Cron Trigger handler (upkeep) to completion. */
+export async function runScheduled(e: Env): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), e, ctx);
+  await waitOnExecutionContext(ctx);
+}
