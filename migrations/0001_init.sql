@@ -81,7 +81,8 @@ CREATE TABLE memory_vectors (
   memory_type TEXT    NOT NULL,
   state       TEXT    NOT NULL CHECK (state IN ('pending', 'sent', 'indexed')),
   written_at  INTEGER NOT NULL,
-  sent_at     INTEGER,                   -- when Vectorize accepted the upsert
+  sent_at     INTEGER,                   -- when Vectorize acknowledged the upsert
+  mutation_id TEXT,                      -- Vectorize's id for that upsert
   UNIQUE (tenant, memory_id)
 );
 CREATE INDEX memory_vectors_tenant_model ON memory_vectors (tenant, model, vseq);

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { search, store, tenantApi } from "./support/api.ts";
+import { hubEvents, search, store, tenantApi } from "./support/api.ts";
 
 const AGENT = "6601a1b2c3d4e5f607890abc";
 const future = () => new Date(Date.now() + 86_400_000).toISOString();
@@ -165,7 +165,7 @@ describe("TTL", () => {
     expect(row?.n).toBe(0);
     const history = await api.call("GET", `/api/memories/${id}/history`);
     expect(history.body.history.at(-1)).toMatchObject({ op: "delete", actor: "system", reason: "expired" });
-    const events = await env.TENANT_HUB.getByName(api.tenant).replay(0);
+    const events = await hubEvents(api.tenant);
     expect(events.map((e) => e.type)).toEqual(["memory_created", "memory_deleted"]);
   });
 
@@ -185,7 +185,7 @@ describe("events", () => {
     await store(api, [{ id: "e1", text: "first" }]);
     await api.call("PATCH", "/v1/long-term-memory/e1", { text: "first, edited" });
     await api.call("DELETE", "/v1/long-term-memory?memory_ids=e1");
-    const events = await env.TENANT_HUB.getByName(api.tenant).replay(0);
+    const events = await hubEvents(api.tenant);
     expect(events.map((e) => [e.type, e.memory.id])).toEqual([
       ["memory_created", "e1"],
       ["memory_updated", "e1"],
@@ -193,7 +193,7 @@ describe("events", () => {
     ]);
     expect(events[1]!.memory.text).toBe("first, edited");
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
-    expect((await env.TENANT_HUB.getByName(api.tenant).replay(2)).map((e) => e.seq)).toEqual([3]);
+    expect((await hubEvents(api.tenant, 2)).map((e) => e.seq)).toEqual([3]);
   });
 });
 
@@ -222,7 +222,7 @@ describe("tenant isolation", () => {
     expect((await search(a, { text: "" })).total).toBe(2);
 
     // Events stay with their tenant.
-    const bEvents = await env.TENANT_HUB.getByName(b.tenant).replay(0);
+    const bEvents = await hubEvents(b.tenant);
     expect(bEvents.every((e) => e.memory.text.startsWith("Tenant B"))).toBe(true);
   });
 });

@@ -82,15 +82,8 @@ export function crudRoutes(r: AppRouter): void {
       if (b.metadata !== undefined) patch.metadata = b.metadata ?? {};
       if (b.ttl !== undefined) patch.expires_at = b.ttl;
       if (b.memory_type !== undefined) patch.memory_type = b.memory_type;
-      try {
-        const { memory } = await c.app.service.update(c.principal, id!, patch);
-        return json(crudRecord(memory));
-      } catch (e) {
-        if (e instanceof Error && /UNIQUE constraint failed/.test(e.message)) {
-          throw new AppError("conflict", "another memory already has this (agent_id, scope, key)");
-        }
-        throw e;
-      }
+      const { memory } = await c.app.service.update(c.principal, id!, patch);
+      return json(crudRecord(memory));
     }),
   );
 

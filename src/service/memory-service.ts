@@ -159,7 +159,7 @@ export class MemoryService {
         return { memory: res.memories[0]!, created: true, warnings: res.warnings };
       } catch (e) {
         // Two creates raced on the same key: the loser retries as an update.
-        if (attempt === 0 && /UNIQUE constraint failed/.test(errorMessage(e))) continue;
+        if (attempt === 0 && e instanceof AppError && e.code === "conflict") continue;
         throw e;
       }
     }
@@ -355,7 +355,15 @@ export class MemoryService {
       }
       ops.push({ kind: "put", before, after, vector, reason });
     }
-    await this.d.repo.write(p.tenant, ops, p.subject, now);
+    try {
+      await this.d.repo.write(p.tenant, ops, p.subject, now);
+    } catch (e) {
+      // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
+      if (/UNIQUE constraint failed/.test(errorMessage(e))) {
+        throw new AppError("conflict", "another memory already has this (agent_id, scope, key)");
+      }
+      throw e;
+    }
 
     const memories = ops.map((o) => (o as Extract<WriteOp, { kind: "put" }>).after);
     if (this.d.index.remote) this.background(this.d.index.push(p.tenant, memories.map((m) => m.id)), "vector push");

@@ -165,23 +165,26 @@ export class VectorRepo {
     return new Map(results.map((r) => [r.vector_id, r.memory_id]));
   }
 
-  /** Marks rows as accepted by the remote index — only if they were not rewritten meanwhile. */
-  async markSent(tenant: string, rows: { memory_id: string; vseq: number }[], at: number): Promise<void> {
+  /** Marks rows as acknowledged by the remote index — only if they were not rewritten meanwhile. */
+  async markSent(tenant: string, rows: { vseq: number }[], at: number, mutationId: string | null): Promise<void> {
     if (!rows.length) return;
     await this.db
       .prepare(
-        `UPDATE memory_vectors SET state = 'sent', sent_at = ?
+        `UPDATE memory_vectors SET state = 'sent', sent_at = ?, mutation_id = ?
          WHERE tenant = ? AND state = 'pending' AND vseq IN (SELECT value FROM json_each(?))`,
       )
-      .bind(at, tenant, JSON.stringify(rows.map((r) => r.vseq)))
+      .bind(at, mutationId, tenant, JSON.stringify(rows.map((r) => r.vseq)))
       .run();
   }
 
-  /** Confirms every row sent at or before `processedUpTo` (the remote index processes mutations in order). */
-  async confirmSentBefore(processedUpTo: number): Promise<number> {
+  /**
+   * Confirms rows the remote index has processed: those of the named mutation, and every row
+   * acknowledged before `processedBefore` (the index processes mutations in order).
+   */
+  async confirm(mutationId: string | null, processedBefore: number): Promise<number> {
     const res = await this.db
-      .prepare("UPDATE memory_vectors SET state = 'indexed' WHERE state = 'sent' AND sent_at <= ?")
-      .bind(processedUpTo)
+      .prepare("UPDATE memory_vectors SET state = 'indexed' WHERE state = 'sent' AND (mutation_id = ? OR sent_at <= ?)")
+      .bind(mutationId, processedBefore)
       .run();
     return res.meta.changes ?? 0;
   }

@@ -96,7 +96,7 @@ export class VectorizeVectorIndex implements VectorIndex {
 
   private async send(tenant: string, rows: VectorRow[]): Promise<void> {
     if (!rows.length) return;
-    await this.index.upsert(
+    const mutation = await this.index.upsert(
       rows.map((r) => ({
         id: r.vector_id,
         namespace: tenant,
@@ -110,19 +110,25 @@ export class VectorizeVectorIndex implements VectorIndex {
         },
       })),
     );
-    await this.repo.markSent(tenant, rows, this.clock());
+    await this.repo.markSent(tenant, rows, this.clock(), mutation.mutationId ?? null);
   }
 
-  /** Marks rows sent before the index's processed-up-to time as indexed (rate-limited per isolate). */
+  /**
+   * Marks rows as indexed once `describe()` shows Vectorize has processed them: the rows of the
+   * last processed mutation exactly, and rows acknowledged well before its time (skew allowed).
+   * Rate-limited per isolate; unconfirmed rows are only slower to search, never wrong.
+   */
   private async confirm(): Promise<number> {
     const now = this.clock();
     if (now - lastDescribe < DESCRIBE_EVERY_MS) return 0;
     lastDescribe = now;
-    // Typed as a number, documented (and returned) as an ISO-8601 string: accept both.
-    const info: { processedUpToDatetime?: string | number | null } = await this.index.describe();
+    // Typed as numbers, documented (and returned) as an ISO-8601 string and a UUID: accept both.
+    const info: { processedUpToDatetime?: string | number | null; processedUpToMutation?: string | number | null } =
+      await this.index.describe();
     const upTo = info.processedUpToDatetime ? new Date(info.processedUpToDatetime).getTime() : NaN;
-    if (Number.isNaN(upTo)) return 0;
-    return this.repo.confirmSentBefore(upTo - CONFIRM_SKEW_MS);
+    const mutation = info.processedUpToMutation == null ? null : String(info.processedUpToMutation);
+    if (mutation === null && Number.isNaN(upTo)) return 0;
+    return this.repo.confirm(mutation, Number.isNaN(upTo) ? 0 : upTo - CONFIRM_SKEW_MS);
   }
 }
 

@@ -2,6 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import worker from "../../src/index.ts";
+import type { SequencedEvent } from "../../src/realtime/tenant-hub.ts";
 
 export const SECRET = "test-secret-for-hs256-0123456789abcdef";
 
@@ -91,4 +92,9 @@ export async function runScheduled(e: Env): Promise<void> {
   const ctx = createExecutionContext();
   await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), e, ctx);
   await waitOnExecutionContext(ctx);
+}
+
+/** The tenant hub's replay log (typed: RPC typing cannot express the records' free-form metadata). */
+export async function hubEvents(tenant: string, since = 0): Promise<SequencedEvent[]> {
+  return (await env.TENANT_HUB.getByName(tenant).replay(since)) as unknown as SequencedEvent[];
 }
