@@ -90,6 +90,13 @@ CREATE INDEX memory_vectors_unconfirmed ON memory_vectors (tenant, state) WHERE 
 CREATE INDEX memory_vectors_state ON memory_vectors (state, written_at) WHERE state != 'indexed';
 CREATE UNIQUE INDEX memory_vectors_vector_id ON memory_vectors (vector_id);
 
+-- Per-tenant count of vector deletions: with max(vseq) (an index lookup) it tells the D1 index's
+-- in-isolate cache whether it is current, without counting the tenant's rows on every search.
+CREATE TABLE vector_epochs (
+  tenant  TEXT    PRIMARY KEY,
+  deletes INTEGER NOT NULL DEFAULT 0
+);
+
 -- Outbox of vector deletions still to be sent to Vectorize (written in the delete's batch).
 CREATE TABLE vector_deletes (
   vector_id  TEXT    PRIMARY KEY,

@@ -16,7 +16,7 @@ import {
 import { fuseRanks, recencyScore, rerankWithRecency, type RecencyParams } from "../domain/ranking.ts";
 import { ftsQuery } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { HistoryEntry, ListOptions, MemoryRepo, WriteOp } from "../store/memory-repo.ts";
+import type { Candidate, HistoryEntry, ListOptions, MemoryRepo, WriteOp } from "../store/memory-repo.ts";
 import type { VectorWrite } from "../store/vector-repo.ts";
 import { vectorFilterOf, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
 import type { EventSink, MemoryEvent } from "./events.ts";
@@ -212,34 +212,40 @@ export class MemoryService {
     if (!text) return this.browse(p, req, now);
 
     const need = req.offset + req.limit;
+    // Candidates per list: enough for the requested page with room for the lists to disagree.
+    const depth = Math.max(20, need * 2);
     const match = req.mode === "semantic" ? null : ftsQuery(text);
     const wantVector = req.mode !== "keyword";
     const [keywordHits, vectorHits] = await Promise.all([
-      match ? this.d.repo.keywordSearch(p.tenant, match, now, req.filter, Math.min(1000, Math.max(50, need * 2))) : [],
-      wantVector ? this.vectorSearch(p.tenant, text, req, need, warnings) : null,
+      match ? this.d.repo.keywordSearch(p.tenant, match, now, req.filter, Math.min(1000, depth)) : [],
+      wantVector ? this.vectorSearch(p.tenant, text, req, depth, warnings) : null,
     ]);
     const degraded = wantVector && vectorHits === null;
     // Semantic search with the vector side down still answers, from keywords.
-    const keywords =
-      degraded && req.mode === "semantic"
-        ? await this.keywordFallback(p.tenant, text, now, req.filter, need)
-        : keywordHits;
+    let keywords = keywordHits;
+    const fallback = degraded && req.mode === "semantic" ? ftsQuery(text) : null;
+    if (fallback) keywords = await this.d.repo.keywordSearch(p.tenant, fallback, now, req.filter, Math.min(1000, depth));
 
-    const memories = new Map(keywords.map((h) => [h.memory.id, h.memory]));
-    const missing = (vectorHits ?? []).map((h) => h.id).filter((id) => !memories.has(id));
+    const candidates = new Map<string, Candidate>(keywords.map((h) => [h.id, h]));
+    const missing = (vectorHits ?? []).map((h) => h.id).filter((id) => !candidates.has(id));
     // Vector hits are re-checked against the full filter (the index applies only part of it).
-    for (const m of await this.d.repo.getMany(p.tenant, missing, now, req.filter)) memories.set(m.id, m);
-    const vector = (vectorHits ?? []).filter((h) => memories.has(h.id));
+    for (const c of await this.d.repo.candidates(p.tenant, missing, now, req.filter)) candidates.set(c.id, c);
+    const vector = (vectorHits ?? []).filter((h) => candidates.has(h.id));
 
-    const fused = fuseRanks(
-      vector,
-      keywords.map((h) => ({ id: h.memory.id, score: h.score })),
-      req.hybridAlpha,
-    );
+    const fused = fuseRanks(vector, keywords, req.hybridAlpha);
     const scoreType: SearchMode = degraded ? "keyword" : req.mode;
-    let hits = this.score(fused, memories, req, now, scoreType);
-    if (req.distanceThreshold !== null) hits = hits.filter((h) => h.dist <= req.distanceThreshold!);
-    return this.page(p, hits, req, warnings, now);
+    let ranked = this.score(fused, candidates, req, now);
+    if (req.distanceThreshold !== null) ranked = ranked.filter((h) => h.dist <= req.distanceThreshold!);
+
+    const page = ranked.slice(req.offset, req.offset + req.limit);
+    const records = new Map((await this.d.repo.getMany(p.tenant, page.map((h) => h.id), now)).map((m) => [m.id, m]));
+    const hits: SearchHit[] = page.flatMap(({ id, ...h }) => {
+      const memory = records.get(id);
+      return memory ? [{ ...h, memory, scoreType }] : [];
+    });
+    this.touch(p.tenant, hits, now);
+    const next = req.offset + req.limit;
+    return { hits, total: ranked.length, nextOffset: next < ranked.length ? next : null, warnings };
   }
 
   /** Runs a forgetting pass (AMS policy); dry_run only reports what would go. */
@@ -397,13 +403,13 @@ export class MemoryService {
     tenant: string,
     text: string,
     req: SearchRequest,
-    need: number,
+    depth: number,
     warnings: string[],
   ): Promise<VectorHit[] | null> {
     try {
       const [q] = await this.d.embedder.embed([text]);
       const hits = await this.d.index.query(tenant, q!, {
-        topK: Math.min(this.d.index.maxTopK, Math.max(50, need * 2)),
+        topK: Math.min(this.d.index.maxTopK, depth),
         model: this.d.embedder.model,
         filter: vectorFilterOf(req.filter),
       });
@@ -415,27 +421,24 @@ export class MemoryService {
     }
   }
 
-  private async keywordFallback(tenant: string, text: string, now: number, filter: MemoryFilter, need: number) {
-    const match = ftsQuery(text);
-    return match ? this.d.repo.keywordSearch(tenant, match, now, filter, Math.min(1000, Math.max(50, need * 2))) : [];
-  }
-
   private score(
     fused: ReturnType<typeof fuseRanks>,
-    memories: Map<string, Memory>,
+    candidates: Map<string, Candidate>,
     req: SearchRequest,
     now: number,
-    scoreType: SearchMode,
-  ): SearchHit[] {
-    const items = fused.map((r) => ({ item: memories.get(r.id)!, relevance: r.relevance, rank: r }));
-    const rankOf = new Map(items.map((x) => [x.item.id, x.rank]));
+  ): (Omit<SearchHit, "memory" | "scoreType"> & { id: string })[] {
+    const items = fused.map((r) => ({ item: candidates.get(r.id)!, relevance: r.relevance }));
+    const rankOf = new Map(fused.map((r) => [r.id, r]));
     const scored = req.recency
       ? rerankWithRecency(items, now, req.recency)
       : items.map((x) => ({ item: x.item, relevance: x.relevance, recency: null, score: x.relevance }));
     return scored.map((s) => {
       const r = rankOf.get(s.item.id)!;
-      const dist = 1 - (r.vector ?? s.relevance);
-      const hit: SearchHit = { memory: s.item, dist, score: s.score, scoreType };
+      const hit: Omit<SearchHit, "memory" | "scoreType"> & { id: string } = {
+        id: s.item.id,
+        dist: 1 - (r.vector ?? s.relevance),
+        score: s.score,
+      };
       if (req.explain) {
         hit.details = {
           vector: r.vector,
@@ -469,13 +472,6 @@ export class MemoryService {
     this.touch(p.tenant, hits, now);
     const next = req.offset + req.limit;
     return { hits, total, nextOffset: next < total ? next : null, warnings: [] };
-  }
-
-  private page(p: Principal, all: SearchHit[], req: SearchRequest, warnings: string[], now: number): SearchResult {
-    const hits = all.slice(req.offset, req.offset + req.limit);
-    this.touch(p.tenant, hits, now);
-    const next = req.offset + req.limit;
-    return { hits, total: all.length, nextOffset: next < all.length ? next : null, warnings };
   }
 
   /** last_accessed of returned hits, updated after the response and at most once a minute per memory. */

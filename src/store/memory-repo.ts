@@ -30,6 +30,13 @@ export interface ListOptions {
 
 type Row = Record<string, unknown>;
 
+/** What ranking needs of a memory. */
+export interface Candidate {
+  id: string;
+  created_at: number;
+  last_accessed: number;
+}
+
 const COLUMNS = [
   "tenant",
   "id",
@@ -153,8 +160,9 @@ export class MemoryRepo {
   }
 
   /**
-   * Keyword candidates: FTS5 match over text and key, best BM25 first. The score returned is
-   * -bm25 (SQLite's bm25 is lower-is-better), so higher is better like every other score here.
+   * Keyword candidates: FTS5 match over text and key, best BM25 first, as slim rows (ranking
+   * needs only the times; full records are read for the returned page). The score is -bm25
+   * (SQLite's bm25 is lower-is-better), so higher is better like every other score here.
    */
   async keywordSearch(
     tenant: string,
@@ -162,17 +170,32 @@ export class MemoryRepo {
     now: number,
     filter: MemoryFilter,
     limit: number,
-  ): Promise<{ memory: Memory; score: number }[]> {
+  ): Promise<(Candidate & { score: number })[]> {
     const f = compileFilter(filter);
     const { results } = await this.db
       .prepare(
-        `${SELECT.replace("FROM memories m", ", -bm25(memories_fts, 1.0, 0.5) AS kw FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid")}
+        `SELECT m.id, m.created_at, m.last_accessed, -bm25(memories_fts, 1.0, 0.5) AS score
+         FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
          WHERE memories_fts MATCH ? AND m.tenant = ? AND ${LIVE} AND ${f.sql}
          ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT ?`,
       )
       .bind(match, tenant, now, ...f.params, limit)
-      .all<Row>();
-    return results.map((r) => ({ memory: fromRow(r), score: Number(r.kw) }));
+      .all<Candidate & { score: number }>();
+    return results;
+  }
+
+  /** The live memories among `ids` that pass `filter`, as slim rows (for ranking vector hits). */
+  async candidates(tenant: string, ids: string[], now: number, filter: MemoryFilter): Promise<Candidate[]> {
+    if (!ids.length) return [];
+    const f = compileFilter(filter);
+    const { results } = await this.db
+      .prepare(
+        `SELECT m.id, m.created_at, m.last_accessed FROM memories m
+         WHERE m.tenant = ? AND m.id IN (SELECT value FROM json_each(?)) AND ${LIVE} AND ${f.sql}`,
+      )
+      .bind(tenant, JSON.stringify(ids), now, ...f.params)
+      .all<Candidate>();
+    return results;
   }
 
   /** Rate-limited last_accessed update: only rows not touched in the last `minIntervalMs`. */

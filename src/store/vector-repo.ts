@@ -84,6 +84,14 @@ export function vectorStatements(
             .bind(now, m.tenant, m.id),
         );
       }
+      stmts.push(
+        db
+          .prepare(
+            `INSERT INTO vector_epochs (tenant, deletes) SELECT ?1, 1 FROM memory_vectors WHERE tenant = ?1 AND memory_id = ?2
+             ON CONFLICT (tenant) DO UPDATE SET deletes = deletes + 1`,
+          )
+          .bind(m.tenant, m.id),
+      );
       stmts.push(db.prepare("DELETE FROM memory_vectors WHERE tenant = ? AND memory_id = ?").bind(m.tenant, m.id));
       return stmts;
     }
@@ -94,13 +102,19 @@ export function vectorStatements(
 export class VectorRepo {
   constructor(private readonly db: D1Database) {}
 
-  /** Highest vseq and row count for a tenant's vectors of one model: the cache's freshness check. */
-  async stats(tenant: string, model: string): Promise<{ maxVseq: number; count: number }> {
+  /**
+   * The cache's freshness check, two index lookups: the highest vseq of a tenant's vectors of one
+   * model (new or rewritten rows lie past it) and the tenant's vector-deletion counter.
+   */
+  async stats(tenant: string, model: string): Promise<{ maxVseq: number; deletes: number }> {
     const row = await this.db
-      .prepare("SELECT ifnull(max(vseq), 0) AS max_vseq, count(*) AS n FROM memory_vectors WHERE tenant = ? AND model = ?")
+      .prepare(
+        `SELECT (SELECT ifnull(max(vseq), 0) FROM memory_vectors WHERE tenant = ?1 AND model = ?2) AS max_vseq,
+                (SELECT ifnull(max(deletes), 0) FROM vector_epochs WHERE tenant = ?1) AS deletes`,
+      )
       .bind(tenant, model)
-      .first<{ max_vseq: number; n: number }>();
-    return { maxVseq: row?.max_vseq ?? 0, count: row?.n ?? 0 };
+      .first<{ max_vseq: number; deletes: number }>();
+    return { maxVseq: row?.max_vseq ?? 0, deletes: row?.deletes ?? 0 };
   }
 
   async rowsSince(tenant: string, model: string, vseq: number): Promise<VectorRow[]> {

@@ -1,0 +1,237 @@
+// edgemem benchmark: `npm run bench` (Node >= 22.12 runs this TypeScript directly).
+//
+// Starts `wrangler dev` on its own port with fresh local state and logging at warn, seeds one
+// tenant through the REST API with 1,000 and then 10,000 memories, and at each size measures a
+// no-op route, store, hybrid search and keyword search. Prints one table and writes the same as
+// JSON. Options: --port N (default 8799), --requests N per scenario (default 400),
+// --concurrency N (default 4), --out FILE (default bench-results.json).
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request as httpRequest } from "node:http";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: "string", default: "8799" },
+    requests: { type: "string", default: "400" },
+    concurrency: { type: "string", default: "4" },
+    out: { type: "string", default: "bench-results.json" },
+  },
+});
+const PORT = Number(args.port);
+const REQUESTS = Number(args.requests);
+const CONCURRENCY = Number(args.concurrency);
+const BASE = `http://127.0.0.1:${PORT}`;
+const SIZES = [1_000, 10_000];
+
+interface Stat {
+  size: number;
+  scenario: string;
+  requests: number;
+  concurrency: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  rps: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic but varied memories: agents' facts, decisions, preferences and events.
+
+const PEOPLE = ["Alice", "Bob", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hiro", "Ines", "Jonas", "Kemi", "Lena"];
+const TECH = ["Redis", "PostgreSQL", "Kafka", "SQLite", "Vectorize", "Workers", "Terraform", "Kubernetes", "GraphQL", "Rust", "Python", "TypeScript", "S3", "ClickHouse"];
+const PURPOSE = ["caching", "billing", "search", "analytics", "authentication", "notifications", "the data pipeline", "session storage", "rate limiting", "feature flags"];
+const THING = ["dark mode", "short answers", "code examples", "email summaries", "metric units", "morning meetings", "bullet points", "British spelling"];
+const PROJECT = ["Apollo", "Borealis", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Helix"];
+const DAY = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "next week", "the end of the month", "Q3"];
+const TEMPLATES = [
+  (r: Rand) => `${r.pick(PEOPLE)} decided to use ${r.pick(TECH)} for ${r.pick(PURPOSE)}`,
+  (r: Rand) => `${r.pick(PEOPLE)} prefers ${r.pick(THING)} in every reply`,
+  (r: Rand) => `The ${r.pick(PROJECT)} deadline moved to ${r.pick(DAY)}`,
+  (r: Rand) => `${r.pick(PROJECT)} migrated its ${r.pick(PURPOSE)} from ${r.pick(TECH)} to ${r.pick(TECH)}`,
+  (r: Rand) => `${r.pick(PEOPLE)} reported a bug in ${r.pick(PURPOSE)} on ${r.pick(DAY)}`,
+  (r: Rand) => `Remember that ${r.pick(PEOPLE)} owns ${r.pick(PURPOSE)} for ${r.pick(PROJECT)}`,
+];
+const QUERIES = [
+  "what do we use for caching",
+  "who prefers dark mode",
+  "Apollo deadline",
+  "Kafka migration for analytics",
+  "bug in authentication",
+  "who owns billing",
+  "PostgreSQL search",
+  "rate limiting with Redis",
+];
+
+class Rand {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed;
+  }
+  next(): number {
+    this.s = (this.s * 1103515245 + 12345) & 0x7fffffff;
+    return this.s / 0x7fffffff;
+  }
+  pick<T>(xs: T[]): T {
+    return xs[Math.floor(this.next() * xs.length)]!;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// node:http with keep-alive: far less client CPU than fetch, which matters with 2 cores shared
+// between this client and workerd.
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function request(method: string, path: string, body?: unknown): Promise<void> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      BASE + path,
+      { method, agent, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} },
+      (res) => {
+        res.on("data", () => {});
+        res.on("end", () => (res.statusCode! < 400 ? resolve() : reject(new Error(`${method} ${path} -> ${res.statusCode}`))));
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+async function measure(size: number, scenario: string, make: (i: number) => [string, string, unknown?]): Promise<Stat> {
+  for (let i = 0; i < 20; i++) await request(...make(-1 - i)); // warm-up (caches, JIT)
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < REQUESTS) {
+        const i = next++;
+        const t = performance.now();
+        await request(...make(i));
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const wall = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!);
+  return { size, scenario, requests: REQUESTS, concurrency: CONCURRENCY, p50: q(0.5), p95: q(0.95), p99: q(0.99), rps: round(REQUESTS / wall) };
+}
+
+async function seedTo(target: number, have: number, rand: Rand): Promise<number> {
+  while (have < target) {
+    const n = Math.min(100, target - have);
+    const memories = Array.from({ length: n }, (_, i) => ({
+      text: rand.pick(TEMPLATES)(rand),
+      topics: [rand.pick(PURPOSE)],
+      user_id: rand.pick(PEOPLE).toLowerCase(),
+      namespace: "bench",
+      id: `seed-${have + i}`,
+    }));
+    await request("POST", "/v1/long-term-memory/", { memories });
+    have += n;
+  }
+  return have;
+}
+
+function startWrangler(state: string): ChildProcess {
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
+  execFileSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, stdio: "ignore" });
+  return spawn(
+    "npx",
+    ["wrangler", "dev", "--port", String(PORT), "--ip", "127.0.0.1", "--persist-to", state, "--log-level", "warn", "--var", "LOG_LEVEL:warn", "--show-interactive-dev-session=false"],
+    { env, stdio: ["ignore", "inherit", "inherit"], detached: true },
+  );
+}
+
+async function waitForHealth(): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      await request("GET", "/v1/health");
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error("wrangler dev did not become healthy in 60 s");
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+async function main(): Promise<void> {
+  const state = mkdtempSync(join(tmpdir(), "edgemem-bench-"));
+  const wrangler = startWrangler(state);
+  const stop = () => {
+    try {
+      process.kill(-wrangler.pid!, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+    rmSync(state, { recursive: true, force: true });
+  };
+  process.on("SIGINT", () => {
+    stop();
+    process.exit(130);
+  });
+  try {
+    await waitForHealth();
+    const rand = new Rand(42);
+    const stats: Stat[] = [];
+    let have = 0;
+    let stored = 0;
+    for (const size of SIZES) {
+      const t = performance.now();
+      have = await seedTo(size, have, rand);
+      console.error(`seeded ${have} memories (${round((performance.now() - t) / 1000)} s)`);
+      const q = (i: number) => QUERIES[((i % QUERIES.length) + QUERIES.length) % QUERIES.length]!;
+      stats.push(await measure(size, "no-op (GET /v1/health)", () => ["GET", "/v1/health"]));
+      stats.push(await measure(size, "hybrid search", (i) => ["POST", "/v1/long-term-memory/search", { text: q(i), limit: 10 }]));
+      stats.push(
+        await measure(size, "keyword search", (i) => ["POST", "/v1/long-term-memory/search", { text: q(i), limit: 10, search_mode: "keyword" }]),
+      );
+      stats.push(
+        await measure(size, "store (1 memory)", () => [
+          "POST",
+          "/v1/long-term-memory/",
+          { memories: [{ id: `bench-store-${stored++}`, text: rand.pick(TEMPLATES)(rand), namespace: "bench" }] },
+        ]),
+      );
+    }
+
+    const p95 = (size: number, scenario: string) => stats.find((s) => s.size === size && s.scenario === scenario)!.p95;
+    const ratios = SIZES.map((size) => ({
+      size,
+      hybrid_p95_over_noop_p95: round(p95(size, "hybrid search") / p95(size, "no-op (GET /v1/health)")),
+      keyword_p95_over_noop_p95: round(p95(size, "keyword search") / p95(size, "no-op (GET /v1/health)")),
+    }));
+
+    console.log(`\nedgemem bench — ${cpus().length} cores, ${REQUESTS} requests per scenario, concurrency ${CONCURRENCY}, latencies in ms\n`);
+    console.log(["memories".padEnd(9), "scenario".padEnd(24), "p50".padStart(8), "p95".padStart(8), "p99".padStart(8), "req/s".padStart(8)].join(" "));
+    for (const s of stats) {
+      console.log(
+        [String(s.size).padEnd(9), s.scenario.padEnd(24), String(s.p50).padStart(8), String(s.p95).padStart(8), String(s.p99).padStart(8), String(s.rps).padStart(8)].join(" "),
+      );
+    }
+    for (const r of ratios) {
+      console.log(`\n${r.size} memories: hybrid search p95 / no-op p95 = ${r.hybrid_p95_over_noop_p95}×, keyword = ${r.keyword_p95_over_noop_p95}×`);
+    }
+    const store = stats.filter((s) => s.scenario.startsWith("store")).map((s) => `${s.size}: ${s.p95} ms`);
+    console.log(`store p95 (target ≤ 15 ms): ${store.join(", ")}; hybrid p95 target ≤ 3× no-op p95`);
+
+    writeFileSync(
+      args.out!,
+      JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, requests: REQUESTS, concurrency: CONCURRENCY, stats, ratios }, null, 2),
+    );
+    console.log(`\nwritten to ${args.out}`);
+  } finally {
+    stop();
+  }
+}
+
+await main();
