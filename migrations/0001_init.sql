@@ -62,6 +62,10 @@ CREATE TRIGGER memories_fts_update AFTER UPDATE OF text, key ON memories BEGIN
   INSERT INTO memories_fts (rowid, text, key) VALUES (new.seq, new.text, ifnull(new.key, ''));
 END;
 
+-- Document frequency of every indexed term: keyword search drops query terms so common that
+-- BM25 gives them no weight but ranking them would read their whole posting list.
+CREATE VIRTUAL TABLE memories_fts_vocab USING fts5vocab (memories_fts, 'row');
+
 -- Vectors, the source of truth for both vector indexes. The D1 index searches these rows
 -- directly; with Vectorize they back read-your-writes (rows not yet confirmed as queryable are
 -- scored from here) and re-sync. Written in the same batch as the memory row.

@@ -282,3 +282,20 @@ class FakeAi {
     return { shape: [vectors.length, 768], data: vectors.map((v) => Array.from(v)) };
   }
 }
+
+describe("keyword query planning", () => {
+  it("drops terms too common to rank by, so only the informative term decides matches", async () => {
+    const api = await tenantApi();
+    const filler = Array.from({ length: 600 }, (_, i) => ({ id: `f${i}`, text: `routine status update number ${i}` }));
+    await store(api, filler.slice(0, 100));
+    for (let i = 100; i < 600; i += 100) await store(api, filler.slice(i, i + 100));
+    await store(api, [{ id: "rare", text: "status of the zeppelin project" }]);
+
+    const res = await search(api, { text: "zeppelin status", search_mode: "keyword" });
+    // "status" is in every memory here: ranking by it would only add 600 near-zero matches.
+    expect(ids(res)).toEqual(["rare"]);
+    // A query of common terms only still matches on the rarest of them.
+    const common = await search(api, { text: "routine status", search_mode: "keyword", limit: 5 });
+    expect(common.memories).toHaveLength(5);
+  });
+});

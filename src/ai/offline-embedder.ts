@@ -1,11 +1,11 @@
-import { STOPWORDS, words } from "../domain/text.ts";
+import { stem, STOPWORDS, words } from "../domain/text.ts";
 import { normalize, type Embedder } from "./embedder.ts";
 
 /**
  * The offline embedder: deterministic, no network, ~20 µs per sentence.
  *
  * It hashes lexical features into a fixed number of dimensions (the "hashing trick", signed so
- * collisions cancel on average): word stems, adjacent-word pairs, and character trigrams of each
+ * collisions cancel on average): Porter word stems, adjacent-word pairs, and character trigrams of each
  * word (so "caching" and "cache", or a typo, still overlap). Stopwords count for little.
  *
  * What it captures: shared words, word forms and phrases — lexical similarity.
@@ -55,15 +55,6 @@ export class OfflineEmbedder implements Embedder {
     const idx = h % this.dimensions;
     v[idx]! += (h & 0x80000000 ? -1 : 1) * weight;
   }
-}
-
-/** A light suffix stripper: plural and common verb endings, enough for lexical matching. */
-export function stem(w: string): string {
-  if (w.length > 4 && w.endsWith("ies")) return `${w.slice(0, -3)}y`;
-  if (w.length > 5 && w.endsWith("ing")) return w.slice(0, -3);
-  if (w.length > 4 && w.endsWith("ed")) return w.slice(0, -2);
-  if (w.length > 3 && w.endsWith("s") && !w.endsWith("ss")) return w.slice(0, -1);
-  return w;
 }
 
 function fnv1a(s: string): number {

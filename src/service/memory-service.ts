@@ -14,7 +14,7 @@ import {
   type Scope,
 } from "../domain/memory.ts";
 import { fuseRanks, recencyScore, rerankWithRecency, type RecencyParams } from "../domain/ranking.ts";
-import { ftsQuery } from "../domain/text.ts";
+import { matchExpression, pruneCommonTerms, queryTerms, stem } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { Candidate, HistoryEntry, ListOptions, MemoryRepo, WriteOp } from "../store/memory-repo.ts";
 import type { VectorWrite } from "../store/vector-repo.ts";
@@ -214,7 +214,7 @@ export class MemoryService {
     const need = req.offset + req.limit;
     // Candidates per list: enough for the requested page with room for the lists to disagree.
     const depth = Math.max(20, need * 2);
-    const match = req.mode === "semantic" ? null : ftsQuery(text);
+    const match = req.mode === "semantic" ? null : await this.keywordMatch(text, now);
     const wantVector = req.mode !== "keyword";
     const [keywordHits, vectorHits] = await Promise.all([
       match ? this.d.repo.keywordSearch(p.tenant, match, now, req.filter, Math.min(1000, depth)) : [],
@@ -223,7 +223,7 @@ export class MemoryService {
     const degraded = wantVector && vectorHits === null;
     // Semantic search with the vector side down still answers, from keywords.
     let keywords = keywordHits;
-    const fallback = degraded && req.mode === "semantic" ? ftsQuery(text) : null;
+    const fallback = degraded && req.mode === "semantic" ? await this.keywordMatch(text, now) : null;
     if (fallback) keywords = await this.d.repo.keywordSearch(p.tenant, fallback, now, req.filter, Math.min(1000, depth));
 
     const candidates = new Map<string, Candidate>(keywords.map((h) => [h.id, h]));
@@ -419,6 +419,14 @@ export class MemoryService {
       warnings.push(`vector search unavailable (${errorMessage(e)}); results are keyword matches only`);
       return null;
     }
+  }
+
+  /** The FTS MATCH expression for a query, without terms too common to rank by. */
+  private async keywordMatch(text: string, now: number): Promise<string | null> {
+    const terms = queryTerms(text);
+    if (terms.length < 2) return matchExpression(terms);
+    const { docs, df } = await this.d.repo.termStats(terms.map(stem), now);
+    return matchExpression(pruneCommonTerms(terms, (t) => df.get(stem(t)) ?? 0, docs));
   }
 
   private score(

@@ -74,6 +74,11 @@ const UPSERT = `INSERT INTO memories (${COLUMNS.join(", ")}) VALUES (${COLUMNS.m
     .join(", ")}`;
 const LIVE = "(m.expires_at IS NULL OR m.expires_at > ?)";
 
+/** Term statistics change slowly: each isolate reuses them for a minute. */
+const TERM_STATS_TTL_MS = 60_000;
+const termCache = new Map<string, { df: number; at: number }>();
+let docsCache: { n: number; at: number } | null = null;
+
 /** D1 repository for memory records, their history, and (through vector-repo) their vectors. */
 export class MemoryRepo {
   constructor(
@@ -182,6 +187,28 @@ export class MemoryRepo {
       .bind(match, tenant, now, ...f.params, limit)
       .all<Candidate & { score: number }>();
     return results;
+  }
+
+  /**
+   * Document frequencies of FTS terms (Porter stems, as indexed) and the number of documents,
+   * across all tenants. Cached per isolate for a minute; only missing stems are looked up.
+   */
+  async termStats(stems: string[], now: number): Promise<{ docs: number; df: Map<string, number> }> {
+    const fresh = (at: number) => now - at < TERM_STATS_TTL_MS;
+    const missing = [...new Set(stems)].filter((t) => !termCache.has(t) || !fresh(termCache.get(t)!.at));
+    if (missing.length || !docsCache || !fresh(docsCache.at)) {
+      const statements = [this.db.prepare("SELECT count(*) AS n FROM memories")];
+      if (missing.length) {
+        const lookups = missing.map(() => "SELECT term, doc FROM memories_fts_vocab WHERE term = ?").join(" UNION ALL ");
+        statements.push(this.db.prepare(lookups).bind(...missing));
+      }
+      const [count, vocab] = await this.db.batch<Record<string, unknown>>(statements);
+      const found = new Map((vocab?.results ?? []).map((r) => [String(r.term), Number(r.doc)]));
+      if (termCache.size > 10_000) termCache.clear();
+      for (const t of missing) termCache.set(t, { df: found.get(t) ?? 0, at: now });
+      docsCache = { n: Number(count!.results[0]?.n ?? 0), at: now };
+    }
+    return { docs: docsCache.n, df: new Map(stems.map((t) => [t, termCache.get(t)?.df ?? 0])) };
   }
 
   /** The live memories among `ids` that pass `filter`, as slim rows (for ranking vector hits). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { dot } from "../../src/ai/embedder.ts";
-import { OfflineEmbedder, stem } from "../../src/ai/offline-embedder.ts";
+import { OfflineEmbedder } from "../../src/ai/offline-embedder.ts";
 import {
   matchesArrayTag,
   matchesNumeric,
@@ -13,7 +13,7 @@ import { selectForForgetting } from "../../src/domain/forget.ts";
 import { byteLength, newId } from "../../src/domain/ids.ts";
 import { applyPatch, buildMemory, contentHash } from "../../src/domain/memory.ts";
 import { DEFAULT_RECENCY, fuseRanks, recencyScore, rerankWithRecency } from "../../src/domain/ranking.ts";
-import { ftsQuery, words } from "../../src/domain/text.ts";
+import { matchExpression, pruneCommonTerms, queryTerms, stem, words } from "../../src/domain/text.ts";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 0, 1);
@@ -119,12 +119,29 @@ describe("forgetting policy", () => {
 });
 
 describe("text", () => {
+  const ftsQuery = (t: string) => matchExpression(queryTerms(t));
+
   it("builds a quoted OR query without stopwords, safe against FTS syntax", () => {
     expect(ftsQuery("What do we use for caching?")).toBe('"use" OR "caching"');
     expect(ftsQuery('redis" OR 1=1 -- NEAR(x')).toBe('"redis" OR "1" OR "near" OR "x"');
     expect(ftsQuery("the and of")).toBe('"the" OR "and" OR "of"');
     expect(ftsQuery("!!!")).toBeNull();
     expect(words("Café crème")).toEqual(["cafe", "creme"]);
+  });
+
+  it("prunes terms in over a third of the documents, keeping the rarest when all are common", () => {
+    const df: Record<string, number> = { use: 9000, caching: 2000, redis: 400, the: 9900 };
+    const f = (t: string) => df[t] ?? 0;
+    expect(pruneCommonTerms(["use", "caching", "redis"], f, 10_000)).toEqual(["caching", "redis"]);
+    expect(pruneCommonTerms(["use", "the"], f, 10_000)).toEqual(["use"]);
+    expect(pruneCommonTerms(["use", "unknown"], f, 10_000)).toEqual(["unknown"]);
+    // Small corpora and single terms are left alone.
+    expect(pruneCommonTerms(["use", "caching"], f, 300)).toEqual(["use", "caching"]);
+    expect(pruneCommonTerms(["use"], f, 10_000)).toEqual(["use"]);
+  });
+
+  it("stems as FTS5's porter tokenizer does", () => {
+    expect(["use", "caching", "cache", "memories", "authentication"].map(stem)).toEqual(["us", "cach", "cach", "memori", "authent"]);
   });
 });
 
@@ -149,12 +166,6 @@ describe("offline embedder", () => {
     expect(dot(q!, related!)).toBeGreaterThan(0.3);
     expect(dot(q!, morph!)).toBeGreaterThan(e.noiseFloor);
     expect(Math.abs(dot(q!, unrelated!))).toBeLessThan(dot(q!, morph!));
-  });
-
-  it("stems plural and verb endings", () => {
-    expect(stem("memories")).toBe("memory");
-    expect(stem("caching")).toBe("cach");
-    expect(stem("glass")).toBe("glass");
   });
 });
 
