@@ -78,7 +78,8 @@ CREATE TABLE memory_vectors (
   vector_id   TEXT    NOT NULL,          -- id in Vectorize: hash of (tenant, memory id), <= 64 bytes
   model       TEXT    NOT NULL,
   dims        INTEGER NOT NULL,
-  vector      BLOB    NOT NULL,          -- little-endian float32
+  vector      TEXT    NOT NULL,          -- base64 of little-endian float32 (D1 returns a BLOB as an array of
+                                         -- numbers: reading 10k vectors took 1,418 ms as BLOB, 112 ms as base64)
   namespace   TEXT,
   user_id     TEXT,
   session_id  TEXT,

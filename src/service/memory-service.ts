@@ -16,7 +16,7 @@ import {
 import { fuseRanks, recencyScore, rerankWithRecency, type RecencyParams } from "../domain/ranking.ts";
 import { matchExpression, pruneCommonTerms, queryTerms, stem } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { Candidate, HistoryEntry, ListOptions, MemoryRepo, WriteOp } from "../store/memory-repo.ts";
+import type { HistoryEntry, ListOptions, MemoryRepo, WriteOp } from "../store/memory-repo.ts";
 import type { VectorWrite } from "../store/vector-repo.ts";
 import { vectorFilterOf, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
 import type { EventSink, MemoryEvent } from "./events.ts";
@@ -226,23 +226,21 @@ export class MemoryService {
     const fallback = degraded && req.mode === "semantic" ? await this.keywordMatch(text, now) : null;
     if (fallback) keywords = await this.d.repo.keywordSearch(p.tenant, fallback, now, req.filter, Math.min(1000, depth));
 
-    const candidates = new Map<string, Candidate>(keywords.map((h) => [h.id, h]));
-    const missing = (vectorHits ?? []).map((h) => h.id).filter((id) => !candidates.has(id));
+    const memories = new Map(keywords.map((h) => [h.memory.id, h.memory]));
+    const missing = (vectorHits ?? []).map((h) => h.id).filter((id) => !memories.has(id));
     // Vector hits are re-checked against the full filter (the index applies only part of it).
-    for (const c of await this.d.repo.candidates(p.tenant, missing, now, req.filter)) candidates.set(c.id, c);
-    const vector = (vectorHits ?? []).filter((h) => candidates.has(h.id));
+    for (const m of await this.d.repo.getMany(p.tenant, missing, now, req.filter)) memories.set(m.id, m);
+    const vector = (vectorHits ?? []).filter((h) => memories.has(h.id));
 
-    const fused = fuseRanks(vector, keywords, req.hybridAlpha);
+    const fused = fuseRanks(
+      vector,
+      keywords.map((h) => ({ id: h.memory.id, score: h.score })),
+      req.hybridAlpha,
+    );
     const scoreType: SearchMode = degraded ? "keyword" : req.mode;
-    let ranked = this.score(fused, candidates, req, now);
+    let ranked = this.score(fused, memories, req, now, scoreType);
     if (req.distanceThreshold !== null) ranked = ranked.filter((h) => h.dist <= req.distanceThreshold!);
-
-    const page = ranked.slice(req.offset, req.offset + req.limit);
-    const records = new Map((await this.d.repo.getMany(p.tenant, page.map((h) => h.id), now)).map((m) => [m.id, m]));
-    const hits: SearchHit[] = page.flatMap(({ id, ...h }) => {
-      const memory = records.get(id);
-      return memory ? [{ ...h, memory, scoreType }] : [];
-    });
+    const hits = ranked.slice(req.offset, req.offset + req.limit);
     this.touch(p.tenant, hits, now);
     const next = req.offset + req.limit;
     return { hits, total: ranked.length, nextOffset: next < ranked.length ? next : null, warnings };
@@ -431,22 +429,19 @@ export class MemoryService {
 
   private score(
     fused: ReturnType<typeof fuseRanks>,
-    candidates: Map<string, Candidate>,
+    memories: Map<string, Memory>,
     req: SearchRequest,
     now: number,
-  ): (Omit<SearchHit, "memory" | "scoreType"> & { id: string })[] {
-    const items = fused.map((r) => ({ item: candidates.get(r.id)!, relevance: r.relevance }));
+    scoreType: SearchMode,
+  ): SearchHit[] {
+    const items = fused.map((r) => ({ item: memories.get(r.id)!, relevance: r.relevance }));
     const rankOf = new Map(fused.map((r) => [r.id, r]));
     const scored = req.recency
       ? rerankWithRecency(items, now, req.recency)
       : items.map((x) => ({ item: x.item, relevance: x.relevance, recency: null, score: x.relevance }));
     return scored.map((s) => {
       const r = rankOf.get(s.item.id)!;
-      const hit: Omit<SearchHit, "memory" | "scoreType"> & { id: string } = {
-        id: s.item.id,
-        dist: 1 - (r.vector ?? s.relevance),
-        score: s.score,
-      };
+      const hit: SearchHit = { memory: s.item, dist: 1 - (r.vector ?? s.relevance), score: s.score, scoreType };
       if (req.explain) {
         hit.details = {
           vector: r.vector,
@@ -482,14 +477,14 @@ export class MemoryService {
     return { hits, total, nextOffset: next < total ? next : null, warnings: [] };
   }
 
-  /** last_accessed of returned hits, updated after the response and at most once a minute per memory. */
+  /**
+   * Updates last_accessed of returned hits after the response, at most once per interval per
+   * memory (no write at all when every hit was touched recently).
+   */
   private touch(tenant: string, hits: SearchHit[], now: number): void {
-    if (!hits.length) return;
-    const ids = hits.map((h) => h.memory.id);
-    this.background(
-      this.d.repo.touch(tenant, ids, now, this.d.config.LAST_ACCESSED_MIN_INTERVAL_SECONDS * 1000),
-      "last_accessed update",
-    );
+    const interval = this.d.config.LAST_ACCESSED_MIN_INTERVAL_SECONDS * 1000;
+    const ids = hits.filter((h) => h.memory.last_accessed < now - interval).map((h) => h.memory.id);
+    if (ids.length) this.background(this.d.repo.touch(tenant, ids, now, interval), "last_accessed update");
   }
 
   private purgeOnRead(tenant: string): void {

@@ -30,13 +30,6 @@ export interface ListOptions {
 
 type Row = Record<string, unknown>;
 
-/** What ranking needs of a memory. */
-export interface Candidate {
-  id: string;
-  created_at: number;
-  last_accessed: number;
-}
-
 const COLUMNS = [
   "tenant",
   "id",
@@ -165,8 +158,7 @@ export class MemoryRepo {
   }
 
   /**
-   * Keyword candidates: FTS5 match over text and key, best BM25 first, as slim rows (ranking
-   * needs only the times; full records are read for the returned page). The score is -bm25
+   * Keyword candidates: FTS5 match over text and key, best BM25 first. The score is -bm25
    * (SQLite's bm25 is lower-is-better), so higher is better like every other score here.
    */
   async keywordSearch(
@@ -175,18 +167,17 @@ export class MemoryRepo {
     now: number,
     filter: MemoryFilter,
     limit: number,
-  ): Promise<(Candidate & { score: number })[]> {
+  ): Promise<{ memory: Memory; score: number }[]> {
     const f = compileFilter(filter);
     const { results } = await this.db
       .prepare(
-        `SELECT m.id, m.created_at, m.last_accessed, -bm25(memories_fts, 1.0, 0.5) AS score
-         FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
+        `${SELECT.replace("FROM memories m", ", -bm25(memories_fts, 1.0, 0.5) AS kw FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid")}
          WHERE memories_fts MATCH ? AND m.tenant = ? AND ${LIVE} AND ${f.sql}
          ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT ?`,
       )
       .bind(match, tenant, now, ...f.params, limit)
-      .all<Candidate & { score: number }>();
-    return results;
+      .all<Row>();
+    return results.map((r) => ({ memory: fromRow(r), score: Number(r.kw) }));
   }
 
   /**
@@ -209,20 +200,6 @@ export class MemoryRepo {
       docsCache = { n: Number(count!.results[0]?.n ?? 0), at: now };
     }
     return { docs: docsCache.n, df: new Map(stems.map((t) => [t, termCache.get(t)?.df ?? 0])) };
-  }
-
-  /** The live memories among `ids` that pass `filter`, as slim rows (for ranking vector hits). */
-  async candidates(tenant: string, ids: string[], now: number, filter: MemoryFilter): Promise<Candidate[]> {
-    if (!ids.length) return [];
-    const f = compileFilter(filter);
-    const { results } = await this.db
-      .prepare(
-        `SELECT m.id, m.created_at, m.last_accessed FROM memories m
-         WHERE m.tenant = ? AND m.id IN (SELECT value FROM json_each(?)) AND ${LIVE} AND ${f.sql}`,
-      )
-      .bind(tenant, JSON.stringify(ids), now, ...f.params)
-      .all<Candidate>();
-    return results;
   }
 
   /** Rate-limited last_accessed update: only rows not touched in the last `minIntervalMs`. */

@@ -55,7 +55,7 @@ export function vectorStatements(
             write.vectorId,
             write.model,
             write.vector.length,
-            toBlob(write.vector),
+            encodeVector(write.vector),
             m.namespace,
             m.user_id,
             m.session_id,
@@ -220,15 +220,20 @@ export class VectorRepo {
   }
 }
 
-export function toBlob(v: Float32Array): ArrayBuffer {
-  return v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer;
+/** A vector as stored: base64 of its little-endian float32 bytes. */
+export function encodeVector(v: Float32Array): string {
+  const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
 }
 
-export function fromBlob(b: unknown): Float32Array {
-  if (b instanceof ArrayBuffer) return new Float32Array(b.slice(0));
-  if (ArrayBuffer.isView(b)) return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-  if (Array.isArray(b)) return new Float32Array(new Uint8Array(b as number[]).buffer);
-  throw new Error("vector column is not a blob");
+export function decodeVector(stored: unknown): Float32Array {
+  if (typeof stored !== "string") throw new Error("vector column is not base64 text");
+  const binary = atob(stored);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return new Float32Array(bytes.buffer);
 }
 
 function fromRow(r: Record<string, unknown>): VectorRow {
@@ -237,7 +242,7 @@ function fromRow(r: Record<string, unknown>): VectorRow {
     memory_id: String(r.memory_id),
     vector_id: String(r.vector_id),
     model: String(r.model),
-    vector: fromBlob(r.vector),
+    vector: decodeVector(r.vector),
     namespace: (r.namespace as string | null) ?? null,
     user_id: (r.user_id as string | null) ?? null,
     session_id: (r.session_id as string | null) ?? null,

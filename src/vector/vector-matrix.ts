@@ -2,20 +2,29 @@ import type { VectorRow } from "../store/vector-repo.ts";
 import { matchesVectorFilter, type VectorFilter, type VectorHit, type VectorMeta } from "./vector-index.ts";
 
 /**
- * A tenant's vectors of one model, packed into one Float32Array for a fast brute-force scan
- * (10,000 × 256 dimensions ≈ 2.5 M multiply-adds, a few milliseconds). Slots are reused per
- * memory id; removed slots are tombstoned and compacted away when they pile up.
+ * A tenant's vectors of one model, held sparsely for a brute-force scan: each row keeps only
+ * its non-zero coordinates (index + value) in one shared arena. The offline embedder's vectors
+ * are ~20% dense (≈50 of 256 dimensions), so a 10,000-vector scan does ~0.5 M multiply-adds
+ * instead of 2.6 M (5-6 ms → ~1 ms in workerd). Dense vectors work too, at about the cost of a
+ * dense scan. A rewritten row is appended anew; the arena is compacted when half of it is stale.
  */
 export class VectorMatrix {
   /** Highest vseq loaded: rows past it are new or rewritten. */
   maxVseq = 0;
   private ids: (string | null)[] = [];
   private meta: VectorMeta[] = [];
-  private data: Float32Array;
+  private start: number[] = [];
+  private length: number[] = [];
   private readonly slots = new Map<string, number>();
+  private index: Uint16Array;
+  private value: Float32Array;
+  private used = 0;
+  private stale = 0;
 
   constructor(readonly dims: number) {
-    this.data = new Float32Array(dims * 64);
+    if (dims > 0xffff) throw new Error(`vectors of ${dims} dimensions are not supported`);
+    this.index = new Uint16Array(4096);
+    this.value = new Float32Array(4096);
   }
 
   get size(): number {
@@ -23,23 +32,35 @@ export class VectorMatrix {
   }
 
   upsert(row: VectorRow): void {
-    if (row.vector.length !== this.dims) return;
+    const v = row.vector;
+    if (v.length !== this.dims) return;
+    let nonZero = 0;
+    for (let i = 0; i < v.length; i++) if (v[i] !== 0) nonZero++;
+    this.reserve(nonZero);
+    const at = this.used;
+    for (let i = 0; i < v.length; i++) {
+      if (v[i] === 0) continue;
+      this.index[this.used] = i;
+      this.value[this.used] = v[i]!;
+      this.used++;
+    }
+
     let slot = this.slots.get(row.memory_id);
     if (slot === undefined) {
       slot = this.ids.length;
       this.ids.push(row.memory_id);
       this.meta.push(metaOf(row));
+      this.start.push(at);
+      this.length.push(nonZero);
       this.slots.set(row.memory_id, slot);
-      if ((slot + 1) * this.dims > this.data.length) {
-        const grown = new Float32Array(this.data.length * 2);
-        grown.set(this.data);
-        this.data = grown;
-      }
     } else {
+      this.stale += this.length[slot]!;
       this.meta[slot] = metaOf(row);
+      this.start[slot] = at;
+      this.length[slot] = nonZero;
     }
-    this.data.set(row.vector, slot * this.dims);
     if (row.vseq > this.maxVseq) this.maxVseq = row.vseq;
+    if (this.stale > 4096 && this.stale > this.used / 2) this.compact();
   }
 
   /** Drops every id not in `keep` (after deletions). */
@@ -48,52 +69,69 @@ export class VectorMatrix {
       if (keep.has(id)) continue;
       this.slots.delete(id);
       this.ids[slot] = null;
+      this.stale += this.length[slot]!;
     }
-    if (this.ids.length > 64 && this.slots.size < this.ids.length / 2) this.compact();
+    if (this.slots.size < this.ids.length / 2 || this.stale > this.used / 2) this.compact();
   }
 
   /** The k most similar vectors passing the filter, best first. */
   topK(q: Float32Array, k: number, filter: VectorFilter): VectorHit[] {
-    const dims = this.dims;
-    const data = this.data;
+    const { index, value, start, length, ids, meta } = this;
     const hasFilter = Object.keys(filter).length > 0;
     const heap = new MinHeap(k);
-    for (let slot = 0; slot < this.ids.length; slot++) {
-      if (this.ids[slot] === null) continue;
-      if (hasFilter && !matchesVectorFilter(this.meta[slot]!, filter)) continue;
-      // Four accumulators: ~30% faster than one in V8 (dims is a multiple of 4 for every model here).
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      let a3 = 0;
-      let b = slot * dims;
-      let i = 0;
-      for (; i + 3 < dims; i += 4, b += 4) {
-        a0 += q[i]! * data[b]!;
-        a1 += q[i + 1]! * data[b + 1]!;
-        a2 += q[i + 2]! * data[b + 2]!;
-        a3 += q[i + 3]! * data[b + 3]!;
-      }
-      for (; i < dims; i++, b++) a0 += q[i]! * data[b]!;
-      heap.offer(a0 + a1 + a2 + a3, slot);
+    for (let slot = 0; slot < ids.length; slot++) {
+      if (ids[slot] === null) continue;
+      if (hasFilter && !matchesVectorFilter(meta[slot]!, filter)) continue;
+      let s = 0;
+      const end = start[slot]! + length[slot]!;
+      for (let j = start[slot]!; j < end; j++) s += q[index[j]!]! * value[j]!;
+      heap.offer(s, slot);
     }
-    return heap.drain().map(({ score, slot }) => ({ id: this.ids[slot]!, score }));
+    return heap.drain().map(({ score, slot }) => ({ id: ids[slot]!, score }));
   }
 
+  private reserve(n: number): void {
+    if (this.used + n <= this.index.length) return;
+    const capacity = Math.max(this.index.length * 2, this.used + n);
+    const index = new Uint16Array(capacity);
+    const value = new Float32Array(capacity);
+    index.set(this.index.subarray(0, this.used));
+    value.set(this.value.subarray(0, this.used));
+    this.index = index;
+    this.value = value;
+  }
+
+  /** Rewrites the arena and slot tables with live rows only. */
   private compact(): void {
+    let live = 0;
+    for (const slot of this.slots.values()) live += this.length[slot]!;
+    const index = new Uint16Array(Math.max(4096, live * 2));
+    const value = new Float32Array(index.length);
     const ids: string[] = [];
     const meta: VectorMeta[] = [];
-    const data = new Float32Array(Math.max(64, this.slots.size * 2) * this.dims);
+    const start: number[] = [];
+    const length: number[] = [];
+    let used = 0;
     for (const [id, slot] of this.slots) {
-      const next = ids.length;
-      data.set(this.data.subarray(slot * this.dims, (slot + 1) * this.dims), next * this.dims);
+      const from = this.start[slot]!;
+      const n = this.length[slot]!;
+      index.set(this.index.subarray(from, from + n), used);
+      value.set(this.value.subarray(from, from + n), used);
+      this.slots.set(id, ids.length);
       ids.push(id);
       meta.push(this.meta[slot]!);
-      this.slots.set(id, next);
+      start.push(used);
+      length.push(n);
+      used += n;
     }
+    this.index = index;
+    this.value = value;
     this.ids = ids;
     this.meta = meta;
-    this.data = data;
+    this.start = start;
+    this.length = length;
+    this.used = used;
+    this.stale = 0;
   }
 }
 

@@ -11,6 +11,11 @@ function vectors(n: number, dims: number, seed = 1): Float32Array[] {
   return Array.from({ length: n }, () => normalize(Float32Array.from({ length: dims }, rand)));
 }
 
+/** Keeps every fourth coordinate. */
+function sparse(v: Float32Array): Float32Array {
+  return normalize(v.map((x, i) => (i % 4 === 0 ? x : 0)));
+}
+
 function row(id: string, vector: Float32Array, vseq: number, namespace: string | null = null): VectorRow {
   return { vseq, memory_id: id, vector_id: id, model: "m", vector, namespace, user_id: null, session_id: null, memory_type: "semantic", state: "indexed", sent_at: null };
 }
@@ -56,6 +61,24 @@ describe("VectorMatrix", () => {
     expect(m.size).toBe(3);
     expect(m.topK(vs[5]!, 10, {}).map((h) => h.id).sort()).toEqual(["v0", "v5", "v7"]);
     expect(m.topK(vs[5]!, 1, {})[0]!.id).toBe("v5");
+  });
+
+  it("stays exact through many rewrites (arena compaction) and with sparse vectors", () => {
+    const dims = 64;
+    const m = new VectorMatrix(dims);
+    let current = vectors(100, dims, 7);
+    current.forEach((v, i) => m.upsert(row(`v${i}`, v, i + 1)));
+    let vseq = 100;
+    for (let round = 0; round < 10; round++) {
+      current = vectors(100, dims, 100 + round).map((v, i) => (i % 3 === 0 ? sparse(v) : v));
+      current.forEach((v, i) => m.upsert(row(`v${i}`, v, ++vseq)));
+    }
+    expect(m.size).toBe(100);
+    const [q] = vectors(1, dims, 5);
+    const expected = current.map((v, i) => ({ id: `v${i}`, score: dot(q!, v) })).sort((a, b) => b.score - a.score).slice(0, 5);
+    const got = m.topK(q!, 5, {});
+    expect(got.map((h) => h.id)).toEqual(expected.map((h) => h.id));
+    got.forEach((h, i) => expect(h.score).toBeCloseTo(expected[i]!.score, 5));
   });
 
   it("ignores vectors of another dimension", () => {
