@@ -127,6 +127,7 @@ describe("embedding model changes", () => {
     // The 256-dimension vector is not in the new model's space: no semantic hit, no error.
     const before = await search(switched, { text: "wifi password", search_mode: "semantic" });
     expect(ids(before)).toEqual([]);
+    expect(before.warnings?.[0]).toMatch(/1 memories have no @cf\/baai\/bge-base-en-v1.5 vector yet/);
     expect(ids(await search(switched, { text: "wifi password", search_mode: "keyword" }))).toEqual(["old-model"]);
 
     for (let i = 0; i < 10; i++) await runScheduled(switched.env);
@@ -134,6 +135,8 @@ describe("embedding model changes", () => {
       .bind(api.tenant)
       .first<{ embedding_model: string }>();
     expect(row?.embedding_model).toBe("@cf/baai/bge-base-en-v1.5");
-    expect(ids(await search(switched, { text: "wifi password", search_mode: "semantic" }))).toEqual(["old-model"]);
+    const after = await search(switched, { text: "wifi password", search_mode: "semantic" });
+    expect(ids(after)).toEqual(["old-model"]);
+    expect(after.warnings).toBeUndefined();
   });
 });

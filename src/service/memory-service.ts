@@ -109,6 +109,9 @@ export interface WriteResult {
 /** Expired memories of a tenant are purged on read at most this often (per isolate). */
 const PURGE_ON_READ_EVERY_MS = 60_000;
 const lastPurge = new Map<string, number>();
+/** Per tenant: how many memories lack a vector of the current model (cached per isolate for a minute). */
+const UNEMBEDDED_TTL_MS = 60_000;
+const unembedded = new Map<string, { n: number; at: number }>();
 
 /**
  * The memory service: every memory operation, implemented once, used by every transport.
@@ -216,10 +219,17 @@ export class MemoryService {
     const depth = Math.max(20, need * 2);
     const match = req.mode === "semantic" ? null : await this.keywordMatch(text, now);
     const wantVector = req.mode !== "keyword";
-    const [keywordHits, vectorHits] = await Promise.all([
+    const [keywordHits, vectorHits, missingVectors] = await Promise.all([
       match ? this.d.repo.keywordSearch(p.tenant, match, now, req.filter, Math.min(1000, depth)) : [],
       wantVector ? this.vectorSearch(p.tenant, text, req, depth, warnings) : null,
+      wantVector ? this.unembeddedCount(p.tenant, now) : 0,
     ]);
+    if (missingVectors > 0 && vectorHits !== null) {
+      // Never mix vector spaces, and never do it silently: say what vector search cannot see.
+      warnings.push(
+        `${missingVectors} memories have no ${this.d.embedder.model} vector yet (stored while embedding failed, or before a model change); they match by keywords only until upkeep embeds them`,
+      );
+    }
     const degraded = wantVector && vectorHits === null;
     // Semantic search with the vector side down still answers, from keywords.
     let keywords = keywordHits;
@@ -296,6 +306,7 @@ export class MemoryService {
     }
     for (const [tenant, ops] of byTenant) {
       await this.d.repo.write(tenant, ops, "system", now);
+      unembedded.delete(tenant);
       if (this.d.index.remote) await this.d.index.push(tenant, ops.map((o) => (o.kind === "put" ? o.after.id : "")));
     }
     return stale.length;
@@ -339,6 +350,7 @@ export class MemoryService {
       } catch (e) {
         // The memory is still stored (keyword-searchable now); upkeep embeds it later.
         this.d.log.warn("embedding failed; storing without vectors", { error: errorMessage(e) });
+        unembedded.delete(p.tenant);
         warnings.push(`embedding failed (${errorMessage(e)}); stored without a vector, it will be embedded later`);
       }
     }
@@ -417,6 +429,14 @@ export class MemoryService {
       warnings.push(`vector search unavailable (${errorMessage(e)}); results are keyword matches only`);
       return null;
     }
+  }
+
+  private async unembeddedCount(tenant: string, now: number): Promise<number> {
+    const hit = unembedded.get(tenant);
+    if (hit && now - hit.at < UNEMBEDDED_TTL_MS) return hit.n;
+    const n = await this.d.repo.countNotEmbeddedWith(tenant, this.d.embedder.model);
+    unembedded.set(tenant, { n, at: now });
+    return n;
   }
 
   /** The FTS MATCH expression for a query, without terms too common to rank by. */
