@@ -15,10 +15,16 @@ import {
   toSearchRequest,
 } from "./ams-schemas.ts";
 import { json, parse, queryObject, readJson } from "./respond.ts";
-import { open, read, write, type AppRouter } from "./routes.ts";
+import { open, read, write, type AppRouter } from "./handler.ts";
 import { AppError } from "../domain/errors.ts";
 
 const OK = { status: "ok" };
+
+/** A memory's audit trail; served under both APIs. */
+export const memoryHistory = read(async (c, { id }) => {
+  const entries = await c.app.service.history(c.principal, id!);
+  return json({ memory_id: id, history: entries.map(historyEntry) });
+});
 
 /** The Agent Memory Server long-term memory API (`/v1/...`). */
 export function amsRoutes(r: AppRouter): void {
@@ -80,13 +86,7 @@ export function amsRoutes(r: AppRouter): void {
     }),
   );
 
-  r.get(
-    "/v1/long-term-memory/:id/history",
-    read(async (c, { id }) => {
-      const entries = await c.app.service.history(c.principal, id!);
-      return json({ memory_id: id, history: entries.map(historyEntry) });
-    }),
-  );
+  r.get("/v1/long-term-memory/:id/history", memoryHistory);
 
   r.patch(
     "/v1/long-term-memory/:id",

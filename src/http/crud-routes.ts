@@ -1,10 +1,10 @@
 import { AppError } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import type { MemoryPatch } from "../domain/memory.ts";
-import { historyEntry } from "./ams-schemas.ts";
+import { memoryHistory } from "./ams-routes.ts";
 import { createCrudBody, crudRecord, listCrudQuery, searchCrudBody, updateCrudBody } from "./crud-schemas.ts";
 import { json, parse, queryObject, readJson } from "./respond.ts";
-import { read, write, type AppRouter } from "./routes.ts";
+import { read, write, type AppRouter } from "./handler.ts";
 
 /** The memory CRUD API (`/api/memories`): the same memories, keyed by (agent_id, scope, key). */
 export function crudRoutes(r: AppRouter): void {
@@ -62,13 +62,7 @@ export function crudRoutes(r: AppRouter): void {
     read(async (c, { id }) => json(crudRecord(await c.app.service.get(c.principal, id!)))),
   );
 
-  r.get(
-    "/api/memories/:id/history",
-    read(async (c, { id }) => {
-      const entries = await c.app.service.history(c.principal, id!);
-      return json({ memory_id: id, history: entries.map(historyEntry) });
-    }),
-  );
+  r.get("/api/memories/:id/history", memoryHistory);
 
   r.put(
     "/api/memories/:id",

@@ -16,7 +16,7 @@ import {
 import { fuseRanks, recencyScore, rerankWithRecency, type RecencyParams } from "../domain/ranking.ts";
 import { matchExpression, pruneCommonTerms, queryTerms, stem } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { HistoryEntry, ListOptions, MemoryRepo, WriteOp } from "../store/memory-repo.ts";
+import type { HistoryEntry, ListOptions, MemoryRepo, PutOp } from "../store/memory-repo.ts";
 import type { VectorWrite } from "../store/vector-repo.ts";
 import { vectorFilterOf, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
 import type { EventSink, MemoryEvent } from "./events.ts";
@@ -280,9 +280,7 @@ export class MemoryService {
   /** Deletes expired memories (of one tenant, or all); returns how many. */
   async purgeExpired(tenant?: string, limit = 200): Promise<number> {
     const expired = await this.d.repo.expired(this.d.clock(), limit, tenant);
-    const byTenant = new Map<string, Memory[]>();
-    for (const m of expired) byTenant.set(m.tenant, [...(byTenant.get(m.tenant) ?? []), m]);
-    for (const [t, ms] of byTenant) await this.deleteMemories(t, ms, "system", "expired");
+    for (const [t, ms] of groupByTenant(expired)) await this.deleteMemories(t, ms, "system", "expired");
     return expired.length;
   }
 
@@ -291,23 +289,18 @@ export class MemoryService {
     const now = this.d.clock();
     const stale = await this.d.repo.needingEmbedding(this.d.embedder.model, limit);
     if (!stale.length) return 0;
+    const model = this.d.embedder.model;
     const vectors = await this.d.embedder.embed(stale.map((m) => m.text));
-    const byTenant = new Map<string, WriteOp[]>();
-    for (const [i, m] of stale.entries()) {
-      const after = { ...m, embedding_model: this.d.embedder.model };
-      const op: WriteOp = {
-        kind: "put",
-        before: m,
-        after,
-        vector: { kind: "set", model: this.d.embedder.model, vectorId: await vectorId(m.tenant, m.id), vector: vectors[i]! },
-        audit: false,
-      };
-      byTenant.set(m.tenant, [...(byTenant.get(m.tenant) ?? []), op]);
-    }
-    for (const [tenant, ops] of byTenant) {
+    const byId = new Map(stale.map((m, i) => [m.id, vectors[i]!]));
+    for (const [tenant, memories] of groupByTenant(stale)) {
+      const ops: PutOp[] = [];
+      for (const m of memories) {
+        const vector = { kind: "set" as const, model, vectorId: await vectorId(tenant, m.id), vector: byId.get(m.id)! };
+        ops.push({ kind: "put", before: m, after: { ...m, embedding_model: model }, vector, audit: false });
+      }
       await this.d.repo.write(tenant, ops, "system", now);
       unembedded.delete(tenant);
-      if (this.d.index.remote) await this.d.index.push(tenant, ops.map((o) => (o.kind === "put" ? o.after.id : "")));
+      if (this.d.index.remote) await this.d.index.push(tenant, memories.map((m) => m.id));
     }
     return stale.length;
   }
@@ -354,7 +347,7 @@ export class MemoryService {
         warnings.push(`embedding failed (${errorMessage(e)}); stored without a vector, it will be embedded later`);
       }
     }
-    const ops: WriteOp[] = [];
+    const ops: PutOp[] = [];
     for (const pair of pairs) {
       const { before } = pair;
       const after = { ...pair.after };
@@ -381,14 +374,11 @@ export class MemoryService {
       throw e;
     }
 
-    const memories = ops.map((o) => (o as Extract<WriteOp, { kind: "put" }>).after);
+    const memories = ops.map((o) => o.after);
     if (this.d.index.remote) this.background(this.d.index.push(p.tenant, memories.map((m) => m.id)), "vector push");
     this.emit(
       p.tenant,
-      ops.map((o) => {
-        const op = o as Extract<WriteOp, { kind: "put" }>;
-        return { type: op.before ? "memory_updated" : "memory_created", at: now, memory: op.after, actor: p.subject, reason };
-      }),
+      ops.map((o) => ({ type: o.before ? "memory_updated" : "memory_created", at: now, memory: o.after, actor: p.subject, reason })),
     );
     return { memories, warnings };
   }
@@ -521,6 +511,16 @@ export class MemoryService {
   private background(work: Promise<unknown>, what: string): void {
     this.d.defer(work.catch((e) => this.d.log.warn(`${what} failed`, { error: errorMessage(e) })));
   }
+}
+
+function groupByTenant(memories: Memory[]): Map<string, Memory[]> {
+  const groups = new Map<string, Memory[]>();
+  for (const m of memories) {
+    const group = groups.get(m.tenant);
+    if (group) group.push(m);
+    else groups.set(m.tenant, [m]);
+  }
+  return groups;
 }
 
 function checkId(id: string): void {

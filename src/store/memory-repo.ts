@@ -4,11 +4,11 @@ import { escapeLike } from "../domain/text.ts";
 import { compileFilter } from "./sql-filter.ts";
 import { vectorStatements, type VectorWrite } from "./vector-repo.ts";
 
+/** A new version of a memory. `audit: false` skips the history row (re-embedding is not a change of content). */
+export type PutOp = { kind: "put"; before: Memory | null; after: Memory; vector: VectorWrite; reason?: string; audit?: boolean };
+
 /** A change to one memory, written atomically with its vector and history rows. */
-export type WriteOp =
-  /** `audit: false` skips the history row (upkeep such as re-embedding is not a change of content). */
-  | { kind: "put"; before: Memory | null; after: Memory; vector: VectorWrite; reason?: string; audit?: boolean }
-  | { kind: "delete"; before: Memory; reason?: string };
+export type WriteOp = PutOp | { kind: "delete"; before: Memory; reason?: string };
 
 export interface HistoryEntry {
   op: "create" | "update" | "delete";
