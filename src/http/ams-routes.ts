@@ -9,7 +9,6 @@ import {
   namespaceQuery,
   patchMemoryBody,
   searchBody,
-  toForgetPolicy,
   toNewMemory,
   toPatch,
   toSearchRequest,
@@ -66,7 +65,7 @@ export function amsRoutes(r: AppRouter): void {
       const hasBody = c.req.headers.get("content-length") !== "0" && c.req.body !== null;
       const body = hasBody ? await readJson(c.req, forgetBody, c.app.config.MAX_BODY_BYTES) : parse(forgetBody, {});
       const res = await c.app.service.forget(c.principal, {
-        policy: toForgetPolicy(body.policy),
+        policy: body.policy,
         namespace: body.namespace ?? q.namespace,
         user_id: body.user_id ?? q.user_id,
         session_id: body.session_id ?? q.session_id,

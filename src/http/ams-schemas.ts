@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { numericFilterSchema, tagFilterSchema, timestamp } from "../domain/filters.ts";
-import type { ForgetPolicy } from "../domain/forget.ts";
 import { byteLength, MAX_ID_BYTES } from "../domain/ids.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory } from "../domain/memory.ts";
 import { DEFAULT_RECENCY, type RecencyParams } from "../domain/ranking.ts";
@@ -216,10 +215,6 @@ export function toSearchRequest(b: SearchBody): SearchRequest {
     distanceThreshold: b.distance_threshold ?? null,
     explain: b.explain ?? false,
   };
-}
-
-export function toForgetPolicy(p: z.output<typeof forgetPolicy>): ForgetPolicy {
-  return { ...p };
 }
 
 // ---------------------------------------------------------------------------------------------

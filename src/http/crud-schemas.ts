@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { MEMORY_TYPES, SCOPES, type Memory } from "../domain/memory.ts";
+import type { MemoryFilter } from "../domain/filters.ts";
+import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory, type Scope } from "../domain/memory.ts";
 
 /** Wire schemas of the memory CRUD API (`/api/memories`). `value` is the memory's text. */
 
@@ -59,6 +60,48 @@ export const searchCrudBody = z.object({
   scope: z.enum(SCOPES).nullish(),
   limit: z.number().int().min(1).max(100).default(10),
 });
+
+// ---------------------------------------------------------------------------------------------
+// Wire → service
+
+/** A create body as a keyed memory (value is the text; the scope defaults from the agent id). */
+export function toKeyedMemory(b: z.output<typeof createCrudBody>): NewMemory & { key: string; scope: Scope } {
+  return {
+    key: b.key,
+    scope: b.scope ?? (b.agent_id ? "agent" : "global"),
+    text: b.value,
+    agent_id: b.agent_id ?? null,
+    session_id: b.session_id ?? null,
+    metadata: b.metadata ?? {},
+    expires_at: b.ttl ?? null,
+    ...(b.memory_type ? { memory_type: b.memory_type } : {}),
+  };
+}
+
+/** A PUT body as a patch: only the fields present change. */
+export function toCrudPatch(b: z.output<typeof updateCrudBody>): MemoryPatch {
+  const patch: MemoryPatch = {};
+  if (b.value !== undefined) patch.text = b.value;
+  if (b.key !== undefined) patch.key = b.key;
+  if (b.scope !== undefined) patch.scope = b.scope;
+  if (b.agent_id !== undefined) patch.agent_id = b.agent_id;
+  if (b.metadata !== undefined) patch.metadata = b.metadata ?? {};
+  if (b.ttl !== undefined) patch.expires_at = b.ttl;
+  if (b.memory_type !== undefined) patch.memory_type = b.memory_type;
+  return patch;
+}
+
+/** The list and search filters: agent, scope, and any of the given tags. */
+export function crudFilter(q: { agent_id?: string | null; scope?: Scope | null; tags?: string[] }): MemoryFilter {
+  const filter: MemoryFilter = {};
+  if (q.agent_id) filter.agent_id = { eq: q.agent_id };
+  if (q.scope) filter.scope = { eq: q.scope };
+  if (q.tags?.length) filter.tags = { any: q.tags };
+  return filter;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service → wire
 
 /** A memory as the CRUD API shows it. */
 export function crudRecord(m: Memory): Record<string, unknown> {
