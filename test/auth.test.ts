@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { call, jwtEnv, SECRET, sign } from "./support/api.ts";
 
 const SEARCH = "/v1/long-term-memory/search";
@@ -133,6 +133,38 @@ describe("AUTH_MODE=jwt with a JWK set (RS256)", () => {
     const other = await generateKeyPair("RS256");
     const t = await new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k2" }).setExpirationTime("5m").sign(other.privateKey);
     expect((await call(e, "POST", SEARCH, { text: "" }, bearer(t))).status).toBe(401);
+  });
+});
+
+describe("AUTH_MODE=jwt with a remote JWK set (JWT_JWKS_URL)", () => {
+  const url = "https://issuer.example/.well-known/jwks.json";
+  afterEach(() => vi.restoreAllMocks());
+
+  it("fetches the key set once, caches it, and verifies tokens signed by its keys", async () => {
+    const pair = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "remote-1", alg: "ES256" };
+    const realFetch = globalThis.fetch;
+    const fetchSpy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const target = input instanceof Request ? input.url : String(input);
+      if (target === url) return Response.json({ keys: [jwk] });
+      return realFetch(input, init);
+    });
+    const e = { ...env, AUTH_MODE: "jwt", JWT_JWKS_URL: url } as Env;
+    const token = await new SignJWT({ tenant_id: "remote-tenant", sub: "dora" })
+      .setProtectedHeader({ alg: "ES256", kid: "remote-1" })
+      .setExpirationTime("5m")
+      .sign(pair.privateKey);
+
+    expect((await call(e, "POST", SEARCH, { text: "" }, bearer(token))).status).toBe(200);
+    expect((await call(e, "POST", SEARCH, { text: "" }, bearer(token))).status).toBe(200);
+    expect(fetchSpy.mock.calls.filter(([i]) => String(i instanceof Request ? i.url : i) === url)).toHaveLength(1);
+
+    const stranger = await generateKeyPair("ES256");
+    const forged = await new SignJWT({ tenant_id: "remote-tenant" })
+      .setProtectedHeader({ alg: "ES256", kid: "remote-1" })
+      .setExpirationTime("5m")
+      .sign(stranger.privateKey);
+    expect((await call(e, "POST", SEARCH, { text: "" }, bearer(forged))).status).toBe(401);
   });
 });
 
