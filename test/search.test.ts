@@ -85,6 +85,10 @@ describe("hybrid search", () => {
     const strict = await search(api, { text: "postgres setup", search_mode: "semantic", distance_threshold: 0.5 });
     expect(strict.memories.length).toBeLessThan(all.memories.length);
     expect(strict.memories.every((m) => m.dist <= 0.5)).toBe(true);
+    // In hybrid mode keyword matches stay whatever their vector distance.
+    const hybrid = await search(api, { text: "postgres setup", distance_threshold: 0.01, explain: true });
+    expect(hybrid.memories.map((m) => m.id).sort()).toEqual(["both", "keyword-only"]);
+    expect(hybrid.memories.every((m) => m.score_details.keyword !== null)).toBe(true);
   });
 
   it("with no text, lists the filtered memories newest first", async () => {

@@ -54,7 +54,7 @@ export interface SearchRequest {
   hybridAlpha: number;
   /** Recency re-rank parameters, or null for none. */
   recency: RecencyParams | null;
-  /** Drop hits whose vector distance (1 - cosine) exceeds this. */
+  /** Drop vector hits whose distance (1 - cosine) exceeds this (keyword matches are kept). */
   distanceThreshold: number | null;
   explain: boolean;
 }
@@ -242,14 +242,16 @@ export class MemoryService {
     for (const m of await this.d.repo.getMany(p.tenant, missing, now, req.filter)) memories.set(m.id, m);
     const vector = (vectorHits ?? []).filter((h) => memories.has(h.id));
 
-    const fused = fuseRanks(
+    let fused = fuseRanks(
       vector,
       keywords.map((h) => ({ id: h.memory.id, score: h.score })),
       req.hybridAlpha,
     );
+    // The threshold bounds vector distance; keyword matches have none and are kept.
+    const threshold = req.distanceThreshold;
+    if (threshold !== null) fused = fused.filter((r) => r.keyword !== null || r.vector === null || 1 - r.vector <= threshold);
     const scoreType: SearchMode = degraded ? "keyword" : req.mode;
-    let ranked = this.score(fused, memories, req, now, scoreType);
-    if (req.distanceThreshold !== null) ranked = ranked.filter((h) => h.dist <= req.distanceThreshold!);
+    const ranked = this.score(fused, memories, req, now, scoreType);
     const hits = ranked.slice(req.offset, req.offset + req.limit);
     this.touch(p.tenant, hits, now);
     const next = req.offset + req.limit;
