@@ -125,13 +125,15 @@ export class VectorRepo {
     return results.map(fromRow);
   }
 
-  async memoryIds(tenant: string, model: string): Promise<string[]> {
+  /** A tenant's memory ids with vectors of one model, and the highest vseq among them (the snapshot's point). */
+  async memoryIds(tenant: string, model: string): Promise<{ ids: string[]; asOf: number }> {
     const { results } = await this.db
-      .prepare("SELECT memory_id FROM memory_vectors WHERE tenant = ? AND model = ?")
+      .prepare("SELECT memory_id, vseq FROM memory_vectors WHERE tenant = ? AND model = ?")
       .bind(tenant, model)
-      .all<{ memory_id: string }>();
-    return results.map((r) => r.memory_id);
+      .all<{ memory_id: string; vseq: number }>();
+    return { ids: results.map((r) => r.memory_id), asOf: results.reduce((max, r) => Math.max(max, r.vseq), 0) };
   }
+
 
   /** Rows a remote index may not serve yet (pending or sent, not confirmed). */
   async unconfirmed(tenant: string, model: string): Promise<VectorRow[]> {

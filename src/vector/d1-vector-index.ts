@@ -9,8 +9,6 @@ interface Entry {
   matrix: VectorMatrix;
   /** The tenant's vector-deletion counter when the matrix was last reconciled. */
   deletes: number;
-  /** Refreshes run one after another: a caller's refresh starts after its own writes committed. */
-  queue: Promise<unknown>;
 }
 
 /**
@@ -42,44 +40,40 @@ export class D1VectorIndex implements VectorIndex {
     return { sent: 0, deleted: 0, confirmed: 0 };
   }
 
+  /**
+   * Brings the cached matrix up to date. Each request refreshes on its own (workerd forbids
+   * awaiting another request's I/O, so there is no shared in-flight promise); concurrent
+   * refreshes are safe because applying a snapshot is monotonic: a row replaces its slot only
+   * with a newer vseq, and a deletion snapshot only drops rows it could have seen.
+   */
   private async matrixFor(tenant: string, model: string, dims: number): Promise<VectorMatrix> {
     const key = `${tenant}\u0000${model}`;
-    // The entry stays in the map while refreshing: removing it across an await made every
-    // overlapping request miss the cache and reload the tenant's vectors (20× slower at 10k).
-    let entry = cache.get(key);
-    if (!entry || entry.matrix.dims !== dims) {
-      entry = { matrix: new VectorMatrix(dims), deletes: 0, queue: Promise.resolve() };
-      cache.set(key, entry);
-    }
-    const e = entry;
-    const refresh = e.queue.then(() => this.refresh(e, tenant, model));
-    e.queue = refresh.catch(() => undefined);
-    await refresh;
-
-    // Bump to most recently used (synchronously: no await between delete and set).
-    cache.delete(key);
-    if (e.matrix.size * dims <= CACHE_BUDGET_FLOATS) {
+    let e = cache.get(key);
+    if (!e || e.matrix.dims !== dims) {
+      e = { matrix: new VectorMatrix(dims), deletes: 0 };
       cache.set(key, e);
-      evictBeyondBudget();
     }
-    return e.matrix;
-  }
-
-  private async refresh(e: Entry, tenant: string, model: string): Promise<void> {
     const { maxVseq, deletes } = await this.repo.stats(tenant, model);
-    // The database went backwards (restored or reset): start over.
-    if (maxVseq < e.matrix.maxVseq || deletes < e.deletes) {
-      e.matrix = new VectorMatrix(e.matrix.dims);
-      e.deletes = 0;
-    }
-    if (maxVseq > e.matrix.maxVseq) {
-      for (const row of await this.repo.rowsSince(tenant, model, e.matrix.maxVseq)) e.matrix.upsert(row);
+    // The deletion counter only grows: a smaller one means the database was reset or restored.
+    if (deletes < e.deletes) e = { matrix: new VectorMatrix(dims), deletes: 0 };
+    const { matrix } = e;
+    if (maxVseq > matrix.maxVseq) {
+      for (const row of await this.repo.rowsSince(tenant, model, matrix.maxVseq)) matrix.upsert(row);
     }
     // Rewrites replace rows in place; only deletions need the id list to drop what is gone.
     if (deletes !== e.deletes) {
-      e.matrix.retainOnly(new Set(await this.repo.memoryIds(tenant, model)));
-      e.deletes = deletes;
+      const { ids, asOf } = await this.repo.memoryIds(tenant, model);
+      matrix.retainOnly(new Set(ids), asOf);
+      e.deletes = Math.max(e.deletes, deletes);
     }
+
+    // Bump to most recently used (synchronously: no await between delete and set).
+    cache.delete(key);
+    if (matrix.size * dims <= CACHE_BUDGET_FLOATS) {
+      cache.set(key, e);
+      evictBeyondBudget();
+    }
+    return matrix;
   }
 }
 

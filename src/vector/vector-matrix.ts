@@ -15,6 +15,8 @@ export class VectorMatrix {
   private meta: VectorMeta[] = [];
   private start: number[] = [];
   private length: number[] = [];
+  /** The vseq each slot was loaded from: a late, older snapshot never overwrites a newer row. */
+  private version: number[] = [];
   private readonly slots = new Map<string, number>();
   private index: Uint16Array;
   private value: Float32Array;
@@ -34,6 +36,8 @@ export class VectorMatrix {
   upsert(row: VectorRow): void {
     const v = row.vector;
     if (v.length !== this.dims) return;
+    const existing = this.slots.get(row.memory_id);
+    if (existing !== undefined && this.version[existing]! >= row.vseq) return;
     let nonZero = 0;
     for (let i = 0; i < v.length; i++) if (v[i] !== 0) nonZero++;
     this.reserve(nonZero);
@@ -45,28 +49,33 @@ export class VectorMatrix {
       this.used++;
     }
 
-    let slot = this.slots.get(row.memory_id);
+    let slot = existing;
     if (slot === undefined) {
       slot = this.ids.length;
       this.ids.push(row.memory_id);
       this.meta.push(metaOf(row));
       this.start.push(at);
       this.length.push(nonZero);
+      this.version.push(row.vseq);
       this.slots.set(row.memory_id, slot);
     } else {
       this.stale += this.length[slot]!;
       this.meta[slot] = metaOf(row);
       this.start[slot] = at;
       this.length[slot] = nonZero;
+      this.version[slot] = row.vseq;
     }
     if (row.vseq > this.maxVseq) this.maxVseq = row.vseq;
     if (this.stale > 4096 && this.stale > this.used / 2) this.compact();
   }
 
-  /** Drops every id not in `keep` (after deletions). */
-  retainOnly(keep: ReadonlySet<string>): void {
+  /**
+   * Drops every id not in `keep`, a snapshot of the ids taken at vseq `asOf` (after deletions).
+   * Rows loaded from past that snapshot are kept: the snapshot could not have seen them.
+   */
+  retainOnly(keep: ReadonlySet<string>, asOf = Number.POSITIVE_INFINITY): void {
     for (const [id, slot] of this.slots) {
-      if (keep.has(id)) continue;
+      if (keep.has(id) || this.version[slot]! > asOf) continue;
       this.slots.delete(id);
       this.ids[slot] = null;
       this.stale += this.length[slot]!;
@@ -111,6 +120,7 @@ export class VectorMatrix {
     const meta: VectorMeta[] = [];
     const start: number[] = [];
     const length: number[] = [];
+    const version: number[] = [];
     let used = 0;
     for (const [id, slot] of this.slots) {
       const from = this.start[slot]!;
@@ -122,6 +132,7 @@ export class VectorMatrix {
       meta.push(this.meta[slot]!);
       start.push(used);
       length.push(n);
+      version.push(this.version[slot]!);
       used += n;
     }
     this.index = index;
@@ -130,6 +141,7 @@ export class VectorMatrix {
     this.meta = meta;
     this.start = start;
     this.length = length;
+    this.version = version;
     this.used = used;
     this.stale = 0;
   }

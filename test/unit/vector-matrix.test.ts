@@ -81,6 +81,24 @@ describe("VectorMatrix", () => {
     got.forEach((h, i) => expect(h.score).toBeCloseTo(expected[i]!.score, 5));
   });
 
+  it("applies snapshots monotonically: an older row never replaces a newer one", () => {
+    const [v1, v2] = vectors(2, 8, 11);
+    const m = new VectorMatrix(8);
+    m.upsert(row("a", v2!, 5));
+    m.upsert(row("a", v1!, 3)); // a late, older snapshot
+    expect(m.topK(v2!, 1, {})[0]!.score).toBeCloseTo(1, 5);
+  });
+
+  it("a deletion snapshot drops only rows it could have seen", () => {
+    const vs = vectors(3, 8, 12);
+    const m = new VectorMatrix(8);
+    m.upsert(row("old", vs[0]!, 1));
+    m.upsert(row("gone", vs[1]!, 2));
+    m.upsert(row("newer", vs[2]!, 9)); // loaded after the id snapshot (taken at vseq 4) was read
+    m.retainOnly(new Set(["old"]), 4);
+    expect(m.topK(vs[0]!, 10, {}).map((h) => h.id).sort()).toEqual(["newer", "old"]);
+  });
+
   it("ignores vectors of another dimension", () => {
     const m = new VectorMatrix(8);
     m.upsert(row("wrong", new Float32Array(4), 1));
