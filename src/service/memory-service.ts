@@ -219,11 +219,18 @@ export class MemoryService {
     const depth = Math.max(20, need * 2);
     const match = req.mode === "semantic" ? null : await this.keywordMatch(text, now);
     const wantVector = req.mode !== "keyword";
-    const [keywordHits, vectorHits, missingVectors] = await Promise.all([
+    const [keywordHits, vectorSide, missingVectors] = await Promise.all([
       match ? this.d.repo.keywordSearch(p.tenant, match, now, req.filter, Math.min(1000, depth)) : [],
-      wantVector ? this.vectorSearch(p.tenant, text, req, depth, warnings) : null,
+      // The vector side reads its hits' rows as soon as it has them, without waiting for FTS.
+      // Rows are re-checked against the full filter there (the index applies only part of it).
+      wantVector
+        ? this.vectorSearch(p.tenant, text, req, depth, warnings).then(async (hits) =>
+            hits ? { hits, rows: await this.d.repo.getMany(p.tenant, hits.map((h) => h.id), now, req.filter) } : null,
+          )
+        : null,
       wantVector ? this.unembeddedCount(p.tenant, now) : 0,
     ]);
+    const vectorHits = vectorSide?.hits ?? null;
     if (missingVectors > 0 && vectorHits !== null) {
       // Never mix vector spaces, and never do it silently: say what vector search cannot see.
       warnings.push(
@@ -237,10 +244,9 @@ export class MemoryService {
     if (fallback) keywords = await this.d.repo.keywordSearch(p.tenant, fallback, now, req.filter, Math.min(1000, depth));
 
     const memories = new Map(keywords.map((h) => [h.memory.id, h.memory]));
-    const missing = (vectorHits ?? []).map((h) => h.id).filter((id) => !memories.has(id));
-    // Vector hits are re-checked against the full filter (the index applies only part of it).
-    for (const m of await this.d.repo.getMany(p.tenant, missing, now, req.filter)) memories.set(m.id, m);
-    const vector = (vectorHits ?? []).filter((h) => memories.has(h.id));
+    for (const m of vectorSide?.rows ?? []) memories.set(m.id, m);
+    const passing = new Set((vectorSide?.rows ?? []).map((m) => m.id));
+    const vector = (vectorHits ?? []).filter((h) => passing.has(h.id));
 
     let fused = fuseRanks(
       vector,
