@@ -1,11 +1,21 @@
 import { buildDeps } from "./deps.ts";
 import { handleHttp } from "./http/routes.ts";
+import { errorMessage } from "./log.ts";
 
 export { TenantHub } from "./realtime/tenant-hub.ts";
 
 export default {
   async fetch(request, env, ctx): Promise<Response> {
-    return handleHttp(request, buildDeps(env, ctx));
+    let deps;
+    try {
+      deps = buildDeps(env, ctx);
+    } catch (e) {
+      // A deployment mistake (e.g. AUTH_MODE=jwt without a key): say so in the log, not on the wire.
+      console.error(JSON.stringify({ level: "error", msg: "configuration error", error: errorMessage(e) }));
+      const message = "server misconfigured";
+      return Response.json({ error: "internal_error", message, detail: message }, { status: 500 });
+    }
+    return handleHttp(request, deps);
   },
 
   /** Cron Trigger: purge expired memories, re-embed, retry and confirm vector-index sync. */

@@ -168,6 +168,17 @@ describe("AUTH_MODE=jwt with a remote JWK set (JWT_JWKS_URL)", () => {
   });
 });
 
+describe("misconfiguration", () => {
+  it("AUTH_MODE=jwt without any key is a generic JSON 500, never an open door", async () => {
+    const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await call({ ...env, AUTH_MODE: "jwt" } as Env, "POST", SEARCH, { text: "" });
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ error: "internal_error", message: "server misconfigured", detail: "server misconfigured" });
+    expect(String(spy.mock.calls[0]?.[0])).toMatch(/AUTH_MODE=jwt needs JWT_SECRET/);
+    spy.mockRestore();
+  });
+});
+
 describe("AUTH_MODE=none", () => {
   it("puts everyone in tenant 'default' and ignores tokens", async () => {
     const t = await sign({ tenant_id: "ignored" }, { expiresIn: "5m" });
