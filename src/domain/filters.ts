@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The search filter language of the Agent Memory Server: tag filters (eq, ne, any, all, plus the

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { numericFilterSchema, tagFilterSchema, timestamp } from "../domain/filters.ts";
 import { byteLength, MAX_ID_BYTES } from "../domain/ids.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory } from "../domain/memory.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory, type Scope } from "../domain/memory.ts";
 

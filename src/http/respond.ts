@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { AppError, type ErrorIssue } from "../domain/errors.ts";
 import type { Logger } from "../log.ts";
 

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { z } from "zod";
+import * as z from "zod";
 import type { MemoryEvent } from "../service/events.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
