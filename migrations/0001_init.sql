@@ -106,9 +106,9 @@ CREATE TABLE vector_epochs (
 CREATE TABLE vector_deletes (
   vector_id  TEXT    PRIMARY KEY,
   tenant     TEXT    NOT NULL,
-  created_at INTEGER NOT NULL,
-  attempts   INTEGER NOT NULL DEFAULT 0
+  created_at INTEGER NOT NULL
 );
+CREATE INDEX vector_deletes_tenant ON vector_deletes (tenant, created_at);
 
 -- Audit trail: every create/update/delete of a memory, with the acting principal.
 CREATE TABLE memory_history (

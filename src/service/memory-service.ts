@@ -400,7 +400,7 @@ export class MemoryService {
       actor,
       now,
     );
-    if (this.d.index.remote) this.background(this.d.index.upkeep(now), "vector delete");
+    if (this.d.index.remote) this.background(this.d.index.flushDeletes(tenant), "vector delete");
     this.emit(
       tenant,
       memories.map((m) => ({ type: "memory_deleted", at: now, memory: m, actor, reason })),

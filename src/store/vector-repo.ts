@@ -205,10 +205,13 @@ export class VectorRepo {
     return res.meta.changes ?? 0;
   }
 
-  async pendingDeletes(limit: number): Promise<{ vector_id: string; tenant: string }[]> {
+  /** Queued Vectorize deletions, oldest first (of one tenant, or all). */
+  async pendingDeletes(limit: number, tenant?: string): Promise<{ vector_id: string; tenant: string }[]> {
     const { results } = await this.db
-      .prepare("SELECT vector_id, tenant FROM vector_deletes ORDER BY created_at LIMIT ?")
-      .bind(limit)
+      .prepare(
+        `SELECT vector_id, tenant FROM vector_deletes ${tenant ? "WHERE tenant = ?" : ""} ORDER BY created_at LIMIT ?`,
+      )
+      .bind(...(tenant ? [tenant, limit] : [limit]))
       .all<{ vector_id: string; tenant: string }>();
     return results;
   }

@@ -36,6 +36,8 @@ export class D1VectorIndex implements VectorIndex {
 
   async push(): Promise<void> {}
 
+  async flushDeletes(): Promise<void> {}
+
   async upkeep(): Promise<{ sent: number; deleted: number; confirmed: number }> {
     return { sent: 0, deleted: 0, confirmed: 0 };
   }

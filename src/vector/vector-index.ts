@@ -31,6 +31,8 @@ export interface VectorIndex {
   query(tenant: string, vector: Float32Array, q: VectorQuery): Promise<VectorHit[]>;
   /** Sends just-written vector rows to the index (no-op for a local index). */
   push(tenant: string, memoryIds: string[]): Promise<void>;
+  /** Sends a tenant's queued vector deletions to the index (no-op for a local index). */
+  flushDeletes(tenant: string): Promise<void>;
   /** Upkeep: retries unsent rows and queued deletions, confirms what the index has processed. */
   upkeep(now: number): Promise<{ sent: number; deleted: number; confirmed: number }>;
 }

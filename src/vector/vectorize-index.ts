@@ -74,6 +74,10 @@ export class VectorizeVectorIndex implements VectorIndex {
     await this.send(tenant, rows);
   }
 
+  async flushDeletes(tenant: string): Promise<void> {
+    await this.sendDeletes(await this.repo.pendingDeletes(1000, tenant));
+  }
+
   async upkeep(now: number): Promise<{ sent: number; deleted: number; confirmed: number }> {
     let sent = 0;
     const byTenant = new Map<string, VectorRow[]>();
@@ -85,13 +89,17 @@ export class VectorizeVectorIndex implements VectorIndex {
       sent += rows.length;
     }
     const deletes = await this.repo.pendingDeletes(1000);
-    if (deletes.length) {
-      await this.index.deleteByIds(deletes.map((d) => d.vector_id));
-      await this.repo.clearDeletes(deletes.map((d) => d.vector_id));
-    }
+    await this.sendDeletes(deletes);
     lastDescribe = 0;
     const confirmed = await this.confirm();
     return { sent, deleted: deletes.length, confirmed };
+  }
+
+  private async sendDeletes(deletes: { vector_id: string }[]): Promise<void> {
+    if (!deletes.length) return;
+    const ids = deletes.map((d) => d.vector_id);
+    await this.index.deleteByIds(ids);
+    await this.repo.clearDeletes(ids);
   }
 
   private async send(tenant: string, rows: VectorRow[]): Promise<void> {
