@@ -1,6 +1,11 @@
 import * as z from "zod";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "on", "off", "yes", "no"])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : ["true", "1", "on", "yes"].includes(v)));
 const optionalString = z
   .string()
   .optional()
@@ -23,10 +28,21 @@ const schema = z.object({
   VECTOR_INDEX: z.enum(["d1", "vectorize"]).optional(),
   LAST_ACCESSED_MIN_INTERVAL_SECONDS: z.coerce.number().min(0).default(60),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LLM_PROVIDER: z.enum(["offline", "workers-ai", "openai"]).optional(),
+  LLM_MODEL: optionalString,
+  LLM_BASE_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  LLM_API_KEY: optionalString,
+  LLM_TIMEOUT_MS: positiveInt(30_000),
+  LLM_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  WORKING_MEMORY_SUMMARIZATION: flag(true),
+  SUMMARIZATION_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.7),
+  DEFAULT_CONTEXT_WINDOW: positiveInt(16_000),
 });
 
 export type Config = z.output<typeof schema> & {
   embeddingProvider: "offline" | "workers-ai";
+  llmProvider: "offline" | "workers-ai" | "openai";
+  llmModel: string;
   vectorIndex: "d1" | "vectorize";
   embeddingDimensions: number;
 };
@@ -41,9 +57,17 @@ const MODEL_DIMENSIONS: Record<string, number> = {
   "@cf/baai/bge-m3": 1024,
 };
 
+/** The model each LLM provider uses unless LLM_MODEL names another. */
+const DEFAULT_LLM_MODEL = {
+  offline: "offline-extractive",
+  "workers-ai": "@cf/meta/llama-3.1-8b-instruct",
+  openai: "gpt-4o-mini",
+} as const;
+
 /**
  * Reads configuration from the Worker environment. Production adapters are chosen by
- * configuration: Workers AI and Vectorize when their bindings exist (or when named explicitly).
+ * configuration: Workers AI and Vectorize when their bindings exist (or when named explicitly),
+ * an OpenAI-compatible LLM when LLM_BASE_URL is set.
  */
 export function loadConfig(env: Env): Config {
   const hit = cache.get(env);
@@ -59,12 +83,16 @@ export function loadConfig(env: Env): Config {
   const vectorIndex = c.VECTOR_INDEX ?? (bindings.VECTORIZE ? "vectorize" : "d1");
   if (embeddingProvider === "workers-ai" && !bindings.AI) throw new Error("EMBEDDING_PROVIDER=workers-ai needs the AI binding");
   if (vectorIndex === "vectorize" && !bindings.VECTORIZE) throw new Error("VECTOR_INDEX=vectorize needs the VECTORIZE binding");
+  const llmProvider = c.LLM_PROVIDER ?? (c.LLM_BASE_URL ? "openai" : bindings.AI ? "workers-ai" : "offline");
+  if (llmProvider === "openai" && !c.LLM_BASE_URL) throw new Error("LLM_PROVIDER=openai needs LLM_BASE_URL");
+  if (llmProvider === "workers-ai" && !bindings.AI) throw new Error("LLM_PROVIDER=workers-ai needs the AI binding");
+  const llmModel = c.LLM_MODEL ?? DEFAULT_LLM_MODEL[llmProvider];
   if (c.AUTH_MODE === "jwt" && !c.JWT_SECRET && !c.JWT_JWKS && !c.JWT_JWKS_URL) {
     throw new Error("AUTH_MODE=jwt needs JWT_SECRET, JWT_JWKS or JWT_JWKS_URL");
   }
   const embeddingDimensions =
     c.EMBEDDING_DIMENSIONS ?? (embeddingProvider === "workers-ai" ? (MODEL_DIMENSIONS[c.EMBEDDING_MODEL] ?? 768) : 256);
-  const config: Config = { ...c, embeddingProvider, vectorIndex, embeddingDimensions };
+  const config: Config = { ...c, embeddingProvider, llmProvider, llmModel, vectorIndex, embeddingDimensions };
   cache.set(env, config);
   return config;
 }

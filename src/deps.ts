@@ -1,11 +1,18 @@
+import { ChatLlm } from "./ai/chat-llm.ts";
 import type { Embedder } from "./ai/embedder.ts";
+import type { LlmProvider } from "./ai/llm.ts";
+import { OfflineLlm } from "./ai/offline-llm.ts";
+import { OpenAiChat } from "./ai/openai-chat.ts";
+import { WorkersAiChat, type AiRunner } from "./ai/workers-ai-chat.ts";
 import { OfflineEmbedder } from "./ai/offline-embedder.ts";
 import { WorkersAiEmbedder } from "./ai/workers-ai-embedder.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import type { EventSink } from "./service/events.ts";
 import { MemoryService } from "./service/memory-service.ts";
+import { WorkingMemoryService } from "./service/working-memory.ts";
 import { MemoryRepo } from "./store/memory-repo.ts";
+import { SessionRepo } from "./store/session-repo.ts";
 import { VectorRepo } from "./store/vector-repo.ts";
 import { D1VectorIndex } from "./vector/d1-vector-index.ts";
 import type { VectorIndex } from "./vector/vector-index.ts";
@@ -15,6 +22,7 @@ export interface AppDeps {
   config: Config;
   log: Logger;
   service: MemoryService;
+  sessions: WorkingMemoryService;
 }
 
 /** The only place that reads bindings: picks production or offline adapters by configuration. */
@@ -31,17 +39,52 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): A
     config.embeddingProvider === "workers-ai"
       ? new WorkersAiEmbedder(env.AI!, config.EMBEDDING_MODEL, config.embeddingDimensions)
       : offlineEmbedder(config.embeddingDimensions);
+  const events = hubSink(env, defer, log);
   const service = new MemoryService({
     repo: new MemoryRepo(env.DB, index.remote),
     index,
     embedder,
-    events: hubSink(env, defer, log),
+    events,
     config,
     log,
     clock: Date.now,
     defer,
   });
-  return { config, log, service };
+  const sessions = new WorkingMemoryService({
+    repo: new SessionRepo(env.DB),
+    memories: service,
+    llm: llmProvider(env, config),
+    events,
+    config,
+    log,
+    clock: Date.now,
+    defer,
+  });
+  return { config, log, service, sessions };
+}
+
+const offlineLlm = new OfflineLlm();
+
+/** The configured LLM: an OpenAI-compatible endpoint, Workers AI, or the offline extractive provider. */
+function llmProvider(env: Env, config: Config): LlmProvider {
+  const retry = { retries: config.LLM_MAX_RETRIES, baseMs: 500 };
+  switch (config.llmProvider) {
+    case "openai":
+      return new ChatLlm(
+        new OpenAiChat({
+          baseUrl: config.LLM_BASE_URL!,
+          apiKey: config.LLM_API_KEY,
+          model: config.llmModel,
+          timeoutMs: config.LLM_TIMEOUT_MS,
+          retry,
+        }),
+        config.llmModel,
+      );
+    case "workers-ai":
+      return new ChatLlm(new WorkersAiChat(env.AI as unknown as AiRunner, config.llmModel, config.LLM_TIMEOUT_MS, retry), config.llmModel);
+    case "offline":
+      return offlineLlm;
+  }
 }
 
 let offline: OfflineEmbedder | null = null;

@@ -18,10 +18,14 @@ export default {
     return handleHttp(request, deps);
   },
 
-  /** Cron Trigger: purge expired memories, re-embed, retry and confirm vector-index sync. */
+  /** Cron Trigger: purge expired memories and sessions, re-embed, retry and confirm vector-index sync. */
   async scheduled(_controller, env, ctx): Promise<void> {
-    const { service, log } = buildDeps(env, ctx);
+    const { service, sessions, log } = buildDeps(env, ctx);
     const result = await service.upkeep();
-    log.info("upkeep done", result);
+    const sessionsPurged = await sessions.purgeExpired().catch((e: unknown) => {
+      log.error("upkeep: session purge failed", { error: errorMessage(e) });
+      return 0;
+    });
+    log.info("upkeep done", { ...result, sessionsPurged });
   },
 } satisfies ExportedHandler<Env>;

@@ -15,7 +15,7 @@ export const memoryId = z
   .string()
   .min(1)
   .refine((s) => byteLength(s) <= MAX_ID_BYTES, { message: `must be at most ${MAX_ID_BYTES} bytes` });
-const label = z.string().min(1).max(256);
+export const label = z.string().min(1).max(256);
 const text = z.string().trim().min(1, { message: "must not be empty" }).max(100_000);
 const stringList = z.array(z.string().min(1).max(256)).max(100);
 
@@ -115,7 +115,7 @@ export const forgetBody = z.object({
   pinned_ids: z.array(z.string()).max(10_000).nullish(),
 });
 
-const boolParam = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+export const boolParam = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 export const forgetQuery = z.object({
   namespace: label.optional(),
   user_id: label.optional(),
@@ -263,7 +263,7 @@ export function amsSearchResult(r: SearchResult): Record<string, unknown> {
   return body;
 }
 
-function amsHit(h: SearchHit): Record<string, unknown> {
+export function amsHit(h: SearchHit): Record<string, unknown> {
   const out: Record<string, unknown> = { ...amsRecord(h.memory), dist: round(h.dist), score: round(h.score), score_type: h.scoreType };
   if (h.details) out.score_details = h.details;
   return out;

@@ -1,25 +1,29 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
-import type { MemoryEvent } from "../service/events.ts";
+import type { DomainEvent } from "../service/events.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
 const REPLAY_LOG_SIZE = 1000;
 
-const eventSchema = z.object({
-  type: z.enum(["memory_created", "memory_updated", "memory_deleted", "feedback_recorded"]),
-  at: z.number(),
-  actor: z.string(),
-  reason: z.string().optional(),
-  memory: z.looseObject({ id: z.string(), text: z.string() }),
-});
+const common = { at: z.number(), actor: z.string(), reason: z.string().optional() };
+const eventSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.enum(["memory_created", "memory_updated", "memory_deleted", "feedback_recorded"]),
+    memory: z.looseObject({ id: z.string(), text: z.string() }),
+    ...common,
+  }),
+  z.object({
+    type: z.enum(["session_updated", "session_deleted"]),
+    session: z.looseObject({ session_id: z.string() }),
+    ...common,
+  }),
+]);
 const publishInput = z.array(eventSchema).max(1000);
 
-export interface SequencedEvent extends MemoryEvent {
-  seq: number;
-}
+export type SequencedEvent = DomainEvent & { seq: number };
 
 /**
- * One per tenant: numbers the tenant's memory events, keeps a bounded replay log in its SQLite
+ * One per tenant: numbers the tenant's memory and session events, keeps a bounded replay log in its SQLite
  * storage, and (with the WebSocket dialects) fans them out to the tenant's sockets.
  */
 export class TenantHub extends DurableObject<Env> {
@@ -33,8 +37,8 @@ export class TenantHub extends DurableObject<Env> {
   }
 
   /** Records events in order; returns the sequence number of the last. */
-  async publish(input: MemoryEvent[]): Promise<number> {
-    const events = publishInput.parse(input) as unknown as MemoryEvent[];
+  async publish(input: DomainEvent[]): Promise<number> {
+    const events = publishInput.parse(input) as unknown as DomainEvent[];
     let seq = 0;
     for (const e of events) {
       const row = this.ctx.storage.sql
@@ -51,6 +55,6 @@ export class TenantHub extends DurableObject<Env> {
     return this.ctx.storage.sql
       .exec<{ seq: number; body: string }>("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq", since)
       .toArray()
-      .map((r) => ({ ...(JSON.parse(r.body) as MemoryEvent), seq: r.seq }));
+      .map((r) => ({ ...(JSON.parse(r.body) as DomainEvent), seq: r.seq }));
   }
 }

@@ -1,4 +1,5 @@
 import type { Memory } from "../domain/memory.ts";
+import type { SessionSnapshot } from "../domain/session.ts";
 
 /** The push events of the engram protocol; every memory change emits one. */
 export type MemoryEventType = "memory_created" | "memory_updated" | "memory_deleted" | "feedback_recorded";
@@ -12,7 +13,20 @@ export interface MemoryEvent {
   reason?: string;
 }
 
-/** Where the service sends its events (the tenant's hub in the Worker; a list in tests). */
+/** Working-memory session changes (a PUT, with or without summarization; a delete or expiry). */
+export type SessionEventType = "session_updated" | "session_deleted";
+
+export interface SessionEvent {
+  type: SessionEventType;
+  at: number;
+  session: SessionSnapshot;
+  actor: string;
+  reason?: string;
+}
+
+export type DomainEvent = MemoryEvent | SessionEvent;
+
+/** Where the services send their events (the tenant's hub in the Worker; a list in tests). */
 export interface EventSink {
-  publish(tenant: string, events: MemoryEvent[]): void;
+  publish(tenant: string, events: DomainEvent[]): void;
 }

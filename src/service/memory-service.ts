@@ -174,6 +174,11 @@ export class MemoryService {
     return m;
   }
 
+  /** Live memories among `ids` (ids that do not exist are left out). */
+  async getMany(p: Principal, ids: string[]): Promise<Memory[]> {
+    return this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
+  }
+
   async update(p: Principal, id: string, patch: MemoryPatch, reason?: string): Promise<WriteResult & { memory: Memory }> {
     const now = this.d.clock();
     const before = await this.d.repo.get(p.tenant, id, now);

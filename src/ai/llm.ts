@@ -1,0 +1,91 @@
+import type { ChatMessage } from "../domain/budget.ts";
+
+export type { ChatMessage };
+
+export interface ChatOptions {
+  maxTokens?: number;
+  temperature?: number;
+  signal?: AbortSignal;
+}
+
+/** A chat-completion model behind a provider's API (Workers AI, any OpenAI-compatible endpoint). */
+export interface ChatModel {
+  /** `provider:model`, e.g. `openai:gpt-4o-mini`. */
+  readonly name: string;
+  complete(messages: ChatMessage[], opts?: ChatOptions): Promise<string>;
+  /** Streams the reply as text chunks; the first chunk arrives as soon as the provider sends it. */
+  stream(messages: ChatMessage[], opts?: ChatOptions): AsyncIterable<string>;
+}
+
+export interface SummaryRequest {
+  /** The summary so far (the session's context), to be extended. */
+  previous: string | null;
+  messages: { role: string; content: string }[];
+  maxTokens: number;
+  /** Counts tokens the way the session's model does; the summary must fit `maxTokens` by it. */
+  count(text: string): number;
+}
+
+/**
+ * What edgemem asks of a language model. Remote providers answer with a prompted chat model;
+ * the offline provider answers without one (extractively).
+ */
+export interface LlmProvider {
+  readonly name: string;
+  summarize(req: SummaryRequest): Promise<string>;
+}
+
+export type LlmFailure = "timeout" | "unavailable" | "rejected" | "malformed";
+
+/** A provider failure. `retryable` failures (429, 5xx, network) are retried with backoff first. */
+export class LlmError extends Error {
+  constructor(
+    message: string,
+    readonly kind: LlmFailure,
+    readonly retryable: boolean,
+    /** From the provider's Retry-After header, when it sent one. */
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+    this.name = "LlmError";
+  }
+}
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  retries: number;
+  /** First backoff; doubles per retry (with jitter), capped at 8 s; Retry-After wins when sent. */
+  baseMs: number;
+}
+
+const MAX_BACKOFF_MS = 8_000;
+
+/** Runs `attempt` until it succeeds, fails for good, or the retries are spent. */
+export async function withRetries<T>(policy: RetryPolicy, attempt: () => Promise<T>): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      const err = e instanceof LlmError ? e : new LlmError(`LLM request failed: ${String(e)}`, "unavailable", true);
+      if (!err.retryable || n >= policy.retries) throw err;
+      const backoff = Math.min(MAX_BACKOFF_MS, policy.baseMs * 2 ** n * (0.75 + Math.random() / 2));
+      await sleep(err.retryAfterMs !== null ? Math.min(err.retryAfterMs, MAX_BACKOFF_MS) : backoff);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Milliseconds from a Retry-After header (seconds or an HTTP date); null when absent or unreadable. */
+export function retryAfter(header: string | null, now = Date.now()): number | null {
+  if (header === null || header.trim() === "") return null;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+/** Whether an HTTP status is worth retrying. */
+export function retryableStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}

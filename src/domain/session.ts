@@ -1,0 +1,71 @@
+import type { Memory } from "./memory.ts";
+
+/**
+ * Working memory: one conversation session (AMS's working memory). Its messages, a summary of
+ * what was summarized away (`context`), structured memories on their way to long-term memory,
+ * and free-form `data`.
+ */
+
+/** Roles a stored message may have (OpenAI's chat roles); anything else is a 422. */
+export const MESSAGE_ROLES = ["user", "assistant", "system", "tool", "function", "developer"] as const;
+export type MessageRole = (typeof MESSAGE_ROLES)[number];
+
+export interface SessionMessage {
+  id: string;
+  role: MessageRole;
+  content: string;
+  /** Epoch ms. */
+  created_at: number;
+}
+
+export interface Session {
+  tenant: string;
+  /** Unique per tenant: namespace and user_id are attributes of a session, not part of its key. */
+  session_id: string;
+  namespace: string | null;
+  user_id: string | null;
+  messages: SessionMessage[];
+  /** Structured memories; `persisted_at` is set once promoted to long-term memory. */
+  memories: Memory[];
+  context: string | null;
+  data: Record<string, unknown> | null;
+  long_term_memory_strategy: Record<string, unknown>;
+  ttl_seconds: number | null;
+  expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+  last_accessed: number;
+  /** Bumped by every replacement; background promotion writes only to the version it read. */
+  version: number;
+}
+
+export const DEFAULT_STRATEGY: Record<string, unknown> = { strategy: "discrete", config: {} };
+
+/** What a session change event carries: enough to route and show it, never the whole transcript. */
+export interface SessionSnapshot {
+  session_id: string;
+  namespace: string | null;
+  user_id: string | null;
+  message_count: number;
+  memory_count: number;
+  tokens: number;
+  context: string | null;
+  last_message: Pick<SessionMessage, "id" | "role" | "content"> | null;
+  /** How many messages this change summarized into `context` (0 when none). */
+  summarized_messages: number;
+}
+
+export function snapshot(s: Session, tokens: number, summarized: number): SessionSnapshot {
+  const last = s.messages.at(-1);
+  return {
+    session_id: s.session_id,
+    namespace: s.namespace,
+    user_id: s.user_id,
+    message_count: s.messages.length,
+    memory_count: s.memories.length,
+    tokens,
+    context: s.context,
+    last_message: last ? { id: last.id, role: last.role, content: last.content } : null,
+    summarized_messages: summarized,
+  };
+}

@@ -1,0 +1,168 @@
+import * as z from "zod";
+import { timestamp } from "../domain/filters.ts";
+import { MESSAGE_ROLES, type Session } from "../domain/session.ts";
+import type { PromptResult, SessionInput, SessionView } from "../service/working-memory.ts";
+import type { SearchRequest } from "../service/memory-service.ts";
+import {
+  amsHit,
+  amsRecord,
+  boolParam,
+  label,
+  memoryId,
+  memoryRecordInput,
+  searchBody,
+  toNewMemory,
+  toSearchRequest,
+} from "./ams-schemas.ts";
+
+/** Wire schemas of AMS working memory and prompt hydration (seed + the official clients' extras). */
+
+/** More messages than this in one session is a client bug, not a conversation. */
+export const MAX_SESSION_MESSAGES = 5_000;
+const TEN_YEARS_SECONDS = 10 * 365 * 86_400;
+
+const modelName = z.string().min(1).max(200);
+const contextWindow = z.number().int().min(1).max(100_000_000);
+
+const message = z.object({
+  id: memoryId.nullish(),
+  role: z.enum(MESSAGE_ROLES, { error: (i) => `unknown role ${JSON.stringify(i.input)}; expected one of ${MESSAGE_ROLES.join(", ")}` }),
+  content: z
+    .string()
+    .max(100_000)
+    .refine((s) => s.trim().length > 0, { message: "must not be empty" }),
+  created_at: timestamp.nullish(),
+});
+
+export const workingMemoryBody = z.object({
+  /** Optional (the path names the session); when given it must match the path. */
+  session_id: label.nullish(),
+  namespace: label.nullish(),
+  user_id: label.nullish(),
+  messages: z.array(message).max(MAX_SESSION_MESSAGES).default([]),
+  memories: z.array(memoryRecordInput.extend({ persisted_at: timestamp.nullish() })).max(100).default([]),
+  context: z.string().max(200_000).nullish(),
+  data: z.record(z.string(), z.unknown()).nullish(),
+  long_term_memory_strategy: z.looseObject({ strategy: z.string().min(1).max(64) }).nullish(),
+  ttl_seconds: z.number().int().positive().max(TEN_YEARS_SECONDS).nullish(),
+});
+
+const modelQuery = {
+  model_name: modelName.optional(),
+  context_window_max: z.coerce.number().pipe(contextWindow).optional(),
+};
+
+export const sessionPath = z.object({ session_id: label });
+
+export const getSessionQuery = z.object({
+  ...modelQuery,
+  namespace: label.optional(),
+  user_id: label.optional(),
+  recent_messages_limit: z.coerce.number().int().min(1).max(MAX_SESSION_MESSAGES).optional(),
+});
+
+export const putSessionQuery = z.object({
+  ...modelQuery,
+  namespace: label.optional(),
+  user_id: label.optional(),
+  /** AMS clients send it; promotion always runs after the response here. */
+  background: boolParam.optional(),
+});
+
+export const deleteSessionQuery = z.object({ namespace: label.optional(), user_id: label.optional() });
+
+export const listSessionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(10),
+  offset: z.coerce.number().int().min(0).default(0),
+  namespace: label.optional(),
+  user_id: label.optional(),
+});
+
+export const promptBody = z.object({
+  query: z.string().trim().min(1, { message: "must not be empty" }).max(100_000),
+  session: z
+    .object({
+      session_id: label,
+      namespace: label.nullish(),
+      user_id: label.nullish(),
+      model_name: modelName.nullish(),
+      context_window_max: contextWindow.nullish(),
+    })
+    .nullish(),
+  long_term_search: z.union([z.boolean(), searchBody]).nullish(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Wire → service
+
+export function toSessionInput(b: z.output<typeof workingMemoryBody>, q: z.output<typeof putSessionQuery>): SessionInput {
+  const namespace = b.namespace ?? q.namespace ?? null;
+  return {
+    namespace,
+    user_id: b.user_id ?? q.user_id ?? null,
+    messages: b.messages.map((m) => ({
+      id: m.id ?? undefined,
+      role: m.role,
+      content: m.content,
+      created_at: m.created_at ?? undefined,
+    })),
+    memories: b.memories.map((m) => ({ ...toNewMemory(m, Date.now(), namespace ?? undefined), persisted_at: m.persisted_at ?? null })),
+    context: b.context ?? null,
+    data: b.data ?? null,
+    long_term_memory_strategy: b.long_term_memory_strategy ?? null,
+    ttl_seconds: b.ttl_seconds ?? null,
+  };
+}
+
+/** `true` is AMS's default long-term search; an object is a full search request. */
+export function toPromptSearch(s: z.output<typeof promptBody>["long_term_search"]): SearchRequest | null {
+  if (!s) return null;
+  return toSearchRequest(s === true ? searchBody.parse({}) : s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service → wire
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** A session as AMS clients read it (WorkingMemoryResponse). */
+export function workingMemoryResponse(v: SessionView): Record<string, unknown> {
+  const s: Session = v.session;
+  const body: Record<string, unknown> = {
+    session_id: s.session_id,
+    namespace: s.namespace,
+    user_id: s.user_id,
+    messages: s.messages.map((m) => ({ id: m.id, role: m.role, content: m.content, created_at: iso(m.created_at) })),
+    memories: s.memories.map(amsRecord),
+    data: s.data,
+    context: s.context,
+    tokens: v.tokens,
+    long_term_memory_strategy: s.long_term_memory_strategy,
+    ttl_seconds: s.ttl_seconds,
+    last_accessed: iso(s.last_accessed),
+    created_at: iso(s.created_at),
+    updated_at: iso(s.updated_at),
+    expires_at: iso(s.expires_at),
+    context_percentage_total_used: v.usage ? round(v.usage.total) : null,
+    context_percentage_until_summarization: v.usage ? round(v.usage.untilSummarization) : null,
+    new_session: v.newSession,
+    unsaved: null,
+  };
+  if (v.warnings.length) body.warnings = v.warnings;
+  return body;
+}
+
+export function promptResponse(r: PromptResult): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    messages: r.messages,
+    long_term_memories: r.memories.map(amsHit),
+    tokens: r.tokens,
+    token_budget: r.window,
+  };
+  if (r.warnings.length) body.warnings = r.warnings;
+  return body;
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,356 @@
+import type { LlmProvider } from "../ai/llm.ts";
+import type { Config } from "../config.ts";
+import { packPrompt, planSummarization, type ChatMessage } from "../domain/budget.ts";
+import { AppError } from "../domain/errors.ts";
+import { newId } from "../domain/ids.ts";
+import { buildMemory, type Memory, type NewMemory } from "../domain/memory.ts";
+import { DEFAULT_STRATEGY, snapshot, type MessageRole, type Session, type SessionMessage } from "../domain/session.ts";
+import { messageTokens, modelInfo, tokenCounter, type TokenCounter } from "../domain/tokens.ts";
+import { errorMessage, type Logger } from "../log.ts";
+import type { SessionRepo } from "../store/session-repo.ts";
+import type { EventSink, SessionEvent } from "./events.ts";
+import type { MemoryService, Principal, SearchHit, SearchRequest } from "./memory-service.ts";
+
+export interface WorkingMemoryDeps {
+  repo: SessionRepo;
+  memories: MemoryService;
+  llm: LlmProvider;
+  events: EventSink;
+  config: Pick<Config, "WORKING_MEMORY_SUMMARIZATION" | "SUMMARIZATION_THRESHOLD" | "DEFAULT_CONTEXT_WINDOW" | "LAST_ACCESSED_MIN_INTERVAL_SECONDS">;
+  log: Logger;
+  clock: () => number;
+  defer: (p: Promise<unknown>) => void;
+}
+
+/** The client's model, which sets the token budget (AMS: `model_name`, `context_window_max`). */
+export interface ModelParams {
+  model_name?: string | null;
+  context_window_max?: number | null;
+}
+
+export interface SessionInput {
+  namespace: string | null;
+  user_id: string | null;
+  messages: { id?: string; role: MessageRole; content: string; created_at?: number }[];
+  /** Structured memories; those with `persisted_at` were promoted already and are not promoted again. */
+  memories: (NewMemory & { persisted_at?: number | null })[];
+  context: string | null;
+  data: Record<string, unknown> | null;
+  long_term_memory_strategy: Record<string, unknown> | null;
+  ttl_seconds: number | null;
+}
+
+export interface SessionSelector {
+  namespace?: string;
+  user_id?: string;
+}
+
+export interface SessionView {
+  session: Session;
+  /** Tokens of the session's messages, counted for the client's model. */
+  tokens: number;
+  /** AMS's usage figures; null unless the request named a model or a window. */
+  usage: { total: number; untilSummarization: number } | null;
+  newSession: boolean;
+  warnings: string[];
+}
+
+export interface PromptRequest {
+  query: string;
+  session: ({ session_id: string } & SessionSelector & ModelParams) | null;
+  /** A long-term search (its text defaults to the query), or null for none. */
+  longTermSearch: SearchRequest | null;
+}
+
+export interface PromptResult {
+  messages: ChatMessage[];
+  /** The long-term memories the prompt includes, best first. */
+  memories: SearchHit[];
+  tokens: number;
+  window: number;
+  warnings: string[];
+}
+
+interface Budget {
+  window: number;
+  counter: TokenCounter;
+  /** Whether the caller named a model or a window (AMS reports usage only then). */
+  explicit: boolean;
+}
+
+/**
+ * Working memory (AMS sessions) and prompt hydration: the session half of the memory service.
+ * Summarizes sessions over their token budget with the LLM provider, promotes structured
+ * memories to long-term memory through the MemoryService, and emits session events.
+ */
+export class WorkingMemoryService {
+  constructor(private readonly d: WorkingMemoryDeps) {}
+
+  /**
+   * Replaces a session. Over the summarization threshold, older messages are summarized into
+   * `context` and dropped; if the provider fails, every message is kept (with a warning) and the
+   * next write tries again. Memories are promoted to long-term memory after the response.
+   */
+  async put(p: Principal, sessionId: string, input: SessionInput, model: ModelParams): Promise<SessionView> {
+    const now = this.d.clock();
+    const budget = await this.budget(model);
+    const before = await this.d.repo.get(p.tenant, sessionId, now);
+    const warnings: string[] = [];
+
+    let messages: SessionMessage[] = input.messages.map((m) => ({
+      id: m.id ?? newId(now),
+      role: m.role,
+      content: m.content,
+      created_at: m.created_at ?? now,
+    }));
+    let context = input.context;
+    let summarized = 0;
+    if (this.d.config.WORKING_MEMORY_SUMMARIZATION) {
+      const plan = planSummarization(
+        messages.map((m) => messageTokens(budget.counter, m)),
+        budget.window,
+        this.d.config.SUMMARIZATION_THRESHOLD,
+      );
+      if (plan.summarize) {
+        const older = messages.slice(0, -plan.keep);
+        try {
+          context = await this.d.llm.summarize({
+            previous: context,
+            messages: older,
+            maxTokens: plan.summaryTokens,
+            count: (t) => budget.counter.count(t),
+          });
+          messages = messages.slice(-plan.keep);
+          summarized = older.length;
+        } catch (e) {
+          // Nothing is lost: the whole session is stored and the next write summarizes it.
+          this.d.log.warn("summarization failed; session stored unsummarized", { provider: this.d.llm.name, error: errorMessage(e) });
+          warnings.push(
+            `summarization failed (${errorMessage(e)}); all ${messages.length} messages were kept and will be summarized on a later write`,
+          );
+        }
+      }
+    }
+
+    const memories = await Promise.all(
+      input.memories.map(async (m) => {
+        const id = m.id ?? newId(now);
+        const record = await buildMemory(
+          p.tenant,
+          id,
+          { ...m, session_id: m.session_id ?? sessionId, namespace: m.namespace ?? input.namespace, user_id: m.user_id ?? input.user_id },
+          now,
+        );
+        return { ...record, persisted_at: m.persisted_at ?? null };
+      }),
+    );
+    const session: Omit<Session, "version"> = {
+      tenant: p.tenant,
+      session_id: sessionId,
+      namespace: input.namespace,
+      user_id: input.user_id,
+      messages,
+      memories,
+      context,
+      data: input.data,
+      long_term_memory_strategy: input.long_term_memory_strategy ?? DEFAULT_STRATEGY,
+      ttl_seconds: input.ttl_seconds,
+      expires_at: input.ttl_seconds ? now + input.ttl_seconds * 1000 : null,
+      created_at: before?.created_at ?? now,
+      updated_at: now,
+      last_accessed: now,
+    };
+    const tokens = this.tokensOf(messages, budget.counter);
+    const version = await this.d.repo.put(session, tokens);
+    const stored: Session = { ...session, version };
+    this.emit(p.tenant, [
+      {
+        type: "session_updated",
+        at: now,
+        session: snapshot(stored, tokens, summarized),
+        actor: p.subject,
+        reason: summarized ? "summarized" : before ? "replaced" : "created",
+      },
+    ]);
+    if (memories.some((m) => m.persisted_at === null)) this.background(this.promote(p, stored), "working-memory promotion");
+    return { session: stored, tokens, usage: this.usage(tokens, budget), newSession: !before, warnings };
+  }
+
+  /** A session; with a model or window, the oldest messages beyond it are left out (at least one stays). */
+  async get(
+    p: Principal,
+    sessionId: string,
+    sel: SessionSelector & { recent_messages_limit?: number },
+    model: ModelParams,
+  ): Promise<SessionView> {
+    const now = this.d.clock();
+    const budget = await this.budget(model);
+    const session = await this.find(p, sessionId, sel, now);
+    let messages = session.messages;
+    if (sel.recent_messages_limit !== undefined) messages = messages.slice(-sel.recent_messages_limit);
+    const costs = messages.map((m) => messageTokens(budget.counter, m));
+    let tokens = costs.reduce((a, b) => a + b, 0);
+    if (budget.explicit) {
+      let drop = 0;
+      while (tokens > budget.window && drop < messages.length - 1) tokens -= costs[drop++]!;
+      messages = messages.slice(drop);
+    }
+    const interval = this.d.config.LAST_ACCESSED_MIN_INTERVAL_SECONDS * 1000;
+    if (session.last_accessed < now - interval) {
+      this.background(this.d.repo.touch(p.tenant, sessionId, now, interval), "session last_accessed update");
+    }
+    return { session: { ...session, messages }, tokens, usage: this.usage(tokens, budget), newSession: false, warnings: [] };
+  }
+
+  /** Deletes a session's messages, context, memories and data; returns whether it existed. */
+  async remove(p: Principal, sessionId: string, sel: SessionSelector): Promise<boolean> {
+    const now = this.d.clock();
+    const existing = await this.d.repo.get(p.tenant, sessionId, now);
+    if (!existing || !matches(existing, sel)) return false;
+    const gone = await this.d.repo.delete(p.tenant, sessionId, now);
+    if (gone) this.emit(p.tenant, [this.deleted(gone, now, p.subject)]);
+    return gone !== null;
+  }
+
+  async list(p: Principal, opts: SessionSelector & { limit: number; offset: number }): Promise<{ sessions: string[]; total: number }> {
+    return this.d.repo.list(p.tenant, this.d.clock(), opts);
+  }
+
+  /**
+   * A prompt ready for an LLM: a system message with the session summary and the relevant
+   * long-term memories, the session's recent messages, then the query, within the token budget
+   * of the session's model (or window). A session that does not exist contributes nothing.
+   */
+  async prompt(p: Principal, req: PromptRequest): Promise<PromptResult> {
+    if (!req.session && !req.longTermSearch) {
+      throw new AppError("validation_error", "either session or long_term_search is required", [
+        { field: "session", message: "either session or long_term_search is required" },
+      ]);
+    }
+    const now = this.d.clock();
+    const budget = await this.budget(req.session ?? {});
+    let search = req.longTermSearch;
+    if (search) {
+      const filter = { ...search.filter };
+      // As AMS: a session's user scopes its long-term search unless the search says otherwise.
+      if (req.session?.user_id && !filter.user_id) filter.user_id = { eq: req.session.user_id };
+      search = { ...search, filter, text: search.text?.trim() ? search.text : req.query };
+    }
+    const [session, found] = await Promise.all([
+      req.session ? this.d.repo.get(p.tenant, req.session.session_id, now) : null,
+      search ? this.d.memories.search(p, search) : null,
+    ]);
+    const usable = session && req.session && matches(session, req.session) ? session : null;
+    const packed = packPrompt(
+      {
+        query: req.query,
+        summary: usable?.context ?? null,
+        memories: found ? found.hits.map((h) => ({ id: h.memory.id, text: h.memory.text })) : null,
+        messages: usable?.messages ?? [],
+      },
+      budget.window,
+      budget.counter,
+    );
+    return {
+      messages: packed.messages,
+      memories: found ? found.hits.slice(0, packed.memoriesUsed) : [],
+      tokens: packed.tokens,
+      window: budget.window,
+      warnings: found?.warnings ?? [],
+    };
+  }
+
+  /** Deletes expired sessions (upkeep); returns how many. */
+  async purgeExpired(limit = 500): Promise<number> {
+    const now = this.d.clock();
+    const gone = await this.d.repo.deleteExpired(now, limit);
+    const byTenant = new Map<string, SessionEvent[]>();
+    for (const s of gone) {
+      const list = byTenant.get(s.tenant) ?? [];
+      list.push(this.deleted(s, now, "system", "expired"));
+      byTenant.set(s.tenant, list);
+    }
+    for (const [tenant, events] of byTenant) this.emit(tenant, events);
+    return gone.length;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Promotes the session's unpromoted memories to long-term memory, deduplicated by id (an
+   * existing long-term memory with the same id is updated only if its content differs), then
+   * marks them promoted in the session, unless a newer write replaced the session meanwhile.
+   */
+  private async promote(p: Principal, session: Session): Promise<void> {
+    const pending = session.memories.filter((m) => m.persisted_at === null);
+    const existing = new Map((await this.d.memories.getMany(p, pending.map((m) => m.id))).map((m) => [m.id, m]));
+    const changed = pending.filter((m) => {
+      const e = existing.get(m.id);
+      return !e || e.memory_hash !== m.memory_hash || e.memory_type !== m.memory_type || !sameList(e.topics, m.topics) || !sameList(e.entities, m.entities);
+    });
+    if (changed.length) await this.d.memories.create(p, changed.map(asNewMemory), "promoted from working memory");
+    const at = this.d.clock();
+    const promoted = new Set(pending.map((m) => m.id));
+    const memories = session.memories.map((m) => (promoted.has(m.id) ? { ...m, persisted_at: at } : m));
+    await this.d.repo.setMemories(p.tenant, session.session_id, session.version, memories);
+  }
+
+  private async budget(model: ModelParams): Promise<Budget> {
+    const info = model.model_name ? modelInfo(model.model_name) : null;
+    if (model.model_name && !info && !model.context_window_max) {
+      throw new AppError("validation_error", `unknown model_name '${model.model_name}': give context_window_max instead`, [
+        { field: "model_name", message: "unknown model; give context_window_max instead" },
+      ]);
+    }
+    return {
+      window: model.context_window_max ?? info?.window ?? this.d.config.DEFAULT_CONTEXT_WINDOW,
+      counter: await tokenCounter(info?.encoding ?? "cl100k_base"),
+      explicit: Boolean(model.model_name || model.context_window_max),
+    };
+  }
+
+  private tokensOf(messages: SessionMessage[], counter: TokenCounter): number {
+    return messages.reduce((n, m) => n + messageTokens(counter, m), 0);
+  }
+
+  /** AMS's usage percentages (capped at 100), or null when the caller named no model or window. */
+  private usage(tokens: number, budget: Budget): SessionView["usage"] {
+    if (!budget.explicit) return null;
+    const limit = Math.floor(budget.window * this.d.config.SUMMARIZATION_THRESHOLD);
+    const pct = (n: number, of: number) => (of > 0 ? Math.min(100, (n / of) * 100) : 100);
+    return { total: pct(tokens, budget.window), untilSummarization: pct(tokens, limit) };
+  }
+
+  private async find(p: Principal, sessionId: string, sel: SessionSelector, now: number): Promise<Session> {
+    const session = await this.d.repo.get(p.tenant, sessionId, now);
+    if (!session || !matches(session, sel)) throw AppError.notFound(`session ${sessionId}`);
+    return session;
+  }
+
+  private deleted(s: Session, at: number, actor: string, reason?: string): SessionEvent {
+    return { type: "session_deleted", at, session: snapshot(s, 0, 0), actor, reason };
+  }
+
+  private emit(tenant: string, events: SessionEvent[]): void {
+    if (events.length) this.d.events.publish(tenant, events);
+  }
+
+  private background(work: Promise<unknown>, what: string): void {
+    this.d.defer(work.catch((e) => this.d.log.warn(`${what} failed`, { error: errorMessage(e) })));
+  }
+}
+
+/** A namespace or user_id given by a reader must be the session's; one not given matches anything. */
+function matches(s: Session, sel: SessionSelector): boolean {
+  return (sel.namespace == null || s.namespace === sel.namespace) && (sel.user_id == null || s.user_id === sel.user_id);
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A working-memory record as a long-term creation request (derived fields are rebuilt there). */
+function asNewMemory(m: Memory): NewMemory {
+  const { tenant: _t, memory_hash: _h, updated_at: _u, persisted_at: _p, embedding_model: _e, ...rest } = m;
+  return rest;
+}

@@ -1,0 +1,173 @@
+import type { Memory } from "../domain/memory.ts";
+import type { Session, SessionMessage } from "../domain/session.ts";
+
+type Row = Record<string, unknown>;
+
+const COLUMNS = [
+  "tenant",
+  "session_id",
+  "namespace",
+  "user_id",
+  "messages",
+  "memories",
+  "context",
+  "data",
+  "long_term_memory_strategy",
+  "tokens",
+  "ttl_seconds",
+  "expires_at",
+  "created_at",
+  "updated_at",
+  "last_accessed",
+] as const;
+
+const LIVE = "(expires_at IS NULL OR expires_at > ?)";
+
+/** Filters for listing sessions. */
+export interface SessionListOptions {
+  namespace?: string;
+  user_id?: string;
+  limit: number;
+  offset: number;
+}
+
+/** D1 repository for working-memory sessions (one row per session, transcript as JSON). */
+export class SessionRepo {
+  constructor(private readonly db: D1Database) {}
+
+  /** A live (unexpired) session. */
+  async get(tenant: string, sessionId: string, now: number): Promise<Session | null> {
+    const row = await this.db
+      .prepare(`SELECT * FROM working_memory WHERE tenant = ? AND session_id = ? AND ${LIVE}`)
+      .bind(tenant, sessionId, now)
+      .first<Row>();
+    return row ? fromRow(row) : null;
+  }
+
+  /**
+   * Replaces a session (creating it if needed) in one statement; returns its new version.
+   * `created_at` survives a replacement unless the previous row had expired.
+   */
+  async put(s: Omit<Session, "version">, tokens: number): Promise<number> {
+    const values = toRow(s, tokens);
+    const row = await this.db
+      .prepare(
+        `INSERT INTO working_memory (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})
+         ON CONFLICT (tenant, session_id) DO UPDATE SET
+           ${COLUMNS.filter((c) => c !== "tenant" && c !== "session_id" && c !== "created_at")
+             .map((c) => `${c} = excluded.${c}`)
+             .join(", ")},
+           created_at = CASE WHEN working_memory.expires_at IS NOT NULL AND working_memory.expires_at <= excluded.updated_at
+                             THEN excluded.created_at ELSE working_memory.created_at END,
+           version = working_memory.version + 1
+         RETURNING version`,
+      )
+      .bind(...values)
+      .first<{ version: number }>();
+    return row!.version;
+  }
+
+  /**
+   * Records that memories were promoted to long-term memory, only if the session is still the
+   * version the promotion read (a newer write promotes its own memories).
+   */
+  async setMemories(tenant: string, sessionId: string, version: number, memories: Memory[]): Promise<boolean> {
+    const res = await this.db
+      .prepare("UPDATE working_memory SET memories = ? WHERE tenant = ? AND session_id = ? AND version = ?")
+      .bind(JSON.stringify(memories), tenant, sessionId, version)
+      .run();
+    return res.meta.changes > 0;
+  }
+
+  /** Deletes a session; returns it if it existed (and had not expired). */
+  async delete(tenant: string, sessionId: string, now: number): Promise<Session | null> {
+    const row = await this.db
+      .prepare(`DELETE FROM working_memory WHERE tenant = ? AND session_id = ? RETURNING *`)
+      .bind(tenant, sessionId)
+      .first<Row>();
+    if (!row) return null;
+    const s = fromRow(row);
+    return s.expires_at !== null && s.expires_at <= now ? null : s;
+  }
+
+  /** Live session ids, most recently written first, with the total count. */
+  async list(tenant: string, now: number, opts: SessionListOptions): Promise<{ sessions: string[]; total: number }> {
+    let where = `tenant = ? AND ${LIVE}`;
+    const params: unknown[] = [tenant, now];
+    if (opts.namespace !== undefined) {
+      where += " AND namespace = ?";
+      params.push(opts.namespace);
+    }
+    if (opts.user_id !== undefined) {
+      where += " AND user_id = ?";
+      params.push(opts.user_id);
+    }
+    const [page, count] = await this.db.batch<Row>([
+      this.db
+        .prepare(`SELECT session_id FROM working_memory WHERE ${where} ORDER BY updated_at DESC, session_id LIMIT ? OFFSET ?`)
+        .bind(...params, opts.limit, opts.offset),
+      this.db.prepare(`SELECT count(*) AS n FROM working_memory WHERE ${where}`).bind(...params),
+    ]);
+    return { sessions: page!.results.map((r) => String(r.session_id)), total: Number(count!.results[0]?.n ?? 0) };
+  }
+
+  /** Rate-limited last_accessed update. */
+  async touch(tenant: string, sessionId: string, now: number, minIntervalMs: number): Promise<void> {
+    await this.db
+      .prepare("UPDATE working_memory SET last_accessed = ? WHERE tenant = ? AND session_id = ? AND last_accessed < ?")
+      .bind(now, tenant, sessionId, now - minIntervalMs)
+      .run();
+  }
+
+  /** Deletes expired sessions of any tenant (at most `limit`); returns them. */
+  async deleteExpired(now: number, limit: number): Promise<Session[]> {
+    const { results } = await this.db
+      .prepare(
+        `DELETE FROM working_memory WHERE (tenant, session_id) IN
+           (SELECT tenant, session_id FROM working_memory WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?) RETURNING *`,
+      )
+      .bind(now, limit)
+      .all<Row>();
+    return results.map(fromRow);
+  }
+}
+
+function toRow(s: Omit<Session, "version">, tokens: number): unknown[] {
+  return [
+    s.tenant,
+    s.session_id,
+    s.namespace,
+    s.user_id,
+    JSON.stringify(s.messages),
+    JSON.stringify(s.memories),
+    s.context,
+    s.data === null ? null : JSON.stringify(s.data),
+    JSON.stringify(s.long_term_memory_strategy),
+    tokens,
+    s.ttl_seconds,
+    s.expires_at,
+    s.created_at,
+    s.updated_at,
+    s.last_accessed,
+  ];
+}
+
+function fromRow(r: Row): Session {
+  return {
+    tenant: String(r.tenant),
+    session_id: String(r.session_id),
+    namespace: (r.namespace as string | null) ?? null,
+    user_id: (r.user_id as string | null) ?? null,
+    messages: JSON.parse(String(r.messages)) as SessionMessage[],
+    memories: JSON.parse(String(r.memories)) as Memory[],
+    context: (r.context as string | null) ?? null,
+    data: r.data === null ? null : (JSON.parse(String(r.data)) as Record<string, unknown>),
+    long_term_memory_strategy: JSON.parse(String(r.long_term_memory_strategy)) as Record<string, unknown>,
+    ttl_seconds: r.ttl_seconds === null ? null : Number(r.ttl_seconds),
+    expires_at: r.expires_at === null ? null : Number(r.expires_at),
+    created_at: Number(r.created_at),
+    updated_at: Number(r.updated_at),
+    last_accessed: Number(r.last_accessed),
+    version: Number(r.version),
+  };
+}
