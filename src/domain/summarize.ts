@@ -109,7 +109,7 @@ export function extractiveSummary(input: SummaryInput, count: (text: string) => 
   for (const line of sentences(input.previous ?? "")) {
     const text = line.replace(/^[-*•]\s*/, "");
     // What an earlier summary kept was judged important then: keep continuity.
-    add(`- ${text}`, text.replace(/^\w+:\s*/, ""), 1);
+    add(`- ${text}`, text.replace(/^\w+:\s*/, ""), 2);
   }
   for (const m of input.messages) {
     for (const s of sentences(m.content)) add(`- ${m.role}: ${clip(s)}`, s, 0);

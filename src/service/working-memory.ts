@@ -132,9 +132,10 @@ export class WorkingMemoryService {
       }
     }
 
+    // The same id twice is one memory: the last one given wins.
+    const byId = new Map(input.memories.map((m) => [m.id ?? newId(now), m]));
     const memories = await Promise.all(
-      input.memories.map(async (m) => {
-        const id = m.id ?? newId(now);
+      [...byId].map(async ([id, m]) => {
         const record = await buildMemory(
           p.tenant,
           id,
