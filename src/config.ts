@@ -34,6 +34,7 @@ const schema = z.object({
   LLM_API_KEY: optionalString,
   LLM_TIMEOUT_MS: positiveInt(30_000),
   LLM_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  LLM_CONTEXT_WINDOW: z.coerce.number().int().min(2048).optional(),
   WORKING_MEMORY_SUMMARIZATION: flag(true),
   SUMMARIZATION_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.7),
   DEFAULT_CONTEXT_WINDOW: positiveInt(16_000),

@@ -79,9 +79,14 @@ function llmProvider(env: Env, config: Config): LlmProvider {
           retry,
         }),
         config.llmModel,
+        config.LLM_CONTEXT_WINDOW,
       );
     case "workers-ai":
-      return new ChatLlm(new WorkersAiChat(env.AI as unknown as AiRunner, config.llmModel, config.LLM_TIMEOUT_MS, retry), config.llmModel);
+      return new ChatLlm(
+        new WorkersAiChat(env.AI as unknown as AiRunner, config.llmModel, config.LLM_TIMEOUT_MS, retry),
+        config.llmModel,
+        config.LLM_CONTEXT_WINDOW,
+      );
     case "offline":
       return offlineLlm;
   }

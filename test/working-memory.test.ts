@@ -141,6 +141,24 @@ describe("working memory: list and delete", () => {
   });
 });
 
+describe("working memory: events", () => {
+  it("announce a snapshot of the session, never the whole transcript", async () => {
+    const api = await tenantApi();
+    const long = "word ".repeat(1000).trim();
+    await put(api, "snap", { messages: [{ role: "user", content: "first" }, { role: "assistant", content: long }], context: long, user_id: "u" });
+    const [event] = await hubEvents(api.tenant);
+    expect(event).toMatchObject({
+      type: "session_updated",
+      actor: `user-of-${api.tenant}`,
+      reason: "created",
+      session: { session_id: "snap", user_id: "u", message_count: 2, memory_count: 0, summarized_messages: 0 },
+    });
+    expect(event!.session.last_message.content).toHaveLength(1001);
+    expect(event!.session.context).toHaveLength(1001);
+    expect(JSON.stringify(event)).not.toContain('"first"');
+  });
+});
+
 describe("working memory: summarization", () => {
   it("summarizes exactly when the messages exceed threshold × window, keeping the newest within budget", async () => {
     const api = await tenantApi();

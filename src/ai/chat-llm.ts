@@ -13,20 +13,25 @@ const SUMMARY_SYSTEM = (maxTokens: number) =>
 
 /** Tokens reserved for the instructions and the previous summary's framing in each request. */
 const PROMPT_OVERHEAD = 512;
-/** Assumed when the summarizing model's window is unknown. */
-const DEFAULT_MODEL_WINDOW = 8_192;
+/**
+ * Assumed when the summarizing model's window is unknown, and for Workers AI models, which are
+ * often served with a smaller window than the model's own (LLM_CONTEXT_WINDOW overrides).
+ */
+const DEFAULT_MODEL_WINDOW = 8_000;
 
 /** An LlmProvider that prompts a chat model (Workers AI or an OpenAI-compatible endpoint). */
 export class ChatLlm implements LlmProvider {
   readonly name: string;
   private readonly window: number;
 
+  /** `window`: the chat model's context window in tokens, when known better than by its name. */
   constructor(
     private readonly chat: ChatModel,
     model: string,
+    window?: number,
   ) {
     this.name = chat.name;
-    this.window = modelInfo(model)?.window ?? DEFAULT_MODEL_WINDOW;
+    this.window = window ?? (model.startsWith("@cf/") ? null : modelInfo(model)?.window) ?? DEFAULT_MODEL_WINDOW;
   }
 
   /**

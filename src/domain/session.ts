@@ -41,7 +41,7 @@ export interface Session {
 
 export const DEFAULT_STRATEGY: Record<string, unknown> = { strategy: "discrete", config: {} };
 
-/** What a session change event carries: enough to route and show it, never the whole transcript. */
+/** What a session change event carries: enough to route and show it, never the whole transcript (texts cut at 1,000 characters). */
 export interface SessionSnapshot {
   session_id: string;
   namespace: string | null;
@@ -55,6 +55,10 @@ export interface SessionSnapshot {
   summarized_messages: number;
 }
 
+/** Text in a snapshot is cut to this many characters: events announce, GET tells the whole. */
+const SNAPSHOT_TEXT = 1000;
+const clip = (t: string) => (t.length > SNAPSHOT_TEXT ? `${t.slice(0, SNAPSHOT_TEXT)}…` : t);
+
 export function snapshot(s: Session, tokens: number, summarized: number): SessionSnapshot {
   const last = s.messages.at(-1);
   return {
@@ -64,8 +68,8 @@ export function snapshot(s: Session, tokens: number, summarized: number): Sessio
     message_count: s.messages.length,
     memory_count: s.memories.length,
     tokens,
-    context: s.context,
-    last_message: last ? { id: last.id, role: last.role, content: last.content } : null,
+    context: s.context === null ? null : clip(s.context),
+    last_message: last ? { id: last.id, role: last.role, content: clip(last.content) } : null,
     summarized_messages: summarized,
   };
 }

@@ -17,6 +17,8 @@ interface Unit {
   line: string;
   order: number;
   stems: Set<string>;
+  /** Stems of its numbers and capitalised words: what tells one fact from a similar one. */
+  keys: Set<string>;
   score: number;
 }
 
@@ -37,6 +39,8 @@ const NAME = /\b[A-Z][\p{Ll}]+(?:\s+[A-Z][\p{Ll}]+)+\b/gu;
 const FILLER =
   /^(?:(?:hi|hello|hey|thanks|thank you|thx|ok|okay|sure|great|cool|nice|got it|sounds good|perfect|yes|no|yep|nope|right|alright|awesome|no problem|you're welcome|bye|goodbye)\b[\s,!.]*)+$/i;
 const MAX_SENTENCE_WORDS = 80;
+/** No line is shorter than this; with less room left, selection stops. */
+const MIN_LINE_TOKENS = 6;
 /** Sentences sharing this share of their content words with a kept one are redundant. */
 const REDUNDANT = 0.6;
 
@@ -49,7 +53,7 @@ export function sentences(text: string): string[] {
 }
 
 function contentStems(text: string): Set<string> {
-  return new Set(words(text).filter((w) => w.length > 1 && !STOPWORDS.has(w)).map(stem));
+  return new Set(words(text).filter((w) => (w.length > 1 || /\d/.test(w)) && !STOPWORDS.has(w)).map(stem));
 }
 
 function clip(sentence: string): string {
@@ -104,7 +108,8 @@ export function extractiveSummary(input: SummaryInput, count: (text: string) => 
   const units: Unit[] = [];
   const add = (line: string, sentence: string, bonus: number) => {
     const stems = contentStems(sentence);
-    units.push({ line, order: units.length, stems, score: cueScore(sentence, stems) + bonus });
+    const keys = new Set((sentence.match(KEY_WORDS) ?? []).flatMap((w) => [...contentStems(w)]));
+    units.push({ line, order: units.length, stems, keys, score: cueScore(sentence, stems) + bonus });
   };
   for (const line of sentences(input.previous ?? "")) {
     const text = line.replace(/^[-*•]\s*/, "");
@@ -123,24 +128,27 @@ export function extractiveSummary(input: SummaryInput, count: (text: string) => 
   const kept: Unit[] = [];
   let used = 0;
   let candidates = units.filter((u) => u.score > -5);
-  while (candidates.length) {
-    let best: Unit | null = null;
+  while (candidates.length && input.maxTokens - used >= MIN_LINE_TOKENS) {
+    let at = 0;
     let bestScore = -Infinity;
-    for (const u of candidates) {
-      const score = worth(u, weight, covered);
-      if (score > bestScore || (score === bestScore && u.order < best!.order)) {
-        best = u;
+    for (let i = 0; i < candidates.length; i++) {
+      const score = worth(candidates[i]!, weight, covered);
+      // Ties go to the earlier sentence (candidates stay in conversation order).
+      if (score > bestScore) {
+        at = i;
         bestScore = score;
       }
     }
     if (bestScore <= 0 && kept.length) break;
-    candidates = candidates.filter((u) => u !== best);
-    if (kept.some((k) => overlap(k.stems, best!.stems) >= REDUNDANT)) continue;
-    const cost = count(best!.line) + 1;
+    const best = candidates[at]!;
+    candidates.splice(at, 1);
+    const cost = count(best.line) + 1;
     if (used + cost > input.maxTokens) continue;
-    kept.push(best!);
+    kept.push(best);
     used += cost;
-    for (const s of best!.stems) covered.add(s);
+    for (const s of best.stems) covered.add(s);
+    // What repeats the kept sentence will never be kept: drop it now rather than rediscover it.
+    candidates = candidates.filter((u) => !redundant(u, best));
   }
   kept.sort((a, b) => a.order - b.order);
   return fitLines(
@@ -148,6 +156,20 @@ export function extractiveSummary(input: SummaryInput, count: (text: string) => 
     input.maxTokens,
     count,
   );
+}
+
+/** Numbers and capitalised words. */
+const KEY_WORDS = /\p{Lu}[\p{L}\d]*|[\p{L}]*\d[\p{L}\d]*/gu;
+
+/**
+ * Whether a sentence repeats a kept one: most of its words are the same and it adds no number
+ * or name (`item 12 costs $120` is not a repeat of `item 10 costs $100`, nor `Bob uses Redis`
+ * of `Alice uses Redis`).
+ */
+function redundant(u: Unit, kept: Unit): boolean {
+  if (overlap(u.stems, kept.stems) < REDUNDANT) return false;
+  for (const k of u.keys) if (!kept.stems.has(k)) return false;
+  return true;
 }
 
 /** Jaccard overlap of two sets of stems (0 when either is empty). */

@@ -2,7 +2,8 @@
 //
 // Starts `wrangler dev` on its own port with fresh local state and logging at warn, seeds one
 // tenant through the REST API with 1,000 and then 10,000 memories, and at each size measures a
-// no-op route, store, hybrid search and keyword search. Prints one table and writes the same as
+// no-op route, store, hybrid search, keyword search, a PUT of a 200-message working-memory session
+// that triggers summarization (offline provider), and prompt hydration (/v1/memory/prompt). Prints one table and writes the same as
 // JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
 // Options: --port N (default 8799), --requests N per scenario (default 300), --concurrency N
 // (default 4), --out FILE (default bench-results.json).
@@ -87,20 +88,41 @@ class Rand {
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 function request(method: string, path: string, body?: unknown): Promise<void> {
+  return send(method, path, body, false).then(() => undefined);
+}
+
+/** One request; the body is read (and parsed) only when `keep` asks for it. */
+function send(method: string, path: string, body: unknown, keep: boolean): Promise<unknown> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       BASE + path,
       { method, agent, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} },
       (res) => {
-        res.on("data", () => {});
-        res.on("end", () => (res.statusCode! < 400 ? resolve() : reject(new Error(`${method} ${path} -> ${res.statusCode}`))));
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => keep && chunks.push(c));
+        res.on("end", () =>
+          res.statusCode! < 400
+            ? resolve(keep ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : undefined)
+            : reject(new Error(`${method} ${path} -> ${res.statusCode}`)),
+        );
       },
     );
     req.on("error", reject);
     req.end(payload);
   });
 }
+
+/** A 200-message conversation built from the memory templates (user and assistant taking turns). */
+function conversation(rand: Rand, n = 200): { role: string; content: string }[] {
+  return Array.from({ length: n }, (_, i) => ({
+    role: i % 2 ? "assistant" : "user",
+    content: `${rand.pick(TEMPLATES)(rand)}. ${rand.pick(TEMPLATES)(rand)}.`,
+  }));
+}
+
+/** gpt-4o with a 4,000-token window: the 200 messages (~6,000 tokens) are always summarized. */
+const SESSION_QUERY = "?model_name=gpt-4o&context_window_max=4000";
 
 async function measure(
   size: number,
@@ -191,6 +213,15 @@ async function main(): Promise<void> {
     const stats: Stat[] = [];
     let have = 0;
     let stored = 0;
+    let sessions = 0;
+    const chat = conversation(rand);
+    // Check once that the scenario measures what it says: a PUT that summarizes.
+    const check = (await send("PUT", `/v1/working-memory/bench-check${SESSION_QUERY}`, { messages: chat, namespace: "bench" }, true)) as {
+      messages: unknown[];
+      context: string | null;
+    };
+    if (!check.context || check.messages.length >= chat.length) throw new Error("the working-memory scenario did not summarize");
+    console.error(`a 200-message PUT keeps ${check.messages.length} messages and a ${check.context.length}-character summary`);
     for (const size of SIZES) {
       const t = performance.now();
       have = await seedTo(size, have, rand);
@@ -213,6 +244,25 @@ async function main(): Promise<void> {
             { memories: [{ id: `bench-store-${stored++}`, text: rand.pick(TEMPLATES)(rand), namespace: "bench" }] },
           ]),
         );
+        // A new session each time, so every PUT summarizes from scratch.
+        stats.push(
+          await measure(size, c, "PUT session (200 msgs)", () => [
+            "PUT",
+            `/v1/working-memory/bench-session-${sessions++}${SESSION_QUERY}`,
+            { messages: chat, namespace: "bench" },
+          ]),
+        );
+        stats.push(
+          await measure(size, c, "memory prompt", (i) => [
+            "POST",
+            "/v1/memory/prompt",
+            {
+              query: q(i),
+              session: { session_id: "bench-check", model_name: "gpt-4o", context_window_max: 4000 },
+              long_term_search: { limit: 10, namespace: { eq: "bench" } },
+            },
+          ]),
+        );
       }
     }
 
@@ -225,6 +275,8 @@ async function main(): Promise<void> {
         hybrid_p95_over_noop_p95: round(p95(size, c, "hybrid search") / p95(size, c, "no-op (GET /v1/health)")),
         keyword_p95_over_noop_p95: round(p95(size, c, "keyword search") / p95(size, c, "no-op (GET /v1/health)")),
         store_p95_ms: p95(size, c, "store (1 memory)"),
+        session_put_p95_ms: p95(size, c, "PUT session (200 msgs)"),
+        prompt_p95_ms: p95(size, c, "memory prompt"),
       })),
     );
 
@@ -238,7 +290,7 @@ async function main(): Promise<void> {
     console.log("\ntargets: hybrid search p95 ≤ 3× no-op p95 at 10,000 memories; store p95 ≤ 15 ms");
     for (const r of ratios) {
       console.log(
-        `${String(r.size).padEnd(6)} memories, concurrency ${r.concurrency}: hybrid p95 / no-op p95 = ${r.hybrid_p95_over_noop_p95}×, keyword = ${r.keyword_p95_over_noop_p95}×, store p95 = ${r.store_p95_ms} ms`,
+        `${String(r.size).padEnd(6)} memories, concurrency ${r.concurrency}: hybrid p95 / no-op p95 = ${r.hybrid_p95_over_noop_p95}×, keyword = ${r.keyword_p95_over_noop_p95}×, store p95 = ${r.store_p95_ms} ms, session PUT p95 = ${r.session_put_p95_ms} ms, prompt p95 = ${r.prompt_p95_ms} ms`,
       );
     }
 

@@ -78,6 +78,30 @@ describe("offline summarizer", () => {
     expect(next.match(/PostgreSQL/g)).toHaveLength(1);
   });
 
+  it("sentences that differ only in a name are different facts; an exact repeat is not", async () => {
+    const counter = await tokenCounter("cl100k_base");
+    const count = (s: string) => counter.count(s);
+    const messages = ["Alice decided to use Redis for caching.", "Bob decided to use Redis for caching.", "Bob decided to use Redis for caching."].map(
+      (content) => ({ role: "user", content }),
+    );
+    expect(extractiveSummary({ previous: null, messages, maxTokens: 100 }, count).split("\n")).toEqual([
+      "- user: Alice decided to use Redis for caching.",
+      "- user: Bob decided to use Redis for caching.",
+    ]);
+  });
+
+  it("sentences that differ only in their numbers are different facts, not repeats", async () => {
+    const counter = await tokenCounter("cl100k_base");
+    const count = (s: string) => counter.count(s);
+    const messages = Array.from({ length: 40 }, (_, i) => ({ role: "user", content: `Item ${i} costs $${i * 10}.` }));
+    messages.push({ role: "user", content: "Item 3 costs $30." });
+    const summary = extractiveSummary({ previous: null, messages, maxTokens: 100 }, count);
+    const lines = summary.split("\n");
+    expect(lines.length).toBeGreaterThan(5);
+    expect(new Set(lines).size).toBe(lines.length);
+    expect(count(summary)).toBeLessThanOrEqual(100);
+  });
+
   it("splits sentences at terminal punctuation, not inside numbers", () => {
     expect(sentences("Version 3.5 ships. Then 4.0 follows!\nNew line here")).toEqual(["Version 3.5 ships.", "Then 4.0 follows!", "New line here"]);
   });
