@@ -94,7 +94,6 @@ export class WorkingMemoryService {
   async put(p: Principal, sessionId: string, input: SessionInput, model: ModelParams): Promise<SessionView> {
     const now = this.d.clock();
     const budget = await this.budget(model);
-    const before = await this.d.repo.get(p.tenant, sessionId, now);
     const warnings: string[] = [];
 
     let messages: SessionMessage[] = input.messages.map((m) => ({
@@ -157,24 +156,26 @@ export class WorkingMemoryService {
       long_term_memory_strategy: input.long_term_memory_strategy ?? DEFAULT_STRATEGY,
       ttl_seconds: input.ttl_seconds,
       expires_at: input.ttl_seconds ? now + input.ttl_seconds * 1000 : null,
-      created_at: before?.created_at ?? now,
+      created_at: now,
       updated_at: now,
       last_accessed: now,
     };
     const tokens = this.tokensOf(messages, budget.counter);
-    const version = await this.d.repo.put(session, tokens);
-    const stored: Session = { ...session, version };
+    // One statement: version 1 is a new session (or one replacing an expired row).
+    const { version, created_at } = await this.d.repo.put(session, tokens);
+    const stored: Session = { ...session, created_at, version };
+    const created = version === 1;
     this.emit(p.tenant, [
       {
         type: "session_updated",
         at: now,
         session: snapshot(stored, tokens, summarized),
         actor: p.subject,
-        reason: summarized ? "summarized" : before ? "replaced" : "created",
+        reason: summarized ? "summarized" : created ? "created" : "replaced",
       },
     ]);
     if (memories.some((m) => m.persisted_at === null)) this.background(this.promote(p, stored), "working-memory promotion");
-    return { session: stored, tokens, usage: this.usage(tokens, budget), newSession: !before, warnings };
+    return { session: stored, tokens, usage: this.usage(tokens, budget), newSession: created, warnings };
   }
 
   /** A session; with a model or window, the oldest messages beyond it are left out (at least one stays). */
@@ -293,7 +294,7 @@ export class WorkingMemoryService {
     const at = this.d.clock();
     const promoted = new Set(pending.map((m) => m.id));
     const memories = session.memories.map((m) => (promoted.has(m.id) ? { ...m, persisted_at: at } : m));
-    await this.d.repo.setMemories(p.tenant, session.session_id, session.version, memories);
+    await this.d.repo.setMemories(session, memories);
   }
 
   private async budget(model: ModelParams): Promise<Budget> {

@@ -22,6 +22,8 @@ const COLUMNS = [
 ] as const;
 
 const LIVE = "(expires_at IS NULL OR expires_at > ?)";
+/** In an upsert: the row being replaced had expired, so the write starts a new session. */
+const EXPIRED = "working_memory.expires_at IS NOT NULL AND working_memory.expires_at <= excluded.updated_at";
 
 /** Filters for listing sessions. */
 export interface SessionListOptions {
@@ -45,10 +47,10 @@ export class SessionRepo {
   }
 
   /**
-   * Replaces a session (creating it if needed) in one statement; returns its new version.
-   * `created_at` survives a replacement unless the previous row had expired.
+   * Replaces a session (creating it if needed) in one statement; returns its new version (1 for
+   * a new session, including one replacing an expired row) and its creation time.
    */
-  async put(s: Omit<Session, "version">, tokens: number): Promise<number> {
+  async put(s: Omit<Session, "version">, tokens: number): Promise<{ version: number; created_at: number }> {
     const values = toRow(s, tokens);
     const row = await this.db
       .prepare(
@@ -57,24 +59,23 @@ export class SessionRepo {
            ${COLUMNS.filter((c) => c !== "tenant" && c !== "session_id" && c !== "created_at")
              .map((c) => `${c} = excluded.${c}`)
              .join(", ")},
-           created_at = CASE WHEN working_memory.expires_at IS NOT NULL AND working_memory.expires_at <= excluded.updated_at
-                             THEN excluded.created_at ELSE working_memory.created_at END,
-           version = working_memory.version + 1
-         RETURNING version`,
+           created_at = CASE WHEN ${EXPIRED} THEN excluded.created_at ELSE working_memory.created_at END,
+           version = CASE WHEN ${EXPIRED} THEN 1 ELSE working_memory.version + 1 END
+         RETURNING version, created_at`,
       )
       .bind(...values)
-      .first<{ version: number }>();
-    return row!.version;
+      .first<{ version: number; created_at: number }>();
+    return { version: row!.version, created_at: row!.created_at };
   }
 
   /**
    * Records that memories were promoted to long-term memory, only if the session is still the
-   * version the promotion read (a newer write promotes its own memories).
+   * one (creation time) and version the promotion read (a newer write promotes its own memories).
    */
-  async setMemories(tenant: string, sessionId: string, version: number, memories: Memory[]): Promise<boolean> {
+  async setMemories(s: Pick<Session, "tenant" | "session_id" | "version" | "created_at">, memories: Memory[]): Promise<boolean> {
     const res = await this.db
-      .prepare("UPDATE working_memory SET memories = ? WHERE tenant = ? AND session_id = ? AND version = ?")
-      .bind(JSON.stringify(memories), tenant, sessionId, version)
+      .prepare("UPDATE working_memory SET memories = ? WHERE tenant = ? AND session_id = ? AND version = ? AND created_at = ?")
+      .bind(JSON.stringify(memories), s.tenant, s.session_id, s.version, s.created_at)
       .run();
     return res.meta.changes > 0;
   }
