@@ -38,6 +38,13 @@ const schema = z.object({
   WORKING_MEMORY_SUMMARIZATION: flag(true),
   SUMMARIZATION_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.7),
   DEFAULT_CONTEXT_WINDOW: positiveInt(16_000),
+  DEDUP_ON_WRITE: flag(true),
+  DEDUP_SIMILARITY: z.coerce.number().gt(0).max(1).optional(),
+  FEEDBACK_RANK_WEIGHT: z.coerce.number().min(0).max(1).default(0.5),
+  FEEDBACK_DELETE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.3),
+  FEEDBACK_DELETE_AFTER: z.coerce.number().int().min(1).default(2),
+  CONSOLIDATION: flag(true),
+  FORGET_POLICY: optionalString,
 });
 
 export type Config = z.output<typeof schema> & {

@@ -11,6 +11,7 @@ import { createLogger, errorMessage, type Logger } from "./log.ts";
 import type { EventSink } from "./service/events.ts";
 import { MemoryService } from "./service/memory-service.ts";
 import { WorkingMemoryService } from "./service/working-memory.ts";
+import { GraphRepo } from "./store/graph-repo.ts";
 import { MemoryRepo } from "./store/memory-repo.ts";
 import { SessionRepo } from "./store/session-repo.ts";
 import { VectorRepo } from "./store/vector-repo.ts";
@@ -40,8 +41,10 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): A
       ? new WorkersAiEmbedder(env.AI!, config.EMBEDDING_MODEL, config.embeddingDimensions)
       : offlineEmbedder(config.embeddingDimensions);
   const events = hubSink(env, defer, log);
+  const graph = new GraphRepo(env.DB);
   const service = new MemoryService({
     repo: new MemoryRepo(env.DB, index.remote),
+    graph,
     index,
     embedder,
     events,

@@ -1,6 +1,41 @@
+import * as z from "zod";
+import { ENTITY_TYPES, type Extraction } from "../domain/extract.ts";
+import { MEMORY_TYPES } from "../domain/memory.ts";
 import { fitLines, sentences } from "../domain/summarize.ts";
 import { modelInfo } from "../domain/tokens.ts";
-import { LlmError, type ChatModel, type LlmProvider, type SummaryRequest } from "./llm.ts";
+import { LlmError, type AnswerRequest, type ChatMessage, type ChatModel, type LlmProvider, type SummaryRequest } from "./llm.ts";
+
+const relation = z.object({ subject: z.string().min(1), predicate: z.string().min(1).max(64), object: z.string().min(1) });
+/** The structured output asked of the model for extraction; anything else is refused. */
+const extractionSchema = z.object({
+  memories: z
+    .array(
+      z.object({
+        text: z.string().min(1).max(2000),
+        memory_type: z.enum(MEMORY_TYPES),
+        topics: z.array(z.string().min(1).max(100)).max(20).default([]),
+        entities: z.array(z.string().min(1).max(200)).max(50).default([]),
+        relations: z.array(relation).max(20).default([]),
+      }),
+    )
+    .max(200),
+  entities: z.array(z.object({ name: z.string().min(1).max(200), type: z.enum(ENTITY_TYPES) })).max(200).default([]),
+  topics: z.array(z.string().min(1).max(100)).max(50).default([]),
+});
+const EXTRACTION_JSON_SCHEMA = JSON.stringify(z.toJSONSchema(extractionSchema, { io: "input" }));
+
+const EXTRACT_SYSTEM = [
+  "You extract long-term memories from a conversation for an AI assistant's memory.",
+  "Keep only what is worth remembering later: facts, decisions, preferences, todos, events.",
+  "Each memory is one self-contained statement. Name entities (people, organizations, technologies,",
+  "products, places, dates) and relations (subject, predicate in snake_case, object); 'I' in the",
+  "user's messages is the given speaker. Answer with one JSON object matching this JSON Schema, nothing else:",
+].join(" ");
+
+const ANSWER_SYSTEM = [
+  "Answer the question using only the memories and facts given. Cite every memory you use by its id",
+  "in square brackets, like [01J...]. If they do not contain the answer, say that you do not know. Be brief.",
+].join(" ");
 
 const SUMMARY_SYSTEM = (maxTokens: number) =>
   [
@@ -55,6 +90,49 @@ export class ChatLlm implements LlmProvider {
       summary = req.count(text) <= req.maxTokens ? text : fitLines(sentences(text), req.maxTokens, req.count);
     }
     return summary ?? "";
+  }
+
+  async *answer(req: AnswerRequest): AsyncGenerator<string> {
+    const memories = req.memories.map((m) => `[${m.id}] ${m.text}`).join("\n") || "(none)";
+    const facts = req.facts.map((f) => `- ${f}`).join("\n") || "(none)";
+    yield* this.chat.stream(
+      [
+        { role: "system", content: ANSWER_SYSTEM },
+        { role: "user", content: `Memories:\n${memories}\n\nFacts:\n${facts}\n\nQuestion: ${req.question}` },
+      ],
+      { temperature: 0.2, maxTokens: 512 },
+    );
+  }
+
+  /**
+   * Structured extraction: the model's JSON is validated by zod; invalid output is retried once
+   * with the validation error, then reported. Nothing half-parsed is ever returned.
+   */
+  async extract(messages: { role: string; content: string }[], speaker: string): Promise<Extraction> {
+    const transcript = messages.map((m) => `${m.role}: ${m.content}`).join("\n");
+    const prompt: ChatMessage[] = [
+      { role: "system", content: `${EXTRACT_SYSTEM}\n${EXTRACTION_JSON_SCHEMA}` },
+      { role: "user", content: `Speaker: ${speaker}\n\nConversation:\n${transcript}` },
+    ];
+    let problem = "";
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const out = await this.chat.complete(prompt, { temperature: 0, maxTokens: 2048 });
+      const parsed = extractionSchema.safeParse(parseJson(out));
+      if (parsed.success) return parsed.data;
+      problem = parsed.error.issues[0] ? `${parsed.error.issues[0].path.join(".") || "output"}: ${parsed.error.issues[0].message}` : "not JSON";
+      prompt.push({ role: "assistant", content: out }, { role: "user", content: `That is not valid (${problem}). Answer again with only the JSON object.` });
+    }
+    throw new LlmError(`${this.name} returned invalid extraction output twice (${problem})`, "malformed", false);
+  }
+}
+
+/** JSON from a model's answer, tolerating a Markdown code fence around it. */
+function parseJson(text: string): unknown {
+  const fenced = /```(?:json)?\s*([\s\S]*?)```/.exec(text);
+  try {
+    return JSON.parse((fenced ? fenced[1]! : text).trim());
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ChatMessage } from "../domain/budget.ts";
+import type { Extraction } from "../domain/extract.ts";
 
 export type { ChatMessage };
 
@@ -26,6 +27,14 @@ export interface SummaryRequest {
   count(text: string): number;
 }
 
+/** What an answer may draw on: retrieved memories (best first) and current graph facts. */
+export interface AnswerRequest {
+  question: string;
+  memories: { id: string; text: string; score: number }[];
+  /** Facts as sentences, e.g. `caching uses Redis`. */
+  facts: string[];
+}
+
 /**
  * What edgemem asks of a language model. Remote providers answer with a prompted chat model;
  * the offline provider answers without one (extractively).
@@ -33,6 +42,10 @@ export interface SummaryRequest {
 export interface LlmProvider {
   readonly name: string;
   summarize(req: SummaryRequest): Promise<string>;
+  /** Streams an answer drawn from the evidence, citing memory ids as `[id]`. */
+  answer(req: AnswerRequest): AsyncIterable<string>;
+  /** Memories worth keeping in a conversation, with entities, relations and topics. */
+  extract(messages: { role: string; content: string }[], speaker: string): Promise<Extraction>;
 }
 
 export type LlmFailure = "timeout" | "unavailable" | "rejected" | "malformed";

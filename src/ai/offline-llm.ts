@@ -1,14 +1,26 @@
+import { extractiveAnswer } from "../domain/answer.ts";
+import { extract } from "../domain/extract.ts";
 import { extractiveSummary } from "../domain/summarize.ts";
-import type { LlmProvider, SummaryRequest } from "./llm.ts";
+import type { AnswerRequest, LlmProvider, SummaryRequest } from "./llm.ts";
 
 /**
- * The provider that needs no model: summaries are the conversation's most informative
- * sentences, verbatim (see domain/summarize.ts). Deterministic, instant, offline.
+ * The provider that needs no model: summaries and answers are the most informative sentences,
+ * verbatim (domain/summarize.ts, domain/answer.ts); extraction is rule-based (domain/extract.ts).
+ * Deterministic, instant, offline.
  */
 export class OfflineLlm implements LlmProvider {
   readonly name = "offline-extractive";
 
   async summarize(req: SummaryRequest): Promise<string> {
     return extractiveSummary(req, req.count);
+  }
+
+  async *answer(req: AnswerRequest): AsyncGenerator<string> {
+    const lines = extractiveAnswer(req.question, req.memories, req.facts);
+    for (let i = 0; i < lines.length; i++) yield i ? ` ${lines[i]}` : lines[i]!;
+  }
+
+  async extract(messages: { role: string; content: string }[], speaker: string) {
+    return extract(messages, speaker);
   }
 }

@@ -1,4 +1,4 @@
-import { stem, STOPWORDS, words } from "./text.ts";
+import { contentStems, keyTerms } from "./text.ts";
 
 /**
  * Extractive summarization: the offline summarizer. It keeps the conversation's most
@@ -52,9 +52,6 @@ export function sentences(text: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-function contentStems(text: string): Set<string> {
-  return new Set(words(text).filter((w) => (w.length > 1 || /\d/.test(w)) && !STOPWORDS.has(w)).map(stem));
-}
 
 function clip(sentence: string): string {
   const parts = sentence.split(" ");
@@ -108,7 +105,7 @@ export function extractiveSummary(input: SummaryInput, count: (text: string) => 
   const units: Unit[] = [];
   const add = (line: string, sentence: string, bonus: number) => {
     const stems = contentStems(sentence);
-    const keys = new Set((sentence.match(KEY_WORDS) ?? []).flatMap((w) => [...contentStems(w)]));
+    const keys = keyTerms(sentence);
     units.push({ line, order: units.length, stems, keys, score: cueScore(sentence, stems) + bonus });
   };
   for (const line of sentences(input.previous ?? "")) {
@@ -157,9 +154,6 @@ export function extractiveSummary(input: SummaryInput, count: (text: string) => 
     count,
   );
 }
-
-/** Numbers and capitalised words. */
-const KEY_WORDS = /\p{Lu}[\p{L}\d]*|[\p{L}]*\d[\p{L}\d]*/gu;
 
 /**
  * Whether a sentence repeats a kept one: most of its words are the same and it adds no number

@@ -64,3 +64,27 @@ export function escapeLike(s: string): string {
 export function stem(word: string): string {
   return stemmer(word);
 }
+
+/** Porter stems of a text's content words (stopwords and one-letter words out, numbers in). */
+export function contentStems(text: string): Set<string> {
+  return new Set(words(text).filter((w) => (w.length > 1 || /\d/.test(w)) && !STOPWORDS.has(w)).map(stem));
+}
+
+const KEY_WORDS = /\p{Lu}[\p{L}\d]*|[\p{L}]*\d[\p{L}\d]*/gu;
+
+/** Stems of a text's numbers and capitalised words: what tells one fact from a similar one. */
+export function keyTerms(text: string): Set<string> {
+  return new Set((text.match(KEY_WORDS) ?? []).flatMap((w) => [...contentStems(w)]));
+}
+
+/**
+ * Whether two texts can state the same fact: neither has a number or name the other lacks
+ * (`Redis for caching` vs `Memcached for caching`, `item 10` vs `item 12` cannot).
+ */
+export function compatibleFacts(a: string, b: string): boolean {
+  const sa = contentStems(a);
+  const sb = contentStems(b);
+  for (const k of keyTerms(a)) if (!sb.has(k)) return false;
+  for (const k of keyTerms(b)) if (!sa.has(k)) return false;
+  return true;
+}

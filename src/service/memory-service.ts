@@ -7,6 +7,8 @@ import { byteLength, MAX_ID_BYTES, newId, sha256Hex } from "../domain/ids.ts";
 import {
   applyPatch,
   buildMemory,
+  contentHash,
+  DEFAULT_CONFIDENCE,
   vectorInputsChanged,
   type Memory,
   type MemoryPatch,
@@ -14,9 +16,11 @@ import {
   type Scope,
 } from "../domain/memory.ts";
 import { fuseRanks, recencyScore, rerankWithRecency, type RecencyParams } from "../domain/ranking.ts";
-import { matchExpression, pruneCommonTerms, queryTerms, stem } from "../domain/text.ts";
+import { entityType, tagText, type EntityType } from "../domain/extract.ts";
+import { compatibleFacts, matchExpression, pruneCommonTerms, queryTerms, stem } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { HistoryEntry, ListOptions, MemoryRepo, PutOp } from "../store/memory-repo.ts";
+import type { GraphRepo } from "../store/graph-repo.ts";
+import type { HistoryEntry, ListOptions, MemoryRepo, PutOp, WriteOp } from "../store/memory-repo.ts";
 import type { VectorWrite } from "../store/vector-repo.ts";
 import { vectorFilterOf, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
 import type { EventSink, MemoryEvent } from "./events.ts";
@@ -32,10 +36,11 @@ export interface Principal {
 
 export interface ServiceDeps {
   repo: MemoryRepo;
+  graph: GraphRepo;
   index: VectorIndex;
   embedder: Embedder;
   events: EventSink;
-  config: Pick<Config, "LAST_ACCESSED_MIN_INTERVAL_SECONDS">;
+  config: Pick<Config, "LAST_ACCESSED_MIN_INTERVAL_SECONDS" | "DEDUP_ON_WRITE" | "DEDUP_SIMILARITY" | "FEEDBACK_RANK_WEIGHT">;
   log: Logger;
   clock: () => number;
   /** Runs work after the response (ctx.waitUntil). */
@@ -101,10 +106,28 @@ export interface ForgetResult {
   dry_run: boolean;
 }
 
+export interface Deduplication {
+  /** The id the caller gave (or would have been generated), which was not stored. */
+  requested_id: string | null;
+  existing_id: string;
+  /** `exact`: same content, nothing written; `near`: the existing memory was updated instead. */
+  kind: "exact" | "near";
+}
+
 export interface WriteResult {
   memories: Memory[];
   warnings: string[];
+  deduplicated: Deduplication[];
 }
+
+export interface CreateOptions {
+  reason?: string;
+  /** Content dedup (default: DEDUP_ON_WRITE). The CRUD API's key upsert turns it off. */
+  dedup?: boolean;
+}
+
+/** Extra statements to run in the same D1 transaction as a write (graph rows, feedback). */
+type Extra = D1PreparedStatement[];
 
 /** Expired memories of a tenant are purged on read at most this often (per isolate). */
 const PURGE_ON_READ_EVERY_MS = 60_000;
@@ -121,18 +144,63 @@ const unembedded = new Map<string, { n: number; at: number }>();
 export class MemoryService {
   constructor(private readonly d: ServiceDeps) {}
 
-  /** Creates or replaces memories by id (idempotent: the same id again updates, never duplicates). */
-  async create(p: Principal, inputs: NewMemory[], reason?: string): Promise<WriteResult> {
+  /**
+   * Creates or replaces memories by id (idempotent: the same id again updates, never duplicates).
+   * With dedup, a new memory whose content (case and spacing aside) already exists in the same
+   * namespace and user is not stored again, and one nearly identical to an existing memory
+   * (cosine ≥ DEDUP_SIMILARITY, with no number or name the other lacks) updates that memory
+   * instead — texts are never concatenated, so unrelated facts never merge.
+   * Memories without topics and entities get them from the offline tagger.
+   */
+  async create(p: Principal, inputs: NewMemory[], opts: CreateOptions = {}): Promise<WriteResult> {
     const now = this.d.clock();
+    const dedup = opts.dedup ?? this.d.config.DEDUP_ON_WRITE;
     const byId = new Map<string, NewMemory>();
     for (const input of inputs) {
       const id = input.id ?? newId(now);
       checkId(id);
-      byId.set(id, { ...input, id });
+      byId.set(id, withTags({ ...input, id }));
     }
     const supplied = inputs.flatMap((i) => (i.id === undefined ? [] : [i.id]));
-    const existing = new Map((await this.d.repo.getMany(p.tenant, supplied, now)).map((m) => [m.id, m]));
+    const hashes = new Map<string, string>();
+    if (dedup) for (const [id, input] of byId) hashes.set(id, await contentHash(input.text));
+    const found = await this.d.repo.findByIdsOrHashes(p.tenant, supplied, dedup ? [...hashes.values()] : [], now);
+    const existing = new Map(found.filter((m) => byId.has(m.id)).map((m) => [m.id, m]));
+
+    const deduplicated: Deduplication[] = [];
     const pairs: { before: Memory | null; after: Memory }[] = [];
+    const vectors = new Map<string, Float32Array>();
+    if (dedup) {
+      const seen = new Map<string, string>();
+      for (const [id, input] of byId) {
+        if (existing.has(id)) continue;
+        const hash = hashes.get(id)!;
+        const same =
+          found.find((m) => m.memory_hash === hash && sameOwner(m, input) && !byId.has(m.id))?.id ??
+          seen.get(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`);
+        if (same) {
+          deduplicated.push({ requested_id: input.id === undefined ? null : id, existing_id: same, kind: "exact" });
+          byId.delete(id);
+        } else seen.set(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`, id);
+      }
+      const fresh = [...byId].filter(([id]) => !existing.has(id));
+      for (const near of await this.nearDuplicates(p.tenant, fresh, vectors, now)) {
+        const input = byId.get(near.id)!;
+        const after = await applyPatch(
+          near.existing,
+          {
+            text: input.text,
+            memory_type: input.memory_type ?? near.existing.memory_type,
+            topics: [...near.existing.topics, ...(input.topics ?? [])],
+            entities: [...near.existing.entities, ...(input.entities ?? [])],
+          },
+          now,
+        );
+        pairs.push({ before: near.existing, after });
+        deduplicated.push({ requested_id: input.id === undefined ? null : near.id, existing_id: near.existing.id, kind: "near" });
+        byId.delete(near.id);
+      }
+    }
     for (const [id, input] of byId) {
       const before = existing.get(id) ?? null;
       const fresh = await buildMemory(p.tenant, id, input, now);
@@ -140,7 +208,8 @@ export class MemoryService {
       const after = before ? { ...fresh, created_at: input.created_at ?? before.created_at } : fresh;
       pairs.push({ before, after });
     }
-    return this.put(p, pairs, reason);
+    const res = await this.put(p, pairs, opts.reason, [], vectors);
+    return { ...res, deduplicated };
   }
 
   /** The CRUD API's create: upsert on (agent_id, scope, key). */
@@ -158,7 +227,7 @@ export class MemoryService {
           const res = await this.put(p, [{ before, after }]);
           return { memory: res.memories[0]!, created: false, warnings: res.warnings };
         }
-        const res = await this.create(p, [input]);
+        const res = await this.create(p, [input], { dedup: false });
         return { memory: res.memories[0]!, created: true, warnings: res.warnings };
       } catch (e) {
         // Two creates raced on the same key: the loser retries as an update.
@@ -179,20 +248,30 @@ export class MemoryService {
     return this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
   }
 
-  async update(p: Principal, id: string, patch: MemoryPatch, reason?: string): Promise<WriteResult & { memory: Memory }> {
+  async update(p: Principal, id: string, patch: MemoryPatch, reason?: string, extra: Extra = []): Promise<WriteResult & { memory: Memory }> {
     const now = this.d.clock();
     const before = await this.d.repo.get(p.tenant, id, now);
     if (!before) throw AppError.notFound(`memory ${id}`);
     const after = await applyPatch(before, patch, now);
-    const res = await this.put(p, [{ before, after }], reason);
+    const res = await this.put(p, [{ before, after }], reason, extra);
     return { ...res, memory: res.memories[0]! };
   }
 
   /** Deletes the given ids; returns those that existed. */
-  async remove(p: Principal, ids: string[], reason?: string): Promise<string[]> {
+  async remove(p: Principal, ids: string[], reason?: string, extra: Extra = []): Promise<string[]> {
     const found = await this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
-    await this.deleteMemories(p.tenant, found, p.subject, reason);
+    await this.deleteMemories(p.tenant, found, p.subject, reason, extra);
     return found.map((m) => m.id);
+  }
+
+  /**
+   * Merges near-duplicates into one memory in one transaction: `keep` is rewritten as `after`
+   * and the others are deleted (history and events say `consolidated into <id>`).
+   */
+  async merge(tenant: string, keep: Memory, after: Memory, others: Memory[], actor: string): Promise<void> {
+    const reason = `consolidated into ${keep.id}`;
+    const p: Principal = { tenant, subject: actor, scopes: null };
+    await this.put(p, [{ before: keep, after }], "consolidated", [], new Map(), others, reason);
   }
 
   async list(p: Principal, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
@@ -341,8 +420,19 @@ export class MemoryService {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** Writes new versions of memories with their vectors, history and events. */
-  private async put(p: Principal, pairs: { before: Memory | null; after: Memory }[], reason?: string): Promise<WriteResult> {
+  /**
+   * Writes new versions of memories with their vectors, history, graph entities and events (and
+   * deletes `removed` in the same transaction). `known` holds vectors already computed, by text.
+   */
+  private async put(
+    p: Principal,
+    pairs: { before: Memory | null; after: Memory }[],
+    reason?: string,
+    extra: Extra = [],
+    known: Map<string, Float32Array> = new Map(),
+    removed: Memory[] = [],
+    removedReason?: string,
+  ): Promise<WriteResult> {
     const now = this.d.clock();
     const warnings: string[] = [];
     const model = this.d.embedder.model;
@@ -352,7 +442,10 @@ export class MemoryService {
     let vectors: Float32Array[] | null = null;
     if (toEmbed.length) {
       try {
-        vectors = await this.d.embedder.embed(toEmbed.map((x) => x.after.text));
+        const missing = [...new Set(toEmbed.map((x) => x.after.text).filter((t) => !known.has(t)))];
+        const fresh = missing.length ? await this.d.embedder.embed(missing) : [];
+        missing.forEach((t, i) => known.set(t, fresh[i]!));
+        vectors = toEmbed.map((x) => known.get(x.after.text)!);
       } catch (e) {
         // The memory is still stored (keyword-searchable now); upkeep embeds it later.
         this.d.log.warn("embedding failed; storing without vectors", { error: errorMessage(e) });
@@ -377,8 +470,18 @@ export class MemoryService {
       }
       ops.push({ kind: "put", before, after, vector, reason });
     }
+    const deletes: WriteOp[] = removed.map((m) => ({ kind: "delete", before: m, reason: removedReason }));
+    // Every entity a memory names exists in the knowledge graph (written in the same transaction).
+    const entities = new Map<string, { name: string; type: EntityType }>();
+    for (const { before, after } of pairs) {
+      if (before && sameList(before.entities, after.entities)) continue;
+      for (const name of after.entities) {
+        if (!entities.has(name.toLowerCase())) entities.set(name.toLowerCase(), { name, type: entityType(name, after.text) });
+      }
+    }
+    const graph = this.d.graph.ensureEntities(p.tenant, [...entities.values()], now);
     try {
-      await this.d.repo.write(p.tenant, ops, p.subject, now);
+      await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [...graph, ...extra]);
     } catch (e) {
       // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
       if (/UNIQUE constraint failed/.test(errorMessage(e))) {
@@ -389,14 +492,59 @@ export class MemoryService {
 
     const memories = ops.map((o) => o.after);
     if (this.d.index.remote) this.background(this.d.index.push(p.tenant, memories.map((m) => m.id)), "vector push");
-    this.emit(
-      p.tenant,
-      ops.map((o) => ({ type: o.before ? "memory_updated" : "memory_created", at: now, memory: o.after, actor: p.subject, reason })),
-    );
-    return { memories, warnings };
+    if (this.d.index.remote && removed.length) this.background(this.d.index.flushDeletes(p.tenant), "vector delete");
+    this.emit(p.tenant, [
+      ...ops.map((o): MemoryEvent => ({ type: o.before ? "memory_updated" : "memory_created", at: now, memory: o.after, actor: p.subject, reason })),
+      ...removed.map((m): MemoryEvent => ({ type: "memory_deleted", at: now, memory: m, actor: p.subject, reason: removedReason })),
+    ]);
+    return { memories, warnings, deduplicated: [] };
   }
 
-  private async deleteMemories(tenant: string, memories: Memory[], actor: string, reason?: string): Promise<void> {
+  /**
+   * New memories nearly identical to an existing one in the same namespace and user: the
+   * nearest neighbour by vector, at or above the similarity threshold, stating the same fact.
+   * Vectors computed here are kept in `vectors` (by text) for the write.
+   */
+  private async nearDuplicates(
+    tenant: string,
+    fresh: [string, NewMemory][],
+    vectors: Map<string, Float32Array>,
+    now: number,
+  ): Promise<{ id: string; existing: Memory }[]> {
+    if (!fresh.length) return [];
+    const threshold = this.d.config.DEDUP_SIMILARITY ?? this.d.embedder.nearDuplicate;
+    let embedded: Float32Array[];
+    try {
+      embedded = await this.d.embedder.embed(fresh.map(([, m]) => m.text));
+    } catch {
+      return []; // put() reports the embedder failure
+    }
+    fresh.forEach(([, m], i) => vectors.set(m.text, embedded[i]!));
+    const candidates: { id: string; hit: string }[] = [];
+    for (const [i, [id, m]] of fresh.entries()) {
+      // The index filters what it can; rows are re-checked for the same owner below.
+      const filter: MemoryFilter = {};
+      if (m.namespace) filter.namespace = { eq: m.namespace };
+      if (m.user_id) filter.user_id = { eq: m.user_id };
+      const hits = await this.d.index.query(tenant, embedded[i]!, { topK: 5, model: this.d.embedder.model, filter: vectorFilterOf(filter) });
+      for (const h of hits) if (h.score >= threshold) candidates.push({ id, hit: h.id });
+    }
+    if (!candidates.length) return [];
+    const rows = new Map((await this.d.repo.getMany(tenant, candidates.map((c) => c.hit), now)).map((m) => [m.id, m]));
+    const taken = new Set<string>();
+    const out: { id: string; existing: Memory }[] = [];
+    for (const c of candidates) {
+      const existing = rows.get(c.hit);
+      const input = fresh.find(([id]) => id === c.id)![1];
+      if (out.some((o) => o.id === c.id) || !existing || taken.has(existing.id)) continue;
+      if (!sameOwner(existing, input) || !compatibleFacts(existing.text, input.text)) continue;
+      taken.add(existing.id);
+      out.push({ id: c.id, existing });
+    }
+    return out;
+  }
+
+  private async deleteMemories(tenant: string, memories: Memory[], actor: string, reason?: string, extra: Extra = []): Promise<void> {
     if (!memories.length) return;
     const now = this.d.clock();
     await this.d.repo.write(
@@ -404,6 +552,7 @@ export class MemoryService {
       memories.map((m) => ({ kind: "delete", before: m, reason })),
       actor,
       now,
+      extra,
     );
     if (this.d.index.remote) this.background(this.d.index.flushDeletes(tenant), "vector delete");
     this.emit(
@@ -457,7 +606,12 @@ export class MemoryService {
     now: number,
     scoreType: SearchMode,
   ): SearchHit[] {
-    const items = fused.map((r) => ({ item: memories.get(r.id)!, relevance: r.relevance }));
+    // Confidence (which feedback moves) scales relevance; at the default confidence it is neutral.
+    const w = this.d.config.FEEDBACK_RANK_WEIGHT;
+    const items = fused.map((r) => {
+      const m = memories.get(r.id)!;
+      return { item: m, relevance: r.relevance * (1 + w * (m.confidence - DEFAULT_CONFIDENCE)) };
+    });
     const rankOf = new Map(fused.map((r) => [r.id, r]));
     const scored = req.recency
       ? rerankWithRecency(items, now, req.recency)
@@ -524,6 +678,22 @@ export class MemoryService {
   private background(work: Promise<unknown>, what: string): void {
     this.d.defer(work.catch((e) => this.d.log.warn(`${what} failed`, { error: errorMessage(e) })));
   }
+}
+
+/** Same namespace and user: only such memories are duplicates of each other. */
+function sameOwner(m: Memory, input: Pick<NewMemory, "namespace" | "user_id">): boolean {
+  return m.namespace === (input.namespace ?? null) && m.user_id === (input.user_id ?? null);
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A memory with neither topics nor entities gets them from the offline tagger. */
+function withTags(m: NewMemory): NewMemory {
+  if (m.topics?.length || m.entities?.length) return m;
+  const tags = tagText(m.text);
+  return { ...m, topics: tags.topics, entities: tags.entities.map((e) => e.name) };
 }
 
 function groupByTenant(memories: Memory[]): Map<string, Memory[]> {

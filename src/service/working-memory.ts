@@ -290,7 +290,7 @@ export class WorkingMemoryService {
       const e = existing.get(m.id);
       return !e || e.memory_hash !== m.memory_hash || e.memory_type !== m.memory_type || !sameList(e.topics, m.topics) || !sameList(e.entities, m.entities);
     });
-    if (changed.length) await this.d.memories.create(p, changed.map(asNewMemory), "promoted from working memory");
+    if (changed.length) await this.d.memories.create(p, changed.map(asNewMemory), { reason: "promoted from working memory" });
     const at = this.d.clock();
     const promoted = new Set(pending.map((m) => m.id));
     const memories = session.memories.map((m) => (promoted.has(m.id) ? { ...m, persisted_at: at } : m));

@@ -80,8 +80,11 @@ export class MemoryRepo {
     private readonly remoteIndex: boolean,
   ) {}
 
-  /** Applies all ops in one D1 batch: one transaction, so a failure writes nothing. */
-  async write(tenant: string, ops: WriteOp[], actor: string, now: number): Promise<void> {
+  /**
+   * Applies all ops in one D1 batch: one transaction, so a failure writes nothing. `extra`
+   * statements (graph entities, feedback rows) join the same transaction.
+   */
+  async write(tenant: string, ops: WriteOp[], actor: string, now: number, extra: D1PreparedStatement[] = []): Promise<void> {
     const stmts: D1PreparedStatement[] = [];
     for (const op of ops) {
       if (op.kind === "put") {
@@ -96,6 +99,7 @@ export class MemoryRepo {
         stmts.push(this.historyRow(tenant, op.before.id, "delete", actor, now, op.reason, op.before, null));
       }
     }
+    stmts.push(...extra);
     if (stmts.length) await this.db.batch(stmts);
   }
 
@@ -126,11 +130,14 @@ export class MemoryRepo {
     return row ? fromRow(row) : null;
   }
 
-  /** Memories with the given content hash in the same namespace and user (for dedup). */
-  async findByHash(tenant: string, hash: string, now: number): Promise<Memory[]> {
+  /** In one query: live memories with any of the ids, and those with any of the content hashes. */
+  async findByIdsOrHashes(tenant: string, ids: string[], hashes: string[], now: number): Promise<Memory[]> {
+    if (!ids.length && !hashes.length) return [];
     const { results } = await this.db
-      .prepare(`${SELECT} WHERE m.tenant = ? AND m.memory_hash = ? AND ${LIVE}`)
-      .bind(tenant, hash, now)
+      .prepare(
+        `${SELECT} WHERE m.tenant = ? AND (m.id IN (SELECT value FROM json_each(?)) OR m.memory_hash IN (SELECT value FROM json_each(?))) AND ${LIVE}`,
+      )
+      .bind(tenant, JSON.stringify(ids), JSON.stringify(hashes), now)
       .all<Row>();
     return results.map(fromRow);
   }
