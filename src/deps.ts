@@ -10,8 +10,10 @@ import { loadConfig, type Config } from "./config.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import type { EventSink } from "./service/events.ts";
 import { MemoryService } from "./service/memory-service.ts";
+import { KnowledgeService } from "./service/knowledge.ts";
 import { WorkingMemoryService } from "./service/working-memory.ts";
 import { GraphRepo } from "./store/graph-repo.ts";
+import { MaintenanceRepo } from "./store/maintenance-repo.ts";
 import { MemoryRepo } from "./store/memory-repo.ts";
 import { SessionRepo } from "./store/session-repo.ts";
 import { VectorRepo } from "./store/vector-repo.ts";
@@ -24,6 +26,7 @@ export interface AppDeps {
   log: Logger;
   service: MemoryService;
   sessions: WorkingMemoryService;
+  knowledge: KnowledgeService;
 }
 
 /** The only place that reads bindings: picks production or offline adapters by configuration. */
@@ -53,17 +56,28 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): A
     clock: Date.now,
     defer,
   });
+  const llm = llmProvider(env, config);
   const sessions = new WorkingMemoryService({
     repo: new SessionRepo(env.DB),
     memories: service,
-    llm: llmProvider(env, config),
+    llm,
     events,
     config,
     log,
     clock: Date.now,
     defer,
   });
-  return { config, log, service, sessions };
+  const knowledge = new KnowledgeService({
+    memories: service,
+    graph,
+    maintenance: new MaintenanceRepo(env.DB),
+    llm,
+    config,
+    nearDuplicate: config.DEDUP_SIMILARITY ?? embedder.nearDuplicate,
+    log,
+    clock: Date.now,
+  });
+  return { config, log, service, sessions, knowledge };
 }
 
 const offlineLlm = new OfflineLlm();

@@ -18,14 +18,18 @@ export default {
     return handleHttp(request, deps);
   },
 
-  /** Cron Trigger: purge expired memories and sessions, re-embed, retry and confirm vector-index sync. */
+  /**
+   * Cron Trigger: purge expired memories and sessions, re-embed, retry and confirm vector-index
+   * sync, consolidate near-duplicates (and run the forget policy when configured).
+   */
   async scheduled(_controller, env, ctx): Promise<void> {
-    const { service, sessions, log } = buildDeps(env, ctx);
+    const { service, sessions, knowledge, log } = buildDeps(env, ctx);
     const result = await service.upkeep();
     const sessionsPurged = await sessions.purgeExpired().catch((e: unknown) => {
       log.error("upkeep: session purge failed", { error: errorMessage(e) });
       return 0;
     });
-    log.info("upkeep done", { ...result, sessionsPurged });
+    const consolidation = await knowledge.consolidateAll();
+    log.info("upkeep done", { ...result, sessionsPurged, consolidation });
   },
 } satisfies ExportedHandler<Env>;

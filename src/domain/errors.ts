@@ -9,6 +9,7 @@ export type ErrorCode =
   | "payload_too_large"
   | "unsupported_media_type"
   | "upstream_error"
+  | "upstream_timeout"
   | "internal_error";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -21,6 +22,7 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   upstream_error: 502,
+  upstream_timeout: 504,
   internal_error: 500,
 };
 

@@ -44,8 +44,12 @@ export function amsRoutes(r: AppRouter): void {
     const res = await c.app.service.create(
       c.principal,
       body.memories.map((m) => toNewMemory(m, now, namespace)),
+      { dedup: body.deduplicate ?? undefined },
     );
-    return json(res.warnings.length ? { ...OK, warnings: res.warnings } : OK);
+    const out: Record<string, unknown> = { ...OK };
+    if (res.deduplicated.length) out.deduplicated = res.deduplicated;
+    if (res.warnings.length) out.warnings = res.warnings;
+    return json(out);
   });
   r.post("/v1/long-term-memory", create);
   r.post("/v1/long-term-memory/", create);

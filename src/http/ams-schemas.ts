@@ -54,6 +54,8 @@ export type MemoryRecordInput = z.output<typeof memoryRecordInput>;
 
 export const createMemoriesBody = z.object({
   memories: z.array(memoryRecordInput).min(1, { message: "at least one memory is required" }),
+  /** AMS's flag: content dedup on write (default: DEDUP_ON_WRITE). */
+  deduplicate: z.boolean().nullish(),
 });
 
 export const namespaceQuery = z.object({ namespace: label.optional() });

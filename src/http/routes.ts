@@ -3,6 +3,7 @@ import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import { amsRoutes } from "./ams-routes.ts";
 import { crudRoutes } from "./crud-routes.ts";
+import { knowledgeRoutes } from "./knowledge-routes.ts";
 import { workingMemoryRoutes } from "./working-memory-routes.ts";
 import type { AppRouter, RequestContext } from "./handler.ts";
 import { errorResponse } from "./respond.ts";
@@ -10,6 +11,7 @@ import { errorResponse } from "./respond.ts";
 const router: AppRouter = Router<IRequest, [RequestContext]>();
 amsRoutes(router);
 workingMemoryRoutes(router);
+knowledgeRoutes(router);
 crudRoutes(router);
 
 /** Routes a REST request; every error becomes a JSON error response. */

@@ -126,8 +126,12 @@ export interface CreateOptions {
   dedup?: boolean;
 }
 
-/** Extra statements to run in the same D1 transaction as a write (graph rows, feedback). */
-type Extra = D1PreparedStatement[];
+/** What rides along with a write: statements for the same D1 transaction (graph rows, feedback)
+ * and events to publish just before the write's own (e.g. feedback_recorded). */
+export interface WriteExtras {
+  statements?: D1PreparedStatement[];
+  events?: MemoryEvent[];
+}
 
 /** Expired memories of a tenant are purged on read at most this often (per isolate). */
 const PURGE_ON_READ_EVERY_MS = 60_000;
@@ -208,7 +212,7 @@ export class MemoryService {
       const after = before ? { ...fresh, created_at: input.created_at ?? before.created_at } : fresh;
       pairs.push({ before, after });
     }
-    const res = await this.put(p, pairs, opts.reason, [], vectors);
+    const res = await this.put(p, pairs, { reason: opts.reason, known: vectors });
     return { ...res, deduplicated };
   }
 
@@ -248,20 +252,42 @@ export class MemoryService {
     return this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
   }
 
-  async update(p: Principal, id: string, patch: MemoryPatch, reason?: string, extra: Extra = []): Promise<WriteResult & { memory: Memory }> {
+  async update(p: Principal, id: string, patch: MemoryPatch, reason?: string, extras: WriteExtras = {}): Promise<WriteResult & { memory: Memory }> {
     const now = this.d.clock();
     const before = await this.d.repo.get(p.tenant, id, now);
     if (!before) throw AppError.notFound(`memory ${id}`);
     const after = await applyPatch(before, patch, now);
-    const res = await this.put(p, [{ before, after }], reason, extra);
+    const res = await this.put(p, [{ before, after }], { reason, extras });
     return { ...res, memory: res.memories[0]! };
   }
 
   /** Deletes the given ids; returns those that existed. */
-  async remove(p: Principal, ids: string[], reason?: string, extra: Extra = []): Promise<string[]> {
+  async remove(p: Principal, ids: string[], reason?: string, extras: WriteExtras = {}): Promise<string[]> {
     const found = await this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
-    await this.deleteMemories(p.tenant, found, p.subject, reason, extra);
+    await this.deleteMemories(p.tenant, found, p.subject, reason, extras);
     return found.map((m) => m.id);
+  }
+
+  /** Live memories that name any of the entities (by their `entities`), most recently updated first. */
+  async mentioning(p: Principal, names: string[], limit: number): Promise<Memory[]> {
+    return this.d.repo.mentioning(p.tenant, names, this.d.clock(), limit);
+  }
+
+  /** A tenant's live memories updated after `cursor` (ms), oldest first (for consolidation). */
+  async changedSince(tenant: string, cursor: number, limit: number): Promise<Memory[]> {
+    return this.d.repo.changedSince(tenant, cursor, this.d.clock(), limit);
+  }
+
+  /** Memories of the same owner whose vectors are at least `threshold` similar to `m`'s. */
+  async similar(p: Principal, m: Memory, threshold: number): Promise<Memory[]> {
+    const [vector] = await this.d.embedder.embed([m.text]);
+    const filter: MemoryFilter = {};
+    if (m.namespace) filter.namespace = { eq: m.namespace };
+    if (m.user_id) filter.user_id = { eq: m.user_id };
+    const hits = await this.d.index.query(p.tenant, vector!, { topK: 10, model: this.d.embedder.model, filter: vectorFilterOf(filter) });
+    const ids = hits.filter((h) => h.id !== m.id && h.score >= threshold).map((h) => h.id);
+    const rows = await this.d.repo.getMany(p.tenant, ids, this.d.clock());
+    return rows.filter((o) => sameOwner(o, m));
   }
 
   /**
@@ -271,7 +297,7 @@ export class MemoryService {
   async merge(tenant: string, keep: Memory, after: Memory, others: Memory[], actor: string): Promise<void> {
     const reason = `consolidated into ${keep.id}`;
     const p: Principal = { tenant, subject: actor, scopes: null };
-    await this.put(p, [{ before: keep, after }], "consolidated", [], new Map(), others, reason);
+    await this.put(p, [{ before: keep, after }], { reason: "consolidated", removed: others, removedReason: reason });
   }
 
   async list(p: Principal, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
@@ -427,12 +453,15 @@ export class MemoryService {
   private async put(
     p: Principal,
     pairs: { before: Memory | null; after: Memory }[],
-    reason?: string,
-    extra: Extra = [],
-    known: Map<string, Float32Array> = new Map(),
-    removed: Memory[] = [],
-    removedReason?: string,
+    opts: {
+      reason?: string;
+      extras?: WriteExtras;
+      known?: Map<string, Float32Array>;
+      removed?: Memory[];
+      removedReason?: string;
+    } = {},
   ): Promise<WriteResult> {
+    const { reason, extras = {}, known = new Map<string, Float32Array>(), removed = [], removedReason } = opts;
     const now = this.d.clock();
     const warnings: string[] = [];
     const model = this.d.embedder.model;
@@ -481,7 +510,7 @@ export class MemoryService {
     }
     const graph = this.d.graph.ensureEntities(p.tenant, [...entities.values()], now);
     try {
-      await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [...graph, ...extra]);
+      await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [...graph, ...(extras.statements ?? [])]);
     } catch (e) {
       // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
       if (/UNIQUE constraint failed/.test(errorMessage(e))) {
@@ -494,6 +523,7 @@ export class MemoryService {
     if (this.d.index.remote) this.background(this.d.index.push(p.tenant, memories.map((m) => m.id)), "vector push");
     if (this.d.index.remote && removed.length) this.background(this.d.index.flushDeletes(p.tenant), "vector delete");
     this.emit(p.tenant, [
+      ...(extras.events ?? []),
       ...ops.map((o): MemoryEvent => ({ type: o.before ? "memory_updated" : "memory_created", at: now, memory: o.after, actor: p.subject, reason })),
       ...removed.map((m): MemoryEvent => ({ type: "memory_deleted", at: now, memory: m, actor: p.subject, reason: removedReason })),
     ]);
@@ -544,7 +574,7 @@ export class MemoryService {
     return out;
   }
 
-  private async deleteMemories(tenant: string, memories: Memory[], actor: string, reason?: string, extra: Extra = []): Promise<void> {
+  private async deleteMemories(tenant: string, memories: Memory[], actor: string, reason?: string, extras: WriteExtras = {}): Promise<void> {
     if (!memories.length) return;
     const now = this.d.clock();
     await this.d.repo.write(
@@ -552,12 +582,12 @@ export class MemoryService {
       memories.map((m) => ({ kind: "delete", before: m, reason })),
       actor,
       now,
-      extra,
+      extras.statements,
     );
     if (this.d.index.remote) this.background(this.d.index.flushDeletes(tenant), "vector delete");
     this.emit(
       tenant,
-      memories.map((m) => ({ type: "memory_deleted", at: now, memory: m, actor, reason })),
+      [...(extras.events ?? []), ...memories.map((m): MemoryEvent => ({ type: "memory_deleted", at: now, memory: m, actor, reason }))],
     );
   }
 
@@ -615,7 +645,7 @@ export class MemoryService {
     const rankOf = new Map(fused.map((r) => [r.id, r]));
     const scored = req.recency
       ? rerankWithRecency(items, now, req.recency)
-      : items.map((x) => ({ item: x.item, relevance: x.relevance, recency: null, score: x.relevance }));
+      : items.map((x) => ({ item: x.item, relevance: x.relevance, recency: null, score: x.relevance })).sort((a, b) => b.score - a.score);
     return scored.map((s) => {
       const r = rankOf.get(s.item.id)!;
       const hit: SearchHit = { memory: s.item, dist: 1 - (r.vector ?? s.relevance), score: s.score, scoreType };

@@ -142,6 +142,29 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
+  /** Live memories whose `entities` name any of `names` (case-insensitively), most recently updated first. */
+  async mentioning(tenant: string, names: string[], now: number, limit: number): Promise<Memory[]> {
+    if (!names.length) return [];
+    const { results } = await this.db
+      .prepare(
+        `${SELECT} WHERE m.tenant = ? AND ${LIVE} AND EXISTS (
+           SELECT 1 FROM json_each(m.entities) e WHERE lower(e.value) IN (SELECT lower(value) FROM json_each(?)))
+         ORDER BY m.updated_at DESC LIMIT ?`,
+      )
+      .bind(tenant, now, JSON.stringify(names), limit)
+      .all<Row>();
+    return results.map(fromRow);
+  }
+
+  /** Live memories updated after `cursor`, oldest update first. */
+  async changedSince(tenant: string, cursor: number, now: number, limit: number): Promise<Memory[]> {
+    const { results } = await this.db
+      .prepare(`${SELECT} WHERE m.tenant = ? AND m.updated_at > ? AND ${LIVE} ORDER BY m.updated_at, m.seq LIMIT ?`)
+      .bind(tenant, cursor, now, limit)
+      .all<Row>();
+    return results.map(fromRow);
+  }
+
   /** Live memories matching a filter, newest first, with the total count. */
   async list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
     const f = compileFilter(opts.filter ?? {});

@@ -1,0 +1,104 @@
+import * as z from "zod";
+import { MESSAGE_ROLES } from "../domain/session.ts";
+import type { Entity } from "../store/graph-repo.ts";
+import type { GraphFact, GraphResult, IngestResult, Stats } from "../service/knowledge.ts";
+import type { SearchHit } from "../service/memory-service.ts";
+import { amsRecord, label, memoryId } from "./ams-schemas.ts";
+
+/** Wire schemas of edgemem's cognitive routes (ingest, graph query, think, feedback, status). */
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+const owner = {
+  namespace: label.nullish(),
+  user_id: label.nullish(),
+  session_id: label.nullish(),
+};
+
+export const ingestBody = z.object({
+  messages: z
+    .array(
+      z.object({
+        role: z.enum(MESSAGE_ROLES),
+        content: z
+          .string()
+          .max(100_000)
+          .refine((s) => s.trim().length > 0, { message: "must not be empty" }),
+      }),
+    )
+    .min(1, { message: "at least one message is required" })
+    .max(1000),
+  ...owner,
+});
+
+export const graphQueryBody = z.object({
+  query: z.string().trim().min(1, { message: "must not be empty" }).max(1000),
+  hops: z.number().int().min(1).max(2).default(2),
+  include_history: z.boolean().default(false),
+  limit: z.number().int().min(1).max(100).default(20),
+});
+
+export const thinkBody = z.object({
+  question: z.string().trim().min(1, { message: "must not be empty" }).max(10_000),
+  limit: z.number().int().min(1).max(50).default(8),
+  namespace: label.nullish(),
+  user_id: label.nullish(),
+  stream: z.boolean().default(false),
+});
+
+export const feedbackBody = z
+  .object({
+    memory_id: memoryId,
+    rating: z.enum(["positive", "negative"]).optional(),
+    /** engram-style alternative to `rating`. */
+    helpful: z.boolean().optional(),
+    comment: z.string().max(2000).nullish(),
+  })
+  .refine((b) => b.rating !== undefined || b.helpful !== undefined, { message: "give rating (positive|negative) or helpful (boolean)", path: ["rating"] });
+
+export function entityOut(e: Entity): Record<string, unknown> {
+  return { id: e.id, name: e.name, type: e.type, aliases: e.aliases };
+}
+
+export function factOut(f: GraphFact): Record<string, unknown> {
+  return {
+    id: f.id,
+    subject: entityOut(f.subject),
+    predicate: f.predicate,
+    object: entityOut(f.object),
+    source_memory_id: f.source_memory_id,
+    valid_from: iso(f.valid_from),
+    valid_to: iso(f.valid_to),
+    current: f.valid_to === null,
+  };
+}
+
+export function ingestResponse(r: IngestResult): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    memories: r.memories.map(amsRecord),
+    deduplicated: r.deduplicated,
+    entities: r.entities,
+    relations: r.relations,
+    topics: r.topics,
+  };
+  if (r.warnings.length) body.warnings = r.warnings;
+  return body;
+}
+
+export function graphResponse(r: GraphResult): Record<string, unknown> {
+  return {
+    entities: r.entities.map(entityOut),
+    relations: r.relations.map(factOut),
+    neighbours: r.neighbours.map((n) => ({ ...entityOut(n.entity), hops: n.hops })),
+    memories: r.memories.map(amsRecord),
+  };
+}
+
+export function citationOut(h: SearchHit): Record<string, unknown> {
+  return { memory_id: h.memory.id, text: h.memory.text, memory_type: h.memory.memory_type, score: Math.round(h.score * 1e6) / 1e6 };
+}
+
+export function statsResponse(s: Stats): Record<string, unknown> {
+  return { ...s, last_consolidation: iso(s.last_consolidation) };
+}
+

@@ -1,0 +1,114 @@
+type Row = Record<string, unknown>;
+
+export interface FeedbackRow {
+  id: string;
+  memory_id: string;
+  rating: "positive" | "negative";
+  comment: string | null;
+  actor: string;
+  at: number;
+  confidence_before: number;
+  confidence_after: number;
+}
+
+/** D1 repository for feedback records, per-tenant maintenance state and statistics. */
+export class MaintenanceRepo {
+  constructor(private readonly db: D1Database) {}
+
+  /** The statement recording one feedback (run in the same batch as the memory change). */
+  feedbackRow(tenant: string, f: FeedbackRow): D1PreparedStatement {
+    return this.db
+      .prepare(
+        `INSERT INTO feedback (tenant, id, memory_id, rating, comment, actor, at, confidence_before, confidence_after)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .bind(tenant, f.id, f.memory_id, f.rating, f.comment, f.actor, f.at, f.confidence_before, f.confidence_after);
+  }
+
+  async negativeFeedback(tenant: string, memoryId: string): Promise<number> {
+    const row = await this.db
+      .prepare("SELECT count(*) AS n FROM feedback WHERE tenant = ? AND memory_id = ? AND rating = 'negative'")
+      .bind(tenant, memoryId)
+      .first<{ n: number }>();
+    return row?.n ?? 0;
+  }
+
+  async get(tenant: string): Promise<{ cursor: number; last: number | null }> {
+    const row = await this.db
+      .prepare("SELECT consolidation_cursor, last_consolidation FROM maintenance WHERE tenant = ?")
+      .bind(tenant)
+      .first<Row>();
+    return { cursor: Number(row?.consolidation_cursor ?? 0), last: row?.last_consolidation == null ? null : Number(row.last_consolidation) };
+  }
+
+  /** Moves the consolidation cursor forward (never back). */
+  async advance(tenant: string, cursor: number): Promise<void> {
+    await this.db
+      .prepare(
+        `INSERT INTO maintenance (tenant, consolidation_cursor) VALUES (?, ?)
+         ON CONFLICT (tenant) DO UPDATE SET consolidation_cursor = max(consolidation_cursor, excluded.consolidation_cursor)`,
+      )
+      .bind(tenant, cursor)
+      .run();
+  }
+
+  async finish(tenant: string, at: number, result: Record<string, unknown>): Promise<void> {
+    await this.db
+      .prepare(
+        `INSERT INTO maintenance (tenant, last_consolidation, last_result) VALUES (?, ?, ?)
+         ON CONFLICT (tenant) DO UPDATE SET last_consolidation = excluded.last_consolidation, last_result = excluded.last_result`,
+      )
+      .bind(tenant, at, JSON.stringify(result))
+      .run();
+  }
+
+  /** Tenants with memories written since their consolidation cursor, most behind first. */
+  async tenantsToConsolidate(limit: number): Promise<string[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT m.tenant, max(m.updated_at) AS latest FROM memories m LEFT JOIN maintenance x ON x.tenant = m.tenant
+         GROUP BY m.tenant HAVING latest > max(ifnull(x.consolidation_cursor, 0)) ORDER BY max(ifnull(x.last_consolidation, 0)) LIMIT ?`,
+      )
+      .bind(limit)
+      .all<Row>();
+    return results.map((r) => String(r.tenant));
+  }
+
+  async stats(
+    tenant: string,
+    now: number,
+  ): Promise<{
+    memories: { total: number; by_type: Record<string, number> };
+    sessions: number;
+    feedback: number;
+    index: { pending: number; sent: number; indexed: number };
+    last_consolidation: number | null;
+    last_consolidation_result: Record<string, unknown> | null;
+  }> {
+    const [types, sessions, feedback, index, maintenance] = await this.db.batch<Row>([
+      this.db
+        .prepare("SELECT memory_type, count(*) AS n FROM memories WHERE tenant = ? AND (expires_at IS NULL OR expires_at > ?) GROUP BY memory_type")
+        .bind(tenant, now),
+      this.db.prepare("SELECT count(*) AS n FROM working_memory WHERE tenant = ? AND (expires_at IS NULL OR expires_at > ?)").bind(tenant, now),
+      this.db.prepare("SELECT count(*) AS n FROM feedback WHERE tenant = ?").bind(tenant),
+      this.db.prepare("SELECT state, count(*) AS n FROM memory_vectors WHERE tenant = ? GROUP BY state").bind(tenant),
+      this.db.prepare("SELECT last_consolidation, last_result FROM maintenance WHERE tenant = ?").bind(tenant),
+    ]);
+    const byType: Record<string, number> = {};
+    let total = 0;
+    for (const r of types!.results) {
+      byType[String(r.memory_type)] = Number(r.n);
+      total += Number(r.n);
+    }
+    const state = Object.fromEntries(index!.results.map((r) => [String(r.state), Number(r.n)]));
+    const m = maintenance!.results[0];
+    return {
+      memories: { total, by_type: byType },
+      sessions: Number(sessions!.results[0]?.n ?? 0),
+      feedback: Number(feedback!.results[0]?.n ?? 0),
+      index: { pending: state.pending ?? 0, sent: state.sent ?? 0, indexed: state.indexed ?? 0 },
+      last_consolidation: m?.last_consolidation == null ? null : Number(m.last_consolidation),
+      last_consolidation_result: m?.last_result ? (JSON.parse(String(m.last_result)) as Record<string, unknown>) : null,
+    };
+  }
+}
