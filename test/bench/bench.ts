@@ -3,7 +3,8 @@
 // Starts `wrangler dev` on its own port with fresh local state and logging at warn, seeds one
 // tenant through the REST API with 1,000 and then 10,000 memories, and at each size measures a
 // no-op route, store, hybrid search, keyword search, a PUT of a 200-message working-memory session
-// that triggers summarization (offline provider), and prompt hydration (/v1/memory/prompt). Prints one table and writes the same as
+// that triggers summarization (offline provider), prompt hydration (/v1/memory/prompt), think
+// (offline answer) and ingest (offline extractor; throughput in messages/s). Prints one table and writes the same as
 // JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
 // Options: --port N (default 8799), --requests N per scenario (default 300), --concurrency N
 // (default 4), --out FILE (default bench-results.json).
@@ -120,6 +121,9 @@ function conversation(rand: Rand, n = 200): { role: string; content: string }[] 
     content: `${rand.pick(TEMPLATES)(rand)}. ${rand.pick(TEMPLATES)(rand)}.`,
   }));
 }
+
+/** Messages per ingest request. */
+const INGEST_BATCH = 10;
 
 /** gpt-4o with a 4,000-token window: the 200 messages (~6,000 tokens) are always summarized. */
 const SESSION_QUERY = "?model_name=gpt-4o&context_window_max=4000";
@@ -252,6 +256,7 @@ async function main(): Promise<void> {
             { messages: chat, namespace: "bench" },
           ]),
         );
+        stats.push(await measure(size, c, "think", (i) => ["POST", "/v1/think", { question: `${q(i)}?` }]));
         stats.push(
           await measure(size, c, "memory prompt", (i) => [
             "POST",
@@ -261,6 +266,14 @@ async function main(): Promise<void> {
               session: { session_id: "bench-check", model_name: "gpt-4o", context_window_max: 4000 },
               long_term_search: { limit: 10, namespace: { eq: "bench" } },
             },
+          ]),
+        );
+        // Last at each level: it adds memories (in its own namespace).
+        stats.push(
+          await measure(size, c, `ingest (${INGEST_BATCH} msgs)`, () => [
+            "POST",
+            "/v1/ingest",
+            { messages: conversation(rand, INGEST_BATCH), namespace: "bench-ingest" },
           ]),
         );
       }
@@ -277,6 +290,10 @@ async function main(): Promise<void> {
         store_p95_ms: p95(size, c, "store (1 memory)"),
         session_put_p95_ms: p95(size, c, "PUT session (200 msgs)"),
         prompt_p95_ms: p95(size, c, "memory prompt"),
+        think_p95_ms: p95(size, c, "think"),
+        ingest_messages_per_s: round(
+          stats.find((s) => s.size === size && s.concurrency === c && s.scenario === `ingest (${INGEST_BATCH} msgs)`)!.rps * INGEST_BATCH,
+        ),
       })),
     );
 
@@ -290,7 +307,7 @@ async function main(): Promise<void> {
     console.log("\ntargets: hybrid search p95 ≤ 3× no-op p95 at 10,000 memories; store p95 ≤ 15 ms");
     for (const r of ratios) {
       console.log(
-        `${String(r.size).padEnd(6)} memories, concurrency ${r.concurrency}: hybrid p95 / no-op p95 = ${r.hybrid_p95_over_noop_p95}×, keyword = ${r.keyword_p95_over_noop_p95}×, store p95 = ${r.store_p95_ms} ms, session PUT p95 = ${r.session_put_p95_ms} ms, prompt p95 = ${r.prompt_p95_ms} ms`,
+        `${String(r.size).padEnd(6)} memories, concurrency ${r.concurrency}: hybrid p95 / no-op p95 = ${r.hybrid_p95_over_noop_p95}×, keyword = ${r.keyword_p95_over_noop_p95}×, store p95 = ${r.store_p95_ms} ms, session PUT p95 = ${r.session_put_p95_ms} ms, prompt p95 = ${r.prompt_p95_ms} ms, think p95 = ${r.think_p95_ms} ms, ingest = ${r.ingest_messages_per_s} messages/s`,
       );
     }
 
