@@ -336,3 +336,46 @@ describe("tenant isolation in the graph", () => {
     expect((await b.call("GET", "/v1/status")).body).toMatchObject({ memories: { total: 0 }, entities: 0 });
   });
 });
+
+describe("bad input and failures on the cognitive routes", () => {
+  it("every bad request is a 4xx naming the field, and nothing is written", async () => {
+    const api = await tenantApi();
+    const cases: [string, unknown, string][] = [
+      ["/v1/ingest", {}, "messages"],
+      ["/v1/ingest", { messages: [] }, "messages"],
+      ["/v1/ingest", { messages: [{ role: "robot", content: "x" }] }, "messages.0.role"],
+      ["/v1/ingest", { messages: [{ role: "user", content: "  " }] }, "messages.0.content"],
+      ["/v1/graph/query", { query: "" }, "query"],
+      ["/v1/graph/query", { query: "Redis", hops: 3 }, "hops"],
+      ["/v1/think", { question: "" }, "question"],
+      ["/v1/think", { question: "why?", limit: 0 }, "limit"],
+      ["/v1/feedback", { rating: "positive" }, "memory_id"],
+    ];
+    for (const [path, body, field] of cases) {
+      const res = await api.call("POST", path, body);
+      expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(422);
+      expect(res.body.issues.map((i: any) => i.field), `${path} ${JSON.stringify(body)}`).toContain(field);
+    }
+    const big = await tenantApi({ env: { MAX_BODY_BYTES: "1000" } });
+    expect((await big.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "x".repeat(2000) }] })).status).toBe(413);
+    expect((await api.call("GET", "/v1/status")).body.memories.total).toBe(0);
+  });
+
+  it("think reports a provider failure: 502 as JSON, an error event when streaming", async () => {
+    const fake = fakeOpenAi();
+    try {
+      const api = await tenantApi({ env: { LLM_BASE_URL, LLM_API_KEY, LLM_MAX_RETRIES: "0" } });
+      await store(api, [{ id: "r1", text: "We decided to use Redis for caching" }]);
+      fake.queue({ kind: "status", status: 503, message: "overloaded" });
+      const res = await api.call("POST", "/v1/think", { question: "what do we use for caching?" });
+      expect(res.status).toBe(502);
+      expect(res.body.message).toBe("LLM answer failed: LLM provider answered 503: overloaded");
+      fake.queue({ kind: "status", status: 503, message: "overloaded" });
+      const streamed = await api.call("POST", "/v1/think", { question: "what do we use for caching?", stream: true });
+      const last = String(streamed.body).trim().split("\n\n").at(-1)!;
+      expect(JSON.parse(last.replace(/^data: /, ""))).toEqual({ error: { code: "upstream_error", message: "LLM answer failed: LLM provider answered 503: overloaded" } });
+    } finally {
+      fake.restore();
+    }
+  });
+});

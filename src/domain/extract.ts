@@ -61,6 +61,9 @@ const TECH: Record<string, string> = Object.fromEntries(
     }),
 );
 
+/** Technology names that are also everyday English words. */
+const EVERYDAY = new Set("go node bun swift ruby rails rust java slack notion lambda react vue next elastic mongo vite".split(" "));
+
 const DECISION =
   /\b(?:decided|decide|agreed|chose|choose|opted|settled on|went with|go with|going with|switch(?:ed|ing)? to|migrat(?:e|ed|ing) to|moved to|adopt(?:ed)?|decision)\b/i;
 const TODO = /\b(?:todo|to-do|remind me|need to|needs to|have to|has to|must|action items?|follow up|don't forget|remember to|let's|deadline|due (?:on|by))\b/i;
@@ -162,8 +165,9 @@ export function tagText(text: string): { entities: ExtractedEntity[]; topics: st
   for (const word of text.match(/[\p{L}\d.+#-]+/gu) ?? []) {
     const bare = word.replace(/[.]+$/, "");
     const tech = TECH[bare.toLowerCase()];
-    // Short or common-word aliases (go, node, ts) only count when capitalised as a name.
-    if (tech && (bare.length > 3 || /^[\p{Lu}]/u.test(bare) || bare === tech)) add(tech, "technology");
+    // Names that are also everyday words (go, node, rust, slack) count only when capitalised.
+    const plain = bare.length > 3 && !EVERYDAY.has(bare.toLowerCase());
+    if (tech && (plain || /^[\p{Lu}]/u.test(bare))) add(tech, "technology");
   }
   for (const s of sentences(text)) {
     for (const m of s.matchAll(CAPITALISED)) {

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { extractiveAnswer } from "../../src/domain/answer.ts";
+import { classify, entityType, extract, relationsOf, tagText } from "../../src/domain/extract.ts";
+import { compatibleFacts } from "../../src/domain/text.ts";
+
+describe("offline extractor", () => {
+  it("types sentences: decisions, todos, preferences, events, facts; nothing for questions and filler", () => {
+    expect(classify("We decided to use Redis for caching")).toBe("decision");
+    expect(classify("We switched to Memcached last week")).toBe("decision");
+    expect(classify("I need to renew the TLS certificate by Friday")).toBe("todo");
+    expect(classify("I prefer short answers")).toBe("preference");
+    expect(classify("Never schedule meetings on Fridays")).toBe("preference");
+    expect(classify("We met the Acme team yesterday")).toBe("event");
+    expect(classify("The API gateway runs on port 8080")).toBe("fact");
+    expect(classify("What time is it?")).toBeNull();
+    expect(classify("Thanks!")).toBeNull();
+    expect(classify("ok sounds good")).toBeNull();
+  });
+
+  it("finds technologies (with aliases), people, places, organisations, dates and topics", () => {
+    const t = tagText("Yesterday Maria Lopez moved the billing service from postgres to Redis for caching in Berlin at Acme Labs on March 3.");
+    expect(t.entities).toEqual(
+      expect.arrayContaining([
+        { name: "PostgreSQL", type: "technology" },
+        { name: "Redis", type: "technology" },
+        { name: "Maria Lopez", type: "person" },
+        { name: "Berlin", type: "place" },
+        { name: "Acme Labs", type: "organization" },
+        { name: "March 3", type: "date" },
+      ]),
+    );
+    expect(t.topics).toEqual(["caching"]);
+    // Common words that are also tool names count only as names.
+    expect(tagText("we will go to the node later").entities).toEqual([]);
+    expect(entityType("Kafka")).toBe("technology");
+    expect(entityType("Zed", "We met Zed yesterday")).toBe("product");
+    expect(entityType("something")).toBe("concept");
+  });
+
+  it("reads relations: uses-for, preferences, home, employer, roles, ownership", () => {
+    expect(relationsOf("We decided to use Redis for caching", "alice")).toEqual([{ subject: "caching", predicate: "uses", object: "Redis" }]);
+    expect(relationsOf("I prefer dark mode over light mode", "alice")).toEqual([{ subject: "alice", predicate: "prefers", object: "dark mode" }]);
+    expect(relationsOf("I live in New York and work at Globex Corp", "bob")).toEqual([
+      { subject: "bob", predicate: "lives_in", object: "New York" },
+      { subject: "bob", predicate: "works_at", object: "Globex Corp" },
+    ]);
+    expect(relationsOf("Maria Lopez is the product owner.", "x")).toEqual([{ subject: "Maria Lopez", predicate: "role", object: "product owner" }]);
+    expect(relationsOf("Dmitri Ivanov will handle the iOS build.", "x")).toEqual([{ subject: "Dmitri Ivanov", predicate: "owns", object: "iOS build" }]);
+  });
+
+  it("extracts one memory per informative sentence, user turns first-person as the speaker", () => {
+    const r = extract(
+      [
+        { role: "user", content: "Hello! We decided to use Redis for caching. Is that ok?" },
+        { role: "assistant", content: "That works well. I will set up the Redis cluster tomorrow." },
+        { role: "user", content: "We decided to use Redis for caching." },
+      ],
+      "alice",
+    );
+    expect(r.memories.map((m) => [m.memory_type, m.text])).toEqual([["decision", "We decided to use Redis for caching."]]);
+    expect(r.topics).toEqual(["caching"]);
+  });
+});
+
+describe("same fact or not", () => {
+  it("texts that differ in a number or a name never state the same fact", () => {
+    expect(compatibleFacts("User likes dark mode", "User likes dark mode in the editor")).toBe(true);
+    expect(compatibleFacts("We use Redis for caching", "We use Memcached for caching")).toBe(false);
+    expect(compatibleFacts("Item 10 costs $100", "Item 12 costs $120")).toBe(false);
+    expect(compatibleFacts("Alice prefers tea", "Bob prefers tea")).toBe(false);
+  });
+});
+
+describe("offline answer", () => {
+  it("answers with the best-supported sentences, cited, and the relevant facts", () => {
+    const lines = extractiveAnswer(
+      "what do we use for caching?",
+      [
+        { id: "m1", text: "We decided to use Redis for caching. The cluster has 3 nodes.", score: 0.9 },
+        { id: "m2", text: "Alice prefers tea.", score: 0.2 },
+      ],
+      ["caching uses Redis", "alice prefers tea"],
+    );
+    expect(lines[0]).toBe("We decided to use Redis for caching. [m1]");
+    expect(lines.join(" ")).not.toContain("tea");
+    expect(lines.at(-1)).toBe("Known facts: caching uses Redis.");
+    expect(extractiveAnswer("anything", [], [])).toEqual([]);
+  });
+});
