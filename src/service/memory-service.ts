@@ -551,14 +551,15 @@ export class MemoryService {
     }
     fresh.forEach(([, m], i) => vectors.set(m.text, embedded[i]!));
     const candidates: { id: string; hit: string }[] = [];
-    for (const [i, [id, m]] of fresh.entries()) {
-      // The index filters what it can; rows are re-checked for the same owner below.
+    // The index filters what it can; rows are re-checked for the same owner below.
+    const queries = fresh.map(([, m], i) => {
       const filter: MemoryFilter = {};
       if (m.namespace) filter.namespace = { eq: m.namespace };
       if (m.user_id) filter.user_id = { eq: m.user_id };
-      const hits = await this.d.index.query(tenant, embedded[i]!, { topK: 5, model: this.d.embedder.model, filter: vectorFilterOf(filter) });
-      for (const h of hits) if (h.score >= threshold) candidates.push({ id, hit: h.id });
-    }
+      return { vector: embedded[i]!, filter: vectorFilterOf(filter) };
+    });
+    const results = await this.d.index.queryMany(tenant, queries, { topK: 5, model: this.d.embedder.model });
+    for (const [i, [id]] of fresh.entries()) for (const h of results[i]!) if (h.score >= threshold) candidates.push({ id, hit: h.id });
     if (!candidates.length) return [];
     const rows = new Map((await this.d.repo.getMany(tenant, candidates.map((c) => c.hit), now)).map((m) => [m.id, m]));
     const taken = new Set<string>();

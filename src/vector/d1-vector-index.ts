@@ -1,5 +1,5 @@
 import type { VectorRepo } from "../store/vector-repo.ts";
-import type { VectorHit, VectorIndex, VectorQuery } from "./vector-index.ts";
+import type { VectorFilter, VectorHit, VectorIndex, VectorQuery } from "./vector-index.ts";
 import { VectorMatrix } from "./vector-matrix.ts";
 
 /** Vectors kept in this isolate's cache across tenants (floats): 16 M floats = 64 MiB. */
@@ -32,6 +32,16 @@ export class D1VectorIndex implements VectorIndex {
   async query(tenant: string, vector: Float32Array, q: VectorQuery): Promise<VectorHit[]> {
     const matrix = await this.matrixFor(tenant, q.model, vector.length);
     return matrix.topK(vector, Math.min(q.topK, this.maxTopK), q.filter);
+  }
+
+  async queryMany(
+    tenant: string,
+    queries: { vector: Float32Array; filter: VectorFilter }[],
+    q: Omit<VectorQuery, "filter">,
+  ): Promise<VectorHit[][]> {
+    if (!queries.length) return [];
+    const matrix = await this.matrixFor(tenant, q.model, queries[0]!.vector.length);
+    return queries.map((x) => matrix.topK(x.vector, Math.min(q.topK, this.maxTopK), x.filter));
   }
 
   async push(): Promise<void> {}

@@ -29,6 +29,8 @@ export interface VectorIndex {
   readonly remote: boolean;
   readonly maxTopK: number;
   query(tenant: string, vector: Float32Array, q: VectorQuery): Promise<VectorHit[]>;
+  /** Several queries at once (one freshness check for the D1 index; parallel for Vectorize). */
+  queryMany(tenant: string, queries: { vector: Float32Array; filter: VectorFilter }[], q: Omit<VectorQuery, "filter">): Promise<VectorHit[][]>;
   /** Sends just-written vector rows to the index (no-op for a local index). */
   push(tenant: string, memoryIds: string[]): Promise<void>;
   /** Sends a tenant's queued vector deletions to the index (no-op for a local index). */

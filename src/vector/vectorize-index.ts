@@ -40,6 +40,14 @@ export class VectorizeVectorIndex implements VectorIndex {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  async queryMany(
+    tenant: string,
+    queries: { vector: Float32Array; filter: VectorFilter }[],
+    q: Omit<VectorQuery, "filter">,
+  ): Promise<VectorHit[][]> {
+    return Promise.all(queries.map((x) => this.query(tenant, x.vector, { ...q, filter: x.filter })));
+  }
+
   async query(tenant: string, vector: Float32Array, q: VectorQuery): Promise<VectorHit[]> {
     const topK = Math.min(q.topK, this.maxTopK);
     const [result, unconfirmed] = await Promise.all([
