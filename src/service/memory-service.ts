@@ -168,12 +168,16 @@ export class MemoryService {
     const supplied = inputs.flatMap((i) => (i.id === undefined ? [] : [i.id]));
     const hashes = new Map<string, string>();
     if (dedup) for (const [id, input] of byId) hashes.set(id, await contentHash(input.text));
-    const found = await this.d.repo.findByIdsOrHashes(p.tenant, supplied, dedup ? [...hashes.values()] : [], now);
+    const vectors = new Map<string, Float32Array>();
+    // The lookup by id and hash and the nearest-neighbour query are independent: run them together.
+    const [found, nearHits] = await Promise.all([
+      this.d.repo.findByIdsOrHashes(p.tenant, supplied, dedup ? [...hashes.values()] : [], now),
+      dedup ? this.nearHits(p.tenant, [...byId], vectors) : new Map<string, string[]>(),
+    ]);
     const existing = new Map(found.filter((m) => byId.has(m.id)).map((m) => [m.id, m]));
 
     const deduplicated: Deduplication[] = [];
     const pairs: { before: Memory | null; after: Memory }[] = [];
-    const vectors = new Map<string, Float32Array>();
     if (dedup) {
       const seen = new Map<string, string>();
       for (const [id, input] of byId) {
@@ -188,7 +192,7 @@ export class MemoryService {
         } else seen.set(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`, id);
       }
       const fresh = [...byId].filter(([id]) => !existing.has(id));
-      for (const near of await this.nearDuplicates(p.tenant, fresh, vectors, now)) {
+      for (const near of await this.nearDuplicates(p.tenant, fresh, nearHits, now)) {
         const input = byId.get(near.id)!;
         const after = await applyPatch(
           near.existing,
@@ -531,35 +535,47 @@ export class MemoryService {
   }
 
   /**
-   * New memories nearly identical to an existing one in the same namespace and user: the
-   * nearest neighbour by vector, at or above the similarity threshold, stating the same fact.
-   * Vectors computed here are kept in `vectors` (by text) for the write.
+   * For each input, the memories of the same owner whose vectors are at least DEDUP_SIMILARITY
+   * similar (one index query for the batch). Vectors computed here are kept in `vectors` (by
+   * text) for the write; an embedder failure only skips the check (the write reports it).
    */
-  private async nearDuplicates(
-    tenant: string,
-    fresh: [string, NewMemory][],
-    vectors: Map<string, Float32Array>,
-    now: number,
-  ): Promise<{ id: string; existing: Memory }[]> {
-    if (!fresh.length) return [];
+  private async nearHits(tenant: string, inputs: [string, NewMemory][], vectors: Map<string, Float32Array>): Promise<Map<string, string[]>> {
+    const hits = new Map<string, string[]>();
+    if (!inputs.length) return hits;
     const threshold = this.d.config.DEDUP_SIMILARITY ?? this.d.embedder.nearDuplicate;
     let embedded: Float32Array[];
     try {
-      embedded = await this.d.embedder.embed(fresh.map(([, m]) => m.text));
+      embedded = await this.d.embedder.embed(inputs.map(([, m]) => m.text));
     } catch {
-      return []; // put() reports the embedder failure
+      return hits;
     }
-    fresh.forEach(([, m], i) => vectors.set(m.text, embedded[i]!));
-    const candidates: { id: string; hit: string }[] = [];
-    // The index filters what it can; rows are re-checked for the same owner below.
-    const queries = fresh.map(([, m], i) => {
+    inputs.forEach(([, m], i) => vectors.set(m.text, embedded[i]!));
+    // The index filters what it can; rows are re-checked for the same owner afterwards.
+    const queries = inputs.map(([, m], i) => {
       const filter: MemoryFilter = {};
       if (m.namespace) filter.namespace = { eq: m.namespace };
       if (m.user_id) filter.user_id = { eq: m.user_id };
       return { vector: embedded[i]!, filter: vectorFilterOf(filter) };
     });
     const results = await this.d.index.queryMany(tenant, queries, { topK: 5, model: this.d.embedder.model });
-    for (const [i, [id]] of fresh.entries()) for (const h of results[i]!) if (h.score >= threshold) candidates.push({ id, hit: h.id });
+    for (const [i, [id]] of inputs.entries()) {
+      const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => h.id);
+      if (near.length) hits.set(id, near);
+    }
+    return hits;
+  }
+
+  /**
+   * New memories nearly identical to an existing one: a near hit of the same owner stating the
+   * same fact (no number or name the other lacks). Each existing memory absorbs at most one.
+   */
+  private async nearDuplicates(
+    tenant: string,
+    fresh: [string, NewMemory][],
+    nearHits: Map<string, string[]>,
+    now: number,
+  ): Promise<{ id: string; existing: Memory }[]> {
+    const candidates = fresh.flatMap(([id]) => (nearHits.get(id) ?? []).map((hit) => ({ id, hit })));
     if (!candidates.length) return [];
     const rows = new Map((await this.d.repo.getMany(tenant, candidates.map((c) => c.hit), now)).map((m) => [m.id, m]));
     const taken = new Set<string>();

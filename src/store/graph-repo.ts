@@ -30,29 +30,29 @@ export class GraphRepo {
   constructor(private readonly db: D1Database) {}
 
   /**
-   * Statements that make sure entities exist (one per name in a tenant; a known name or alias
-   * resolves to its entity). Run them in the caller's batch; ids of new entities are generated.
+   * Two statements (whatever the number of entities) that make sure entities exist: one per
+   * name in a tenant; a known name or alias resolves to its entity. Run them in the caller's batch.
    */
   ensureEntities(tenant: string, entities: { name: string; type: EntityType }[], now: number): D1PreparedStatement[] {
-    return entities.flatMap((e) => {
-      const id = newId(now);
-      const key = nameKey(e.name);
-      return [
-        this.db
-          .prepare(
-            `INSERT INTO entities (tenant, id, name, name_key, type, aliases, created_at, updated_at)
-             SELECT ?, ?, ?, ?, ?, '[]', ?, ? WHERE NOT EXISTS (SELECT 1 FROM entity_names WHERE tenant = ? AND name_key = ?)
-             ON CONFLICT DO NOTHING`,
-          )
-          .bind(tenant, id, e.name.trim(), key, e.type, now, now, tenant, key),
-        this.db
-          .prepare(
-            `INSERT INTO entity_names (tenant, name_key, entity_id)
-             SELECT tenant, name_key, id FROM entities WHERE tenant = ? AND name_key = ? ON CONFLICT DO NOTHING`,
-          )
-          .bind(tenant, key),
-      ];
-    });
+    if (!entities.length) return [];
+    const rows = JSON.stringify(entities.map((e) => ({ id: newId(now), name: e.name.trim(), key: nameKey(e.name), type: e.type })));
+    return [
+      this.db
+        .prepare(
+          `INSERT INTO entities (tenant, id, name, name_key, type, aliases, created_at, updated_at)
+           SELECT ?1, value ->> '$.id', value ->> '$.name', value ->> '$.key', value ->> '$.type', '[]', ?2, ?2 FROM json_each(?3)
+           WHERE NOT EXISTS (SELECT 1 FROM entity_names n WHERE n.tenant = ?1 AND n.name_key = value ->> '$.key')
+           ON CONFLICT DO NOTHING`,
+        )
+        .bind(tenant, now, rows),
+      this.db
+        .prepare(
+          `INSERT INTO entity_names (tenant, name_key, entity_id)
+           SELECT tenant, name_key, id FROM entities WHERE tenant = ?1 AND name_key IN (SELECT value ->> '$.key' FROM json_each(?2))
+           ON CONFLICT DO NOTHING`,
+        )
+        .bind(tenant, rows),
+    ];
   }
 
   /**
