@@ -94,6 +94,8 @@ export interface ConsolidationResult {
 /** Feedback rules (engram's defaults). */
 const POSITIVE = { confidence: 0.15, priority: 1 };
 const NEGATIVE = { confidence: -0.2, priority: -1 };
+/** Predicates whose subject is a person (the speaker, or a named person). */
+const PERSON_SUBJECT = new Set(["prefers", "lives_in", "works_at", "role", "owns"]);
 /** Memories checked for near-duplicates per tenant per consolidation run. */
 const CONSOLIDATION_BATCH = 200;
 
@@ -141,8 +143,8 @@ export class KnowledgeService {
     for (const e of extraction.entities) names.set(nameKey(e.name), e);
     for (const r of relations) {
       for (const [name, type] of [
-        [r.subject, r.predicate === "uses" ? "topic" : "concept"],
-        [r.object, "concept"],
+        [r.subject, r.predicate === "uses" ? "topic" : PERSON_SUBJECT.has(r.predicate) ? "person" : "concept"],
+        [r.object, r.predicate === "lives_in" ? "place" : r.predicate === "works_at" ? "organization" : "concept"],
       ] as const) {
         if (!names.has(nameKey(name))) names.set(nameKey(name), { name, type });
       }
