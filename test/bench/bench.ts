@@ -164,7 +164,9 @@ async function seedTo(target: number, have: number, rand: Rand): Promise<number>
       namespace: "bench",
       id: `seed-${have + i}`,
     }));
-    await request("POST", "/v1/long-term-memory/", { memories });
+    // The templates repeat themselves; dedup on write would fold the repeats and leave fewer
+    // than `target` memories, so seeding turns it off (AMS's flag).
+    await request("POST", "/v1/long-term-memory/", { memories, deduplicate: false });
     have += n;
   }
   return have;
@@ -229,7 +231,8 @@ async function main(): Promise<void> {
     for (const size of SIZES) {
       const t = performance.now();
       have = await seedTo(size, have, rand);
-      console.error(`seeded ${have} memories (${round((performance.now() - t) / 1000)} s)`);
+      const status = (await send("GET", "/v1/status", undefined, true)) as { memories: { total: number } };
+      console.error(`seeded ${have} memories (${round((performance.now() - t) / 1000)} s); the tenant holds ${status.memories.total}`);
       const q = (i: number) => QUERIES[((i % QUERIES.length) + QUERIES.length) % QUERIES.length]!;
       for (const c of LEVELS) {
         stats.push(await measure(size, c, "no-op (GET /v1/health)", () => ["GET", "/v1/health"]));
@@ -245,7 +248,8 @@ async function main(): Promise<void> {
           await measure(size, c, "store (1 memory)", () => [
             "POST",
             "/v1/long-term-memory/",
-            { memories: [{ id: `bench-store-${stored++}`, text: rand.pick(TEMPLATES)(rand), namespace: "bench" }] },
+            // A new fact each time (the number makes it one), so this measures a write, dedup check included.
+            { memories: [{ id: `bench-store-${stored}`, text: `${rand.pick(TEMPLATES)(rand)} (ticket ${stored++})`, namespace: "bench" }] },
           ]),
         );
         // A new session each time, so every PUT summarizes from scratch.
