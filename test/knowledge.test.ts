@@ -235,6 +235,36 @@ describe("consolidation and the scheduled handler", () => {
     expect(again.body).toMatchObject({ merged: 0, removed: 0 });
   });
 
+  it("with an LLM, a faithful merge replaces the text; a merge that adds or drops facts is refused", async () => {
+    const fake = fakeOpenAi();
+    try {
+      const api = await tenantApi({ env: { LLM_BASE_URL, LLM_API_KEY } });
+      const pair = (a: string, b: string) =>
+        api.call("POST", "/v1/long-term-memory/", {
+          memories: [
+            { id: `${a}-1`, text: "User likes dark mode", namespace: a },
+            { id: `${a}-2`, text: b, namespace: a },
+          ],
+          deduplicate: false,
+        });
+      await pair("good", "User likes dark mode in the editor");
+      fake.reply = () => "User likes dark mode, in the editor too";
+      expect((await api.call("POST", "/v1/consolidate")).body.merged).toBe(1);
+      const kept = await search(api, { text: "", namespace: { eq: "good" } });
+      expect(kept.memories.map((m) => m.text)).toEqual(["User likes dark mode, in the editor too"]);
+
+      await pair("mega", "User likes dark mode in the editor");
+      fake.reply = () => "User likes dark mode in the editor. User lives in Porto and works at Globex since 2019.";
+      await api.call("POST", "/v1/consolidate");
+      // Refused: one of the originals stands for the pair (both were written at the same moment).
+      const refused = await search(api, { text: "", namespace: { eq: "mega" } });
+      expect(refused.memories).toHaveLength(1);
+      expect(["User likes dark mode", "User likes dark mode in the editor"]).toContain(refused.memories[0].text);
+    } finally {
+      fake.restore();
+    }
+  });
+
   it("runs the forget policy when configured", async () => {
     const api = await tenantApi({ env: { FORGET_POLICY: JSON.stringify({ max_age_days: 30 }) } });
     await store(api, [

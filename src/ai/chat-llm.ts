@@ -32,6 +32,12 @@ const EXTRACT_SYSTEM = [
   "user's messages is the given speaker. Answer with one JSON object matching this JSON Schema, nothing else:",
 ].join(" ");
 
+const MERGE_SYSTEM = [
+  "These statements from an assistant's memory say nearly the same thing; the first is the newest.",
+  "Write one statement that says it, keeping every name, number and date, preferring the newest where",
+  "they differ. Answer with the statement only.",
+].join(" ");
+
 const ANSWER_SYSTEM = [
   "Answer the question using only the memories and facts given. Cite every memory you use by its id",
   "in square brackets, like [01J...]. If they do not contain the answer, say that you do not know. Be brief.",
@@ -102,6 +108,17 @@ export class ChatLlm implements LlmProvider {
       ],
       { temperature: 0.2, maxTokens: 512 },
     );
+  }
+
+  async merge(texts: string[]): Promise<string | null> {
+    const out = await this.chat.complete(
+      [
+        { role: "system", content: MERGE_SYSTEM },
+        { role: "user", content: texts.map((t, i) => `${i + 1}. ${t}`).join("\n") },
+      ],
+      { temperature: 0, maxTokens: 256 },
+    );
+    return out.trim() || null;
   }
 
   /**

@@ -46,6 +46,8 @@ export interface LlmProvider {
   answer(req: AnswerRequest): AsyncIterable<string>;
   /** Memories worth keeping in a conversation, with entities, relations and topics. */
   extract(messages: { role: string; content: string }[], speaker: string): Promise<Extraction>;
+  /** One statement saying what near-duplicate statements (newest first) say; null to keep the newest as it is. */
+  merge(texts: string[]): Promise<string | null>;
 }
 
 export type LlmFailure = "timeout" | "unavailable" | "rejected" | "malformed";

@@ -20,6 +20,11 @@ export class OfflineLlm implements LlmProvider {
     for (let i = 0; i < lines.length; i++) yield i ? ` ${lines[i]}` : lines[i]!;
   }
 
+  /** Offline, the newest statement stands for the cluster (texts are never concatenated). */
+  async merge(): Promise<string | null> {
+    return null;
+  }
+
   async extract(messages: { role: string; content: string }[], speaker: string) {
     return extract(messages, speaker);
   }

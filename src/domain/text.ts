@@ -88,3 +88,16 @@ export function compatibleFacts(a: string, b: string): boolean {
   for (const k of keyTerms(b)) if (!sa.has(k)) return false;
   return true;
 }
+
+/**
+ * Whether `merged` is a faithful merge of `sources`: it keeps every number and name of each
+ * source, adds none of its own, and is not much longer than the longest source (a merge that
+ * grows is a concatenation: AMS issue #200's "mega-memory").
+ */
+export function faithfulMerge(merged: string, sources: string[]): boolean {
+  const stems = contentStems(merged);
+  const allowed = new Set(sources.flatMap((s) => [...contentStems(s)]));
+  for (const s of sources) for (const k of keyTerms(s)) if (!stems.has(k)) return false;
+  for (const k of keyTerms(merged)) if (!allowed.has(k)) return false;
+  return merged.length <= Math.max(...sources.map((s) => s.length)) * 1.5;
+}

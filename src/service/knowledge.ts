@@ -7,7 +7,7 @@ import type { MemoryFilter } from "../domain/filters.ts";
 import type { ForgetPolicy } from "../domain/forget.ts";
 import { newId } from "../domain/ids.ts";
 import type { Memory, NewMemory } from "../domain/memory.ts";
-import { compatibleFacts } from "../domain/text.ts";
+import { compatibleFacts, faithfulMerge } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { nameKey, type Entity, type GraphRepo, type Relation } from "../store/graph-repo.ts";
 import type { MaintenanceRepo } from "../store/maintenance-repo.ts";
@@ -314,8 +314,10 @@ export class KnowledgeService {
         const cluster = [m, ...similar].sort((a, b) => b.updated_at - a.updated_at || b.created_at - a.created_at);
         const keep = cluster[0]!;
         const others = cluster.slice(1);
+        const text = await this.mergedText(cluster.map((x) => x.text));
         const after: Memory = {
           ...keep,
+          text,
           topics: [...new Set(cluster.flatMap((x) => x.topics))],
           entities: [...new Set(cluster.flatMap((x) => x.entities))],
           priority: Math.max(...cluster.map((x) => x.priority)),
@@ -338,6 +340,21 @@ export class KnowledgeService {
     }
     await this.d.maintenance.finish(tenant, this.d.clock(), { ...result });
     return result;
+  }
+
+  /**
+   * The text a merged cluster keeps: the LLM's merge when it is faithful (every number and name
+   * kept, none added, not much longer), else the newest text. A provider failure is logged, not fatal.
+   */
+  private async mergedText(texts: string[]): Promise<string> {
+    try {
+      const merged = await this.d.llm.merge(texts);
+      if (merged && faithfulMerge(merged, texts)) return merged;
+      if (merged) this.d.log.warn("consolidation: unfaithful merge ignored", { merged, sources: texts.length });
+    } catch (e) {
+      this.d.log.warn("consolidation: LLM merge failed; keeping the newest text", { error: errorMessage(e) });
+    }
+    return texts[0]!;
   }
 
   /** The Cron Trigger's consolidation: every tenant with memories written since its last run. */

@@ -301,6 +301,7 @@ export class MemoryService {
   async merge(tenant: string, keep: Memory, after: Memory, others: Memory[], actor: string): Promise<void> {
     const reason = `consolidated into ${keep.id}`;
     const p: Principal = { tenant, subject: actor, scopes: null };
+    if (after.text !== keep.text) after = { ...after, memory_hash: await contentHash(after.text) };
     await this.put(p, [{ before: keep, after }], { reason: "consolidated", removed: others, removedReason: reason });
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { extractiveAnswer } from "../../src/domain/answer.ts";
 import { classify, entityType, extract, relationsOf, tagText } from "../../src/domain/extract.ts";
-import { compatibleFacts } from "../../src/domain/text.ts";
+import { compatibleFacts, faithfulMerge } from "../../src/domain/text.ts";
 
 describe("offline extractor", () => {
   it("types sentences: decisions, todos, preferences, events, facts; nothing for questions and filler", () => {
@@ -68,6 +68,16 @@ describe("same fact or not", () => {
     expect(compatibleFacts("We use Redis for caching", "We use Memcached for caching")).toBe(false);
     expect(compatibleFacts("Item 10 costs $100", "Item 12 costs $120")).toBe(false);
     expect(compatibleFacts("Alice prefers tea", "Bob prefers tea")).toBe(false);
+  });
+});
+
+describe("faithful merges", () => {
+  it("keep every number and name, add none, and do not grow into a mega-memory", () => {
+    const sources = ["The launch is on September 14", "The Atlas launch is on September 14, 2026"];
+    expect(faithfulMerge("The Atlas launch is on September 14, 2026", sources)).toBe(true);
+    expect(faithfulMerge("The launch is in September", sources)).toBe(false);
+    expect(faithfulMerge("The Atlas launch is on September 14, 2026 in Berlin", sources)).toBe(false);
+    expect(faithfulMerge(`${sources[1]}. ${sources[1]}. ${sources[1]}.`, sources)).toBe(false);
   });
 });
 
