@@ -195,7 +195,7 @@ export class KnowledgeService {
       .filter((r) => entities.has(r.subject_id) && entities.has(r.object_id))
       .map((r) => fact(r, entities));
     const mentioned = seeds.flatMap((e) => [e.name, ...e.aliases]);
-    const memories = mentioned.length ? await this.d.memories.mentioning(p, mentioned, q.limit) : [];
+    const memories = mentioned.length && q.limit > 0 ? await this.d.memories.mentioning(p, mentioned, q.limit) : [];
     return { entities: seeds, relations: facts, neighbours, memories };
   }
 
@@ -217,7 +217,8 @@ export class KnowledgeService {
         distanceThreshold: null,
         explain: false,
       }),
-      this.query(p, { query: q.question, hops: 1, history: false, limit: 5 }),
+      // Facts only: the memories come from the search.
+      this.query(p, { query: q.question, hops: 1, history: false, limit: 0 }),
     ]);
     const citations = search.hits;
     const facts = graph.relations;
