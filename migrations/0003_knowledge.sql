@@ -54,7 +54,8 @@ CREATE INDEX feedback_memory ON feedback (tenant, memory_id);
 
 CREATE TABLE maintenance (
   tenant TEXT PRIMARY KEY,
-  consolidation_cursor INTEGER NOT NULL DEFAULT 0,   -- updated_at (ms) up to which memories were checked
+  consolidation_cursor INTEGER NOT NULL DEFAULT 0,   -- (updated_at ms, memory id) up to which memories
+  consolidation_cursor_id TEXT NOT NULL DEFAULT '',  -- were checked: ties on updated_at need the id
   last_consolidation INTEGER,
   last_result TEXT
 ) WITHOUT ROWID;

@@ -1,5 +1,7 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { buildDeps } from "../src/deps.ts";
 import { hubEvents, runScheduled, search, store, tenantApi, type Api } from "./support/api.ts";
 import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL } from "./support/fake-openai.ts";
 import { warmTokenizers } from "./support/tokens.ts";
@@ -263,6 +265,38 @@ describe("consolidation and the scheduled handler", () => {
     } finally {
       fake.restore();
     }
+  });
+
+  it("an interrupted consolidation loses and duplicates nothing, and the next run finishes the work", async () => {
+    const api = await tenantApi();
+    await api.call("POST", "/v1/long-term-memory/", {
+      memories: [
+        { id: "a1", text: "User likes dark mode", namespace: "a" },
+        { id: "a2", text: "User likes dark mode in the editor", namespace: "a" },
+        { id: "b1", text: "User prefers short answers", namespace: "b" },
+        { id: "b2", text: "User prefers short answers in chat", namespace: "b" },
+      ],
+      deduplicate: false,
+    });
+    const ctx = createExecutionContext();
+    const deps = buildDeps(api.env, ctx);
+    const merge = deps.service.merge.bind(deps.service);
+    let calls = 0;
+    // The second cluster's transaction fails, as if the Worker died there.
+    const spy = vi.spyOn(deps.service, "merge").mockImplementation(async (...args) => {
+      if (++calls === 2) throw new Error("D1 went away");
+      return merge(...args);
+    });
+    await expect(deps.knowledge.consolidate(api.tenant)).rejects.toThrow("D1 went away");
+    spy.mockRestore();
+    await waitOnExecutionContext(ctx);
+    const mid = await search(api, { text: "", limit: 10 });
+    expect(mid.total).toBe(3); // one cluster merged, the other untouched
+
+    const rerun = await api.call("POST", "/v1/consolidate");
+    expect(rerun.body).toMatchObject({ merged: 1, removed: 1 });
+    const done = await search(api, { text: "", limit: 10 });
+    expect(done.memories.map((m) => m.namespace).sort()).toEqual(["a", "b"]);
   });
 
   it("runs the forget policy when configured", async () => {

@@ -307,7 +307,10 @@ export class KnowledgeService {
     const result: ConsolidationResult = { checked: batch.length, merged: 0, removed: 0, forgotten: 0 };
     const gone = new Set<string>();
     for (const m of batch) {
-      if (gone.has(m.id)) continue;
+      if (gone.has(m.id)) {
+        await this.d.maintenance.advance(tenant, { at: m.updated_at, id: m.id });
+        continue;
+      }
       const similar = (await this.d.memories.similar(p, m, this.d.nearDuplicate)).filter(
         (o) => !gone.has(o.id) && !o.pinned && compatibleFacts(o.text, m.text),
       );
@@ -332,7 +335,7 @@ export class KnowledgeService {
         result.merged++;
         result.removed += others.length;
       }
-      await this.d.maintenance.advance(tenant, m.updated_at);
+      await this.d.maintenance.advance(tenant, { at: m.updated_at, id: m.id });
     }
     if (this.d.config.FORGET_POLICY) {
       const policy = JSON.parse(this.d.config.FORGET_POLICY) as ForgetPolicy;

@@ -277,8 +277,8 @@ export class MemoryService {
     return this.d.repo.mentioning(p.tenant, names, this.d.clock(), limit);
   }
 
-  /** A tenant's live memories updated after `cursor` (ms), oldest first (for consolidation). */
-  async changedSince(tenant: string, cursor: number, limit: number): Promise<Memory[]> {
+  /** A tenant's live memories after `cursor` in (updated_at, id) order (for consolidation). */
+  async changedSince(tenant: string, cursor: { at: number; id: string }, limit: number): Promise<Memory[]> {
     return this.d.repo.changedSince(tenant, cursor, this.d.clock(), limit);
   }
 

@@ -1,5 +1,11 @@
 type Row = Record<string, unknown>;
 
+/** How far consolidation got: memories are visited in (updated_at, id) order. */
+export interface ConsolidationCursor {
+  at: number;
+  id: string;
+}
+
 export interface FeedbackRow {
   id: string;
   memory_id: string;
@@ -33,22 +39,26 @@ export class MaintenanceRepo {
     return row?.n ?? 0;
   }
 
-  async get(tenant: string): Promise<{ cursor: number; last: number | null }> {
+  async get(tenant: string): Promise<{ cursor: ConsolidationCursor; last: number | null }> {
     const row = await this.db
-      .prepare("SELECT consolidation_cursor, last_consolidation FROM maintenance WHERE tenant = ?")
+      .prepare("SELECT consolidation_cursor, consolidation_cursor_id, last_consolidation FROM maintenance WHERE tenant = ?")
       .bind(tenant)
       .first<Row>();
-    return { cursor: Number(row?.consolidation_cursor ?? 0), last: row?.last_consolidation == null ? null : Number(row.last_consolidation) };
+    return {
+      cursor: { at: Number(row?.consolidation_cursor ?? 0), id: String(row?.consolidation_cursor_id ?? "") },
+      last: row?.last_consolidation == null ? null : Number(row.last_consolidation),
+    };
   }
 
   /** Moves the consolidation cursor forward (never back). */
-  async advance(tenant: string, cursor: number): Promise<void> {
+  async advance(tenant: string, c: ConsolidationCursor): Promise<void> {
     await this.db
       .prepare(
-        `INSERT INTO maintenance (tenant, consolidation_cursor) VALUES (?, ?)
-         ON CONFLICT (tenant) DO UPDATE SET consolidation_cursor = max(consolidation_cursor, excluded.consolidation_cursor)`,
+        `INSERT INTO maintenance (tenant, consolidation_cursor, consolidation_cursor_id) VALUES (?, ?, ?)
+         ON CONFLICT (tenant) DO UPDATE SET consolidation_cursor = excluded.consolidation_cursor, consolidation_cursor_id = excluded.consolidation_cursor_id
+         WHERE (excluded.consolidation_cursor, excluded.consolidation_cursor_id) > (consolidation_cursor, consolidation_cursor_id)`,
       )
-      .bind(tenant, cursor)
+      .bind(tenant, c.at, c.id)
       .run();
   }
 
@@ -62,12 +72,15 @@ export class MaintenanceRepo {
       .run();
   }
 
-  /** Tenants with memories written since their consolidation cursor, most behind first. */
+  /** Tenants with memories written past their consolidation cursor, least recently consolidated first. */
   async tenantsToConsolidate(limit: number): Promise<string[]> {
     const { results } = await this.db
       .prepare(
-        `SELECT m.tenant, max(m.updated_at) AS latest FROM memories m LEFT JOIN maintenance x ON x.tenant = m.tenant
-         GROUP BY m.tenant HAVING latest > max(ifnull(x.consolidation_cursor, 0)) ORDER BY max(ifnull(x.last_consolidation, 0)) LIMIT ?`,
+        `SELECT t.tenant FROM (SELECT tenant, max(updated_at) AS latest FROM memories GROUP BY tenant) t
+         LEFT JOIN maintenance x ON x.tenant = t.tenant
+         WHERE t.latest > ifnull(x.consolidation_cursor, -1)
+            OR EXISTS (SELECT 1 FROM memories m WHERE m.tenant = t.tenant AND m.updated_at = x.consolidation_cursor AND m.id > x.consolidation_cursor_id)
+         ORDER BY ifnull(x.last_consolidation, 0) LIMIT ?`,
       )
       .bind(limit)
       .all<Row>();

@@ -159,11 +159,14 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
-  /** Live memories updated after `cursor`, oldest update first. */
-  async changedSince(tenant: string, cursor: number, now: number, limit: number): Promise<Memory[]> {
+  /** Live memories after the cursor in (updated_at, id) order (ties on updated_at are common: batches). */
+  async changedSince(tenant: string, cursor: { at: number; id: string }, now: number, limit: number): Promise<Memory[]> {
     const { results } = await this.db
-      .prepare(`${SELECT} WHERE m.tenant = ? AND m.updated_at > ? AND ${LIVE} ORDER BY m.updated_at, m.seq LIMIT ?`)
-      .bind(tenant, cursor, now, limit)
+      .prepare(
+        `${SELECT} WHERE m.tenant = ? AND m.updated_at >= ? AND (m.updated_at > ? OR m.id > ?) AND ${LIVE}
+         ORDER BY m.updated_at, m.id LIMIT ?`,
+      )
+      .bind(tenant, cursor.at, cursor.at, cursor.id, now, limit)
       .all<Row>();
     return results.map(fromRow);
   }
