@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { messageTokens, tokenCounter } from "../src/domain/tokens.ts";
 import { call, hubEvents, runScheduled, tenantApi, type Api } from "./support/api.ts";
 import { CONVERSATION } from "./support/conversation.ts";
-import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL, type FakeOpenAi } from "./support/fake-openai.ts";
+import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL } from "./support/fake-openai.ts";
 import { warmTokenizers } from "./support/tokens.ts";
 
 warmTokenizers();

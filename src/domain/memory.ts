@@ -165,6 +165,11 @@ export function isExpired(m: Pick<Memory, "expires_at">, now: number): boolean {
   return m.expires_at !== null && m.expires_at <= now;
 }
 
+/** Whether two lists hold the same strings in the same order. */
+export function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 function dedupe(values: string[]): string[] {
   return [...new Set(values)];
 }

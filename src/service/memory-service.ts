@@ -9,6 +9,7 @@ import {
   buildMemory,
   contentHash,
   DEFAULT_CONFIDENCE,
+  sameList,
   vectorInputsChanged,
   type Memory,
   type MemoryPatch,
@@ -22,7 +23,7 @@ import { errorMessage, type Logger } from "../log.ts";
 import type { GraphRepo } from "../store/graph-repo.ts";
 import type { HistoryEntry, ListOptions, MemoryRepo, PutOp, WriteOp } from "../store/memory-repo.ts";
 import type { VectorWrite } from "../store/vector-repo.ts";
-import { vectorFilterOf, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
+import { vectorFilterOf, type VectorFilter, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
 import type { EventSink, MemoryEvent } from "./events.ts";
 
 /** Who is acting: the tenant comes from a verified token, never from a request body. */
@@ -285,10 +286,7 @@ export class MemoryService {
   /** Memories of the same owner whose vectors are at least `threshold` similar to `m`'s. */
   async similar(p: Principal, m: Memory, threshold: number): Promise<Memory[]> {
     const [vector] = await this.d.embedder.embed([m.text]);
-    const filter: MemoryFilter = {};
-    if (m.namespace) filter.namespace = { eq: m.namespace };
-    if (m.user_id) filter.user_id = { eq: m.user_id };
-    const hits = await this.d.index.query(p.tenant, vector!, { topK: 10, model: this.d.embedder.model, filter: vectorFilterOf(filter) });
+    const hits = await this.d.index.query(p.tenant, vector!, { topK: 10, model: this.d.embedder.model, filter: ownerFilter(m) });
     const ids = hits.filter((h) => h.id !== m.id && h.score >= threshold).map((h) => h.id);
     const rows = await this.d.repo.getMany(p.tenant, ids, this.d.clock());
     return rows.filter((o) => sameOwner(o, m));
@@ -552,12 +550,7 @@ export class MemoryService {
     }
     inputs.forEach(([, m], i) => vectors.set(m.text, embedded[i]!));
     // The index filters what it can; rows are re-checked for the same owner afterwards.
-    const queries = inputs.map(([, m], i) => {
-      const filter: MemoryFilter = {};
-      if (m.namespace) filter.namespace = { eq: m.namespace };
-      if (m.user_id) filter.user_id = { eq: m.user_id };
-      return { vector: embedded[i]!, filter: vectorFilterOf(filter) };
-    });
+    const queries = inputs.map(([, m], i) => ({ vector: embedded[i]!, filter: ownerFilter(m) }));
     const results = await this.d.index.queryMany(tenant, queries, { topK: 5, model: this.d.embedder.model });
     for (const [i, [id]] of inputs.entries()) {
       const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => h.id);
@@ -733,8 +726,12 @@ function sameOwner(m: Memory, input: Pick<NewMemory, "namespace" | "user_id">): 
   return m.namespace === (input.namespace ?? null) && m.user_id === (input.user_id ?? null);
 }
 
-function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+/** The part of "same namespace and user" a vector index can apply itself. */
+function ownerFilter(m: Pick<NewMemory, "namespace" | "user_id">): VectorFilter {
+  const filter: MemoryFilter = {};
+  if (m.namespace) filter.namespace = { eq: m.namespace };
+  if (m.user_id) filter.user_id = { eq: m.user_id };
+  return vectorFilterOf(filter);
 }
 
 /** A memory with neither topics nor entities gets them from the offline tagger. */

@@ -3,7 +3,7 @@ import type { Config } from "../config.ts";
 import { packPrompt, planSummarization, type ChatMessage } from "../domain/budget.ts";
 import { AppError } from "../domain/errors.ts";
 import { newId } from "../domain/ids.ts";
-import { buildMemory, type Memory, type NewMemory } from "../domain/memory.ts";
+import { buildMemory, sameList, type Memory, type NewMemory } from "../domain/memory.ts";
 import { DEFAULT_STRATEGY, snapshot, type MessageRole, type Session, type SessionMessage } from "../domain/session.ts";
 import { messageTokens, modelInfo, tokenCounter, type TokenCounter } from "../domain/tokens.ts";
 import { errorMessage, type Logger } from "../log.ts";
@@ -345,10 +345,6 @@ export class WorkingMemoryService {
 /** A namespace or user_id given by a reader must be the session's; one not given matches anything. */
 function matches(s: Session, sel: SessionSelector): boolean {
   return (sel.namespace == null || s.namespace === sel.namespace) && (sel.user_id == null || s.user_id === sel.user_id);
-}
-
-function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** A working-memory record as a long-term creation request (derived fields are rebuilt there). */
