@@ -29,8 +29,11 @@ export interface AppDeps {
   knowledge: KnowledgeService;
 }
 
-/** The only place that reads bindings: picks production or offline adapters by configuration. */
-export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): AppDeps {
+/**
+ * The only place that reads bindings: picks production or offline adapters by configuration.
+ * `events` replaces the hub sink (the hub itself publishes locally).
+ */
+export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, events?: EventSink): AppDeps {
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL);
   const defer = (p: Promise<unknown>) => ctx.waitUntil(p);
@@ -43,7 +46,7 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): A
     config.embeddingProvider === "workers-ai"
       ? new WorkersAiEmbedder(env.AI!, config.EMBEDDING_MODEL, config.embeddingDimensions)
       : offlineEmbedder(config.embeddingDimensions);
-  const events = hubSink(env, defer, log);
+  events ??= hubSink(env, defer, log);
   const graph = new GraphRepo(env.DB);
   const service = new MemoryService({
     repo: new MemoryRepo(env.DB, index.remote),

@@ -1,6 +1,7 @@
 import { buildDeps } from "./deps.ts";
 import { handleHttp } from "./http/routes.ts";
 import { errorMessage } from "./log.ts";
+import { upgrade } from "./realtime/upgrade.ts";
 
 export { TenantHub } from "./realtime/tenant-hub.ts";
 
@@ -15,6 +16,8 @@ export default {
       const message = "server misconfigured";
       return Response.json({ error: "internal_error", message, detail: message }, { status: 500 });
     }
+    // Upgrades go to the tenant's hub before the router (itty-router hands handlers a proxy).
+    if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return upgrade(request, env, deps);
     return handleHttp(request, deps);
   },
 

@@ -1,9 +1,26 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
+import { buildDeps, type AppDeps } from "../deps.ts";
 import type { DomainEvent } from "../service/events.ts";
+import type { Principal } from "../service/memory-service.ts";
+import { engramPush, handleEngram } from "./engram.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
 const REPLAY_LOG_SIZE = 1000;
+/** Frames larger than this get an error frame (the socket stays open). */
+const MAX_FRAME_BYTES = 256 * 1024;
+/** The Worker passes the verified principal to the hub in this header (the hub is not publicly routable). */
+export const PRINCIPAL_HEADER = "x-edgemem-principal";
+
+const principalSchema = z.object({ tenant: z.string().min(1), subject: z.string(), scopes: z.array(z.string()).nullable() });
+
+/** Per-socket state, in the socket's attachment so it survives hibernation. Versioned. */
+interface Attachment {
+  v: 1;
+  id: string;
+  principal: Principal;
+  dialect: "engram";
+}
 
 const common = { at: z.number(), actor: z.string(), reason: z.string().optional() };
 const eventSchema = z.discriminatedUnion("type", [
@@ -36,18 +53,85 @@ export class TenantHub extends DurableObject<Env> {
     });
   }
 
-  /** Records events in order; returns the sequence number of the last. */
+  /** Records events in order and pushes them to the tenant's sockets; returns the sequence number of the last. */
   async publish(input: DomainEvent[]): Promise<number> {
     const events = publishInput.parse(input) as unknown as DomainEvent[];
     let seq = 0;
+    const sequenced: SequencedEvent[] = [];
     for (const e of events) {
       const row = this.ctx.storage.sql
         .exec<{ seq: number }>("INSERT INTO events (at, body) VALUES (?, ?) RETURNING seq", e.at, JSON.stringify(e))
         .one();
       seq = row.seq;
+      sequenced.push({ ...e, seq });
     }
     if (seq > REPLAY_LOG_SIZE) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", seq - REPLAY_LOG_SIZE);
+    const frames = sequenced.map(engramPush).filter((f) => f !== null).map((f) => JSON.stringify(f));
+    if (frames.length) {
+      // engram clients get every event of their tenant without asking.
+      for (const ws of this.ctx.getWebSockets("engram")) for (const f of frames) send(ws, f);
+    }
     return seq;
+  }
+
+  /**
+   * The WebSocket upgrade, forwarded by the Worker after it verified the token. The socket is
+   * accepted with the Hibernation API; `?since=N` replays the events after N first.
+   */
+  override async fetch(req: Request): Promise<Response> {
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const principal = principalSchema.parse(JSON.parse(req.headers.get(PRINCIPAL_HEADER) ?? "null"));
+    const url = new URL(req.url);
+    const pair = new WebSocketPair();
+    const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
+    const attachment: Attachment = { v: 1, id: crypto.randomUUID(), principal, dialect: "engram" };
+    this.ctx.acceptWebSocket(server, [attachment.id, attachment.dialect]);
+    server.serializeAttachment(attachment);
+    const since = Number(url.searchParams.get("since"));
+    if (url.searchParams.has("since") && Number.isInteger(since) && since >= 0) {
+      for (const e of await this.replay(since)) {
+        const f = engramPush(e);
+        if (f) send(server, JSON.stringify(f));
+      }
+    }
+    const headers = new Headers();
+    const protocol = url.searchParams.get("protocol");
+    if (protocol) headers.set("sec-websocket-protocol", protocol);
+    return new Response(null, { status: 101, webSocket: client, headers });
+  }
+
+  /** A frame from a socket: parsed, run through the services, answered in the socket's dialect. */
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    const textFrame = typeof message === "string" ? message : null;
+    if (textFrame === null || textFrame.length > MAX_FRAME_BYTES) {
+      const why = textFrame === null ? "binary frames are not supported; send JSON text" : `frame exceeds ${MAX_FRAME_BYTES} bytes`;
+      send(ws, JSON.stringify({ status: "error", error: { code: textFrame === null ? "INVALID_MESSAGE" : "MESSAGE_TOO_LARGE", message: why } }));
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(textFrame);
+    } catch {
+      send(ws, JSON.stringify({ status: "error", error: { code: "INVALID_MESSAGE", message: "frame is not valid JSON" } }));
+      return;
+    }
+    await handleEngram(raw, this.deps(), att.principal, (f) => send(ws, JSON.stringify(f)));
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  /** The services, publishing their events here directly rather than through an RPC to this object. */
+  private deps(): AppDeps {
+    return buildDeps(this.env, this.ctx, {
+      publish: (_tenant, events) => this.ctx.waitUntil(this.publish(events)),
+    });
   }
 
   /** Events after `since`, oldest first (at most the replay log's size). */
@@ -56,5 +140,14 @@ export class TenantHub extends DurableObject<Env> {
       .exec<{ seq: number; body: string }>("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq", since)
       .toArray()
       .map((r) => ({ ...(JSON.parse(r.body) as DomainEvent), seq: r.seq }));
+  }
+}
+
+/** Sends without throwing: a socket closing meanwhile must not fail the hub or other sockets. */
+function send(ws: WebSocket, frame: string): void {
+  try {
+    ws.send(frame);
+  } catch {
+    // closed or closing; its close handler cleans up
   }
 }

@@ -1,0 +1,220 @@
+import * as z from "zod";
+import { requireScope, WRITE_SCOPE } from "../auth/jwt.ts";
+import type { AppDeps } from "../deps.ts";
+import { AppError } from "../domain/errors.ts";
+import type { MemoryFilter } from "../domain/filters.ts";
+import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
+import { MESSAGE_ROLES } from "../domain/session.ts";
+import { amsRecord, label, memoryId } from "../http/ams-schemas.ts";
+import { citationOut, entityOut, factOut, statsResponse } from "../http/knowledge-schemas.ts";
+import { parse } from "../http/respond.ts";
+import type { DomainEvent } from "../service/events.ts";
+import type { Principal } from "../service/memory-service.ts";
+
+/**
+ * The engram dialect (`/ws`, frames `{command, payload}`): each command runs through the same
+ * services REST uses; the adapter only parses, calls and shapes. Replies are
+ * `{command, status: "ok", data}` (think also streams `{command, status: "streaming", data: {token}}`),
+ * errors `{command, status: "error", error: {code, message}}`.
+ */
+
+const text = z.string().trim().min(1, { message: "must not be empty" });
+const owner = { namespace: label.nullish(), user_id: label.nullish(), session_id: label.nullish() };
+
+const payloads = {
+  remember: z.object({
+    content: text.max(100_000),
+    memory_type: z.enum(MEMORY_TYPES).nullish(),
+    priority: z.number().int().min(1).max(10).nullish(),
+    confidence: z.number().min(0).max(1).nullish(),
+    topics: z.array(z.string().min(1).max(256)).max(100).nullish(),
+    entities: z.array(z.string().min(1).max(256)).max(100).nullish(),
+    metadata: z.record(z.string(), z.unknown()).nullish(),
+    id: memoryId.nullish(),
+    ...owner,
+  }),
+  recall: z.object({
+    query: z.string().max(10_000).nullish(),
+    limit: z.number().int().min(1).max(100).default(10),
+    memory_type: z.enum(MEMORY_TYPES).nullish(),
+    ...owner,
+  }),
+  think: z.object({ question: text.max(10_000).optional(), query: text.max(10_000).optional(), limit: z.number().int().min(1).max(50).default(8), ...owner })
+    .refine((p) => p.question ?? p.query, { message: "give question", path: ["question"] }),
+  feedback: z
+    .object({
+      memory_id: memoryId,
+      rating: z.enum(["positive", "negative"]).optional(),
+      positive: z.boolean().optional(),
+      helpful: z.boolean().optional(),
+      comment: z.string().max(2000).nullish(),
+    })
+    .refine((p) => p.rating ?? p.positive ?? p.helpful, { message: "give rating (positive|negative) or positive (boolean)", path: ["rating"] }),
+  query: z.object({ query: text.max(1000), hops: z.number().int().min(1).max(2).default(2), include_history: z.boolean().default(false), limit: z.number().int().min(1).max(100).default(20) }),
+  ingest: z.object({
+    messages: z
+      .array(z.object({ role: z.enum(MESSAGE_ROLES), content: z.string().max(100_000).refine((s) => s.trim().length > 0, { message: "must not be empty" }) }))
+      .min(1)
+      .max(1000),
+    ...owner,
+  }),
+  status: z.object({}).passthrough(),
+};
+
+export type EngramCommand = keyof typeof payloads;
+/** Commands that change memories need the write scope (the upgrade checked read). */
+const WRITES = new Set(["remember", "ingest", "feedback"]);
+export const ENGRAM_COMMANDS = Object.keys(payloads) as EngramCommand[];
+
+const frame = z.object({ command: z.string().min(1), payload: z.unknown().optional(), id: z.union([z.string(), z.number()]).optional() });
+
+/** A reply frame to send. */
+export type Send = (frame: Record<string, unknown>) => void;
+
+/** Runs one engram frame: the reply (or stream of replies) goes through `send`; errors become error frames. */
+export async function handleEngram(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
+  const f = frame.safeParse(raw);
+  if (!f.success) {
+    send({ status: "error", error: { code: "INVALID_MESSAGE", message: "expected {command, payload}" } });
+    return;
+  }
+  const { command, id } = f.data;
+  const reply = (r: Record<string, unknown>) => send(id === undefined ? { command, ...r } : { id, command, ...r });
+  try {
+    if (!(command in payloads)) {
+      throw new AppError("bad_request", `unknown command '${command}'; expected one of ${ENGRAM_COMMANDS.join(", ")}`);
+    }
+    if (WRITES.has(command)) requireScope(p, WRITE_SCOPE);
+    const data = await run(command as EngramCommand, f.data.payload ?? {}, app, p, (token) => reply({ status: "streaming", data: { token } }));
+    reply({ status: "ok", data });
+  } catch (e) {
+    const err = e instanceof AppError ? e : null;
+    if (!err) app.log.error("engram command failed", { command, error: e instanceof Error ? e.message : String(e) });
+    reply({ status: "error", error: { code: errorCode(err), message: err?.message ?? "internal error", issues: err?.issues.length ? err.issues : undefined } });
+  }
+}
+
+async function run(command: EngramCommand, raw: unknown, app: AppDeps, p: Principal, token: (t: string) => void): Promise<unknown> {
+  switch (command) {
+    case "remember": {
+      const b = parse(payloads.remember, raw);
+      const res = await app.service.create(p, [
+        {
+          id: b.id ?? undefined,
+          text: b.content,
+          memory_type: b.memory_type ?? "fact",
+          priority: b.priority ?? undefined,
+          confidence: b.confidence ?? undefined,
+          topics: b.topics ?? undefined,
+          entities: b.entities ?? undefined,
+          metadata: b.metadata ?? undefined,
+          namespace: b.namespace ?? null,
+          user_id: b.user_id ?? null,
+          session_id: b.session_id ?? null,
+        },
+      ]);
+      const memory = res.memories[0] ?? (await app.service.get(p, res.deduplicated[0]!.existing_id));
+      return { memory_id: memory.id, memory: amsRecord(memory), deduplicated: res.deduplicated.length > 0 };
+    }
+    case "recall": {
+      const b = parse(payloads.recall, raw);
+      const filter: MemoryFilter = {};
+      if (b.memory_type) filter.memory_type = { eq: b.memory_type };
+      if (b.namespace) filter.namespace = { eq: b.namespace };
+      if (b.user_id) filter.user_id = { eq: b.user_id };
+      if (b.session_id) filter.session_id = { eq: b.session_id };
+      const res = await app.service.search(p, {
+        text: b.query ?? null,
+        limit: b.limit,
+        offset: 0,
+        filter,
+        mode: "hybrid",
+        hybridAlpha: 0.5,
+        recency: null,
+        distanceThreshold: null,
+        explain: false,
+      });
+      return { memories: res.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: res.total };
+    }
+    case "think": {
+      const b = parse(payloads.think, raw);
+      const filter: MemoryFilter = {};
+      if (b.namespace) filter.namespace = { eq: b.namespace };
+      if (b.user_id) filter.user_id = { eq: b.user_id };
+      const res = await app.knowledge.think(p, { question: (b.question ?? b.query)!, limit: b.limit, filter });
+      let answer = "";
+      for await (const t of res.answer) {
+        answer += t;
+        token(t);
+      }
+      return { answer, citations: res.citations.map(citationOut), facts: res.facts.map(factOut), provider: res.provider };
+    }
+    case "feedback": {
+      const b = parse(payloads.feedback, raw);
+      const rating = b.rating ?? (b.positive ?? b.helpful ? "positive" : "negative");
+      const res = await app.knowledge.feedback(p, b.memory_id, rating, b.comment ?? null);
+      return { feedback_id: res.feedback_id, memory: amsRecord(res.memory), deleted: res.deleted };
+    }
+    case "query": {
+      const b = parse(payloads.query, raw);
+      const res = await app.knowledge.query(p, { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit });
+      return {
+        entities: res.entities.map(entityOut),
+        relations: res.relations.map(factOut),
+        neighbours: res.neighbours.map((n) => ({ ...entityOut(n.entity), hops: n.hops })),
+        memories: res.memories.map(amsRecord),
+      };
+    }
+    case "ingest": {
+      const b = parse(payloads.ingest, raw);
+      const res = await app.knowledge.ingest(p, b.messages, b);
+      return { memories: res.memories.map(amsRecord), deduplicated: res.deduplicated, entities: res.entities, relations: res.relations, topics: res.topics };
+    }
+    case "status":
+      return statsResponse(await app.knowledge.stats(p));
+  }
+}
+
+/** engram's error codes: the validation and lookup failures a client can act on, else internal. */
+function errorCode(e: AppError | null): string {
+  switch (e?.code) {
+    case "validation_error":
+    case "bad_request":
+      return "INVALID_MESSAGE";
+    case "not_found":
+      return "NOT_FOUND";
+    case "unauthorized":
+    case "forbidden":
+      return "UNAUTHORIZED";
+    case "payload_too_large":
+      return "MESSAGE_TOO_LARGE";
+    case "upstream_error":
+    case "upstream_timeout":
+      return "UPSTREAM_ERROR";
+    default:
+      return "INTERNAL_ERROR";
+  }
+}
+
+/** A memory event as engram pushes it: `{event, data: {memory_id, content, memory_type, created_at, ...}, seq}`. */
+export function engramPush(e: DomainEvent & { seq: number }): Record<string, unknown> | null {
+  if (!("memory" in e)) return null; // session events are not part of the engram protocol
+  const m = e.memory as Memory;
+  return {
+    event: e.type,
+    data: {
+      memory_id: m.id,
+      content: m.text,
+      memory_type: m.memory_type,
+      created_at: new Date(m.created_at).toISOString(),
+      updated_at: new Date(m.updated_at).toISOString(),
+      priority: m.priority,
+      confidence: m.confidence,
+      namespace: m.namespace,
+      user_id: m.user_id,
+      actor: e.actor,
+      reason: e.reason ?? null,
+    },
+    seq: e.seq,
+  };
+}

@@ -1,0 +1,50 @@
+import { READ_SCOPE, requireScope, verifyToken } from "../auth/jwt.ts";
+import type { AppDeps } from "../deps.ts";
+import { AppError } from "../domain/errors.ts";
+import { errorResponse } from "../http/respond.ts";
+import { PRINCIPAL_HEADER } from "./tenant-hub.ts";
+
+/** WebSocket endpoints: engram (and, later, SYMindX) on `/ws`. */
+const SOCKET_PATHS = new Set(["/ws"]);
+
+/**
+ * The token of a WebSocket upgrade: `?token=`, `Authorization: Bearer`, or the
+ * `Sec-WebSocket-Protocol` header (`bearer, <jwt>` or the bare JWT), which browsers can set.
+ * Returns the subprotocol to echo, when the client offered some.
+ */
+export function socketToken(req: Request, url: URL): { token: string | null; protocol: string | null } {
+  const offered = (req.headers.get("sec-websocket-protocol") ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const protocol = offered[0] ?? null;
+  const query = url.searchParams.get("token");
+  if (query) return { token: query, protocol };
+  const auth = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "");
+  if (auth) return { token: auth[1]!.trim(), protocol };
+  const afterBearer = offered.findIndex((p) => p.toLowerCase() === "bearer");
+  const fromProtocol = afterBearer >= 0 ? offered[afterBearer + 1] : offered.find((p) => /^[\w-]+\.[\w-]+\.[\w-]*$/.test(p));
+  return { token: fromProtocol ?? null, protocol };
+}
+
+/**
+ * Authenticates a WebSocket upgrade in the Worker (a bad token is a 401 before any upgrade) and
+ * hands the socket to the tenant's hub with the verified principal.
+ */
+export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Response> {
+  const url = new URL(req.url);
+  try {
+    if (!SOCKET_PATHS.has(url.pathname)) throw new AppError("not_found", `no WebSocket endpoint at ${url.pathname}`);
+    const { token, protocol } = socketToken(req, url);
+    const principal = await verifyToken(token, app.config);
+    requireScope(principal, READ_SCOPE);
+    const forward = new URL(`https://hub${url.pathname}`);
+    const since = url.searchParams.get("since");
+    if (since !== null) forward.searchParams.set("since", since);
+    if (protocol) forward.searchParams.set("protocol", protocol);
+    const headers = new Headers({ upgrade: "websocket", [PRINCIPAL_HEADER]: JSON.stringify(principal) });
+    return await env.TENANT_HUB.getByName(principal.tenant).fetch(new Request(forward, { headers }));
+  } catch (e) {
+    return errorResponse(e, app.log);
+  }
+}

@@ -1,0 +1,173 @@
+import { createExecutionContext, evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../src/index.ts";
+import { call, sign, store, tenantApi, type Api } from "./support/api.ts";
+
+/** A real WebSocket to the Worker, with the frames it received and a way to wait for one. */
+interface Client {
+  ws: WebSocket;
+  frames: any[];
+  send(frame: unknown): void;
+  /** The first received frame (from `from` on) matching `pred`, waiting up to 2 s. */
+  next(pred: (f: any) => boolean, from?: number): Promise<any>;
+}
+
+async function open(api: Api, init: { query?: string; headers?: Record<string, string>; token?: string | null } = {}): Promise<Response> {
+  const token = init.token === undefined ? api.token : init.token;
+  const q = new URLSearchParams(init.query ?? "");
+  if (token) q.set("token", token);
+  const req = new Request(`https://edgemem.test/ws?${q}`, { headers: { upgrade: "websocket", ...init.headers } });
+  return worker.fetch(req as never, api.env, createExecutionContext());
+}
+
+async function connect(api: Api, init: Parameters<typeof open>[1] = {}): Promise<Client> {
+  const res = await open(api, init);
+  expect(res.status).toBe(101);
+  const ws = res.webSocket!;
+  ws.accept();
+  const frames: any[] = [];
+  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+  return {
+    ws,
+    frames,
+    send: (f) => ws.send(typeof f === "string" ? f : JSON.stringify(f)),
+    async next(pred, from = 0) {
+      for (let waited = 0; waited < 2000; waited += 5) {
+        const hit = frames.slice(from).find(pred);
+        if (hit) return hit;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      throw new Error(`no matching frame; got ${JSON.stringify(frames)}`);
+    },
+  };
+}
+
+const reply = (command: string, status = "ok") => (f: any) => f.command === command && f.status === status;
+const pushed = (event: string, id?: string) => (f: any) => f.event === event && (id === undefined || f.data.memory_id === id);
+
+describe("engram over WebSocket", () => {
+  it("remember replies with the memory and pushes memory_created to every socket of the tenant, and to no other tenant's", async () => {
+    const a = await tenantApi();
+    const b = await tenantApi();
+    const a1 = await connect(a);
+    const a2 = await connect(a);
+    const b1 = await connect(b);
+    a1.send({ command: "remember", payload: { content: "Switched to PostgreSQL backend", memory_type: "decision", priority: 9 } });
+    const res = await a1.next(reply("remember"));
+    expect(res.data).toMatchObject({ deduplicated: false, memory: { text: "Switched to PostgreSQL backend", memory_type: "decision", priority: 9 } });
+    const event = await a2.next(pushed("memory_created", res.data.memory_id));
+    expect(event.data).toMatchObject({ content: "Switched to PostgreSQL backend", memory_type: "decision" });
+    expect(event.data.created_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(event.seq).toBe(1);
+    await a1.next(pushed("memory_created"));
+
+    // A REST write reaches the sockets too.
+    await store(a, [{ id: "rest-1", text: "Written over REST" }]);
+    await a2.next(pushed("memory_created", "rest-1"));
+    b1.send({ command: "status", payload: {} });
+    await b1.next(reply("status"));
+    expect(b1.frames.filter((f) => f.event)).toEqual([]);
+  });
+
+  it("runs every command through the services: recall, think (streamed), feedback, query, ingest, status", async () => {
+    const api = await tenantApi();
+    const c = await connect(api);
+    c.send({ command: "ingest", payload: { messages: [{ role: "user", content: "We decided to use Redis for caching" }] } });
+    const ingested = await c.next(reply("ingest"));
+    const id = ingested.data.memories[0].id;
+    expect(ingested.data.relations).toEqual([{ subject: "caching", predicate: "uses", object: "Redis", source_memory_id: id }]);
+
+    c.send({ command: "recall", payload: { query: "caching", limit: 5 } });
+    expect((await c.next(reply("recall"))).data.memories.map((m: any) => m.id)).toEqual([id]);
+
+    c.send({ command: "query", payload: { query: "Redis" } });
+    const graph = await c.next(reply("query"));
+    expect(graph.data.relations.map((r: any) => `${r.subject.name} ${r.predicate} ${r.object.name}`)).toEqual(["caching uses Redis"]);
+
+    const before = c.frames.length;
+    c.send({ command: "think", payload: { question: "what do we use for caching?" } });
+    const answer = await c.next(reply("think"), before);
+    const tokens = c.frames.slice(before).filter(reply("think", "streaming")).map((f) => f.data.token);
+    expect(tokens.join("")).toBe(answer.data.answer);
+    expect(answer.data.answer).toContain(`[${id}]`);
+    expect(answer.data.citations[0].memory_id).toBe(id);
+
+    c.send({ command: "feedback", payload: { memory_id: id, positive: true } });
+    expect((await c.next(reply("feedback"))).data.memory.confidence).toBe(0.95);
+    await c.next(pushed("feedback_recorded", id));
+    await c.next(pushed("memory_updated", id));
+
+    c.send({ command: "status", payload: {} });
+    expect((await c.next(reply("status"))).data).toMatchObject({ memories: { total: 1, by_type: { decision: 1 } }, feedback: 1 });
+  });
+
+  it("bad frames get an error frame and the socket stays open", async () => {
+    const api = await tenantApi();
+    const c = await connect(api);
+    const cases: [unknown, (f: any) => boolean][] = [
+      ["{not json", (f) => f.status === "error" && f.error.code === "INVALID_MESSAGE" && /not valid JSON/.test(f.error.message)],
+      [{ hello: 1 }, (f) => f.status === "error" && f.error.message === "expected {command, payload}"],
+      [{ command: "teleport", payload: {} }, (f) => f.command === "teleport" && f.error.code === "INVALID_MESSAGE" && /unknown command/.test(f.error.message)],
+      [{ command: "remember", payload: {} }, (f) => f.command === "remember" && f.status === "error" && f.error.issues[0].field === "content"],
+      [{ command: "feedback", payload: { memory_id: "nope", rating: "positive" } }, (f) => f.command === "feedback" && f.error.code === "NOT_FOUND"],
+      [JSON.stringify({ command: "remember", payload: { content: "x".repeat(300_000) } }), (f) => f.error?.code === "MESSAGE_TOO_LARGE"],
+    ];
+    for (const [frame, pred] of cases) {
+      const from = c.frames.length;
+      c.send(frame);
+      await c.next(pred, from);
+    }
+    c.send({ command: "status", payload: {} });
+    await c.next(reply("status"));
+  });
+
+  it("a reconnecting client gets what it missed with ?since=N", async () => {
+    const api = await tenantApi();
+    await store(api, [{ id: "m1", text: "first" }]);
+    await store(api, [{ id: "m2", text: "second" }]);
+    await store(api, [{ id: "m3", text: "third" }]);
+    const c = await connect(api, { query: "since=1" });
+    await c.next(pushed("memory_created", "m3"));
+    expect(c.frames.map((f) => [f.seq, f.data.memory_id])).toEqual([
+      [2, "m2"],
+      [3, "m3"],
+    ]);
+  });
+
+  it("sockets survive the hub's eviction (hibernation) and still get events", async () => {
+    const api = await tenantApi();
+    const c = await connect(api);
+    c.send({ command: "status", payload: {} });
+    await c.next(reply("status"));
+    await evictDurableObject(env.TENANT_HUB.getByName(api.tenant), { webSockets: "hibernate" });
+    await store(api, [{ id: "after-eviction", text: "still here" }]);
+    await c.next(pushed("memory_created", "after-eviction"));
+    c.send({ command: "recall", payload: { query: "still here" } });
+    expect((await c.next(reply("recall"))).data.memories[0].id).toBe("after-eviction");
+  });
+
+  it("authenticates the upgrade: a bad token is a 401 before any upgrade; read-only tokens cannot write", async () => {
+    const api = await tenantApi();
+    const none = await open(api, { token: null });
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ error: "unauthorized" });
+    expect((await open(api, { token: "not-a-jwt" })).status).toBe(401);
+    const other = await sign({ tenant_id: api.tenant }, { secret: "wrong-secret-wrong-secret-wrong-secret" });
+    expect((await open(api, { token: other })).status).toBe(401);
+
+    // Browsers can only send the token as a subprotocol; the chosen protocol is echoed.
+    const viaProtocol = await open(api, { token: null, headers: { "sec-websocket-protocol": `bearer, ${api.token}` } });
+    expect(viaProtocol.status).toBe(101);
+    expect(viaProtocol.headers.get("sec-websocket-protocol")).toBe("bearer");
+    viaProtocol.webSocket!.accept();
+
+    const reader = await tenantApi({ scope: "memory:read" });
+    const r = await connect(reader);
+    r.send({ command: "remember", payload: { content: "should not be stored" } });
+    expect((await r.next(reply("remember", "error"))).error.code).toBe("UNAUTHORIZED");
+    r.send({ command: "recall", payload: { query: "stored" } });
+    expect((await r.next(reply("recall"))).data.memories).toEqual([]);
+    expect((await call(api.env, "GET", "/nope", undefined, { upgrade: "websocket", authorization: `Bearer ${api.token}` })).status).toBe(404);
+  });
+});
