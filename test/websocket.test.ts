@@ -122,6 +122,20 @@ describe("engram over WebSocket", () => {
     await c.next(reply("status"));
   });
 
+  it("answers a ping with a pong (runtime auto-response) and limits each socket's frame rate", async () => {
+    const api = await tenantApi();
+    const c = await connect(api);
+    c.send({ type: "ping" });
+    await c.next((f) => f.type === "pong");
+    for (let i = 0; i < 125; i++) c.send({ command: "status", payload: {} });
+    const limited = await c.next((f) => f.error?.code === "RATE_LIMIT_EXCEEDED");
+    expect(limited.error.message).toBe("more than 120 frames in 10 s");
+    // Another socket of the tenant is not affected.
+    const other = await connect(api);
+    other.send({ command: "status", payload: {} });
+    await other.next(reply("status"));
+  });
+
   it("a reconnecting client gets what it missed with ?since=N", async () => {
     const api = await tenantApi();
     await store(api, [{ id: "m1", text: "first" }]);

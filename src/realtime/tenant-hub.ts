@@ -7,6 +7,9 @@ import { engramPush, handleEngram } from "./engram.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
 const REPLAY_LOG_SIZE = 1000;
+/** Frames a socket may send per window; more get RATE_LIMIT_EXCEEDED (the socket stays open). */
+const RATE_LIMIT = 120;
+const RATE_WINDOW_MS = 10_000;
 /** Frames larger than this get an error frame (the socket stays open). */
 const MAX_FRAME_BYTES = 256 * 1024;
 /** The Worker passes the verified principal to the hub in this header (the hub is not publicly routable). */
@@ -44,8 +47,13 @@ export type SequencedEvent = DomainEvent & { seq: number };
  * storage, and (with the WebSocket dialects) fans them out to the tenant's sockets.
  */
 export class TenantHub extends DurableObject<Env> {
+  /** Per-socket message counts for rate limiting (in memory: a hibernation simply resets them). */
+  private readonly rates = new Map<string, { windowStart: number; count: number }>();
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // A client `ping` is answered by the runtime without waking the object (SYMindX heartbeat).
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec(
         "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, body TEXT NOT NULL)",
@@ -103,6 +111,10 @@ export class TenantHub extends DurableObject<Env> {
   /** A frame from a socket: parsed, run through the services, answered in the socket's dialect. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
+    if (!this.allow(att.id)) {
+      send(ws, JSON.stringify({ status: "error", error: { code: "RATE_LIMIT_EXCEEDED", message: `more than ${RATE_LIMIT} frames in ${RATE_WINDOW_MS / 1000} s` } }));
+      return;
+    }
     const textFrame = typeof message === "string" ? message : null;
     if (textFrame === null || textFrame.length > MAX_FRAME_BYTES) {
       const why = textFrame === null ? "binary frames are not supported; send JSON text" : `frame exceeds ${MAX_FRAME_BYTES} bytes`;
@@ -120,11 +132,24 @@ export class TenantHub extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.rates.delete((ws.deserializeAttachment() as Attachment | null)?.id ?? "");
     try {
       ws.close(code, reason);
     } catch {
       // already closed
     }
+  }
+
+  /** Fixed-window rate limit per socket. */
+  private allow(socketId: string): boolean {
+    const now = Date.now();
+    const r = this.rates.get(socketId);
+    if (!r || now - r.windowStart >= RATE_WINDOW_MS) {
+      this.rates.set(socketId, { windowStart: now, count: 1 });
+      return true;
+    }
+    r.count++;
+    return r.count <= RATE_LIMIT;
   }
 
   /** The services, publishing their events here directly rather than through an RPC to this object. */

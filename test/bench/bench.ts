@@ -154,6 +154,80 @@ async function measure(
   return { size, scenario, requests: REQUESTS, concurrency, p50: q(0.5), p95: q(0.95), p99: q(0.99), rps: round(REQUESTS / wall) };
 }
 
+/** One WebSocket to /ws (AUTH_MODE=none in the bench) with a queue of received frames. */
+interface BenchSocket {
+  send(frame: unknown): void;
+  next(pred: (f: any) => boolean): Promise<any>;
+  close(): void;
+}
+
+async function openSocket(): Promise<BenchSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${PORT}/ws`);
+  const waiting: { pred: (f: any) => boolean; resolve: (f: any) => void }[] = [];
+  ws.addEventListener("message", (e) => {
+    const f = JSON.parse(String(e.data));
+    const i = waiting.findIndex((w) => w.pred(f));
+    if (i >= 0) waiting.splice(i, 1)[0]!.resolve(f);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener("open", () => resolve(), { once: true });
+    ws.addEventListener("error", () => reject(new Error("WebSocket failed to open")), { once: true });
+  });
+  return {
+    send: (f) => ws.send(JSON.stringify(f)),
+    next: (pred) => new Promise((resolve) => waiting.push({ pred, resolve })),
+    close: () => ws.close(),
+  };
+}
+
+/** Request/response round trips on one socket, one at a time. */
+async function measureSocket(
+  size: number,
+  scenario: string,
+  ws: BenchSocket,
+  frame: (i: number) => unknown,
+  isReply: (f: any) => boolean,
+): Promise<Stat> {
+  for (let i = 0; i < 20; i++) {
+    const reply = ws.next(isReply);
+    ws.send(frame(i));
+    await reply;
+  }
+  const latencies: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < REQUESTS; i++) {
+    const t = performance.now();
+    const reply = ws.next(isReply);
+    ws.send(frame(i));
+    await reply;
+    latencies.push(performance.now() - t);
+  }
+  return summarize(size, scenario, 1, latencies, (performance.now() - started) / 1000);
+}
+
+/** From a REST write to the event arriving at each of `sockets` sockets; p50/p95 over every arrival. */
+async function measureFanOut(size: number, sockets: number, writes: number): Promise<Stat> {
+  const clients = await Promise.all(Array.from({ length: sockets }, () => openSocket()));
+  const latencies: number[] = [];
+  const started = performance.now();
+  for (let i = -5; i < writes; i++) {
+    const id = `fanout-${i}-${Date.now()}`;
+    const arrivals = clients.map((c) => c.next((f) => f.event === "memory_created" && f.data.memory_id === id));
+    const t = performance.now();
+    await request("POST", "/v1/long-term-memory/", { memories: [{ id, text: `Fan-out probe ${id}`, namespace: "bench-fanout" }] });
+    const times = await Promise.all(arrivals.map((a) => a.then(() => performance.now() - t)));
+    if (i >= 0) latencies.push(...times); // the first writes warm up
+  }
+  for (const c of clients) c.close();
+  return summarize(size, `WS fan-out (${sockets} sockets)`, sockets, latencies, (performance.now() - started) / 1000);
+}
+
+function summarize(size: number, scenario: string, concurrency: number, latencies: number[], wall: number): Stat {
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!);
+  return { size, scenario, requests: latencies.length, concurrency, p50: q(0.5), p95: q(0.95), p99: q(0.99), rps: round(latencies.length / wall) };
+}
+
 async function seedTo(target: number, have: number, rand: Rand): Promise<number> {
   while (have < target) {
     const n = Math.min(100, target - have);
@@ -283,6 +357,17 @@ async function main(): Promise<void> {
       }
     }
 
+    // WebSockets, at the last size: a plain round trip (ping → pong, answered by the runtime),
+    // an engram recall round trip, and push fan-out from a REST write to 100 sockets.
+    const size = SIZES.at(-1)!;
+    const ws = await openSocket();
+    stats.push(await measureSocket(size, "WS ping/pong echo", ws, () => ({ type: "ping" }), (f) => f.type === "pong"));
+    stats.push(
+      await measureSocket(size, "WS engram recall", ws, (i) => ({ command: "recall", payload: { query: QUERIES[i % QUERIES.length], limit: 10 } }), (f) => f.command === "recall"),
+    );
+    ws.close();
+    stats.push(await measureFanOut(size, 100, 50));
+
     const p95 = (size: number, c: number, scenario: string) =>
       stats.find((s) => s.size === size && s.concurrency === c && s.scenario === scenario)!.p95;
     const ratios = SIZES.flatMap((size) =>
@@ -308,7 +393,7 @@ async function main(): Promise<void> {
       const row = [String(s.size).padEnd(9), String(s.concurrency).padStart(4), s.scenario.padEnd(24)];
       console.log([...row, ...[s.p50, s.p95, s.p99, s.rps].map((x) => String(x).padStart(8))].join(" "));
     }
-    console.log("\ntargets: hybrid search p95 ≤ 3× no-op p95 at 10,000 memories; store p95 ≤ 15 ms");
+    console.log("\ntargets: hybrid search p95 ≤ 3× no-op p95 at 10,000 memories; store p95 ≤ 15 ms; WS fan-out p95 ≤ 25 ms");
     for (const r of ratios) {
       console.log(
         `${String(r.size).padEnd(6)} memories, concurrency ${r.concurrency}: hybrid p95 / no-op p95 = ${r.hybrid_p95_over_noop_p95}×, keyword = ${r.keyword_p95_over_noop_p95}×, store p95 = ${r.store_p95_ms} ms, session PUT p95 = ${r.session_put_p95_ms} ms, prompt p95 = ${r.prompt_p95_ms} ms, think p95 = ${r.think_p95_ms} ms, ingest = ${r.ingest_messages_per_s} messages/s`,
