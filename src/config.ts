@@ -45,6 +45,8 @@ const schema = z.object({
   FEEDBACK_DELETE_AFTER: z.coerce.number().int().min(1).default(2),
   CONSOLIDATION: flag(true),
   FORGET_POLICY: optionalString,
+  WS_RATE_LIMIT: positiveInt(120),
+  WS_MAX_FRAME_BYTES: positiveInt(256 * 1024),
 });
 
 export type Config = z.output<typeof schema> & {

@@ -7,11 +7,8 @@ import { engramPush, handleEngram } from "./engram.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
 const REPLAY_LOG_SIZE = 1000;
-/** Frames a socket may send per window; more get RATE_LIMIT_EXCEEDED (the socket stays open). */
-const RATE_LIMIT = 120;
+/** The window of the per-socket rate limit (WS_RATE_LIMIT frames per window). */
 const RATE_WINDOW_MS = 10_000;
-/** Frames larger than this get an error frame (the socket stays open). */
-const MAX_FRAME_BYTES = 256 * 1024;
 /** The Worker passes the verified principal to the hub in this header (the hub is not publicly routable). */
 export const PRINCIPAL_HEADER = "x-edgemem-principal";
 
@@ -111,13 +108,16 @@ export class TenantHub extends DurableObject<Env> {
   /** A frame from a socket: parsed, run through the services, answered in the socket's dialect. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
-    if (!this.allow(att.id)) {
-      send(ws, JSON.stringify({ status: "error", error: { code: "RATE_LIMIT_EXCEEDED", message: `more than ${RATE_LIMIT} frames in ${RATE_WINDOW_MS / 1000} s` } }));
+    const app = this.deps();
+    const limit = app.config.WS_RATE_LIMIT;
+    if (!this.allow(att.id, limit)) {
+      send(ws, JSON.stringify({ status: "error", error: { code: "RATE_LIMIT_EXCEEDED", message: `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s` } }));
       return;
     }
+    const maxBytes = app.config.WS_MAX_FRAME_BYTES;
     const textFrame = typeof message === "string" ? message : null;
-    if (textFrame === null || textFrame.length > MAX_FRAME_BYTES) {
-      const why = textFrame === null ? "binary frames are not supported; send JSON text" : `frame exceeds ${MAX_FRAME_BYTES} bytes`;
+    if (textFrame === null || textFrame.length > maxBytes) {
+      const why = textFrame === null ? "binary frames are not supported; send JSON text" : `frame exceeds ${maxBytes} bytes`;
       send(ws, JSON.stringify({ status: "error", error: { code: textFrame === null ? "INVALID_MESSAGE" : "MESSAGE_TOO_LARGE", message: why } }));
       return;
     }
@@ -128,7 +128,7 @@ export class TenantHub extends DurableObject<Env> {
       send(ws, JSON.stringify({ status: "error", error: { code: "INVALID_MESSAGE", message: "frame is not valid JSON" } }));
       return;
     }
-    await handleEngram(raw, this.deps(), att.principal, (f) => send(ws, JSON.stringify(f)));
+    await handleEngram(raw, app, att.principal, (f) => send(ws, JSON.stringify(f)));
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -141,7 +141,7 @@ export class TenantHub extends DurableObject<Env> {
   }
 
   /** Fixed-window rate limit per socket. */
-  private allow(socketId: string): boolean {
+  private allow(socketId: string, limit: number): boolean {
     const now = Date.now();
     const r = this.rates.get(socketId);
     if (!r || now - r.windowStart >= RATE_WINDOW_MS) {
@@ -149,7 +149,7 @@ export class TenantHub extends DurableObject<Env> {
       return true;
     }
     r.count++;
-    return r.count <= RATE_LIMIT;
+    return r.count <= limit;
   }
 
   /** The services, publishing their events here directly rather than through an RPC to this object. */

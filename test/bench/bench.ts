@@ -175,7 +175,11 @@ async function openSocket(): Promise<BenchSocket> {
   });
   return {
     send: (f) => ws.send(JSON.stringify(f)),
-    next: (pred) => new Promise((resolve) => waiting.push({ pred, resolve })),
+    next: (pred) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no reply on the WebSocket within 10 s")), 10_000);
+        waiting.push({ pred, resolve: (f) => (clearTimeout(timer), resolve(f)) });
+      }),
     close: () => ws.close(),
   };
 }
@@ -251,7 +255,8 @@ function startWrangler(state: string): ChildProcess {
   execFileSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, stdio: "ignore" });
   return spawn(
     "npx",
-    ["wrangler", "dev", "--port", String(PORT), "--ip", "127.0.0.1", "--persist-to", state, "--log-level", "warn", "--var", "LOG_LEVEL:warn", "--show-interactive-dev-session=false"],
+    // The socket scenarios send hundreds of frames in seconds: lift the per-socket rate limit.
+    ["wrangler", "dev", "--port", String(PORT), "--ip", "127.0.0.1", "--persist-to", state, "--log-level", "warn", "--var", "LOG_LEVEL:warn", "--var", "WS_RATE_LIMIT:1000000", "--show-interactive-dev-session=false"],
     { env, stdio: ["ignore", "inherit", "inherit"], detached: true },
   );
 }
