@@ -185,3 +185,78 @@ describe("engram over WebSocket", () => {
     expect((await call(api.env, "GET", "/nope", undefined, { upgrade: "websocket", authorization: `Bearer ${api.token}` })).status).toBe(404);
   });
 });
+
+describe("SYMindX over WebSocket", () => {
+  const typed = (type: string, id?: string) => (f: any) => f.type === type && (id === undefined || f.id === id);
+
+  it("chat answers from the target agent's memories; an unknown agent is AGENT_NOT_FOUND", async () => {
+    const api = await tenantApi();
+    await store(api, [
+      { id: "nyx-1", text: "The deploy window is Friday at 6pm", agent_id: "nyx" },
+      { id: "aria-1", text: "The deploy window is Monday at 9am", agent_id: "aria" },
+    ]);
+    const c = await connect(api);
+    c.send({ id: "msg_1", type: "chat", data: { message: "When is the deploy window?" }, targetAgent: "nyx", priority: "normal", timestamp: new Date().toISOString() });
+    const res = await c.next(typed("chat_response", "msg_1"));
+    expect(res.data.agentId).toBe("nyx");
+    expect(res.data.response).toContain("Friday at 6pm");
+    expect(res.data.response).not.toContain("Monday");
+    expect(typeof res.data.processingTime).toBe("number");
+    expect(res.timestamp).toMatch(/^\d{4}-/);
+
+    c.send({ id: "msg_2", type: "chat", data: { message: "hello" }, targetAgent: "ghost" });
+    const err = await c.next(typed("error", "msg_2"));
+    expect(err.data).toMatchObject({ code: "AGENT_NOT_FOUND", message: "agent 'ghost' not found" });
+  });
+
+  it("command maps instructions to memory operations and reports status and executionTime", async () => {
+    const api = await tenantApi();
+    const c = await connect(api);
+    c.send({ id: "c1", type: "command", data: { instruction: "remember The staging database is db-stage-2" }, targetAgent: "nyx" });
+    const stored = await c.next(typed("command_result", "c1"));
+    expect(stored.data).toMatchObject({ status: "completed", result: { memory: { text: "The staging database is db-stage-2", agent_id: "nyx" } } });
+    expect(stored.data.commandId).toMatch(/^cmd_/);
+    expect(typeof stored.data.executionTime).toBe("number");
+    c.send({ id: "c2", type: "command", data: { instruction: "recall staging database" }, targetAgent: "nyx" });
+    expect((await c.next(typed("command_result", "c2"))).data.result.memories[0].text).toBe("The staging database is db-stage-2");
+    c.send({ id: "c3", type: "command", data: { instruction: "teleport home" } });
+    expect((await c.next(typed("error", "c3"))).data.code).toBe("INVALID_MESSAGE");
+  });
+
+  it("subscriptions filter events by name and minImportance; engram sockets still get everything", async () => {
+    const api = await tenantApi();
+    const sub = await connect(api);
+    const quiet = await connect(api);
+    const engram = await connect(api);
+    sub.send({ id: "s1", type: "subscribe", data: { events: ["memory_update", "agent_status"], filter: { minImportance: 0.7 } } });
+    expect((await sub.next(typed("subscribed", "s1"))).data).toEqual({ events: ["memory_update", "agent_status"], minImportance: 0.7 });
+    quiet.send({ id: "q1", type: "status" });
+    expect((await quiet.next(typed("status_update", "q1"))).data).toMatchObject({ status: "active", queueLength: 0 });
+
+    await store(api, [{ id: "low", text: "A minor note", priority: 3 }]);
+    await store(api, [{ id: "high", text: "A critical decision", priority: 9 }]);
+    const event = await sub.next(typed("event"));
+    expect(event.data).toMatchObject({ eventType: "memory_update", action: "memory_created", memoryId: "high", importance: 0.9 });
+    await engram.next(pushed("memory_created", "high"));
+    expect(engram.frames.filter((f) => f.event).map((f) => f.data.memory_id)).toEqual(["low", "high"]);
+    expect(sub.frames.filter((f) => f.type === "event").map((f) => f.data.memoryId)).toEqual(["high"]);
+    expect(quiet.frames.filter((f) => f.type === "event")).toEqual([]);
+  });
+
+  it("batch runs each message in order; bad frames get SYMindX error frames and the socket stays open", async () => {
+    const api = await tenantApi();
+    await store(api, [{ id: "n1", text: "Nyx likes concise answers", agent_id: "nyx" }]);
+    const c = await connect(api);
+    c.send({ id: "b", type: "batch", data: { messages: [{ id: "b1", type: "status" }, { id: "b2", type: "chat", data: { message: "what does nyx like?" }, targetAgent: "nyx" }] } });
+    await c.next(typed("status_update", "b1"));
+    expect((await c.next(typed("chat_response", "b2"))).data.response).toContain("concise");
+    c.send("{oops");
+    expect((await c.next(typed("error"))).data).toMatchObject({ code: "INVALID_MESSAGE", message: "frame is not valid JSON" });
+    c.send({ id: "x", type: "levitate" });
+    expect((await c.next(typed("error", "x"))).data.message).toMatch(/unknown message type 'levitate'/);
+    c.send({ id: "y", type: "chat", data: {} });
+    expect((await c.next(typed("error", "y"))).data.details[0].field).toBe("message");
+    c.send({ type: "ping" });
+    await c.next(typed("pong"));
+  });
+});

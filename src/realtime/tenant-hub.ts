@@ -4,6 +4,7 @@ import { buildDeps, type AppDeps } from "../deps.ts";
 import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";
 import { engramPush, handleEngram } from "./engram.ts";
+import { handleSymindx, symindxError, symindxEvent, type Subscription } from "./symindx.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
 const REPLAY_LOG_SIZE = 1000;
@@ -14,13 +15,20 @@ export const PRINCIPAL_HEADER = "x-edgemem-principal";
 
 const principalSchema = z.object({ tenant: z.string().min(1), subject: z.string(), scopes: z.array(z.string()).nullable() });
 
-/** Per-socket state, in the socket's attachment so it survives hibernation. Versioned. */
+/**
+ * Per-socket state, in the socket's attachment so it survives hibernation. Versioned. A `/ws`
+ * socket is engram until it sends a SYMindX frame (`type` instead of `command`).
+ */
 interface Attachment {
   v: 1;
   id: string;
   principal: Principal;
-  dialect: "engram";
+  dialect: "engram" | "symindx";
+  subscription: Subscription;
 }
+
+/** Sockets are tagged with their id and this (tags are fixed at accept; the dialect is in the attachment). */
+const WS_TAG = "ws";
 
 const common = { at: z.number(), actor: z.string(), reason: z.string().optional() };
 const eventSchema = z.discriminatedUnion("type", [
@@ -44,6 +52,8 @@ export type SequencedEvent = DomainEvent & { seq: number };
  * storage, and (with the WebSocket dialects) fans them out to the tenant's sockets.
  */
 export class TenantHub extends DurableObject<Env> {
+  /** When this instance started (SYMindX `uptime`). */
+  private readonly startedAt = Date.now();
   /** Per-socket message counts for rate limiting (in memory: a hibernation simply resets them). */
   private readonly rates = new Map<string, { windowStart: number; count: number }>();
 
@@ -71,10 +81,17 @@ export class TenantHub extends DurableObject<Env> {
       sequenced.push({ ...e, seq });
     }
     if (seq > REPLAY_LOG_SIZE) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", seq - REPLAY_LOG_SIZE);
-    const frames = sequenced.map(engramPush).filter((f) => f !== null).map((f) => JSON.stringify(f));
-    if (frames.length) {
-      // engram clients get every event of their tenant without asking.
-      for (const ws of this.ctx.getWebSockets("engram")) for (const f of frames) send(ws, f);
+    // engram clients get every event of their tenant without asking; SYMindX clients what they subscribed to.
+    const engram = sequenced.map(engramPush).filter((f) => f !== null).map((f) => JSON.stringify(f));
+    for (const ws of this.ctx.getWebSockets(WS_TAG)) {
+      const att = ws.deserializeAttachment() as Attachment;
+      if (att.dialect === "engram") for (const f of engram) send(ws, f);
+      else {
+        for (const e of sequenced) {
+          const f = symindxEvent(e, att.subscription);
+          if (f) send(ws, JSON.stringify(f));
+        }
+      }
     }
     return seq;
   }
@@ -89,8 +106,8 @@ export class TenantHub extends DurableObject<Env> {
     const url = new URL(req.url);
     const pair = new WebSocketPair();
     const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
-    const attachment: Attachment = { v: 1, id: crypto.randomUUID(), principal, dialect: "engram" };
-    this.ctx.acceptWebSocket(server, [attachment.id, attachment.dialect]);
+    const attachment: Attachment = { v: 1, id: crypto.randomUUID(), principal, dialect: "engram", subscription: { events: [], minImportance: 0 } };
+    this.ctx.acceptWebSocket(server, [attachment.id, WS_TAG]);
     server.serializeAttachment(attachment);
     const since = Number(url.searchParams.get("since"));
     if (url.searchParams.has("since") && Number.isInteger(since) && since >= 0) {
@@ -109,26 +126,36 @@ export class TenantHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
     const app = this.deps();
+    const fail = (code: string, text: string) =>
+      send(ws, JSON.stringify(att.dialect === "symindx" ? symindxError(code, text) : { status: "error", error: { code, message: text } }));
     const limit = app.config.WS_RATE_LIMIT;
-    if (!this.allow(att.id, limit)) {
-      send(ws, JSON.stringify({ status: "error", error: { code: "RATE_LIMIT_EXCEEDED", message: `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s` } }));
-      return;
-    }
+    if (!this.allow(att.id, limit)) return fail("RATE_LIMIT_EXCEEDED", `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s`);
     const maxBytes = app.config.WS_MAX_FRAME_BYTES;
-    const textFrame = typeof message === "string" ? message : null;
-    if (textFrame === null || textFrame.length > maxBytes) {
-      const why = textFrame === null ? "binary frames are not supported; send JSON text" : `frame exceeds ${maxBytes} bytes`;
-      send(ws, JSON.stringify({ status: "error", error: { code: textFrame === null ? "INVALID_MESSAGE" : "MESSAGE_TOO_LARGE", message: why } }));
-      return;
-    }
+    if (typeof message !== "string") return fail("INVALID_MESSAGE", "binary frames are not supported; send JSON text");
+    if (message.length > maxBytes) return fail(att.dialect === "symindx" ? "INVALID_MESSAGE" : "MESSAGE_TOO_LARGE", `frame exceeds ${maxBytes} bytes`);
     let raw: unknown;
     try {
-      raw = JSON.parse(textFrame);
+      raw = JSON.parse(message);
     } catch {
-      send(ws, JSON.stringify({ status: "error", error: { code: "INVALID_MESSAGE", message: "frame is not valid JSON" } }));
-      return;
+      return fail("INVALID_MESSAGE", "frame is not valid JSON");
     }
-    await handleEngram(raw, app, att.principal, (f) => send(ws, JSON.stringify(f)));
+    const reply = (f: Record<string, unknown>) => send(ws, JSON.stringify(f));
+    const isSymindx = typeof raw === "object" && raw !== null && "type" in raw && !("command" in raw);
+    if (!isSymindx) return handleEngram(raw, app, att.principal, reply);
+    if (att.dialect !== "symindx") {
+      att.dialect = "symindx";
+      ws.serializeAttachment(att);
+    }
+    await handleSymindx(raw, {
+      app,
+      principal: att.principal,
+      subscription: att.subscription ?? { events: [], minImportance: 0 },
+      setSubscription: (sub) => {
+        att.subscription = sub;
+        ws.serializeAttachment(att);
+      },
+      startedAt: this.startedAt,
+    }, reply);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
