@@ -13,11 +13,14 @@ interface Client {
   next(pred: (f: any) => boolean, from?: number): Promise<any>;
 }
 
-async function open(api: Api, init: { query?: string; headers?: Record<string, string>; token?: string | null } = {}): Promise<Response> {
+async function open(
+  api: Api,
+  init: { query?: string; headers?: Record<string, string>; token?: string | null; path?: string } = {},
+): Promise<Response> {
   const token = init.token === undefined ? api.token : init.token;
   const q = new URLSearchParams(init.query ?? "");
   if (token) q.set("token", token);
-  const req = new Request(`https://edgemem.test/ws?${q}`, { headers: { upgrade: "websocket", ...init.headers } });
+  const req = new Request(`https://edgemem.test${init.path ?? "/ws"}?${q}`, { headers: { upgrade: "websocket", ...init.headers } });
   return worker.fetch(req as never, api.env, createExecutionContext());
 }
 
@@ -258,5 +261,64 @@ describe("SYMindX over WebSocket", () => {
     expect((await c.next(typed("error", "y"))).data.details[0].field).toBe("message");
     c.send({ type: "ping" });
     await c.next(typed("pong"));
+  });
+});
+
+describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
+  const answer = (id: string) => (f: any) => f.id === id && (f.response || f.error);
+  const tg = (api: Api) => connect(api, { path: "/api/v1/socket" });
+
+  it("maps services to edgemem's capabilities, answering by id", async () => {
+    const api = await tenantApi();
+    const c = await tg(api);
+    c.send({ id: "r1", service: "memory", request: { operation: "store", memories: [{ id: "m1", text: "We decided to use Redis for caching" }] } });
+    expect((await c.next(answer("r1"))).response.memories[0].id).toBe("m1");
+    c.send({ id: "r2", service: "search", request: { text: "caching", limit: 5 } });
+    expect((await c.next(answer("r2"))).response.memories.map((m: any) => m.id)).toEqual(["m1"]);
+    c.send({ id: "r3", service: "graph-query", flow: "default", request: { query: "Redis" } });
+    expect((await c.next(answer("r3"))).response.entities.map((e: any) => e.name)).toEqual(["Redis"]);
+    c.send({ id: "r4", service: "working-memory", request: { operation: "put", session_id: "s1", messages: [{ role: "user", content: "hi" }] } });
+    expect((await c.next(answer("r4"))).response.session_id).toBe("s1");
+    c.send({ id: "r5", service: "working-memory", request: { operation: "get", session_id: "s1" } });
+    expect((await c.next(answer("r5"))).response.messages[0].content).toBe("hi");
+    c.send({ id: "r6", service: "status", request: {} });
+    expect((await c.next(answer("r6"))).response.memories.total).toBe(1);
+  });
+
+  it("streams think as several responses with one id, the last marked end-of-stream", async () => {
+    const api = await tenantApi();
+    await store(api, [{ id: "m1", text: "We decided to use Redis for caching" }]);
+    const c = await tg(api);
+    c.send({ id: "t1", service: "agent", flow: "f1", request: { question: "what do we use for caching?", streaming: true } });
+    const last = await c.next((f) => f.id === "t1" && f.response?.["end-of-stream"] === true);
+    const chunks = c.frames.filter((f) => f.id === "t1" && f.response["end-of-stream"] === false).map((f) => f.response.content);
+    expect(chunks.join("")).toContain("We decided to use Redis for caching. [m1]");
+    expect(last.response.citations[0].memory_id).toBe("m1");
+  });
+
+  it("runs requests concurrently: a fast request is not held behind a slow one", async () => {
+    const api = await tenantApi();
+    const c = await tg(api);
+    const messages = Array.from({ length: 300 }, (_, i) => ({ role: "user", content: `We decided to use tool${i} for task${i} on March ${1 + (i % 28)}.` }));
+    c.send({ id: "slow", service: "ingest", request: { messages } });
+    c.send({ id: "fast", service: "status", request: {} });
+    await c.next(answer("slow"));
+    const order = c.frames.map((f) => f.id);
+    expect(order.indexOf("fast")).toBeLessThan(order.indexOf("slow"));
+  });
+
+  it("errors are frames with type and message; the socket stays open", async () => {
+    const api = await tenantApi();
+    const c = await tg(api);
+    c.send({ id: "u1", service: "teleport", request: {} });
+    expect((await c.next(answer("u1"))).error).toMatchObject({ type: "unknown-service" });
+    c.send({ service: "status", request: {} });
+    expect((await c.next((f) => f.id === null && f.error)).error).toEqual({ type: "invalid-request", message: "id: Invalid input: expected string, received undefined" });
+    c.send({ id: "v1", service: "search", request: { limit: 0 } });
+    expect((await c.next(answer("v1"))).error.type).toBe("validation_error");
+    c.send("{nope");
+    expect((await c.next((f) => f.error?.type === "invalid-message")).error.message).toBe("frame is not valid JSON");
+    c.send({ id: "ok", service: "status", request: {} });
+    await c.next(answer("ok"));
   });
 });

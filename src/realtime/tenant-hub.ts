@@ -5,6 +5,7 @@ import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";
 import { engramPush, handleEngram } from "./engram.ts";
 import { handleSymindx, symindxError, symindxEvent, type Subscription } from "./symindx.ts";
+import { handleTrustgraph } from "./trustgraph.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
 const REPLAY_LOG_SIZE = 1000;
@@ -23,7 +24,7 @@ interface Attachment {
   v: 1;
   id: string;
   principal: Principal;
-  dialect: "engram" | "symindx";
+  dialect: "engram" | "symindx" | "trustgraph";
   subscription: Subscription;
 }
 
@@ -86,7 +87,7 @@ export class TenantHub extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets(WS_TAG)) {
       const att = ws.deserializeAttachment() as Attachment;
       if (att.dialect === "engram") for (const f of engram) send(ws, f);
-      else {
+      else if (att.dialect === "symindx") {
         for (const e of sequenced) {
           const f = symindxEvent(e, att.subscription);
           if (f) send(ws, JSON.stringify(f));
@@ -106,7 +107,8 @@ export class TenantHub extends DurableObject<Env> {
     const url = new URL(req.url);
     const pair = new WebSocketPair();
     const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
-    const attachment: Attachment = { v: 1, id: crypto.randomUUID(), principal, dialect: "engram", subscription: { events: [], minImportance: 0 } };
+    const dialect = url.pathname === "/api/v1/socket" ? "trustgraph" : "engram";
+    const attachment: Attachment = { v: 1, id: crypto.randomUUID(), principal, dialect, subscription: { events: [], minImportance: 0 } };
     this.ctx.acceptWebSocket(server, [attachment.id, WS_TAG]);
     server.serializeAttachment(attachment);
     const since = Number(url.searchParams.get("since"));
@@ -127,7 +129,16 @@ export class TenantHub extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as Attachment;
     const app = this.deps();
     const fail = (code: string, text: string) =>
-      send(ws, JSON.stringify(att.dialect === "symindx" ? symindxError(code, text) : { status: "error", error: { code, message: text } }));
+      send(
+        ws,
+        JSON.stringify(
+          att.dialect === "symindx"
+            ? symindxError(code, text)
+            : att.dialect === "trustgraph"
+              ? { id: null, error: { type: code.toLowerCase().replace(/_/g, "-"), message: text } }
+              : { status: "error", error: { code, message: text } },
+        ),
+      );
     const limit = app.config.WS_RATE_LIMIT;
     if (!this.allow(att.id, limit)) return fail("RATE_LIMIT_EXCEEDED", `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s`);
     const maxBytes = app.config.WS_MAX_FRAME_BYTES;
@@ -140,6 +151,11 @@ export class TenantHub extends DurableObject<Env> {
       return fail("INVALID_MESSAGE", "frame is not valid JSON");
     }
     const reply = (f: Record<string, unknown>) => send(ws, JSON.stringify(f));
+    if (att.dialect === "trustgraph") {
+      // Not awaited: each request runs on its own, so a slow one never delays the next (answers are matched by id).
+      this.ctx.waitUntil(handleTrustgraph(raw, app, att.principal, reply));
+      return;
+    }
     const isSymindx = typeof raw === "object" && raw !== null && "type" in raw && !("command" in raw);
     if (!isSymindx) return handleEngram(raw, app, att.principal, reply);
     if (att.dialect !== "symindx") {

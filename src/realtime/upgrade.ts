@@ -4,8 +4,8 @@ import { AppError } from "../domain/errors.ts";
 import { errorResponse } from "../http/respond.ts";
 import { PRINCIPAL_HEADER } from "./tenant-hub.ts";
 
-/** WebSocket endpoints: engram (and, later, SYMindX) on `/ws`. */
-const SOCKET_PATHS = new Set(["/ws"]);
+/** WebSocket endpoints: engram and SYMindX on `/ws`, TrustGraph on `/api/v1/socket`. */
+const SOCKET_PATHS = new Set(["/ws", "/api/v1/socket"]);
 
 /**
  * The token of a WebSocket upgrade: `?token=`, `Authorization: Bearer`, or the
