@@ -264,6 +264,38 @@ describe("SYMindX over WebSocket", () => {
   });
 });
 
+describe("SYMindX conversations", () => {
+  const typed = (type: string, id?: string) => (f: any) => f.type === type && (id === undefined || f.id === id);
+
+  it("join_conversation makes a room: typing is relayed to the others only, handoffs are recorded and announced, session changes reach the room", async () => {
+    const api = await tenantApi();
+    const alice = await connect(api);
+    const bob = await connect(api);
+    const outsider = await connect(api);
+    alice.send({ id: "j1", type: "join_conversation", data: { conversationId: "conv_1", agents: ["nyx", "sage"] } });
+    await alice.next(typed("conversation_joined", "j1"));
+    bob.send({ id: "j2", type: "join_conversation", data: { conversationId: "conv_1" } });
+    expect((await bob.next(typed("conversation_joined", "j2"))).data.otherParticipants).toBe(1);
+    await alice.next((f) => f.type === "event" && f.data.eventType === "participant_joined");
+    outsider.send({ id: "o1", type: "status" });
+    await outsider.next(typed("status_update", "o1"));
+
+    alice.send({ type: "typing_start", conversationId: "conv_1", userId: "user_alice" });
+    expect(await bob.next(typed("typing_start"))).toMatchObject({ conversationId: "conv_1", userId: "user_alice" });
+
+    alice.send({ id: "h1", type: "agent_handoff", data: { fromAgent: "nyx", toAgent: "sage", conversationId: "conv_1", reason: "Specialized knowledge required" } });
+    expect((await alice.next(typed("agent_handoff", "h1"))).data.status).toBe("completed");
+    expect((await bob.next((f) => f.data?.eventType === "agent_handoff")).data).toMatchObject({ fromAgent: "nyx", toAgent: "sage" });
+    const session = await api.call("GET", "/v1/working-memory/conv_1");
+    expect(session.body.messages.at(-1)).toMatchObject({ role: "system", content: "Agent handoff from nyx to sage: Specialized knowledge required" });
+    await bob.next((f) => f.data?.eventType === "conversation_update" && f.data.conversationId === "conv_1");
+
+    // Nothing of the room reaches a socket outside it, nor the sender's own typing.
+    expect(outsider.frames.filter((f) => f.type !== "status_update")).toEqual([]);
+    expect(alice.frames.filter((f) => f.type === "typing_start")).toEqual([]);
+  });
+});
+
 describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
   const answer = (id: string) => (f: any) => f.id === id && (f.response || f.error);
   const tg = (api: Api) => connect(api, { path: "/api/v1/socket" });

@@ -16,7 +16,19 @@ import type { Principal, SearchRequest } from "../service/memory-service.ts";
  * request `id`; errors are `{type: "error", data: {code, message, details}}`.
  */
 
-export const SYMINDX_TYPES = ["chat", "command", "subscribe", "unsubscribe", "status", "batch"] as const;
+export const SYMINDX_TYPES = [
+  "chat",
+  "command",
+  "subscribe",
+  "unsubscribe",
+  "status",
+  "batch",
+  "join_conversation",
+  "leave_conversation",
+  "agent_handoff",
+  "typing_start",
+  "typing_stop",
+] as const;
 
 /** What a SYMindX socket asked to receive (kept in its attachment). */
 export interface Subscription {
@@ -31,6 +43,9 @@ const envelope = z.object({
   targetAgent: z.string().min(1).max(256).optional(),
   priority: z.string().optional(),
   timestamp: z.string().optional(),
+  // Typing indicators carry these at the top level.
+  conversationId: z.string().min(1).max(256).optional(),
+  userId: z.string().max(256).optional(),
 });
 type Envelope = z.output<typeof envelope>;
 
@@ -43,6 +58,13 @@ const subscribeData = z.object({
   filter: z.object({ minImportance: z.number().min(0).max(1).optional() }).optional(),
 });
 const batchData = z.object({ messages: z.array(z.unknown()).min(1).max(50) });
+const conversationData = z.object({ conversationId: z.string().min(1).max(256), agents: z.array(z.string().max(256)).max(50).optional() });
+const handoffData = z.object({
+  fromAgent: z.string().min(1).max(256),
+  toAgent: z.string().min(1).max(256),
+  conversationId: z.string().min(1).max(256),
+  reason: z.string().max(2000).optional(),
+});
 
 export type Send = (frame: Record<string, unknown>) => void;
 
@@ -54,6 +76,11 @@ export interface SymindxContext {
   setSubscription(s: Subscription): void;
   /** When the hub started (for `uptime`). */
   startedAt: number;
+  /** The conversations (working-memory sessions) this socket has joined. */
+  rooms: string[];
+  setRooms(rooms: string[]): void;
+  /** Sends a frame to the other sockets in a conversation; returns how many got it. */
+  toRoom(conversationId: string, frame: Record<string, unknown>): number;
 }
 
 const now = () => new Date().toISOString();
@@ -134,9 +161,68 @@ async function run(m: Envelope, ctx: SymindxContext, reply: (type: string, data:
       for (const inner of d.messages) await handleSymindx(inner, ctx, send);
       return;
     }
+    case "join_conversation":
+    case "leave_conversation": {
+      const d = parse(conversationData, m.data ?? {});
+      const rooms = new Set(ctx.rooms);
+      if (m.type === "join_conversation") rooms.add(d.conversationId);
+      else rooms.delete(d.conversationId);
+      ctx.setRooms([...rooms]);
+      const others = ctx.toRoom(d.conversationId, {
+        type: "event",
+        data: { eventType: m.type === "join_conversation" ? "participant_joined" : "participant_left", conversationId: d.conversationId, userId: p.subject },
+        timestamp: now(),
+      });
+      reply(m.type === "join_conversation" ? "conversation_joined" : "conversation_left", { conversationId: d.conversationId, agents: d.agents ?? [], otherParticipants: others });
+      return;
+    }
+    case "agent_handoff": {
+      const d = parse(handoffData, m.data ?? {});
+      requireScope(p, WRITE_SCOPE);
+      // Recorded in the conversation: a system message in its working-memory session.
+      await recordInSession(ctx, d.conversationId, `Agent handoff from ${d.fromAgent} to ${d.toAgent}${d.reason ? `: ${d.reason}` : ""}`);
+      const data = { eventType: "agent_handoff", conversationId: d.conversationId, fromAgent: d.fromAgent, toAgent: d.toAgent, reason: d.reason ?? null };
+      ctx.toRoom(d.conversationId, { type: "event", data, timestamp: now() });
+      reply("agent_handoff", { ...data, status: "completed" });
+      return;
+    }
+    case "typing_start":
+    case "typing_stop": {
+      const conversationId = m.conversationId ?? (m.data as { conversationId?: string } | undefined)?.conversationId;
+      if (!conversationId) throw AppError.validation([{ field: "conversationId", message: "is required" }]);
+      // Relayed to the other participants only; no reply (indicators are fire-and-forget).
+      ctx.toRoom(conversationId, { type: m.type, conversationId, userId: m.userId ?? p.subject, timestamp: now() });
+      return;
+    }
     default:
       throw new AppError("bad_request", `unknown message type '${m.type}'; expected one of ${SYMINDX_TYPES.join(", ")}`);
   }
+}
+
+/** Appends a system message to a conversation's working-memory session (creating it if needed). */
+async function recordInSession(ctx: SymindxContext, conversationId: string, text: string): Promise<void> {
+  const { app, principal: p } = ctx;
+  let existing = null;
+  try {
+    existing = (await app.sessions.get(p, conversationId, {}, {})).session;
+  } catch (e) {
+    if (!(e instanceof AppError && e.code === "not_found")) throw e;
+  }
+  await app.sessions.put(
+    p,
+    conversationId,
+    {
+      namespace: existing?.namespace ?? null,
+      user_id: existing?.user_id ?? null,
+      messages: [...(existing?.messages ?? []), { role: "system", content: text }],
+      memories: existing?.memories.map((mem) => ({ ...mem, persisted_at: mem.persisted_at })) ?? [],
+      context: existing?.context ?? null,
+      data: existing?.data ?? null,
+      long_term_memory_strategy: existing?.long_term_memory_strategy ?? null,
+      ttl_seconds: existing?.ttl_seconds ?? null,
+    },
+    {},
+  );
 }
 
 /** An agent exists when the tenant has memories of it. */
@@ -207,9 +293,19 @@ async function command(ctx: SymindxContext, instruction: string, agent: string |
   }
 }
 
-/** A memory change as a SYMindX `event` frame for sockets subscribed to `memory_update`, or null. */
-export function symindxEvent(e: DomainEvent & { seq: number }, s: Subscription): Record<string, unknown> | null {
-  if (!("memory" in e)) return null;
+/**
+ * A change as a SYMindX `event` frame, or null: memory changes for sockets subscribed to
+ * `memory_update`; session changes for sockets in that conversation (a working-memory session).
+ */
+export function symindxEvent(e: DomainEvent & { seq: number }, s: Subscription, rooms: string[]): Record<string, unknown> | null {
+  if (!("memory" in e)) {
+    if (!rooms.includes(e.session.session_id)) return null;
+    return {
+      type: "event",
+      data: { eventType: "conversation_update", action: e.type, conversationId: e.session.session_id, ...e.session, seq: e.seq },
+      timestamp: new Date(e.at).toISOString(),
+    };
+  }
   if (!s.events.includes("memory_update") && !s.events.includes("*")) return null;
   const importance = e.memory.priority / 10;
   if (importance < s.minImportance) return null;

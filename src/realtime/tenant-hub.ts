@@ -26,6 +26,8 @@ interface Attachment {
   principal: Principal;
   dialect: "engram" | "symindx" | "trustgraph";
   subscription: Subscription;
+  /** SYMindX conversations joined (working-memory session ids). */
+  rooms?: string[];
 }
 
 /** Sockets are tagged with their id and this (tags are fixed at accept; the dialect is in the attachment). */
@@ -89,7 +91,7 @@ export class TenantHub extends DurableObject<Env> {
       if (att.dialect === "engram") for (const f of engram) send(ws, f);
       else if (att.dialect === "symindx") {
         for (const e of sequenced) {
-          const f = symindxEvent(e, att.subscription);
+          const f = symindxEvent(e, att.subscription, att.rooms ?? []);
           if (f) send(ws, JSON.stringify(f));
         }
       }
@@ -171,6 +173,24 @@ export class TenantHub extends DurableObject<Env> {
         ws.serializeAttachment(att);
       },
       startedAt: this.startedAt,
+      rooms: att.rooms ?? [],
+      setRooms: (rooms) => {
+        att.rooms = rooms;
+        ws.serializeAttachment(att);
+      },
+      toRoom: (conversationId, frame) => {
+        let n = 0;
+        const text = JSON.stringify(frame);
+        for (const other of this.ctx.getWebSockets(WS_TAG)) {
+          const o = other.deserializeAttachment() as Attachment;
+          if (o.id === att.id) continue;
+          if (o.dialect === "symindx" && o.rooms?.includes(conversationId)) {
+            send(other, text);
+            n++;
+          }
+        }
+        return n;
+      },
     }, reply);
   }
 
