@@ -1,4 +1,4 @@
-import { createExecutionContext, evictDurableObject } from "cloudflare:test";
+import { createExecutionContext, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index.ts";
@@ -293,6 +293,34 @@ describe("SYMindX conversations", () => {
     // Nothing of the room reaches a socket outside it, nor the sender's own typing.
     expect(outsider.frames.filter((f) => f.type !== "status_update")).toEqual([]);
     expect(alice.frames.filter((f) => f.type === "typing_start")).toEqual([]);
+  });
+});
+
+describe("SYMindX heartbeat", () => {
+  it("the hub pings SYMindX sockets and closes those that stop answering", async () => {
+    const api = await tenantApi();
+    const live = await connect(api);
+    const dead = await connect(api);
+    const engram = await connect(api);
+    for (const c of [live, dead]) {
+      c.send({ id: "s", type: "status" });
+      await c.next((f) => f.type === "status_update");
+    }
+    let closed = 0;
+    dead.ws.addEventListener("close", () => closed++);
+    const hub = env.TENANT_HUB.getByName(api.tenant);
+    expect(await runDurableObjectAlarm(hub)).toBe(true);
+    await live.next((f) => f.type === "ping");
+    await dead.next((f) => f.type === "ping");
+    live.send({ type: "pong" });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await runDurableObjectAlarm(hub)).toBe(true);
+    for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(closed).toBe(1);
+    expect(live.frames.filter((f) => f.type === "ping")).toHaveLength(2);
+    expect(engram.frames.filter((f) => f.type === "ping")).toEqual([]);
+    live.send({ id: "after", type: "status" });
+    await live.next((f) => f.type === "status_update" && f.id === "after");
   });
 });
 

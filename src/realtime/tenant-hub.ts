@@ -28,7 +28,13 @@ interface Attachment {
   subscription: Subscription;
   /** SYMindX conversations joined (working-memory session ids). */
   rooms?: string[];
+  /** SYMindX heartbeat: when the hub last pinged, and when the client last answered. */
+  pingedAt?: number;
+  pongAt?: number;
 }
+
+/** The SYMindX heartbeat: the hub pings its SYMindX sockets this often; no pong by the next round closes the socket. */
+const HEARTBEAT_MS = 30_000;
 
 /** Sockets are tagged with their id and this (tags are fixed at accept; the dialect is in the attachment). */
 const WS_TAG = "ws";
@@ -153,6 +159,11 @@ export class TenantHub extends DurableObject<Env> {
       return fail("INVALID_MESSAGE", "frame is not valid JSON");
     }
     const reply = (f: Record<string, unknown>) => send(ws, JSON.stringify(f));
+    if (isPong(raw)) {
+      att.pongAt = Date.now();
+      ws.serializeAttachment(att);
+      return;
+    }
     if (att.dialect === "trustgraph") {
       // Not awaited: each request runs on its own, so a slow one never delays the next (answers are matched by id).
       this.ctx.waitUntil(handleTrustgraph(raw, app, att.principal, reply));
@@ -163,6 +174,7 @@ export class TenantHub extends DurableObject<Env> {
     if (att.dialect !== "symindx") {
       att.dialect = "symindx";
       ws.serializeAttachment(att);
+      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + HEARTBEAT_MS);
     }
     await handleSymindx(raw, {
       app,
@@ -192,6 +204,32 @@ export class TenantHub extends DurableObject<Env> {
         return n;
       },
     }, reply);
+  }
+
+  /**
+   * The heartbeat: each SYMindX socket gets `{"type": "ping"}`; one that has not answered the
+   * previous ping with a pong is dead and closed. Re-armed while SYMindX sockets remain.
+   */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    let alive = 0;
+    for (const ws of this.ctx.getWebSockets(WS_TAG)) {
+      const att = ws.deserializeAttachment() as Attachment;
+      if (att.dialect !== "symindx") continue;
+      if (att.pingedAt !== undefined && (att.pongAt ?? 0) < att.pingedAt) {
+        try {
+          ws.close(1011, "heartbeat timeout");
+        } catch {
+          // already gone
+        }
+        continue;
+      }
+      send(ws, '{"type":"ping"}');
+      att.pingedAt = now;
+      ws.serializeAttachment(att);
+      alive++;
+    }
+    if (alive) await this.ctx.storage.setAlarm(now + HEARTBEAT_MS);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -229,6 +267,10 @@ export class TenantHub extends DurableObject<Env> {
       .toArray()
       .map((r) => ({ ...(JSON.parse(r.body) as DomainEvent), seq: r.seq }));
   }
+}
+
+function isPong(raw: unknown): boolean {
+  return typeof raw === "object" && raw !== null && (raw as { type?: unknown }).type === "pong";
 }
 
 /** Sends without throwing: a socket closing meanwhile must not fail the hub or other sockets. */
