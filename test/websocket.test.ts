@@ -173,6 +173,20 @@ describe("engram over WebSocket", () => {
     const other = await sign({ tenant_id: api.tenant }, { secret: "wrong-secret-wrong-secret-wrong-secret" });
     expect((await open(api, { token: other })).status).toBe(401);
 
+    // Browsers cannot read a failed upgrade: they get the socket, an UNAUTHORIZED frame, and a close.
+    const browser = await open(api, { token: "not-a-jwt", headers: { origin: "https://app.example" } });
+    expect(browser.status).toBe(101);
+    const bws = browser.webSocket!;
+    const got: any[] = [];
+    let closeCode = 0;
+    bws.addEventListener("message", (e) => got.push(JSON.parse(e.data as string)));
+    bws.addEventListener("close", (e) => (closeCode = e.code));
+    bws.accept();
+    for (let i = 0; i < 100 && !closeCode; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(got).toEqual([expect.objectContaining({ type: "error", status: "error", error: expect.objectContaining({ code: "UNAUTHORIZED" }) })]);
+    expect(closeCode).toBe(1008);
+    expect((await open(api, { token: "not-a-jwt", headers: { origin: "https://app.example" }, query: "auth_errors=status" })).status).toBe(401);
+
     // Browsers can only send the token as a subprotocol; the chosen protocol is echoed.
     const viaProtocol = await open(api, { token: null, headers: { "sec-websocket-protocol": `bearer, ${api.token}` } });
     expect(viaProtocol.status).toBe(101);

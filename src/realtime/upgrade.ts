@@ -28,16 +28,25 @@ export function socketToken(req: Request, url: URL): { token: string | null; pro
 }
 
 /**
- * Authenticates a WebSocket upgrade in the Worker (a bad token is a 401 before any upgrade) and
- * hands the socket to the tenant's hub with the verified principal.
+ * Authenticates a WebSocket upgrade in the Worker and hands the socket to the tenant's hub with
+ * the verified principal. A bad token is a 401 before any upgrade — except for browsers (an
+ * `Origin` header, or `?auth_errors=frame`), which cannot read a failed upgrade: they get the
+ * socket, one UNAUTHORIZED error frame, and a close (1008).
  */
 export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Response> {
   const url = new URL(req.url);
   try {
     if (!SOCKET_PATHS.has(url.pathname)) throw new AppError("not_found", `no WebSocket endpoint at ${url.pathname}`);
     const { token, protocol } = socketToken(req, url);
-    const principal = await verifyToken(token, app.config);
-    requireScope(principal, READ_SCOPE);
+    let principal;
+    try {
+      principal = await verifyToken(token, app.config);
+      requireScope(principal, READ_SCOPE);
+    } catch (e) {
+      const asFrame = url.searchParams.get("auth_errors") === "frame" || (req.headers.has("origin") && url.searchParams.get("auth_errors") !== "status");
+      if (asFrame && e instanceof AppError) return refuseWithFrame(url.pathname, e.message, protocol);
+      throw e;
+    }
     const forward = new URL(`https://hub${url.pathname}`);
     const since = url.searchParams.get("since");
     if (since !== null) forward.searchParams.set("since", since);
@@ -47,4 +56,22 @@ export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Res
   } catch (e) {
     return errorResponse(e, app.log);
   }
+}
+
+/** Accepts the socket only to say why it is refused, in a frame every dialect on the path can read. */
+function refuseWithFrame(path: string, message: string, protocol: string | null): Response {
+  const pair = new WebSocketPair();
+  const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
+  server.accept();
+  const error = { code: "UNAUTHORIZED", message };
+  server.send(
+    JSON.stringify(
+      path === "/api/v1/socket"
+        ? { id: null, error: { type: "unauthorized", message } }
+        : // engram reads status/error, SYMindX type/data: one frame for both.
+          { type: "error", status: "error", data: { ...error, details: null }, error, timestamp: new Date().toISOString() },
+    ),
+  );
+  server.close(1008, "unauthorized");
+  return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "sec-websocket-protocol": protocol } : {} });
 }
