@@ -260,6 +260,15 @@ describe("SYMindX over WebSocket", () => {
     expect(quiet.frames.filter((f) => f.type === "event")).toEqual([]);
   });
 
+  it("read-only tokens cannot write, and the rate limit answers in SYMindX's format", async () => {
+    const reader = await tenantApi({ scope: "memory:read" });
+    const c = await connect(reader);
+    c.send({ id: "w", type: "command", data: { instruction: "remember secret plans" } });
+    expect((await c.next(typed("error", "w"))).data.code).toBe("UNAUTHORIZED");
+    for (let i = 0; i < 125; i++) c.send({ id: `s${i}`, type: "status" });
+    expect((await c.next((f) => f.type === "error" && f.data.code === "RATE_LIMIT_EXCEEDED")).data.message).toBe("more than 120 frames in 10 s");
+  });
+
   it("batch runs each message in order; bad frames get SYMindX error frames and the socket stays open", async () => {
     const api = await tenantApi();
     await store(api, [{ id: "n1", text: "Nyx likes concise answers", agent_id: "nyx" }]);
