@@ -260,6 +260,20 @@ describe("SYMindX over WebSocket", () => {
     expect(quiet.frames.filter((f) => f.type === "event")).toEqual([]);
   });
 
+  it("subscriptions and rooms live in the socket's attachment: they survive the hub's eviction", async () => {
+    const api = await tenantApi();
+    const c = await connect(api);
+    c.send({ id: "s", type: "subscribe", data: { events: ["memory_update"] } });
+    await c.next(typed("subscribed", "s"));
+    c.send({ id: "j", type: "join_conversation", data: { conversationId: "room-1" } });
+    await c.next(typed("conversation_joined", "j"));
+    await evictDurableObject(env.TENANT_HUB.getByName(api.tenant), { webSockets: "hibernate" });
+    await store(api, [{ id: "post-evict", text: "Stored after the eviction" }]);
+    expect((await c.next(typed("event"))).data).toMatchObject({ eventType: "memory_update", memoryId: "post-evict" });
+    await api.call("PUT", "/v1/working-memory/room-1", { messages: [{ role: "user", content: "hello room" }] });
+    expect((await c.next((f) => f.data?.eventType === "conversation_update")).data.last_message.content).toBe("hello room");
+  });
+
   it("read-only tokens cannot write, and the rate limit answers in SYMindX's format", async () => {
     const reader = await tenantApi({ scope: "memory:read" });
     const c = await connect(reader);
