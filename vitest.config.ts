@@ -31,6 +31,9 @@ export default defineConfig({
     // One workerd per test file, all at once, thrashes a small machine: on 2 cores the suite took
     // 53 s with every file in parallel and 25 s with 4 at a time (the BPE tables make files heavy).
     maxWorkers: 4,
+    // A loaded CI machine runs some WebSocket tests (eviction, alarms) several times slower than a
+    // quiet one; their own waits have clear errors and deadlines well inside this.
+    testTimeout: 15_000,
     setupFiles: ["./test/setup.ts"],
   },
 });

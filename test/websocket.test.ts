@@ -9,7 +9,7 @@ interface Client {
   ws: WebSocket;
   frames: any[];
   send(frame: unknown): void;
-  /** The first received frame (from `from` on) matching `pred`, waiting up to 2 s. */
+  /** The first received frame (from `from` on) matching `pred`, waiting up to 4 s. */
   next(pred: (f: any) => boolean, from?: number): Promise<any>;
 }
 
@@ -30,13 +30,15 @@ async function connect(api: Api, init: Parameters<typeof open>[1] = {}): Promise
   const ws = res.webSocket!;
   ws.accept();
   const frames: any[] = [];
-  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+  ws.addEventListener("message", (e) => {
+    frames.push(JSON.parse(e.data as string));
+  });
   return {
     ws,
     frames,
     send: (f) => ws.send(typeof f === "string" ? f : JSON.stringify(f)),
     async next(pred, from = 0) {
-      for (let waited = 0; waited < 2000; waited += 5) {
+      for (const deadline = Date.now() + 4000; Date.now() < deadline; ) {
         const hit = frames.slice(from).find(pred);
         if (hit) return hit;
         await new Promise((r) => setTimeout(r, 5));
@@ -44,6 +46,19 @@ async function connect(api: Api, init: Parameters<typeof open>[1] = {}): Promise
       throw new Error(`no matching frame; got ${JSON.stringify(frames)}`);
     },
   };
+}
+
+/** Evicts the tenant's hub, keeping its sockets (hibernation); fails with a clear message instead of hanging. */
+async function hibernate(api: Api): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("evictDurableObject did not finish in 5 s")), 5000);
+  });
+  try {
+    await Promise.race([evictDurableObject(env.TENANT_HUB.getByName(api.tenant), { webSockets: "hibernate" }), stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const reply = (command: string, status = "ok") => (f: any) => f.command === command && f.status === status;
@@ -157,7 +172,7 @@ describe("engram over WebSocket", () => {
     const c = await connect(api);
     c.send({ command: "status", payload: {} });
     await c.next(reply("status"));
-    await evictDurableObject(env.TENANT_HUB.getByName(api.tenant), { webSockets: "hibernate" });
+    await hibernate(api);
     await store(api, [{ id: "after-eviction", text: "still here" }]);
     await c.next(pushed("memory_created", "after-eviction"));
     c.send({ command: "recall", payload: { query: "still here" } });
@@ -179,8 +194,12 @@ describe("engram over WebSocket", () => {
     const bws = browser.webSocket!;
     const got: any[] = [];
     let closeCode = 0;
-    bws.addEventListener("message", (e) => got.push(JSON.parse(e.data as string)));
-    bws.addEventListener("close", (e) => (closeCode = e.code));
+    bws.addEventListener("message", (e) => {
+      got.push(JSON.parse(e.data as string));
+    });
+    bws.addEventListener("close", (e) => {
+      closeCode = e.code;
+    });
     bws.accept();
     for (let i = 0; i < 100 && !closeCode; i++) await new Promise((r) => setTimeout(r, 10));
     expect(got).toEqual([expect.objectContaining({ type: "error", status: "error", error: expect.objectContaining({ code: "UNAUTHORIZED" }) })]);
@@ -267,7 +286,7 @@ describe("SYMindX over WebSocket", () => {
     await c.next(typed("subscribed", "s"));
     c.send({ id: "j", type: "join_conversation", data: { conversationId: "room-1" } });
     await c.next(typed("conversation_joined", "j"));
-    await evictDurableObject(env.TENANT_HUB.getByName(api.tenant), { webSockets: "hibernate" });
+    await hibernate(api);
     await store(api, [{ id: "post-evict", text: "Stored after the eviction" }]);
     expect((await c.next(typed("event"))).data).toMatchObject({ eventType: "memory_update", memoryId: "post-evict" });
     await api.call("PUT", "/v1/working-memory/room-1", { messages: [{ role: "user", content: "hello room" }] });
@@ -344,7 +363,9 @@ describe("SYMindX heartbeat", () => {
       await c.next((f) => f.type === "status_update");
     }
     let closed = 0;
-    dead.ws.addEventListener("close", () => closed++);
+    dead.ws.addEventListener("close", () => {
+      closed++;
+    });
     const hub = env.TENANT_HUB.getByName(api.tenant);
     expect(await runDurableObjectAlarm(hub)).toBe(true);
     await live.next((f) => f.type === "ping");
