@@ -18,6 +18,8 @@ export default {
     }
     // Upgrades go to the tenant's hub before the router (itty-router hands handlers a proxy).
     if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return upgrade(request, env, deps);
+    // The MCP SDK is loaded only when MCP is used: the REST paths never evaluate it.
+    if (new URL(request.url).pathname === "/mcp") return (await import("./mcp/server.ts")).serveMcp(request, deps);
     return handleHttp(request, deps);
   },
 

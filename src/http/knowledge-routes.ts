@@ -1,11 +1,8 @@
-import type { MemoryFilter } from "../domain/filters.ts";
 import { AppError } from "../domain/errors.ts";
 import { errorMessage } from "../log.ts";
 import { amsRecord } from "./ams-schemas.ts";
 import { read, write, type AppRouter } from "./handler.ts";
 import {
-  citationOut,
-  factOut,
   feedbackBody,
   graphQueryBody,
   graphResponse,
@@ -13,6 +10,9 @@ import {
   ingestResponse,
   statsResponse,
   thinkBody,
+  thinkRequest,
+  thinkResponse,
+  thinkSources,
 } from "./knowledge-schemas.ts";
 import { json, readJson } from "./respond.ts";
 
@@ -39,16 +39,9 @@ export function knowledgeRoutes(r: AppRouter): void {
     "/v1/think",
     read(async (c) => {
       const body = await readJson(c.req, thinkBody, c.app.config.MAX_BODY_BYTES);
-      const filter: MemoryFilter = {};
-      if (body.namespace) filter.namespace = { eq: body.namespace };
-      if (body.user_id) filter.user_id = { eq: body.user_id };
-      const res = await c.app.knowledge.think(c.principal, { question: body.question, limit: body.limit, filter });
-      const tail = { citations: res.citations.map(citationOut), facts: res.facts.map(factOut), provider: res.provider };
-      if (!body.stream) {
-        let answer = "";
-        for await (const chunk of res.answer) answer += chunk;
-        return json({ answer, ...tail });
-      }
+      const res = await c.app.knowledge.think(c.principal, thinkRequest(body));
+      if (!body.stream) return json(await thinkResponse(res));
+      const tail = thinkSources(res);
       // Server-sent events: one `token` event per chunk, then `done` with the citations.
       const encoder = new TextEncoder();
       const log = c.app.log;

@@ -1,7 +1,8 @@
 import * as z from "zod";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import type { Entity } from "../store/graph-repo.ts";
-import type { GraphFact, GraphResult, IngestResult, Stats } from "../service/knowledge.ts";
+import type { MemoryFilter } from "../domain/filters.ts";
+import type { GraphFact, GraphResult, IngestResult, Stats, ThinkResult } from "../service/knowledge.ts";
 import type { SearchHit } from "../service/memory-service.ts";
 import { amsRecord, label, memoryId } from "./ams-schemas.ts";
 
@@ -55,6 +56,26 @@ export const feedbackBody = z
     comment: z.string().max(2000).nullish(),
   })
   .refine((b) => b.rating !== undefined || b.helpful !== undefined, { message: "give rating (positive|negative) or helpful (boolean)", path: ["rating"] });
+
+/** A think body as the service's question: namespace and user_id narrow the memories consulted. */
+export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeof thinkBody>, "stream">): { question: string; limit: number; filter: MemoryFilter } {
+  const filter: MemoryFilter = {};
+  if (b.namespace) filter.namespace = { eq: b.namespace };
+  if (b.user_id) filter.user_id = { eq: b.user_id };
+  return { question: b.question, limit: b.limit, filter };
+}
+
+/** What accompanies a think answer: the memories and graph facts it rests on. */
+export function thinkSources(r: ThinkResult): { citations: Record<string, unknown>[]; facts: Record<string, unknown>[]; provider: string } {
+  return { citations: r.citations.map(citationOut), facts: r.facts.map(factOut), provider: r.provider };
+}
+
+/** A whole (not streamed) think reply: the answer collected, then its sources. */
+export async function thinkResponse(r: ThinkResult): Promise<Record<string, unknown>> {
+  let answer = "";
+  for await (const chunk of r.answer) answer += chunk;
+  return { answer, ...thinkSources(r) };
+}
 
 export function entityOut(e: Entity): Record<string, unknown> {
   return { id: e.id, name: e.name, type: e.type, aliases: e.aliases };
