@@ -1,18 +1,7 @@
 /** Machine-readable error codes; each maps to one HTTP status. */
-export type ErrorCode =
-  | "bad_request"
-  | "validation_error"
-  | "unauthorized"
-  | "forbidden"
-  | "not_found"
-  | "conflict"
-  | "payload_too_large"
-  | "unsupported_media_type"
-  | "upstream_error"
-  | "upstream_timeout"
-  | "internal_error";
+export type ErrorCode = keyof typeof STATUS;
 
-const STATUS: Record<ErrorCode, number> = {
+export const STATUS = {
   bad_request: 400,
   validation_error: 422,
   unauthorized: 401,
@@ -24,7 +13,7 @@ const STATUS: Record<ErrorCode, number> = {
   upstream_error: 502,
   upstream_timeout: 504,
   internal_error: 500,
-};
+} as const;
 
 export interface ErrorIssue {
   /** Dotted path of the offending field, e.g. `memories.0.text`. */

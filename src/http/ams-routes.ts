@@ -1,74 +1,117 @@
+import * as z from "zod";
+import { AppError } from "../domain/errors.ts";
 import {
+  ackOut,
   amsRecord,
   amsSearchResult,
   createMemoriesBody,
+  createMemoriesOut,
   deleteQuery,
   forgetBody,
+  forgetOut,
   forgetQuery,
+  healthOut,
   historyEntry,
+  historyOut,
+  memoryId,
+  memoryRecordOut,
   namespaceQuery,
   patchMemoryBody,
   searchBody,
+  searchResultOut,
   toNewMemory,
   toPatch,
   toSearchRequest,
 } from "./ams-schemas.ts";
-import { json, parse, queryObject, readJson } from "./respond.ts";
-import { open, read, write, type AppRouter } from "./handler.ts";
-import { AppError } from "../domain/errors.ts";
+import { route, type AppRouter, type OperationHandler } from "./handler.ts";
 
-const OK = { status: "ok" };
+const OK = { status: "ok" } as const;
+export const idPath = z.object({ id: memoryId });
 
 /** A memory's audit trail; served under both APIs. */
-export const memoryHistory = read(async (c, { id }) => {
-  const entries = await c.app.service.history(c.principal, id!);
-  return json({ memory_id: id, history: entries.map(historyEntry) });
-});
+export const memoryHistory: OperationHandler<typeof idPath, undefined, undefined, typeof historyOut> = async (c, { params }) => {
+  const entries = await c.app.service.history(c.principal, params.id);
+  return { memory_id: params.id, history: entries.map(historyEntry) };
+};
 
 /** The Agent Memory Server long-term memory API (`/v1/...`). */
 export function amsRoutes(r: AppRouter): void {
-  r.get(
-    "/v1/health",
-    open(async () => json({ now: Date.now() / 1000 })),
+  const tag = "Long-term memory (AMS)";
+
+  route(
+    r,
+    { method: "get", path: "/v1/health", operationId: "health", tag, summary: "Health check", auth: "open", response: healthOut },
+    async () => ({ now: Date.now() / 1000 }),
   );
 
-  const create = write(async (c) => {
-    const body = await readJson(c.req, createMemoriesBody, c.app.config.MAX_BODY_BYTES);
-    if (body.memories.length > c.app.config.MAX_BATCH) {
-      throw new AppError("validation_error", `at most ${c.app.config.MAX_BATCH} memories per request`, [
-        { field: "memories", message: `at most ${c.app.config.MAX_BATCH} items` },
-      ]);
-    }
-    const { namespace } = parse(namespaceQuery, queryObject(c.url));
-    const now = Date.now();
-    const res = await c.app.service.create(
-      c.principal,
-      body.memories.map((m) => toNewMemory(m, now, namespace)),
-      { dedup: body.deduplicate ?? undefined },
-    );
-    const out: Record<string, unknown> = { ...OK };
-    if (res.deduplicated.length) out.deduplicated = res.deduplicated;
-    if (res.warnings.length) out.warnings = res.warnings;
-    return json(out);
-  });
-  r.post("/v1/long-term-memory", create);
-  r.post("/v1/long-term-memory/", create);
-
-  r.post(
-    "/v1/long-term-memory/search",
-    read(async (c) => {
-      const body = await readJson(c.req, searchBody, c.app.config.MAX_BODY_BYTES);
-      return json(amsSearchResult(await c.app.service.search(c.principal, toSearchRequest(body))));
-    }),
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/long-term-memory/",
+      operationId: "createLongTermMemories",
+      tag,
+      summary: "Create long-term memories",
+      description:
+        "Stores the memories (topics and entities are filled in when absent). An identical memory is not stored twice and a near-duplicate updates the existing one, unless `deduplicate: false`.",
+      auth: "write",
+      query: namespaceQuery,
+      body: createMemoriesBody,
+      response: createMemoriesOut,
+    },
+    async (c, { query, body }) => {
+      if (body.memories.length > c.app.config.MAX_BATCH) {
+        throw new AppError("validation_error", `at most ${c.app.config.MAX_BATCH} memories per request`, [
+          { field: "memories", message: `at most ${c.app.config.MAX_BATCH} items` },
+        ]);
+      }
+      const now = Date.now();
+      const res = await c.app.service.create(
+        c.principal,
+        body.memories.map((m) => toNewMemory(m, now, query.namespace)),
+        { dedup: body.deduplicate ?? undefined },
+      );
+      return {
+        ...OK,
+        ...(res.deduplicated.length ? { deduplicated: res.deduplicated } : {}),
+        ...(res.warnings.length ? { warnings: res.warnings } : {}),
+      };
+    },
   );
 
-  r.post(
-    "/v1/long-term-memory/forget",
-    write(async (c) => {
-      const q = parse(forgetQuery, queryObject(c.url));
-      const hasBody = c.req.headers.get("content-length") !== "0" && c.req.body !== null;
-      const body = hasBody ? await readJson(c.req, forgetBody, c.app.config.MAX_BODY_BYTES) : parse(forgetBody, {});
-      const res = await c.app.service.forget(c.principal, {
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/long-term-memory/search",
+      operationId: "searchLongTermMemory",
+      tag,
+      summary: "Search long-term memory",
+      description: "Hybrid (default), semantic or keyword search with filters and a recency boost. An empty `text` lists the memories matching the filters.",
+      auth: "read",
+      body: searchBody,
+      response: searchResultOut,
+    },
+    async (c, { body }) => amsSearchResult(await c.app.service.search(c.principal, toSearchRequest(body))),
+  );
+
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/long-term-memory/forget",
+      operationId: "forgetLongTermMemories",
+      tag,
+      summary: "Apply a forgetting policy",
+      description: "Deletes memories by age, inactivity or budget; pinned memories are kept. `dry_run` (default true) only reports. Body fields win over query parameters.",
+      auth: "write",
+      query: forgetQuery,
+      body: forgetBody,
+      bodyOptional: true,
+      response: forgetOut,
+    },
+    async (c, { query: q, body }) =>
+      c.app.service.forget(c.principal, {
         policy: body.policy,
         namespace: body.namespace ?? q.namespace,
         user_id: body.user_id ?? q.user_id,
@@ -76,35 +119,74 @@ export function amsRoutes(r: AppRouter): void {
         limit: body.limit ?? q.limit ?? 1000,
         dry_run: body.dry_run ?? q.dry_run ?? true,
         pinned_ids: body.pinned_ids ?? [],
-      });
-      return json(res);
-    }),
+      }),
   );
 
-  r.get(
-    "/v1/long-term-memory/:id",
-    read(async (c, { id }) => {
-      const { namespace } = parse(namespaceQuery, queryObject(c.url));
-      return json(amsRecord(await c.app.service.get(c.principal, id!, namespace)));
-    }),
+  route(
+    r,
+    {
+      method: "get",
+      path: "/v1/long-term-memory/:id",
+      operationId: "getLongTermMemory",
+      tag,
+      summary: "Get a long-term memory",
+      auth: "read",
+      params: idPath,
+      query: namespaceQuery,
+      response: memoryRecordOut,
+    },
+    async (c, { params, query }) => amsRecord(await c.app.service.get(c.principal, params.id, query.namespace)),
   );
 
-  r.get("/v1/long-term-memory/:id/history", memoryHistory);
-
-  r.patch(
-    "/v1/long-term-memory/:id",
-    write(async (c, { id }) => {
-      const body = await readJson(c.req, patchMemoryBody, c.app.config.MAX_BODY_BYTES);
-      const res = await c.app.service.update(c.principal, id!, toPatch(body, Date.now()));
-      return json(amsRecord(res.memory));
-    }),
+  route(
+    r,
+    {
+      method: "get",
+      path: "/v1/long-term-memory/:id/history",
+      operationId: "getLongTermMemoryHistory",
+      tag,
+      summary: "A memory's audit history",
+      description: "Every create, update and delete of the memory, with the record before and after.",
+      auth: "read",
+      params: idPath,
+      response: historyOut,
+    },
+    memoryHistory,
   );
 
-  const remove = write(async (c) => {
-    const { memory_ids } = parse(deleteQuery, queryObject(c.url));
-    await c.app.service.remove(c.principal, memory_ids);
-    return json(OK);
-  });
-  r.delete("/v1/long-term-memory", remove);
-  r.delete("/v1/long-term-memory/", remove);
+  route(
+    r,
+    {
+      method: "patch",
+      path: "/v1/long-term-memory/:id",
+      operationId: "editLongTermMemory",
+      tag,
+      summary: "Edit a long-term memory",
+      description: "Fields not given stay as they are; null clears a nullable field.",
+      auth: "write",
+      params: idPath,
+      body: patchMemoryBody,
+      response: memoryRecordOut,
+    },
+    async (c, { params, body }) => amsRecord((await c.app.service.update(c.principal, params.id, toPatch(body, Date.now()))).memory),
+  );
+
+  route(
+    r,
+    {
+      method: "delete",
+      path: "/v1/long-term-memory/",
+      operationId: "deleteLongTermMemories",
+      tag,
+      summary: "Delete long-term memories",
+      description: "`memory_ids` repeated in the query. Ids that do not exist are ignored.",
+      auth: "write",
+      query: deleteQuery,
+      response: ackOut,
+    },
+    async (c, { query }) => {
+      await c.app.service.remove(c.principal, query.memory_ids);
+      return OK;
+    },
+  );
 }

@@ -220,21 +220,101 @@ export function toSearchRequest(b: SearchBody): SearchRequest {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Service → wire
+// Service → wire: the response schemas (documented in /openapi.json) and the functions that fill them
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+export const isoDate = z.iso.datetime();
+const count = z.number().int().min(0);
+
+export const memoryRecordOut = z
+  .object({
+    id: z.string(),
+    text: z.string(),
+    session_id: z.string().nullable(),
+    user_id: z.string().nullable(),
+    namespace: z.string().nullable(),
+    last_accessed: isoDate,
+    created_at: isoDate,
+    updated_at: isoDate,
+    topics: z.array(z.string()),
+    entities: z.array(z.string()),
+    memory_hash: z.string(),
+    memory_type: z.enum(MEMORY_TYPES),
+    persisted_at: isoDate.nullable(),
+    extracted_from: z.array(z.string()),
+    event_date: isoDate.nullable(),
+    discrete_memory_extracted: z.enum(["t", "f"]),
+    extraction_strategy: z.string(),
+    pinned: z.boolean(),
+    metadata: z.record(z.string(), z.unknown()),
+    agent_id: z.string().nullable(),
+    scope: z.enum(SCOPES),
+    key: z.string().nullable(),
+    priority: z.number().int(),
+    confidence: z.number(),
+    expires_at: isoDate.nullable(),
+  })
+  .meta({ id: "MemoryRecord", description: "A long-term memory as AMS clients read it (ISO dates), plus edgemem's fields." });
+
+export const scoreDetailsOut = z
+  .object({
+    vector: z.number().nullable(),
+    vector_rank: z.number().int().nullable(),
+    keyword: z.number().nullable(),
+    keyword_rank: z.number().int().nullable(),
+    relevance: z.number(),
+    recency: z.number().nullable(),
+    final: z.number(),
+  })
+  .meta({ id: "ScoreDetails" });
+
+export const memoryHitOut = memoryRecordOut
+  .extend({
+    dist: z.number(),
+    score: z.number(),
+    score_type: z.enum(["hybrid", "semantic", "keyword"]),
+    score_details: scoreDetailsOut.optional().meta({ description: "With `explain: true`." }),
+  })
+  .meta({ id: "MemoryHit", description: "A search result: the memory, its distance (1 - relevance) and final score." });
+
+const warnings = z.array(z.string()).optional().meta({ description: "Degraded but successful: what did not work." });
+
+export const searchResultOut = z
+  .object({ memories: z.array(memoryHitOut), total: count, next_offset: count.nullable(), warnings })
+  .meta({ id: "MemoryRecordResults" });
+
+export const deduplicationOut = z
+  .object({ requested_id: z.string().nullable(), existing_id: z.string(), kind: z.enum(["exact", "near"]) })
+  .meta({ id: "Deduplication", description: "A memory not stored because an identical (exact) or near-identical (near, updated instead) one exists." });
+
+export const ackOut = z.object({ status: z.literal("ok") }).meta({ id: "AckResponse" });
+export const createMemoriesOut = ackOut.extend({ deduplicated: z.array(deduplicationOut).optional(), warnings });
+export const healthOut = z.object({ now: z.number().meta({ description: "Server time, Unix seconds." }) });
+export const forgetOut = z.object({ scanned: count, deleted: count, deleted_ids: z.array(z.string()), dry_run: z.boolean() });
+
+export const historyEntryOut = z
+  .object({
+    op: z.enum(["create", "update", "delete"]),
+    actor: z.string(),
+    at: isoDate,
+    reason: z.string().nullable(),
+    before: memoryRecordOut.nullable(),
+    after: memoryRecordOut.nullable(),
+  })
+  .meta({ id: "HistoryEntry" });
+export const historyOut = z.object({ memory_id: z.string(), history: z.array(historyEntryOut) });
 
 /** A memory as AMS clients read it (ISO dates), plus edgemem's own fields. */
-export function amsRecord(m: Memory): Record<string, unknown> {
+export function amsRecord(m: Memory): z.input<typeof memoryRecordOut> {
   return {
     id: m.id,
     text: m.text,
     session_id: m.session_id,
     user_id: m.user_id,
     namespace: m.namespace,
-    last_accessed: iso(m.last_accessed),
-    created_at: iso(m.created_at),
-    updated_at: iso(m.updated_at),
+    last_accessed: iso(m.last_accessed)!,
+    created_at: iso(m.created_at)!,
+    updated_at: iso(m.updated_at)!,
     topics: m.topics,
     entities: m.entities,
     memory_hash: m.memory_hash,
@@ -255,27 +335,25 @@ export function amsRecord(m: Memory): Record<string, unknown> {
   };
 }
 
-export function amsSearchResult(r: SearchResult): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    memories: r.hits.map(amsHit),
-    total: r.total,
-    next_offset: r.nextOffset,
+export function amsSearchResult(r: SearchResult): z.input<typeof searchResultOut> {
+  return { memories: r.hits.map(amsHit), total: r.total, next_offset: r.nextOffset, ...(r.warnings.length ? { warnings: r.warnings } : {}) };
+}
+
+export function amsHit(h: SearchHit): z.input<typeof memoryHitOut> {
+  return {
+    ...amsRecord(h.memory),
+    dist: round(h.dist),
+    score: round(h.score),
+    score_type: h.scoreType,
+    ...(h.details ? { score_details: h.details } : {}),
   };
-  if (r.warnings.length) body.warnings = r.warnings;
-  return body;
 }
 
-export function amsHit(h: SearchHit): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...amsRecord(h.memory), dist: round(h.dist), score: round(h.score), score_type: h.scoreType };
-  if (h.details) out.score_details = h.details;
-  return out;
-}
-
-export function historyEntry(e: HistoryEntry): Record<string, unknown> {
+export function historyEntry(e: HistoryEntry): z.input<typeof historyEntryOut> {
   return {
     op: e.op,
     actor: e.actor,
-    at: iso(e.at),
+    at: iso(e.at)!,
     reason: e.reason,
     before: e.before ? amsRecord(e.before) : null,
     after: e.after ? amsRecord(e.after) : null,

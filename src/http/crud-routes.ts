@@ -1,76 +1,114 @@
 import { AppError } from "../domain/errors.ts";
-import { memoryHistory } from "./ams-routes.ts";
+import { historyOut } from "./ams-schemas.ts";
+import { idPath, memoryHistory } from "./ams-routes.ts";
 import {
   createCrudBody,
   crudFilter,
+  crudListOut,
   crudRecord,
+  crudRecordOut,
   listCrudQuery,
   searchCrudBody,
   toCrudPatch,
   toKeyedMemory,
   updateCrudBody,
 } from "./crud-schemas.ts";
-import { json, parse, queryObject, readJson } from "./respond.ts";
-import { read, write, type AppRouter } from "./handler.ts";
+import { route, type AppRouter } from "./handler.ts";
 
 /** The memory CRUD API (`/api/memories`): the same memories, keyed by (agent_id, scope, key). */
 export function crudRoutes(r: AppRouter): void {
-  r.post(
-    "/api/memories",
-    write(async (c) => {
-      const b = await readJson(c.req, createCrudBody, c.app.config.MAX_BODY_BYTES);
-      const { memory } = await c.app.service.upsertByKey(c.principal, toKeyedMemory(b));
+  const tag = "Memories (CRUD)";
+
+  route(
+    r,
+    {
+      method: "post",
+      path: "/api/memories",
+      operationId: "upsertMemory",
+      tag,
+      summary: "Create or replace a memory by key",
       // The API answers 201 for create-or-upsert alike, as its document shows.
-      return json(crudRecord(memory), 201);
-    }),
+      description: "Keyed by (agent_id, scope, key): a second write with the same key replaces the value. Answers 201 either way.",
+      auth: "write",
+      body: createCrudBody,
+      status: 201,
+      response: crudRecordOut,
+    },
+    async (c, { body }) => crudRecord((await c.app.service.upsertByKey(c.principal, toKeyedMemory(body))).memory),
   );
 
-  r.get(
-    "/api/memories",
-    read(async (c) => {
-      const q = parse(listCrudQuery, queryObject(c.url));
-      const filter = crudFilter(q);
-      const { memories } = await c.app.service.list(c.principal, { filter, limit: q.limit, offset: q.offset });
-      return json(memories.map(crudRecord));
-    }),
+  route(
+    r,
+    { method: "get", path: "/api/memories", operationId: "listMemories", tag, summary: "List memories", auth: "read", query: listCrudQuery, response: crudListOut },
+    async (c, { query }) => {
+      const { memories } = await c.app.service.list(c.principal, { filter: crudFilter(query), limit: query.limit, offset: query.offset });
+      return memories.map(crudRecord);
+    },
   );
 
-  r.post(
-    "/api/memories/search",
-    read(async (c) => {
-      const b = await readJson(c.req, searchCrudBody, c.app.config.MAX_BODY_BYTES);
-      const { memories } = await c.app.service.list(c.principal, {
-        filter: crudFilter(b),
-        contains: b.query,
-        order: "updated_desc",
-        limit: b.limit,
-      });
-      return json(memories.map(crudRecord));
-    }),
+  route(
+    r,
+    {
+      method: "post",
+      path: "/api/memories/search",
+      operationId: "searchMemories",
+      tag,
+      summary: "Find memories containing a text",
+      auth: "read",
+      body: searchCrudBody,
+      response: crudListOut,
+    },
+    async (c, { body }) => {
+      const { memories } = await c.app.service.list(c.principal, { filter: crudFilter(body), contains: body.query, order: "updated_desc", limit: body.limit });
+      return memories.map(crudRecord);
+    },
   );
 
-  r.get(
-    "/api/memories/:id",
-    read(async (c, { id }) => json(crudRecord(await c.app.service.get(c.principal, id!)))),
+  route(
+    r,
+    { method: "get", path: "/api/memories/:id", operationId: "getMemory", tag, summary: "Get a memory", auth: "read", params: idPath, response: crudRecordOut },
+    async (c, { params }) => crudRecord(await c.app.service.get(c.principal, params.id)),
   );
 
-  r.get("/api/memories/:id/history", memoryHistory);
-
-  r.put(
-    "/api/memories/:id",
-    write(async (c, { id }) => {
-      const b = await readJson(c.req, updateCrudBody, c.app.config.MAX_BODY_BYTES);
-      const { memory } = await c.app.service.update(c.principal, id!, toCrudPatch(b));
-      return json(crudRecord(memory));
-    }),
+  route(
+    r,
+    {
+      method: "get",
+      path: "/api/memories/:id/history",
+      operationId: "getMemoryHistory",
+      tag,
+      summary: "A memory's audit history",
+      auth: "read",
+      params: idPath,
+      response: historyOut,
+    },
+    memoryHistory,
   );
 
-  r.delete(
-    "/api/memories/:id",
-    write(async (c, { id }) => {
-      const removed = await c.app.service.remove(c.principal, [id!]);
-      if (!removed.length) throw AppError.notFound(`memory ${id}`);
+  route(
+    r,
+    {
+      method: "put",
+      path: "/api/memories/:id",
+      operationId: "updateMemory",
+      tag,
+      summary: "Update a memory",
+      description: "Only the fields given change.",
+      auth: "write",
+      params: idPath,
+      body: updateCrudBody,
+      response: crudRecordOut,
+    },
+    async (c, { params, body }) => crudRecord((await c.app.service.update(c.principal, params.id, toCrudPatch(body))).memory),
+  );
+
+  route(
+    r,
+    { method: "delete", path: "/api/memories/:id", operationId: "deleteMemory", tag, summary: "Delete a memory", auth: "write", params: idPath, status: 204, response: null },
+    async (c, { params }) => {
+      const removed = await c.app.service.remove(c.principal, [params.id]);
+      if (!removed.length) throw AppError.notFound(`memory ${params.id}`);
       return new Response(null, { status: 204 });
-    }),
+    },
   );
 }

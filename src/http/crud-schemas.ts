@@ -103,8 +103,24 @@ export function crudFilter(q: { agent_id?: string | null; scope?: Scope | null; 
 // ---------------------------------------------------------------------------------------------
 // Service → wire
 
+export const crudRecordOut = z
+  .object({
+    id: z.string(),
+    agent_id: z.string().nullable(),
+    scope: z.enum(SCOPES),
+    key: z.string().nullable(),
+    value: z.string(),
+    embedding: z.null().meta({ description: "Vectors are not returned." }),
+    metadata: z.record(z.string(), z.unknown()),
+    ttl: z.iso.datetime().nullable(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: "CrudMemory" });
+export const crudListOut = z.array(crudRecordOut);
+
 /** A memory as the CRUD API shows it. */
-export function crudRecord(m: Memory): Record<string, unknown> {
+export function crudRecord(m: Memory): z.input<typeof crudRecordOut> {
   return {
     id: m.id,
     agent_id: m.agent_id,

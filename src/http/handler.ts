@@ -1,7 +1,9 @@
 import type { IRequest, Router } from "itty-router";
-import { READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
+import type * as z from "zod";
+import { ANONYMOUS, READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import type { Principal } from "../service/memory-service.ts";
+import { json, parse, queryObject, readJson } from "./respond.ts";
 
 /** What every handler gets: the original request (itty hands routes a proxy), its URL, the app. */
 export interface RequestContext {
@@ -10,27 +12,89 @@ export interface RequestContext {
   app: AppDeps;
 }
 
-export type Handler = (c: RequestContext, params: Record<string, string>) => Promise<Response>;
-export type AuthedHandler = (c: RequestContext & { principal: Principal }, params: Record<string, string>) => Promise<Response>;
 export type AppRouter = ReturnType<typeof Router<IRequest, [RequestContext]>>;
+export type Method = "get" | "post" | "put" | "patch" | "delete";
+
+/**
+ * A REST operation: its route and the zod schemas that validate it. The same declaration
+ * registers the route and documents it in `/openapi.json`, so the two cannot drift apart.
+ */
+export interface Operation<
+  P extends z.ZodObject | undefined = z.ZodObject | undefined,
+  Q extends z.ZodObject | undefined = z.ZodObject | undefined,
+  B extends z.ZodType | undefined = z.ZodType | undefined,
+  R extends z.ZodType | null = z.ZodType | null,
+> {
+  method: Method;
+  /** itty-router syntax (`/v1/long-term-memory/:id`); a trailing slash is optional either way. */
+  path: string;
+  operationId: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** `open`: no token; `read`/`write`: a token with that scope when auth is on. */
+  auth: "open" | "read" | "write";
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** The body may be left out entirely (validated as `{}`). */
+  bodyOptional?: boolean;
+  /** The success status (200 unless given). */
+  status?: number;
+  /** The success body's schema; null when the success answer has no body. */
+  response: R;
+  /** Also answers `text/event-stream` with these events (one JSON object per `data:` line). */
+  events?: z.ZodType;
+}
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface Input<P, Q, B> {
+  params: Out<P>;
+  query: Out<Q>;
+  body: Out<B>;
+}
+
+export type OperationHandler<P, Q, B, R> = (
+  c: RequestContext & { principal: Principal },
+  input: Input<P, Q, B>,
+) => Promise<Response | (R extends z.ZodType ? z.input<R> : never)>;
+
+/** Every operation registered so far, in registration order (the OpenAPI document reads it). */
+export const operations: Operation[] = [];
+
+/**
+ * Registers an operation: authenticates, validates params, query and body with its schemas
+ * (422 naming the fields), runs the handler, and answers its result as JSON with the
+ * operation's status (a handler may return a Response of its own, e.g. a stream).
+ */
+export function route<
+  P extends z.ZodObject | undefined,
+  Q extends z.ZodObject | undefined,
+  B extends z.ZodType | undefined,
+  R extends z.ZodType | null,
+>(r: AppRouter, op: Operation<P, Q, B, R>, handler: OperationHandler<P, Q, B, R>): void {
+  operations.push(op as Operation);
+  const scope = op.auth === "read" ? READ_SCOPE : op.auth === "write" ? WRITE_SCOPE : null;
+  const run = async (ir: IRequest, c: RequestContext): Promise<Response> => {
+    const principal = scope ? await authenticate(c, scope) : ANONYMOUS;
+    const raw = Object.fromEntries(Object.entries(ir.params ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+    const params = (op.params ? parse(op.params, raw) : undefined) as Out<P>;
+    const query = (op.query ? parse(op.query, queryObject(c.url)) : undefined) as Out<Q>;
+    let body: unknown;
+    if (op.body) {
+      const empty = c.req.headers.get("content-length") === "0" || c.req.body === null;
+      body = op.bodyOptional && empty ? parse(op.body, {}) : await readJson(c.req, op.body, c.app.config.MAX_BODY_BYTES);
+    }
+    const out = await handler({ ...c, principal }, { params, query, body: body as Out<B> });
+    if (out instanceof Response) return out;
+    return op.response === null ? new Response(null, { status: op.status ?? 204 }) : json(out, op.status ?? 200);
+  };
+  r[op.method](op.path, run);
+}
 
 async function authenticate(c: RequestContext, scope: typeof READ_SCOPE | typeof WRITE_SCOPE): Promise<Principal> {
   const principal = await verifyToken(tokenOf(c.req, c.url), c.app.config);
   requireScope(principal, scope);
   return principal;
 }
-
-const wrap =
-  (scope: typeof READ_SCOPE | typeof WRITE_SCOPE | null, h: AuthedHandler | Handler) =>
-  async (r: IRequest, c: RequestContext): Promise<Response> => {
-    const params = Object.fromEntries(Object.entries(r.params ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
-    if (scope === null) return (h as Handler)(c, params);
-    return (h as AuthedHandler)({ ...c, principal: await authenticate(c, scope) }, params);
-  };
-
-/** A route anyone may call. */
-export const open = (h: Handler) => wrap(null, h);
-/** A route needing a valid token (when auth is on) with read access. */
-export const read = (h: AuthedHandler) => wrap(READ_SCOPE, h);
-/** A route needing a valid token (when auth is on) with write access. */
-export const write = (h: AuthedHandler) => wrap(WRITE_SCOPE, h);

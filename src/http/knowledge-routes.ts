@@ -1,47 +1,81 @@
 import { AppError } from "../domain/errors.ts";
 import { errorMessage } from "../log.ts";
 import { amsRecord } from "./ams-schemas.ts";
-import { read, write, type AppRouter } from "./handler.ts";
+import { route, type AppRouter } from "./handler.ts";
 import {
+  consolidationOut,
   feedbackBody,
+  feedbackOut,
+  graphOut,
   graphQueryBody,
   graphResponse,
   ingestBody,
+  ingestOut,
   ingestResponse,
+  statsOut,
   statsResponse,
   thinkBody,
+  thinkEvent,
+  thinkOut,
   thinkRequest,
   thinkResponse,
   thinkSources,
 } from "./knowledge-schemas.ts";
-import { json, readJson } from "./respond.ts";
 
 /** edgemem's cognitive layer over REST: ingest, the knowledge graph, think, feedback, status, consolidation. */
 export function knowledgeRoutes(r: AppRouter): void {
-  r.post(
-    "/v1/ingest",
-    write(async (c) => {
-      const body = await readJson(c.req, ingestBody, c.app.config.MAX_BODY_BYTES);
-      return json(ingestResponse(await c.app.knowledge.ingest(c.principal, body.messages, body)));
-    }),
+  const tag = "Knowledge (edgemem)";
+
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/ingest",
+      operationId: "ingest",
+      tag,
+      summary: "Extract memories from chat messages",
+      description: "Stores what is worth keeping (typed memories), with the entities, relations and topics found. Uses the configured LLM, or the offline extractor.",
+      auth: "write",
+      body: ingestBody,
+      response: ingestOut,
+    },
+    async (c, { body }) => ingestResponse(await c.app.knowledge.ingest(c.principal, body.messages, body)),
   );
 
-  r.post(
-    "/v1/graph/query",
-    read(async (c) => {
-      const body = await readJson(c.req, graphQueryBody, c.app.config.MAX_BODY_BYTES);
-      const res = await c.app.knowledge.query(c.principal, { query: body.query, hops: body.hops, history: body.include_history, limit: body.limit });
-      return json(graphResponse(res));
-    }),
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/graph/query",
+      operationId: "queryKnowledgeGraph",
+      tag,
+      summary: "Query the knowledge graph",
+      description: "Entities by name or alias, their relations, neighbours up to `hops` away, and the memories that mention them.",
+      auth: "read",
+      body: graphQueryBody,
+      response: graphOut,
+    },
+    async (c, { body }) =>
+      graphResponse(await c.app.knowledge.query(c.principal, { query: body.query, hops: body.hops, history: body.include_history, limit: body.limit })),
   );
 
-  r.post(
-    "/v1/think",
-    read(async (c) => {
-      const body = await readJson(c.req, thinkBody, c.app.config.MAX_BODY_BYTES);
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/think",
+      operationId: "think",
+      tag,
+      summary: "Answer a question from memory",
+      description: "Answers from the relevant memories and graph facts, citing memory ids. With `stream: true` the answer is server-sent events.",
+      auth: "read",
+      body: thinkBody,
+      response: thinkOut,
+      events: thinkEvent,
+    },
+    async (c, { body }) => {
       const res = await c.app.knowledge.think(c.principal, thinkRequest(body));
-      if (!body.stream) return json(await thinkResponse(res));
-      const tail = thinkSources(res);
+      if (!body.stream) return thinkResponse(res);
       // Server-sent events: one `token` event per chunk, then `done` with the citations.
       const encoder = new TextEncoder();
       const log = c.app.log;
@@ -50,7 +84,7 @@ export function knowledgeRoutes(r: AppRouter): void {
           const send = (data: unknown) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(data)}\n\n`));
           try {
             for await (const token of res.answer) send({ token });
-            send({ done: true, ...tail });
+            send({ done: true, ...thinkSources(res) });
           } catch (e) {
             // Headers are sent: the failure becomes the stream's last event.
             const err = e instanceof AppError ? e : null;
@@ -61,26 +95,47 @@ export function knowledgeRoutes(r: AppRouter): void {
         },
       });
       return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
-    }),
+    },
   );
 
-  r.post(
-    "/v1/feedback",
-    write(async (c) => {
-      const body = await readJson(c.req, feedbackBody, c.app.config.MAX_BODY_BYTES);
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/feedback",
+      operationId: "feedback",
+      tag,
+      summary: "Rate a memory",
+      description: "Positive feedback raises confidence (+0.15) and priority (+1), negative lowers them (-0.2, -1); under the threshold the memory is deleted.",
+      auth: "write",
+      body: feedbackBody,
+      response: feedbackOut,
+    },
+    async (c, { body }) => {
       const rating = body.rating ?? (body.helpful ? "positive" : "negative");
       const res = await c.app.knowledge.feedback(c.principal, body.memory_id, rating, body.comment ?? null);
-      return json({ feedback_id: res.feedback_id, memory: amsRecord(res.memory), deleted: res.deleted });
-    }),
+      return { feedback_id: res.feedback_id, memory: amsRecord(res.memory), deleted: res.deleted };
+    },
   );
 
-  r.get(
-    "/v1/status",
-    read(async (c) => json(statsResponse(await c.app.knowledge.stats(c.principal)))),
+  route(
+    r,
+    { method: "get", path: "/v1/status", operationId: "status", tag, summary: "Memory statistics of the tenant", auth: "read", response: statsOut },
+    async (c) => statsResponse(await c.app.knowledge.stats(c.principal)),
   );
 
-  r.post(
-    "/v1/consolidate",
-    write(async (c) => json(await c.app.knowledge.consolidate(c.principal.tenant))),
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/consolidate",
+      operationId: "consolidate",
+      tag,
+      summary: "Consolidate now",
+      description: "Merges near-duplicate memories, purges expired ones and runs the forget policy when configured (the Cron Trigger does this on a schedule).",
+      auth: "write",
+      response: consolidationOut,
+    },
+    async (c) => c.app.knowledge.consolidate(c.principal.tenant),
   );
 }

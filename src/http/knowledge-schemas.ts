@@ -4,7 +4,9 @@ import type { Entity } from "../store/graph-repo.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import type { GraphFact, GraphResult, IngestResult, Stats, ThinkResult } from "../service/knowledge.ts";
 import type { SearchHit } from "../service/memory-service.ts";
-import { amsRecord, label, memoryId } from "./ams-schemas.ts";
+import { MEMORY_TYPES } from "../domain/memory.ts";
+import { ENTITY_TYPES } from "../domain/extract.ts";
+import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams-schemas.ts";
 
 /** Wire schemas of edgemem's cognitive routes (ingest, graph query, think, feedback, status). */
 
@@ -57,6 +59,80 @@ export const feedbackBody = z
   })
   .refine((b) => b.rating !== undefined || b.helpful !== undefined, { message: "give rating (positive|negative) or helpful (boolean)", path: ["rating"] });
 
+// ---------------------------------------------------------------------------------------------
+// Service → wire
+
+const count = z.number().int().min(0);
+
+export const entityOutSchema = z
+  .object({ id: z.string(), name: z.string(), type: z.enum(ENTITY_TYPES), aliases: z.array(z.string()) })
+  .meta({ id: "Entity" });
+
+export const factOutSchema = z
+  .object({
+    id: z.string(),
+    subject: entityOutSchema,
+    predicate: z.string(),
+    object: entityOutSchema,
+    source_memory_id: z.string().nullable(),
+    valid_from: isoDate,
+    valid_to: isoDate.nullable().meta({ description: "When a newer contradicting fact closed this one; null while current." }),
+    current: z.boolean(),
+  })
+  .meta({ id: "Relation" });
+
+export const ingestOut = z.object({
+  memories: z.array(memoryRecordOut),
+  deduplicated: z.array(deduplicationOut),
+  entities: z.array(z.object({ name: z.string(), type: z.enum(ENTITY_TYPES) })),
+  relations: z.array(z.object({ subject: z.string(), predicate: z.string(), object: z.string(), source_memory_id: z.string().nullable() })),
+  topics: z.array(z.string()),
+  warnings: z.array(z.string()).optional(),
+});
+
+export const graphOut = z.object({
+  entities: z.array(entityOutSchema),
+  relations: z.array(factOutSchema),
+  neighbours: z.array(entityOutSchema.extend({ hops: z.number().int().min(1).max(2) })),
+  memories: z.array(memoryRecordOut),
+});
+
+export const citationOutSchema = z
+  .object({ memory_id: z.string(), text: z.string(), memory_type: z.enum(MEMORY_TYPES), score: z.number() })
+  .meta({ id: "Citation" });
+
+const thinkSourcesOut = z.object({
+  citations: z.array(citationOutSchema),
+  facts: z.array(factOutSchema),
+  provider: z.string().meta({ description: "Which LLM provider answered (offline, openai, workers-ai)." }),
+});
+export const thinkOut = thinkSourcesOut.extend({ answer: z.string() });
+/** The events of a streamed think (`stream: true`): tokens, then done with the sources, or an error. */
+export const thinkEvent = z.union([
+  z.object({ token: z.string() }),
+  thinkSourcesOut.extend({ done: z.literal(true) }),
+  z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+
+export const feedbackOut = z.object({
+  feedback_id: z.string(),
+  memory: memoryRecordOut,
+  deleted: z.boolean().meta({ description: "The feedback took the memory under the deletion threshold." }),
+});
+
+export const statsOut = z.object({
+  memories: z.object({ total: count, by_type: z.record(z.string(), count) }),
+  entities: count,
+  relations: z.object({ total: count, current: count }),
+  sessions: count,
+  feedback: count,
+  index: z.object({ pending: count, sent: count, indexed: count }).meta({ description: "Vector-index sync: rows not yet confirmed are pending or sent." }),
+  last_consolidation: isoDate.nullable(),
+  last_consolidation_result: z.record(z.string(), z.unknown()).nullable(),
+});
+
+export const consolidationOut = z.object({ checked: count, merged: count, removed: count, forgotten: count });
+
 /** A think body as the service's question: namespace and user_id narrow the memories consulted. */
 export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeof thinkBody>, "stream">): { question: string; limit: number; filter: MemoryFilter } {
   const filter: MemoryFilter = {};
@@ -66,47 +142,46 @@ export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeo
 }
 
 /** What accompanies a think answer: the memories and graph facts it rests on. */
-export function thinkSources(r: ThinkResult): { citations: Record<string, unknown>[]; facts: Record<string, unknown>[]; provider: string } {
+export function thinkSources(r: ThinkResult): z.input<typeof thinkSourcesOut> {
   return { citations: r.citations.map(citationOut), facts: r.facts.map(factOut), provider: r.provider };
 }
 
 /** A whole (not streamed) think reply: the answer collected, then its sources. */
-export async function thinkResponse(r: ThinkResult): Promise<Record<string, unknown>> {
+export async function thinkResponse(r: ThinkResult): Promise<z.input<typeof thinkOut>> {
   let answer = "";
   for await (const chunk of r.answer) answer += chunk;
   return { answer, ...thinkSources(r) };
 }
 
-export function entityOut(e: Entity): Record<string, unknown> {
+export function entityOut(e: Entity): z.input<typeof entityOutSchema> {
   return { id: e.id, name: e.name, type: e.type, aliases: e.aliases };
 }
 
-export function factOut(f: GraphFact): Record<string, unknown> {
+export function factOut(f: GraphFact): z.input<typeof factOutSchema> {
   return {
     id: f.id,
     subject: entityOut(f.subject),
     predicate: f.predicate,
     object: entityOut(f.object),
     source_memory_id: f.source_memory_id,
-    valid_from: iso(f.valid_from),
+    valid_from: iso(f.valid_from)!,
     valid_to: iso(f.valid_to),
     current: f.valid_to === null,
   };
 }
 
-export function ingestResponse(r: IngestResult): Record<string, unknown> {
-  const body: Record<string, unknown> = {
+export function ingestResponse(r: IngestResult): z.input<typeof ingestOut> {
+  return {
     memories: r.memories.map(amsRecord),
     deduplicated: r.deduplicated,
     entities: r.entities,
     relations: r.relations,
     topics: r.topics,
+    ...(r.warnings.length ? { warnings: r.warnings } : {}),
   };
-  if (r.warnings.length) body.warnings = r.warnings;
-  return body;
 }
 
-export function graphResponse(r: GraphResult): Record<string, unknown> {
+export function graphResponse(r: GraphResult): z.input<typeof graphOut> {
   return {
     entities: r.entities.map(entityOut),
     relations: r.relations.map(factOut),
@@ -115,11 +190,11 @@ export function graphResponse(r: GraphResult): Record<string, unknown> {
   };
 }
 
-export function citationOut(h: SearchHit): Record<string, unknown> {
+export function citationOut(h: SearchHit): z.input<typeof citationOutSchema> {
   return { memory_id: h.memory.id, text: h.memory.text, memory_type: h.memory.memory_type, score: Math.round(h.score * 1e6) / 1e6 };
 }
 
-export function statsResponse(s: Stats): Record<string, unknown> {
+export function statsResponse(s: Stats): z.input<typeof statsOut> {
   return { ...s, last_consolidation: iso(s.last_consolidation) };
 }
 

@@ -1,6 +1,19 @@
 import * as z from "zod";
-import { AppError, type ErrorIssue } from "../domain/errors.ts";
+import { AppError, STATUS, type ErrorCode, type ErrorIssue } from "../domain/errors.ts";
 import type { Logger } from "../log.ts";
+
+/** Every error body. */
+export const errorOut = z
+  .object({
+    error: z.enum(Object.keys(STATUS) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+    detail: z.string().meta({ description: "The message again, where FastAPI clients (AMS's) read it." }),
+    issues: z
+      .array(z.object({ field: z.string().meta({ description: "Dotted path, e.g. memories.0.text" }), message: z.string() }))
+      .optional()
+      .meta({ description: "Each invalid field (validation_error)." }),
+  })
+  .meta({ id: "Error" });
 
 /** The one place errors become responses. Bodies carry `message` and FastAPI's `detail`, never a stack. */
 export function errorResponse(e: unknown, log: Logger): Response {
@@ -8,7 +21,7 @@ export function errorResponse(e: unknown, log: Logger): Response {
   if (!err) log.error("unhandled error", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   const status = err?.status ?? 500;
   const message = err?.message ?? "internal error";
-  const body: Record<string, unknown> = { error: err?.code ?? "internal_error", message, detail: message };
+  const body: z.input<typeof errorOut> = { error: err?.code ?? "internal_error", message, detail: message };
   if (err?.issues.length) body.issues = err.issues;
   return Response.json(body, { status, headers: status === 401 ? { "www-authenticate": "Bearer" } : undefined });
 }

@@ -1,18 +1,37 @@
 import { Router, type IRequest } from "itty-router";
+import * as z from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import { amsRoutes } from "./ams-routes.ts";
 import { crudRoutes } from "./crud-routes.ts";
 import { knowledgeRoutes } from "./knowledge-routes.ts";
 import { workingMemoryRoutes } from "./working-memory-routes.ts";
-import type { AppRouter, RequestContext } from "./handler.ts";
+import { operations, route, type AppRouter, type RequestContext } from "./handler.ts";
+import { openApiDocument } from "./openapi.ts";
+import { VERSION } from "../version.ts";
 import { errorResponse } from "./respond.ts";
 
-const router: AppRouter = Router<IRequest, [RequestContext]>();
+export const router: AppRouter = Router<IRequest, [RequestContext]>();
 amsRoutes(router);
 workingMemoryRoutes(router);
 knowledgeRoutes(router);
 crudRoutes(router);
+
+let document: Record<string, unknown> | undefined;
+route(
+  router,
+  {
+    method: "get",
+    path: "/openapi.json",
+    operationId: "openapi",
+    tag: "Meta",
+    summary: "This OpenAPI 3.1 document",
+    auth: "open",
+    response: z.record(z.string(), z.unknown()).meta({ id: "OpenApiDocument" }),
+  },
+  // Built once per isolate (it is the same for every request), after every route is registered.
+  async () => (document ??= openApiDocument(operations, { version: VERSION })),
+);
 
 /** Routes a REST request; every error becomes a JSON error response. */
 export async function handleHttp(req: Request, app: AppDeps): Promise<Response> {

@@ -1,81 +1,118 @@
 import { AppError } from "../domain/errors.ts";
-import { read, write, type AppRouter } from "./handler.ts";
-import { json, parse, queryObject, readJson } from "./respond.ts";
+import { ackOut } from "./ams-schemas.ts";
+import { route, type AppRouter } from "./handler.ts";
 import {
   deleteSessionQuery,
   getSessionQuery,
   listSessionsQuery,
   promptBody,
+  promptOut,
   promptResponse,
   putSessionQuery,
+  sessionListOut,
   sessionPath,
-  toPromptSearch,
+  toPromptRequest,
   toSessionInput,
   workingMemoryBody,
+  workingMemoryOut,
   workingMemoryResponse,
 } from "./working-memory-schemas.ts";
 
 /** AMS working memory (`/v1/working-memory/...`) and prompt hydration (`/v1/memory/prompt`). */
 export function workingMemoryRoutes(r: AppRouter): void {
-  const list = read(async (c) => {
-    const q = parse(listSessionsQuery, queryObject(c.url));
-    return json(await c.app.sessions.list(c.principal, q));
-  });
-  r.get("/v1/working-memory", list);
-  r.get("/v1/working-memory/", list);
+  const tag = "Working memory (AMS)";
 
-  r.get(
-    "/v1/working-memory/:session_id",
-    read(async (c, params) => {
-      const { session_id } = parse(sessionPath, params);
-      const q = parse(getSessionQuery, queryObject(c.url));
-      return json(workingMemoryResponse(await c.app.sessions.get(c.principal, session_id, q, q)));
-    }),
+  route(
+    r,
+    {
+      method: "get",
+      path: "/v1/working-memory/",
+      operationId: "listSessions",
+      tag,
+      summary: "List session ids",
+      auth: "read",
+      query: listSessionsQuery,
+      response: sessionListOut,
+    },
+    async (c, { query }) => c.app.sessions.list(c.principal, query),
   );
 
-  r.put(
-    "/v1/working-memory/:session_id",
-    write(async (c, params) => {
-      const { session_id } = parse(sessionPath, params);
-      const q = parse(putSessionQuery, queryObject(c.url));
-      const body = await readJson(c.req, workingMemoryBody, c.app.config.MAX_BODY_BYTES);
-      if (body.session_id && body.session_id !== session_id) {
-        throw new AppError("validation_error", `session_id in the body (${body.session_id}) differs from the path (${session_id})`, [
+  route(
+    r,
+    {
+      method: "get",
+      path: "/v1/working-memory/:session_id",
+      operationId: "getWorkingMemory",
+      tag,
+      summary: "Get a session's working memory",
+      description: "With model_name or context_window_max, the oldest messages beyond the window are left out and the usage percentages filled in.",
+      auth: "read",
+      params: sessionPath,
+      query: getSessionQuery,
+      response: workingMemoryOut,
+    },
+    async (c, { params, query }) => workingMemoryResponse(await c.app.sessions.get(c.principal, params.session_id, query, query)),
+  );
+
+  route(
+    r,
+    {
+      method: "put",
+      path: "/v1/working-memory/:session_id",
+      operationId: "putWorkingMemory",
+      tag,
+      summary: "Replace a session's working memory",
+      description:
+        "Messages beyond the token budget of model_name/context_window_max are summarized into `context`; structured memories are promoted to long-term memory after the response.",
+      auth: "write",
+      params: sessionPath,
+      query: putSessionQuery,
+      body: workingMemoryBody,
+      response: workingMemoryOut,
+    },
+    async (c, { params, query, body }) => {
+      if (body.session_id && body.session_id !== params.session_id) {
+        throw new AppError("validation_error", `session_id in the body (${body.session_id}) differs from the path (${params.session_id})`, [
           { field: "session_id", message: "must match the session id in the path" },
         ]);
       }
-      const view = await c.app.sessions.put(c.principal, session_id, toSessionInput(body, q), q);
-      return json(workingMemoryResponse(view));
-    }),
+      return workingMemoryResponse(await c.app.sessions.put(c.principal, params.session_id, toSessionInput(body, query), query));
+    },
   );
 
-  r.delete(
-    "/v1/working-memory/:session_id",
-    write(async (c, params) => {
-      const { session_id } = parse(sessionPath, params);
-      await c.app.sessions.remove(c.principal, session_id, parse(deleteSessionQuery, queryObject(c.url)));
-      return json({ status: "ok" });
-    }),
+  route(
+    r,
+    {
+      method: "delete",
+      path: "/v1/working-memory/:session_id",
+      operationId: "deleteWorkingMemory",
+      tag,
+      summary: "Delete a session's working memory",
+      auth: "write",
+      params: sessionPath,
+      query: deleteSessionQuery,
+      response: ackOut,
+    },
+    async (c, { params, query }) => {
+      await c.app.sessions.remove(c.principal, params.session_id, query);
+      return { status: "ok" } as const;
+    },
   );
 
-  r.post(
-    "/v1/memory/prompt",
-    read(async (c) => {
-      const body = await readJson(c.req, promptBody, c.app.config.MAX_BODY_BYTES);
-      const result = await c.app.sessions.prompt(c.principal, {
-        query: body.query,
-        session: body.session
-          ? {
-              session_id: body.session.session_id,
-              namespace: body.session.namespace ?? undefined,
-              user_id: body.session.user_id ?? undefined,
-              model_name: body.session.model_name,
-              context_window_max: body.session.context_window_max,
-            }
-          : null,
-        longTermSearch: toPromptSearch(body.long_term_search),
-      });
-      return json(promptResponse(result));
-    }),
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/memory/prompt",
+      operationId: "memoryPrompt",
+      tag,
+      summary: "Hydrate a query with memory",
+      description:
+        "Chat messages ready for an LLM: a system message with the session summary and relevant long-term memories, the session's recent messages, then the query, within the token budget.",
+      auth: "read",
+      body: promptBody,
+      response: promptOut,
+    },
+    async (c, { body }) => promptResponse(await c.app.sessions.prompt(c.principal, toPromptRequest(body))),
   );
 }

@@ -1,15 +1,18 @@
 import * as z from "zod";
 import { timestamp } from "../domain/filters.ts";
 import { MESSAGE_ROLES, type Session } from "../domain/session.ts";
-import type { PromptResult, SessionInput, SessionView } from "../service/working-memory.ts";
+import type { PromptRequest, PromptResult, SessionInput, SessionView } from "../service/working-memory.ts";
 import type { SearchRequest } from "../service/memory-service.ts";
 import {
   amsHit,
   amsRecord,
   boolParam,
+  isoDate,
   label,
   memoryId,
+  memoryHitOut,
   memoryRecordInput,
+  memoryRecordOut,
   searchBody,
   toNewMemory,
   toSearchRequest,
@@ -114,6 +117,23 @@ export function toSessionInput(b: z.output<typeof workingMemoryBody>, q: z.outpu
   };
 }
 
+/** A prompt body as the service's request. */
+export function toPromptRequest(b: z.output<typeof promptBody>): PromptRequest {
+  return {
+    query: b.query,
+    session: b.session
+      ? {
+          session_id: b.session.session_id,
+          namespace: b.session.namespace ?? undefined,
+          user_id: b.session.user_id ?? undefined,
+          model_name: b.session.model_name ?? undefined,
+          context_window_max: b.session.context_window_max ?? undefined,
+        }
+      : null,
+    longTermSearch: toPromptSearch(b.long_term_search),
+  };
+}
+
 /** `true` is AMS's default long-term search; an object is a full search request. */
 export function toPromptSearch(s: z.output<typeof promptBody>["long_term_search"]): SearchRequest | null {
   if (!s) return null;
@@ -124,43 +144,77 @@ export function toPromptSearch(s: z.output<typeof promptBody>["long_term_search"
 // Service → wire
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const count = z.number().int().min(0);
+const percentage = z.number().nullable().meta({ description: "Null without model_name or context_window_max." });
+
+export const sessionListOut = z.object({ sessions: z.array(z.string()), total: count });
+
+export const workingMemoryOut = z
+  .object({
+    session_id: z.string(),
+    namespace: z.string().nullable(),
+    user_id: z.string().nullable(),
+    messages: z.array(z.object({ id: z.string(), role: z.enum(MESSAGE_ROLES), content: z.string(), created_at: isoDate })),
+    memories: z.array(memoryRecordOut),
+    data: z.record(z.string(), z.unknown()).nullable(),
+    context: z.string().nullable().meta({ description: "The summary of older messages." }),
+    tokens: count,
+    long_term_memory_strategy: z.record(z.string(), z.unknown()),
+    ttl_seconds: z.number().int().nullable(),
+    last_accessed: isoDate,
+    created_at: isoDate,
+    updated_at: isoDate,
+    expires_at: isoDate.nullable(),
+    context_percentage_total_used: percentage,
+    context_percentage_until_summarization: percentage,
+    new_session: z.boolean(),
+    unsaved: z.null(),
+    warnings: z.array(z.string()).optional(),
+  })
+  .meta({ id: "WorkingMemoryResponse" });
+
+export const promptOut = z.object({
+  messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() })),
+  long_term_memories: z.array(memoryHitOut),
+  tokens: count,
+  token_budget: count,
+  warnings: z.array(z.string()).optional(),
+});
 
 /** A session as AMS clients read it (WorkingMemoryResponse). */
-export function workingMemoryResponse(v: SessionView): Record<string, unknown> {
+export function workingMemoryResponse(v: SessionView): z.input<typeof workingMemoryOut> {
   const s: Session = v.session;
-  const body: Record<string, unknown> = {
+  return {
     session_id: s.session_id,
     namespace: s.namespace,
     user_id: s.user_id,
-    messages: s.messages.map((m) => ({ id: m.id, role: m.role, content: m.content, created_at: iso(m.created_at) })),
+    messages: s.messages.map((m) => ({ id: m.id, role: m.role, content: m.content, created_at: iso(m.created_at)! })),
     memories: s.memories.map(amsRecord),
     data: s.data,
     context: s.context,
     tokens: v.tokens,
     long_term_memory_strategy: s.long_term_memory_strategy,
     ttl_seconds: s.ttl_seconds,
-    last_accessed: iso(s.last_accessed),
-    created_at: iso(s.created_at),
-    updated_at: iso(s.updated_at),
+    last_accessed: iso(s.last_accessed)!,
+    created_at: iso(s.created_at)!,
+    updated_at: iso(s.updated_at)!,
     expires_at: iso(s.expires_at),
     context_percentage_total_used: v.usage ? round(v.usage.total) : null,
     context_percentage_until_summarization: v.usage ? round(v.usage.untilSummarization) : null,
     new_session: v.newSession,
     unsaved: null,
+    ...(v.warnings.length ? { warnings: v.warnings } : {}),
   };
-  if (v.warnings.length) body.warnings = v.warnings;
-  return body;
 }
 
-export function promptResponse(r: PromptResult): Record<string, unknown> {
-  const body: Record<string, unknown> = {
+export function promptResponse(r: PromptResult): z.input<typeof promptOut> {
+  return {
     messages: r.messages,
     long_term_memories: r.memories.map(amsHit),
     tokens: r.tokens,
     token_budget: r.window,
+    ...(r.warnings.length ? { warnings: r.warnings } : {}),
   };
-  if (r.warnings.length) body.warnings = r.warnings;
-  return body;
 }
 
 function round(x: number): number {

@@ -22,6 +22,7 @@ import { errorResponse } from "../http/respond.ts";
 import { promptResponse, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../http/working-memory-schemas.ts";
 import { errorMessage } from "../log.ts";
 import type { Principal } from "../service/memory-service.ts";
+import { VERSION } from "../version.ts";
 
 /**
  * MCP over streamable HTTP at `/mcp`: the Agent Memory Server's tool names and arguments, plus
@@ -79,7 +80,7 @@ function single(v: string | { eq?: string | null } | null | undefined): string |
 
 function buildServer(app: AppDeps, principal: Principal): McpServer {
   const server = new McpServer(
-    { name: "edgemem", version: "0.1.0" },
+    { name: "edgemem", version: VERSION },
     {
       instructions:
         "edgemem is long-term memory for agents. Check memory (search_long_term_memory or memory_prompt) before answering questions about the user's preferences, history or earlier decisions; store durable facts with create_long_term_memories; use think to answer a question from memory with citations.",
