@@ -16,24 +16,43 @@ const ittyRouterWithoutSourceMaps = {
 };
 
 export default defineConfig({
-  plugins: [
-    ittyRouterWithoutSourceMaps,
-    cloudflareTest(async () => ({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        // Test-only binding: the migrations, applied by test/setup.ts in every test file's storage.
-        bindings: { TEST_MIGRATIONS: await readD1Migrations("./migrations"), LOG_LEVEL: "error" },
-      },
-    })),
-  ],
   test: {
-    include: ["test/**/*.test.ts"],
     // One workerd per test file, all at once, thrashes a small machine: on 2 cores the suite took
     // 53 s with every file in parallel and 25 s with 4 at a time (the BPE tables make files heavy).
     maxWorkers: 4,
     // A loaded CI machine runs some WebSocket tests (eviction, alarms) several times slower than a
     // quiet one; their own waits have clear errors and deadlines well inside this.
     testTimeout: 15_000,
-    setupFiles: ["./test/setup.ts"],
+    projects: [
+      {
+        // Everything but the end-to-end tests runs inside workerd with real D1 and Durable Objects.
+        plugins: [
+          ittyRouterWithoutSourceMaps,
+          cloudflareTest(async () => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Test-only binding: the migrations, applied by test/setup.ts in every test file's storage.
+              bindings: { TEST_MIGRATIONS: await readD1Migrations("./migrations"), LOG_LEVEL: "error" },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/e2e/**"],
+          setupFiles: ["./test/setup.ts"],
+        },
+      },
+      {
+        // End to end: Node drives a real `wrangler dev` through the client SDK.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
+    ],
   },
 });

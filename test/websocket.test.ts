@@ -167,6 +167,20 @@ describe("engram over WebSocket", () => {
     ]);
   });
 
+  it("answers a client's close, even one without a status code, so the client is not left waiting", async () => {
+    const api = await tenantApi();
+    const c = await connect(api);
+    c.send({ command: "status", payload: {} });
+    await c.next(reply("status"));
+    let code = 0;
+    c.ws.addEventListener("close", (e) => {
+      code = e.code;
+    });
+    c.ws.close(); // no status: the hub sees 1005, which cannot be sent back as-is
+    for (let i = 0; i < 200 && !code; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(code).toBe(1000);
+  });
+
   it("sockets survive the hub's eviction (hibernation) and still get events", async () => {
     const api = await tenantApi();
     const c = await connect(api);

@@ -235,7 +235,10 @@ export class TenantHub extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.rates.delete((ws.deserializeAttachment() as Attachment | null)?.id ?? "");
     try {
-      ws.close(code, reason);
+      // Echo the close so the client's close handshake completes. 1005 (no status), 1006 and 1015
+      // are reported, never sent: answering them as-is throws and the client would wait for its
+      // close timeout (10 s in Node) before it notices.
+      ws.close(code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
     } catch {
       // already closed
     }

@@ -1,19 +1,19 @@
 // edgemem benchmark: `npm run bench` (Node >= 22.12 runs this TypeScript directly).
 //
 // Starts `wrangler dev` on its own port with fresh local state and logging at warn, seeds one
-// tenant through the REST API with 1,000 and then 10,000 memories, and at each size measures a
+// tenant through the client SDK (client/, as applications use edgemem) with 1,000 and then 10,000 memories, and at each size measures a
 // no-op route, store, hybrid search, keyword search, a PUT of a 200-message working-memory session
 // that triggers summarization (offline provider), prompt hydration (/v1/memory/prompt), think
 // (offline answer) and ingest (offline extractor; throughput in messages/s). Prints one table and writes the same as
 // JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
 // Options: --port N (default 8799), --requests N per scenario (default 300), --concurrency N
 // (default 4), --out FILE (default bench-results.json).
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+import { EdgememClient, EngramSocket } from "../../client/index.ts";
+import { startWranglerDev } from "../e2e/wrangler-dev.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -84,40 +84,30 @@ class Rand {
 
 // ---------------------------------------------------------------------------------------------
 
-// node:http with keep-alive: far less client CPU than fetch, which matters with 2 cores shared
-// between this client and workerd.
+// The SDK over node:http with keep-alive: far less client CPU than the global fetch, which matters
+// with 2 cores shared between this client and workerd.
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-function request(method: string, path: string, body?: unknown): Promise<void> {
-  return send(method, path, body, false).then(() => undefined);
-}
-
-/** One request; the body is read (and parsed) only when `keep` asks for it. */
-function send(method: string, path: string, body: unknown, keep: boolean): Promise<unknown> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
+function httpFetch(url: string, init: RequestInit): Promise<Response> {
+  const body = init.body as string | undefined;
+  const headers = { ...(init.headers as Record<string, string>), ...(body ? { "content-length": String(Buffer.byteLength(body)) } : {}) };
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      BASE + path,
-      { method, agent, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => keep && chunks.push(c));
-        res.on("end", () =>
-          res.statusCode! < 400
-            ? resolve(keep ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : undefined)
-            : reject(new Error(`${method} ${path} -> ${res.statusCode}`)),
-        );
-      },
-    );
+    const req = httpRequest(url, { method: init.method, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve(new Response(res.statusCode === 204 ? null : Buffer.concat(chunks), { status: res.statusCode })));
+    });
     req.on("error", reject);
-    req.end(payload);
+    req.end(body);
   });
 }
 
+const client = new EdgememClient({ baseUrl: BASE, fetch: httpFetch });
+
 /** A 200-message conversation built from the memory templates (user and assistant taking turns). */
-function conversation(rand: Rand, n = 200): { role: string; content: string }[] {
+function conversation(rand: Rand, n = 200): { role: "user" | "assistant"; content: string }[] {
   return Array.from({ length: n }, (_, i) => ({
-    role: i % 2 ? "assistant" : "user",
+    role: i % 2 ? ("assistant" as const) : ("user" as const),
     content: `${rand.pick(TEMPLATES)(rand)}. ${rand.pick(TEMPLATES)(rand)}.`,
   }));
 }
@@ -126,15 +116,15 @@ function conversation(rand: Rand, n = 200): { role: string; content: string }[] 
 const INGEST_BATCH = 10;
 
 /** gpt-4o with a 4,000-token window: the 200 messages (~6,000 tokens) are always summarized. */
-const SESSION_QUERY = "?model_name=gpt-4o&context_window_max=4000";
+const SESSION_MODEL = { model_name: "gpt-4o", context_window_max: 4000 };
 
 async function measure(
   size: number,
   concurrency: number,
   scenario: string,
-  make: (i: number) => [string, string, unknown?],
+  call: (i: number) => Promise<unknown>,
 ): Promise<Stat> {
-  for (let i = 0; i < 20; i++) await request(...make(-1 - i)); // warm-up (caches, JIT)
+  for (let i = 0; i < 20; i++) await call(-1 - i); // warm-up (caches, JIT)
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -143,7 +133,7 @@ async function measure(
       while (next < REQUESTS) {
         const i = next++;
         const t = performance.now();
-        await request(...make(i));
+        await call(i);
         latencies.push(performance.now() - t);
       }
     }),
@@ -154,7 +144,7 @@ async function measure(
   return { size, scenario, requests: REQUESTS, concurrency, p50: q(0.5), p95: q(0.95), p99: q(0.99), rps: round(REQUESTS / wall) };
 }
 
-/** One WebSocket to /ws (AUTH_MODE=none in the bench) with a queue of received frames. */
+/** A raw WebSocket to /ws (AUTH_MODE=none in the bench), for the runtime's ping/pong auto-response (not an engram command). */
 interface BenchSocket {
   send(frame: unknown): void;
   next(pred: (f: any) => boolean): Promise<any>;
@@ -184,41 +174,35 @@ async function openSocket(): Promise<BenchSocket> {
   };
 }
 
-/** Request/response round trips on one socket, one at a time. */
-async function measureSocket(
-  size: number,
-  scenario: string,
-  ws: BenchSocket,
-  frame: (i: number) => unknown,
-  isReply: (f: any) => boolean,
-): Promise<Stat> {
-  for (let i = 0; i < 20; i++) {
-    const reply = ws.next(isReply);
-    ws.send(frame(i));
-    await reply;
-  }
+/** Round trips on one socket, one at a time. */
+async function measureSocket(size: number, scenario: string, roundTrip: (i: number) => Promise<unknown>): Promise<Stat> {
+  for (let i = 0; i < 20; i++) await roundTrip(i);
   const latencies: number[] = [];
   const started = performance.now();
   for (let i = 0; i < REQUESTS; i++) {
     const t = performance.now();
-    const reply = ws.next(isReply);
-    ws.send(frame(i));
-    await reply;
+    await roundTrip(i);
     latencies.push(performance.now() - t);
   }
   return summarize(size, scenario, 1, latencies, (performance.now() - started) / 1000);
 }
 
-/** From a REST write to the event arriving at each of `sockets` sockets; p50/p95 over every arrival. */
+/** From a REST write to the event arriving at each of `sockets` SDK sockets; p50/p95 over every arrival. */
 async function measureFanOut(size: number, sockets: number, writes: number): Promise<Stat> {
-  const clients = await Promise.all(Array.from({ length: sockets }, () => openSocket()));
+  const clients = Array.from({ length: sockets }, () => new EngramSocket({ url: BASE }));
+  await Promise.all(clients.map((c) => c.connect()));
   const latencies: number[] = [];
   const started = performance.now();
   for (let i = -5; i < writes; i++) {
     const id = `fanout-${i}-${Date.now()}`;
-    const arrivals = clients.map((c) => c.next((f) => f.event === "memory_created" && f.data.memory_id === id));
+    const arrivals = clients.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          const off = c.on("memory_created", (e) => e.data.memory_id === id && (off(), resolve()));
+        }),
+    );
     const t = performance.now();
-    await request("POST", "/v1/long-term-memory/", { memories: [{ id, text: `Fan-out probe ${id}`, namespace: "bench-fanout" }] });
+    await client.createLongTermMemories([{ id, text: `Fan-out probe ${id}`, namespace: "bench-fanout" }]);
     const times = await Promise.all(arrivals.map((a) => a.then(() => performance.now() - t)));
     if (i >= 0) latencies.push(...times); // the first writes warm up
   }
@@ -244,33 +228,10 @@ async function seedTo(target: number, have: number, rand: Rand): Promise<number>
     }));
     // The templates repeat themselves; dedup on write would fold the repeats and leave fewer
     // than `target` memories, so seeding turns it off (AMS's flag).
-    await request("POST", "/v1/long-term-memory/", { memories, deduplicate: false });
+    await client.createLongTermMemories(memories, { deduplicate: false });
     have += n;
   }
   return have;
-}
-
-function startWrangler(state: string): ChildProcess {
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
-  execFileSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, stdio: "ignore" });
-  return spawn(
-    "npx",
-    // The socket scenarios send hundreds of frames in seconds: lift the per-socket rate limit.
-    ["wrangler", "dev", "--port", String(PORT), "--ip", "127.0.0.1", "--persist-to", state, "--log-level", "warn", "--var", "LOG_LEVEL:warn", "--var", "WS_RATE_LIMIT:1000000", "--show-interactive-dev-session=false"],
-    { env, stdio: ["ignore", "inherit", "inherit"], detached: true },
-  );
-}
-
-async function waitForHealth(): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      await request("GET", "/v1/health");
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error("wrangler dev did not become healthy in 60 s");
 }
 
 function round(x: number): number {
@@ -278,22 +239,13 @@ function round(x: number): number {
 }
 
 async function main(): Promise<void> {
-  const state = mkdtempSync(join(tmpdir(), "edgemem-bench-"));
-  const wrangler = startWrangler(state);
-  const stop = () => {
-    try {
-      process.kill(-wrangler.pid!, "SIGTERM");
-    } catch {
-      /* already gone */
-    }
-    rmSync(state, { recursive: true, force: true });
-  };
+  // The socket scenarios send hundreds of frames in seconds: lift the per-socket rate limit.
+  const { stop } = await startWranglerDev({ port: PORT, vars: { WS_RATE_LIMIT: "1000000" } });
   process.on("SIGINT", () => {
     stop();
     process.exit(130);
   });
   try {
-    await waitForHealth();
     const rand = new Rand(42);
     const stats: Stat[] = [];
     let have = 0;
@@ -301,63 +253,44 @@ async function main(): Promise<void> {
     let sessions = 0;
     const chat = conversation(rand);
     // Check once that the scenario measures what it says: a PUT that summarizes.
-    const check = (await send("PUT", `/v1/working-memory/bench-check${SESSION_QUERY}`, { messages: chat, namespace: "bench" }, true)) as {
-      messages: unknown[];
-      context: string | null;
-    };
+    const check = await client.putWorkingMemory("bench-check", { messages: chat, namespace: "bench" }, SESSION_MODEL);
     if (!check.context || check.messages.length >= chat.length) throw new Error("the working-memory scenario did not summarize");
     console.error(`a 200-message PUT keeps ${check.messages.length} messages and a ${check.context.length}-character summary`);
     for (const size of SIZES) {
       const t = performance.now();
       have = await seedTo(size, have, rand);
-      const status = (await send("GET", "/v1/status", undefined, true)) as { memories: { total: number } };
+      const status = await client.status();
       console.error(`seeded ${have} memories (${round((performance.now() - t) / 1000)} s); the tenant holds ${status.memories.total}`);
       const q = (i: number) => QUERIES[((i % QUERIES.length) + QUERIES.length) % QUERIES.length]!;
       for (const c of LEVELS) {
-        stats.push(await measure(size, c, "no-op (GET /v1/health)", () => ["GET", "/v1/health"]));
-        stats.push(await measure(size, c, "hybrid search", (i) => ["POST", "/v1/long-term-memory/search", { text: q(i), limit: 10 }]));
+        stats.push(await measure(size, c, "no-op (GET /v1/health)", () => client.health()));
+        stats.push(await measure(size, c, "hybrid search", (i) => client.searchLongTermMemory({ text: q(i), limit: 10 })));
+        stats.push(await measure(size, c, "keyword search", (i) => client.searchLongTermMemory({ text: q(i), limit: 10, search_mode: "keyword" })));
         stats.push(
-          await measure(size, c, "keyword search", (i) => [
-            "POST",
-            "/v1/long-term-memory/search",
-            { text: q(i), limit: 10, search_mode: "keyword" },
-          ]),
-        );
-        stats.push(
-          await measure(size, c, "store (1 memory)", () => [
-            "POST",
-            "/v1/long-term-memory/",
+          await measure(size, c, "store (1 memory)", () =>
             // A new fact each time (the number makes it one), so this measures a write, dedup check included.
-            { memories: [{ id: `bench-store-${stored}`, text: `${rand.pick(TEMPLATES)(rand)} (ticket ${stored++})`, namespace: "bench" }] },
-          ]),
+            client.createLongTermMemories([{ id: `bench-store-${stored}`, text: `${rand.pick(TEMPLATES)(rand)} (ticket ${stored++})`, namespace: "bench" }]),
+          ),
         );
         // A new session each time, so every PUT summarizes from scratch.
         stats.push(
-          await measure(size, c, "PUT session (200 msgs)", () => [
-            "PUT",
-            `/v1/working-memory/bench-session-${sessions++}${SESSION_QUERY}`,
-            { messages: chat, namespace: "bench" },
-          ]),
+          await measure(size, c, "PUT session (200 msgs)", () =>
+            client.putWorkingMemory(`bench-session-${sessions++}`, { messages: chat, namespace: "bench" }, SESSION_MODEL),
+          ),
         );
-        stats.push(await measure(size, c, "think", (i) => ["POST", "/v1/think", { question: `${q(i)}?` }]));
+        stats.push(await measure(size, c, "think", (i) => client.think({ question: `${q(i)}?` })));
         stats.push(
-          await measure(size, c, "memory prompt", (i) => [
-            "POST",
-            "/v1/memory/prompt",
-            {
+          await measure(size, c, "memory prompt", (i) =>
+            client.memoryPrompt({
               query: q(i),
-              session: { session_id: "bench-check", model_name: "gpt-4o", context_window_max: 4000 },
+              session: { session_id: "bench-check", ...SESSION_MODEL },
               long_term_search: { limit: 10, namespace: { eq: "bench" } },
-            },
-          ]),
+            }),
+          ),
         );
         // Last at each level: it adds memories (in its own namespace).
         stats.push(
-          await measure(size, c, `ingest (${INGEST_BATCH} msgs)`, () => [
-            "POST",
-            "/v1/ingest",
-            { messages: conversation(rand, INGEST_BATCH), namespace: "bench-ingest" },
-          ]),
+          await measure(size, c, `ingest (${INGEST_BATCH} msgs)`, () => client.ingest({ messages: conversation(rand, INGEST_BATCH), namespace: "bench-ingest" })),
         );
       }
     }
@@ -366,11 +299,18 @@ async function main(): Promise<void> {
     // an engram recall round trip, and push fan-out from a REST write to 100 sockets.
     const size = SIZES.at(-1)!;
     const ws = await openSocket();
-    stats.push(await measureSocket(size, "WS ping/pong echo", ws, () => ({ type: "ping" }), (f) => f.type === "pong"));
     stats.push(
-      await measureSocket(size, "WS engram recall", ws, (i) => ({ command: "recall", payload: { query: QUERIES[i % QUERIES.length], limit: 10 } }), (f) => f.command === "recall"),
+      await measureSocket(size, "WS ping/pong echo", () => {
+        const pong = ws.next((f) => f.type === "pong");
+        ws.send({ type: "ping" });
+        return pong;
+      }),
     );
     ws.close();
+    const engram = new EngramSocket({ url: BASE });
+    await engram.connect();
+    stats.push(await measureSocket(size, "WS engram recall", (i) => engram.send("recall", { query: QUERIES[i % QUERIES.length], limit: 10 })));
+    engram.close();
     stats.push(await measureFanOut(size, 100, 50));
 
     const p95 = (size: number, c: number, scenario: string) =>

@@ -1,0 +1,281 @@
+import type { TokenSource } from "./rest.ts";
+import type * as T from "./types.ts";
+
+/** The engram commands: what each takes and what it answers. */
+export interface EngramCommands {
+  remember: {
+    payload: {
+      content: string;
+      memory_type?: T.MemoryType | null;
+      priority?: number | null;
+      confidence?: number | null;
+      topics?: string[] | null;
+      entities?: string[] | null;
+      metadata?: Record<string, unknown> | null;
+      id?: string | null;
+    } & T.Owner;
+    reply: { memory_id: string; memory: T.MemoryRecord; deduplicated: boolean };
+  };
+  recall: {
+    payload: { query?: string | null; limit?: number; memory_type?: T.MemoryType | null } & T.Owner;
+    reply: { memories: (T.MemoryRecord & { score: number })[]; total: number };
+  };
+  think: { payload: T.ThinkRequest; reply: T.ThinkResult };
+  feedback: { payload: { memory_id: string; rating?: "positive" | "negative"; positive?: boolean; helpful?: boolean; comment?: string | null }; reply: T.FeedbackResult };
+  query: { payload: T.GraphQuery; reply: T.GraphResult };
+  ingest: { payload: T.IngestRequest; reply: Omit<T.IngestResult, "warnings"> };
+  status: { payload: Record<string, never>; reply: T.Status };
+}
+export type EngramCommand = keyof EngramCommands;
+
+export type EngramEventName = "memory_created" | "memory_updated" | "memory_deleted" | "feedback_recorded";
+
+/** A push event as engram sends it, with edgemem's sequence number for replay. */
+export interface EngramEvent {
+  event: EngramEventName;
+  data: {
+    memory_id: string;
+    content: string;
+    memory_type: T.MemoryType;
+    created_at: string;
+    updated_at: string;
+    priority: number;
+    confidence: number;
+    namespace: string | null;
+    user_id: string | null;
+    actor: string;
+    reason: string | null;
+  };
+  seq: number;
+}
+
+export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
+
+/** A command that failed: engram's error code (INVALID_MESSAGE, NOT_FOUND, UNAUTHORIZED, ...). */
+export class EngramError extends Error {
+  override readonly name = "EngramError";
+  readonly code: string;
+  readonly issues: { field: string; message: string }[];
+
+  constructor(code: string, message: string, issues: { field: string; message: string }[] = []) {
+    super(message);
+    this.code = code;
+    this.issues = issues;
+  }
+}
+
+/** The WebSocket constructor shape the client needs (the global one in Node ≥ 22 and browsers). */
+export type WebSocketFactory = new (url: string, protocols?: string | string[]) => WebSocket;
+
+export interface EngramSocketOptions {
+  /** The server (`https://…`, `http://…`) or the socket URL itself (`wss://…/ws`). */
+  url: string;
+  token?: TokenSource;
+  /** Reconnect delays: `initialMs` (1 s) doubling up to `maxMs` (30 s), back to initial once open. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Resume after this event sequence number (events after it are replayed on connect). */
+  since?: number;
+  /** A command without a reply this long after it went out fails (default 30 s). */
+  requestTimeoutMs?: number;
+  /** The WebSocket implementation (default: the global one). */
+  WebSocket?: WebSocketFactory;
+}
+
+/** The delay before reconnect attempt `attempt` (0-based): initial × 2^attempt, capped. */
+export function backoffDelay(attempt: number, initialMs = 1000, maxMs = 30_000): number {
+  return Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+}
+
+interface Pending {
+  frame: string;
+  resolve: (data: any) => void;
+  reject: (e: Error) => void;
+  onToken?: (token: string) => void;
+  timer?: ReturnType<typeof setTimeout>;
+  sent: boolean;
+}
+
+/**
+ * An engram-dialect WebSocket client (`/ws`, `{command, payload}` frames) that stays connected:
+ * it reconnects with exponential backoff (1 s doubling to 30 s, reset once open), keeps commands
+ * issued while disconnected in a queue and sends them once open, and resumes the event stream
+ * with the last sequence number it saw (`?since=`), so events missed while away arrive after the
+ * reconnect, each once. Commands in flight when the connection drops fail with
+ * `CONNECTION_LOST` (they may or may not have run; retry if the command is idempotent).
+ */
+export class EngramSocket {
+  private ws: WebSocket | null = null;
+  private state: ConnectionState = "closed";
+  private attempt = 0;
+  private seq: number;
+  private nextId = 1;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly pending = new Map<string, Pending>();
+  private readonly handlers = new Map<string, Set<(e: EngramEvent) => void>>();
+  private readonly stateHandlers = new Set<(s: ConnectionState, info: { attempt: number; delayMs?: number }) => void>();
+  private opened: Promise<void> | null = null;
+  /** close() was called: no reconnects, no new commands. */
+  private finished = false;
+  private readonly options: EngramSocketOptions;
+
+  // No parameter properties here or below: Node runs this file by stripping types only.
+  constructor(options: EngramSocketOptions) {
+    this.options = options;
+    this.seq = options.since ?? 0;
+  }
+
+  /** The sequence number of the last event received (pass it as `since` to resume later). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get connectionState(): ConnectionState {
+    return this.state;
+  }
+
+  /** Opens the connection; resolves once it is open the first time. */
+  connect(): Promise<void> {
+    if (!this.opened) {
+      this.opened = new Promise((resolve) => this.onState((s) => s === "open" && resolve()));
+      void this.open();
+    }
+    return this.opened;
+  }
+
+  /** Sends a command (queued while disconnected); resolves with its reply's data. */
+  send<C extends EngramCommand>(command: C, payload: EngramCommands[C]["payload"], opts: { onToken?: (token: string) => void } = {}): Promise<EngramCommands[C]["reply"]> {
+    const id = `c${this.nextId++}`;
+    return new Promise((resolve, reject) => {
+      if (this.finished) return reject(new EngramError("CLOSED", "the socket was closed"));
+      const p: Pending = { frame: JSON.stringify({ id, command, payload }), resolve, reject, onToken: opts.onToken, sent: false };
+      this.pending.set(id, p);
+      if (this.state === "closed" && !this.opened) void this.connect();
+      this.flush();
+    });
+  }
+
+  /** Calls `handler` for each pushed event named `event` ("*": all); returns the unsubscribe. */
+  on(event: EngramEventName | "*", handler: (e: EngramEvent) => void): () => void {
+    let set = this.handlers.get(event);
+    if (!set) this.handlers.set(event, (set = new Set()));
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  /** Calls `handler` on every connection state change (with the reconnect delay when reconnecting). */
+  onState(handler: (s: ConnectionState, info: { attempt: number; delayMs?: number }) => void): () => void {
+    this.stateHandlers.add(handler);
+    return () => this.stateHandlers.delete(handler);
+  }
+
+  /** Closes for good: no reconnect; queued and in-flight commands fail with CLOSED. */
+  close(): void {
+    this.finished = true;
+    clearTimeout(this.reconnectTimer);
+    this.setState("closed");
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, "client closed");
+    this.failPending(() => true, "CLOSED", "the socket was closed");
+  }
+
+  private async open(): Promise<void> {
+    if (this.attempt === 0) this.setState("connecting", { attempt: 0 });
+    const url = new URL(this.options.url);
+    if (url.protocol === "http:" || url.protocol === "https:") {
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      if (url.pathname === "/" || url.pathname === "") url.pathname = "/ws";
+    }
+    const t = this.options.token;
+    const token = typeof t === "function" ? await t() : t;
+    if (token) url.searchParams.set("token", token);
+    if (this.seq > 0) url.searchParams.set("since", String(this.seq));
+    if (this.finished) return; // closed while the token was fetched
+    const Impl = this.options.WebSocket ?? (globalThis.WebSocket as WebSocketFactory | undefined);
+    if (!Impl) throw new Error("no WebSocket implementation: pass options.WebSocket");
+    const ws = new Impl(url.toString());
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      if (this.ws !== ws) return;
+      this.attempt = 0;
+      this.setState("open", { attempt: 0 });
+      this.flush();
+    });
+    ws.addEventListener("message", (e) => {
+      if (this.ws === ws) this.receive(String(e.data));
+    });
+    ws.addEventListener("close", () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.failPending((p) => p.sent, "CONNECTION_LOST", "the connection dropped before the reply");
+      this.scheduleReconnect();
+    });
+    // An error is followed by a close, which reconnects.
+    ws.addEventListener("error", () => undefined);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.finished) return;
+    const { initialMs, maxMs } = this.options.backoff ?? {};
+    const delayMs = backoffDelay(this.attempt, initialMs, maxMs);
+    this.attempt++;
+    this.setState("reconnecting", { attempt: this.attempt, delayMs });
+    this.reconnectTimer = setTimeout(() => void this.open(), delayMs);
+  }
+
+  private flush(): void {
+    const ws = this.ws;
+    if (this.state !== "open" || !ws || ws.readyState !== 1) return;
+    for (const p of this.pending.values()) {
+      if (p.sent) continue;
+      ws.send(p.frame);
+      p.sent = true;
+      p.timer = setTimeout(() => {
+        const id = JSON.parse(p.frame).id as string;
+        if (this.pending.delete(id)) p.reject(new EngramError("TIMEOUT", `no reply in ${this.options.requestTimeoutMs ?? 30_000} ms`));
+      }, this.options.requestTimeoutMs ?? 30_000);
+    }
+  }
+
+  private receive(text: string): void {
+    let f: any;
+    try {
+      f = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (typeof f?.event === "string") {
+      // A replayed event already seen (or one from before `since`) is not delivered twice.
+      if (typeof f.seq === "number") {
+        if (f.seq <= this.seq) return;
+        this.seq = f.seq;
+      }
+      for (const key of [f.event, "*"]) for (const h of this.handlers.get(key) ?? []) h(f as EngramEvent);
+      return;
+    }
+    const p = typeof f?.id === "string" ? this.pending.get(f.id) : undefined;
+    if (!p) return;
+    if (f.status === "streaming") {
+      p.onToken?.(f.data?.token ?? "");
+      return;
+    }
+    this.pending.delete(f.id);
+    clearTimeout(p.timer);
+    if (f.status === "ok") p.resolve(f.data);
+    else p.reject(new EngramError(f.error?.code ?? "INTERNAL_ERROR", f.error?.message ?? "command failed", f.error?.issues ?? []));
+  }
+
+  private failPending(which: (p: Pending) => boolean, code: string, message: string): void {
+    for (const [id, p] of this.pending) {
+      if (!which(p)) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new EngramError(code, message));
+    }
+  }
+
+  private setState(s: ConnectionState, info: { attempt: number; delayMs?: number } = { attempt: this.attempt }): void {
+    this.state = s;
+    for (const h of this.stateHandlers) h(s, info);
+  }
+}

@@ -1,0 +1,469 @@
+/**
+ * The wire types of edgemem's REST API, as its OpenAPI document (`/openapi.json`) describes them.
+ * Plain types with no runtime: `npm run typecheck` proves each is the server's zod schema
+ * (test/client-types.ts), so they cannot drift from what the server validates and sends.
+ */
+
+export type MemoryType =
+  | "semantic"
+  | "episodic"
+  | "message"
+  | "fact"
+  | "decision"
+  | "preference"
+  | "todo"
+  | "event"
+  | "insight"
+  | "procedure"
+  | "pattern"
+  | "error"
+  | "context"
+  | "observation"
+  | "goal"
+  | "summary";
+export type Scope = "session" | "agent" | "global";
+export type MessageRole = "user" | "assistant" | "system" | "tool" | "function" | "developer";
+export type EntityType = "person" | "organization" | "technology" | "product" | "place" | "date" | "topic" | "concept";
+export type SearchMode = "hybrid" | "semantic" | "keyword";
+/** ISO 8601 string or Unix seconds. */
+export type Timestamp = string | number;
+
+export interface TagFilter {
+  eq?: string;
+  ne?: string;
+  not_eq?: string;
+  any?: string[];
+  in_?: string[];
+  all?: string[];
+  not_in?: string[];
+  none?: string[];
+}
+
+export interface DateFilter {
+  gt?: Timestamp;
+  lt?: Timestamp;
+  gte?: Timestamp;
+  lte?: Timestamp;
+  eq?: Timestamp;
+  ne?: Timestamp;
+  between?: [Timestamp, Timestamp];
+}
+
+/** A memory to store (AMS's MemoryRecord as clients send it). Only `text` is required. */
+export interface MemoryInput {
+  id?: string | null;
+  text: string;
+  session_id?: string | null;
+  user_id?: string | null;
+  namespace?: string | null;
+  agent_id?: string | null;
+  scope?: Scope | null;
+  key?: string | null;
+  memory_type?: MemoryType | null;
+  topics?: string[] | null;
+  entities?: string[] | null;
+  priority?: number | null;
+  confidence?: number | null;
+  pinned?: boolean | null;
+  metadata?: Record<string, unknown> | null;
+  created_at?: Timestamp | null;
+  last_accessed?: Timestamp | null;
+  event_date?: Timestamp | null;
+  expires_at?: Timestamp | null;
+  ttl_seconds?: number | null;
+  extracted_from?: string[] | null;
+  discrete_memory_extracted?: "t" | "f" | null;
+  extraction_strategy?: string | null;
+  memory_hash?: string | null;
+  persisted_at?: unknown;
+  updated_at?: unknown;
+}
+
+/** Fields to change on a memory; absent fields stay, null clears. */
+export type MemoryPatch = Partial<Omit<MemoryInput, "id">>;
+
+export interface MemoryRecord {
+  id: string;
+  text: string;
+  session_id: string | null;
+  user_id: string | null;
+  namespace: string | null;
+  last_accessed: string;
+  created_at: string;
+  updated_at: string;
+  topics: string[];
+  entities: string[];
+  memory_hash: string;
+  memory_type: MemoryType;
+  persisted_at: string | null;
+  extracted_from: string[];
+  event_date: string | null;
+  discrete_memory_extracted: "t" | "f";
+  extraction_strategy: string;
+  pinned: boolean;
+  metadata: Record<string, unknown>;
+  agent_id: string | null;
+  scope: Scope;
+  key: string | null;
+  priority: number;
+  confidence: number;
+  expires_at: string | null;
+}
+
+export interface ScoreDetails {
+  vector: number | null;
+  vector_rank: number | null;
+  keyword: number | null;
+  keyword_rank: number | null;
+  relevance: number;
+  recency: number | null;
+  final: number;
+}
+
+export interface MemoryHit extends MemoryRecord {
+  dist: number;
+  score: number;
+  score_type: SearchMode;
+  score_details?: ScoreDetails;
+}
+
+export interface SearchRequest {
+  text?: string | null;
+  limit?: number;
+  offset?: number;
+  session_id?: TagFilter | null;
+  namespace?: TagFilter | null;
+  topics?: TagFilter | null;
+  entities?: TagFilter | null;
+  user_id?: TagFilter | null;
+  memory_type?: TagFilter | null;
+  agent_id?: TagFilter | null;
+  extraction_strategy?: TagFilter | null;
+  created_at?: DateFilter | null;
+  last_accessed?: DateFilter | null;
+  updated_at?: DateFilter | null;
+  event_date?: DateFilter | null;
+  search_mode?: SearchMode | null;
+  hybrid_alpha?: number | null;
+  distance_threshold?: number | null;
+  recency_boost?: boolean | null;
+  recency_semantic_weight?: number | null;
+  recency_recency_weight?: number | null;
+  recency_freshness_weight?: number | null;
+  recency_novelty_weight?: number | null;
+  recency_half_life_last_access_days?: number | null;
+  recency_half_life_created_days?: number | null;
+  server_side_recency?: boolean | null;
+  text_scorer?: string | null;
+  explain?: boolean | null;
+}
+
+export interface SearchResult {
+  memories: MemoryHit[];
+  total: number;
+  next_offset: number | null;
+  warnings?: string[];
+}
+
+export interface Deduplication {
+  requested_id: string | null;
+  existing_id: string;
+  kind: "exact" | "near";
+}
+
+export interface Ack {
+  status: "ok";
+}
+
+export interface CreateResult extends Ack {
+  deduplicated?: Deduplication[];
+  warnings?: string[];
+}
+
+export interface ForgetPolicy {
+  max_age_days?: number | null;
+  max_inactive_days?: number | null;
+  budget?: number | null;
+  memory_type_allowlist?: MemoryType[] | null;
+  hard_age_multiplier?: number | null;
+}
+
+export interface ForgetRequest {
+  policy?: ForgetPolicy;
+  namespace?: string | null;
+  user_id?: string | null;
+  session_id?: string | null;
+  limit?: number | null;
+  dry_run?: boolean | null;
+  pinned_ids?: string[] | null;
+}
+
+export interface ForgetResult {
+  scanned: number;
+  deleted: number;
+  deleted_ids: string[];
+  dry_run: boolean;
+}
+
+export interface HistoryEntry {
+  op: "create" | "update" | "delete";
+  actor: string;
+  at: string;
+  reason: string | null;
+  before: MemoryRecord | null;
+  after: MemoryRecord | null;
+}
+
+export interface History {
+  memory_id: string;
+  history: HistoryEntry[];
+}
+
+export interface SessionList {
+  sessions: string[];
+  total: number;
+}
+
+export interface MessageInput {
+  id?: string | null;
+  role: MessageRole;
+  content: string;
+  created_at?: Timestamp | null;
+}
+
+/** The body of PUT /v1/working-memory/{session_id}. */
+export interface WorkingMemoryInput {
+  session_id?: string | null;
+  namespace?: string | null;
+  user_id?: string | null;
+  messages?: MessageInput[];
+  memories?: (MemoryInput & { persisted_at?: Timestamp | null })[];
+  context?: string | null;
+  data?: Record<string, unknown> | null;
+  long_term_memory_strategy?: { strategy: string; [k: string]: unknown } | null;
+  ttl_seconds?: number | null;
+}
+
+export interface WorkingMemory {
+  session_id: string;
+  namespace: string | null;
+  user_id: string | null;
+  messages: { id: string; role: MessageRole; content: string; created_at: string }[];
+  memories: MemoryRecord[];
+  data: Record<string, unknown> | null;
+  context: string | null;
+  tokens: number;
+  long_term_memory_strategy: Record<string, unknown>;
+  ttl_seconds: number | null;
+  last_accessed: string;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
+  context_percentage_total_used: number | null;
+  context_percentage_until_summarization: number | null;
+  new_session: boolean;
+  unsaved: null;
+  warnings?: string[];
+}
+
+/** Selects a session and (for token budgets) the model. */
+export interface SessionOptions {
+  namespace?: string;
+  user_id?: string;
+  model_name?: string;
+  context_window_max?: number;
+}
+
+export interface PromptRequest {
+  query: string;
+  session?: {
+    session_id: string;
+    namespace?: string | null;
+    user_id?: string | null;
+    model_name?: string | null;
+    context_window_max?: number | null;
+  } | null;
+  /** true: AMS's default search; an object: a full search request. */
+  long_term_search?: boolean | SearchRequest | null;
+}
+
+export interface PromptResult {
+  messages: { role: "system" | "user" | "assistant"; content: string }[];
+  long_term_memories: MemoryHit[];
+  tokens: number;
+  token_budget: number;
+  warnings?: string[];
+}
+
+export interface Owner {
+  namespace?: string | null;
+  user_id?: string | null;
+  session_id?: string | null;
+}
+
+export interface IngestRequest extends Owner {
+  messages: { role: MessageRole; content: string }[];
+}
+
+export interface IngestResult {
+  memories: MemoryRecord[];
+  deduplicated: Deduplication[];
+  entities: { name: string; type: EntityType }[];
+  relations: { subject: string; predicate: string; object: string; source_memory_id: string | null }[];
+  topics: string[];
+  warnings?: string[];
+}
+
+export interface Entity {
+  id: string;
+  name: string;
+  type: EntityType;
+  aliases: string[];
+}
+
+export interface Relation {
+  id: string;
+  subject: Entity;
+  predicate: string;
+  object: Entity;
+  source_memory_id: string | null;
+  valid_from: string;
+  valid_to: string | null;
+  current: boolean;
+}
+
+export interface GraphQuery {
+  query: string;
+  hops?: number;
+  include_history?: boolean;
+  limit?: number;
+}
+
+export interface GraphResult {
+  entities: Entity[];
+  relations: Relation[];
+  neighbours: (Entity & { hops: number })[];
+  memories: MemoryRecord[];
+}
+
+export interface ThinkRequest {
+  question: string;
+  limit?: number;
+  namespace?: string | null;
+  user_id?: string | null;
+}
+
+export interface Citation {
+  memory_id: string;
+  text: string;
+  memory_type: MemoryType;
+  score: number;
+}
+
+export interface ThinkSources {
+  citations: Citation[];
+  facts: Relation[];
+  provider: string;
+}
+
+export interface ThinkResult extends ThinkSources {
+  answer: string;
+}
+
+/** One event of a streamed think: a token, the end with the sources, or an error. */
+export type ThinkEvent = { token: string } | (ThinkSources & { done: true }) | { error: { code: string; message: string } };
+
+export interface FeedbackRequest {
+  memory_id: string;
+  rating?: "positive" | "negative";
+  helpful?: boolean;
+  comment?: string | null;
+}
+
+export interface FeedbackResult {
+  feedback_id: string;
+  memory: MemoryRecord;
+  deleted: boolean;
+}
+
+export interface Status {
+  memories: { total: number; by_type: Record<string, number> };
+  entities: number;
+  relations: { total: number; current: number };
+  sessions: number;
+  feedback: number;
+  index: { pending: number; sent: number; indexed: number };
+  last_consolidation: string | null;
+  last_consolidation_result: Record<string, unknown> | null;
+}
+
+export interface ConsolidationResult {
+  checked: number;
+  merged: number;
+  removed: number;
+  forgotten: number;
+}
+
+/** A memory of the CRUD API (`/api/memories`): `value` is its text. */
+export interface CrudMemory {
+  id: string;
+  agent_id: string | null;
+  scope: Scope;
+  key: string | null;
+  value: string;
+  embedding: null;
+  metadata: Record<string, unknown>;
+  ttl: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CrudCreate {
+  agent_id?: string | null;
+  scope?: Scope;
+  key: string;
+  value: string;
+  metadata?: Record<string, unknown> | null;
+  /** Absolute expiry (ISO 8601), or null for none. */
+  ttl?: string | null;
+  session_id?: string | null;
+  memory_type?: MemoryType;
+}
+
+export type CrudUpdate = Partial<Omit<CrudCreate, "session_id">>;
+
+export interface CrudListQuery {
+  agent_id?: string;
+  scope?: Scope;
+  tags?: string | string[];
+  limit?: number;
+  offset?: number;
+}
+
+export interface CrudSearch {
+  agent_id?: string | null;
+  query: string;
+  scope?: Scope | null;
+  limit?: number;
+}
+
+export type ErrorCode =
+  | "bad_request"
+  | "validation_error"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "upstream_error"
+  | "upstream_timeout"
+  | "internal_error";
+
+/** Every error body. */
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  detail: string;
+  issues?: { field: string; message: string }[];
+}

@@ -1,0 +1,50 @@
+// Compile-time proof (checked by `npm run typecheck`) that the SDK's wire types in client/types.ts
+// are exactly the server's zod schemas: request types are what the schemas accept, response
+// types what the handlers (typed by the documented schemas) send. Nothing here runs.
+import type * as z from "zod";
+import type * as C from "../client/types.ts";
+import type { createMemoriesBody, createMemoriesOut, forgetBody, forgetOut, historyOut, memoryHitOut, memoryRecordInput, memoryRecordOut, patchMemoryBody, searchBody, searchResultOut } from "../src/http/ams-schemas.ts";
+import type { createCrudBody, crudRecordOut, searchCrudBody, updateCrudBody } from "../src/http/crud-schemas.ts";
+import type { consolidationOut, feedbackBody, feedbackOut, graphOut, graphQueryBody, ingestBody, ingestOut, statsOut, thinkBody, thinkEvent, thinkOut } from "../src/http/knowledge-schemas.ts";
+import type { errorOut } from "../src/http/respond.ts";
+import type { promptBody, promptOut, sessionListOut, workingMemoryBody, workingMemoryOut } from "../src/http/working-memory-schemas.ts";
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type In<S extends z.ZodType> = z.input<S>;
+type Out<S extends z.ZodType> = z.output<S>;
+
+/** Compiles only when T is true: a mismatch is an error on that line. */
+export function ok<T extends true>(): void {}
+
+ok<Same<C.MemoryInput, In<typeof memoryRecordInput>>>();
+ok<Same<{ memories: C.MemoryInput[]; deduplicate?: boolean | null }, In<typeof createMemoriesBody>>>();
+ok<Same<C.MemoryPatch, In<typeof patchMemoryBody>>>();
+ok<Same<C.SearchRequest, In<typeof searchBody>>>();
+ok<Same<C.ForgetRequest, In<typeof forgetBody>>>();
+ok<Same<C.WorkingMemoryInput, In<typeof workingMemoryBody>>>();
+ok<Same<C.PromptRequest, In<typeof promptBody>>>();
+ok<Same<C.IngestRequest, In<typeof ingestBody>>>();
+ok<Same<C.GraphQuery, In<typeof graphQueryBody>>>();
+ok<Same<C.ThinkRequest & { stream?: boolean }, In<typeof thinkBody>>>();
+ok<Same<C.FeedbackRequest, In<typeof feedbackBody>>>();
+ok<Same<C.CrudCreate, In<typeof createCrudBody>>>();
+ok<Same<C.CrudUpdate, In<typeof updateCrudBody>>>();
+ok<Same<C.CrudSearch, In<typeof searchCrudBody>>>();
+ok<Same<C.MemoryRecord, Out<typeof memoryRecordOut>>>();
+ok<Same<C.MemoryHit, Out<typeof memoryHitOut>>>();
+ok<Same<C.SearchResult, Out<typeof searchResultOut>>>();
+ok<Same<C.CreateResult, Out<typeof createMemoriesOut>>>();
+ok<Same<C.ForgetResult, Out<typeof forgetOut>>>();
+ok<Same<C.History, Out<typeof historyOut>>>();
+ok<Same<C.SessionList, Out<typeof sessionListOut>>>();
+ok<Same<C.WorkingMemory, Out<typeof workingMemoryOut>>>();
+ok<Same<C.PromptResult, Out<typeof promptOut>>>();
+ok<Same<C.IngestResult, Out<typeof ingestOut>>>();
+ok<Same<C.GraphResult, Out<typeof graphOut>>>();
+ok<Same<C.ThinkResult, Out<typeof thinkOut>>>();
+ok<Same<C.ThinkEvent, Out<typeof thinkEvent>>>();
+ok<Same<C.FeedbackResult, Out<typeof feedbackOut>>>();
+ok<Same<C.Status, Out<typeof statsOut>>>();
+ok<Same<C.ConsolidationResult, Out<typeof consolidationOut>>>();
+ok<Same<C.CrudMemory, Out<typeof crudRecordOut>>>();
+ok<Same<C.ErrorBody, Out<typeof errorOut>>>();

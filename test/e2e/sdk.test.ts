@@ -1,0 +1,155 @@
+// End to end: a real `wrangler dev` (workerd, local D1, the tenant hub Durable Object), driven from
+// Node through the client SDK over real HTTP and WebSockets, with JWT auth on.
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EdgememClient, EdgememError, EngramSocket, type ConnectionState, type EngramEvent } from "../../client/index.ts";
+import { startWranglerDev, type WranglerDev } from "./wrangler-dev.ts";
+
+const SECRET = "e2e-secret-for-hs256-0123456789abcdef";
+let dev: WranglerDev;
+
+const tokenFor = (tenant: string, scope?: string) =>
+  new SignJWT({ tenant_id: tenant, sub: `user-of-${tenant}`, ...(scope ? { scope } : {}) })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(SECRET));
+
+/** The global WebSocket, remembering every socket it opened (so a test can cut one). */
+function trackedWebSocket() {
+  const opened: WebSocket[] = [];
+  class Tracked extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      opened.push(this);
+    }
+  }
+  return { Tracked, opened };
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  dev = await startWranglerDev({ vars: { AUTH_MODE: "jwt", JWT_SECRET: SECRET }, output: "ignore" });
+});
+afterAll(() => dev?.stop());
+
+describe("the client SDK against wrangler dev", () => {
+  it("stores, searches, subscribes; after a dropped connection it reconnects and gets the missed events once", async () => {
+    const tenant = `e2e-${crypto.randomUUID()}`;
+    const token = await tokenFor(tenant);
+    const client = new EdgememClient({ baseUrl: dev.url, token });
+    const { Tracked, opened } = trackedWebSocket();
+    const socket = new EngramSocket({ url: dev.url, token: () => tokenFor(tenant), WebSocket: Tracked });
+    const events: EngramEvent[] = [];
+    const states: { state: ConnectionState; delayMs?: number }[] = [];
+    socket.on("*", (e) => events.push(e));
+    socket.onState((state, info) => states.push({ state, delayMs: info.delayMs }));
+    await socket.connect();
+
+    // Store over REST: the socket is told.
+    await client.createLongTermMemories([{ id: "redis", text: "We decided to use Redis for caching", topics: ["infra"] }]);
+    await until("memory_created", () => events.find((e) => e.event === "memory_created" && e.data.memory_id === "redis"));
+    const found = await client.searchLongTermMemory({ text: "what do we use for caching?", limit: 3 });
+    expect(found.memories[0]!.id).toBe("redis");
+    // Commands over the socket.
+    const recalled = await socket.send("recall", { query: "caching" });
+    expect(recalled.memories.map((m) => m.id)).toEqual(["redis"]);
+    const seqBefore = socket.lastSeq;
+    expect(seqBefore).toBeGreaterThan(0);
+
+    // The connection drops. While it is down: writes through REST, and a command through the socket.
+    opened[0]!.close();
+    await until("reconnecting", () => states.some((s) => s.state === "reconnecting"));
+    expect(states.find((s) => s.state === "reconnecting" && s.delayMs !== undefined)?.delayMs).toBe(1000);
+    await client.createLongTermMemories([
+      { id: "pg", text: "Analytics run on PostgreSQL" },
+      { id: "kafka", text: "Events flow through Kafka" },
+    ]);
+    await client.editLongTermMemory("redis", { text: "We decided to use Valkey for caching" });
+    const queued = socket.send("remember", { content: "Deploys happen on Thursdays", id: "deploys" });
+    expect(events.filter((e) => e.data.memory_id === "pg")).toEqual([]);
+
+    // Reconnected (1 s later, with ?since): the missed events arrive, in order, each once; the queued command ran.
+    expect((await queued).memory_id).toBe("deploys");
+    await until("missed events", () => events.find((e) => e.event === "memory_created" && e.data.memory_id === "deploys"));
+    expect(opened).toHaveLength(2);
+    expect(new URL(opened[1]!.url).searchParams.get("since")).toBe(String(seqBefore));
+    const after = events.filter((e) => e.seq > seqBefore);
+    expect(after.map((e) => [e.event, e.data.memory_id])).toEqual([
+      ["memory_created", "pg"],
+      ["memory_created", "kafka"],
+      ["memory_updated", "redis"],
+      ["memory_created", "deploys"],
+    ]);
+    expect(after.map((e) => e.seq)).toEqual([seqBefore + 1, seqBefore + 2, seqBefore + 3, seqBefore + 4]);
+    expect(new Set(events.map((e) => e.seq)).size).toBe(events.length);
+    expect(states.at(-1)!.state).toBe("open");
+
+    socket.close();
+    await expect(socket.send("status", {})).rejects.toMatchObject({ code: "CLOSED" });
+  });
+
+  it("covers the REST surface: working memory, prompt, knowledge, streaming think, CRUD, errors", async () => {
+    const tenant = `e2e-${crypto.randomUUID()}`;
+    const client = new EdgememClient({ baseUrl: dev.url, token: () => tokenFor(tenant) });
+    expect((await client.health()).now).toBeGreaterThan(0);
+    const ingested = await client.ingest({ messages: [{ role: "user", content: "We decided to use Redis for caching." }] });
+    expect(ingested.memories[0]!.memory_type).toBe("decision");
+    expect((await client.queryGraph({ query: "Redis" })).entities.map((e) => e.name)).toEqual(["Redis"]);
+
+    const tokens: string[] = [];
+    let done: any;
+    for await (const e of client.thinkStream({ question: "What do we use for caching?" })) {
+      if ("token" in e) tokens.push(e.token);
+      else if ("done" in e) done = e;
+    }
+    expect(tokens.join("")).toContain("Redis");
+    expect(done.citations[0].memory_id).toBe(ingested.memories[0]!.id);
+    expect((await client.think({ question: "What do we use for caching?" })).answer).toBe(tokens.join(""));
+
+    const session = await client.putWorkingMemory("s1", { messages: [{ role: "user", content: "Launch is on May 4" }] }, { model_name: "gpt-4o" });
+    expect(session.context_percentage_total_used).toBeGreaterThan(0);
+    expect((await client.listSessions()).sessions).toEqual(["s1"]);
+    const prompt = await client.memoryPrompt({ query: "When is the launch?", session: { session_id: "s1" }, long_term_search: true });
+    expect(prompt.messages.at(-1)).toEqual({ role: "user", content: "When is the launch?" });
+    await client.deleteWorkingMemory("s1");
+
+    const fb = await client.feedback({ memory_id: ingested.memories[0]!.id, rating: "negative" });
+    expect(fb.memory.confidence).toBeLessThan(ingested.memories[0]!.confidence);
+    expect((await client.status()).memories.total).toBe(1);
+
+    const m = await client.memories.upsert({ key: "theme", value: "dark", agent_id: "a1" });
+    expect((await client.memories.update(m.id, { value: "light" })).value).toBe("light");
+    expect((await client.memories.history(m.id)).history.map((h) => h.op)).toEqual(["create", "update"]);
+    await client.memories.delete(m.id);
+
+    const err = await client.getLongTermMemory("missing").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EdgememError);
+    expect(err).toMatchObject({ status: 404, code: "not_found" });
+    const bad = await client.searchLongTermMemory({ limit: 0 }).catch((e: EdgememError) => e);
+    expect(bad).toMatchObject({ status: 422, code: "validation_error", issues: [{ field: "limit" }] });
+    const anonymous = new EdgememClient({ baseUrl: dev.url });
+    await expect(anonymous.status()).rejects.toMatchObject({ status: 401, code: "unauthorized" });
+    expect(((await client.openapi()) as any).openapi).toBe("3.1.0");
+  });
+
+  it("serves MCP at /mcp to the official SDK client", async () => {
+    const { Client, StreamableHTTPClientTransport } = await import("@modelcontextprotocol/client");
+    const token = await tokenFor(`e2e-${crypto.randomUUID()}`);
+    const mcp = new Client({ name: "e2e", version: "1.0.0" });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${dev.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    expect((await mcp.listTools()).tools.length).toBe(14);
+    const res = (await mcp.callTool({ name: "create_long_term_memories", arguments: { memories: [{ text: "MCP works end to end" }] } })) as any;
+    expect(res.isError).toBeFalsy();
+    await mcp.close();
+  });
+});

@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { backoffDelay, EngramSocket } from "../../client/index.ts";
+
+/** A WebSocket double the test controls: it opens, fails, delivers frames and drops on command. */
+class FakeSocket extends EventTarget {
+  static all: FakeSocket[] = [];
+  static refuse = 0;
+  readyState = 0;
+  sent: any[] = [];
+  constructor(readonly url: string) {
+    super();
+    FakeSocket.all.push(this);
+    setTimeout(() => {
+      if (FakeSocket.refuse > 0) {
+        FakeSocket.refuse--;
+        this.drop();
+        return;
+      }
+      this.readyState = 1;
+      this.dispatchEvent(new Event("open"));
+    }, 1);
+  }
+  send(text: string) {
+    this.sent.push(JSON.parse(text));
+  }
+  close() {
+    this.drop();
+  }
+  drop() {
+    this.readyState = 3;
+    this.dispatchEvent(new Event("close"));
+  }
+  deliver(frame: unknown) {
+    const e = new MessageEvent("message", { data: JSON.stringify(frame) });
+    this.dispatchEvent(e);
+  }
+}
+
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(probe: () => T | undefined | false): Promise<T> {
+  for (let i = 0; i < 400; i++) {
+    const v = probe();
+    if (v) return v;
+    await tick();
+  }
+  throw new Error("timed out");
+}
+
+function socket(extra: Partial<ConstructorParameters<typeof EngramSocket>[0]> = {}) {
+  FakeSocket.all = [];
+  return new EngramSocket({ url: "https://edgemem.test", token: "tok", WebSocket: FakeSocket as never, ...extra });
+}
+
+describe("EngramSocket (client SDK)", () => {
+  it("backs off 1 s, 2 s, 4 s … up to 30 s", () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelay(a))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    expect(backoffDelay(100)).toBe(30000);
+  });
+
+  it("reconnects with growing delays while the server refuses, and starts over once open", async () => {
+    const s = socket({ backoff: { initialMs: 4, maxMs: 20 } });
+    const delays: number[] = [];
+    s.onState((state, info) => state === "reconnecting" && delays.push(info.delayMs!));
+    FakeSocket.refuse = 4;
+    await s.connect();
+    expect(delays).toEqual([4, 8, 16, 20]);
+    FakeSocket.all.at(-1)!.drop();
+    await until(() => s.connectionState === "open" && FakeSocket.all.length === 6);
+    expect(delays).toEqual([4, 8, 16, 20, 4]);
+    expect(new URL(FakeSocket.all[0]!.url).pathname).toBe("/ws");
+    expect(new URL(FakeSocket.all[0]!.url).searchParams.get("token")).toBe("tok");
+    s.close();
+  });
+
+  it("queues commands while disconnected, replays events after the last seq once, fails in-flight commands on a drop", async () => {
+    const s = socket({ backoff: { initialMs: 5 } });
+    const seen: number[] = [];
+    s.on("memory_created", (e) => seen.push(e.seq));
+    const queued = s.send("status", {});
+    await s.connect();
+    const first = FakeSocket.all[0]!;
+    await until(() => first.sent.length === 1);
+    expect(first.sent[0]).toMatchObject({ command: "status", payload: {} });
+    first.deliver({ id: first.sent[0].id, command: "status", status: "ok", data: { sessions: 3 } });
+    expect(await queued).toEqual({ sessions: 3 });
+    first.deliver({ event: "memory_created", data: { memory_id: "a" }, seq: 7 });
+    expect(s.lastSeq).toBe(7);
+
+    const inFlight = s.send("recall", { query: "x" });
+    await until(() => first.sent.length === 2);
+    first.drop();
+    await expect(inFlight).rejects.toMatchObject({ code: "CONNECTION_LOST" });
+    const whileDown = s.send("remember", { content: "queued while down" });
+    await until(() => FakeSocket.all.length === 2 && s.connectionState === "open");
+    const second = FakeSocket.all[1]!;
+    expect(new URL(second.url).searchParams.get("since")).toBe("7");
+    await until(() => second.sent.length === 1);
+    expect(second.sent[0]).toMatchObject({ command: "remember", payload: { content: "queued while down" } });
+    // The replay may overlap what was already seen: each event is delivered once.
+    for (const seq of [7, 8, 9]) second.deliver({ event: "memory_created", data: { memory_id: `m${seq}` }, seq });
+    expect(seen).toEqual([7, 8, 9]);
+    second.deliver({ id: second.sent[0].id, command: "remember", status: "error", error: { code: "INVALID_MESSAGE", message: "content: too long" } });
+    await expect(whileDown).rejects.toMatchObject({ name: "EngramError", code: "INVALID_MESSAGE", message: "content: too long" });
+    s.close();
+    expect(s.connectionState).toBe("closed");
+  });
+
+  it("passes streamed think tokens to onToken before the reply", async () => {
+    const s = socket();
+    await s.connect();
+    const tokens: string[] = [];
+    const answer = s.send("think", { question: "why?" }, { onToken: (t) => tokens.push(t) });
+    const ws = FakeSocket.all[0]!;
+    await until(() => ws.sent.length === 1);
+    const id = ws.sent[0].id;
+    ws.deliver({ id, command: "think", status: "streaming", data: { token: "Because " } });
+    ws.deliver({ id, command: "think", status: "streaming", data: { token: "Redis." } });
+    ws.deliver({ id, command: "think", status: "ok", data: { answer: "Because Redis.", citations: [], facts: [], provider: "offline" } });
+    expect((await answer).answer).toBe("Because Redis.");
+    expect(tokens).toEqual(["Because ", "Redis."]);
+    s.close();
+  });
+});
