@@ -1,17 +1,18 @@
 import { AppError } from "../domain/errors.ts";
 import { errorMessage } from "../log.ts";
-import { amsRecord } from "./ams-schemas.ts";
 import { route, type AppRouter } from "./handler.ts";
 import {
   consolidationOut,
   feedbackBody,
   feedbackOut,
+  feedbackResponse,
   graphOut,
   graphQueryBody,
   graphResponse,
   ingestBody,
   ingestOut,
   ingestResponse,
+  ratingOf,
   statsOut,
   statsResponse,
   thinkBody,
@@ -111,11 +112,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: feedbackBody,
       response: feedbackOut,
     },
-    async (c, { body }) => {
-      const rating = body.rating ?? (body.helpful ? "positive" : "negative");
-      const res = await c.app.knowledge.feedback(c.principal, body.memory_id, rating, body.comment ?? null);
-      return { feedback_id: res.feedback_id, memory: amsRecord(res.memory), deleted: res.deleted };
-    },
+    async (c, { body }) => feedbackResponse(await c.app.knowledge.feedback(c.principal, body.memory_id, ratingOf(body), body.comment ?? null)),
   );
 
   route(

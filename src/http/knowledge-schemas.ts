@@ -2,7 +2,7 @@ import * as z from "zod";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import type { Entity } from "../store/graph-repo.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
-import type { GraphFact, GraphResult, IngestResult, Stats, ThinkResult } from "../service/knowledge.ts";
+import type { FeedbackResult, GraphFact, GraphResult, IngestResult, Rating, Stats, ThinkResult } from "../service/knowledge.ts";
 import type { SearchHit } from "../service/memory-service.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";
@@ -188,6 +188,15 @@ export function graphResponse(r: GraphResult): z.input<typeof graphOut> {
     neighbours: r.neighbours.map((n) => ({ ...entityOut(n.entity), hops: n.hops })),
     memories: r.memories.map(amsRecord),
   };
+}
+
+export function feedbackResponse(r: FeedbackResult): z.input<typeof feedbackOut> {
+  return { feedback_id: r.feedback_id, memory: amsRecord(r.memory), deleted: r.deleted };
+}
+
+/** `rating` (positive|negative) or engram's booleans (`helpful`, `positive`) as a rating. */
+export function ratingOf(b: { rating?: Rating; helpful?: boolean; positive?: boolean }): Rating {
+  return b.rating ?? (b.positive ?? b.helpful ? "positive" : "negative");
 }
 
 export function citationOut(h: SearchHit): z.input<typeof citationOutSchema> {

@@ -17,7 +17,18 @@ import {
   toPatch,
   toSearchRequest,
 } from "../http/ams-schemas.ts";
-import { feedbackBody, graphQueryBody, graphResponse, ingestBody, ingestResponse, thinkBody, thinkRequest, thinkResponse } from "../http/knowledge-schemas.ts";
+import {
+  feedbackBody,
+  feedbackResponse,
+  graphQueryBody,
+  graphResponse,
+  ingestBody,
+  ingestResponse,
+  ratingOf,
+  thinkBody,
+  thinkRequest,
+  thinkResponse,
+} from "../http/knowledge-schemas.ts";
 import { errorResponse } from "../http/respond.ts";
 import { promptResponse, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../http/working-memory-schemas.ts";
 import { errorMessage } from "../log.ts";
@@ -281,10 +292,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     WRITE_SCOPE,
     "Rate a memory after using it: positive raises its confidence and priority, negative lowers them; a memory that keeps getting negative feedback is deleted. rating: positive|negative (or helpful: true|false).",
     feedbackBody,
-    async (b) => {
-      const res = await knowledge.feedback(principal, b.memory_id, b.rating ?? (b.helpful ? "positive" : "negative"), b.comment ?? null);
-      return { feedback_id: res.feedback_id, memory: amsRecord(res.memory), deleted: res.deleted };
-    },
+    async (b) => feedbackResponse(await knowledge.feedback(principal, b.memory_id, ratingOf(b), b.comment ?? null)),
   );
 
   tool(

@@ -6,7 +6,7 @@ import type { MemoryFilter } from "../domain/filters.ts";
 import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import { amsRecord, label, memoryId } from "../http/ams-schemas.ts";
-import { citationOut, entityOut, factOut, statsResponse } from "../http/knowledge-schemas.ts";
+import { feedbackResponse, graphResponse, ingestResponse, ratingOf, statsResponse, thinkRequest, thinkSources } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
 import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";
@@ -138,37 +138,25 @@ async function run(command: EngramCommand, raw: unknown, app: AppDeps, p: Princi
     }
     case "think": {
       const b = parse(payloads.think, raw);
-      const filter: MemoryFilter = {};
-      if (b.namespace) filter.namespace = { eq: b.namespace };
-      if (b.user_id) filter.user_id = { eq: b.user_id };
-      const res = await app.knowledge.think(p, { question: (b.question ?? b.query)!, limit: b.limit, filter });
+      const res = await app.knowledge.think(p, thinkRequest({ ...b, question: (b.question ?? b.query)! }));
       let answer = "";
       for await (const t of res.answer) {
         answer += t;
         token(t);
       }
-      return { answer, citations: res.citations.map(citationOut), facts: res.facts.map(factOut), provider: res.provider };
+      return { answer, ...thinkSources(res) };
     }
     case "feedback": {
       const b = parse(payloads.feedback, raw);
-      const rating = b.rating ?? (b.positive ?? b.helpful ? "positive" : "negative");
-      const res = await app.knowledge.feedback(p, b.memory_id, rating, b.comment ?? null);
-      return { feedback_id: res.feedback_id, memory: amsRecord(res.memory), deleted: res.deleted };
+      return feedbackResponse(await app.knowledge.feedback(p, b.memory_id, ratingOf(b), b.comment ?? null));
     }
     case "query": {
       const b = parse(payloads.query, raw);
-      const res = await app.knowledge.query(p, { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit });
-      return {
-        entities: res.entities.map(entityOut),
-        relations: res.relations.map(factOut),
-        neighbours: res.neighbours.map((n) => ({ ...entityOut(n.entity), hops: n.hops })),
-        memories: res.memories.map(amsRecord),
-      };
+      return graphResponse(await app.knowledge.query(p, { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit }));
     }
     case "ingest": {
       const b = parse(payloads.ingest, raw);
-      const res = await app.knowledge.ingest(p, b.messages, b);
-      return { memories: res.memories.map(amsRecord), deduplicated: res.deduplicated, entities: res.entities, relations: res.relations, topics: res.topics };
+      return ingestResponse(await app.knowledge.ingest(p, b.messages, b));
     }
     case "status":
       return statsResponse(await app.knowledge.stats(p));
