@@ -136,7 +136,13 @@ export class EngramSocket {
   /** Opens the connection; resolves once it is open the first time. */
   connect(): Promise<void> {
     if (!this.opened) {
-      this.opened = new Promise((resolve) => this.onState((s) => s === "open" && resolve()));
+      this.opened = new Promise((resolve) => {
+        const off = this.onState((s) => {
+          if (s !== "open") return;
+          off();
+          resolve();
+        });
+      });
       void this.open();
     }
     return this.opened;

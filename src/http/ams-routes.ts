@@ -1,9 +1,9 @@
 import * as z from "zod";
-import { AppError } from "../domain/errors.ts";
 import {
   ackOut,
   amsRecord,
   amsSearchResult,
+  checkBatch,
   createMemoriesBody,
   createMemoriesOut,
   deleteQuery,
@@ -60,11 +60,7 @@ export function amsRoutes(r: AppRouter): void {
       response: createMemoriesOut,
     },
     async (c, { query, body }) => {
-      if (body.memories.length > c.app.config.MAX_BATCH) {
-        throw new AppError("validation_error", `at most ${c.app.config.MAX_BATCH} memories per request`, [
-          { field: "memories", message: `at most ${c.app.config.MAX_BATCH} items` },
-        ]);
-      }
+      checkBatch(body.memories, c.app.config.MAX_BATCH);
       const now = Date.now();
       const res = await c.app.service.create(
         c.principal,

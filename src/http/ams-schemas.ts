@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { AppError } from "../domain/errors.ts";
 import { numericFilterSchema, tagFilterSchema, timestamp } from "../domain/filters.ts";
 import { byteLength, MAX_ID_BYTES } from "../domain/ids.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory } from "../domain/memory.ts";
@@ -136,6 +137,13 @@ export const deleteQuery = z.object({
 
 // ---------------------------------------------------------------------------------------------
 // Wire → service
+
+/** A create request may carry at most `max` memories (MAX_BATCH): a 422 naming the field otherwise. */
+export function checkBatch(memories: readonly unknown[], max: number): void {
+  if (memories.length > max) {
+    throw new AppError("validation_error", `at most ${max} memories per request`, [{ field: "memories", message: `at most ${max} items` }]);
+  }
+}
 
 /** A record as the service takes it: nulls dropped, ttl_seconds turned into expires_at. */
 export function toNewMemory(r: MemoryRecordInput, now: number, defaultNamespace?: string): NewMemory {

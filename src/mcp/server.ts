@@ -7,6 +7,7 @@ import { tagFilterSchema } from "../domain/filters.ts";
 import {
   amsRecord,
   amsSearchResult,
+  checkBatch,
   createMemoriesBody,
   forgetBody,
   label,
@@ -142,9 +143,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     ].join(" "),
     createMemoriesBody,
     async (b) => {
-      if (b.memories.length > app.config.MAX_BATCH) {
-        throw new AppError("validation_error", `at most ${app.config.MAX_BATCH} memories per call`, [{ field: "memories", message: `at most ${app.config.MAX_BATCH} items` }]);
-      }
+      checkBatch(b.memories, app.config.MAX_BATCH);
       const now = Date.now();
       const res = await service.create(principal, b.memories.map((m) => toNewMemory(m, now)), { dedup: b.deduplicate ?? undefined });
       return { status: "ok", memory_ids: res.memories.map((m) => m.id), deduplicated: res.deduplicated, ...(res.warnings.length ? { warnings: res.warnings } : {}) };
