@@ -4,14 +4,16 @@
 // tenant through the client SDK (client/, as applications use edgemem) with 1,000 and then 10,000 memories, and at each size measures a
 // no-op route, store, hybrid search, keyword search, a PUT of a 200-message working-memory session
 // that triggers summarization (offline provider), prompt hydration (/v1/memory/prompt), think
-// (offline answer) and ingest (offline extractor; throughput in messages/s). Prints one table and writes the same as
-// JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
+// (offline answer) and ingest (offline extractor; throughput in messages/s); at the last size also
+// WebSocket round trips and fan-out, and an MCP tool call (search_long_term_memory, official MCP
+// client over streamable HTTP). Prints one table and writes the same as JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
 // Options: --port N (default 8799), --requests N per scenario (default 300), --concurrency N
 // (default 4), --out FILE (default bench-results.json).
 import { writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+import { Client as McpClient, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { EdgememClient, EngramSocket } from "../../client/index.ts";
 import { startWranglerDev } from "../e2e/wrangler-dev.ts";
 
@@ -174,7 +176,7 @@ async function openSocket(): Promise<BenchSocket> {
   };
 }
 
-/** Round trips on one socket, one at a time. */
+/** Round trips (on one socket or session), one at a time. */
 async function measureSocket(size: number, scenario: string, roundTrip: (i: number) => Promise<unknown>): Promise<Stat> {
   for (let i = 0; i < 20; i++) await roundTrip(i);
   const latencies: number[] = [];
@@ -312,6 +314,17 @@ async function main(): Promise<void> {
     stats.push(await measureSocket(size, "WS engram recall", (i) => engram.send("recall", { query: QUERIES[i % QUERIES.length], limit: 10 })));
     engram.close();
     stats.push(await measureFanOut(size, 100, 50));
+
+    // MCP: one tool call per request (stateless streamable HTTP), through the official client.
+    const mcp = new McpClient({ name: "edgemem-bench", version: "1" });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`)));
+    stats.push(
+      await measureSocket(size, "MCP search tool call", async (i) => {
+        const res = await mcp.callTool({ name: "search_long_term_memory", arguments: { text: QUERIES[i % QUERIES.length], limit: 10 } });
+        if (res.isError) throw new Error(`MCP search failed: ${JSON.stringify(res.content)}`);
+      }),
+    );
+    await mcp.close();
 
     const p95 = (size: number, c: number, scenario: string) =>
       stats.find((s) => s.size === size && s.concurrency === c && s.scenario === scenario)!.p95;
