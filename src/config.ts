@@ -20,6 +20,10 @@ const schema = z.object({
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
   TENANT_CLAIM: z.string().min(1).default("tenant_id"),
+  /** Tokens without `exp` are refused unless this is false (a token that never expires cannot be revoked). */
+  JWT_REQUIRE_EXP: flag(true),
+  /** When set, tokens issued (`iat`) longer ago than this are refused whatever their `exp`. */
+  JWT_MAX_AGE_SECONDS: z.coerce.number().int().positive().optional(),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
   MAX_BATCH: positiveInt(100),
   EMBEDDING_PROVIDER: z.enum(["offline", "workers-ai"]).optional(),

@@ -27,6 +27,7 @@ describe("AUTH_MODE=jwt with an HS256 secret", () => {
     ["wrong secret", async () => sign(good, { expiresIn: "5m", secret: "another-secret-of-enough-length-1234" }), /signature/],
     ["no tenant claim", async () => sign({ ...good, tenant_id: undefined }, { expiresIn: "5m" }), /tenant_id/],
     ["tenant over 64 bytes", async () => sign({ ...good, tenant_id: "x".repeat(65) }, { expiresIn: "5m" }), /tenant_id/],
+    ["a token without exp (it would never expire)", async () => sign(good, { expiresIn: null }), /no exp claim/],
     [
       "alg: none",
       async () => `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ ...good, exp: Math.floor(Date.now() / 1000) + 300 })}.`,
@@ -47,6 +48,23 @@ describe("AUTH_MODE=jwt with an HS256 secret", () => {
     expect(res.body.error).toBe("unauthorized");
     expect(res.body.message).toMatch(message);
     expect(res.headers.get("www-authenticate")).toBe("Bearer");
+  });
+
+  it("JWT_REQUIRE_EXP=false accepts a token without exp; JWT_MAX_AGE_SECONDS refuses old tokens whatever their exp", async () => {
+    const lenient = jwtEnv({ JWT_ISSUER: "https://issuer.test", JWT_AUDIENCE: "edgemem", JWT_REQUIRE_EXP: "false" });
+    expect((await call(lenient, "POST", SEARCH, { text: "" }, bearer(await sign(good, { expiresIn: null })))).status).toBe(200);
+
+    const bounded = jwtEnv({ JWT_ISSUER: "https://issuer.test", JWT_AUDIENCE: "edgemem", JWT_MAX_AGE_SECONDS: "600" });
+    const fresh = await sign(good, { expiresIn: "1d" });
+    expect((await call(bounded, "POST", SEARCH, { text: "" }, bearer(fresh))).status).toBe(200);
+    const old = await new SignJWT(good)
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
+      .setExpirationTime("1d")
+      .sign(new TextEncoder().encode(SECRET));
+    const res = await call(bounded, "POST", SEARCH, { text: "" }, bearer(old));
+    expect(res.status).toBe(401);
+    expect(res.body.message).toMatch(/expired|too old/);
   });
 
   it("403 for a write without memory:write when the token has scopes; reads need memory:read", async () => {

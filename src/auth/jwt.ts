@@ -29,7 +29,15 @@ export const ANONYMOUS: Principal = { tenant: "default", subject: "anonymous", s
 
 type AuthConfig = Pick<
   Config,
-  "AUTH_MODE" | "JWT_SECRET" | "JWT_JWKS" | "JWT_JWKS_URL" | "JWT_ISSUER" | "JWT_AUDIENCE" | "TENANT_CLAIM"
+  | "AUTH_MODE"
+  | "JWT_SECRET"
+  | "JWT_JWKS"
+  | "JWT_JWKS_URL"
+  | "JWT_ISSUER"
+  | "JWT_AUDIENCE"
+  | "TENANT_CLAIM"
+  | "JWT_REQUIRE_EXP"
+  | "JWT_MAX_AGE_SECONDS"
 >;
 
 /** The bearer token of a request: `Authorization: Bearer`, `X-API-Key`, or `?token=`. */
@@ -56,6 +64,9 @@ export async function verifyToken(token: string | null, config: AuthConfig): Pro
     const options = {
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
+      requiredClaims: config.JWT_REQUIRE_EXP ? ["exp"] : [],
+      // jose then also requires `iat`.
+      maxTokenAge: config.JWT_MAX_AGE_SECONDS,
     };
     if (alg?.startsWith("HS")) {
       if (!config.JWT_SECRET) throw new errors.JOSEAlgNotAllowed(`algorithm ${alg} not allowed`);
@@ -119,6 +130,8 @@ function describeFailure(e: unknown): string {
     if (e.claim === "aud") return "token audience not accepted";
     if (e.claim === "iss") return "token issuer not accepted";
     if (e.claim === "nbf") return "token not yet valid";
+    if (e.claim === "exp") return "token has no exp claim (JWT_REQUIRE_EXP)";
+    if (e.claim === "iat") return e.reason === "missing" ? "token has no iat claim (JWT_MAX_AGE_SECONDS)" : "token too old (JWT_MAX_AGE_SECONDS)";
     return `token claim ${e.claim} invalid`;
   }
   if (e instanceof errors.JOSEAlgNotAllowed) return "token algorithm not allowed";

@@ -11,10 +11,11 @@ export interface Reply<T = any> {
   headers: Headers;
 }
 
-/** A signed HS256 token for the test secret. */
-export async function sign(claims: Record<string, unknown>, opts: { expiresIn?: string | number; secret?: string } = {}) {
+/** A signed HS256 token for the test secret, expiring in an hour unless `expiresIn` says otherwise (null: no `exp`). */
+export async function sign(claims: Record<string, unknown>, opts: { expiresIn?: string | number | null; secret?: string } = {}) {
   let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
-  if (opts.expiresIn !== undefined) jwt = jwt.setExpirationTime(opts.expiresIn);
+  const expiresIn = opts.expiresIn === undefined ? "1h" : opts.expiresIn;
+  if (expiresIn !== null) jwt = jwt.setExpirationTime(expiresIn);
   return jwt.sign(new TextEncoder().encode(opts.secret ?? SECRET));
 }
 

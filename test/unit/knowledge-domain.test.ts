@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { extractiveAnswer } from "../../src/domain/answer.ts";
 import { classify, entityType, extract, relationsOf, tagText } from "../../src/domain/extract.ts";
-import { compatibleFacts, faithfulMerge } from "../../src/domain/text.ts";
+import { compatibleFacts, faithfulMerge, keyTerms, stem } from "../../src/domain/text.ts";
 
 describe("offline extractor", () => {
   it("types sentences: decisions, todos, preferences, events, facts; nothing for questions and filler", () => {
@@ -68,6 +68,23 @@ describe("same fact or not", () => {
     expect(compatibleFacts("We use Redis for caching", "We use Memcached for caching")).toBe(false);
     expect(compatibleFacts("Item 10 costs $100", "Item 12 costs $120")).toBe(false);
     expect(compatibleFacts("Alice prefers tea", "Bob prefers tea")).toBe(false);
+  });
+
+  it("key terms: whole runs with a digit, capitalised runs from their capital", () => {
+    expect([...keyTerms("the iPhone 15 and v2beta from Maria, not bob")]).toEqual(["phone", "15", "v2beta", "maria"]);
+  });
+
+  it("compares 100 KB texts in linear time (a long letter run once took 11 s)", () => {
+    const run = "z".repeat(99_000);
+    const prose = Array.from({ length: 1_500 }, (_, i) => `Maria met Tom ${i} in Berlin about PostgreSQL caching.`).join(" ");
+    const t = performance.now();
+    expect(compatibleFacts(`note 1 ${run}`, `note 2 ${run}`)).toBe(false);
+    expect(compatibleFacts(prose, `${prose} again`)).toBe(true);
+    // A coarse bound that only a super-linear pass can miss (the target, < 50 ms, is in npm run bench).
+    expect(performance.now() - t).toBeLessThan(1_000);
+    // FTS5's porter tokenizer leaves tokens over 64 bytes unstemmed; so does stem().
+    expect(stem(run)).toBe(run);
+    expect(stem("caching")).toBe("cach");
   });
 });
 
