@@ -1,4 +1,5 @@
 import { stemmer } from "stemmer";
+import { byteLength } from "./ids.ts";
 
 /** Text helpers shared by keyword search and the offline embedder. */
 
@@ -62,14 +63,13 @@ export function escapeLike(s: string): string {
 
 /** FTS5's porter tokenizer leaves tokens of more bytes unstemmed (FTS5_PORTER_MAX_TOKEN in fts5_tokenize.c). */
 const PORTER_MAX_TOKEN = 64;
-const utf8 = new TextEncoder();
 /** Stems of recent words: text repeats its words, and stemming is most of the cost of reading it. */
 const stems = new Map<string, string>();
 const STEM_CACHE_SIZE = 20_000;
 
 /** The Porter stem of a word, exactly as FTS5's `porter` tokenizer indexes it. */
 export function stem(word: string): string {
-  if (word.length > PORTER_MAX_TOKEN / 3 && utf8.encode(word).length > PORTER_MAX_TOKEN) return word;
+  if (word.length > PORTER_MAX_TOKEN / 3 && byteLength(word) > PORTER_MAX_TOKEN) return word;
   let s = stems.get(word);
   if (s === undefined) {
     if (stems.size >= STEM_CACHE_SIZE) stems.clear();
