@@ -84,6 +84,40 @@ describe("bad input: a clear 4xx naming the problem, never a 500, nothing writte
     expect(await rowCount(api)).toBe(0);
   });
 
+  it("413 for a chunked body without a length as soon as it passes the cap, not after reading it whole", async () => {
+    const api = await tenantApi({ env: { MAX_BODY_BYTES: "100000" } });
+    let pulled = 0;
+    const chunk = new TextEncoder().encode(`{"memories":[{"text":"${"x".repeat(16_000)}`);
+    // 40 MB if read to the end.
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (++pulled > 2_500) c.close();
+        else c.enqueue(chunk);
+      },
+    });
+    const res = await call(api.env, "POST", "/v1/long-term-memory/", body as never, { authorization: `Bearer ${api.token}` });
+    expect(res.status).toBe(413);
+    expect(pulled).toBeLessThan(20);
+    expect(await rowCount(api)).toBe(0);
+  });
+
+  it("MCP has the same body cap as REST", async () => {
+    const api = await tenantApi({ env: { MAX_BODY_BYTES: "100000" } });
+    const rpc = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "create_long_term_memories", arguments: { memories: [{ text: "y".repeat(200_000) }] } },
+    };
+    const res = await call(api.env, "POST", "/mcp", rpc, {
+      authorization: `Bearer ${api.token}`,
+      accept: "application/json, text/event-stream",
+      host: "edgemem.test",
+    });
+    expect(res.status).toBe(413);
+    expect(await rowCount(api)).toBe(0);
+  });
+
   it("a batch over MAX_BATCH is refused whole", async () => {
     const api = await tenantApi({ env: { MAX_BATCH: "3" } });
     const res = await api.call("POST", "/v1/long-term-memory/", { memories: Array.from({ length: 4 }, (_, i) => ({ text: `m${i}` })) });

@@ -26,12 +26,39 @@ export function errorResponse(e: unknown, log: Logger): Response {
   return Response.json(body, { status, headers: status === 401 ? { "www-authenticate": "Bearer" } : undefined });
 }
 
+/**
+ * A request's body, at most `maxBytes` of it: 413 as soon as the declared length or the bytes read
+ * so far pass the cap (a chunked body without a length is not read whole first).
+ */
+export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
+  const tooLarge = () => new AppError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
+  if (Number(req.headers.get("content-length") ?? "0") > maxBytes) throw tooLarge();
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return bytes;
+}
+
 /** Parses a request body as JSON and validates it; 413 over `maxBytes`, 400 if not JSON, 422 if invalid. */
 export async function readJson<S extends z.ZodType>(req: Request, schema: S, maxBytes: number): Promise<z.output<S>> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw new AppError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
-  const bytes = new Uint8Array(await req.arrayBuffer());
-  if (bytes.byteLength > maxBytes) throw new AppError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
+  const bytes = await readBody(req, maxBytes);
   let data: unknown;
   try {
     data = bytes.byteLength ? JSON.parse(new TextDecoder().decode(bytes)) : undefined;

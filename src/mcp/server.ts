@@ -30,7 +30,7 @@ import {
   thinkRequest,
   thinkResponse,
 } from "../http/knowledge-schemas.ts";
-import { errorResponse } from "../http/respond.ts";
+import { errorResponse, readBody } from "../http/respond.ts";
 import { promptResponse, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../http/working-memory-schemas.ts";
 import { errorMessage } from "../log.ts";
 import type { Principal } from "../service/memory-service.ts";
@@ -46,6 +46,8 @@ export async function serveMcp(req: Request, app: AppDeps): Promise<Response> {
   try {
     const principal = await verifyToken(tokenOf(req, new URL(req.url)), app.config);
     requireScope(principal, READ_SCOPE);
+    // The SDK reads a body whole: cap it first, as REST does.
+    if (req.body) req = new Request(req, { body: await readBody(req, app.config.MAX_BODY_BYTES) });
     return await createMcpHandler(() => buildServer(app, principal), {
       onerror: (e) => app.log.warn("mcp request rejected", { error: errorMessage(e) }),
     }).fetch(req);

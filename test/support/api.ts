@@ -36,7 +36,7 @@ export async function call<T = any>(
   headers: Record<string, string> = {},
 ): Promise<Reply<T>> {
   const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };
-  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+  if (body !== undefined) init.body = typeof body === "string" || body instanceof ReadableStream ? body : JSON.stringify(body);
   const ctx = createExecutionContext();
   const res = await worker.fetch(new Request(`https://edgemem.test${path}`, init) as never, e, ctx);
   await waitOnExecutionContext(ctx);
