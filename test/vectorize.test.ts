@@ -47,6 +47,25 @@ describe("Vectorize (asynchronous index double)", () => {
     expect(ids(await search(api, { text: "cat Whiskers sleeps", search_mode: "semantic" }))).toEqual([]);
   });
 
+  it("vector ids never collide across tenants, whatever bytes tenant names and memory ids hold", async () => {
+    const vectorize = new FakeVectorize(0);
+    const suffix = crypto.randomUUID();
+    const a = await tenantApi({ tenant: `v2-${suffix}`, env: { VECTORIZE: vectorize } });
+    const b = await tenantApi({ tenant: `v2-${suffix}\u0000ww`, env: { VECTORIZE: vectorize } });
+    await store(a, [{ id: "ww\u0000zz", text: "Tenant A keeps the staging password in the vault" }]);
+    await store(b, [{ id: "zz", text: "Tenant B rotates its API keys monthly" }]);
+    const [idA, idB] = vectorize.upserts.flat().map((v) => v.id);
+    expect(idA).not.toBe(idB);
+
+    // Deleting B's memory leaves A's vector (and A's semantic search) intact.
+    await b.call("DELETE", "/v1/long-term-memory?memory_ids=zz");
+    await runScheduled(b.env);
+    await vectorize.settle();
+    expect(vectorize.has(idB!)).toBe(false);
+    expect(vectorize.has(idA!)).toBe(true);
+    expect(ids(await search(a, { text: "staging password vault", search_mode: "semantic" }))).toEqual(["ww\u0000zz"]);
+  });
+
   it("a deleted memory disappears at once and its vector is deleted from Vectorize", async () => {
     const vectorize = new FakeVectorize(50);
     const api = await tenantApi({ env: { VECTORIZE: vectorize } });

@@ -759,8 +759,12 @@ function checkId(id: string): void {
   }
 }
 
-/** The Vectorize id of a memory: unique across tenants (hashed, so any tenant and id fit in 64 bytes). */
+/**
+ * The Vectorize id of a memory: unique across tenants (hashed, so any tenant and id fit in 64 bytes).
+ * The pair is encoded unambiguously: with a separator, tenant `v2` + id `ww\0zz` and tenant
+ * `v2\0ww` + id `zz` hashed alike.
+ */
 async function vectorId(tenant: string, id: string): Promise<string> {
-  const hex = await sha256Hex(`${tenant}\u0000${id}`);
+  const hex = await sha256Hex(JSON.stringify([tenant, id]));
   return hex.slice(0, 48);
 }

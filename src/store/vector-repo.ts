@@ -42,8 +42,19 @@ export function vectorStatements(
   switch (write.kind) {
     case "keep":
       return [];
-    case "set":
-      return [
+    case "set": {
+      const stmts: D1PreparedStatement[] = [];
+      if (remoteIndex) {
+        // A vector written under an earlier id scheme is removed from the remote index.
+        stmts.push(
+          db
+            .prepare(
+              "INSERT OR IGNORE INTO vector_deletes (vector_id, tenant, created_at) SELECT vector_id, tenant, ? FROM memory_vectors WHERE tenant = ? AND memory_id = ? AND vector_id != ?",
+            )
+            .bind(now, m.tenant, m.id, write.vectorId),
+        );
+      }
+      stmts.push(
         db
           .prepare(
             `INSERT OR REPLACE INTO memory_vectors (tenant, memory_id, vector_id, model, dims, vector, namespace, user_id, session_id, memory_type, state, written_at)
@@ -63,7 +74,9 @@ export function vectorStatements(
             state,
             now,
           ),
-      ];
+      );
+      return stmts;
+    }
     case "refresh":
       return [
         db
