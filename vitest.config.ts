@@ -32,7 +32,13 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               // Test-only binding: the migrations, applied by test/setup.ts in every test file's storage.
-              bindings: { TEST_MIGRATIONS: await readD1Migrations("./migrations"), LOG_LEVEL: "error" },
+              // FUZZ_RUNS / FUZZ_SEED reach the fuzz suite from `npm run fuzz`.
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+                LOG_LEVEL: "error",
+                ...(process.env.FUZZ_RUNS ? { FUZZ_RUNS: process.env.FUZZ_RUNS } : {}),
+                ...(process.env.FUZZ_SEED ? { FUZZ_SEED: process.env.FUZZ_SEED } : {}),
+              },
             },
           })),
         ],
