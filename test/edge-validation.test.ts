@@ -317,6 +317,22 @@ describe("rows stored before the limits (or by a bug) still read back", () => {
   });
 });
 
+describe("an event carrying an out-of-range date (published before the limits)", () => {
+  it("is pushed live and replayed on a reconnect with ?since=, its date clamped", async () => {
+    const api = await tenantApi();
+    const live = await socket(api);
+    const now = Date.now();
+    const memory = { id: "old", text: "from before the limits", memory_type: "semantic", priority: 5, confidence: 0.8, namespace: null, user_id: null, created_at: 9e15, updated_at: now };
+    await env.TENANT_HUB.getByName(api.tenant).publish([{ type: "memory_created", at: now, actor: "bug", memory } as never]);
+    expect((await live.next((f) => f.event === "memory_created")).data.created_at).toBe(MAX_ISO);
+    live.close();
+
+    const again = await socket(api, "since=0");
+    expect((await again.next((f) => f.event === "memory_created")).data).toMatchObject({ memory_id: "old", created_at: MAX_ISO });
+    again.close();
+  });
+});
+
 /** The official MCP client, its requests served by the Worker (as in mcp.test.ts). */
 async function mcpClient(api: Api): Promise<Client> {
   const fetchViaWorker = async (url: string | URL, init?: RequestInit): Promise<Response> => {
@@ -335,9 +351,9 @@ async function mcpClient(api: Api): Promise<Client> {
 }
 
 /** An engram socket: frames received, and a wait for one (up to 4 s). */
-async function socket(api: Api) {
+async function socket(api: Api, query = "") {
   const res = await worker.fetch(
-    new Request(`https://edgemem.test/ws?token=${api.token}`, { headers: { upgrade: "websocket" } }) as never,
+    new Request(`https://edgemem.test/ws?token=${api.token}&${query}`, { headers: { upgrade: "websocket" } }) as never,
     api.env,
     createExecutionContext(),
   );
