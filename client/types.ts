@@ -75,8 +75,8 @@ export interface MemoryInput {
   discrete_memory_extracted?: "t" | "f" | null;
   extraction_strategy?: string | null;
   memory_hash?: string | null;
-  persisted_at?: unknown;
-  updated_at?: unknown;
+  persisted_at?: Timestamp | null;
+  updated_at?: Timestamp | null;
 }
 
 /** Fields to change on a memory; absent fields stay, null clears. */
@@ -430,7 +430,7 @@ export interface CrudCreate {
   memory_type?: MemoryType;
 }
 
-export type CrudUpdate = Partial<Omit<CrudCreate, "session_id">>;
+export type CrudUpdate = Partial<CrudCreate>;
 
 export interface CrudListQuery {
   agent_id?: string;

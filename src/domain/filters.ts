@@ -1,21 +1,13 @@
 import * as z from "zod";
+import { timestamp } from "./input-limits.ts";
+
+export { timestamp };
 
 /**
  * The search filter language of the Agent Memory Server: tag filters (eq, ne, any, all, plus the
  * clients' in_, not_eq, not_in, none) and numeric/date filters (gt, lt, gte, lte, eq, ne, between).
  * Unknown operators are rejected (strict objects), so a typo never silently widens a search.
  */
-
-/** Epoch seconds (the seed) or an ISO-8601 string (the official clients) → epoch milliseconds. */
-export const timestamp = z.union([z.number().finite(), z.string().min(1)]).transform((v, ctx) => {
-  if (typeof v === "number") return Math.round(v * 1000);
-  const ms = Date.parse(v);
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: "custom", message: `not an ISO-8601 date: ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const tagValue = z.string().max(512);
 const tagList = z.array(tagValue).min(1).max(100);

@@ -1,9 +1,11 @@
 import * as z from "zod";
 import { AppError } from "../domain/errors.ts";
-import { numericFilterSchema, tagFilterSchema, timestamp } from "../domain/filters.ts";
+import { numericFilterSchema, tagFilterSchema } from "../domain/filters.ts";
+import { jsonObject, MAX_SPAN_DAYS, MAX_TTL_SECONDS, timestamp } from "../domain/input-limits.ts";
 import { byteLength, MAX_ID_BYTES } from "../domain/ids.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory } from "../domain/memory.ts";
 import { DEFAULT_RECENCY, type RecencyParams } from "../domain/ranking.ts";
+import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 import type { SearchHit, SearchRequest, SearchResult } from "../service/memory-service.ts";
 import type { HistoryEntry } from "../store/memory-repo.ts";
 
@@ -34,20 +36,20 @@ const recordFields = {
   priority: z.number().int().min(1).max(10).nullish(),
   confidence: z.number().min(0).max(1).nullish(),
   pinned: z.boolean().nullish(),
-  metadata: z.record(z.string(), z.unknown()).nullish(),
+  metadata: jsonObject.nullish(),
   created_at: timestamp.nullish(),
   last_accessed: timestamp.nullish(),
   event_date: timestamp.nullish(),
   expires_at: timestamp.nullish(),
-  /** Seconds to live from now (alternative to expires_at). */
-  ttl_seconds: z.number().int().positive().nullish(),
+  /** Seconds to live from now (alternative to expires_at); at most 100 years. */
+  ttl_seconds: z.number().int().positive().max(MAX_TTL_SECONDS).nullish(),
   extracted_from: z.array(z.string()).max(1000).nullish(),
   discrete_memory_extracted: z.enum(["t", "f"]).nullish(),
   extraction_strategy: z.string().max(64).nullish(),
-  // Sent back by clients that round-trip records; derived server-side, so accepted and ignored.
+  // Sent back by clients that round-trip records; derived server-side, so checked and ignored.
   memory_hash: z.string().nullish(),
-  persisted_at: z.unknown().optional(),
-  updated_at: z.unknown().optional(),
+  persisted_at: timestamp.nullish(),
+  updated_at: timestamp.nullish(),
 };
 
 export const memoryRecordInput = z.object({ id: memoryId.nullish(), ...recordFields });
@@ -61,7 +63,8 @@ export const createMemoriesBody = z.object({
 
 export const namespaceQuery = z.object({ namespace: label.optional() });
 
-export const patchMemoryBody = z.object(recordFields).partial();
+/** Unknown fields are a 422, as in AMS: a misspelt field must not be a silent no-op. */
+export const patchMemoryBody = z.strictObject(recordFields).partial();
 
 const tagFilter = tagFilterSchema.nullish();
 const numericFilter = numericFilterSchema.nullish();
@@ -100,12 +103,13 @@ export const searchBody = z.object({
 });
 export type SearchBody = z.output<typeof searchBody>;
 
+const days = z.number().min(0).max(MAX_SPAN_DAYS);
 const forgetPolicy = z.object({
-  max_age_days: z.number().min(0).nullish(),
-  max_inactive_days: z.number().min(0).nullish(),
-  budget: z.number().int().min(0).nullish(),
+  max_age_days: days.nullish(),
+  max_inactive_days: days.nullish(),
+  budget: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
   memory_type_allowlist: z.array(z.enum(MEMORY_TYPES)).nullish(),
-  hard_age_multiplier: z.number().positive().nullish(),
+  hard_age_multiplier: z.number().positive().max(1000).nullish(),
 });
 
 export const forgetBody = z.object({
@@ -230,7 +234,6 @@ export function toSearchRequest(b: SearchBody): SearchRequest {
 // ---------------------------------------------------------------------------------------------
 // Service → wire: the response schemas (documented in /openapi.json) and the functions that fill them
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 export const isoDate = z.iso.datetime();
 const count = z.number().int().min(0);
 
@@ -320,16 +323,16 @@ export function amsRecord(m: Memory): z.input<typeof memoryRecordOut> {
     session_id: m.session_id,
     user_id: m.user_id,
     namespace: m.namespace,
-    last_accessed: iso(m.last_accessed)!,
-    created_at: iso(m.created_at)!,
-    updated_at: iso(m.updated_at)!,
+    last_accessed: formatIso(m.last_accessed),
+    created_at: formatIso(m.created_at),
+    updated_at: formatIso(m.updated_at),
     topics: m.topics,
     entities: m.entities,
     memory_hash: m.memory_hash,
     memory_type: m.memory_type,
-    persisted_at: iso(m.persisted_at),
+    persisted_at: formatIsoOrNull(m.persisted_at),
     extracted_from: m.extracted_from,
-    event_date: iso(m.event_date),
+    event_date: formatIsoOrNull(m.event_date),
     discrete_memory_extracted: m.discrete_memory_extracted,
     extraction_strategy: m.extraction_strategy,
     pinned: m.pinned,
@@ -339,7 +342,7 @@ export function amsRecord(m: Memory): z.input<typeof memoryRecordOut> {
     key: m.key,
     priority: m.priority,
     confidence: m.confidence,
-    expires_at: iso(m.expires_at),
+    expires_at: formatIsoOrNull(m.expires_at),
   };
 }
 
@@ -361,7 +364,7 @@ export function historyEntry(e: HistoryEntry): z.input<typeof historyEntryOut> {
   return {
     op: e.op,
     actor: e.actor,
-    at: iso(e.at)!,
+    at: formatIso(e.at),
     reason: e.reason,
     before: e.before ? amsRecord(e.before) : null,
     after: e.after ? amsRecord(e.after) : null,

@@ -1,24 +1,19 @@
 import * as z from "zod";
 import type { MemoryFilter } from "../domain/filters.ts";
+import { isoTimestamp, jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory, type Scope } from "../domain/memory.ts";
+import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 
 /** Wire schemas of the memory CRUD API (`/api/memories`). `value` is the memory's text. */
 
 const agentId = z.string().min(1).max(256);
 const key = z.string().min(1).max(512);
 const value = z.string().trim().min(1, { message: "must not be empty" }).max(100_000);
-const metadata = z
-  .record(z.string(), z.unknown())
-  .refine((m) => m.tags === undefined || (Array.isArray(m.tags) && m.tags.every((t) => typeof t === "string")), {
+const metadata = jsonObject.refine((m) => m.tags === undefined || (Array.isArray(m.tags) && m.tags.every((t) => typeof t === "string")), {
     message: "metadata.tags must be an array of strings",
   });
-/** An absolute expiry time (ISO-8601), or null for none. */
-const ttl = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), { message: "must be an ISO-8601 date-time" })
-  .transform((s) => Date.parse(s))
-  .refine((ms) => ms > Date.now(), { message: "must be in the future" })
-  .nullable();
+/** An absolute expiry time (ISO-8601, before the year 10000), or null for none. */
+const ttl = isoTimestamp.refine((ms) => ms > Date.now(), { message: "must be in the future" }).nullable();
 
 export const createCrudBody = z.object({
   agent_id: agentId.nullish(),
@@ -31,13 +26,15 @@ export const createCrudBody = z.object({
   memory_type: z.enum(MEMORY_TYPES).optional(),
 });
 
-export const updateCrudBody = z.object({
+/** Unknown fields are a 422 (as AMS's PATCH): a misspelt field must not be a silent no-op. */
+export const updateCrudBody = z.strictObject({
   agent_id: agentId.nullish(),
   scope: z.enum(SCOPES).optional(),
   key: key.optional(),
   value: value.optional(),
   metadata: metadata.nullish(),
   ttl: ttl.optional(),
+  session_id: z.string().min(1).max(256).nullish(),
   memory_type: z.enum(MEMORY_TYPES).optional(),
 });
 
@@ -85,6 +82,7 @@ export function toCrudPatch(b: z.output<typeof updateCrudBody>): MemoryPatch {
   if (b.key !== undefined) patch.key = b.key;
   if (b.scope !== undefined) patch.scope = b.scope;
   if (b.agent_id !== undefined) patch.agent_id = b.agent_id;
+  if (b.session_id !== undefined) patch.session_id = b.session_id;
   if (b.metadata !== undefined) patch.metadata = b.metadata ?? {};
   if (b.ttl !== undefined) patch.expires_at = b.ttl;
   if (b.memory_type !== undefined) patch.memory_type = b.memory_type;
@@ -129,8 +127,8 @@ export function crudRecord(m: Memory): z.input<typeof crudRecordOut> {
     value: m.text,
     embedding: null,
     metadata: m.metadata,
-    ttl: m.expires_at === null ? null : new Date(m.expires_at).toISOString(),
-    created_at: new Date(m.created_at).toISOString(),
-    updated_at: new Date(m.updated_at).toISOString(),
+    ttl: formatIsoOrNull(m.expires_at),
+    created_at: formatIso(m.created_at),
+    updated_at: formatIso(m.updated_at),
   };
 }

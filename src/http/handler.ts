@@ -2,6 +2,7 @@ import type { IRequest, Router } from "itty-router";
 import type * as z from "zod";
 import { ANONYMOUS, READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
+import { AppError } from "../domain/errors.ts";
 import type { Principal } from "../service/memory-service.ts";
 import { json, parse, queryObject, readJson } from "./respond.ts";
 
@@ -78,8 +79,7 @@ export function route<
   const scope = op.auth === "read" ? READ_SCOPE : op.auth === "write" ? WRITE_SCOPE : null;
   const run = async (ir: IRequest, c: RequestContext): Promise<Response> => {
     const principal = scope ? await authenticate(c, scope) : ANONYMOUS;
-    const raw = Object.fromEntries(Object.entries(ir.params ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
-    const params = (op.params ? parse(op.params, raw) : undefined) as Out<P>;
+    const params = (op.params ? parse(op.params, decodeParams(ir.params ?? {})) : undefined) as Out<P>;
     const query = (op.query ? parse(op.query, queryObject(c.url)) : undefined) as Out<Q>;
     let body: unknown;
     if (op.body) {
@@ -97,4 +97,18 @@ async function authenticate(c: RequestContext, scope: typeof READ_SCOPE | typeof
   const principal = await verifyToken(tokenOf(c.req, c.url), c.app.config);
   requireScope(principal, scope);
   return principal;
+}
+
+/** Path parameters percent-decoded; a malformed escape (`%`, `%zz`, a lone surrogate) is a 400 naming the parameter. */
+function decodeParams(params: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) {
+    try {
+      out[k] = decodeURIComponent(v);
+    } catch {
+      const message = "malformed percent-encoding in the path";
+      throw new AppError("bad_request", `${k}: ${message}`, [{ field: k, message }]);
+    }
+  }
+  return out;
 }

@@ -7,10 +7,10 @@ import type { SearchHit } from "../service/memory-service.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";
 import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams-schemas.ts";
+import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 
 /** Wire schemas of edgemem's cognitive routes (ingest, graph query, think, feedback, status). */
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 const owner = {
   namespace: label.nullish(),
@@ -164,8 +164,8 @@ export function factOut(f: GraphFact): z.input<typeof factOutSchema> {
     predicate: f.predicate,
     object: entityOut(f.object),
     source_memory_id: f.source_memory_id,
-    valid_from: iso(f.valid_from)!,
-    valid_to: iso(f.valid_to),
+    valid_from: formatIso(f.valid_from),
+    valid_to: formatIsoOrNull(f.valid_to),
     current: f.valid_to === null,
   };
 }
@@ -204,6 +204,6 @@ export function citationOut(h: SearchHit): z.input<typeof citationOutSchema> {
 }
 
 export function statsResponse(s: Stats): z.input<typeof statsOut> {
-  return { ...s, last_consolidation: iso(s.last_consolidation) };
+  return { ...s, last_consolidation: formatIsoOrNull(s.last_consolidation) };
 }
 

@@ -73,7 +73,20 @@ export async function readJson<S extends z.ZodType>(req: Request, schema: S, max
 export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
   const r = schema.safeParse(data);
   if (r.success) return r.data;
-  throw AppError.validation(r.error.issues.map(toIssue));
+  throw AppError.validation(r.error.issues.flatMap(toIssues));
+}
+
+/**
+ * A union that failed names the union itself ("long_term_search: Invalid input"); when exactly
+ * one option had the value's type (the others failed on the type alone), that option's issues
+ * name the fields inside instead.
+ */
+function toIssues(i: z.core.$ZodIssue): ErrorIssue[] {
+  if (i.code === "invalid_union") {
+    const meant = i.errors.filter((errs) => !errs.some((e) => e.code === "invalid_type" && e.path.length === 0));
+    if (meant.length === 1 && meant[0]!.length) return meant[0]!.flatMap((e) => toIssues({ ...e, path: [...i.path, ...e.path] }));
+  }
+  return [toIssue(i)];
 }
 
 function toIssue(i: z.core.$ZodIssue): ErrorIssue {

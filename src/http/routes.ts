@@ -33,14 +33,23 @@ route(
   async () => (document ??= openApiDocument(operations, { version: VERSION })),
 );
 
-/** Routes a REST request; every error becomes a JSON error response. */
+/**
+ * Routes a REST request; every error becomes a JSON error response. HEAD is answered as GET
+ * would be, without the body (RFC 9110 §9.3.2): monitors probe `/v1/health` that way.
+ */
 export async function handleHttp(req: Request, app: AppDeps): Promise<Response> {
+  const head = req.method === "HEAD";
+  if (head) req = new Request(req, { method: "GET" });
   const url = new URL(req.url);
+  let res: Response;
   try {
-    const res = (await router.fetch(req, { req, url, app })) as Response | undefined;
-    if (!res) throw new AppError("not_found", `no route for ${req.method} ${url.pathname}`);
-    return res;
+    const routed = (await router.fetch(req, { req, url, app })) as Response | undefined;
+    if (!routed) throw new AppError("not_found", `no route for ${req.method} ${url.pathname}`);
+    res = routed;
   } catch (e) {
-    return errorResponse(e, app.log);
+    res = errorResponse(e, app.log);
   }
+  if (!head) return res;
+  await res.body?.cancel();
+  return new Response(null, { status: res.status, headers: res.headers });
 }

@@ -1,6 +1,7 @@
 import * as z from "zod";
-import { timestamp } from "../domain/filters.ts";
+import { checkJsonBounds, jsonObject, timestamp } from "../domain/input-limits.ts";
 import { MESSAGE_ROLES, type Session } from "../domain/session.ts";
+import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 import type { PromptRequest, PromptResult, SessionInput, SessionView } from "../service/working-memory.ts";
 import type { SearchRequest } from "../service/memory-service.ts";
 import {
@@ -45,8 +46,8 @@ export const workingMemoryBody = z.object({
   messages: z.array(message).max(MAX_SESSION_MESSAGES).default([]),
   memories: z.array(memoryRecordInput.extend({ persisted_at: timestamp.nullish() })).max(100).default([]),
   context: z.string().max(200_000).nullish(),
-  data: z.record(z.string(), z.unknown()).nullish(),
-  long_term_memory_strategy: z.looseObject({ strategy: z.string().min(1).max(64) }).nullish(),
+  data: jsonObject.nullish(),
+  long_term_memory_strategy: z.looseObject({ strategy: z.string().min(1).max(64) }).superRefine(checkJsonBounds).nullish(),
   ttl_seconds: z.number().int().positive().max(TEN_YEARS_SECONDS).nullish(),
 });
 
@@ -143,7 +144,6 @@ export function toPromptSearch(s: z.output<typeof promptBody>["long_term_search"
 // ---------------------------------------------------------------------------------------------
 // Service → wire
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const count = z.number().int().min(0);
 const percentage = z.number().nullable().meta({ description: "Null without model_name or context_window_max." });
 
@@ -188,17 +188,17 @@ export function workingMemoryResponse(v: SessionView): z.input<typeof workingMem
     session_id: s.session_id,
     namespace: s.namespace,
     user_id: s.user_id,
-    messages: s.messages.map((m) => ({ id: m.id, role: m.role, content: m.content, created_at: iso(m.created_at)! })),
+    messages: s.messages.map((m) => ({ id: m.id, role: m.role, content: m.content, created_at: formatIso(m.created_at) })),
     memories: s.memories.map(amsRecord),
     data: s.data,
     context: s.context,
     tokens: v.tokens,
     long_term_memory_strategy: s.long_term_memory_strategy,
     ttl_seconds: s.ttl_seconds,
-    last_accessed: iso(s.last_accessed)!,
-    created_at: iso(s.created_at)!,
-    updated_at: iso(s.updated_at)!,
-    expires_at: iso(s.expires_at),
+    last_accessed: formatIso(s.last_accessed),
+    created_at: formatIso(s.created_at),
+    updated_at: formatIso(s.updated_at),
+    expires_at: formatIsoOrNull(s.expires_at),
     context_percentage_total_used: v.usage ? round(v.usage.total) : null,
     context_percentage_until_summarization: v.usage ? round(v.usage.untilSummarization) : null,
     new_session: v.newSession,

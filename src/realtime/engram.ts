@@ -3,8 +3,10 @@ import { requireScope, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
+import { jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
 import { MESSAGE_ROLES } from "../domain/session.ts";
+import { formatIso } from "../domain/stored-values.ts";
 import { amsRecord, label, memoryId } from "../http/ams-schemas.ts";
 import { feedbackResponse, graphResponse, ingestResponse, ratingOf, statsResponse, thinkRequest, thinkSources } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
@@ -29,7 +31,7 @@ const payloads = {
     confidence: z.number().min(0).max(1).nullish(),
     topics: z.array(z.string().min(1).max(256)).max(100).nullish(),
     entities: z.array(z.string().min(1).max(256)).max(100).nullish(),
-    metadata: z.record(z.string(), z.unknown()).nullish(),
+    metadata: jsonObject.nullish(),
     id: memoryId.nullish(),
     ...owner,
   }),
@@ -194,8 +196,8 @@ export function engramPush(e: DomainEvent & { seq: number }): Record<string, unk
       memory_id: m.id,
       content: m.text,
       memory_type: m.memory_type,
-      created_at: new Date(m.created_at).toISOString(),
-      updated_at: new Date(m.updated_at).toISOString(),
+      created_at: formatIso(m.created_at),
+      updated_at: formatIso(m.updated_at),
       priority: m.priority,
       confidence: m.confidence,
       namespace: m.namespace,

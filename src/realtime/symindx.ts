@@ -3,7 +3,9 @@ import { requireScope, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
+import { jsonObject } from "../domain/input-limits.ts";
 import type { Memory } from "../domain/memory.ts";
+import { formatIso } from "../domain/stored-values.ts";
 import { amsRecord } from "../http/ams-schemas.ts";
 import { citationOut, statsResponse } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
@@ -50,7 +52,7 @@ const envelope = z.object({
 type Envelope = z.output<typeof envelope>;
 
 const chatData = z.object({ message: z.string().trim().min(1, { message: "must not be empty" }).max(10_000), conversationId: z.string().max(256).optional() });
-const commandData = z.object({ instruction: z.string().trim().min(1, { message: "must not be empty" }).max(10_000), parameters: z.record(z.string(), z.unknown()).optional() });
+const commandData = z.object({ instruction: z.string().trim().min(1, { message: "must not be empty" }).max(10_000), parameters: jsonObject.optional() });
 const subscribeData = z.object({
   events: z.array(z.string().min(1).max(64)).max(50).optional(),
   stream: z.string().min(1).max(64).optional(),
@@ -303,7 +305,7 @@ export function symindxEvent(e: DomainEvent & { seq: number }, s: Subscription, 
     return {
       type: "event",
       data: { eventType: "conversation_update", action: e.type, conversationId: e.session.session_id, ...e.session, seq: e.seq },
-      timestamp: new Date(e.at).toISOString(),
+      timestamp: formatIso(e.at),
     };
   }
   if (!s.events.includes("memory_update") && !s.events.includes("*")) return null;
@@ -321,6 +323,6 @@ export function symindxEvent(e: DomainEvent & { seq: number }, s: Subscription, 
       importance,
       seq: e.seq,
     },
-    timestamp: new Date(e.at).toISOString(),
+    timestamp: formatIso(e.at),
   };
 }

@@ -1,5 +1,6 @@
 import type { EntityType } from "../domain/extract.ts";
 import { newId } from "../domain/ids.ts";
+import { parseStoredJson } from "../domain/stored-values.ts";
 
 export interface Entity {
   id: string;
@@ -151,7 +152,7 @@ function entityFromRow(r: Row): Entity {
     id: String(r.id),
     name: String(r.name),
     type: r.type as EntityType,
-    aliases: JSON.parse(String(r.aliases)) as string[],
+    aliases: parseStoredJson<string[]>(r.aliases, [], "entities.aliases"),
     created_at: Number(r.created_at),
     updated_at: Number(r.updated_at),
   };

@@ -1,3 +1,5 @@
+import { parseStoredJson } from "../domain/stored-values.ts";
+
 type Row = Record<string, unknown>;
 
 /** How far consolidation got: memories are visited in (updated_at, id) order. */
@@ -121,7 +123,7 @@ export class MaintenanceRepo {
       feedback: Number(feedback!.results[0]?.n ?? 0),
       index: { pending: state.pending ?? 0, sent: state.sent ?? 0, indexed: state.indexed ?? 0 },
       last_consolidation: m?.last_consolidation == null ? null : Number(m.last_consolidation),
-      last_consolidation_result: m?.last_result ? (JSON.parse(String(m.last_result)) as Record<string, unknown>) : null,
+      last_consolidation_result: m?.last_result ? parseStoredJson<Record<string, unknown> | null>(m.last_result, null, "maintenance.last_result") : null,
     };
   }
 }

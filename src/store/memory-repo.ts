@@ -1,6 +1,7 @@
 import type { Memory } from "../domain/memory.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { escapeLike } from "../domain/text.ts";
+import { parseStoredJson } from "../domain/stored-values.ts";
 import { compileFilter } from "./sql-filter.ts";
 import { vectorStatements, type VectorWrite } from "./vector-repo.ts";
 
@@ -292,8 +293,8 @@ export class MemoryRepo {
       actor: String(r.actor),
       at: Number(r.at),
       reason: (r.reason as string | null) ?? null,
-      before: r.before ? (JSON.parse(String(r.before)) as Memory) : null,
-      after: r.after ? (JSON.parse(String(r.after)) as Memory) : null,
+      before: r.before ? parseStoredJson<Memory | null>(r.before, null, "memory_history.before") : null,
+      after: r.after ? parseStoredJson<Memory | null>(r.after, null, "memory_history.after") : null,
     }));
   }
 
@@ -334,12 +335,12 @@ function fromRow(r: Row): Memory {
     key: (r.key as string | null) ?? null,
     text: String(r.text),
     memory_type: r.memory_type as Memory["memory_type"],
-    topics: JSON.parse(String(r.topics)) as string[],
-    entities: JSON.parse(String(r.entities)) as string[],
+    topics: parseStoredJson<string[]>(r.topics, [], "memories.topics"),
+    entities: parseStoredJson<string[]>(r.entities, [], "memories.entities"),
     priority: Number(r.priority),
     confidence: Number(r.confidence),
     pinned: Number(r.pinned) === 1,
-    metadata: JSON.parse(String(r.metadata)) as Record<string, unknown>,
+    metadata: parseStoredJson<Record<string, unknown>>(r.metadata, {}, "memories.metadata"),
     memory_hash: String(r.memory_hash),
     created_at: Number(r.created_at),
     updated_at: Number(r.updated_at),
@@ -347,7 +348,7 @@ function fromRow(r: Row): Memory {
     persisted_at: r.persisted_at === null ? null : Number(r.persisted_at),
     event_date: r.event_date === null ? null : Number(r.event_date),
     expires_at: r.expires_at === null ? null : Number(r.expires_at),
-    extracted_from: JSON.parse(String(r.extracted_from)) as string[],
+    extracted_from: parseStoredJson<string[]>(r.extracted_from, [], "memories.extracted_from"),
     discrete_memory_extracted: r.discrete_memory_extracted === "t" ? "t" : "f",
     extraction_strategy: String(r.extraction_strategy),
     embedding_model: (r.embedding_model as string | null) ?? null,

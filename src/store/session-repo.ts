@@ -1,5 +1,6 @@
 import type { Memory } from "../domain/memory.ts";
-import type { Session, SessionMessage } from "../domain/session.ts";
+import { DEFAULT_STRATEGY, type Session, type SessionMessage } from "../domain/session.ts";
+import { parseStoredJson } from "../domain/stored-values.ts";
 
 type Row = Record<string, unknown>;
 
@@ -159,11 +160,11 @@ function fromRow(r: Row): Session {
     session_id: String(r.session_id),
     namespace: (r.namespace as string | null) ?? null,
     user_id: (r.user_id as string | null) ?? null,
-    messages: JSON.parse(String(r.messages)) as SessionMessage[],
-    memories: JSON.parse(String(r.memories)) as Memory[],
+    messages: parseStoredJson<SessionMessage[]>(r.messages, [], "working_memory.messages"),
+    memories: parseStoredJson<Memory[]>(r.memories, [], "working_memory.memories"),
     context: (r.context as string | null) ?? null,
-    data: r.data === null ? null : (JSON.parse(String(r.data)) as Record<string, unknown>),
-    long_term_memory_strategy: JSON.parse(String(r.long_term_memory_strategy)) as Record<string, unknown>,
+    data: r.data === null ? null : parseStoredJson<Record<string, unknown> | null>(r.data, null, "working_memory.data"),
+    long_term_memory_strategy: parseStoredJson<Record<string, unknown>>(r.long_term_memory_strategy, { ...DEFAULT_STRATEGY }, "working_memory.long_term_memory_strategy"),
     ttl_seconds: r.ttl_seconds === null ? null : Number(r.ttl_seconds),
     expires_at: r.expires_at === null ? null : Number(r.expires_at),
     created_at: Number(r.created_at),
