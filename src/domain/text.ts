@@ -27,20 +27,12 @@ export function queryTerms(text: string, maxTerms = 32): string[] {
   return (content.length ? content : all).slice(0, maxTerms);
 }
 
-/**
- * An FTS5 MATCH expression: each term quoted (so no user text is ever parsed as FTS syntax),
- * OR-ed together; BM25 then ranks documents that match more and rarer terms higher.
- */
-export function matchExpression(terms: string[]): string | null {
-  return terms.length ? terms.map((t) => `"${t}"`).join(" OR ") : null;
-}
-
 /** Below this many documents, term statistics are too noisy to act on (and ranking is cheap). */
 const MIN_DOCS_FOR_PRUNING = 500;
 
 /**
- * Drops query terms found in more than `maxShare` of all documents. BM25 gives such terms
- * almost no weight (IDF near zero), yet ranking them reads their whole posting list: at 10,000
+ * Drops query terms found in more than `maxShare` of the documents (the tenant's own). BM25 gives
+ * such terms little weight, yet ranking them reads their whole posting list: at 10,000
  * memories one such word cost 5 ms of the 7 ms a search took. When every term is that common,
  * the rarest one is kept so the query still matches.
  */
@@ -54,11 +46,6 @@ export function pruneCommonTerms(
   const kept = terms.filter((t) => docFreq(t) <= docs * maxShare);
   if (kept.length) return kept;
   return [terms.reduce((rarest, t) => (docFreq(t) < docFreq(rarest) ? t : rarest))];
-}
-
-/** Escapes LIKE wildcards for use with `ESCAPE '\'`. */
-export function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /** FTS5's porter tokenizer leaves tokens of more bytes unstemmed (FTS5_PORTER_MAX_TOKEN in fts5_tokenize.c). */
@@ -77,6 +64,74 @@ export function stem(word: string): string {
     stems.set(word, s);
   }
   return s;
+}
+
+/**
+ * Longest index term. Longer words are cut and not stemmed (FTS5's porter tokenizer also leaves
+ * words over 64 characters alone): a 99,000-letter word neither bloats the index nor feeds the stemmer.
+ */
+const MAX_TERM_CHARS = 64;
+
+/** The keyword-index term of a word as {@link words} yields it: its Porter stem. */
+export function termOf(word: string): string {
+  return word.length <= MAX_TERM_CHARS ? stem(word) : Array.from(word).slice(0, MAX_TERM_CHARS).join("");
+}
+
+/** Weight of a word of a memory's key relative to one of its text (as the FTS5 bm25 weights were). */
+const KEY_WEIGHT = 0.5;
+
+/**
+ * What the keyword index holds for a memory: each distinct term with its weighted frequency
+ * (text words 1, key words 0.5), and the memory's length in words (BM25's document length).
+ */
+export function indexTerms(text: string, key: string | null): { terms: [string, number][]; length: number } {
+  const tf = new Map<string, number>();
+  const textWords = words(text);
+  const keyWords = key ? words(key) : [];
+  for (const w of textWords) tf.set(termOf(w), (tf.get(termOf(w)) ?? 0) + 1);
+  for (const w of keyWords) tf.set(termOf(w), (tf.get(termOf(w)) ?? 0) + KEY_WEIGHT);
+  return { terms: [...tf], length: textWords.length + keyWords.length };
+}
+
+/** BM25's term-frequency saturation and length normalisation (FTS5's and Lucene's defaults). */
+export const BM25_K1 = 1.2;
+export const BM25_B = 0.75;
+
+/**
+ * BM25 inverse document frequency of a term found in `df` of `docs` documents. Lucene's variant,
+ * always positive: FTS5's log((N - df + 0.5) / (df + 0.5)) is zero or less for any term in half the
+ * documents, which in a tenant of a few memories is nearly every term.
+ */
+export function idf(docs: number, df: number): number {
+  const n = Math.max(docs, df);
+  return Math.log(1 + (n - df + 0.5) / (df + 0.5));
+}
+
+/** A keyword query ready to rank: its terms with their weights, and the average document length. */
+export interface KeywordQuery {
+  terms: { term: string; idf: number }[];
+  avgLength: number;
+}
+
+/** A tenant's keyword statistics: its documents, their total length, and document frequencies. */
+export interface KeywordStats {
+  docs: number;
+  length: number;
+  df: Map<string, number>;
+}
+
+/**
+ * The keyword query for a text's terms, weighted by the tenant's own statistics only (so no
+ * tenant's ranking or scores depend on another's data), without terms too common to rank by.
+ */
+export function keywordQuery(terms: string[], stats: KeywordStats): KeywordQuery | null {
+  const df = (t: string) => stats.df.get(t) ?? 0;
+  const kept = pruneCommonTerms([...new Set(terms)], df, stats.docs);
+  if (!kept.length) return null;
+  return {
+    terms: kept.map((term) => ({ term, idf: idf(stats.docs, df(term)) })),
+    avgLength: stats.docs > 0 && stats.length > 0 ? stats.length / stats.docs : 1,
+  };
 }
 
 /** Porter stems of a text's content words (stopwords and one-letter words out, numbers in). */

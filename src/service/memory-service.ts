@@ -18,7 +18,7 @@ import {
 } from "../domain/memory.ts";
 import { fuseRanks, recencyScore, rerankWithRecency, type RecencyParams } from "../domain/ranking.ts";
 import { entityType, tagText, type EntityType } from "../domain/extract.ts";
-import { compatibleFacts, matchExpression, pruneCommonTerms, queryTerms, stem } from "../domain/text.ts";
+import { compatibleFacts, keywordQuery, queryTerms, termOf, type KeywordQuery } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { GraphRepo } from "../store/graph-repo.ts";
 import type { HistoryEntry, ListOptions, MemoryRepo, PutOp, WriteOp } from "../store/memory-repo.ts";
@@ -330,7 +330,7 @@ export class MemoryService {
     const need = req.offset + req.limit;
     // Candidates per list: enough for the requested page with room for the lists to disagree.
     const depth = Math.max(20, need * 2);
-    const match = req.mode === "semantic" ? null : await this.keywordMatch(text, now);
+    const match = req.mode === "semantic" ? null : await this.keywordQuery(p.tenant, text);
     const wantVector = req.mode !== "keyword";
     const [keywordHits, vectorSide, missingVectors] = await Promise.all([
       match ? this.d.repo.keywordSearch(p.tenant, match, now, req.filter, Math.min(1000, depth)) : [],
@@ -353,7 +353,7 @@ export class MemoryService {
     const degraded = wantVector && vectorHits === null;
     // Semantic search with the vector side down still answers, from keywords.
     let keywords = keywordHits;
-    const fallback = degraded && req.mode === "semantic" ? await this.keywordMatch(text, now) : null;
+    const fallback = degraded && req.mode === "semantic" ? await this.keywordQuery(p.tenant, text) : null;
     if (fallback) keywords = await this.d.repo.keywordSearch(p.tenant, fallback, now, req.filter, Math.min(1000, depth));
 
     const memories = new Map(keywords.map((h) => [h.memory.id, h.memory]));
@@ -632,12 +632,11 @@ export class MemoryService {
     return n;
   }
 
-  /** The FTS MATCH expression for a query, without terms too common to rank by. */
-  private async keywordMatch(text: string, now: number): Promise<string | null> {
-    const terms = queryTerms(text);
-    if (terms.length < 2) return matchExpression(terms);
-    const { docs, df } = await this.d.repo.termStats(terms.map(stem), now);
-    return matchExpression(pruneCommonTerms(terms, (t) => df.get(stem(t)) ?? 0, docs));
+  /** A query's keyword terms weighted by the tenant's own statistics, without terms too common to rank by. */
+  private async keywordQuery(tenant: string, text: string): Promise<KeywordQuery | null> {
+    const terms = queryTerms(text).map(termOf);
+    if (!terms.length) return null;
+    return keywordQuery(terms, await this.d.repo.keywordStats(tenant, terms));
   }
 
   private score(

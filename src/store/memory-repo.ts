@@ -1,7 +1,8 @@
 import type { Memory } from "../domain/memory.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
-import { escapeLike } from "../domain/text.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
+import { BM25_B, BM25_K1, indexTerms, type KeywordQuery, type KeywordStats } from "../domain/text.ts";
+import { andAll, bindChecked, containsAllWords, IN_JSON, jsonList } from "./d1-limits.ts";
 import { compileFilter } from "./sql-filter.ts";
 import { vectorStatements, type VectorWrite } from "./vector-repo.ts";
 
@@ -61,17 +62,16 @@ const COLUMNS = [
   "embedding_model",
 ] as const;
 
+/** Written with every version of a memory, never read back: its keyword-index terms (migration 0004). */
+const INDEX_COLUMNS = ["terms", "doc_len"] as const;
+const WRITTEN = [...COLUMNS, ...INDEX_COLUMNS];
+
 const SELECT = `SELECT ${COLUMNS.map((c) => `m.${c}`).join(", ")} FROM memories m`;
-const UPSERT = `INSERT INTO memories (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})
-  ON CONFLICT (tenant, id) DO UPDATE SET ${COLUMNS.filter((c) => c !== "tenant" && c !== "id")
+const UPSERT = `INSERT INTO memories (${WRITTEN.join(", ")}) VALUES (${WRITTEN.map(() => "?").join(", ")})
+  ON CONFLICT (tenant, id) DO UPDATE SET ${WRITTEN.filter((c) => c !== "tenant" && c !== "id")
     .map((c) => `${c} = excluded.${c}`)
     .join(", ")}`;
 const LIVE = "(m.expires_at IS NULL OR m.expires_at > ?)";
-
-/** Term statistics change slowly: each isolate reuses them for a minute. */
-const TERM_STATS_TTL_MS = 60_000;
-const termCache = new Map<string, { df: number; at: number }>();
-let docsCache: { n: number; at: number } | null = null;
 
 /** D1 repository for memory records, their history, and (through vector-repo) their vectors. */
 export class MemoryRepo {
@@ -116,10 +116,11 @@ export class MemoryRepo {
   async getMany(tenant: string, ids: string[], now: number, filter: MemoryFilter = {}): Promise<Memory[]> {
     if (!ids.length) return [];
     const f = compileFilter(filter);
-    const { results } = await this.db
-      .prepare(`${SELECT} WHERE m.tenant = ? AND m.id IN (SELECT value FROM json_each(?)) AND ${LIVE} AND ${f.sql}`)
-      .bind(tenant, JSON.stringify(ids), now, ...f.params)
-      .all<Row>();
+    const { results } = await bindChecked(
+      this.db,
+      `${SELECT} WHERE m.tenant = ? AND m.id IN ${IN_JSON} AND ${LIVE} AND ${f.sql}`,
+      [tenant, jsonList(ids), now, ...f.params],
+    ).all<Row>();
     return results.map(fromRow);
   }
 
@@ -175,68 +176,60 @@ export class MemoryRepo {
   /** Live memories matching a filter, newest first, with the total count. */
   async list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
     const f = compileFilter(opts.filter ?? {});
-    let where = `m.tenant = ? AND ${LIVE} AND ${f.sql}`;
-    const params: unknown[] = [tenant, now, ...f.params];
-    for (const word of (opts.contains ?? "").toLowerCase().split(/\s+/).filter(Boolean)) {
-      where += " AND (lower(m.text) LIKE ? ESCAPE '\\' OR lower(ifnull(m.key, '')) LIKE ? ESCAPE '\\')";
-      const pattern = `%${escapeLike(word)}%`;
-      params.push(pattern, pattern);
-    }
+    const contains = containsAllWords(["m.text", "ifnull(m.key, '')"], (opts.contains ?? "").split(/\s+/).filter(Boolean));
+    const where = andAll([`m.tenant = ?`, LIVE, f.sql, contains.sql]);
+    const params: unknown[] = [tenant, now, ...f.params, ...contains.params];
     const order = {
       created_desc: "m.created_at DESC, m.seq DESC",
       created_asc: "m.created_at ASC, m.seq ASC",
       updated_desc: "m.updated_at DESC, m.seq DESC",
     }[opts.order ?? "created_desc"];
     const [rows, count] = await this.db.batch<Row>([
-      this.db.prepare(`${SELECT} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`).bind(...params, opts.limit, opts.offset ?? 0),
-      this.db.prepare(`SELECT count(*) AS n FROM memories m WHERE ${where}`).bind(...params),
+      bindChecked(this.db, `${SELECT} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, opts.limit, opts.offset ?? 0]),
+      bindChecked(this.db, `SELECT count(*) AS n FROM memories m WHERE ${where}`, params),
     ]);
     return { memories: rows!.results.map(fromRow), total: Number(count!.results[0]?.n ?? 0) };
   }
 
   /**
-   * Keyword candidates: FTS5 match over text and key, best BM25 first. The score is -bm25
-   * (SQLite's bm25 is lower-is-better), so higher is better like every other score here.
+   * Keyword candidates, best BM25 first, scored from the tenant's own index rows and statistics
+   * only (higher is better like every other score here). Reads only the query terms' postings
+   * within the tenant: one index range per term.
    */
   async keywordSearch(
     tenant: string,
-    match: string,
+    query: KeywordQuery,
     now: number,
     filter: MemoryFilter,
     limit: number,
   ): Promise<{ memory: Memory; score: number }[]> {
     const f = compileFilter(filter);
-    const { results } = await this.db
-      .prepare(
-        `${SELECT.replace("FROM memories m", ", -bm25(memories_fts, 1.0, 0.5) AS kw FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid")}
-         WHERE memories_fts MATCH ? AND m.tenant = ? AND ${LIVE} AND ${f.sql}
-         ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT ?`,
-      )
-      .bind(match, tenant, now, ...f.params, limit)
-      .all<Row>();
+    const bm25 = `q.idf * t.tf * ${BM25_K1 + 1} / (t.tf + ${BM25_K1} * (${1 - BM25_B} + ${BM25_B} * m.doc_len / ?))`;
+    const { results } = await bindChecked(
+      this.db,
+      `WITH q AS (SELECT value ->> 0 AS term, value ->> 1 AS idf FROM json_each(?))
+       ${SELECT.replace("FROM memories m", `, sum(${bm25}) AS kw FROM q CROSS JOIN memory_terms t ON t.tenant = ? AND t.term = q.term CROSS JOIN memories m ON m.seq = t.seq`)}
+       WHERE m.tenant = ? AND ${LIVE} AND ${f.sql}
+       GROUP BY m.seq ORDER BY kw DESC, m.seq DESC LIMIT ?`,
+      [JSON.stringify(query.terms.map((t) => [t.term, t.idf])), query.avgLength, tenant, tenant, now, ...f.params, limit],
+    ).all<Row>();
     return results.map((r) => ({ memory: fromRow(r), score: Number(r.kw) }));
   }
 
-  /**
-   * Document frequencies of FTS terms (Porter stems, as indexed) and the number of documents,
-   * across all tenants. Cached per isolate for a minute; only missing stems are looked up.
-   */
-  async termStats(stems: string[], now: number): Promise<{ docs: number; df: Map<string, number> }> {
-    const fresh = (at: number) => now - at < TERM_STATS_TTL_MS;
-    const missing = [...new Set(stems)].filter((t) => !termCache.has(t) || !fresh(termCache.get(t)!.at));
-    if (missing.length || !docsCache || !fresh(docsCache.at)) {
-      const statements = [this.db.prepare("SELECT count(*) AS n FROM memories")];
-      if (missing.length) {
-        const lookups = missing.map(() => "SELECT term, doc FROM memories_fts_vocab WHERE term = ?").join(" UNION ALL ");
-        statements.push(this.db.prepare(lookups).bind(...missing));
-      }
-      const [count, vocab] = await this.db.batch<Record<string, unknown>>(statements);
-      const found = new Map((vocab?.results ?? []).map((r) => [String(r.term), Number(r.doc)]));
-      if (termCache.size > 10_000) termCache.clear();
-      for (const t of missing) termCache.set(t, { df: found.get(t) ?? 0, at: now });
-      docsCache = { n: Number(count!.results[0]?.n ?? 0), at: now };
-    }
-    return { docs: docsCache.n, df: new Map(stems.map((t) => [t, termCache.get(t)?.df ?? 0])) };
+  /** A tenant's keyword statistics for some index terms: two index lookups, nothing of other tenants. */
+  async keywordStats(tenant: string, terms: string[]): Promise<KeywordStats> {
+    const [totals, counts] = await this.db.batch<Row>([
+      this.db.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(tenant),
+      this.db
+        .prepare(`SELECT term, count(*) AS df FROM memory_terms WHERE tenant = ? AND term IN ${IN_JSON} GROUP BY term`)
+        .bind(tenant, jsonList([...new Set(terms)])),
+    ]);
+    const row = totals!.results[0];
+    return {
+      docs: Number(row?.docs ?? 0),
+      length: Number(row?.length ?? 0),
+      df: new Map(counts!.results.map((r) => [String(r.term), Number(r.df)])),
+    };
   }
 
   /** Rate-limited last_accessed update: only rows not touched in the last `minIntervalMs`. */
@@ -315,12 +308,14 @@ export class MemoryRepo {
 }
 
 function toRow(m: Memory): unknown[] {
-  return COLUMNS.map((c) => {
+  const index = indexTerms(m.text, m.key);
+  const values = COLUMNS.map((c) => {
     const v = m[c];
     if (c === "pinned") return v ? 1 : 0;
     if (Array.isArray(v) || (typeof v === "object" && v !== null)) return JSON.stringify(v);
     return v;
   });
+  return [...values, JSON.stringify(index.terms), index.length];
 }
 
 function fromRow(r: Row): Memory {

@@ -6,6 +6,7 @@ import {
   type MemoryFilter,
   type NormalTagFilter,
 } from "../domain/filters.ts";
+import { andAll, IN_JSON } from "./d1-limits.ts";
 
 /** A WHERE fragment and its parameters. */
 export interface SqlFragment {
@@ -13,12 +14,12 @@ export interface SqlFragment {
   params: unknown[];
 }
 
-// Lists are passed as one JSON parameter (json_each) because D1 allows at most 100 bound parameters.
-const IN_LIST = "(SELECT value FROM json_each(?))";
-
 /**
  * Compiles a memory filter into SQL over the `memories` table aliased `m`. Every field name
- * comes from a fixed list (never from input), every value is a bound parameter.
+ * comes from a fixed list (never from input), every value is a bound parameter. Within D1's
+ * limits for any filter the schemas accept: lists are one parameter each, so a filter binds at
+ * most 66 (7 scalar fields × 3, 3 array fields × 4, 4 numeric fields × 8, pinned), and the
+ * conditions are AND-ed as a balanced tree.
  */
 export function compileFilter(f: MemoryFilter): SqlFragment {
   const parts: string[] = [];
@@ -63,20 +64,24 @@ export function compileFilter(f: MemoryFilter): SqlFragment {
     parts.push("m.pinned = ?");
     params.push(f.pinned ? 1 : 0);
   }
-  return { sql: parts.length ? parts.join(" AND ") : "1", params };
+  return { sql: andAll(parts), params };
 }
 
 function scalarTag(col: string, f: NormalTagFilter, parts: string[], params: unknown[]): void {
-  for (const v of [...f.eq, ...f.all]) {
+  // A scalar equals each required value only if they are all one value; one condition either way
+  // (one per value overflowed the expression depth at `all` of 100 values).
+  const required = [...new Set([...f.eq, ...f.all])];
+  if (required.length > 1) parts.push("0");
+  else if (required.length === 1) {
     parts.push(`${col} = ?`);
-    params.push(v);
+    params.push(required[0]);
   }
   if (f.ne.length) {
-    parts.push(`(${col} IS NULL OR ${col} NOT IN ${IN_LIST})`);
+    parts.push(`(${col} IS NULL OR ${col} NOT IN ${IN_JSON})`);
     params.push(JSON.stringify(f.ne));
   }
   if (f.any) {
-    parts.push(`${col} IN ${IN_LIST}`);
+    parts.push(`${col} IN ${IN_JSON}`);
     params.push(JSON.stringify(f.any));
   }
 }
@@ -85,15 +90,15 @@ function arrayTag(source: string, f: NormalTagFilter, parts: string[], params: u
   const each = `json_each(CASE WHEN json_type(${source}) = 'array' THEN ${source} ELSE '[]' END)`;
   const required = [...new Set([...f.eq, ...f.all])];
   if (required.length) {
-    parts.push(`(SELECT count(DISTINCT value) FROM ${each} WHERE value IN ${IN_LIST}) = ?`);
+    parts.push(`(SELECT count(DISTINCT value) FROM ${each} WHERE value IN ${IN_JSON}) = ?`);
     params.push(JSON.stringify(required), required.length);
   }
   if (f.ne.length) {
-    parts.push(`NOT EXISTS (SELECT 1 FROM ${each} WHERE value IN ${IN_LIST})`);
+    parts.push(`NOT EXISTS (SELECT 1 FROM ${each} WHERE value IN ${IN_JSON})`);
     params.push(JSON.stringify(f.ne));
   }
   if (f.any) {
-    parts.push(`EXISTS (SELECT 1 FROM ${each} WHERE value IN ${IN_LIST})`);
+    parts.push(`EXISTS (SELECT 1 FROM ${each} WHERE value IN ${IN_JSON})`);
     params.push(JSON.stringify(f.any));
   }
 }

@@ -13,7 +13,7 @@ import { selectForForgetting } from "../../src/domain/forget.ts";
 import { byteLength, newId } from "../../src/domain/ids.ts";
 import { applyPatch, buildMemory, contentHash } from "../../src/domain/memory.ts";
 import { DEFAULT_RECENCY, fuseRanks, recencyScore, rerankWithRecency } from "../../src/domain/ranking.ts";
-import { matchExpression, pruneCommonTerms, queryTerms, stem, words } from "../../src/domain/text.ts";
+import { pruneCommonTerms, queryTerms, stem, words } from "../../src/domain/text.ts";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 0, 1);
@@ -119,13 +119,11 @@ describe("forgetting policy", () => {
 });
 
 describe("text", () => {
-  const ftsQuery = (t: string) => matchExpression(queryTerms(t));
-
-  it("builds a quoted OR query without stopwords, safe against FTS syntax", () => {
-    expect(ftsQuery("What do we use for caching?")).toBe('"use" OR "caching"');
-    expect(ftsQuery('redis" OR 1=1 -- NEAR(x')).toBe('"redis" OR "1" OR "near" OR "x"');
-    expect(ftsQuery("the and of")).toBe('"the" OR "and" OR "of"');
-    expect(ftsQuery("!!!")).toBeNull();
+  it("takes a query's words without stopwords, never its syntax", () => {
+    expect(queryTerms("What do we use for caching?")).toEqual(["use", "caching"]);
+    expect(queryTerms('redis" OR 1=1 -- NEAR(x')).toEqual(["redis", "1", "near", "x"]);
+    expect(queryTerms("the and of")).toEqual(["the", "and", "of"]);
+    expect(queryTerms("!!!")).toEqual([]);
     expect(words("Café crème")).toEqual(["cafe", "creme"]);
   });
 
