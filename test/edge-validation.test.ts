@@ -3,6 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_JSON_BYTES, MAX_TTL_SECONDS } from "../src/domain/input-limits.ts";
+import { indexTerms } from "../src/domain/text.ts";
 import worker from "../src/index.ts";
 import { call, tenantApi, type Api } from "./support/api.ts";
 
@@ -244,11 +245,16 @@ describe("rows stored before the limits (or by a bug) still read back", () => {
 
   async function poison(api: Api): Promise<void> {
     const now = Date.now();
-    const insert = `INSERT INTO memories (tenant, id, text, memory_hash, created_at, updated_at, last_accessed, event_date, expires_at, metadata, topics, entities, extracted_from)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    // The keyword-index terms as MemoryRepo writes them with every row (migration 0004).
+    const insert = `INSERT INTO memories (tenant, id, text, memory_hash, created_at, updated_at, last_accessed, event_date, expires_at, metadata, topics, entities, extracted_from, terms, doc_len)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    const index = (text: string) => {
+      const { terms, length } = indexTerms(text, null);
+      return [JSON.stringify(terms), length];
+    };
     await env.DB.batch([
-      env.DB.prepare(insert).bind(api.tenant, "bad-dates", "poisoned zebra dates", "h1", now, now, -9e15, 9e15, 8.64e15, "not json", "[]", "[]", "[]"),
-      env.DB.prepare(insert).bind(api.tenant, "bad-json", "poisoned zebra json", "h2", now, now, now, null, null, deepText, "not json", '{"x":1}', deepText),
+      env.DB.prepare(insert).bind(api.tenant, "bad-dates", "poisoned zebra dates", "h1", now, now, -9e15, 9e15, 8.64e15, "not json", "[]", "[]", "[]", ...index("poisoned zebra dates")),
+      env.DB.prepare(insert).bind(api.tenant, "bad-json", "poisoned zebra json", "h2", now, now, now, null, null, deepText, "not json", '{"x":1}', deepText, ...index("poisoned zebra json")),
       env.DB.prepare(
         "INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after) VALUES (?, 'bad-dates', 'update', 'bug', ?, NULL, 'not json', ?)",
       ).bind(api.tenant, 9e15, deepText),
