@@ -11,7 +11,7 @@ import { compatibleFacts, faithfulMerge } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { nameKey, type Entity, type GraphRepo, type Relation } from "../store/graph-repo.ts";
 import type { MaintenanceRepo } from "../store/maintenance-repo.ts";
-import type { Deduplication, MemoryService, Principal, SearchHit } from "./memory-service.ts";
+import type { Change, Deduplication, MemoryService, Principal, SearchHit } from "./memory-service.ts";
 
 export interface KnowledgeDeps {
   memories: MemoryService;
@@ -248,36 +248,37 @@ export class KnowledgeService {
    * transaction as the change; `feedback_recorded` and the change's event are emitted.
    */
   async feedback(p: Principal, memoryId: string, rating: Rating, comment: string | null): Promise<FeedbackResult> {
-    const before = await this.d.memories.get(p, memoryId);
-    const now = this.d.clock();
+    const id = newId(this.d.clock());
     const rule = rating === "positive" ? POSITIVE : NEGATIVE;
-    const confidence = round2(Math.min(1, Math.max(0, before.confidence + rule.confidence)));
-    const priority = Math.min(10, Math.max(1, before.priority + rule.priority));
-    const negatives = (await this.d.maintenance.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
-    const id = newId(now);
-    const row = this.d.maintenance.feedbackRow(p.tenant, {
-      id,
-      memory_id: memoryId,
-      rating,
-      comment,
-      actor: p.subject,
-      at: now,
-      confidence_before: before.confidence,
-      confidence_after: confidence,
+    let written: Memory | null = null;
+    // Computed from the memory as it is when the write wins (retried from a fresh read otherwise),
+    // so concurrent feedbacks add up and the feedback row's before/after are the history's.
+    const res = await this.d.memories.change(p, memoryId, async (before, now): Promise<Change> => {
+      const confidence = round2(Math.min(1, Math.max(0, before.confidence + rule.confidence)));
+      const priority = Math.min(10, Math.max(1, before.priority + rule.priority));
+      const negatives = (await this.d.maintenance.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
+      const row = this.d.maintenance.feedbackRow(p.tenant, {
+        id,
+        memory_id: memoryId,
+        rating,
+        comment,
+        actor: p.subject,
+        at: now,
+        confidence_before: before.confidence,
+        confidence_after: confidence,
+      });
+      const after = { ...before, confidence, priority, updated_at: now };
+      written = after;
+      // feedback_recorded goes out with (and just before) the change's own event, only if the write succeeds.
+      const extras = {
+        statements: [row],
+        events: [{ type: "feedback_recorded" as const, at: now, memory: after, actor: p.subject, reason: rating }],
+      };
+      const drop = rating === "negative" && negatives >= this.d.config.FEEDBACK_DELETE_AFTER && confidence < this.d.config.FEEDBACK_DELETE_THRESHOLD;
+      if (drop) return { kind: "delete", reason: `negative feedback (${negatives}×, confidence ${confidence})`, extras };
+      return { kind: "update", patch: { confidence, priority }, reason: `${rating} feedback`, extras };
     });
-    const drop = rating === "negative" && negatives >= this.d.config.FEEDBACK_DELETE_AFTER && confidence < this.d.config.FEEDBACK_DELETE_THRESHOLD;
-    const after = { ...before, confidence, priority, updated_at: now };
-    // feedback_recorded goes out with (and just before) the change's own event, only if the write succeeds.
-    const extras = {
-      statements: [row],
-      events: [{ type: "feedback_recorded" as const, at: now, memory: after, actor: p.subject, reason: rating }],
-    };
-    if (drop) {
-      await this.d.memories.remove(p, [memoryId], `negative feedback (${negatives}×, confidence ${confidence})`, extras);
-      return { feedback_id: id, memory: after, deleted: true };
-    }
-    const res = await this.d.memories.update(p, memoryId, { confidence, priority }, `${rating} feedback`, extras);
-    return { feedback_id: id, memory: res.memory, deleted: false };
+    return { feedback_id: id, memory: res.deleted ? written! : res.memory, deleted: res.deleted };
   }
 
   async stats(p: Principal): Promise<Stats> {
