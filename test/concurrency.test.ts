@@ -250,3 +250,37 @@ describe("no lost updates on one session", () => {
     expect(session.messages).toHaveLength(12);
   });
 });
+
+describe("no lost updates in consolidation", () => {
+  it("a merge racing feedback on the memories it merges writes from fresh reads only: both histories chain", async () => {
+    const a = uid("dup");
+    const b = uid("dup");
+    const namespace = uid("ns");
+    await ok("POST", "/v1/long-term-memory/", {
+      memories: [
+        { id: a, text: "User likes dark mode", namespace, confidence: 0.1, priority: 1 },
+        { id: b, text: "User likes dark mode in the editor", namespace, confidence: 0.1, priority: 1 },
+      ],
+      deduplicate: false,
+    });
+    const replies = await Promise.all([
+      send("POST", "/v1/consolidate"),
+      ...Array.from({ length: 20 }, (_, i) => send("POST", "/v1/feedback", { memory_id: i % 2 ? a : b, rating: "positive" })),
+    ]);
+    // A feedback on the memory merged away may find it gone; nothing else may fail.
+    expect(replies.map((r) => r.status).filter((s) => s !== 200 && s !== 404)).toEqual([]);
+
+    const [ha, hb] = [await history(a), await history(b)];
+    expectChained(ha);
+    expectChained(hb);
+    const merged = [...ha, ...hb].filter((e) => e.reason === "consolidated" || e.reason?.startsWith("consolidated into"));
+    expect(merged).toHaveLength(2);
+    const recorded = [...ha, ...hb].filter((e) => e.reason === "positive feedback").length;
+    expect(recorded).toBe(replies.slice(1).filter((r) => r.status === 200).length);
+    // The survivor holds at least the confidence of every feedback applied before the merge.
+    const survivor = ha.at(-1)!.op === "delete" ? b : a;
+    const m = await ok("GET", `/v1/long-term-memory/${survivor}`);
+    const before = [...ha, ...hb].filter((e) => e.op !== "delete" && e.after).map((e) => Number(e.after!.confidence));
+    expect(m.confidence).toBe(Math.max(...before));
+  });
+});

@@ -12,6 +12,7 @@ import { errorMessage, type Logger } from "../log.ts";
 import { nameKey, type Entity, type GraphRepo, type Relation } from "../store/graph-repo.ts";
 import type { MaintenanceRepo } from "../store/maintenance-repo.ts";
 import type { Change, Deduplication, MemoryService, Principal, SearchHit } from "./memory-service.ts";
+import { retryOnConflict } from "./retry.ts";
 
 export interface KnowledgeDeps {
   memories: MemoryService;
@@ -308,33 +309,15 @@ export class KnowledgeService {
     const result: ConsolidationResult = { checked: batch.length, merged: 0, removed: 0, forgotten: 0 };
     const gone = new Set<string>();
     for (const m of batch) {
-      if (gone.has(m.id)) {
-        await this.d.maintenance.advance(tenant, { at: m.updated_at, id: m.id });
-        continue;
-      }
-      const similar = (await this.d.memories.similar(p, m, this.d.nearDuplicate)).filter(
-        (o) => !gone.has(o.id) && !o.pinned && compatibleFacts(o.text, m.text),
-      );
-      if (similar.length) {
-        const cluster = [m, ...similar].sort((a, b) => b.updated_at - a.updated_at || b.created_at - a.created_at);
-        const keep = cluster[0]!;
-        const others = cluster.slice(1);
-        const text = await this.mergedText(cluster.map((x) => x.text));
-        const after: Memory = {
-          ...keep,
-          text,
-          topics: [...new Set(cluster.flatMap((x) => x.topics))],
-          entities: [...new Set(cluster.flatMap((x) => x.entities))],
-          priority: Math.max(...cluster.map((x) => x.priority)),
-          confidence: Math.max(...cluster.map((x) => x.confidence)),
-          pinned: cluster.some((x) => x.pinned),
-          created_at: Math.min(...cluster.map((x) => x.created_at)),
-          updated_at: this.d.clock(),
-        };
-        await this.d.memories.merge(tenant, keep, after, others, "system");
-        for (const o of others) gone.add(o.id);
-        result.merged++;
-        result.removed += others.length;
+      if (!gone.has(m.id)) {
+        let first = true;
+        // A merge writes only if every memory of the cluster is still as read; otherwise the
+        // cluster is rebuilt from fresh reads (a concurrent write is never overwritten).
+        await retryOnConflict("consolidation", async () => {
+          const current = first ? m : (await this.d.memories.getMany(p, [m.id]))[0];
+          first = false;
+          if (current) await this.mergeCluster(p, current, gone, result);
+        });
       }
       await this.d.maintenance.advance(tenant, { at: m.updated_at, id: m.id });
     }
@@ -345,6 +328,33 @@ export class KnowledgeService {
     }
     await this.d.maintenance.finish(tenant, this.d.clock(), { ...result });
     return result;
+  }
+
+  /** Merges `m` with its near-duplicates (same owner, same fact) into the newest of them, if any. */
+  private async mergeCluster(p: Principal, m: Memory, gone: Set<string>, result: ConsolidationResult): Promise<void> {
+    const similar = (await this.d.memories.similar(p, m, this.d.nearDuplicate)).filter(
+      (o) => !gone.has(o.id) && !o.pinned && compatibleFacts(o.text, m.text),
+    );
+    if (!similar.length) return;
+    const cluster = [m, ...similar].sort((a, b) => b.updated_at - a.updated_at || b.created_at - a.created_at);
+    const keep = cluster[0]!;
+    const others = cluster.slice(1);
+    const text = await this.mergedText(cluster.map((x) => x.text));
+    const after: Memory = {
+      ...keep,
+      text,
+      topics: [...new Set(cluster.flatMap((x) => x.topics))],
+      entities: [...new Set(cluster.flatMap((x) => x.entities))],
+      priority: Math.max(...cluster.map((x) => x.priority)),
+      confidence: Math.max(...cluster.map((x) => x.confidence)),
+      pinned: cluster.some((x) => x.pinned),
+      created_at: Math.min(...cluster.map((x) => x.created_at)),
+      updated_at: this.d.clock(),
+    };
+    await this.d.memories.merge(p.tenant, keep, after, others, "system");
+    for (const o of others) gone.add(o.id);
+    result.merged++;
+    result.removed += others.length;
   }
 
   /**
