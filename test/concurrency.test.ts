@@ -26,6 +26,9 @@ async function ok(method: string, path: string, body?: unknown): Promise<any> {
   return res.body;
 }
 
+/** 50 writers on one row retry with backoff; a loaded 2-core machine needs more than the default 15 s. */
+const RACE_TIMEOUT = { timeout: 60_000 };
+
 const uid = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 
 /** All N requests at once; every one must succeed. */
@@ -58,7 +61,7 @@ function changed(a: Record<string, unknown>, b: Record<string, unknown>): string
   return Object.keys(b).filter((k) => k !== "updated_at" && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
-describe("no lost updates on one memory", () => {
+describe("no lost updates on one memory", RACE_TIMEOUT, () => {
   it("6 concurrent positive feedbacks from confidence 0 / priority 1 end at 0.9 / 7", async () => {
     const id = uid("fb6");
     await ok("POST", "/v1/long-term-memory/", { memories: [{ id, text: "Prefers tea over coffee", confidence: 0, priority: 1 }] });
@@ -154,7 +157,7 @@ describe("no lost updates on one memory", () => {
   });
 });
 
-describe("no lost updates on one CRUD key", () => {
+describe("no lost updates on one CRUD key", RACE_TIMEOUT, () => {
   it("50 concurrent POST upserts of one (agent, scope, key): one row, all 50 writes in a chained history", async () => {
     const agent = uid("agent");
     const replies = await race(50, (i) => send("POST", "/api/memories", { agent_id: agent, key: "favourite-editor", value: `editor ${i}` }));
@@ -213,7 +216,7 @@ async function symindx(): Promise<{ send(f: unknown): void; frames: any[]; until
   };
 }
 
-describe("no lost updates on one session", () => {
+describe("no lost updates on one session", RACE_TIMEOUT, () => {
   it("50 concurrent handoffs on one conversation (5 sockets): all 50 recorded, all completed, earlier messages kept", async () => {
     const conversation = uid("conv");
     await ok("PUT", `/v1/working-memory/${conversation}`, {
@@ -251,7 +254,7 @@ describe("no lost updates on one session", () => {
   });
 });
 
-describe("no lost updates in consolidation", () => {
+describe("no lost updates in consolidation", RACE_TIMEOUT, () => {
   it("a merge racing feedback on the memories it merges writes from fresh reads only: both histories chain", async () => {
     const a = uid("dup");
     const b = uid("dup");

@@ -607,15 +607,16 @@ export class MemoryService {
     const hits = new Map<string, string[]>();
     if (!inputs.length) return hits;
     const threshold = this.d.config.DEDUP_SIMILARITY ?? this.d.embedder.nearDuplicate;
-    let embedded: Float32Array[];
+    // A retried create has its vectors already.
+    const missing = [...new Set(inputs.map(([, m]) => m.text).filter((t) => !vectors.has(t)))];
     try {
-      embedded = await this.d.embedder.embed(inputs.map(([, m]) => m.text));
+      const embedded = missing.length ? await this.d.embedder.embed(missing) : [];
+      missing.forEach((t, i) => vectors.set(t, embedded[i]!));
     } catch {
       return hits;
     }
-    inputs.forEach(([, m], i) => vectors.set(m.text, embedded[i]!));
     // The index filters what it can; rows are re-checked for the same owner afterwards.
-    const queries = inputs.map(([, m], i) => ({ vector: embedded[i]!, filter: ownerFilter(m) }));
+    const queries = inputs.map(([, m]) => ({ vector: vectors.get(m.text)!, filter: ownerFilter(m) }));
     const results = await this.d.index.queryMany(tenant, queries, { topK: 5, model: this.d.embedder.model });
     for (const [i, [id]] of inputs.entries()) {
       const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => h.id);
