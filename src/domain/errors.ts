@@ -45,3 +45,14 @@ export class AppError extends Error {
     return new AppError("validation_error", message, issues);
   }
 }
+
+/**
+ * A compare-and-set write lost a race: the row changed, appeared or went since it was read.
+ * Nothing was written; services re-read and retry, and answer 409 `conflict` when retries run out.
+ */
+export class WriteConflict extends Error {
+  constructor(what: string) {
+    super(`${what} changed concurrently`);
+    this.name = "WriteConflict";
+  }
+}

@@ -56,6 +56,8 @@ export interface Memory {
   discrete_memory_extracted: "t" | "f";
   extraction_strategy: string;
   embedding_model: string | null;
+  /** Bumped by every write of the row (0 until stored): the token of compare-and-set updates. */
+  version: number;
 }
 
 /** What a caller may set when creating a memory; everything else is derived. */
@@ -133,6 +135,7 @@ export async function buildMemory(tenant: string, id: string, input: NewMemory, 
     discrete_memory_extracted: input.discrete_memory_extracted ?? "f",
     extraction_strategy: input.extraction_strategy ?? "discrete",
     embedding_model: null,
+    version: 0,
   };
 }
 

@@ -203,28 +203,7 @@ async function run(m: Envelope, ctx: SymindxContext, reply: (type: string, data:
 
 /** Appends a system message to a conversation's working-memory session (creating it if needed). */
 async function recordInSession(ctx: SymindxContext, conversationId: string, text: string): Promise<void> {
-  const { app, principal: p } = ctx;
-  let existing = null;
-  try {
-    existing = (await app.sessions.get(p, conversationId, {}, {})).session;
-  } catch (e) {
-    if (!(e instanceof AppError && e.code === "not_found")) throw e;
-  }
-  await app.sessions.put(
-    p,
-    conversationId,
-    {
-      namespace: existing?.namespace ?? null,
-      user_id: existing?.user_id ?? null,
-      messages: [...(existing?.messages ?? []), { role: "system", content: text }],
-      memories: existing?.memories.map((mem) => ({ ...mem, persisted_at: mem.persisted_at })) ?? [],
-      context: existing?.context ?? null,
-      data: existing?.data ?? null,
-      long_term_memory_strategy: existing?.long_term_memory_strategy ?? null,
-      ttl_seconds: existing?.ttl_seconds ?? null,
-    },
-    {},
-  );
+  await ctx.app.sessions.append(ctx.principal, conversationId, [{ role: "system", content: text }]);
 }
 
 /** An agent exists when the tenant has memories of it. */

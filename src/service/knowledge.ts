@@ -11,7 +11,8 @@ import { compatibleFacts, faithfulMerge } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { nameKey, type Entity, type GraphRepo, type Relation } from "../store/graph-repo.ts";
 import type { MaintenanceRepo } from "../store/maintenance-repo.ts";
-import type { Deduplication, MemoryService, Principal, SearchHit } from "./memory-service.ts";
+import type { Change, Deduplication, MemoryService, Principal, SearchHit } from "./memory-service.ts";
+import { retryOnConflict } from "./retry.ts";
 
 export interface KnowledgeDeps {
   memories: MemoryService;
@@ -248,36 +249,37 @@ export class KnowledgeService {
    * transaction as the change; `feedback_recorded` and the change's event are emitted.
    */
   async feedback(p: Principal, memoryId: string, rating: Rating, comment: string | null): Promise<FeedbackResult> {
-    const before = await this.d.memories.get(p, memoryId);
-    const now = this.d.clock();
+    const id = newId(this.d.clock());
     const rule = rating === "positive" ? POSITIVE : NEGATIVE;
-    const confidence = round2(Math.min(1, Math.max(0, before.confidence + rule.confidence)));
-    const priority = Math.min(10, Math.max(1, before.priority + rule.priority));
-    const negatives = (await this.d.maintenance.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
-    const id = newId(now);
-    const row = this.d.maintenance.feedbackRow(p.tenant, {
-      id,
-      memory_id: memoryId,
-      rating,
-      comment,
-      actor: p.subject,
-      at: now,
-      confidence_before: before.confidence,
-      confidence_after: confidence,
+    let written: Memory | null = null;
+    // Computed from the memory as it is when the write wins (retried from a fresh read otherwise),
+    // so concurrent feedbacks add up and the feedback row's before/after are the history's.
+    const res = await this.d.memories.change(p, memoryId, async (before, now): Promise<Change> => {
+      const confidence = round2(Math.min(1, Math.max(0, before.confidence + rule.confidence)));
+      const priority = Math.min(10, Math.max(1, before.priority + rule.priority));
+      const negatives = (await this.d.maintenance.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
+      const row = this.d.maintenance.feedbackRow(p.tenant, {
+        id,
+        memory_id: memoryId,
+        rating,
+        comment,
+        actor: p.subject,
+        at: now,
+        confidence_before: before.confidence,
+        confidence_after: confidence,
+      });
+      const after = { ...before, confidence, priority, updated_at: now };
+      written = after;
+      // feedback_recorded goes out with (and just before) the change's own event, only if the write succeeds.
+      const extras = {
+        statements: [row],
+        events: [{ type: "feedback_recorded" as const, at: now, memory: after, actor: p.subject, reason: rating }],
+      };
+      const drop = rating === "negative" && negatives >= this.d.config.FEEDBACK_DELETE_AFTER && confidence < this.d.config.FEEDBACK_DELETE_THRESHOLD;
+      if (drop) return { kind: "delete", reason: `negative feedback (${negatives}×, confidence ${confidence})`, extras };
+      return { kind: "update", patch: { confidence, priority }, reason: `${rating} feedback`, extras };
     });
-    const drop = rating === "negative" && negatives >= this.d.config.FEEDBACK_DELETE_AFTER && confidence < this.d.config.FEEDBACK_DELETE_THRESHOLD;
-    const after = { ...before, confidence, priority, updated_at: now };
-    // feedback_recorded goes out with (and just before) the change's own event, only if the write succeeds.
-    const extras = {
-      statements: [row],
-      events: [{ type: "feedback_recorded" as const, at: now, memory: after, actor: p.subject, reason: rating }],
-    };
-    if (drop) {
-      await this.d.memories.remove(p, [memoryId], `negative feedback (${negatives}×, confidence ${confidence})`, extras);
-      return { feedback_id: id, memory: after, deleted: true };
-    }
-    const res = await this.d.memories.update(p, memoryId, { confidence, priority }, `${rating} feedback`, extras);
-    return { feedback_id: id, memory: res.memory, deleted: false };
+    return { feedback_id: id, memory: res.deleted ? written! : res.memory, deleted: res.deleted };
   }
 
   async stats(p: Principal): Promise<Stats> {
@@ -307,33 +309,15 @@ export class KnowledgeService {
     const result: ConsolidationResult = { checked: batch.length, merged: 0, removed: 0, forgotten: 0 };
     const gone = new Set<string>();
     for (const m of batch) {
-      if (gone.has(m.id)) {
-        await this.d.maintenance.advance(tenant, { at: m.updated_at, id: m.id });
-        continue;
-      }
-      const similar = (await this.d.memories.similar(p, m, this.d.nearDuplicate)).filter(
-        (o) => !gone.has(o.id) && !o.pinned && compatibleFacts(o.text, m.text),
-      );
-      if (similar.length) {
-        const cluster = [m, ...similar].sort((a, b) => b.updated_at - a.updated_at || b.created_at - a.created_at);
-        const keep = cluster[0]!;
-        const others = cluster.slice(1);
-        const text = await this.mergedText(cluster.map((x) => x.text));
-        const after: Memory = {
-          ...keep,
-          text,
-          topics: [...new Set(cluster.flatMap((x) => x.topics))],
-          entities: [...new Set(cluster.flatMap((x) => x.entities))],
-          priority: Math.max(...cluster.map((x) => x.priority)),
-          confidence: Math.max(...cluster.map((x) => x.confidence)),
-          pinned: cluster.some((x) => x.pinned),
-          created_at: Math.min(...cluster.map((x) => x.created_at)),
-          updated_at: this.d.clock(),
-        };
-        await this.d.memories.merge(tenant, keep, after, others, "system");
-        for (const o of others) gone.add(o.id);
-        result.merged++;
-        result.removed += others.length;
+      if (!gone.has(m.id)) {
+        let first = true;
+        // A merge writes only if every memory of the cluster is still as read; otherwise the
+        // cluster is rebuilt from fresh reads (a concurrent write is never overwritten).
+        await retryOnConflict("consolidation", async () => {
+          const current = first ? m : (await this.d.memories.getMany(p, [m.id]))[0];
+          first = false;
+          if (current) await this.mergeCluster(p, current, gone, result);
+        });
       }
       await this.d.maintenance.advance(tenant, { at: m.updated_at, id: m.id });
     }
@@ -344,6 +328,33 @@ export class KnowledgeService {
     }
     await this.d.maintenance.finish(tenant, this.d.clock(), { ...result });
     return result;
+  }
+
+  /** Merges `m` with its near-duplicates (same owner, same fact) into the newest of them, if any. */
+  private async mergeCluster(p: Principal, m: Memory, gone: Set<string>, result: ConsolidationResult): Promise<void> {
+    const similar = (await this.d.memories.similar(p, m, this.d.nearDuplicate)).filter(
+      (o) => !gone.has(o.id) && !o.pinned && compatibleFacts(o.text, m.text),
+    );
+    if (!similar.length) return;
+    const cluster = [m, ...similar].sort((a, b) => b.updated_at - a.updated_at || b.created_at - a.created_at);
+    const keep = cluster[0]!;
+    const others = cluster.slice(1);
+    const text = await this.mergedText(cluster.map((x) => x.text));
+    const after: Memory = {
+      ...keep,
+      text,
+      topics: [...new Set(cluster.flatMap((x) => x.topics))],
+      entities: [...new Set(cluster.flatMap((x) => x.entities))],
+      priority: Math.max(...cluster.map((x) => x.priority)),
+      confidence: Math.max(...cluster.map((x) => x.confidence)),
+      pinned: cluster.some((x) => x.pinned),
+      created_at: Math.min(...cluster.map((x) => x.created_at)),
+      updated_at: this.d.clock(),
+    };
+    await this.d.memories.merge(p.tenant, keep, after, others, "system");
+    for (const o of others) gone.add(o.id);
+    result.merged++;
+    result.removed += others.length;
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Embedder } from "../ai/embedder.ts";
 import type { Config } from "../config.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, WriteConflict } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { selectForForgetting, type ForgetPolicy } from "../domain/forget.ts";
 import { byteLength, MAX_ID_BYTES, newId, sha256Hex } from "../domain/ids.ts";
@@ -25,6 +25,7 @@ import type { HistoryEntry, ListOptions, MemoryRepo, PutOp, WriteOp } from "../s
 import type { VectorWrite } from "../store/vector-repo.ts";
 import { vectorFilterOf, type VectorFilter, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
 import type { EventSink, MemoryEvent } from "./events.ts";
+import { retryOnConflict } from "./retry.ts";
 
 /** Who is acting: the tenant comes from a verified token, never from a request body. */
 export interface Principal {
@@ -134,6 +135,18 @@ export interface WriteExtras {
   events?: MemoryEvent[];
 }
 
+/** What a read-modify-write (`MemoryService.change`) does with the memory it read. */
+export type Change =
+  | { kind: "update"; patch: MemoryPatch; reason?: string; extras?: WriteExtras }
+  | { kind: "delete"; reason?: string; extras?: WriteExtras };
+
+const KEY_TAKEN = "another memory already has this (agent_id, scope, key)";
+
+/** A create lost the race for a CRUD key (agent_id, scope, key) to another memory. */
+function isKeyTaken(e: unknown): boolean {
+  return e instanceof AppError && e.code === "conflict" && e.message === KEY_TAKEN;
+}
+
 /** Expired memories of a tenant are purged on read at most this often (per isolate). */
 const PURGE_ON_READ_EVERY_MS = 60_000;
 const lastPurge = new Map<string, number>();
@@ -158,18 +171,32 @@ export class MemoryService {
    * Memories without topics and entities get them from the offline tagger.
    */
   async create(p: Principal, inputs: NewMemory[], opts: CreateOptions = {}): Promise<WriteResult> {
-    const now = this.d.clock();
     const dedup = opts.dedup ?? this.d.config.DEDUP_ON_WRITE;
-    const byId = new Map<string, NewMemory>();
+    const prepared = new Map<string, NewMemory>();
     for (const input of inputs) {
-      const id = input.id ?? newId(now);
+      const id = input.id ?? newId(this.d.clock());
       checkId(id);
-      byId.set(id, withTags({ ...input, id }));
+      prepared.set(id, withTags({ ...input, id }));
     }
     const supplied = inputs.flatMap((i) => (i.id === undefined ? [] : [i.id]));
     const hashes = new Map<string, string>();
-    if (dedup) for (const [id, input] of byId) hashes.set(id, await contentHash(input.text));
+    if (dedup) for (const [id, input] of prepared) hashes.set(id, await contentHash(input.text));
+    // Vectors by text: computed once, reused by every attempt.
     const vectors = new Map<string, Float32Array>();
+    return retryOnConflict("memory", () => this.createOnce(p, new Map(prepared), supplied, hashes, dedup, vectors, opts));
+  }
+
+  /** One attempt of `create`: reads what exists, decides, and writes if nothing changed meanwhile. */
+  private async createOnce(
+    p: Principal,
+    byId: Map<string, NewMemory>,
+    supplied: string[],
+    hashes: Map<string, string>,
+    dedup: boolean,
+    vectors: Map<string, Float32Array>,
+    opts: CreateOptions,
+  ): Promise<WriteResult> {
+    const now = this.d.clock();
     // The lookup by id and hash and the nearest-neighbour query are independent: run them together.
     const [found, nearHits] = await Promise.all([
       this.d.repo.findByIdsOrHashes(p.tenant, supplied, dedup ? [...hashes.values()] : [], now),
@@ -226,24 +253,24 @@ export class MemoryService {
     p: Principal,
     input: NewMemory & { key: string; scope: Scope },
   ): Promise<{ memory: Memory; created: boolean; warnings: string[] }> {
-    for (let attempt = 0; ; attempt++) {
-      const now = this.d.clock();
-      const before = await this.d.repo.findByKey(p.tenant, input.agent_id ?? null, input.scope, input.key, now);
-      try {
+    const known = new Map<string, Float32Array>();
+    return retryOnConflict(
+      "memory",
+      async () => {
+        const now = this.d.clock();
+        const before = await this.d.repo.findByKey(p.tenant, input.agent_id ?? null, input.scope, input.key, now);
         if (before) {
           const { id: _ignored, ...patch } = input;
           const after = await applyPatch(before, patch, now);
-          const res = await this.put(p, [{ before, after }]);
+          const res = await this.put(p, [{ before, after }], { known });
           return { memory: res.memories[0]!, created: false, warnings: res.warnings };
         }
         const res = await this.create(p, [input], { dedup: false });
         return { memory: res.memories[0]!, created: true, warnings: res.warnings };
-      } catch (e) {
-        // Two creates raced on the same key: the loser retries as an update.
-        if (attempt === 0 && e instanceof AppError && e.code === "conflict") continue;
-        throw e;
-      }
-    }
+      },
+      // A create that lost the race for the key retries as an update of the winner.
+      (e) => e instanceof WriteConflict || isKeyTaken(e),
+    );
   }
 
   async get(p: Principal, id: string, namespace?: string | null): Promise<Memory> {
@@ -258,19 +285,44 @@ export class MemoryService {
   }
 
   async update(p: Principal, id: string, patch: MemoryPatch, reason?: string, extras: WriteExtras = {}): Promise<WriteResult & { memory: Memory }> {
-    const now = this.d.clock();
-    const before = await this.d.repo.get(p.tenant, id, now);
-    if (!before) throw AppError.notFound(`memory ${id}`);
-    const after = await applyPatch(before, patch, now);
-    const res = await this.put(p, [{ before, after }], { reason, extras });
-    return { ...res, memory: res.memories[0]! };
+    const res = await this.change(p, id, () => ({ kind: "update", patch, reason, extras }));
+    return { memories: [res.memory], warnings: res.warnings, deduplicated: [], memory: res.memory };
+  }
+
+  /**
+   * A read-modify-write of one memory that never loses a concurrent write: `decide` sees the
+   * memory as it is now and says what to do; the write applies only if nobody wrote the memory
+   * in between, else the memory is read again and `decide` runs again (so its extras, e.g. a
+   * feedback row, always describe the state actually written). 404 if the memory does not exist.
+   */
+  async change(
+    p: Principal,
+    id: string,
+    decide: (before: Memory, now: number) => Change | Promise<Change>,
+  ): Promise<{ memory: Memory; deleted: boolean; warnings: string[] }> {
+    const known = new Map<string, Float32Array>();
+    return retryOnConflict(`memory ${id}`, async () => {
+      const now = this.d.clock();
+      const before = await this.d.repo.get(p.tenant, id, now);
+      if (!before) throw AppError.notFound(`memory ${id}`);
+      const c = await decide(before, now);
+      if (c.kind === "delete") {
+        await this.deleteMemories(p.tenant, [before], p.subject, c.reason, c.extras);
+        return { memory: before, deleted: true, warnings: [] };
+      }
+      const after = await applyPatch(before, c.patch, now);
+      const res = await this.put(p, [{ before, after }], { reason: c.reason, extras: c.extras, known });
+      return { memory: res.memories[0]!, deleted: false, warnings: res.warnings };
+    });
   }
 
   /** Deletes the given ids; returns those that existed. */
   async remove(p: Principal, ids: string[], reason?: string, extras: WriteExtras = {}): Promise<string[]> {
-    const found = await this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
-    await this.deleteMemories(p.tenant, found, p.subject, reason, extras);
-    return found.map((m) => m.id);
+    return retryOnConflict("memory", async () => {
+      const found = await this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
+      await this.deleteMemories(p.tenant, found, p.subject, reason, extras);
+      return found.map((m) => m.id);
+    });
   }
 
   /** Live memories that name any of the entities (by their `entities`), most recently updated first. */
@@ -294,7 +346,8 @@ export class MemoryService {
 
   /**
    * Merges near-duplicates into one memory in one transaction: `keep` is rewritten as `after`
-   * and the others are deleted (history and events say `consolidated into <id>`).
+   * and the others are deleted (history and events say `consolidated into <id>`). Throws
+   * WriteConflict, writing nothing, if any of them changed since it was read.
    */
   async merge(tenant: string, keep: Memory, after: Memory, others: Memory[], actor: string): Promise<void> {
     const reason = `consolidated into ${keep.id}`;
@@ -379,6 +432,10 @@ export class MemoryService {
 
   /** Runs a forgetting pass (AMS policy); dry_run only reports what would go. */
   async forget(p: Principal, req: ForgetRequest): Promise<ForgetResult> {
+    return retryOnConflict("memories", () => this.forgetOnce(p, req));
+  }
+
+  private async forgetOnce(p: Principal, req: ForgetRequest): Promise<ForgetResult> {
     const now = this.d.clock();
     const filter: MemoryFilter = {};
     if (req.namespace) filter.namespace = { eq: req.namespace };
@@ -400,9 +457,11 @@ export class MemoryService {
 
   /** Deletes expired memories (of one tenant, or all); returns how many. */
   async purgeExpired(tenant?: string, limit = 200): Promise<number> {
-    const expired = await this.d.repo.expired(this.d.clock(), limit, tenant);
-    for (const [t, ms] of groupByTenant(expired)) await this.deleteMemories(t, ms, "system", "expired");
-    return expired.length;
+    return retryOnConflict("expired memories", async () => {
+      const expired = await this.d.repo.expired(this.d.clock(), limit, tenant);
+      for (const [t, ms] of groupByTenant(expired)) await this.deleteMemories(t, ms, "system", "expired");
+      return expired.length;
+    });
   }
 
   /** Re-embeds memories that have no vector, or one from another model (after a model change). */
@@ -413,17 +472,25 @@ export class MemoryService {
     const model = this.d.embedder.model;
     const vectors = await this.d.embedder.embed(stale.map((m) => m.text));
     const byId = new Map(stale.map((m, i) => [m.id, vectors[i]!]));
+    let done = 0;
     for (const [tenant, memories] of groupByTenant(stale)) {
       const ops: PutOp[] = [];
       for (const m of memories) {
         const vector = { kind: "set" as const, model, vectorId: await vectorId(tenant, m.id), vector: byId.get(m.id)! };
         ops.push({ kind: "put", before: m, after: { ...m, embedding_model: model }, vector, audit: false });
       }
-      await this.d.repo.write(tenant, ops, "system", now);
+      try {
+        await this.d.repo.write(tenant, ops, "system", now);
+      } catch (e) {
+        // A memory was written meanwhile (that write embedded it, or the next upkeep will).
+        if (e instanceof WriteConflict) continue;
+        throw e;
+      }
       unembedded.delete(tenant);
+      done += memories.length;
       if (this.d.index.remote) await this.d.index.push(tenant, memories.map((m) => m.id));
     }
-    return stale.length;
+    return done;
   }
 
   /**
@@ -512,22 +579,20 @@ export class MemoryService {
       }
     }
     const graph = this.d.graph.ensureEntities(p.tenant, [...entities.values()], now);
+    let memories: Memory[];
     try {
-      await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [...graph, ...(extras.statements ?? [])]);
+      memories = await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [...graph, ...(extras.statements ?? [])]);
     } catch (e) {
       // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
-      if (/UNIQUE constraint failed/.test(errorMessage(e))) {
-        throw new AppError("conflict", "another memory already has this (agent_id, scope, key)");
-      }
+      if (/UNIQUE constraint failed/.test(errorMessage(e))) throw new AppError("conflict", KEY_TAKEN);
       throw e;
     }
 
-    const memories = ops.map((o) => o.after);
     if (this.d.index.remote) this.background(this.d.index.push(p.tenant, memories.map((m) => m.id)), "vector push");
     if (this.d.index.remote && removed.length) this.background(this.d.index.flushDeletes(p.tenant), "vector delete");
     this.emit(p.tenant, [
       ...(extras.events ?? []),
-      ...ops.map((o): MemoryEvent => ({ type: o.before ? "memory_updated" : "memory_created", at: now, memory: o.after, actor: p.subject, reason })),
+      ...ops.map((o, i): MemoryEvent => ({ type: o.before ? "memory_updated" : "memory_created", at: now, memory: memories[i]!, actor: p.subject, reason })),
       ...removed.map((m): MemoryEvent => ({ type: "memory_deleted", at: now, memory: m, actor: p.subject, reason: removedReason })),
     ]);
     return { memories, warnings, deduplicated: [] };
@@ -542,15 +607,16 @@ export class MemoryService {
     const hits = new Map<string, string[]>();
     if (!inputs.length) return hits;
     const threshold = this.d.config.DEDUP_SIMILARITY ?? this.d.embedder.nearDuplicate;
-    let embedded: Float32Array[];
+    // A retried create has its vectors already.
+    const missing = [...new Set(inputs.map(([, m]) => m.text).filter((t) => !vectors.has(t)))];
     try {
-      embedded = await this.d.embedder.embed(inputs.map(([, m]) => m.text));
+      const embedded = missing.length ? await this.d.embedder.embed(missing) : [];
+      missing.forEach((t, i) => vectors.set(t, embedded[i]!));
     } catch {
       return hits;
     }
-    inputs.forEach(([, m], i) => vectors.set(m.text, embedded[i]!));
     // The index filters what it can; rows are re-checked for the same owner afterwards.
-    const queries = inputs.map(([, m], i) => ({ vector: embedded[i]!, filter: ownerFilter(m) }));
+    const queries = inputs.map(([, m]) => ({ vector: vectors.get(m.text)!, filter: ownerFilter(m) }));
     const results = await this.d.index.queryMany(tenant, queries, { topK: 5, model: this.d.embedder.model });
     for (const [i, [id]] of inputs.entries()) {
       const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => h.id);

@@ -1,7 +1,7 @@
 import type { LlmProvider } from "../ai/llm.ts";
 import type { Config } from "../config.ts";
 import { packPrompt, planSummarization, type ChatMessage } from "../domain/budget.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, WriteConflict } from "../domain/errors.ts";
 import { newId } from "../domain/ids.ts";
 import { buildMemory, sameList, type Memory, type NewMemory } from "../domain/memory.ts";
 import { DEFAULT_STRATEGY, snapshot, type MessageRole, type Session, type SessionMessage } from "../domain/session.ts";
@@ -10,6 +10,7 @@ import { errorMessage, type Logger } from "../log.ts";
 import type { SessionRepo } from "../store/session-repo.ts";
 import type { EventSink, SessionEvent } from "./events.ts";
 import type { MemoryService, Principal, SearchHit, SearchRequest } from "./memory-service.ts";
+import { retryOnConflict } from "./retry.ts";
 
 export interface WorkingMemoryDeps {
   repo: SessionRepo;
@@ -95,41 +96,8 @@ export class WorkingMemoryService {
     const now = this.d.clock();
     const budget = await this.budget(model);
     const warnings: string[] = [];
-
-    let messages: SessionMessage[] = input.messages.map((m) => ({
-      id: m.id ?? newId(now),
-      role: m.role,
-      content: m.content,
-      created_at: m.created_at ?? now,
-    }));
-    let context = input.context;
-    let summarized = 0;
-    if (this.d.config.WORKING_MEMORY_SUMMARIZATION) {
-      const plan = planSummarization(
-        messages.map((m) => messageTokens(budget.counter, m)),
-        budget.window,
-        this.d.config.SUMMARIZATION_THRESHOLD,
-      );
-      if (plan.summarize) {
-        const older = messages.slice(0, -plan.keep);
-        try {
-          context = await this.d.llm.summarize({
-            previous: context,
-            messages: older,
-            maxTokens: plan.summaryTokens,
-            count: (t) => budget.counter.count(t),
-          });
-          messages = messages.slice(-plan.keep);
-          summarized = older.length;
-        } catch (e) {
-          // Nothing is lost: the whole session is stored and the next write summarizes it.
-          this.d.log.warn("summarization failed; session stored unsummarized", { provider: this.d.llm.name, error: errorMessage(e) });
-          warnings.push(
-            `summarization failed (${errorMessage(e)}); all ${messages.length} messages were kept and will be summarized on a later write`,
-          );
-        }
-      }
-    }
+    const given = input.messages.map((m) => ({ id: m.id ?? newId(now), role: m.role, content: m.content, created_at: m.created_at ?? now }));
+    const { messages, context, summarized } = await this.summarize(given, input.context, budget, warnings);
 
     // The same id twice is one memory: the last one given wins.
     const byId = new Map(input.memories.map((m) => [m.id ?? newId(now), m]));
@@ -163,19 +131,97 @@ export class WorkingMemoryService {
     const tokens = this.tokensOf(messages, budget.counter);
     // One statement: version 1 is a new session (or one replacing an expired row).
     const { version, created_at } = await this.d.repo.put(session, tokens);
-    const stored: Session = { ...session, created_at, version };
-    const created = version === 1;
+    return this.stored(p, { ...session, created_at, version }, tokens, summarized, budget, warnings);
+  }
+
+  /**
+   * Appends messages to a session (creating it if needed), keeping everything else it holds;
+   * over the summarization threshold, older messages are summarized as on `put`. Concurrent
+   * appends all land: each is a compare-and-set on the session's version, retried from a fresh
+   * read when another write came first.
+   */
+  async append(p: Principal, sessionId: string, added: { role: MessageRole; content: string }[]): Promise<SessionView> {
+    const budget = await this.budget({});
+    return retryOnConflict(`session ${sessionId}`, async () => {
+      const now = this.d.clock();
+      const warnings: string[] = [];
+      const existing = await this.d.repo.get(p.tenant, sessionId, now);
+      const all = [...(existing?.messages ?? []), ...added.map((m) => ({ id: newId(now), role: m.role, content: m.content, created_at: now }))];
+      const { messages, context, summarized } = await this.summarize(all, existing?.context ?? null, budget, warnings);
+      const ttl = existing?.ttl_seconds ?? null;
+      const session: Omit<Session, "version"> = {
+        tenant: p.tenant,
+        session_id: sessionId,
+        namespace: existing?.namespace ?? null,
+        user_id: existing?.user_id ?? null,
+        messages,
+        memories: existing?.memories ?? [],
+        context,
+        data: existing?.data ?? null,
+        long_term_memory_strategy: existing?.long_term_memory_strategy ?? DEFAULT_STRATEGY,
+        ttl_seconds: ttl,
+        expires_at: ttl ? now + ttl * 1000 : null,
+        created_at: existing?.created_at ?? now,
+        updated_at: now,
+        last_accessed: now,
+      };
+      const tokens = this.tokensOf(messages, budget.counter);
+      const written = await this.d.repo.replaceIf(session, tokens, existing);
+      if (!written) throw new WriteConflict(`session ${sessionId}`);
+      return this.stored(p, { ...session, ...written }, tokens, summarized, budget, warnings);
+    });
+  }
+
+  /** After a session write: its event, promotion of its new memories (after the response), and its view. */
+  private stored(p: Principal, stored: Session, tokens: number, summarized: number, budget: Budget, warnings: string[]): SessionView {
+    const created = stored.version === 1;
     this.emit(p.tenant, [
       {
         type: "session_updated",
-        at: now,
+        at: stored.updated_at,
         session: snapshot(stored, tokens, summarized),
         actor: p.subject,
         reason: summarized ? "summarized" : created ? "created" : "replaced",
       },
     ]);
-    if (memories.some((m) => m.persisted_at === null)) this.background(this.promote(p, stored), "working-memory promotion");
+    if (stored.memories.some((m) => m.persisted_at === null)) this.background(this.promote(p, stored), "working-memory promotion");
     return { session: stored, tokens, usage: this.usage(tokens, budget), newSession: created, warnings };
+  }
+
+  /**
+   * Over the summarization threshold, older messages are summarized into `context` and dropped;
+   * if the provider fails, every message is kept (with a warning) and the next write tries again.
+   */
+  private async summarize(
+    messages: SessionMessage[],
+    context: string | null,
+    budget: Budget,
+    warnings: string[],
+  ): Promise<{ messages: SessionMessage[]; context: string | null; summarized: number }> {
+    if (!this.d.config.WORKING_MEMORY_SUMMARIZATION) return { messages, context, summarized: 0 };
+    const plan = planSummarization(
+      messages.map((m) => messageTokens(budget.counter, m)),
+      budget.window,
+      this.d.config.SUMMARIZATION_THRESHOLD,
+    );
+    if (!plan.summarize) return { messages, context, summarized: 0 };
+    const older = messages.slice(0, -plan.keep);
+    try {
+      const summary = await this.d.llm.summarize({
+        previous: context,
+        messages: older,
+        maxTokens: plan.summaryTokens,
+        count: (t) => budget.counter.count(t),
+      });
+      return { messages: messages.slice(-plan.keep), context: summary, summarized: older.length };
+    } catch (e) {
+      // Nothing is lost: the whole session is stored and the next write summarizes it.
+      this.d.log.warn("summarization failed; session stored unsummarized", { provider: this.d.llm.name, error: errorMessage(e) });
+      warnings.push(
+        `summarization failed (${errorMessage(e)}); all ${messages.length} messages were kept and will be summarized on a later write`,
+      );
+      return { messages, context, summarized: 0 };
+    }
   }
 
   /** A session; with a model or window, the oldest messages beyond it are left out (at least one stays). */
@@ -349,6 +395,6 @@ function matches(s: Session, sel: SessionSelector): boolean {
 
 /** A working-memory record as a long-term creation request (derived fields are rebuilt there). */
 function asNewMemory(m: Memory): NewMemory {
-  const { tenant: _t, memory_hash: _h, updated_at: _u, persisted_at: _p, embedding_model: _e, ...rest } = m;
+  const { tenant: _t, memory_hash: _h, updated_at: _u, persisted_at: _p, embedding_model: _e, version: _v, ...rest } = m;
   return rest;
 }

@@ -1,12 +1,17 @@
 import type { Memory } from "../domain/memory.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
+import { WriteConflict } from "../domain/errors.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { BM25_B, BM25_K1, indexTerms, type KeywordQuery, type KeywordStats } from "../domain/text.ts";
 import { andAll, bindChecked, containsAllWords, IN_JSON, jsonList } from "./d1-limits.ts";
 import { compileFilter } from "./sql-filter.ts";
 import { vectorStatements, type VectorWrite } from "./vector-repo.ts";
 
-/** A new version of a memory. `audit: false` skips the history row (re-embedding is not a change of content). */
+/**
+ * A new version of a memory. `before` is the row as read (null: the id was free, or held by an
+ * expired memory); the write applies only if the row is still that. `audit: false` skips the
+ * history row (re-embedding is not a change of content).
+ */
 export type PutOp = { kind: "put"; before: Memory | null; after: Memory; vector: VectorWrite; reason?: string; audit?: boolean };
 
 /** A change to one memory, written atomically with its vector and history rows. */
@@ -62,15 +67,28 @@ const COLUMNS = [
   "embedding_model",
 ] as const;
 
+const SELECT = `SELECT ${COLUMNS.map((c) => `m.${c}`).join(", ")}, m.version FROM memories m`;
 /** Written with every version of a memory, never read back: its keyword-index terms (migration 0004). */
 const INDEX_COLUMNS = ["terms", "doc_len"] as const;
 const WRITTEN = [...COLUMNS, ...INDEX_COLUMNS];
-
-const SELECT = `SELECT ${COLUMNS.map((c) => `m.${c}`).join(", ")} FROM memories m`;
-const UPSERT = `INSERT INTO memories (${WRITTEN.join(", ")}) VALUES (${WRITTEN.map(() => "?").join(", ")})
-  ON CONFLICT (tenant, id) DO UPDATE SET ${WRITTEN.filter((c) => c !== "tenant" && c !== "id")
-    .map((c) => `${c} = excluded.${c}`)
-    .join(", ")}`;
+const MUTABLE = WRITTEN.filter((c) => c !== "tenant" && c !== "id");
+/*
+ * Compare-and-set writes (no lost updates): each statement changes its row only if the row is
+ * as the service read it, and is followed by GUARD, which aborts the batch when it changed nothing.
+ * A create takes a free id, or one held by an expired memory (reads treat those as absent);
+ * the version keeps counting there, so a stale read of the expired row can never match again.
+ */
+const CREATE = `INSERT INTO memories (${WRITTEN.join(", ")}, version) VALUES (${WRITTEN.map(() => "?").join(", ")}, 1)
+  ON CONFLICT (tenant, id) DO UPDATE SET ${MUTABLE.map((c) => `${c} = excluded.${c}`).join(", ")}, version = memories.version + 1
+  WHERE memories.expires_at IS NOT NULL AND memories.expires_at <= ?
+  RETURNING version`;
+const UPDATE = `UPDATE memories SET ${MUTABLE.map((c) => `${c} = ?`).join(", ")}, version = version + 1
+  WHERE tenant = ? AND id = ? AND version = ? RETURNING version`;
+const DELETE = "DELETE FROM memories WHERE tenant = ? AND id = ? AND version = ?";
+/** changes() counts the rows the previous statement of the batch changed itself (not its triggers'). */
+const GUARD = "INSERT INTO write_conflicts (n) SELECT 1 WHERE changes() = 0";
+/** The message of the write_conflicts trigger (migration 0005). */
+const CONFLICT_MESSAGE = "edgemem: write conflict";
 const LIVE = "(m.expires_at IS NULL OR m.expires_at > ?)";
 
 /** D1 repository for memory records, their history, and (through vector-repo) their vectors. */
@@ -83,25 +101,46 @@ export class MemoryRepo {
 
   /**
    * Applies all ops in one D1 batch: one transaction, so a failure writes nothing. `extra`
-   * statements (graph entities, feedback rows) join the same transaction.
+   * statements (graph entities, feedback rows) join the same transaction. Each op applies only
+   * if its memory is still as `before` says (same version, or absent for a create); otherwise
+   * nothing is written and this throws WriteConflict. Returns the written memories of the put
+   * ops, with their new versions.
    */
-  async write(tenant: string, ops: WriteOp[], actor: string, now: number, extra: D1PreparedStatement[] = []): Promise<void> {
+  async write(tenant: string, ops: WriteOp[], actor: string, now: number, extra: D1PreparedStatement[] = []): Promise<Memory[]> {
     const stmts: D1PreparedStatement[] = [];
+    const puts: { after: Memory; at: number }[] = [];
     for (const op of ops) {
       if (op.kind === "put") {
-        stmts.push(this.db.prepare(UPSERT).bind(...toRow(op.after)));
-        stmts.push(...vectorStatements(this.db, op.after, op.vector, this.remoteIndex, now));
+        const { before, after } = op;
+        puts.push({ after, at: stmts.length });
+        const values = toRow(after);
+        stmts.push(
+          before
+            ? this.db.prepare(UPDATE).bind(...values.slice(2), tenant, after.id, before.version)
+            : this.db.prepare(CREATE).bind(...values, now),
+        );
+        stmts.push(this.db.prepare(GUARD));
+        stmts.push(...vectorStatements(this.db, after, op.vector, this.remoteIndex, now));
         if (op.audit !== false) {
-          stmts.push(this.historyRow(tenant, op.after.id, op.before ? "update" : "create", actor, now, op.reason, op.before, op.after));
+          stmts.push(this.historyRow(tenant, after.id, before ? "update" : "create", actor, now, op.reason, before, after));
         }
       } else {
-        stmts.push(this.db.prepare("DELETE FROM memories WHERE tenant = ? AND id = ?").bind(tenant, op.before.id));
+        stmts.push(this.db.prepare(DELETE).bind(tenant, op.before.id, op.before.version));
+        stmts.push(this.db.prepare(GUARD));
         stmts.push(...vectorStatements(this.db, op.before, { kind: "drop" }, this.remoteIndex, now));
         stmts.push(this.historyRow(tenant, op.before.id, "delete", actor, now, op.reason, op.before, null));
       }
     }
     stmts.push(...extra);
-    if (stmts.length) await this.db.batch(stmts);
+    if (!stmts.length) return [];
+    let results: D1Result<Row>[];
+    try {
+      results = await this.db.batch<Row>(stmts);
+    } catch (e) {
+      if (e instanceof Error && e.message.includes(CONFLICT_MESSAGE)) throw new WriteConflict(`memory of tenant ${tenant}`);
+      throw e;
+    }
+    return puts.map(({ after, at }) => ({ ...after, version: Number(results[at]!.results[0]?.version) }));
   }
 
   async get(tenant: string, id: string, now: number): Promise<Memory | null> {
@@ -302,7 +341,11 @@ export class MemoryRepo {
     after: Memory | null,
   ): D1PreparedStatement {
     return this.db
-      .prepare("INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .prepare(
+        // `after` gets the version the write gave the row (it follows the row's statement in the batch).
+        `INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, json_set(?8, '$.version', (SELECT version FROM memories WHERE tenant = ?1 AND id = ?2)))`,
+      )
       .bind(tenant, id, op, actor, at, reason ?? null, before ? JSON.stringify(before) : null, after ? JSON.stringify(after) : null);
   }
 }
@@ -347,5 +390,6 @@ function fromRow(r: Row): Memory {
     discrete_memory_extracted: r.discrete_memory_extracted === "t" ? "t" : "f",
     extraction_strategy: String(r.extraction_strategy),
     embedding_model: (r.embedding_model as string | null) ?? null,
+    version: Number(r.version),
   };
 }

@@ -70,6 +70,38 @@ export class SessionRepo {
   }
 
   /**
+   * Compare-and-set replacement: writes the session only if it is still as read — `expected`
+   * (its version and creation time), or, for null, absent (or expired). Returns the new version
+   * and creation time, or null (nothing written) when another write came first.
+   */
+  async replaceIf(
+    s: Omit<Session, "version">,
+    tokens: number,
+    expected: Pick<Session, "version" | "created_at"> | null,
+  ): Promise<{ version: number; created_at: number } | null> {
+    const values = toRow(s, tokens);
+    const mutable = COLUMNS.filter((c) => c !== "tenant" && c !== "session_id" && c !== "created_at");
+    const statement = expected
+      ? this.db
+          .prepare(
+            `UPDATE working_memory SET ${mutable.map((c) => `${c} = ?`).join(", ")}, version = version + 1
+             WHERE tenant = ? AND session_id = ? AND version = ? AND created_at = ? AND ${LIVE}
+             RETURNING version, created_at`,
+          )
+          .bind(...mutable.map((c) => values[COLUMNS.indexOf(c)]), s.tenant, s.session_id, expected.version, expected.created_at, s.updated_at)
+      : this.db
+          .prepare(
+            `INSERT INTO working_memory (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})
+             ON CONFLICT (tenant, session_id) DO UPDATE SET
+               ${COLUMNS.filter((c) => c !== "tenant" && c !== "session_id").map((c) => `${c} = excluded.${c}`).join(", ")}, version = 1
+             WHERE ${EXPIRED}
+             RETURNING version, created_at`,
+          )
+          .bind(...values);
+    return (await statement.first<{ version: number; created_at: number }>()) ?? null;
+  }
+
+  /**
    * Records that memories were promoted to long-term memory, only if the session is still the
    * one (creation time) and version the promotion read (a newer write promotes its own memories).
    */
