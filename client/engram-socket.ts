@@ -49,6 +49,25 @@ export interface EngramEvent {
   seq: number;
 }
 
+/**
+ * A gap in the event stream, sent first on a reconnect whose `since` the server cannot resume
+ * from: events after `since` were dropped from the server's replay log (it keeps the last 1,000),
+ * or `since` is ahead of the server or not a sequence number. Events after `resume_after` follow.
+ * Resync what you derive from events (e.g. re-read it over REST); the socket carries on.
+ */
+export interface EngramGap {
+  event: "gap";
+  data: {
+    /** The `since` sent, or null when the server could not read it. */
+    since: number | null;
+    /** The oldest event the server still holds (null: none). */
+    oldest_seq: number | null;
+    latest_seq: number;
+    /** The replay (then the live stream) continues after this sequence number. */
+    resume_after: number;
+  };
+}
+
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
 
 /** A command that failed: engram's error code (INVALID_MESSAGE, NOT_FOUND, UNAUTHORIZED, ...). */
@@ -112,6 +131,7 @@ export class EngramSocket {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly pending = new Map<string, Pending>();
   private readonly handlers = new Map<string, Set<(e: EngramEvent) => void>>();
+  private readonly gapHandlers = new Set<(g: EngramGap) => void>();
   private readonly stateHandlers = new Set<(s: ConnectionState, info: { attempt: number; delayMs?: number }) => void>();
   private opened: Promise<void> | null = null;
   /** close() was called: no reconnects, no new commands. */
@@ -160,12 +180,23 @@ export class EngramSocket {
     });
   }
 
-  /** Calls `handler` for each pushed event named `event` ("*": all); returns the unsubscribe. */
-  on(event: EngramEventName | "*", handler: (e: EngramEvent) => void): () => void {
+  /**
+   * Calls `handler` for each pushed event named `event` ("*": all memory events), or for each
+   * `"gap"` (events missed for good: resync); returns the unsubscribe.
+   */
+  on(event: "gap", handler: (g: EngramGap) => void): () => void;
+  on(event: EngramEventName | "*", handler: (e: EngramEvent) => void): () => void;
+  on(event: EngramEventName | "*" | "gap", handler: ((e: EngramEvent) => void) | ((g: EngramGap) => void)): () => void {
+    if (event === "gap") {
+      const h = handler as (g: EngramGap) => void;
+      this.gapHandlers.add(h);
+      return () => this.gapHandlers.delete(h);
+    }
     let set = this.handlers.get(event);
     if (!set) this.handlers.set(event, (set = new Set()));
-    set.add(handler);
-    return () => set.delete(handler);
+    const h = handler as (e: EngramEvent) => void;
+    set.add(h);
+    return () => set.delete(h);
   }
 
   /** Calls `handler` on every connection state change (with the reconnect delay when reconnecting). */
@@ -248,6 +279,13 @@ export class EngramSocket {
     try {
       f = JSON.parse(text);
     } catch {
+      return;
+    }
+    if (f?.event === "gap") {
+      // Continue from where the server resumes: below our position after a reset, so its new
+      // events are not taken for ones already seen.
+      if (typeof f.data?.resume_after === "number") this.seq = f.data.resume_after;
+      for (const h of this.gapHandlers) h(f as EngramGap);
       return;
     }
     if (typeof f?.event === "string") {

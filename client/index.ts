@@ -12,6 +12,7 @@ export {
   type EngramCommands,
   type EngramEvent,
   type EngramEventName,
+  type EngramGap,
   type EngramSocketOptions,
 } from "./engram-socket.ts";
 export type * from "./types.ts";

@@ -8,7 +8,7 @@ import { OfflineEmbedder } from "./ai/offline-embedder.ts";
 import { WorkersAiEmbedder } from "./ai/workers-ai-embedder.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
-import type { EventSink } from "./service/events.ts";
+import { chunkEvents, type EventSink } from "./service/events.ts";
 import { MemoryService } from "./service/memory-service.ts";
 import { KnowledgeService } from "./service/knowledge.ts";
 import { WorkingMemoryService } from "./service/working-memory.ts";
@@ -118,14 +118,23 @@ function offlineEmbedder(dims: number): OfflineEmbedder {
   return offline;
 }
 
-/** Publishes events to the tenant's hub after the response; a hub failure never fails a write. */
+/**
+ * Publishes events to the tenant's hub after the response, in chunks sent one after the other (and
+ * after this request's earlier publishes), so the hub numbers them in the order they happened. A hub
+ * failure never fails a write.
+ */
 function hubSink(env: Env, defer: (p: Promise<unknown>) => void, log: Logger): EventSink {
+  let tail: Promise<void> = Promise.resolve();
   return {
     publish(tenant, events) {
       const hub = env.TENANT_HUB.getByName(tenant);
-      defer(
-        hub.publish(events).catch((e: unknown) => log.warn("event publish failed", { tenant, error: errorMessage(e) })),
-      );
+      const chunks = chunkEvents(events);
+      tail = tail.then(async () => {
+        for (const chunk of chunks) {
+          await hub.publish(chunk).catch((e: unknown) => log.warn("event publish failed", { tenant, events: chunk.length, error: errorMessage(e) }));
+        }
+      });
+      defer(tail);
     },
   };
 }

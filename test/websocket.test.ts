@@ -9,8 +9,8 @@ interface Client {
   ws: WebSocket;
   frames: any[];
   send(frame: unknown): void;
-  /** The first received frame (from `from` on) matching `pred`, waiting up to 4 s. */
-  next(pred: (f: any) => boolean, from?: number): Promise<any>;
+  /** The first received frame (from `from` on) matching `pred`, waiting up to `ms` (4 s). */
+  next(pred: (f: any) => boolean, from?: number, ms?: number): Promise<any>;
 }
 
 async function open(
@@ -37,8 +37,8 @@ async function connect(api: Api, init: Parameters<typeof open>[1] = {}): Promise
     ws,
     frames,
     send: (f) => ws.send(typeof f === "string" ? f : JSON.stringify(f)),
-    async next(pred, from = 0) {
-      for (const deadline = Date.now() + 4000; Date.now() < deadline; ) {
+    async next(pred, from = 0, ms = 4000) {
+      for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
         const hit = frames.slice(from).find(pred);
         if (hit) return hit;
         await new Promise((r) => setTimeout(r, 5));
@@ -146,7 +146,8 @@ describe("engram over WebSocket", () => {
     c.send({ type: "ping" });
     await c.next((f) => f.type === "pong");
     for (let i = 0; i < 125; i++) c.send({ command: "status", payload: {} });
-    const limited = await c.next((f) => f.error?.code === "RATE_LIMIT_EXCEEDED");
+    // 120 status commands run before the refusal: give a loaded machine time for them.
+    const limited = await c.next((f) => f.error?.code === "RATE_LIMIT_EXCEEDED", 0, 12_000);
     expect(limited.error.message).toBe("more than 120 frames in 10 s");
     // Another socket of the tenant is not affected.
     const other = await connect(api);
@@ -313,7 +314,7 @@ describe("SYMindX over WebSocket", () => {
     c.send({ id: "w", type: "command", data: { instruction: "remember secret plans" } });
     expect((await c.next(typed("error", "w"))).data.code).toBe("UNAUTHORIZED");
     for (let i = 0; i < 125; i++) c.send({ id: `s${i}`, type: "status" });
-    expect((await c.next((f) => f.type === "error" && f.data.code === "RATE_LIMIT_EXCEEDED")).data.message).toBe("more than 120 frames in 10 s");
+    expect((await c.next((f) => f.type === "error" && f.data.code === "RATE_LIMIT_EXCEEDED", 0, 12_000)).data.message).toBe("more than 120 frames in 10 s");
   });
 
   it("batch runs each message in order; bad frames get SYMindX error frames and the socket stays open", async () => {

@@ -12,6 +12,7 @@ import { feedbackResponse, graphResponse, ingestResponse, ratingOf, statsRespons
 import { parse } from "../http/respond.ts";
 import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";
+import type { Gap } from "./replay.ts";
 
 /**
  * The engram dialect (`/ws`, frames `{command, payload}`): each command runs through the same
@@ -51,7 +52,8 @@ const payloads = {
       helpful: z.boolean().optional(),
       comment: z.string().max(2000).nullish(),
     })
-    .refine((p) => p.rating ?? p.positive ?? p.helpful, { message: "give rating (positive|negative) or positive (boolean)", path: ["rating"] }),
+    // Presence, not truth: `positive: false` is a (negative) rating.
+    .refine((p) => p.rating !== undefined || p.positive !== undefined || p.helpful !== undefined, { message: "give rating (positive|negative) or positive (boolean)", path: ["rating"] }),
   query: z.object({ query: text.max(1000), hops: z.number().int().min(1).max(2).default(2), include_history: z.boolean().default(false), limit: z.number().int().min(1).max(100).default(20) }),
   ingest: z.object({
     messages: z
@@ -207,4 +209,13 @@ export function engramPush(e: DomainEvent & { seq: number }): Record<string, unk
     },
     seq: e.seq,
   };
+}
+
+/**
+ * The engram frame for a replay gap: `{event: "gap", data: {since, oldest_seq, latest_seq,
+ * resume_after}}`. Events were missed for good (or `since` was unusable): resync, then carry on
+ * from the events that follow.
+ */
+export function engramGap(gap: Gap): { event: "gap"; data: Gap } {
+  return { event: "gap", data: gap };
 }

@@ -159,6 +159,9 @@ async function run(m: Envelope, ctx: SymindxContext, reply: (type: string, data:
     }
     case "batch": {
       const d = parse(batchData, m.data ?? {});
+      // The seed's batches are flat; a nested one would multiply the work one frame can ask for.
+      const nested = d.messages.findIndex(isBatch);
+      if (nested >= 0) throw AppError.validation([{ field: `data.messages.${nested}.type`, message: "a batch cannot contain a batch" }]);
       // In order: each message gets its own reply, as if sent one by one.
       for (const inner of d.messages) await handleSymindx(inner, ctx, send);
       return;
@@ -199,6 +202,20 @@ async function run(m: Envelope, ctx: SymindxContext, reply: (type: string, data:
     default:
       throw new AppError("bad_request", `unknown message type '${m.type}'; expected one of ${SYMINDX_TYPES.join(", ")}`);
   }
+}
+
+function isBatch(raw: unknown): boolean {
+  return typeof raw === "object" && raw !== null && (raw as { type?: unknown }).type === "batch";
+}
+
+/**
+ * The operations a SYMindX frame asks for, as the rate limit counts them: each message of a
+ * batch is one, as if sent on its own (a nested batch is refused before it runs).
+ */
+export function symindxOperations(raw: unknown): number {
+  if (!isBatch(raw)) return 1;
+  const messages = ((raw as { data?: { messages?: unknown } }).data ?? {}).messages;
+  return Array.isArray(messages) ? Math.max(1, messages.length) : 1;
 }
 
 /** Appends a system message to a conversation's working-memory session (creating it if needed). */

@@ -1,10 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
+import { loadConfig } from "../config.ts";
 import { buildDeps, type AppDeps } from "../deps.ts";
+import { createLogger, errorMessage, type Logger } from "../log.ts";
 import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";
-import { engramPush, handleEngram } from "./engram.ts";
-import { handleSymindx, symindxError, symindxEvent, type Subscription } from "./symindx.ts";
+import { engramGap, engramPush, handleEngram } from "./engram.ts";
+import { planReplay } from "./replay.ts";
+import { handleSymindx, symindxError, symindxEvent, symindxOperations, type Subscription } from "./symindx.ts";
 import { handleTrustgraph } from "./trustgraph.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
@@ -52,7 +55,9 @@ const eventSchema = z.discriminatedUnion("type", [
     ...common,
   }),
 ]);
-const publishInput = z.array(eventSchema).max(1000);
+// No count cap: one write can emit thousands of events (an ingest, a forget), and refusing the call
+// loses them all. The Worker's sink sends them in chunks (`chunkEvents`), which bounds each RPC.
+const publishInput = z.array(eventSchema);
 
 export type SequencedEvent = DomainEvent & { seq: number };
 
@@ -65,6 +70,7 @@ export class TenantHub extends DurableObject<Env> {
   private readonly startedAt = Date.now();
   /** Per-socket message counts for rate limiting (in memory: a hibernation simply resets them). */
   private readonly rates = new Map<string, { windowStart: number; count: number }>();
+  private logger: Logger | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -77,28 +83,39 @@ export class TenantHub extends DurableObject<Env> {
     });
   }
 
-  /** Records events in order and pushes them to the tenant's sockets; returns the sequence number of the last. */
+  /**
+   * Records events in order and pushes them to the tenant's sockets; returns the sequence number of
+   * the last (0 when none was recorded). An event that cannot be stored or shaped for a dialect is
+   * logged and skipped: it never costs the others their delivery.
+   */
   async publish(input: DomainEvent[]): Promise<number> {
     const events = publishInput.parse(input) as unknown as DomainEvent[];
     let seq = 0;
     const sequenced: SequencedEvent[] = [];
     for (const e of events) {
-      const row = this.ctx.storage.sql
-        .exec<{ seq: number }>("INSERT INTO events (at, body) VALUES (?, ?) RETURNING seq", e.at, JSON.stringify(e))
-        .one();
-      seq = row.seq;
+      let body: string;
+      try {
+        body = JSON.stringify(e);
+      } catch (err) {
+        this.log.warn("event not recorded: not serializable", { type: e.type, error: errorMessage(err) });
+        continue;
+      }
+      seq = this.ctx.storage.sql.exec<{ seq: number }>("INSERT INTO events (at, body) VALUES (?, ?) RETURNING seq", e.at, body).one().seq;
       sequenced.push({ ...e, seq });
     }
     if (seq > REPLAY_LOG_SIZE) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", seq - REPLAY_LOG_SIZE);
-    // engram clients get every event of their tenant without asking; SYMindX clients what they subscribed to.
-    const engram = sequenced.map(engramPush).filter((f) => f !== null).map((f) => JSON.stringify(f));
+    // engram clients get every event of their tenant without asking; SYMindX clients what they
+    // subscribed to; TrustGraph has no push events.
+    let engram: string[] | null = null;
     for (const ws of this.ctx.getWebSockets(WS_TAG)) {
       const att = ws.deserializeAttachment() as Attachment;
-      if (att.dialect === "engram") for (const f of engram) send(ws, f);
-      else if (att.dialect === "symindx") {
+      if (att.dialect === "engram") {
+        engram ??= sequenced.map((e) => this.frame(e, engramPush)).filter((f) => f !== null);
+        for (const f of engram) send(ws, f);
+      } else if (att.dialect === "symindx") {
         for (const e of sequenced) {
-          const f = symindxEvent(e, att.subscription, att.rooms ?? []);
-          if (f) send(ws, JSON.stringify(f));
+          const f = this.frame(e, (x) => symindxEvent(x, att.subscription, att.rooms ?? []));
+          if (f) send(ws, f);
         }
       }
     }
@@ -119,11 +136,19 @@ export class TenantHub extends DurableObject<Env> {
     const attachment: Attachment = { v: 1, id: crypto.randomUUID(), principal, dialect, subscription: { events: [], minImportance: 0 } };
     this.ctx.acceptWebSocket(server, [attachment.id, WS_TAG]);
     server.serializeAttachment(attachment);
-    const since = Number(url.searchParams.get("since"));
-    if (url.searchParams.has("since") && Number.isInteger(since) && since >= 0) {
-      for (const e of await this.replay(since)) {
-        const f = engramPush(e);
-        if (f) send(server, JSON.stringify(f));
+    // `/ws` replays in engram's format (a socket is engram until its first SYMindX frame); TrustGraph
+    // has no push events, so nothing to replay. All synchronous: no publish can slip in between.
+    if (dialect === "engram") {
+      const bounds = this.ctx.storage.sql
+        .exec<{ oldest: number | null; latest: number | null }>("SELECT MIN(seq) AS oldest, MAX(seq) AS latest FROM events")
+        .one();
+      const plan = planReplay(url.searchParams.get("since"), bounds.oldest, bounds.latest ?? 0);
+      if (plan?.gap) send(server, JSON.stringify(engramGap(plan.gap)));
+      if (plan?.after != null) {
+        for (const e of this.eventsAfter(plan.after)) {
+          const f = this.frame(e, engramPush);
+          if (f) send(server, f);
+        }
       }
     }
     const headers = new Headers();
@@ -150,8 +175,9 @@ export class TenantHub extends DurableObject<Env> {
     const limit = app.config.WS_RATE_LIMIT;
     if (!this.allow(att.id, limit)) return fail("RATE_LIMIT_EXCEEDED", `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s`);
     const maxBytes = app.config.WS_MAX_FRAME_BYTES;
+    const bytes = typeof message === "string" ? utf8Length(message, maxBytes) : message.byteLength;
+    if (bytes > maxBytes) return fail(att.dialect === "symindx" ? "INVALID_MESSAGE" : "MESSAGE_TOO_LARGE", `frame exceeds ${maxBytes} bytes`);
     if (typeof message !== "string") return fail("INVALID_MESSAGE", "binary frames are not supported; send JSON text");
-    if (message.length > maxBytes) return fail(att.dialect === "symindx" ? "INVALID_MESSAGE" : "MESSAGE_TOO_LARGE", `frame exceeds ${maxBytes} bytes`);
     let raw: unknown;
     try {
       raw = JSON.parse(message);
@@ -175,6 +201,14 @@ export class TenantHub extends DurableObject<Env> {
       att.dialect = "symindx";
       ws.serializeAttachment(att);
       if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + HEARTBEAT_MS);
+    }
+    // A batch is as many operations as it has messages: the frame itself was counted above.
+    const more = symindxOperations(raw) - 1;
+    if (more > 0 && !this.allow(att.id, limit, more)) {
+      const id = (raw as { id?: unknown }).id;
+      return reply(
+        symindxError("RATE_LIMIT_EXCEEDED", `more than ${limit} operations in ${RATE_WINDOW_MS / 1000} s (each message of a batch counts)`, typeof id === "string" || typeof id === "number" ? id : undefined),
+      );
     }
     await handleSymindx(raw, {
       app,
@@ -244,16 +278,48 @@ export class TenantHub extends DurableObject<Env> {
     }
   }
 
-  /** Fixed-window rate limit per socket. */
-  private allow(socketId: string, limit: number): boolean {
+  /** Fixed-window rate limit per socket: counts `ops` operations, refused ones included. */
+  private allow(socketId: string, limit: number, ops = 1): boolean {
     const now = Date.now();
-    const r = this.rates.get(socketId);
+    let r = this.rates.get(socketId);
     if (!r || now - r.windowStart >= RATE_WINDOW_MS) {
-      this.rates.set(socketId, { windowStart: now, count: 1 });
-      return true;
+      r = { windowStart: now, count: 0 };
+      this.rates.set(socketId, r);
     }
-    r.count++;
+    r.count += ops;
     return r.count <= limit;
+  }
+
+  private get log(): Logger {
+    return (this.logger ??= createLogger(loadConfig(this.env).LOG_LEVEL));
+  }
+
+  /** An event as one dialect's frame, or null: not for this socket, or not serializable (logged, skipped). */
+  private frame(e: SequencedEvent, shape: (e: SequencedEvent) => Record<string, unknown> | null): string | null {
+    try {
+      const f = shape(e);
+      return f ? JSON.stringify(f) : null;
+    } catch (err) {
+      this.log.warn("event skipped: not serializable", { seq: e.seq, type: e.type, error: errorMessage(err) });
+      return null;
+    }
+  }
+
+  /** The retained events after `since`, oldest first; a stored row that does not parse is logged and skipped. */
+  private eventsAfter(since: number): SequencedEvent[] {
+    const out: SequencedEvent[] = [];
+    for (const r of this.ctx.storage.sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq", since)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(r.body);
+      } catch {
+        parsed = undefined;
+      }
+      const e = eventSchema.safeParse(parsed);
+      if (e.success) out.push({ ...(e.data as unknown as DomainEvent), seq: r.seq });
+      else this.log.warn("event skipped: stored row is not an event", { seq: r.seq });
+    }
+    return out;
   }
 
   /** The services, publishing their events here directly rather than through an RPC to this object. */
@@ -263,12 +329,9 @@ export class TenantHub extends DurableObject<Env> {
     });
   }
 
-  /** Events after `since`, oldest first (at most the replay log's size). */
+  /** Events after `since`, oldest first (at most the replay log's size; unreadable rows skipped). */
   async replay(since: number): Promise<SequencedEvent[]> {
-    return this.ctx.storage.sql
-      .exec<{ seq: number; body: string }>("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq", since)
-      .toArray()
-      .map((r) => ({ ...(JSON.parse(r.body) as DomainEvent), seq: r.seq }));
+    return this.eventsAfter(z.number().int().min(0).parse(since));
   }
 }
 
@@ -283,4 +346,15 @@ function send(ws: WebSocket, frame: string): void {
   } catch {
     // closed or closing; its close handler cleans up
   }
+}
+
+/** The UTF-8 length of a string (what the wire carried), counting no further than just past `max`. */
+export function utf8Length(s: string, max = Infinity): number {
+  let n = 0;
+  for (let i = 0; i < s.length && n <= max; i++) {
+    const c = s.charCodeAt(i);
+    // A surrogate pair is 4 bytes, 2 per half; the rest of the BMP is 1 to 3.
+    n += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
+  }
+  return n;
 }

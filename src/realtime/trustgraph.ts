@@ -20,7 +20,8 @@ const envelope = z.object({
   id: z.string().min(1).max(256),
   service: z.string().min(1).max(64),
   flow: z.string().max(256).optional(),
-  request: z.record(z.string(), z.unknown()).default({}),
+  // Required, as in TrustGraph's gateway: a frame without one is a malformed request, not an empty search.
+  request: z.record(z.string(), z.unknown()),
 });
 
 export type Send = (frame: Record<string, unknown>) => void;

@@ -8,9 +8,11 @@ import { PRINCIPAL_HEADER } from "./tenant-hub.ts";
 const SOCKET_PATHS = new Set(["/ws", "/api/v1/socket"]);
 
 /**
- * The token of a WebSocket upgrade: `?token=`, `Authorization: Bearer`, or the
- * `Sec-WebSocket-Protocol` header (`bearer, <jwt>` or the bare JWT), which browsers can set.
- * Returns the subprotocol to echo, when the client offered some.
+ * The token of a WebSocket upgrade, in REST's order with the subprotocol between headers and
+ * query: `Authorization: Bearer` (or `X-API-Key`), then `Sec-WebSocket-Protocol` (`bearer, <jwt>`
+ * or the bare JWT, which browsers can set), then `?token=`. A present `Authorization` header is
+ * the token source even when it is not a bearer token (a 401, as on REST). Returns the
+ * subprotocol to echo, when the client offered some.
  */
 export function socketToken(req: Request, url: URL): { token: string | null; protocol: string | null } {
   const offered = (req.headers.get("sec-websocket-protocol") ?? "")
@@ -18,13 +20,13 @@ export function socketToken(req: Request, url: URL): { token: string | null; pro
     .map((p) => p.trim())
     .filter(Boolean);
   const protocol = offered[0] ?? null;
-  const query = url.searchParams.get("token");
-  if (query) return { token: query, protocol };
-  const auth = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "");
-  if (auth) return { token: auth[1]!.trim(), protocol };
+  const auth = req.headers.get("authorization");
+  if (auth !== null) return { token: /^Bearer\s+(.+)$/i.exec(auth.trim())?.[1]?.trim() ?? null, protocol };
+  const apiKey = req.headers.get("x-api-key");
+  if (apiKey) return { token: apiKey, protocol };
   const afterBearer = offered.findIndex((p) => p.toLowerCase() === "bearer");
   const fromProtocol = afterBearer >= 0 ? offered[afterBearer + 1] : offered.find((p) => /^[\w-]+\.[\w-]+\.[\w-]*$/.test(p));
-  return { token: fromProtocol ?? null, protocol };
+  return { token: fromProtocol ?? url.searchParams.get("token"), protocol };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, EngramSocket } from "../../client/index.ts";
+import { backoffDelay, EngramSocket, type EngramGap } from "../../client/index.ts";
 
 /** A WebSocket double the test controls: it opens, fails, delivers frames and drops on command. */
 class FakeSocket extends EventTarget {
@@ -118,6 +118,35 @@ describe("EngramSocket (client SDK)", () => {
     ws.deliver({ id, command: "think", status: "ok", data: { answer: "Because Redis.", citations: [], facts: [], provider: "offline" } });
     expect((await answer).answer).toBe("Because Redis.");
     expect(tokens).toEqual(["Because ", "Redis."]);
+    s.close();
+  });
+
+  it("surfaces a replay gap as a typed event, resumes after it, and keeps reconnecting", async () => {
+    const s = socket({ since: 50, backoff: { initialMs: 5 } });
+    const gaps: EngramGap[] = [];
+    const seen: number[] = [];
+    s.on("gap", (g) => gaps.push(g));
+    s.on("*", (e) => seen.push(e.seq));
+    await s.connect();
+    const first = FakeSocket.all[0]!;
+    expect(new URL(first.url).searchParams.get("since")).toBe("50");
+    // The server was reset (its log ends at 3, below our 50): its new events must not be taken for old ones.
+    first.deliver({ event: "gap", data: { since: 50, oldest_seq: 1, latest_seq: 3, resume_after: 3 } });
+    first.deliver({ event: "memory_created", data: { memory_id: "n4" }, seq: 4 });
+    expect(gaps.map((g) => g.data)).toEqual([{ since: 50, oldest_seq: 1, latest_seq: 3, resume_after: 3 }]);
+    expect(seen).toEqual([4]);
+    expect(s.lastSeq).toBe(4);
+
+    first.drop();
+    await until(() => FakeSocket.all.length === 2 && s.connectionState === "open");
+    const second = FakeSocket.all[1]!;
+    expect(new URL(second.url).searchParams.get("since")).toBe("4");
+    // Away too long: events 5..1100 left the log; the replay resumes after 1100.
+    second.deliver({ event: "gap", data: { since: 4, oldest_seq: 1101, latest_seq: 2100, resume_after: 1100 } });
+    for (const seq of [1101, 1102]) second.deliver({ event: "memory_created", data: { memory_id: `m${seq}` }, seq });
+    expect(gaps).toHaveLength(2);
+    expect(seen).toEqual([4, 1101, 1102]);
+    expect(s.connectionState).toBe("open");
     s.close();
   });
 });
