@@ -124,36 +124,40 @@ describe("events are never lost", () => {
     expect((await c.next(isEvent)).seq).toBe(4);
   });
 
-  it("replay skips a stored event no dialect can serialize (and a corrupt row) instead of failing the upgrade; live fan-out skips it too", async () => {
+  it("replay skips stored rows that are not events instead of failing the upgrade; out-of-range dates arrive clamped", async () => {
     const api = await tenantApi();
     await publishMany(api, 2, "ok-a");
-    // Rows written behind the hub's back: an out-of-range date (engram's ISO time throws) and non-JSON.
+    // Rows written behind the hub's back: an out-of-range date, an event without its memory, and non-JSON.
     await runInDurableObject(hub(api), async (_instance, state) => {
-      const poisoned = memoryEvent("poisoned", { created_at: 9e15 });
-      state.storage.sql.exec("INSERT INTO events (at, body) VALUES (?, ?)", Date.now(), JSON.stringify(poisoned));
+      const outOfRange = memoryEvent("far-future", { created_at: 9e15 });
+      const { memory: _dropped, ...withoutMemory } = memoryEvent("no-memory") as DomainEvent & { memory: unknown };
+      state.storage.sql.exec("INSERT INTO events (at, body) VALUES (?, ?)", Date.now(), JSON.stringify(outOfRange));
+      state.storage.sql.exec("INSERT INTO events (at, body) VALUES (?, ?)", Date.now(), JSON.stringify(withoutMemory));
       state.storage.sql.exec("INSERT INTO events (at, body) VALUES (?, ?)", Date.now(), "{not json");
     });
     await publishMany(api, 1, "ok-b");
 
     const c = await connect(api, { query: "since=0" });
-    const replayed = await c.collect(isEvent, 3);
+    const replayed = await c.collect(isEvent, 4);
     await settle();
     expect(c.frames.filter(isEvent).map((f) => [f.seq, f.data.memory_id])).toEqual([
       [1, "ok-a0"],
       [2, "ok-a1"],
-      [5, "ok-b0"],
+      [3, "far-future"],
+      [6, "ok-b0"],
     ]);
-    expect(replayed).toHaveLength(3);
+    expect(replayed[2].data.created_at).toBe("9999-12-31T23:59:59.999Z");
     expect(c.frames.filter(isGap)).toEqual([]);
-    expect((await hubEvents(api.tenant)).map((e) => e.seq)).toEqual([1, 2, 3, 5]);
+    expect((await hubEvents(api.tenant)).map((e) => e.seq)).toEqual([1, 2, 3, 6]);
 
-    // Published live between two good events: both good ones arrive, the bad one is skipped.
+    // Published live between two good events: every one arrives, in order, the bad date clamped.
     const from = c.frames.length;
     await hub(api).publish([memoryEvent("live-1"), memoryEvent("live-bad", { updated_at: -9e15 }), memoryEvent("live-2")]);
     await c.next((f) => f.data?.memory_id === "live-2", from);
     expect(c.frames.slice(from).map((f) => [f.seq, f.data.memory_id])).toEqual([
-      [6, "live-1"],
-      [8, "live-2"],
+      [7, "live-1"],
+      [8, "live-bad"],
+      [9, "live-2"],
     ]);
   });
 
