@@ -18,6 +18,8 @@ const cases: [string, string, string, unknown, number, RegExp][] = [
   ["malformed JSON", "POST", "/v1/long-term-memory/", "{not json", 400, /not valid JSON/],
   ["empty body", "POST", "/v1/long-term-memory/", "", 400, /empty/],
   ["memories not an array", "POST", "/v1/long-term-memory/", { memories: "nope" }, 422, /^memories/],
+  ["an unpaired surrogate (it could not read back)", "POST", "/v1/long-term-memory/", { memories: [{ text: "a\ud800b" }] }, 422, /memories\.0\.text: must be valid Unicode/],
+  ["an unpaired surrogate in a metadata key", "POST", "/api/memories", { key: "k", value: "v", metadata: { "\udc00": 1 } }, 422, /metadata\.\S+: must be valid Unicode/],
   ["no memories", "POST", "/v1/long-term-memory/", { memories: [] }, 422, /at least one/],
   ["text missing", "POST", "/v1/long-term-memory/", { memories: [{ id: "a" }] }, 422, /memories\.0\.text/],
   ["text blank", "POST", "/v1/long-term-memory/", { memories: [{ text: "   " }] }, 422, /memories\.0\.text: must not be empty/],
@@ -98,6 +100,24 @@ describe("bad input: a clear 4xx naming the problem, never a 500, nothing writte
     const res = await call(api.env, "POST", "/v1/long-term-memory/", body as never, { authorization: `Bearer ${api.token}` });
     expect(res.status).toBe(413);
     expect(pulled).toBeLessThan(20);
+    expect(await rowCount(api)).toBe(0);
+  });
+
+  it("MCP refuses an unpaired surrogate as REST does", async () => {
+    const api = await tenantApi();
+    const rpc = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "create_long_term_memories", arguments: { memories: [{ text: "lone \ud800 surrogate" }] } },
+    };
+    const res = await call(api.env, "POST", "/mcp", rpc, {
+      authorization: `Bearer ${api.token}`,
+      accept: "application/json, text/event-stream",
+      host: "edgemem.test",
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.issues[0].field).toBe("params.arguments.memories.0.text");
     expect(await rowCount(api)).toBe(0);
   });
 

@@ -78,6 +78,33 @@ export function jsonDepth(value: unknown, limit = Infinity): number {
   return max;
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
+const UNPAIRED = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The dotted path of the first string (or key) in a value holding an unpaired surrogate, or null.
+ * JSON can carry one (`"\ud800"`), but UTF-8 cannot: D1 would store bytes that read back as
+ * replacement characters, so what was accepted would not read back. Walked without recursion.
+ */
+export function unpairedSurrogatePath(value: unknown): string | null {
+  const bad = (s: string) => SURROGATE.test(s) && UNPAIRED.test(s);
+  const stack: [unknown, string][] = [[value, ""]];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === "string") {
+      if (bad(v)) return path;
+      continue;
+    }
+    if (v === null || typeof v !== "object") continue;
+    for (const [k, child] of Object.entries(v)) {
+      const at = path ? `${path}.${k}` : k;
+      if (bad(k)) return at;
+      stack.push([child, at]);
+    }
+  }
+  return null;
+}
+
 /** Adds an issue when a free-form value nests deeper than MAX_JSON_DEPTH or serializes larger than MAX_JSON_BYTES. */
 export function checkJsonBounds(value: unknown, ctx: { addIssue(issue: { code: "custom"; message: string }): void }): void {
   if (jsonDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {

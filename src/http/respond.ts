@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { AppError, STATUS, type ErrorCode, type ErrorIssue } from "../domain/errors.ts";
+import { unpairedSurrogatePath } from "../domain/input-limits.ts";
 import type { Logger } from "../log.ts";
 
 /** Every error body. */
@@ -69,8 +70,17 @@ export async function readJson<S extends z.ZodType>(req: Request, schema: S, max
   return parse(schema, data);
 }
 
+/** A 422 naming the first string holding an unpaired surrogate: it could be accepted but never read back. */
+export function rejectUnpairedSurrogates(data: unknown): void {
+  const field = unpairedSurrogatePath(data);
+  if (field !== null) {
+    throw AppError.validation([{ field, message: "must be valid Unicode: an unpaired surrogate (\\ud800-\\udfff) cannot be stored" }]);
+  }
+}
+
 /** Validates any untrusted value against a schema; a failure is a 422 naming the fields. */
 export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
+  rejectUnpairedSurrogates(data);
   const r = schema.safeParse(data);
   if (r.success) return r.data;
   throw AppError.validation(r.error.issues.flatMap(toIssues));

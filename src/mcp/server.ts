@@ -30,7 +30,7 @@ import {
   thinkRequest,
   thinkResponse,
 } from "../http/knowledge-schemas.ts";
-import { errorResponse, readBody } from "../http/respond.ts";
+import { errorResponse, readBody, rejectUnpairedSurrogates } from "../http/respond.ts";
 import { promptResponse, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../http/working-memory-schemas.ts";
 import { errorMessage } from "../log.ts";
 import type { Principal } from "../service/memory-service.ts";
@@ -47,12 +47,25 @@ export async function serveMcp(req: Request, app: AppDeps): Promise<Response> {
     const principal = await verifyToken(tokenOf(req, new URL(req.url)), app.config);
     requireScope(principal, READ_SCOPE);
     // The SDK reads a body whole: cap it first, as REST does.
-    if (req.body) req = new Request(req, { body: await readBody(req, app.config.MAX_BODY_BYTES) });
+    if (req.body) {
+      const body = await readBody(req, app.config.MAX_BODY_BYTES);
+      rejectUnpairedSurrogates(parseJsonOrNull(body));
+      req = new Request(req, { body });
+    }
     return await createMcpHandler(() => buildServer(app, principal), {
       onerror: (e) => app.log.warn("mcp request rejected", { error: errorMessage(e) }),
     }).fetch(req);
   } catch (e) {
     return errorResponse(e, app.log);
+  }
+}
+
+/** A body's JSON, or null when it is not JSON (the SDK answers that itself). */
+function parseJsonOrNull(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return null;
   }
 }
 

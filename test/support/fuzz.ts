@@ -202,6 +202,20 @@ function numberNode(schema: JsonSchema, integer: boolean): fc.Arbitrary<number> 
   return fc.oneof(fc.double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true }), fc.constantFrom(lo, hi));
 }
 
+/**
+ * fc.assert, with its failure report made well-formed UTF-16: a counterexample holding a lone
+ * surrogate would otherwise break the test pool's WebSocket and hide the failure itself.
+ */
+export async function check<T>(property: fc.IAsyncProperty<T>, params: fc.Parameters<T>): Promise<void> {
+  try {
+    await fc.assert(property, params);
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? `\ncaused by: ${e.cause.message}` : "";
+    const message = `${e instanceof Error ? e.message : String(e)}${cause}`;
+    throw new Error(message.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd"));
+  }
+}
+
 /** Rows a tenant owns, by table: a rejected request must leave every count as it was. */
 export async function footprint(tenant: string): Promise<Record<string, number>> {
   const tables = ["memories", "memory_history", "memory_vectors", "working_memory", "entities", "relations", "feedback"];
