@@ -8,12 +8,14 @@ import { openApiDocument } from "../src/http/openapi.ts";
 import "../src/http/routes.ts";
 import worker from "../src/index.ts";
 import { call, tenantApi, type Api, type Reply } from "./support/api.ts";
+import { connect } from "./support/sockets.ts";
 import { check, deepBody, footprint, fromSchema, hostileString, RUNS, SEED, type JsonSchema } from "./support/fuzz.ts";
 
 /**
- * Property-based fuzzing of every REST route (from the OpenAPI document the server serves) and
- * every MCP tool (from its advertised input schema): never a 5xx, a rejected request writes
- * nothing, and what was accepted reads back equal and is searchable.
+ * Property-based fuzzing of every REST route (from the OpenAPI document the server serves), every
+ * MCP tool (from its advertised input schema) and every command of the three WebSocket dialects:
+ * never a 5xx or an internal error frame, a rejected request writes nothing, and what was
+ * accepted reads back equal and is searchable.
  * `npm run fuzz -- --runs N [--seed S]` runs the same properties longer.
  */
 
@@ -244,4 +246,99 @@ describe("fuzz: every MCP tool", () => {
     }
     await client.close();
   }, TIMEOUT * 3);
+});
+
+/** Field names the three dialects' payloads use, so generated frames reach past the envelope checks. */
+const FIELDS = [
+  "content", "query", "question", "memory_id", "id", "ids", "messages", "limit", "hops", "memory_type", "priority", "confidence",
+  "topics", "entities", "metadata", "namespace", "user_id", "session_id", "rating", "positive", "helpful", "comment", "text",
+  "message", "instruction", "parameters", "events", "filter", "conversationId", "agents", "toAgent", "fromAgent", "reason",
+  "operation", "memories", "search_mode", "stream", "include_history", "status", "role",
+];
+
+const plausible: fc.Arbitrary<unknown> = fc.oneof(
+  fc.lorem({ maxCount: 8 }),
+  fc.constantFrom("m1", "s1", "store", "get", "delete", "put", "positive", "negative", "remember Maria likes tea", "user", "fact"),
+  fc.integer({ min: -2, max: 120 }),
+  fc.boolean(),
+  fc.array(fc.record({ role: fc.constantFrom("user", "assistant", "robot"), content: fc.lorem({ maxCount: 10 }) }), { maxLength: 3 }),
+  fc.array(fc.record({ text: fc.lorem({ maxCount: 6 }) }), { maxLength: 3 }),
+  fc.array(fc.constantFrom("memory_created", "memory_updated", "chat", "m1"), { maxLength: 3 }),
+  hostileString,
+);
+const payload = fc.oneof(
+  { weight: 8, arbitrary: fc.dictionary(fc.constantFrom(...FIELDS), plausible, { maxKeys: 5 }) },
+  { weight: 1, arbitrary: fc.oneof(hostileString, fc.constantFrom(null, 5, [], true)) },
+);
+
+interface Dialect {
+  name: string;
+  path: string;
+  frame: fc.Arbitrary<Record<string, unknown>>;
+  /** The reply that ends a frame's handling, matched by the frame's id. */
+  done(f: any, id: string): boolean;
+  internal(f: any): boolean;
+  status(id: string): Record<string, unknown>;
+}
+
+const dialects: Dialect[] = [
+  {
+    name: "engram",
+    path: "/ws",
+    frame: fc.record({
+      command: fc.constantFrom("remember", "recall", "think", "feedback", "query", "ingest", "status", "bogus", ""),
+      payload,
+    }),
+    done: (f, id) => f.id === id && f.status !== "streaming",
+    internal: (f) => f.error?.code === "INTERNAL_ERROR",
+    status: (id) => ({ id, command: "status" }),
+  },
+  {
+    name: "SYMindX",
+    path: "/ws",
+    frame: fc.record({
+      type: fc.constantFrom("chat", "command", "subscribe", "unsubscribe", "status_update", "batch", "join_conversation", "leave_conversation", "typing", "agent_handoff", "bogus"),
+      data: fc.oneof(payload, fc.record({ messages: fc.array(fc.record({ type: fc.constantFrom("status_update", "chat", "batch"), data: payload }), { minLength: 1, maxLength: 4 }) })),
+      targetAgent: fc.option(fc.constantFrom("a1", "nobody", ""), { nil: undefined }),
+    }),
+    done: (f, id) => f.id === id,
+    internal: (f) => f.type === "error" && f.data?.code === "INTERNAL_ERROR",
+    status: (id) => ({ id, type: "status_update", data: {} }),
+  },
+  {
+    name: "TrustGraph",
+    path: "/api/v1/socket",
+    frame: fc.record({
+      service: fc.constantFrom("memory", "search", "think", "agent", "ingest", "graph-query", "working-memory", "status", "flow", "bogus"),
+      request: payload,
+      flow: fc.option(fc.constantFrom("default", "x"), { nil: undefined }),
+    }),
+    done: (f, id) => f.id === id && (f.error !== undefined || f.response?.["end-of-stream"] === true || !("end-of-stream" in (f.response ?? {}))),
+    internal: (f) => f.error?.type === "internal-error",
+    status: (id) => ({ id, service: "status", request: {} }),
+  },
+];
+
+describe("fuzz: every WebSocket dialect", () => {
+  it.each(dialects.map((d) => [d.name, d] as const))("%s: no internal error, the socket stays open, a refused frame writes nothing", async (_name, d) => {
+    const api = await seeded();
+    let n = 0;
+    await check(
+      fc.asyncProperty(d.frame, async (frame) => {
+        const socket = await connect(api, { path: d.path });
+        const id = `f${++n}`;
+        const before = await footprint(api.tenant);
+        socket.send({ ...frame, id });
+        const reply = await socket.next((f) => d.done(f, id), 0, 10_000);
+        const internal = socket.frames.find(d.internal);
+        if (internal) throw new Error(`${d.name} ${JSON.stringify(frame).slice(0, 300)} → ${JSON.stringify(internal).slice(0, 300)}`);
+        const refused = reply.status === "error" || reply.type === "error" || reply.error !== undefined;
+        if (refused) expect(await footprint(api.tenant), JSON.stringify(reply).slice(0, 300)).toEqual(before);
+        socket.send(d.status(`${id}-status`));
+        await socket.next((f) => d.done(f, `${id}-status`), 0, 10_000);
+        socket.ws.close(1000);
+      }),
+      params,
+    );
+  }, TIMEOUT * 2);
 });

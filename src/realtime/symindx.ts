@@ -97,7 +97,11 @@ export function symindxError(code: string, message: string, id?: string | number
 export async function handleSymindx(raw: unknown, ctx: SymindxContext, send: Send): Promise<void> {
   const env = envelope.safeParse(raw);
   if (!env.success) {
-    send(symindxError("INVALID_MESSAGE", "Message format is invalid", undefined, "expected {id, type, data}"));
+    // The id is echoed whenever it can be read, so the client can match the error to its message.
+    const rawId = (raw as { id?: unknown } | null)?.id;
+    const id = typeof rawId === "string" || typeof rawId === "number" ? rawId : undefined;
+    const issue = env.error.issues[0]!;
+    send(symindxError("INVALID_MESSAGE", "Message format is invalid", id, `${issue.path.join(".") || "message"}: ${issue.message}`));
     return;
   }
   const m = env.data;
