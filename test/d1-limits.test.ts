@@ -181,6 +181,26 @@ describe("keyword ranking is per tenant", () => {
   });
 });
 
+describe("D1 limits: rows", () => {
+  it("a working-memory session that would outgrow a 2 MB row is a 413 and leaves the session as it was", async () => {
+    const api = await tenantApi({ env: { MAX_BODY_BYTES: String(8 * 1024 * 1024), WORKING_MEMORY_SUMMARIZATION: "false" } });
+    const message = (i: number) => ({ role: "user", content: `${i} ${"é".repeat(99_000)}` });
+    const ok = await api.call("PUT", "/v1/working-memory/big", { messages: [message(0)] });
+    expect(ok.status).toBe(200);
+    const res = await api.call("PUT", "/v1/working-memory/big", { messages: Array.from({ length: 12 }, (_, i) => message(i)) });
+    expect(res.status).toBe(413);
+    expect(res.body.message).toMatch(/session big would take \d+ bytes stored; a row holds at most 2000000/);
+    expect((await api.call("GET", "/v1/working-memory/big")).body.messages).toHaveLength(1);
+  });
+
+  it("extracted_from holds message ids (bounded), so a record and its history row stay under 2 MB", async () => {
+    const api = await tenantApi();
+    const res = await api.call("POST", "/v1/long-term-memory/", { memories: [{ text: "x", extracted_from: ["m".repeat(65)] }] });
+    expect(res.status).toBe(422);
+    expect(res.body.issues[0].field).toBe("memories.0.extracted_from.0");
+  });
+});
+
 describe("d1-limits helpers", () => {
   it("balances AND trees", () => {
     expect(andAll([])).toBe("1");

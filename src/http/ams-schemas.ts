@@ -43,7 +43,8 @@ const recordFields = {
   expires_at: timestamp.nullish(),
   /** Seconds to live from now (alternative to expires_at); at most 100 years. */
   ttl_seconds: z.number().int().positive().max(MAX_TTL_SECONDS).nullish(),
-  extracted_from: z.array(z.string()).max(1000).nullish(),
+  // Message ids: bounded like ids, so a record (and its history row, before + after) stays far under D1's 2 MB row.
+  extracted_from: z.array(memoryId).max(1000).nullish(),
   discrete_memory_extracted: z.enum(["t", "f"]).nullish(),
   extraction_strategy: z.string().max(64).nullish(),
   // Sent back by clients that round-trip records; derived server-side, so checked and ignored.

@@ -1,3 +1,5 @@
+import { AppError } from "../domain/errors.ts";
+
 /**
  * D1's limits, and the helpers every SQL builder in src/store uses so that no input can reach them.
  *
@@ -19,6 +21,20 @@ export const D1_LIMITS = {
   /** Maximum row (and string or BLOB) size. */
   rowBytes: 2_000_000,
 } as const;
+
+/**
+ * Refuses (413) a row whose values would not fit D1's row limit, before D1 does with an opaque
+ * error. Strings count as UTF-8; numbers and nulls are small. `what` names the record.
+ */
+export function checkRowSize<T extends readonly unknown[]>(values: T, what: string): T {
+  let bytes = 0;
+  for (const v of values) bytes += typeof v === "string" ? utf8.encode(v).length : 8;
+  if (bytes > D1_LIMITS.rowBytes) {
+    throw new AppError("payload_too_large", `${what} would take ${bytes} bytes stored; a row holds at most ${D1_LIMITS.rowBytes}`);
+  }
+  return values;
+}
+const utf8 = new TextEncoder();
 
 /**
  * A list bound as ONE parameter: `col IN ${IN_JSON}` with `jsonList(values)`. Lists never become

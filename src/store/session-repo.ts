@@ -1,6 +1,7 @@
 import type { Memory } from "../domain/memory.ts";
 import { DEFAULT_STRATEGY, type Session, type SessionMessage } from "../domain/session.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
+import { checkRowSize } from "./d1-limits.ts";
 
 type Row = Record<string, unknown>;
 
@@ -167,7 +168,8 @@ export class SessionRepo {
 }
 
 function toRow(s: Omit<Session, "version">, tokens: number): unknown[] {
-  return [
+  // Appends (SYMindX conversations) grow a session with summarization off: refuse, never a D1 error.
+  return checkRowSize([
     s.tenant,
     s.session_id,
     s.namespace,
@@ -183,7 +185,7 @@ function toRow(s: Omit<Session, "version">, tokens: number): unknown[] {
     s.created_at,
     s.updated_at,
     s.last_accessed,
-  ];
+  ], `session ${s.session_id}`);
 }
 
 function fromRow(r: Row): Session {
