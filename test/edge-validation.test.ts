@@ -1,11 +1,12 @@
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_JSON_BYTES, MAX_TTL_SECONDS } from "../src/domain/input-limits.ts";
 import { indexTerms } from "../src/domain/text.ts";
 import worker from "../src/index.ts";
 import { call, tenantApi, type Api } from "./support/api.ts";
+import { mcpClient } from "./support/mcp.ts";
+import { connect } from "./support/sockets.ts";
 
 /**
  * Issue 10, findings #2 (out-of-range dates), #3 (deep JSON), #4 (malformed percent-encoding)
@@ -314,74 +315,32 @@ describe("rows stored before the limits (or by a bug) still read back", () => {
     expect(found.isError).toBeFalsy();
     expect(found.structuredContent.total).toBe(2);
 
-    const ws = await socket(api);
+    const ws = await connect(api);
     ws.send({ id: 1, command: "recall", payload: { query: "zebra" } });
     const reply = await ws.next((f) => f.id === 1);
     expect(reply.status).toBe("ok");
     expect(reply.data.memories).toHaveLength(2);
-    ws.close();
+    ws.ws.close(1000);
   });
 });
 
 describe("an event carrying an out-of-range date (published before the limits)", () => {
   it("is pushed live and replayed on a reconnect with ?since=, its date clamped", async () => {
     const api = await tenantApi();
-    const live = await socket(api);
+    const live = await connect(api);
     const now = Date.now();
     const memory = { id: "old", text: "from before the limits", memory_type: "semantic", priority: 5, confidence: 0.8, namespace: null, user_id: null, created_at: 9e15, updated_at: now };
     await env.TENANT_HUB.getByName(api.tenant).publish([{ type: "memory_created", at: now, actor: "bug", memory } as never]);
     expect((await live.next((f) => f.event === "memory_created")).data.created_at).toBe(MAX_ISO);
-    live.close();
+    live.ws.close(1000);
 
-    const again = await socket(api, "since=0");
+    const again = await connect(api, { query: "since=0" });
     expect((await again.next((f) => f.event === "memory_created")).data).toMatchObject({ memory_id: "old", created_at: MAX_ISO });
-    again.close();
+    again.ws.close(1000);
   });
 });
 
-/** The official MCP client, its requests served by the Worker (as in mcp.test.ts). */
-async function mcpClient(api: Api): Promise<Client> {
-  const fetchViaWorker = async (url: string | URL, init?: RequestInit): Promise<Response> => {
-    const req = new Request(url, init);
-    const headers = new Headers(req.headers);
-    headers.set("host", new URL(req.url).host);
-    headers.set("authorization", `Bearer ${api.token}`);
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request(req, { headers }) as never, api.env, ctx);
-    await waitOnExecutionContext(ctx);
-    return res;
-  };
-  const client = new Client({ name: "edgemem-test", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL("https://edgemem.test/mcp"), { fetch: fetchViaWorker }));
-  return client;
-}
 
-/** An engram socket: frames received, and a wait for one (up to 4 s). */
-async function socket(api: Api, query = "") {
-  const res = await worker.fetch(
-    new Request(`https://edgemem.test/ws?token=${api.token}&${query}`, { headers: { upgrade: "websocket" } }) as never,
-    api.env,
-    createExecutionContext(),
-  );
-  expect(res.status).toBe(101);
-  const ws = res.webSocket!;
-  ws.accept();
-  const frames: any[] = [];
-  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
-  return {
-    frames,
-    send: (f: unknown) => ws.send(typeof f === "string" ? f : JSON.stringify(f)),
-    close: () => ws.close(1000),
-    async next(pred: (f: any) => boolean): Promise<any> {
-      for (const deadline = Date.now() + 4000; Date.now() < deadline; ) {
-        const hit = frames.find(pred);
-        if (hit) return hit;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      throw new Error(`no matching frame; got ${JSON.stringify(frames)}`);
-    },
-  };
-}
 
 describe("the same limits through MCP and WebSocket", () => {
   it("MCP tools refuse out-of-range dates, deep JSON and unknown edit fields, writing nothing", async () => {
@@ -407,7 +366,7 @@ describe("the same limits through MCP and WebSocket", () => {
 
   it("engram: an error frame naming the field, the socket stays open, nothing written", async () => {
     const api = await tenantApi();
-    const ws = await socket(api);
+    const ws = await connect(api);
     ws.send(`{"id":1,"command":"remember","payload":{"content":"deep","metadata":${deepObject(10_000)}}}`);
     const deep = await ws.next((f) => f.id === 1);
     expect(deep).toMatchObject({ status: "error", error: { code: "INVALID_MESSAGE" } });
@@ -416,6 +375,6 @@ describe("the same limits through MCP and WebSocket", () => {
     expect((await ws.next((f) => f.id === 2)).status).toBe("ok");
     const memories = await env.DB.prepare("SELECT id FROM memories WHERE tenant = ?").bind(api.tenant).all();
     expect(memories.results).toHaveLength(1);
-    ws.close();
+    ws.ws.close(1000);
   });
 });

@@ -1,13 +1,11 @@
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { words } from "../src/domain/text.ts";
 import { operations } from "../src/http/handler.ts";
 import { openApiDocument } from "../src/http/openapi.ts";
 import "../src/http/routes.ts";
-import worker from "../src/index.ts";
 import { call, tenantApi, type Api, type Reply } from "./support/api.ts";
+import { mcpClient } from "./support/mcp.ts";
 import { connect } from "./support/sockets.ts";
 import { check, deepBody, footprint, fromSchema, hostileString, RUNS, SEED, type JsonSchema } from "./support/fuzz.ts";
 
@@ -201,22 +199,6 @@ describe("fuzz: what was accepted reads back", () => {
   }, TIMEOUT);
 });
 
-/** The official MCP client over streamable HTTP, its requests served by the Worker's fetch handler. */
-async function mcpClient(api: Api): Promise<Client> {
-  const fetchViaWorker = async (url: string | URL, init?: RequestInit): Promise<Response> => {
-    const req = new Request(url, init);
-    const headers = new Headers(req.headers);
-    headers.set("host", new URL(req.url).host);
-    headers.set("authorization", `Bearer ${api.token}`);
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request(req, { headers }) as never, api.env, ctx);
-    await waitOnExecutionContext(ctx);
-    return res;
-  };
-  const client = new Client({ name: "edgemem-fuzz", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL("https://edgemem.test/mcp"), { fetch: fetchViaWorker }));
-  return client;
-}
 
 describe("fuzz: every MCP tool", () => {
   it("never fails internally, and a rejected call writes nothing", async () => {

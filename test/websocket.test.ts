@@ -1,65 +1,8 @@
-import { createExecutionContext, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index.ts";
 import { call, sign, store, tenantApi, type Api } from "./support/api.ts";
-
-/** A real WebSocket to the Worker, with the frames it received and a way to wait for one. */
-interface Client {
-  ws: WebSocket;
-  frames: any[];
-  send(frame: unknown): void;
-  /** The first received frame (from `from` on) matching `pred`, waiting up to `ms` (4 s). */
-  next(pred: (f: any) => boolean, from?: number, ms?: number): Promise<any>;
-}
-
-async function open(
-  api: Api,
-  init: { query?: string; headers?: Record<string, string>; token?: string | null; path?: string } = {},
-): Promise<Response> {
-  const token = init.token === undefined ? api.token : init.token;
-  const q = new URLSearchParams(init.query ?? "");
-  if (token) q.set("token", token);
-  const req = new Request(`https://edgemem.test${init.path ?? "/ws"}?${q}`, { headers: { upgrade: "websocket", ...init.headers } });
-  return worker.fetch(req as never, api.env, createExecutionContext());
-}
-
-async function connect(api: Api, init: Parameters<typeof open>[1] = {}): Promise<Client> {
-  const res = await open(api, init);
-  expect(res.status).toBe(101);
-  const ws = res.webSocket!;
-  ws.accept();
-  const frames: any[] = [];
-  ws.addEventListener("message", (e) => {
-    frames.push(JSON.parse(e.data as string));
-  });
-  return {
-    ws,
-    frames,
-    send: (f) => ws.send(typeof f === "string" ? f : JSON.stringify(f)),
-    async next(pred, from = 0, ms = 4000) {
-      for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-        const hit = frames.slice(from).find(pred);
-        if (hit) return hit;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      throw new Error(`no matching frame; got ${JSON.stringify(frames)}`);
-    },
-  };
-}
-
-/** Evicts the tenant's hub, keeping its sockets (hibernation); fails with a clear message instead of hanging. */
-async function hibernate(api: Api): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stuck = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("evictDurableObject did not finish in 5 s")), 5000);
-  });
-  try {
-    await Promise.race([evictDurableObject(env.TENANT_HUB.getByName(api.tenant), { webSockets: "hibernate" }), stuck]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { connect, hibernate, open } from "./support/sockets.ts";
 
 const reply = (command: string, status = "ok") => (f: any) => f.command === command && f.status === status;
 const pushed = (event: string, id?: string) => (f: any) => f.event === event && (id === undefined || f.data.memory_id === id);
