@@ -79,7 +79,10 @@ export type Send = (frame: Record<string, unknown>) => void;
 export async function handleEngram(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
   const f = frame.safeParse(raw);
   if (!f.success) {
-    send({ status: "error", error: { code: "INVALID_MESSAGE", message: "expected {command, payload}" } });
+    // The id is echoed whenever it can be read, so the client can match the error to its command.
+    const rawId = (raw as { id?: unknown } | null)?.id;
+    const error = { code: "INVALID_MESSAGE", message: "expected {command, payload}" };
+    send(typeof rawId === "string" || typeof rawId === "number" ? { id: rawId, status: "error", error } : { status: "error", error });
     return;
   }
   const { command, id } = f.data;
