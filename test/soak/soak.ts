@@ -61,8 +61,8 @@ const SETTLE_MS = Number(args.settle) * 1000;
 const SECRET = args.secret!;
 /** Conversations (working-memory sessions) per tenant: every session write goes to one of these. */
 const CONVERSATIONS = 6;
-/** Messages in a bulk ingest: the offline extractor makes ~5 memories of each, over the hub's 1,000-event window. */
-const BULK_MESSAGES = 220;
+/** Messages in a bulk ingest (5 facts each): the offline extractor stores ~1,300 memories, over the hub's 1,000-event window. */
+const BULK_MESSAGES = 360;
 const MEMORY_EVENTS = new Set(["memory_created", "memory_updated", "memory_deleted", "feedback_recorded"]);
 
 // ---------------------------------------------------------------------------------------------
@@ -172,6 +172,7 @@ function deep(depth: number): Record<string, unknown> {
 // Requests: the SDK over node:http keep-alive (bench.ts's transport), recording every answer.
 
 interface Sample {
+  route: string;
   method: string;
   path: string;
   status: number;
@@ -182,6 +183,8 @@ interface Sample {
 const latencies = new Map<string, number[]>();
 const statuses = new Map<string, Map<number, number>>();
 const serverErrors: Sample[] = [];
+/** 5xx samples kept per route, so one frequent cause does not hide the others. */
+const SAMPLES_PER_ROUTE = 4;
 let serverErrorCount = 0;
 const oddClientErrors: Sample[] = [];
 let networkErrors = 0;
@@ -221,10 +224,10 @@ function httpFetch(url: string, init: RequestInit): Promise<Response> {
         const status = res.statusCode ?? 0;
         const raw = Buffer.concat(chunks);
         record(route, status, performance.now() - started);
-        const sample = () => ({ method: init.method ?? "GET", path: u.pathname + u.search, status, request: clip(body ?? ""), response: clip(raw.toString("utf8")) });
+        const sample = () => ({ route, method: init.method ?? "GET", path: u.pathname + u.search, status, request: clip(body ?? ""), response: clip(raw.toString("utf8")) });
         if (status >= 500) {
           serverErrorCount++;
-          if (serverErrors.length < 20) serverErrors.push(sample());
+          if (serverErrors.length < 20 && serverErrors.filter((e) => e.route === route).length < SAMPLES_PER_ROUTE) serverErrors.push(sample());
         } else if (status >= 400 && status !== 404 && oddClientErrors.length < 10) {
           // Every input here is valid: a 4xx other than a race's 404 is worth a look.
           oddClientErrors.push(sample());
@@ -468,6 +471,8 @@ function trustgraphFrame(t: Tenant, f: Record<string, unknown>, rec: RawRecord):
 let finished = false;
 let stopping = false;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Sleeps `ms`, but not past `deadline`. */
+const nap = (ms: number, deadline: number) => sleep(Math.max(0, Math.min(ms, deadline - Date.now())));
 
 /** One REST operation on a random tenant; errors are already recorded by the transport. */
 async function restOp(r: Rand, t: Tenant): Promise<void> {
@@ -596,7 +601,7 @@ async function restWorker(seed: number, tenants: Tenant[], deadline: number): Pr
 /** Commands over one engram socket, one every few seconds. */
 async function engramCommands(rec: EngramRecord, seed: number, deadline: number): Promise<void> {
   const r = new Rand(seed);
-  await sleep(r.int(0, 8000));
+  await nap(r.int(0, 8000), deadline);
   while (Date.now() < deadline) {
     const kind = r.pick(["recall", "recall", "remember", "status", "think"] as const);
     try {
@@ -616,7 +621,7 @@ async function engramCommands(rec: EngramRecord, seed: number, deadline: number)
       if (rec.errorSamples.length < 3) rec.errorSamples.push(`${kind}: ${code} ${(e as Error).message}`);
       // The SDK reports the server's INTERNAL_ERROR frames here too; they are counted from the raw frames.
     }
-    await sleep(r.int(6000, 14000));
+    await nap(r.int(6000, 14000), deadline);
   }
 }
 
@@ -634,7 +639,7 @@ async function symindxLoad(t: Tenant, seed: number, deadline: number): Promise<v
     ])();
     t.symindx.ws.send(JSON.stringify(frame));
     t.symindx.sent++;
-    await sleep(r.int(2000, 5000));
+    await nap(r.int(2000, 5000), deadline);
   }
 }
 
@@ -657,7 +662,7 @@ async function trustgraphLoad(t: Tenant, seed: number, deadline: number): Promis
               : { service: "status", request: {} };
     t.trustgraph.ws.send(JSON.stringify({ id, ...request }));
     t.trustgraph.sent++;
-    await sleep(r.int(800, 2500));
+    await nap(r.int(800, 2500), deadline);
   }
 }
 
@@ -748,7 +753,7 @@ function workerdPids(root: number): number[] {
 function rssMb(pid: number): number | null {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Math.round(Number(m[1]) / 102.4) / 10 : null;
+    return m ? Number(m[1]) / 1024 : null;
   } catch {
     return null;
   }
@@ -793,6 +798,7 @@ interface SocketReport {
   replayed_duplicates_dropped_by_sdk: number;
   first_seq: number | null;
   last_seq: number | null;
+  expected: number;
   missing: number;
   missing_sample: number[];
   duplicates: number;
@@ -817,6 +823,7 @@ function continuity(rec: EngramRecord, expected: number[]): SocketReport {
     replayed_duplicates_dropped_by_sdk: rec.replayedDuplicates,
     first_seq: rec.delivered[0] ?? null,
     last_seq: rec.delivered.at(-1) ?? null,
+    expected: expected.length,
     missing: missing.length,
     missing_sample: missing.slice(0, 10),
     duplicates: rec.delivered.length - got.size,
@@ -850,7 +857,7 @@ async function main(): Promise<void> {
   const rss: { t: number; mb: number }[] = [];
   const sampleRss = () => {
     const mb = rssPids.map(rssMb).filter((x): x is number => x !== null);
-    if (mb.length) rss.push({ t: Math.round((performance.now() - wallStart) / 1000), mb: mb.reduce((a, b) => a + b, 0) });
+    if (mb.length) rss.push({ t: Math.round((performance.now() - wallStart) / 1000), mb: Math.round(mb.reduce((a, b) => a + b, 0) * 10) / 10 });
   };
   sampleRss();
   const rssTimer = setInterval(sampleRss, 2000);
@@ -1040,7 +1047,7 @@ async function main(): Promise<void> {
     out.push(`\nchaos:`);
     for (const c of chaosLog) out.push(`  +${c.at} s ${c.what}: ${c.result}`);
     out.push(
-      `\nworkerd RSS: ${"max_mb" in memory ? `start ${memory.start_mb} MB, max ${memory.max_mb} MB, end ${memory.end_mb} MB (pids ${memory.pids.join(", ")})` : memory.note}`,
+      `\nworkerd RSS: ${"max_mb" in memory ? `start ${memory.start_mb} MB, max ${memory.max_mb} MB, end ${memory.end_mb} MB (summed over workerd pids ${memory.pids.join(", ")}, sampled every 2 s)` : memory.note}`,
     );
     const wall = (performance.now() - wallStart) / 1000;
     out.push(`wall time: ${wall.toFixed(1)} s`);
