@@ -13,7 +13,12 @@
 //     hostile-but-valid text (CJK, emoji, URLs, e-mail addresses, 49-character words, 60-word
 //     questions, metadata nested 20 deep, 20 KB texts);
 //   - a chaos timeline, one step at a time: forced reconnects (--reconnects: a socket's connection is
-//     cut and the SDK reconnects with ?since=) and bulk ingests (--bulk: 220 messages, ~1,100 memories).
+//     cut and the SDK reconnects with ?since=) and bulk ingests (--bulk: 360 messages, ~1,300 memories,
+//     more than the hub's 1,000-event replay log); every second bulk runs while one socket is offline
+//     (its reconnects reach a local endpoint that closes at once until the burst is published), so its ?since= falls out of the log
+//     and it must get the replay or a gap frame. Missing events a gap frame announced are reported,
+//     not failed; any other missing event is lost. --refused times, a socket's first reconnect is
+//     answered 401 (an expired token, a failing upgrade) and the next allowed: it must recover.
 // Then it waits --settle seconds for in-flight events, reads each tenant's replay log, and reports:
 // requests by route and status, every 5xx (first 20 bodies with their requests), p50/p95 per route,
 // events numbered per tenant vs received per socket (each socket must receive every memory event of
@@ -23,13 +28,15 @@
 // that never recovered.
 //
 // Usage: npm run soak -- [--seconds 120] [--sockets 100] [--tenants 4] [--concurrency 8]
-//        [--reconnects 6] [--bulk 2] [--settle 5] [--seed 1] [--json soak-results.json]
+//        [--reconnects 6] [--bulk 2] [--refused 1] [--settle 5] [--seed 1] [--json soak-results.json]
 //        [--url http://127.0.0.1:8787 --secret S [--pid N]]
 // With --url the server must run AUTH_MODE=jwt with JWT_SECRET=S (tenants come from the token)
 // and WS_RATE_LIMIT at its default or higher; --pid names the process whose RSS to sample.
 // While developing: npm run soak -- --seconds 30 --sockets 20
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { Agent, request as httpRequest } from "node:http";
+import { createHash } from "node:crypto";
+import { Agent, createServer, request as httpRequest } from "node:http";
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { EdgememClient, EngramSocket, type EngramEvent, type EngramSocketOptions, type MemoryInput, type SearchMode } from "../../client/index.ts";
@@ -43,6 +50,7 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "8" },
     reconnects: { type: "string", default: "6" },
     bulk: { type: "string", default: "2" },
+    refused: { type: "string", default: "1" },
     settle: { type: "string", default: "5" },
     seed: { type: "string", default: "1" },
     json: { type: "string", default: "soak-results.json" },
@@ -57,12 +65,15 @@ const SOCKETS = Math.max(TENANTS, Number(args.sockets));
 const CONCURRENCY = Math.max(1, Number(args.concurrency));
 const RECONNECTS = Number(args.reconnects);
 const BULK = Number(args.bulk);
+const REFUSED = Number(args.refused);
 const SETTLE_MS = Number(args.settle) * 1000;
 const SECRET = args.secret!;
 /** Conversations (working-memory sessions) per tenant: every session write goes to one of these. */
 const CONVERSATIONS = 6;
 /** Messages in a bulk ingest (5 facts each): the offline extractor stores ~1,300 memories, over the hub's 1,000-event window. */
 const BULK_MESSAGES = 360;
+/** A REST request or socket command without an answer this long is a failure. */
+const REQUEST_TIMEOUT_MS = 30_000;
 const MEMORY_EVENTS = new Set(["memory_created", "memory_updated", "memory_deleted", "feedback_recorded"]);
 
 // ---------------------------------------------------------------------------------------------
@@ -188,6 +199,7 @@ const SAMPLES_PER_ROUTE = 4;
 let serverErrorCount = 0;
 const oddClientErrors: Sample[] = [];
 let networkErrors = 0;
+const networkErrorSamples: string[] = [];
 
 /** `/v1/long-term-memory/abc/history` → `/v1/long-term-memory/:id/history`; search by mode. */
 function routeOf(method: string, url: URL, body: string | undefined): string {
@@ -235,8 +247,11 @@ function httpFetch(url: string, init: RequestInit): Promise<Response> {
         resolve(new Response(status === 204 ? null : raw, { status }));
       });
     });
+    // A request that hangs is a failure to report, not a reason for the soak to hang.
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)));
     req.on("error", (e) => {
       networkErrors++;
+      if (networkErrorSamples.length < 10) networkErrorSamples.push(`${init.method ?? "GET"} ${u.pathname}: ${e.message}`);
       record(route, 0, performance.now() - started);
       reject(e);
     });
@@ -257,8 +272,8 @@ interface Tenant {
   client: EdgememClient;
   /** Memory ids believed live (for GET/PATCH/feedback/delete). */
   ids: string[];
-  /** Ids of acknowledged creates: each must show up in some event. */
-  acked: Set<string>;
+  /** Ids of acknowledged creates, with the request that made each: each must show up in some event. */
+  acked: Map<string, string>;
   /** Memory ids seen in any event, and the sequence numbers of memory and session events. */
   seenIds: Set<string>;
   memorySeqs: Set<number>;
@@ -275,6 +290,10 @@ interface EngramRecord {
   socket: EngramSocket;
   /** The current underlying WebSocket (cut it to force a reconnect). */
   ws: WebSocket | null;
+  /** While set, reconnects reach a blackhole that accepts and closes at once: an outage. */
+  offline: boolean;
+  /** While set, reconnects are refused by the server (a bad token: 401 at the upgrade). */
+  refused: boolean;
   upgrades: string[];
   /** Sequence numbers delivered to the application, in order. */
   delivered: number[];
@@ -300,6 +319,8 @@ interface RawRecord {
   errors: Map<string, number>;
   errorSamples: string[];
   events: number;
+  /** Sequence numbers of the events it received (SYMindX: every memory and session event of the tenant). */
+  seqs: Set<number>;
 }
 
 const wsInternalErrors: string[] = [];
@@ -345,6 +366,8 @@ function engramSocket(base: string, tenant: Tenant, index: number): EngramRecord
     tenant,
     socket: null as unknown as EngramSocket,
     ws: null,
+    offline: false,
+    refused: false,
     upgrades: [],
     delivered: [],
     rawEvents: 0,
@@ -359,9 +382,11 @@ function engramSocket(base: string, tenant: Tenant, index: number): EngramRecord
   };
   class Watched extends WebSocket {
     constructor(url: string | URL, protocols?: string | string[]) {
-      super(url, protocols);
+      const u = new URL(String(url));
+      if (rec.refused) u.searchParams.set("token", "refused");
+      super(rec.offline && blackhole ? blackhole.url : u, protocols);
       rec.ws = this;
-      rec.upgrades.push(new URL(String(url)).search.replace(/token=[^&]+/, "token=…"));
+      rec.upgrades.push(rec.offline ? "(blackhole)" : u.search.replace(/token=(?!refused)[^&]+/, "token=…"));
       this.addEventListener("message", (e) => onEngramFrame(rec, parseFrame(e.data)));
     }
   }
@@ -409,7 +434,7 @@ function onEngramFrame(rec: EngramRecord, f: Record<string, unknown>): void {
 /** A raw SYMindX (`/ws`) or TrustGraph (`/api/v1/socket`) socket. */
 function rawSocket(url: string, name: string, onFrame: (f: Record<string, unknown>, rec: RawRecord) => void): Promise<RawRecord> {
   const ws = new WebSocket(url);
-  const rec: RawRecord = { name, ws, open: false, closedEarly: null, sent: 0, replies: 0, errors: new Map(), errorSamples: [], events: 0 };
+  const rec: RawRecord = { name, ws, open: false, closedEarly: null, sent: 0, replies: 0, errors: new Map(), errorSamples: [], events: 0, seqs: new Set() };
   ws.addEventListener("message", (e) => onFrame(parseFrame(e.data), rec));
   ws.addEventListener("close", (e) => {
     if (rec.open && !finished) rec.closedEarly = `closed ${e.code} ${e.reason}`;
@@ -435,6 +460,7 @@ function symindxFrame(t: Tenant, f: Record<string, unknown>, rec: RawRecord): vo
   if (f.type === "event") {
     if (typeof data.seq !== "number") return; // presence and handoff notices are not numbered
     rec.events++;
+    rec.seqs.add(data.seq);
     if (data.eventType === "conversation_update") t.sessionSeqs.add(data.seq);
     else {
       t.memorySeqs.add(data.seq);
@@ -462,14 +488,13 @@ function trustgraphFrame(t: Tenant, f: Record<string, unknown>, rec: RawRecord):
   if (response["end-of-stream"] === false) return;
   rec.replies++;
   const stored = response.memories;
-  if (String(f.id).startsWith("store-") && Array.isArray(stored)) for (const m of stored) t.acked.add(String(obj(m).id));
+  if (String(f.id).startsWith("store-") && Array.isArray(stored)) for (const m of stored) t.acked.set(String(obj(m).id), "TrustGraph memory store");
 }
 
 // ---------------------------------------------------------------------------------------------
 // The load.
 
 let finished = false;
-let stopping = false;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Sleeps `ms`, but not past `deadline`. */
 const nap = (ms: number, deadline: number) => sleep(Math.max(0, Math.min(ms, deadline - Date.now())));
@@ -494,9 +519,9 @@ async function restOp(r: Rand, t: Tenant): Promise<void> {
       ...(r.chance(0.1) ? { event_date: "2026-11-04T10:00:00Z" } : {}),
     };
   };
-  const created = (ids: string[]) => {
+  const created = (ids: string[], origin: string) => {
     for (const id of ids) {
-      t.acked.add(id);
+      t.acked.set(id, origin);
       t.ids.push(id);
     }
     if (t.ids.length > 2000) t.ids.splice(0, t.ids.length - 2000);
@@ -505,11 +530,11 @@ async function restOp(r: Rand, t: Tenant): Promise<void> {
   if (roll <= 12) {
     const m = memory();
     await c.createLongTermMemories([m], { deduplicate: false });
-    created([m.id!]);
+    created([m.id!], "POST /v1/long-term-memory/ (1 memory)");
   } else if (roll <= 17) {
     const batch = Array.from({ length: r.chance(0.3) ? 100 : r.int(2, 30) }, memory);
     await c.createLongTermMemories(batch, { deduplicate: false });
-    created(batch.map((m) => m.id!));
+    created(batch.map((m) => m.id!), `POST /v1/long-term-memory/ (${batch.length} memories)`);
   } else if (roll <= 19) {
     // With dedup (the default): may be folded into an existing memory, so not tracked by id.
     await c.createLongTermMemories([{ text: fact(r, r.int(0, 50)), namespace: "dedup" }]);
@@ -571,7 +596,7 @@ async function restOp(r: Rand, t: Tenant): Promise<void> {
   } else if (roll <= 85) {
     const messages = Array.from({ length: r.int(2, 10) }, (_, i) => ({ role: i % 2 ? ("assistant" as const) : ("user" as const), content: `${fact(r, t.counter++)}. ${fact(r, t.counter++)}.` }));
     const res = await c.ingest({ messages, namespace: "ingest" });
-    created(res.memories.map((m) => m.id));
+    created(res.memories.map((m) => m.id), "POST /v1/ingest");
   } else if (roll <= 90) {
     await c.think({ question: question(r), limit: r.int(3, 12) });
   } else if (roll <= 95) {
@@ -604,14 +629,19 @@ async function engramCommands(rec: EngramRecord, seed: number, deadline: number)
   await nap(r.int(0, 8000), deadline);
   while (Date.now() < deadline) {
     const kind = r.pick(["recall", "recall", "remember", "status", "think"] as const);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`no reply in ${REQUEST_TIMEOUT_MS / 1000} s (queued or sent)`), { code: "SOAK_TIMEOUT" })), REQUEST_TIMEOUT_MS);
+    });
+    const send = <T>(p: Promise<T>) => Promise.race([p, timeout]);
     try {
-      if (kind === "recall") await rec.socket.send("recall", { query: question(r), limit: 10 });
-      else if (kind === "status") await rec.socket.send("status", {});
-      else if (kind === "think") await rec.socket.send("think", { question: question(r), limit: 5 });
+      if (kind === "recall") await send(rec.socket.send("recall", { query: question(r), limit: 10 }));
+      else if (kind === "status") await send(rec.socket.send("status", {}));
+      else if (kind === "think") await send(rec.socket.send("think", { question: question(r), limit: 5 }));
       else {
         const id = `ws-${rec.tenant.counter++}-${pseudoWord(r, 1)}`;
-        const res = await rec.socket.send("remember", { id, content: fact(r, rec.tenant.counter), topics: [r.pick(PURPOSE)] });
-        if (!res.deduplicated) rec.tenant.acked.add(res.memory_id);
+        const res = await send(rec.socket.send("remember", { id, content: fact(r, rec.tenant.counter), topics: [r.pick(PURPOSE)] }));
+        if (!res.deduplicated) rec.tenant.acked.set(res.memory_id, "engram remember");
         rec.tenant.ids.push(res.memory_id);
       }
       rec.commands.ok++;
@@ -620,6 +650,8 @@ async function engramCommands(rec: EngramRecord, seed: number, deadline: number)
       rec.commands.failed.set(code, (rec.commands.failed.get(code) ?? 0) + 1);
       if (rec.errorSamples.length < 3) rec.errorSamples.push(`${kind}: ${code} ${(e as Error).message}`);
       // The SDK reports the server's INTERNAL_ERROR frames here too; they are counted from the raw frames.
+    } finally {
+      clearTimeout(timer);
     }
     await nap(r.int(6000, 14000), deadline);
   }
@@ -685,38 +717,85 @@ interface ChaosStep {
 /** Forced reconnects and bulk ingests, one at a time so a reconnect never races a bulk publish. */
 async function chaos(r: Rand, tenants: Tenant[], start: number, deadline: number): Promise<ChaosStep[]> {
   // Each kind spread evenly over the run, then merged in time order.
-  const spread = (kind: "reconnect" | "bulk", n: number) => Array.from({ length: Math.max(0, n) }, (_, i) => ({ s: kind, k: (i + 0.5) / n }));
-  const order = [...spread("reconnect", RECONNECTS), ...spread("bulk", BULK)].sort((a, b) => a.k - b.k);
+  const spread = (kind: "reconnect" | "bulk" | "refused", n: number) => Array.from({ length: Math.max(0, n) }, (_, i) => ({ s: kind, k: (i + 0.5) / n }));
+  const order = [...spread("reconnect", RECONNECTS), ...spread("bulk", BULK), ...spread("refused", REFUSED)].sort((a, b) => a.k - b.k);
   const log: ChaosStep[] = [];
+  let bulks = 0;
   const span = deadline - start;
   for (const [i, { s }] of order.entries()) {
     const at = start + ((i + 1) * span) / (order.length + 1);
-    while (Date.now() < at && !stopping) await sleep(100);
-    if (stopping) break;
+    while (Date.now() < at) await sleep(100);
+    if (Date.now() >= deadline) break;
     const t = r.pick(tenants);
     const offset = Math.round((Date.now() - start) / 1000);
-    if (s === "reconnect") {
+    if (s === "refused") {
+      // One reconnect answered 401 (as an expired token or a failing upgrade would be); the next is allowed.
+      const rec = r.pick(t.engram);
+      const before = rec.upgrades.length;
+      rec.refused = true;
+      rec.ws?.close();
+      await until(() => rec.upgrades.length > before, 10_000);
+      rec.refused = false;
+      const ok = await until(() => rec.upgrades.length > before + 1 && rec.state === "open", 30_000);
+      log.push({ at: offset, what: `cut ${rec.name}, its first reconnect refused (401)`, result: ok ? `reconnected with ${rec.upgrades.at(-1)}` : `not reconnected after 30 s (state ${rec.state}, ${rec.upgrades.length - before} attempts)` });
+    } else if (s === "reconnect") {
       const rec = r.pick(t.engram);
       const before = rec.upgrades.length;
       rec.ws?.close();
       const ok = await until(() => rec.upgrades.length > before && rec.state === "open", 30_000);
       log.push({ at: offset, what: `cut ${rec.name}`, result: ok ? `reconnected with ${rec.upgrades.at(-1)}` : `not reconnected after 30 s (state ${rec.state})` });
     } else {
+      // Every other bulk runs while one socket is offline: its reconnect must replay the burst or announce a gap.
+      const down = bulks++ % 2 === 1 ? r.pick(t.engram) : null;
+      if (down) {
+        down.offline = true;
+        down.ws?.close();
+      }
       const messages = Array.from({ length: BULK_MESSAGES }, (_, k) => ({
         role: k % 2 ? ("assistant" as const) : ("user" as const),
         content: Array.from({ length: 5 }, () => `${fact(r, t.counter++)}.`).join(" "),
       }));
       try {
         const res = await t.client.ingest({ messages, namespace: "bulk" });
-        for (const m of res.memories) t.acked.add(m.id);
+        for (const m of res.memories) t.acked.set(m.id, `POST /v1/ingest (bulk, ${BULK_MESSAGES} messages, ${res.memories.length} memories, at +${offset} s)`);
         log.push({ at: offset, what: `bulk ingest of ${BULK_MESSAGES} messages into ${t.name}`, result: `${res.memories.length} memories stored` });
       } catch (e) {
         log.push({ at: offset, what: `bulk ingest of ${BULK_MESSAGES} messages into ${t.name}`, result: `failed: ${(e as Error).message}` });
+      }
+      if (down) {
+        const before = down.upgrades.length;
+        // Published events reach the hub after the response (waitUntil): let them land before it comes back.
+        await sleep(3000);
+        down.offline = false;
+        const ok = await until(() => down.upgrades.length > before && down.state === "open", 30_000);
+        const since = down.upgrades.at(-1);
+        log.push({ at: offset, what: `${down.name} offline during that bulk ingest`, result: ok ? `back with ${since}` : `not reconnected after 30 s (state ${down.state})` });
       }
     }
   }
   return log;
 }
+
+/**
+ * A WebSocket endpoint that accepts every upgrade and closes it at once (1001, going away): where
+ * an offline socket's reconnects go, so they fail the way a dropped connection does (with a close).
+ */
+function startBlackhole(): Promise<{ url: string; close(): void }> {
+  const server = createServer((_req, res) => res.writeHead(503).end());
+  server.on("upgrade", (req, socket) => {
+    const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.end(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      resolve({ url: `ws://127.0.0.1:${port}/ws`, close: () => server.close() });
+    });
+  });
+}
+
+let blackhole: { url: string; close(): void } | null = null;
 
 // ---------------------------------------------------------------------------------------------
 // workerd's memory.
@@ -799,8 +878,11 @@ interface SocketReport {
   first_seq: number | null;
   last_seq: number | null;
   expected: number;
+  /** Not received and not announced by a gap frame: lost. */
   missing: number;
   missing_sample: number[];
+  /** Not received, but announced by a gap frame (the client was told to resync). */
+  announced_missing: number;
   duplicates: number;
   out_of_order: number;
   gap_frames: unknown[];
@@ -808,11 +890,20 @@ interface SocketReport {
   commands_failed: Record<string, number>;
 }
 
+/** Seqs a gap frame told the client it will not get: after its `since`, up to where the replay resumes. */
+function announced(gaps: unknown[], seq: number): boolean {
+  return gaps.some((g) => {
+    const { since, resume_after } = obj(g);
+    return typeof resume_after === "number" && seq <= resume_after && seq > (typeof since === "number" ? since : 0);
+  });
+}
+
 function continuity(rec: EngramRecord, expected: number[]): SocketReport {
   const got = new Set(rec.delivered);
-  const missing = expected.filter((s) => !got.has(s));
+  const absent = expected.filter((s) => !got.has(s));
+  const missing = absent.filter((s) => !announced(rec.gaps, s));
   let outOfOrder = 0;
-  for (let i = 1; i < rec.delivered.length; i++) if (rec.delivered[i]! <= rec.delivered[i - 1]!) outOfOrder++;
+  for (let i = 1; i < rec.delivered.length; i++) if (rec.delivered[i]! < rec.delivered[i - 1]!) outOfOrder++;
   return {
     socket: rec.name,
     state: rec.state,
@@ -826,6 +917,7 @@ function continuity(rec: EngramRecord, expected: number[]): SocketReport {
     expected: expected.length,
     missing: missing.length,
     missing_sample: missing.slice(0, 10),
+    announced_missing: absent.length - missing.length,
     duplicates: rec.delivered.length - got.size,
     out_of_order: outOfOrder,
     gap_frames: rec.gaps,
@@ -848,16 +940,24 @@ async function main(): Promise<void> {
     base = dev.url;
   }
   const stop = () => dev?.stop();
-  process.on("SIGINT", () => {
-    stop();
-    process.exit(130);
-  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      stop();
+      process.exit(130);
+    });
+  }
 
+  blackhole = await startBlackhole();
   const rssPids = args.pid ? [Number(args.pid)] : dev ? workerdPids(process.pid) : [];
-  const rss: { t: number; mb: number }[] = [];
+  const rss: { t: number; mb: number; by_pid: Record<number, number> }[] = [];
   const sampleRss = () => {
-    const mb = rssPids.map(rssMb).filter((x): x is number => x !== null);
-    if (mb.length) rss.push({ t: Math.round((performance.now() - wallStart) / 1000), mb: Math.round(mb.reduce((a, b) => a + b, 0) * 10) / 10 });
+    const byPid: Record<number, number> = {};
+    for (const pid of rssPids) {
+      const mb = rssMb(pid);
+      if (mb !== null) byPid[pid] = Math.round(mb * 10) / 10;
+    }
+    const mb = Object.values(byPid);
+    if (mb.length) rss.push({ t: Math.round((performance.now() - wallStart) / 1000), mb: Math.round(mb.reduce((a, b) => a + b, 0) * 10) / 10, by_pid: byPid });
   };
   sampleRss();
   const rssTimer = setInterval(sampleRss, 2000);
@@ -873,7 +973,7 @@ async function main(): Promise<void> {
         token,
         client: new EdgememClient({ baseUrl: base, token, fetch: httpFetch }),
         ids: [],
-        acked: new Set(),
+        acked: new Map(),
         seenIds: new Set(),
         memorySeqs: new Set(),
         sessionSeqs: new Set(),
@@ -909,19 +1009,23 @@ async function main(): Promise<void> {
 
     const loadStart = Date.now();
     const deadline = loadStart + SECONDS * 1000;
-    console.error(`load for ${SECONDS} s: ${CONCURRENCY} REST workers, ${RECONNECTS} forced reconnects, ${BULK} bulk ingests`);
+    console.error(`load for ${SECONDS} s: ${CONCURRENCY} REST workers, ${RECONNECTS} forced reconnects, ${BULK} bulk ingests, ${REFUSED} refused reconnects`);
     const seed = Number(args.seed);
     const chaosRun = chaos(new Rand(seed * 7919), tenants, loadStart, deadline);
     const progress = setInterval(() => {
       const total = [...statuses.values()].reduce((a, m) => a + [...m.values()].reduce((x, y) => x + y, 0), 0);
       console.error(`  ${Math.round((Date.now() - loadStart) / 1000)} s: ${total} requests, ${serverErrorCount} 5xx, ${wsInternalErrorCount} internal error frames`);
     }, 10_000);
-    await Promise.all([
-      ...Array.from({ length: CONCURRENCY }, (_, i) => restWorker(seed * 1000 + i, tenants, deadline)),
-      ...engram.map((rec, i) => engramCommands(rec, seed * 100_000 + i, deadline)),
-      ...tenants.flatMap((t, i) => [symindxLoad(t, seed * 31 + i, deadline), trustgraphLoad(t, seed * 37 + i, deadline)]),
+    const running = new Set<string>();
+    const loop = (name: string, p: Promise<void>) => (running.add(name), p.finally(() => running.delete(name)));
+    const loops = Promise.all([
+      ...Array.from({ length: CONCURRENCY }, (_, i) => loop(`REST worker ${i}`, restWorker(seed * 1000 + i, tenants, deadline))),
+      ...engram.map((rec, i) => loop(`${rec.name} commands`, engramCommands(rec, seed * 100_000 + i, deadline))),
+      ...tenants.flatMap((t, i) => [loop(`${t.name}/symindx load`, symindxLoad(t, seed * 31 + i, deadline)), loop(`${t.name}/trustgraph load`, trustgraphLoad(t, seed * 37 + i, deadline))]),
     ]);
-    stopping = true;
+    // Every loop ends at the deadline once its request is answered (each times out after REQUEST_TIMEOUT_MS).
+    await Promise.race([loops, sleep(deadline - Date.now() + REQUEST_TIMEOUT_MS + 10_000)]);
+    const stuck = [...running];
     const chaosLog = await chaosRun;
     clearInterval(progress);
     const loadSeconds = (Date.now() - loadStart) / 1000;
@@ -950,7 +1054,11 @@ async function main(): Promise<void> {
         expected.push(s);
       }
       for (const rec of t.engram) socketReports.push(continuity(rec, expected));
-      const ackedWithoutEvent = [...t.acked].filter((id) => !t.seenIds.has(id));
+      const observerMissing: number[] = [];
+      for (let s = 1; s <= last; s++) if (t.symindx && !t.symindx.seqs.has(s)) observerMissing.push(s);
+      const ackedWithoutEvent = [...t.acked.keys()].filter((id) => !t.seenIds.has(id));
+      const byOrigin = new Map<string, number>();
+      for (const id of ackedWithoutEvent) byOrigin.set(t.acked.get(id)!, (byOrigin.get(t.acked.get(id)!) ?? 0) + 1);
       return {
         tenant: t.name,
         last_seq: last,
@@ -961,8 +1069,9 @@ async function main(): Promise<void> {
         acknowledged_writes: t.acked.size,
         acknowledged_without_event: ackedWithoutEvent.length,
         acknowledged_without_event_sample: ackedWithoutEvent.slice(0, 10),
+        acknowledged_without_event_by_request: Object.fromEntries(byOrigin),
         replay_log: replay.get(t.name),
-        symindx: t.symindx && { sent: t.symindx.sent, replies: t.symindx.replies, events: t.symindx.events, closed_early: t.symindx.closedEarly, errors: Object.fromEntries(t.symindx.errors), error_samples: t.symindx.errorSamples },
+        symindx: t.symindx && { missing: observerMissing.length, missing_sample: observerMissing.slice(0, 10), sent: t.symindx.sent, replies: t.symindx.replies, events: t.symindx.events, closed_early: t.symindx.closedEarly, errors: Object.fromEntries(t.symindx.errors), error_samples: t.symindx.errorSamples },
         trustgraph: t.trustgraph && { sent: t.trustgraph.sent, replies: t.trustgraph.replies, closed_early: t.trustgraph.closedEarly, errors: Object.fromEntries(t.trustgraph.errors), error_samples: t.trustgraph.errorSamples },
       };
     });
@@ -974,16 +1083,19 @@ async function main(): Promise<void> {
         return { route, requests: l.length, statuses: Object.fromEntries([...byStatus].sort(([a], [b]) => a - b)), p50_ms: quantile(l, 0.5), p95_ms: quantile(l, 0.95) };
       });
     const requests = routes.reduce((a, r) => a + r.requests, 0);
-    const lost = socketReports.reduce((a, s) => a + s.missing, 0);
+    const lost = socketReports.filter((s) => s.state === "open").reduce((a, s) => a + s.missing, 0);
+    const missedWhileDown = socketReports.filter((s) => s.state !== "open").reduce((a, s) => a + s.missing, 0);
     const duplicated = socketReports.reduce((a, s) => a + s.duplicates + s.out_of_order, 0);
     const gapFrames = socketReports.reduce((a, s) => a + s.gap_frames.length, 0);
+    const announcedMissing = socketReports.reduce((a, s) => a + s.announced_missing, 0);
     const notRecovered = socketReports.filter((s) => s.state !== "open");
     const unseen = tenantReports.reduce((a, t) => a + t.seqs_seen_by_no_socket, 0);
+    const observerLost = tenantReports.reduce((a, t) => a + (t.symindx?.missing ?? 0), 0);
     const ackedLost = tenantReports.reduce((a, t) => a + t.acknowledged_without_event, 0);
     const rawClosed = tenants.flatMap((t) => [t.symindx, t.trustgraph]).filter((x) => x?.closedEarly).map((x) => `${x!.name}: ${x!.closedEarly}`);
     const mb = rss.map((s) => s.mb);
     const memory = mb.length
-      ? { pids: rssPids, start_mb: mb[0], max_mb: Math.max(...mb), end_mb: mb.at(-1), samples: rss.filter((_, i) => i % Math.max(1, Math.ceil(rss.length / 60)) === 0) }
+      ? { pids: rssPids, start_mb: mb[0], max_mb: Math.max(...mb), end_mb: mb.at(-1), start_by_pid: rss[0]!.by_pid, end_by_pid: rss.at(-1)!.by_pid, samples: rss.filter((_, i) => i % Math.max(1, Math.ceil(rss.length / 60)) === 0) }
       : { pids: rssPids, note: "not sampled (pass --pid with --url)" };
     const failures = [
       serverErrorCount && `${serverErrorCount} HTTP 5xx`,
@@ -992,10 +1104,11 @@ async function main(): Promise<void> {
       lost && `${lost} events lost (summed over sockets)`,
       duplicated && `${duplicated} events duplicated or out of order`,
       unseen && `${unseen} sequence numbers no socket received`,
+      observerLost && `${observerLost} events lost by the SYMindX sockets (subscribed to all)`,
       ackedLost && `${ackedLost} acknowledged writes whose event never arrived`,
-      gapFrames && `${gapFrames} gap frames`,
-      notRecovered.length && `${notRecovered.length} sockets never recovered`,
+      notRecovered.length && `${notRecovered.length} sockets never recovered (missing ${missedWhileDown} events)`,
       rawClosed.length && `${rawClosed.length} SYMindX/TrustGraph sockets closed by the server`,
+      stuck.length && `${stuck.length} load loops stuck after the deadline (${stuck.slice(0, 5).join(", ")})`,
     ].filter((x): x is string => typeof x === "string");
 
     // ---- Report --------------------------------------------------------------------------------
@@ -1014,6 +1127,10 @@ async function main(): Promise<void> {
       out.push(`\n4xx other than 404 on valid input (first ${oddClientErrors.length}):`);
       for (const e of oddClientErrors) out.push(`  ${e.status} ${e.method} ${e.path}\n    request:  ${e.request}\n    response: ${e.response}`);
     }
+    if (networkErrorSamples.length) {
+      out.push(`\nnetwork errors (first ${networkErrorSamples.length} of ${networkErrors}):`);
+      for (const e of networkErrorSamples) out.push(`  ${e}`);
+    }
     if (wsInternalErrors.length) {
       out.push(`\ninternal error frames (first ${wsInternalErrors.length} of ${wsInternalErrorCount}):`);
       for (const e of wsInternalErrors) out.push(`  ${e}`);
@@ -1023,34 +1140,34 @@ async function main(): Promise<void> {
       out.push(
         `  ${t.tenant}: last seq ${t.last_seq}, ${t.memory_events} memory + ${t.session_events} session events; ` +
           `seqs no socket received: ${t.seqs_seen_by_no_socket}${t.seqs_seen_by_no_socket ? ` (e.g. ${t.seqs_seen_by_no_socket_sample.join(", ")})` : ""}; ` +
-          `acknowledged writes ${t.acknowledged_writes}, without event ${t.acknowledged_without_event}${t.acknowledged_without_event ? ` (e.g. ${t.acknowledged_without_event_sample.slice(0, 3).join(", ")})` : ""}; ` +
+          `acknowledged writes ${t.acknowledged_writes}, without event ${t.acknowledged_without_event}${t.acknowledged_without_event ? ` (by request: ${JSON.stringify(t.acknowledged_without_event_by_request)}; e.g. ids ${t.acknowledged_without_event_sample.slice(0, 3).join(", ")})` : ""}; ` +
           `replay log: ${t.replay_log?.events} events${t.replay_log?.gap ? `, gap ${JSON.stringify(t.replay_log.gap)}` : ""}`,
       );
       for (const raw of [t.symindx, t.trustgraph]) {
-        if (raw && (Object.keys(raw.errors).length || raw.closed_early)) out.push(`    ${JSON.stringify(raw)}`);
+        if (raw && (Object.keys(raw.errors).length || raw.closed_early || ("missing" in raw && raw.missing))) out.push(`    ${JSON.stringify({ ...raw, error_samples: raw.error_samples.slice(0, 1) })}`);
       }
     }
     const received = socketReports.map((s) => s.received);
     out.push(
       `\nsockets: ${socketReports.length} engram; received per socket min ${Math.min(...received)} / max ${Math.max(...received)}; ` +
-        `lost ${lost}, duplicated ${duplicated}, gap frames ${gapFrames}, replays de-duplicated by the SDK ${socketReports.reduce((a, s) => a + s.replayed_duplicates_dropped_by_sdk, 0)}, ` +
+        `lost ${lost} (+ ${missedWhileDown} on sockets not open at the end), duplicated ${duplicated}, gap frames ${gapFrames} (announcing ${announcedMissing} events), replays de-duplicated by the SDK ${socketReports.reduce((a, s) => a + s.replayed_duplicates_dropped_by_sdk, 0)}, ` +
         `reconnects ${socketReports.reduce((a, s) => a + s.reconnects, 0)}, not open at the end ${notRecovered.length}`,
     );
     const commandFailures = new Map<string, number>();
     for (const s of socketReports) for (const [k, v] of Object.entries(s.commands_failed)) commandFailures.set(k, (commandFailures.get(k) ?? 0) + v);
     out.push(`engram commands: ${socketReports.reduce((a, s) => a + s.commands_ok, 0)} ok, failed ${JSON.stringify(Object.fromEntries(commandFailures))}`);
-    const bad = socketReports.filter((s) => s.missing || s.duplicates || s.out_of_order || s.gap_frames.length || s.state !== "open");
+    const bad = socketReports.filter((s) => s.missing || s.announced_missing || s.duplicates || s.out_of_order || s.gap_frames.length || s.state !== "open");
     for (const s of bad.slice(0, 20)) {
-      out.push(`  ${s.socket}: state ${s.state}, received ${s.received} (seq ${s.first_seq}…${s.last_seq}), missing ${s.missing} (e.g. ${s.missing_sample.join(", ")}), duplicates ${s.duplicates}, out of order ${s.out_of_order}, gaps ${JSON.stringify(s.gap_frames)}, reconnects ${s.reconnects}`);
+      out.push(`  ${s.socket}: state ${s.state}, received ${s.received} (seq ${s.first_seq}…${s.last_seq}), missing ${s.missing} (e.g. ${s.missing_sample.join(", ")}), announced by a gap ${s.announced_missing}, duplicates ${s.duplicates}, out of order ${s.out_of_order}, gaps ${JSON.stringify(s.gap_frames)}, reconnects ${s.reconnects}`);
     }
     if (bad.length > 20) out.push(`  … and ${bad.length - 20} more sockets`);
     out.push(`\nchaos:`);
     for (const c of chaosLog) out.push(`  +${c.at} s ${c.what}: ${c.result}`);
     out.push(
-      `\nworkerd RSS: ${"max_mb" in memory ? `start ${memory.start_mb} MB, max ${memory.max_mb} MB, end ${memory.end_mb} MB (summed over workerd pids ${memory.pids.join(", ")}, sampled every 2 s)` : memory.note}`,
+      `\nworkerd RSS: ${"max_mb" in memory ? `start ${memory.start_mb} MB, max ${memory.max_mb} MB, end ${memory.end_mb} MB (summed over the workerd processes, sampled every 2 s; per pid ${JSON.stringify(memory.start_by_pid)} → ${JSON.stringify(memory.end_by_pid)})` : memory.note}`,
     );
     const wall = (performance.now() - wallStart) / 1000;
-    out.push(`wall time: ${wall.toFixed(1)} s`);
+    out.push(`wall time: ${wall.toFixed(1)} s; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${cpus().length} cores`);
     out.push(failures.length ? `\nFAILED: ${failures.join("; ")}` : `\nOK: no 5xx, no lost or duplicated event, every socket recovered`);
     console.log(out.join("\n"));
 
@@ -1063,11 +1180,15 @@ async function main(): Promise<void> {
           ok: failures.length === 0,
           failures,
           wall_seconds: Math.round(wall * 10) / 10,
+          cores: cpus().length,
+          load_average: loadavg(),
           load_seconds: Math.round(loadSeconds * 10) / 10,
           requests,
           server_errors: serverErrorCount,
           server_error_samples: serverErrors,
           network_errors: networkErrors,
+          network_error_samples: networkErrorSamples,
+          stuck_loops: stuck,
           client_error_samples: oddClientErrors,
           ws_internal_errors: wsInternalErrorCount,
           ws_internal_error_samples: wsInternalErrors,
@@ -1091,6 +1212,7 @@ async function main(): Promise<void> {
   } finally {
     finished = true;
     clearInterval(rssTimer);
+    blackhole?.close();
     agent.destroy();
     stop();
   }
