@@ -241,14 +241,23 @@ export class EngramSocket {
     ws.addEventListener("message", (e) => {
       if (this.ws === ws) this.receive(String(e.data));
     });
-    ws.addEventListener("close", () => {
+    const drop = () => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.failPending((p) => p.sent, "CONNECTION_LOST", "the connection dropped before the reply");
       this.scheduleReconnect();
+    };
+    ws.addEventListener("close", drop);
+    // Node 22's WebSocket fires only `error`, never `close`, when the upgrade is refused (401, 5xx)
+    // or the connection fails: an error ends the connection either way, so it reconnects too.
+    ws.addEventListener("error", () => {
+      drop();
+      try {
+        ws.close();
+      } catch {
+        // already closing
+      }
     });
-    // An error is followed by a close, which reconnects.
-    ws.addEventListener("error", () => undefined);
   }
 
   private scheduleReconnect(): void {

@@ -5,6 +5,8 @@ import { backoffDelay, EngramSocket, type EngramGap } from "../../client/index.t
 class FakeSocket extends EventTarget {
   static all: FakeSocket[] = [];
   static refuse = 0;
+  /** Refusals that fire only `error`, never `close` (Node 22's WebSocket on a refused upgrade). */
+  static errorOnly = false;
   readyState = 0;
   sent: any[] = [];
   constructor(readonly url: string) {
@@ -13,7 +15,8 @@ class FakeSocket extends EventTarget {
     setTimeout(() => {
       if (FakeSocket.refuse > 0) {
         FakeSocket.refuse--;
-        this.drop();
+        if (FakeSocket.errorOnly) this.dispatchEvent(new Event("error"));
+        else this.drop();
         return;
       }
       this.readyState = 1;
@@ -70,6 +73,20 @@ describe("EngramSocket (client SDK)", () => {
     expect(new URL(FakeSocket.all[0]!.url).pathname).toBe("/ws");
     expect(new URL(FakeSocket.all[0]!.url).searchParams.get("token")).toBe("tok");
     s.close();
+  });
+
+  it("reconnects after a refused upgrade that fires only error (no close), as Node's WebSocket does", async () => {
+    const s = socket({ backoff: { initialMs: 3, maxMs: 3 } });
+    FakeSocket.errorOnly = true;
+    FakeSocket.refuse = 2;
+    try {
+      await s.connect();
+      await until(() => s.connectionState === "open");
+      expect(FakeSocket.all).toHaveLength(3);
+    } finally {
+      FakeSocket.errorOnly = false;
+      s.close();
+    }
   });
 
   it("queues commands while disconnected, replays events after the last seq once, fails in-flight commands on a drop", async () => {
