@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { requireScope, WRITE_SCOPE } from "../auth/jwt.ts";
+import { requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
@@ -15,12 +15,30 @@ import type { Principal, SearchRequest } from "../service/memory-service.ts";
 /**
  * The SYMindX dialect (`/ws`, frames `{id, type, data, targetAgent, priority, timestamp}`).
  * `targetAgent` is an agent id: its memories are those with that `agent_id`. Replies echo the
- * request `id`; errors are `{type: "error", data: {code, message, details}}`.
+ * request `id`; errors are `{type: "error", error, data: {code, message, details}}`.
+ *
+ * Besides the seed document's shapes, the frames SYMindX's own runtime and dashboards send
+ * (repository SYMBaiEX/SYMindX, `mind-agents/src/extensions/api/`):
+ * - `index.ts` (the live server, `handleWebSocketMessage`): `chat` with top-level `agentId` and the
+ *   text as string `data` or top-level `message`, answered `chat_response` with `{response,
+ *   timestamp, sessionId, metadata: {tokensUsed, processingTime, memoryRetrieved}}`
+ *   (`processChatMessage`); `action` with a command string in `data`, answered `command_response
+ *   {commandId, status}`; errors `{type: "error", error: "<text>"}`.
+ * - `skills/websocket-server.ts`: `chat_message` (`agentId`, `data.message`), `command`
+ *   (`data.command`, `data.parameters`) answered `command_result`, `subscribe` / `unsubscribe`
+ *   with `data.channel` answered `{type: "subscribed", channel}`.
+ * - `components/WebSocketManager.ts` (used by `index-new.ts`): `auth {data: {token, userId}}`
+ *   answered `auth.success`, `agent.command {data: {agentId, command, parameters}}` answered
+ *   `agent.command.result`, errors `{type: "error", data: {error, timestamp}}`.
  */
 
 export const SYMINDX_TYPES = [
   "chat",
+  "chat_message",
   "command",
+  "action",
+  "agent.command",
+  "auth",
   "subscribe",
   "unsubscribe",
   "status",
@@ -34,15 +52,27 @@ export const SYMINDX_TYPES = [
 
 /** What a SYMindX socket asked to receive (kept in its attachment). */
 export interface Subscription {
+  /** Seed-style names (`data.events`, `data.stream`): changes arrive as `{type: "event", data: {eventType}}`. */
   events: string[];
   minImportance: number;
+  /** Runtime-style channels (`data.channel`): changes arrive with the event as the top-level type. */
+  channels?: string[];
 }
+
+/**
+ * The channels whose subscribers get memory changes as top-level `memory_update` frames, the type
+ * SYMindX's website reads (`website/src/components/ThoughtStream.tsx`: `data.agentId`, `content`).
+ */
+export const MEMORY_CHANNELS = ["memory_update", "memory", "memories", "*"];
 
 const envelope = z.object({
   id: z.union([z.string(), z.number()]).optional(),
   type: z.string().min(1),
   data: z.unknown().optional(),
   targetAgent: z.string().min(1).max(256).optional(),
+  // The runtime's chat names its agent and carries its text at the top level (index.ts).
+  agentId: z.string().min(1).max(256).optional(),
+  message: z.string().optional(),
   priority: z.string().optional(),
   timestamp: z.string().optional(),
   // Typing indicators carry these at the top level.
@@ -51,11 +81,18 @@ const envelope = z.object({
 });
 type Envelope = z.output<typeof envelope>;
 
+const instructionText = z.string().trim().min(1, { message: "must not be empty" }).max(10_000);
 const chatData = z.object({ message: z.string().trim().min(1, { message: "must not be empty" }).max(10_000), conversationId: z.string().max(256).optional() });
-const commandData = z.object({ instruction: z.string().trim().min(1, { message: "must not be empty" }).max(10_000), parameters: jsonObject.optional() });
+// The seed's `instruction`, or the skill server's `command` (websocket-server.ts `handleCommand`).
+const commandData = z
+  .object({ instruction: instructionText.optional(), command: instructionText.optional(), parameters: jsonObject.optional() })
+  .refine((d) => d.instruction ?? d.command, { message: "give instruction (or command)", path: ["instruction"] });
+const agentCommandData = z.object({ agentId: z.string().min(1).max(256).optional(), command: instructionText, parameters: jsonObject.optional() });
+const authData = z.object({ token: z.string().min(1).max(16_384), userId: z.string().max(256).optional() });
 const subscribeData = z.object({
   events: z.array(z.string().min(1).max(64)).max(50).optional(),
   stream: z.string().min(1).max(64).optional(),
+  channel: z.string().min(1).max(64).optional(),
   agentId: z.string().max(256).optional(),
   filter: z.object({ minImportance: z.number().min(0).max(1).optional() }).optional(),
 });
@@ -73,6 +110,10 @@ export type Send = (frame: Record<string, unknown>) => void;
 export interface SymindxContext {
   app: AppDeps;
   principal: Principal;
+  /** The socket's id: the runtime's `sessionId` of a chat (index.ts uses its connection id). */
+  connectionId: string;
+  /** Sends a frame to every SYMindX socket of the tenant, this one included (`command_update`). */
+  broadcast(frame: Record<string, unknown>): void;
   subscription: Subscription;
   /** Persists a changed subscription in the socket's attachment. */
   setSubscription(s: Subscription): void;
@@ -88,7 +129,8 @@ export interface SymindxContext {
 const now = () => new Date().toISOString();
 
 export function symindxError(code: string, message: string, id?: string | number, details?: unknown): Record<string, unknown> {
-  const frame: Record<string, unknown> = { type: "error", data: { code, message, details: details ?? null }, timestamp: now() };
+  // `error` (a string) is where the runtime's own clients read it (index.ts, websocket-server.ts).
+  const frame: Record<string, unknown> = { type: "error", error: message, data: { code, message, details: details ?? null }, timestamp: now() };
   if (id !== undefined) frame.id = id;
   return frame;
 }
@@ -105,7 +147,7 @@ export async function handleSymindx(raw: unknown, ctx: SymindxContext, send: Sen
     return;
   }
   const m = env.data;
-  const reply = (type: string, data: unknown) => send(m.id === undefined ? { type, data, timestamp: now() } : { id: m.id, type, data, timestamp: now() });
+  const reply: Reply = (type, data, top) => send({ ...(m.id === undefined ? {} : { id: m.id }), type, ...top, data, timestamp: now() });
   try {
     await run(m, ctx, reply, send);
   } catch (e) {
@@ -116,44 +158,105 @@ export async function handleSymindx(raw: unknown, ctx: SymindxContext, send: Sen
   }
 }
 
-async function run(m: Envelope, ctx: SymindxContext, reply: (type: string, data: unknown) => void, send: Send): Promise<void> {
+/** Sends a reply: `top` adds top-level fields next to `data` (the runtime's `agentId`, `channel`). */
+type Reply = (type: string, data: unknown, top?: Record<string, unknown>) => void;
+
+async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): Promise<void> {
   const { app, principal: p } = ctx;
   switch (m.type) {
-    case "chat": {
-      const d = parse(chatData, m.data ?? {});
+    case "chat":
+    case "chat_message": {
+      const d = parse(chatData, chatInput(m));
       const started = Date.now();
-      await requireAgent(ctx, m.targetAgent);
-      const filter: MemoryFilter = m.targetAgent ? { agent_id: { eq: m.targetAgent } } : {};
+      const named = m.targetAgent ?? m.agentId;
+      await requireAgent(ctx, named);
+      // Like the runtime (index.ts: `message.agentId || firstAgent?.id`), a chat without an agent
+      // goes to the first agent; with no agent at all, to all of the tenant's memories.
+      const agent = named ?? (await app.service.firstAgent(p)) ?? undefined;
+      const filter: MemoryFilter = agent ? { agent_id: { eq: agent } } : {};
       const res = await app.knowledge.think(p, { question: d.message, limit: 8, filter });
       let response = "";
-      for await (const t of res.answer) response += t;
-      reply("chat_response", {
-        response,
-        agentId: m.targetAgent ?? null,
-        conversationId: d.conversationId ?? null,
-        processingTime: Date.now() - started,
-        citations: res.citations.map(citationOut),
-      });
+      let tokens = 0;
+      for await (const t of res.answer) {
+        response += t;
+        tokens++;
+      }
+      const processingTime = Date.now() - started;
+      reply(
+        "chat_response",
+        {
+          response,
+          agentId: agent ?? null,
+          conversationId: d.conversationId ?? null,
+          processingTime,
+          citations: res.citations.map(citationOut),
+          // The runtime's ChatResponse (index.ts `processChatMessage`).
+          timestamp: now(),
+          sessionId: ctx.connectionId,
+          metadata: { tokensUsed: tokens, processingTime, memoryRetrieved: res.citations.length > 0 },
+        },
+        { agentId: agent ?? null },
+      );
       return;
     }
     case "command": {
       const d = parse(commandData, m.data ?? {});
       const started = Date.now();
-      const commandId = `cmd_${crypto.randomUUID().slice(0, 8)}`;
-      const result = await command(ctx, d.instruction, m.targetAgent);
-      reply("command_result", { commandId, status: "completed", result, executionTime: Date.now() - started });
+      const commandId = newCommandId();
+      const agent = m.targetAgent ?? m.agentId;
+      const result = await command(ctx, (d.instruction ?? d.command)!, agent);
+      reply("command_result", { commandId, status: "completed", result, executionTime: Date.now() - started }, agent ? { agentId: agent } : {});
+      return;
+    }
+    case "action": {
+      // index.ts: `{type: "action", data: "<command string>"}` → `command_response {commandId, status}`;
+      // the runtime then broadcasts the command's progress as `command_update`.
+      const instruction = parse(z.object({ data: instructionText }), { data: m.data }).data;
+      const started = Date.now();
+      const commandId = newCommandId();
+      const agent = m.targetAgent ?? m.agentId;
+      const result = await command(ctx, instruction, agent);
+      reply("command_response", { commandId, status: "completed" });
+      ctx.broadcast({
+        type: "command_update",
+        data: { id: commandId, agentId: agent ?? null, instruction, status: "completed", progress: 100, result, executionTime: Date.now() - started },
+        timestamp: now(),
+      });
+      return;
+    }
+    case "agent.command": {
+      const d = parse(agentCommandData, m.data ?? {});
+      const result = await command(ctx, d.command, d.agentId);
+      reply("agent.command.result", { agentId: d.agentId ?? null, command: d.command, success: true, result, timestamp: now() });
+      return;
+    }
+    case "auth": {
+      // WebSocketManager.ts `handleAuth`. The socket was authenticated at the upgrade: the token is
+      // verified like any other (with AUTH_MODE=none there is nothing to verify, as at the upgrade)
+      // and must be the same tenant's: a socket's tenant and rights never change.
+      const d = parse(authData, m.data ?? {});
+      if (app.config.AUTH_MODE !== "none") {
+        const q = await verifyToken(d.token, app.config);
+        if (q.tenant !== p.tenant) throw new AppError("unauthorized", "the token is for another tenant; a socket's tenant never changes");
+      }
+      reply("auth.success", { authenticated: true, userId: d.userId ?? p.subject, timestamp: now() });
       return;
     }
     case "subscribe":
     case "unsubscribe": {
       const d = parse(subscribeData, m.data ?? {});
       const names = [...(d.events ?? []), ...(d.stream ? [d.stream] : [])];
-      if (!names.length) throw AppError.validation([{ field: "data.events", message: "give events or a stream" }]);
-      const current = new Set(ctx.subscription.events);
-      for (const n of names) (m.type === "subscribe" ? current.add(n) : current.delete(n));
-      const next: Subscription = { events: [...current], minImportance: d.filter?.minImportance ?? ctx.subscription.minImportance };
+      if (!names.length && !d.channel) throw AppError.validation([{ field: "data.events", message: "give events, a stream or a channel" }]);
+      const add = m.type === "subscribe";
+      const events = new Set(ctx.subscription.events);
+      for (const n of names) (add ? events.add(n) : events.delete(n));
+      const channels = new Set(ctx.subscription.channels ?? []);
+      if (d.channel) (add ? channels.add(d.channel) : channels.delete(d.channel));
+      const next: Subscription = { events: [...events], minImportance: d.filter?.minImportance ?? ctx.subscription.minImportance };
+      if (channels.size) next.channels = [...channels];
       ctx.setSubscription(next);
-      reply(m.type === "subscribe" ? "subscribed" : "unsubscribed", next);
+      // websocket-server.ts answers `{type: "subscribed", channel}`: the channel at the top level.
+      reply(add ? "subscribed" : "unsubscribed", next, d.channel ? { channel: d.channel } : {});
       return;
     }
     case "status": {
@@ -208,6 +311,18 @@ async function run(m: Envelope, ctx: SymindxContext, reply: (type: string, data:
   }
 }
 
+/** The chat's fields with its text where the seed has it (`data.message`), from any of the forms. */
+function chatInput(m: Envelope): unknown {
+  if (typeof m.data === "string") return { message: m.data };
+  if (m.data === undefined || m.data === null) return { message: m.message };
+  if (typeof m.data === "object" && !Array.isArray(m.data) && (m.data as { message?: unknown }).message === undefined && m.message !== undefined) {
+    return { ...m.data, message: m.message };
+  }
+  return m.data;
+}
+
+const newCommandId = () => `cmd_${crypto.randomUUID().slice(0, 8)}`;
+
 function isBatch(raw: unknown): boolean {
   return typeof raw === "object" && raw !== null && (raw as { type?: unknown }).type === "batch";
 }
@@ -236,7 +351,9 @@ async function requireAgent(ctx: SymindxContext, agent: string | undefined): Pro
 
 /**
  * Instructions map to memory operations by their first word: remember/store/save <text>,
- * recall/search/find <query>, forget/delete <memory id>, think/ask <question>, status.
+ * recall/search/find <query>, forget/delete <memory id>, think/ask <question>, status. Any other
+ * instruction is a question: SYMindX sends its agents free-form instructions ("analyze project
+ * structure"), which the tenant's memories answer as think does.
  */
 async function command(ctx: SymindxContext, instruction: string, agent: string | undefined): Promise<unknown> {
   const { app, principal: p } = ctx;
@@ -281,48 +398,51 @@ async function command(ctx: SymindxContext, instruction: string, agent: string |
       return { deleted: await app.service.remove(p, [arg], "symindx command") };
     }
     case "think":
-    case "ask": {
+    case "ask":
       need("a question");
-      const res = await app.knowledge.think(p, { question: arg, limit: 8, filter: agent ? { agent_id: { eq: agent } } : {} });
-      let answer = "";
-      for await (const t of res.answer) answer += t;
-      return { answer, citations: res.citations.map(citationOut) };
-    }
+      return think(ctx, arg, agent);
     case "status":
       return statsResponse(await app.knowledge.stats(p));
     default:
-      throw AppError.validation([{ field: "data.instruction", message: `unknown instruction '${verb}'; use remember, recall, forget, think or status` }]);
+      return think(ctx, instruction, agent);
   }
 }
 
+async function think(ctx: SymindxContext, question: string, agent: string | undefined): Promise<{ answer: string; citations: unknown[] }> {
+  const res = await ctx.app.knowledge.think(ctx.principal, { question, limit: 8, filter: agent ? { agent_id: { eq: agent } } : {} });
+  let answer = "";
+  for await (const t of res.answer) answer += t;
+  return { answer, citations: res.citations.map(citationOut) };
+}
+
 /**
- * A change as a SYMindX `event` frame, or null: memory changes for sockets subscribed to
- * `memory_update`; session changes for sockets in that conversation (a working-memory session).
+ * A change as the frames a SYMindX socket gets (none, one or two): memory changes as `event`
+ * frames for sockets subscribed to `memory_update` by name, and as top-level `memory_update`
+ * frames for sockets subscribed to a memory channel; session changes for sockets in that
+ * conversation (a working-memory session).
  */
-export function symindxEvent(e: DomainEvent & { seq: number }, s: Subscription, rooms: string[]): Record<string, unknown> | null {
+export function symindxEvents(e: DomainEvent & { seq: number }, s: Subscription, rooms: string[]): Record<string, unknown>[] {
+  const timestamp = formatIso(e.at);
   if (!("memory" in e)) {
-    if (!rooms.includes(e.session.session_id)) return null;
-    return {
-      type: "event",
-      data: { eventType: "conversation_update", action: e.type, conversationId: e.session.session_id, ...e.session, seq: e.seq },
-      timestamp: formatIso(e.at),
-    };
+    if (!rooms.includes(e.session.session_id)) return [];
+    return [{ type: "event", data: { eventType: "conversation_update", action: e.type, conversationId: e.session.session_id, ...e.session, seq: e.seq }, timestamp }];
   }
-  if (!s.events.includes("memory_update") && !s.events.includes("*")) return null;
   const importance = e.memory.priority / 10;
-  if (importance < s.minImportance) return null;
-  return {
-    type: "event",
-    data: {
-      eventType: "memory_update",
-      action: e.type,
-      memoryId: e.memory.id,
-      content: e.memory.text,
-      memoryType: e.memory.memory_type,
-      agentId: e.memory.agent_id,
-      importance,
-      seq: e.seq,
-    },
-    timestamp: formatIso(e.at),
+  if (importance < s.minImportance) return [];
+  const change = {
+    action: e.type,
+    memoryId: e.memory.id,
+    content: e.memory.text,
+    memoryType: e.memory.memory_type,
+    agentId: e.memory.agent_id,
+    importance,
+    seq: e.seq,
   };
+  const out: Record<string, unknown>[] = [];
+  if (s.events.includes("memory_update") || s.events.includes("*")) out.push({ type: "event", data: { eventType: "memory_update", ...change }, timestamp });
+  if (s.channels?.some((c) => MEMORY_CHANNELS.includes(c))) {
+    // ThoughtStream.tsx shows `data.type` as the entry's kind and `data.id` as its key.
+    out.push({ type: "memory_update", data: { id: e.memory.id, type: "memory", timestamp, ...change }, timestamp });
+  }
+  return out;
 }

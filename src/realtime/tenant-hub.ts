@@ -7,7 +7,8 @@ import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";
 import { engramGap, engramPush, handleEngram } from "./engram.ts";
 import { planReplay } from "./replay.ts";
-import { handleSymindx, symindxError, symindxEvent, symindxOperations, type Subscription } from "./symindx.ts";
+import { VERSION } from "../version.ts";
+import { handleSymindx, symindxError, symindxEvents, symindxOperations, type Subscription } from "./symindx.ts";
 import { handleTrustgraph } from "./trustgraph.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
@@ -36,8 +37,19 @@ interface Attachment {
   pongAt?: number;
 }
 
-/** The SYMindX heartbeat: the hub pings its SYMindX sockets this often; no pong by the next round closes the socket. */
+/**
+ * The SYMindX heartbeat: the hub pings its SYMindX sockets this often. Only a socket that answered
+ * a ping once and then missed one is closed: SYMindX's own clients never answer an application
+ * ping (its servers use protocol pings), and the runtime's own liveness covers them.
+ */
 const HEARTBEAT_MS = 30_000;
+
+/**
+ * The subprotocol with which a client says it speaks SYMindX from the start, so it is greeted
+ * (`connection_established`) on connect. Without it a `/ws` socket stays silent until its first
+ * frame: engram clients read the first frame after a command as its reply.
+ */
+export const SYMINDX_PROTOCOL = "symindx";
 
 /** Sockets are tagged with their id and this (tags are fixed at accept; the dialect is in the attachment). */
 const WS_TAG = "ws";
@@ -114,8 +126,7 @@ export class TenantHub extends DurableObject<Env> {
         for (const f of engram) send(ws, f);
       } else if (att.dialect === "symindx") {
         for (const e of sequenced) {
-          const f = this.frame(e, (x) => symindxEvent(x, att.subscription, att.rooms ?? []));
-          if (f) send(ws, f);
+          for (const f of this.frames(e, (x) => symindxEvents(x, att.subscription, att.rooms ?? []))) send(ws, f);
         }
       }
     }
@@ -132,10 +143,18 @@ export class TenantHub extends DurableObject<Env> {
     const url = new URL(req.url);
     const pair = new WebSocketPair();
     const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
-    const dialect = url.pathname === "/api/v1/socket" ? "trustgraph" : "engram";
+    const protocol = url.searchParams.get("protocol");
+    const dialect = url.pathname === "/api/v1/socket" ? "trustgraph" : protocol?.toLowerCase() === SYMINDX_PROTOCOL ? "symindx" : "engram";
     const attachment: Attachment = { v: 1, id: crypto.randomUUID(), principal, dialect, subscription: { events: [], minImportance: 0 } };
     this.ctx.acceptWebSocket(server, [attachment.id, WS_TAG]);
     server.serializeAttachment(attachment);
+    if (dialect === "symindx") {
+      // The greeting of SYMindX's skill server (websocket-server.ts `handleConnection`); the website
+      // reads `data.name` from it (website/src/App.tsx).
+      const timestamp = new Date().toISOString();
+      send(server, JSON.stringify({ type: "connection_established", connectionId: attachment.id, timestamp, data: { connectionId: attachment.id, name: "edgemem", serverVersion: VERSION, timestamp } }));
+      await this.armHeartbeat();
+    }
     // `/ws` replays in engram's format (a socket is engram until its first SYMindX frame); TrustGraph
     // has no push events, so nothing to replay. All synchronous: no publish can slip in between.
     if (dialect === "engram") {
@@ -152,7 +171,6 @@ export class TenantHub extends DurableObject<Env> {
       }
     }
     const headers = new Headers();
-    const protocol = url.searchParams.get("protocol");
     if (protocol) headers.set("sec-websocket-protocol", protocol);
     return new Response(null, { status: 101, webSocket: client, headers });
   }
@@ -160,7 +178,18 @@ export class TenantHub extends DurableObject<Env> {
   /** A frame from a socket: parsed, run through the services, answered in the socket's dialect. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
-    const app = this.deps();
+    // The events a frame causes are held until its reply is sent, so its sender reads the reply
+    // first (engram's own example reads the first frame after `remember` as its reply).
+    const held: DomainEvent[] = [];
+    const app = this.deps(att.dialect === "trustgraph" ? undefined : held);
+    try {
+      await this.dispatch(ws, att, app, message);
+    } finally {
+      if (held.length) this.ctx.waitUntil(this.publish(held));
+    }
+  }
+
+  private async dispatch(ws: WebSocket, att: Attachment, app: AppDeps, message: string | ArrayBuffer): Promise<void> {
     const fail = (code: string, text: string) =>
       send(
         ws,
@@ -200,7 +229,7 @@ export class TenantHub extends DurableObject<Env> {
     if (att.dialect !== "symindx") {
       att.dialect = "symindx";
       ws.serializeAttachment(att);
-      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + HEARTBEAT_MS);
+      await this.armHeartbeat();
     }
     // A batch is as many operations as it has messages: the frame itself was counted above.
     const more = symindxOperations(raw) - 1;
@@ -213,6 +242,13 @@ export class TenantHub extends DurableObject<Env> {
     await handleSymindx(raw, {
       app,
       principal: att.principal,
+      connectionId: att.id,
+      broadcast: (frame) => {
+        const text = JSON.stringify(frame);
+        for (const other of this.ctx.getWebSockets(WS_TAG)) {
+          if ((other.deserializeAttachment() as Attachment).dialect === "symindx") send(other, text);
+        }
+      },
       subscription: att.subscription ?? { events: [], minImportance: 0 },
       setSubscription: (sub) => {
         att.subscription = sub;
@@ -241,8 +277,9 @@ export class TenantHub extends DurableObject<Env> {
   }
 
   /**
-   * The heartbeat: each SYMindX socket gets `{"type": "ping"}`; one that has not answered the
-   * previous ping with a pong is dead and closed. Re-armed while SYMindX sockets remain.
+   * The heartbeat: each SYMindX socket gets `{"type": "ping"}`; one that answered a ping before
+   * but not the previous one is dead and closed. A socket that never answered stays open (see
+   * HEARTBEAT_MS). Re-armed while SYMindX sockets remain.
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
@@ -250,7 +287,7 @@ export class TenantHub extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets(WS_TAG)) {
       const att = ws.deserializeAttachment() as Attachment;
       if (att.dialect !== "symindx") continue;
-      if (att.pingedAt !== undefined && (att.pongAt ?? 0) < att.pingedAt) {
+      if (att.pingedAt !== undefined && att.pongAt !== undefined && att.pongAt < att.pingedAt) {
         try {
           ws.close(1011, "heartbeat timeout");
         } catch {
@@ -278,6 +315,10 @@ export class TenantHub extends DurableObject<Env> {
     }
   }
 
+  private async armHeartbeat(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + HEARTBEAT_MS);
+  }
+
   /** Fixed-window rate limit per socket: counts `ops` operations, refused ones included. */
   private allow(socketId: string, limit: number, ops = 1): boolean {
     const now = Date.now();
@@ -292,6 +333,16 @@ export class TenantHub extends DurableObject<Env> {
 
   private get log(): Logger {
     return (this.logger ??= createLogger(loadConfig(this.env).LOG_LEVEL));
+  }
+
+  /** An event as one dialect's frames: none when not for this socket, or not serializable (logged, skipped). */
+  private frames(e: SequencedEvent, shape: (e: SequencedEvent) => Record<string, unknown>[]): string[] {
+    try {
+      return shape(e).map((f) => JSON.stringify(f));
+    } catch (err) {
+      this.log.warn("event skipped: not serializable", { seq: e.seq, type: e.type, error: errorMessage(err) });
+      return [];
+    }
   }
 
   /** An event as one dialect's frame, or null: not for this socket, or not serializable (logged, skipped). */
@@ -322,10 +373,13 @@ export class TenantHub extends DurableObject<Env> {
     return out;
   }
 
-  /** The services, publishing their events here directly rather than through an RPC to this object. */
-  private deps(): AppDeps {
+  /**
+   * The services, publishing their events here directly rather than through an RPC to this object;
+   * into `held` instead when given (published once the frame that caused them is answered).
+   */
+  private deps(held?: DomainEvent[]): AppDeps {
     return buildDeps(this.env, this.ctx, {
-      publish: (_tenant, events) => this.ctx.waitUntil(this.publish(events)),
+      publish: (_tenant, events) => (held ? held.push(...events) : this.ctx.waitUntil(this.publish(events))),
     });
   }
 

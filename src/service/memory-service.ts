@@ -362,6 +362,11 @@ export class MemoryService {
     return res;
   }
 
+  /** The tenant's first agent: the agent of its earliest live memory that names one (null when none does). */
+  async firstAgent(p: Principal): Promise<string | null> {
+    return this.d.repo.firstAgent(p.tenant, this.d.clock());
+  }
+
   async history(p: Principal, id: string): Promise<HistoryEntry[]> {
     const entries = await this.d.repo.history(p.tenant, id);
     if (!entries.length) throw AppError.notFound(`memory ${id}`);

@@ -212,6 +212,15 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
+  /** The agent of the tenant's earliest live memory that names one, or null (none does). */
+  async firstAgent(tenant: string, now: number): Promise<string | null> {
+    const row = await this.db
+      .prepare(`SELECT m.agent_id AS agent FROM memories m WHERE m.tenant = ? AND ${LIVE} AND m.agent_id IS NOT NULL ORDER BY m.created_at, m.seq LIMIT 1`)
+      .bind(tenant, now)
+      .first<{ agent: string }>();
+    return row?.agent ?? null;
+  }
+
   /** Live memories matching a filter, newest first, with the total count. */
   async list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
     const f = compileFilter(opts.filter ?? {});
