@@ -150,8 +150,9 @@ async function authenticate(raw: unknown, app: AppDeps, p: Principal, send: Send
     requireScope(q, READ_SCOPE);
     if (q.tenant !== p.tenant) return failed("token is for another tenant; a socket's tenant is fixed when it opens");
   } catch (e) {
-    if (e instanceof AppError) return failed(e.message);
-    throw e;
+    // Nobody awaits this (the hub runs each frame on its own): every failure must become a frame.
+    if (!(e instanceof AppError)) app.log.error("trustgraph auth failed", { error: e instanceof Error ? e.message : String(e) });
+    return failed(e instanceof AppError ? e.message : "internal error");
   }
   send({ type: "auth-ok", ...id, workspace: p.tenant });
 }
