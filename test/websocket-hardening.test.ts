@@ -288,6 +288,7 @@ describe("socket hardening", () => {
     const c = await connect(api, { path: "/api/v1/socket" });
     c.send({ id: "q", service: "search" });
     const res = await c.next((f) => f.id === "q");
-    expect(res).toEqual({ id: "q", error: { type: "invalid-request", message: "request: Invalid input: expected record, received undefined" } });
+    const error = { type: "invalid-request", message: "request: Invalid input: expected record, received undefined" };
+    expect(res).toEqual({ id: "q", error, response: { error }, complete: true });
   });
 });

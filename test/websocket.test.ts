@@ -1,7 +1,9 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, sign, store, tenantApi, type Api } from "./support/api.ts";
+import { buildDeps } from "../src/deps.ts";
+import { handleTrustgraph } from "../src/realtime/trustgraph.ts";
+import { call, search, sign, store, tenantApi, type Api } from "./support/api.ts";
 import { connect, hibernate, open } from "./support/sockets.ts";
 
 const reply = (command: string, status = "ok") => (f: any) => f.command === command && f.status === status;
@@ -406,5 +408,143 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
     expect((await c.next((f) => f.error?.type === "invalid-message")).error.message).toBe("frame is not valid JSON");
     c.send({ id: "ok", service: "status", request: {} });
     await c.next(answer("ok"));
+  });
+
+  // What TrustGraph's real clients read (trustgraph-ai/trustgraph-ts-client `trustgraph-socket.ts`,
+  // the gateway's `dispatch/mux.py` and `requestor.py`); test/e2e/trustgraph-client*.test.ts drives the client itself.
+  describe("as TrustGraph's own clients read it", () => {
+    it("an error is one final frame with the seed's top-level error and the gateway's response.error", async () => {
+      const api = await tenantApi();
+      const reader = await tg(await tenantApi({ tenant: api.tenant, scope: "memory:read" }));
+      const both = (type: string) => ({ error: { type, message: expect.any(String) }, response: { error: { type, message: expect.any(String) } }, complete: true });
+      reader.send({ id: "missing", service: "memory", request: { operation: "get", id: "nope" } });
+      expect(await reader.next(answer("missing"))).toMatchObject(both("not_found"));
+      reader.send({ id: "write", service: "memory", request: { operation: "store", memories: [{ text: "not allowed" }] } });
+      expect(await reader.next(answer("write"))).toMatchObject(both("forbidden"));
+      reader.send({ id: "agent", service: "agent", request: { streaming: true } });
+      const bad = await reader.next(answer("agent"));
+      expect(bad).toMatchObject(both("validation_error"));
+      expect(bad.response.error.message).toMatch(/^question/);
+      reader.send({ id: "teleport", service: "teleport", request: {} });
+      expect(await reader.next(answer("teleport"))).toMatchObject(both("unknown-service"));
+      reader.send({ id: "proto", service: "constructor", request: {} });
+      expect(await reader.next(answer("proto"))).toMatchObject(both("unknown-service"));
+      reader.send({ service: "status", request: {} });
+      expect(await reader.next((f) => f.id === null)).toMatchObject(both("invalid-request"));
+      reader.send("{nope");
+      expect(await reader.next((f) => f.error?.type === "invalid-message")).toMatchObject(both("invalid-message"));
+      expect((await search(api, { text: "allowed" })).total).toBe(0);
+    });
+
+    it("every final frame of every service says complete: true, and stream chunks complete: false", async () => {
+      const api = await tenantApi();
+      const c = await tg(api);
+      const requests: [string, Record<string, unknown>][] = [
+        ["memory", { operation: "store", memories: [{ id: "m1", text: "We decided to use Redis for caching" }] }],
+        ["memory", { operation: "get", id: "m1" }],
+        ["search", { text: "caching" }],
+        ["think", { question: "what do we use for caching?" }],
+        ["agent", { question: "what do we use for caching?", streaming: true }],
+        ["ingest", { messages: [{ role: "user", content: "We decided to use Postgres for analytics." }] }],
+        ["graph-query", { query: "Redis" }],
+        ["working-memory", { operation: "put", session_id: "s1", messages: [{ role: "user", content: "hi" }] }],
+        ["status", {}],
+        ["flow", { operation: "list-flows" }],
+      ];
+      // One after the other: the store must land before the get.
+      for (const [i, [service, request]] of requests.entries()) {
+        c.send({ id: `r${i}`, service, request });
+        await c.next((f) => f.id === `r${i}` && f.complete === true);
+      }
+      for (const f of c.frames) expect(f.error, JSON.stringify(f)).toBeUndefined();
+      const finals = c.frames.filter((f) => f.complete === true);
+      expect(finals.map((f) => f.id)).toEqual(requests.map((_, i) => `r${i}`));
+      const chunks = c.frames.filter((f) => f.complete !== true);
+      expect(chunks.length).toBeGreaterThan(0);
+      for (const f of chunks) expect(f).toMatchObject({ id: "r4", complete: false, response: { chunk_type: "answer", "end-of-stream": false, end_of_dialog: false } });
+    });
+
+    it("a non-streaming agent request ends on one frame with the whole answer (the format flow(id).agent(question) waits for)", async () => {
+      const api = await tenantApi();
+      await store(api, [{ id: "m1", text: "We decided to use Redis for caching" }]);
+      const c = await tg(api);
+      c.send({ id: "a1", service: "agent", flow: "default", request: { question: "what do we use for caching?" } });
+      const last = await c.next(answer("a1"));
+      expect(c.frames.filter((f) => f.id === "a1")).toHaveLength(1);
+      expect(last).toMatchObject({ complete: true, response: { chunk_type: "answer", "chunk-type": "answer", end_of_message: true, end_of_dialog: true, "end-of-stream": true } });
+      expect(last.response.answer).toContain("We decided to use Redis for caching. [m1]");
+      expect(last.response.content).toBe(last.response.answer);
+
+      // Streaming: the final frame carries the whole answer too, equal to the chunks joined.
+      c.send({ id: "a2", service: "agent", request: { question: "what do we use for caching?", streaming: true } });
+      const end = await c.next((f) => f.id === "a2" && f.complete === true);
+      const streamed = c.frames.filter((f) => f.id === "a2" && f.complete === false).map((f) => f.response.content);
+      expect(end.response.answer).toBe(streamed.join(""));
+      expect(end.response.answer).toBe(last.response.answer);
+    });
+
+    it("serves /api/socket, the path @trustgraph/client opens, as the same dialect", async () => {
+      const api = await tenantApi();
+      await store(api, [{ id: "m1", text: "We decided to use Redis for caching" }]);
+      const c = await connect(api, { path: "/api/socket" });
+      c.send({ id: "s", service: "status", request: {} });
+      expect((await c.next(answer("s"))).response.memories.total).toBe(1);
+      expect((await open(api, { path: "/api/socket", token: "garbage" })).status).toBe(401);
+      const refused = await open(api, { path: "/api/socket", token: "garbage", query: "auth_errors=frame" });
+      expect(refused.status).toBe(101);
+      const ws = refused.webSocket!;
+      const first = new Promise<any>((resolve) => ws.addEventListener("message", (e) => resolve(JSON.parse(e.data as string))));
+      ws.accept();
+      expect(await first).toMatchObject({ id: null, error: { type: "unauthorized" }, response: { error: { type: "unauthorized" } }, complete: true });
+    });
+
+    it("the flow service lists the one flow and describes it", async () => {
+      const c = await tg(await tenantApi());
+      c.send({ id: "l", service: "flow", request: { operation: "list-flows" } });
+      expect((await c.next(answer("l"))).response).toEqual({ "flow-ids": ["default"] });
+      c.send({ id: "g", service: "flow", request: { operation: "get-flow", "flow-id": "default" } });
+      const flow = JSON.parse((await c.next(answer("g"))).response.flow);
+      expect(flow.services).toEqual(expect.arrayContaining(["memory", "search", "agent", "status", "flow"]));
+      c.send({ id: "x", service: "flow", request: { operation: "get-flow", "flow-id": "other" } });
+      expect((await c.next(answer("x"))).error.type).toBe("not_found");
+      c.send({ id: "op", service: "flow", request: { operation: "start-flow" } });
+      expect((await c.next(answer("op"))).error).toMatchObject({ type: "validation_error", message: expect.stringMatching(/^operation/) });
+    });
+
+    // Called directly with a JWT configuration: in this test pool the hub's own env runs AUTH_MODE=none
+    // (only the Worker gets jwtEnv), and wrangler dev (test/e2e/trustgraph-client.test.ts) covers the socket.
+    it("in-band auth ({type: auth, token}) is verified against the socket's tenant and changes nothing", async () => {
+      const api = await tenantApi();
+      const other = await tenantApi();
+      const app = buildDeps(api.env, createExecutionContext());
+      const principal = { tenant: api.tenant, subject: "reader", scopes: ["memory:read"] };
+      const auth = async (frame: Record<string, unknown>) => {
+        const sent: Record<string, unknown>[] = [];
+        await handleTrustgraph(frame, app, principal, (f) => sent.push(f));
+        expect(sent).toHaveLength(1);
+        return sent[0];
+      };
+      const writer = await sign({ tenant_id: api.tenant, sub: "w", scope: "memory:write" });
+      expect(await auth({ type: "auth", token: writer })).toEqual({ type: "auth-ok", workspace: api.tenant });
+      expect(await auth({ type: "auth", token: api.token, id: "a1" })).toEqual({ type: "auth-ok", id: "a1", workspace: api.tenant });
+      expect(await auth({ type: "auth", token: other.token, id: "a2" })).toEqual({ type: "auth-failed", id: "a2", error: expect.stringMatching(/another tenant/) });
+      expect(await auth({ type: "auth", token: "garbage" })).toMatchObject({ type: "auth-failed", error: expect.any(String) });
+      expect(await auth({ type: "auth" })).toEqual({ type: "auth-failed", error: "missing bearer token" });
+      expect(await auth({ type: "auth", token: 42 })).toMatchObject({ type: "auth-failed", error: expect.stringMatching(/^token/) });
+      expect(await auth({ type: "auth", token: await sign({ tenant_id: api.tenant, scope: "other:thing" }) })).toMatchObject({ type: "auth-failed", error: expect.stringMatching(/memory:read/) });
+      expect(principal).toEqual({ tenant: api.tenant, subject: "reader", scopes: ["memory:read"] });
+    });
+
+    it("an auth frame on a socket is answered, and the socket keeps serving its own tenant with its own scopes", async () => {
+      const api = await tenantApi();
+      await store(api, [{ id: "mine", text: "Mine only" }]);
+      const c = await tg(await tenantApi({ tenant: api.tenant, scope: "memory:read" }));
+      c.send({ type: "auth", token: await sign({ tenant_id: api.tenant, scope: "memory:write" }) });
+      await c.next((f) => f.type === "auth-ok" || f.type === "auth-failed");
+      c.send({ id: "s", service: "status", request: {} });
+      expect((await c.next(answer("s"))).response.memories.total).toBe(1);
+      c.send({ id: "w", service: "memory", request: { operation: "store", memories: [{ text: "after auth" }] } });
+      expect((await c.next(answer("w"))).error.type).toBe("forbidden");
+    });
   });
 });

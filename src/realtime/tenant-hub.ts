@@ -9,7 +9,7 @@ import { engramGap, engramPush, handleEngram } from "./engram.ts";
 import { planReplay } from "./replay.ts";
 import { VERSION } from "../version.ts";
 import { handleSymindx, symindxError, symindxEvents, symindxOperations, type Subscription } from "./symindx.ts";
-import { handleTrustgraph } from "./trustgraph.ts";
+import { handleTrustgraph, trustgraphError } from "./trustgraph.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
 const REPLAY_LOG_SIZE = 1000;
@@ -197,7 +197,7 @@ export class TenantHub extends DurableObject<Env> {
           att.dialect === "symindx"
             ? symindxError(code, text)
             : att.dialect === "trustgraph"
-              ? { id: null, error: { type: code.toLowerCase().replace(/_/g, "-"), message: text } }
+              ? trustgraphError(null, code.toLowerCase().replace(/_/g, "-"), text)
               : { status: "error", error: { code, message: text } },
         ),
       );

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { requireScope, WRITE_SCOPE } from "../auth/jwt.ts";
+import { READ_SCOPE, requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import { amsRecord, createMemoriesBody, searchBody, toNewMemory, toSearchRequest } from "../http/ams-schemas.ts";
@@ -9,11 +9,21 @@ import { getSessionQuery, sessionPath, toSessionInput, workingMemoryBody, workin
 import type { Principal } from "../service/memory-service.ts";
 
 /**
- * The TrustGraph dialect (`/api/v1/socket`): `{id, service, flow?, request}` → `{id, response}`
- * or `{id, error: {type, message}}`. Every request runs on its own (the hub does not await one
- * before reading the next), so answers come back in any order, matched by `id`. Streaming
- * services send several responses with the same id; the last has `end-of-stream: true`.
- * `request` bodies are the REST bodies of the same operations.
+ * The TrustGraph dialect (`/api/v1/socket`, and `/api/socket` where TrustGraph's apps proxy it):
+ * `{id, service, flow?, request}` → `{id, response, complete}`. Every request runs on its own (the
+ * hub does not await one before reading the next), so answers come back in any order, matched by
+ * `id`. Streaming services send several responses with the same id; the last has
+ * `end-of-stream: true` and `complete: true`. `request` bodies are the REST bodies of the same
+ * operations.
+ *
+ * Beyond the seed document, what TrustGraph's real clients read (trustgraph-ai/trustgraph-ts-client
+ * `trustgraph-socket.ts`, trustgraph-ai/trustgraph `gateway/dispatch/mux.py` and `requestor.py`):
+ * - errors inside `response` (older `@trustgraph/client` reads nothing else), see `trustgraphError`;
+ * - `complete` on every frame, true on the last: the client's streams and the Python client end on it;
+ * - agent chunks as the gateway's translator names them (`chunk_type`, `end_of_message`,
+ *   `end_of_dialog`) and the whole `answer` on the final frame (the older agent format, which
+ *   `flow(id).agent(question)` waits for);
+ * - the `flow` service (`list-flows`, `get-flow`) and the Python client's `{type: "auth", token}`.
  */
 
 const envelope = z.object({
@@ -25,6 +35,19 @@ const envelope = z.object({
 });
 
 export type Send = (frame: Record<string, unknown>) => void;
+
+/** The one flow edgemem has: every service answers on it, whatever `flow` a request names. */
+export const DEFAULT_FLOW = "default";
+
+/**
+ * A final error frame: the seed's top-level `error`, and the gateway's `response.error`, which is
+ * all that older `@trustgraph/client` versions read (without it a failed call resolves `undefined`
+ * or throws inside the client's parser and is re-sent after its timeout).
+ */
+export function trustgraphError(id: unknown, type: string, message: string): Record<string, unknown> {
+  const error = { type, message };
+  return { id, error, response: { error }, complete: true };
+}
 
 type Service = (req: Record<string, unknown>, app: AppDeps, p: Principal, stream: (chunk: Record<string, unknown>) => void) => Promise<unknown>;
 
@@ -58,9 +81,16 @@ export const SERVICES: Record<string, Service> = {
     let answer = "";
     for await (const t of res.answer) {
       answer += t;
-      if (b.streaming) stream({ "chunk-type": "answer", content: t, "end-of-stream": false });
+      if (b.streaming) stream({ ...answerChunk(t), "end-of-stream": false, end_of_message: false, end_of_dialog: false });
     }
-    return { "chunk-type": "answer", content: b.streaming ? "" : answer, citations: res.citations.map(citationOut), facts: res.facts.map(factOut) };
+    return {
+      ...answerChunk(b.streaming ? "" : answer),
+      answer,
+      citations: res.citations.map(citationOut),
+      facts: res.facts.map(factOut),
+      end_of_message: true,
+      end_of_dialog: true,
+    };
   },
   ingest: async (req, app, p) => {
     requireScope(p, WRITE_SCOPE);
@@ -84,31 +114,77 @@ export const SERVICES: Record<string, Service> = {
     return workingMemoryResponse(await app.sessions.put(p, session_id, toSessionInput(body, {}), {}));
   },
   status: async (_req, app, p) => statsResponse(await app.knowledge.stats(p)),
+  /**
+   * `{operation: "list-flows"}` → `{"flow-ids"}` (TrustGraph Workbench's first call);
+   * `{operation: "get-flow", "flow-id"}` → `{flow}`, a JSON string as the gateway sends it (the client parses it).
+   */
+  flow: async (req) => {
+    const { operation } = parse(z.object({ operation: z.enum(["list-flows", "get-flow"]) }), req);
+    if (operation === "list-flows") return { "flow-ids": [DEFAULT_FLOW] };
+    const id = parse(z.object({ "flow-id": z.string().min(1).max(256) }), req)["flow-id"];
+    if (id !== DEFAULT_FLOW) throw new AppError("not_found", `no flow '${id}'; edgemem has one flow, '${DEFAULT_FLOW}'`);
+    return { flow: JSON.stringify({ "class-name": "edgemem", description: "edgemem: every service on one flow", services: Object.keys(SERVICES) }) };
+  },
 };
 SERVICES.agent = SERVICES.think!;
 
+/** An answer chunk under both names: the seed's `chunk-type` and the gateway translator's `chunk_type`. */
+function answerChunk(content: string) {
+  return { "chunk-type": "answer", chunk_type: "answer", content };
+}
+
+const authFrame = z.object({ type: z.literal("auth"), token: z.string().max(16_384).optional(), id: z.unknown().optional() });
+
+/**
+ * TrustGraph's in-band auth (`{type: "auth", token}`, gateway `mux.py`): the token is verified as
+ * at the upgrade and must name the socket's tenant, which was fixed when the socket opened and
+ * never changes; the socket keeps the principal it opened with. `auth-ok` or `auth-failed`, as the gateway answers.
+ */
+async function authenticate(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
+  const frame = authFrame.safeParse(raw);
+  const id = frame.success && typeof frame.data.id === "string" ? { id: frame.data.id } : {};
+  const failed = (message: string) => send({ type: "auth-failed", ...id, error: message });
+  if (!frame.success) return failed(`${frame.error.issues[0]!.path.join(".")}: ${frame.error.issues[0]!.message}`);
+  try {
+    const q = await verifyToken(frame.data.token || null, app.config);
+    requireScope(q, READ_SCOPE);
+    if (q.tenant !== p.tenant) return failed("token is for another tenant; a socket's tenant is fixed when it opens");
+  } catch (e) {
+    // Nobody awaits this (the hub runs each frame on its own): every failure must become a frame.
+    if (!(e instanceof AppError)) app.log.error("trustgraph auth failed", { error: e instanceof Error ? e.message : String(e) });
+    return failed(e instanceof AppError ? e.message : "internal error");
+  }
+  send({ type: "auth-ok", ...id, workspace: p.tenant });
+}
+
+function isAuthFrame(raw: unknown): boolean {
+  return typeof raw === "object" && raw !== null && !Array.isArray(raw) && (raw as { type?: unknown }).type === "auth";
+}
+
 /** Runs one TrustGraph request; its response(s) or error go through `send`. */
 export async function handleTrustgraph(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
+  if (isAuthFrame(raw)) return authenticate(raw, app, p, send);
   const env = envelope.safeParse(raw);
   if (!env.success) {
     const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
     const issue = env.error.issues[0]!;
-    send({ id, error: { type: "invalid-request", message: `${issue.path.join(".") || "message"}: ${issue.message}` } });
+    send(trustgraphError(id, "invalid-request", `${issue.path.join(".") || "message"}: ${issue.message}`));
     return;
   }
   const { id, service, request } = env.data;
+  // Own keys only: `constructor` or `toString` are not services.
+  const run = Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
+  if (!run) return send(trustgraphError(id, "unknown-service", `unknown service '${service}'; available: ${Object.keys(SERVICES).join(", ")}`));
   try {
-    const run = SERVICES[service];
-    if (!run) throw new AppError("not_found", `unknown service '${service}'; available: ${Object.keys(SERVICES).join(", ")}`);
     let streamed = false;
     const result = await run(request, app, p, (chunk) => {
       streamed = true;
-      send({ id, response: chunk });
+      send({ id, response: chunk, complete: false });
     });
-    send({ id, response: streamed || service === "think" || service === "agent" ? { ...(result as object), "end-of-stream": true } : result });
+    send({ id, response: streamed || service === "think" || service === "agent" ? { ...(result as object), "end-of-stream": true } : result, complete: true });
   } catch (e) {
     const err = e instanceof AppError ? e : null;
     if (!err) app.log.error("trustgraph request failed", { service, error: e instanceof Error ? e.message : String(e) });
-    send({ id, error: { type: err ? (err.code === "not_found" && /service/.test(err.message) ? "unknown-service" : err.code) : "internal-error", message: err?.message ?? "internal error" } });
+    send(trustgraphError(id, err?.code ?? "internal-error", err?.message ?? "internal error"));
   }
 }

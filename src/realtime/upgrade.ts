@@ -3,9 +3,17 @@ import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import { errorResponse } from "../http/respond.ts";
 import { PRINCIPAL_HEADER } from "./tenant-hub.ts";
+import { trustgraphError } from "./trustgraph.ts";
 
-/** WebSocket endpoints: engram and SYMindX on `/ws`, TrustGraph on `/api/v1/socket`. */
-const SOCKET_PATHS = new Set(["/ws", "/api/v1/socket"]);
+/** TrustGraph's gateway path, which the hub knows the dialect by. */
+const TRUSTGRAPH_PATH = "/api/v1/socket";
+/**
+ * WebSocket endpoints: engram and SYMindX on `/ws`, TrustGraph on `/api/v1/socket` and on
+ * `/api/socket`, the relative path `@trustgraph/client` opens (TrustGraph's apps proxy it to the gateway).
+ */
+const TRUSTGRAPH_PATHS = new Set([TRUSTGRAPH_PATH, "/api/socket"]);
+const SOCKET_PATHS = new Set(["/ws", ...TRUSTGRAPH_PATHS]);
+const isTrustgraph = (path: string) => TRUSTGRAPH_PATHS.has(path);
 
 /**
  * The token of a WebSocket upgrade, in REST's order with the subprotocol between headers and
@@ -49,7 +57,7 @@ export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Res
       if (asFrame && e instanceof AppError) return refuseWithFrame(url.pathname, e.message, protocol);
       throw e;
     }
-    const forward = new URL(`https://hub${url.pathname}`);
+    const forward = new URL(`https://hub${isTrustgraph(url.pathname) ? TRUSTGRAPH_PATH : url.pathname}`);
     const since = url.searchParams.get("since");
     if (since !== null) forward.searchParams.set("since", since);
     if (protocol) forward.searchParams.set("protocol", protocol);
@@ -68,8 +76,8 @@ function refuseWithFrame(path: string, message: string, protocol: string | null)
   const error = { code: "UNAUTHORIZED", message };
   server.send(
     JSON.stringify(
-      path === "/api/v1/socket"
-        ? { id: null, error: { type: "unauthorized", message } }
+      isTrustgraph(path)
+        ? trustgraphError(null, "unauthorized", message)
         : // engram reads status/error, SYMindX type/data: one frame for both.
           { type: "error", status: "error", data: { ...error, details: null }, error, timestamp: new Date().toISOString() },
     ),
