@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { chatRole, packPrompt, planSummarization, SUMMARY_HEADING } from "../../src/domain/budget.ts";
 import { extractiveSummary, fitLines, sentences } from "../../src/domain/summarize.ts";
-import { messageTokens, modelInfo, REPLY_PRIMING_TOKENS, tokenCounter } from "../../src/domain/tokens.ts";
+import { countInPieces, messageTokens, modelInfo, REPLY_PRIMING_TOKENS, tokenCounter } from "../../src/domain/tokens.ts";
 import { CONVERSATION } from "../support/conversation.ts";
 import { warmTokenizers } from "../support/tokens.ts";
 
@@ -28,6 +28,28 @@ describe("tokens", () => {
     expect(o200k.count("<|endoftext|>")).toBeGreaterThan(1);
     // The chat format: 3 tokens per message plus role and content.
     expect(messageTokens(o200k, { role: "user", content: "hello world" })).toBe(3 + 1 + 2);
+  });
+
+  it("counts words thousands of characters long in linear time, within a token per 256 characters", async () => {
+    const cl100k = await tokenCounter("cl100k_base");
+    const prose = "We decided to use Redis for caching. ".repeat(400);
+    // No long word: one pass, exact (the same as counting in one piece).
+    expect(countInPieces(prose, (t) => t.length)).toBe(prose.length);
+    const t = performance.now();
+    for (const run of ["é".repeat(99_000), "記憶".repeat(49_500), "🧠".repeat(50_000), `see ${"x".repeat(99_000)} there`]) {
+      const n = cl100k.count(run);
+      expect(n).toBeGreaterThan(0);
+    }
+    // Counted whole, the first of these alone took 21 s (BPE cost grows with the square of a word's length).
+    expect(performance.now() - t).toBeLessThan(5_000);
+    // Pieces never split a surrogate pair (an odd start puts a boundary inside one).
+    const pieces: string[] = [];
+    const odd = `a${"🧠".repeat(300)}`;
+    countInPieces(odd, (p) => (pieces.push(p), 0));
+    expect(pieces.length).toBeGreaterThan(2);
+    expect(pieces.join("")).toBe(odd);
+    const unpaired = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+    expect(pieces.some((p) => unpaired.test(p))).toBe(false);
   });
 });
 
