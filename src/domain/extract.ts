@@ -82,6 +82,8 @@ const DATE = new RegExp(
 /** Runs of capitalised words; the first word of a sentence counts only with another after it. */
 const CAPITALISED = /\b[\p{Lu}][\p{L}\d.'-]*(?:\s+(?:of|de|van|von|la)?\s*[\p{Lu}][\p{L}\d.'-]*)*/gu;
 const PLACE_CUE = /\b(?:in|at|from|to|near|visit(?:ed)?|live[sd]? in|based in|moved to)\s+$/i;
+/** Characters either side of a name that PLACE_CUE and PERSON_NEXT look at. */
+const CONTEXT_CHARS = 40;
 const PERSON_NEXT = /^\s+(?:said|says|told|asked|will|is|was|owns|handles|leads|prefers|likes|wants|thinks|joined|left)\b/i;
 const ORG_SUFFIX = /\b(?:Inc|Corp|Ltd|LLC|GmbH|Labs|Systems|Technologies|Bank|University|Group)\.?$/;
 /** Capitalised words that are never names on their own. */
@@ -126,8 +128,14 @@ const RELATIONS: [RegExp, (m: RegExpExecArray, speaker: string) => ExtractedRela
 
 /** The type of a named entity: a known technology, else what the text around it says, else a concept. */
 export function entityType(name: string, text = ""): EntityType {
-  if (TECH[name.toLowerCase()]) return "technology";
-  return tagText(text).entities.find((e) => e.name.toLowerCase() === name.toLowerCase())?.type ?? "concept";
+  return entityTypes([name], text).get(name)!;
+}
+
+/** {@link entityType} for many names of one text, which is tagged once (not once per name). */
+export function entityTypes(names: readonly string[], text: string): Map<string, EntityType> {
+  const tagged = names.some((n) => !TECH[n.toLowerCase()]) ? tagText(text).entities : [];
+  const byName = new Map(tagged.map((e) => [e.name.toLowerCase(), e.type]));
+  return new Map(names.map((n) => [n, TECH[n.toLowerCase()] ? "technology" : (byName.get(n.toLowerCase()) ?? "concept")]));
 }
 
 function canonical(name: string): string {
@@ -178,8 +186,9 @@ export function tagText(text: string): { entities: ExtractedEntity[]; topics: st
       name = parts.join(" ");
       if (atStart && parts.length < 2 && !TECH[name.toLowerCase()]) continue;
       if (TECH[name.toLowerCase()]) continue;
-      const before = s.slice(0, m.index);
-      const after = s.slice(m.index! + m[0].length);
+      // Only the words next to a name decide its type: bounded slices keep this linear in the sentence.
+      const before = s.slice(Math.max(0, m.index! - CONTEXT_CHARS), m.index);
+      const after = s.slice(m.index! + m[0].length, m.index! + m[0].length + CONTEXT_CHARS);
       let type: EntityType = "concept";
       if (ORG_SUFFIX.test(name)) type = "organization";
       else if (PLACE_CUE.test(before)) type = "place";
@@ -198,9 +207,17 @@ export function tagText(text: string): { entities: ExtractedEntity[]; topics: st
   return { entities: [...found.values()], topics: [...topics] };
 }
 
+/**
+ * Longest sentence relations are read from. The relation patterns are unanchored with repeated
+ * groups, so their cost grows with the square of a sentence's length (a 99,000-letter sentence
+ * took 20 s); a sentence stating one relation is far shorter than this.
+ */
+const MAX_RELATION_SENTENCE = 500;
+
 /** Relations a sentence states; `speaker` names the subject of first-person statements. */
 export function relationsOf(sentence: string, speaker: string): ExtractedRelation[] {
   const out: ExtractedRelation[] = [];
+  if (sentence.length > MAX_RELATION_SENTENCE) return out;
   for (const [re, build] of RELATIONS) {
     const m = re.exec(sentence);
     const r = m && build(m, speaker);

@@ -17,7 +17,7 @@ import {
   type Scope,
 } from "../domain/memory.ts";
 import { fuseRanks, recencyScore, rerankWithRecency, type RecencyParams } from "../domain/ranking.ts";
-import { entityType, tagText, type EntityType } from "../domain/extract.ts";
+import { entityTypes, tagText, type EntityType } from "../domain/extract.ts";
 import { compatibleFacts, keywordQuery, queryTerms, termOf, type KeywordQuery } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { GraphRepo } from "../store/graph-repo.ts";
@@ -579,9 +579,8 @@ export class MemoryService {
     const entities = new Map<string, { name: string; type: EntityType }>();
     for (const { before, after } of pairs) {
       if (before && sameList(before.entities, after.entities)) continue;
-      for (const name of after.entities) {
-        if (!entities.has(name.toLowerCase())) entities.set(name.toLowerCase(), { name, type: entityType(name, after.text) });
-      }
+      const fresh = after.entities.filter((name) => !entities.has(name.toLowerCase()));
+      for (const [name, type] of entityTypes(fresh, after.text)) entities.set(name.toLowerCase(), { name, type });
     }
     const graph = this.d.graph.ensureEntities(p.tenant, [...entities.values()], now);
     let memories: Memory[];

@@ -62,6 +62,21 @@ describe("offline extractor", () => {
   });
 });
 
+describe("bounded CPU on pathological text", () => {
+  it("extracts and tags 100 KB of letter runs, capitalised runs and name lists in linear time", () => {
+    const inputs = ["ABC".repeat(33_000), "Ab ".repeat(33_000), "記憶".repeat(50_000), "Maria Lopez from Berlin uses PostgreSQL ".repeat(2_500)];
+    const t = performance.now();
+    for (const text of inputs) {
+      extract([{ role: "user", content: text }]);
+      tagText(text);
+    }
+    // Coarse: the first two took 20 s and 4.7 s before (quadratic relation patterns and context slices).
+    expect(performance.now() - t).toBeLessThan(3_000);
+    // Short sentences still give their relations.
+    expect(relationsOf("Maria Lopez is the tech lead for payments.", "user")).toEqual([{ subject: "Maria Lopez", predicate: "role", object: "tech lead" }]);
+  });
+});
+
 describe("same fact or not", () => {
   it("texts that differ in a number or a name never state the same fact", () => {
     expect(compatibleFacts("User likes dark mode", "User likes dark mode in the editor")).toBe(true);
