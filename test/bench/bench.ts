@@ -15,6 +15,7 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { Client as McpClient, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { EdgememClient, EngramSocket } from "../../client/index.ts";
+import { Rand } from "../e2e/tools.ts";
 import { startWranglerDev } from "../e2e/wrangler-dev.ts";
 
 const { values: args } = parseArgs({
@@ -70,19 +71,6 @@ const QUERIES = [
   "rate limiting with Redis",
 ];
 
-class Rand {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed;
-  }
-  next(): number {
-    this.s = (this.s * 1103515245 + 12345) & 0x7fffffff;
-    return this.s / 0x7fffffff;
-  }
-  pick<T>(xs: T[]): T {
-    return xs[Math.floor(this.next() * xs.length)]!;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,19 +1,14 @@
 // End to end: a real `wrangler dev` (workerd, local D1, the tenant hub Durable Object), driven from
 // Node through the client SDK over real HTTP and WebSockets, with JWT auth on.
-import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EdgememClient, EdgememError, EngramSocket, type ConnectionState, type EngramEvent } from "../../client/index.ts";
+import { signToken } from "./tools.ts";
 import { startWranglerDev, type WranglerDev } from "./wrangler-dev.ts";
 
 const SECRET = "e2e-secret-for-hs256-0123456789abcdef";
 let dev: WranglerDev;
 
-const tokenFor = (tenant: string, scope?: string) =>
-  new SignJWT({ tenant_id: tenant, sub: `user-of-${tenant}`, ...(scope ? { scope } : {}) })
-    .setProtectedHeader({ alg: "HS256" })
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .sign(new TextEncoder().encode(SECRET));
+const tokenFor = (tenant: string, scope?: string) => signToken(SECRET, tenant, { scope });
 
 /** The global WebSocket, remembering every socket it opened (so a test can cut one). */
 function trackedWebSocket() {

@@ -4,18 +4,14 @@ import type { BaseApi } from "@trustgraph/client";
 import { SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connectionState, quietClient, trustgraphClient, type Frame } from "./trustgraph.ts";
+import { signToken } from "./tools.ts";
 import { startWranglerDev, type WranglerDev } from "./wrangler-dev.ts";
 
 const SECRET = "e2e-secret-for-hs256-0123456789abcdef";
 let dev: WranglerDev;
 const clients: BaseApi[] = [];
 
-const tokenFor = (tenant: string, scope?: string) =>
-  new SignJWT({ tenant_id: tenant, sub: `user-of-${tenant}`, ...(scope ? { scope } : {}) })
-    .setProtectedHeader({ alg: "HS256" })
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .sign(new TextEncoder().encode(SECRET));
+const tokenFor = (tenant: string, scope?: string) => signToken(SECRET, tenant, { scope });
 
 /** A client for a fresh tenant (or `tenant`), closed after the test. */
 async function client(tenant = `tg-${crypto.randomUUID()}`, scope?: string) {

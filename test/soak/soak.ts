@@ -38,8 +38,8 @@ import { createHash } from "node:crypto";
 import { Agent, createServer, request as httpRequest } from "node:http";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { SignJWT } from "jose";
 import { EdgememClient, EngramSocket, type EngramEvent, type EngramSocketOptions, type MemoryInput, type SearchMode } from "../../client/index.ts";
+import { Rand, signToken } from "../e2e/tools.ts";
 import { startWranglerDev, type WranglerDev } from "../e2e/wrangler-dev.ts";
 
 const { values: args } = parseArgs({
@@ -79,25 +79,6 @@ const MEMORY_EVENTS = new Set(["memory_created", "memory_updated", "memory_delet
 // ---------------------------------------------------------------------------------------------
 // Deterministic variety.
 
-class Rand {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed;
-  }
-  next(): number {
-    this.s = (this.s * 1103515245 + 12345) & 0x7fffffff;
-    return this.s / 0x7fffffff;
-  }
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[Math.floor(this.next() * xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 const PEOPLE = ["Alice", "Bob", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hiro", "Ines", "Jonas", "Kemi", "Lena"];
 const TECH = ["Redis", "PostgreSQL", "Kafka", "SQLite", "Vectorize", "Workers", "Terraform", "Kubernetes", "GraphQL", "Rust", "Python", "TypeScript", "ClickHouse"];
@@ -343,12 +324,8 @@ function internal(where: string, detail: string): void {
   if (wsInternalErrors.length < 20) wsInternalErrors.push(`${where}: ${clip(detail, 400)}`);
 }
 
-async function tokenFor(tenant: string): Promise<string> {
-  return new SignJWT({ tenant_id: tenant, sub: `soak-${tenant}` })
-    .setProtectedHeader({ alg: "HS256" })
-    .setIssuedAt()
-    .setExpirationTime("3h")
-    .sign(new TextEncoder().encode(SECRET));
+function tokenFor(tenant: string): Promise<string> {
+  return signToken(SECRET, tenant, { sub: `soak-${tenant}`, expires: "3h" });
 }
 
 function wsUrl(base: string, path: string, token: string): string {
