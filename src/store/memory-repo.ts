@@ -253,12 +253,17 @@ export class MemoryRepo {
   ): Promise<{ memory: Memory; score: number }[]> {
     const f = compileFilter(filter);
     const bm25 = `q.idf * t.tf * ${BM25_K1 + 1} / (t.tf + ${BM25_K1} * (${1 - BM25_B} + ${BM25_B} * m.doc_len / ?))`;
+    // Ranked first by (seq, score) alone, then only the top rows are read whole: carrying every
+    // column through the grouping cost ~20% of a search at 10,000 memories.
     const { results } = await bindChecked(
       this.db,
-      `WITH q AS (SELECT value ->> 0 AS term, value ->> 1 AS idf FROM json_each(?))
-       ${SELECT.replace("FROM memories m", `, sum(${bm25}) AS kw FROM q CROSS JOIN memory_terms t ON t.tenant = ? AND t.term = q.term CROSS JOIN memories m ON m.seq = t.seq`)}
-       WHERE m.tenant = ? AND ${LIVE} AND ${f.sql}
-       GROUP BY m.seq ORDER BY kw DESC, m.seq DESC LIMIT ?`,
+      `WITH q AS (SELECT value ->> 0 AS term, value ->> 1 AS idf FROM json_each(?)),
+       top AS (
+         SELECT t.seq AS seq, sum(${bm25}) AS kw
+         FROM q CROSS JOIN memory_terms t ON t.tenant = ? AND t.term = q.term CROSS JOIN memories m ON m.seq = t.seq
+         WHERE m.tenant = ? AND ${LIVE} AND ${f.sql}
+         GROUP BY t.seq ORDER BY kw DESC, t.seq DESC LIMIT ?)
+       ${SELECT.replace("FROM memories m", ", top.kw FROM top JOIN memories m ON m.seq = top.seq")} ORDER BY top.kw DESC, m.seq DESC`,
       [JSON.stringify(query.terms.map((t) => [t.term, t.idf])), query.avgLength, tenant, tenant, now, ...f.params, limit],
     ).all<Row>();
     return results.map((r) => ({ memory: fromRow(r), score: Number(r.kw) }));
