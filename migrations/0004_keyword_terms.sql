@@ -9,10 +9,11 @@ ALTER TABLE memories ADD COLUMN terms TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE memories ADD COLUMN doc_len INTEGER NOT NULL DEFAULT 0;
 
 CREATE TABLE memory_terms (
-  tenant TEXT    NOT NULL,
-  term   TEXT    NOT NULL,
-  seq    INTEGER NOT NULL,              -- memories.seq
-  tf     REAL    NOT NULL,
+  tenant  TEXT    NOT NULL,
+  term    TEXT    NOT NULL,
+  seq     INTEGER NOT NULL,             -- memories.seq
+  tf      REAL    NOT NULL,
+  doc_len INTEGER NOT NULL,             -- memories.doc_len: BM25 ranks from these rows alone
   PRIMARY KEY (tenant, term, seq)
 ) WITHOUT ROWID;
 
@@ -32,12 +33,12 @@ UPDATE memories SET terms = x.terms, doc_len = x.len FROM (
   ) GROUP BY doc
 ) AS x WHERE memories.seq = x.doc;
 DROP TABLE memories_fts_instance;
-INSERT INTO memory_terms (tenant, term, seq, tf)
-  SELECT m.tenant, j.value ->> 0, m.seq, j.value ->> 1 FROM memories m, json_each(m.terms) j;
+INSERT INTO memory_terms (tenant, term, seq, tf, doc_len)
+  SELECT m.tenant, j.value ->> 0, m.seq, j.value ->> 1, m.doc_len FROM memories m, json_each(m.terms) j;
 INSERT INTO keyword_stats (tenant, docs, length) SELECT tenant, count(*), sum(doc_len) FROM memories GROUP BY tenant;
 
 CREATE TRIGGER memories_terms_insert AFTER INSERT ON memories BEGIN
-  INSERT INTO memory_terms (tenant, term, seq, tf) SELECT new.tenant, value ->> 0, new.seq, value ->> 1 FROM json_each(new.terms);
+  INSERT INTO memory_terms (tenant, term, seq, tf, doc_len) SELECT new.tenant, value ->> 0, new.seq, value ->> 1, new.doc_len FROM json_each(new.terms);
   INSERT INTO keyword_stats (tenant, docs, length) VALUES (new.tenant, 1, new.doc_len)
     ON CONFLICT (tenant) DO UPDATE SET docs = docs + 1, length = length + excluded.length;
 END;
@@ -49,6 +50,6 @@ END;
 CREATE TRIGGER memories_terms_update AFTER UPDATE OF terms, doc_len ON memories
 WHEN new.terms IS NOT old.terms OR new.doc_len IS NOT old.doc_len BEGIN
   DELETE FROM memory_terms WHERE tenant = old.tenant AND seq = old.seq AND term IN (SELECT value ->> 0 FROM json_each(old.terms));
-  INSERT INTO memory_terms (tenant, term, seq, tf) SELECT new.tenant, value ->> 0, new.seq, value ->> 1 FROM json_each(new.terms);
+  INSERT INTO memory_terms (tenant, term, seq, tf, doc_len) SELECT new.tenant, value ->> 0, new.seq, value ->> 1, new.doc_len FROM json_each(new.terms);
   UPDATE keyword_stats SET length = length + new.doc_len - old.doc_len WHERE tenant = new.tenant;
 END;

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { keywordQuery } from "../src/domain/text.ts";
+import { indexTerms, keywordQuery } from "../src/domain/text.ts";
+import { MemoryRepo } from "../src/store/memory-repo.ts";
 import { andAll, chunk, containsAllWords, D1_LIMITS } from "../src/store/d1-limits.ts";
 import { compileFilter } from "../src/store/sql-filter.ts";
 import { search, store, tenantApi, type Api } from "./support/api.ts";
@@ -156,6 +157,26 @@ describe("keyword ranking is per tenant", () => {
     // Tenant D ranks by its own counts: in all of its documents, "redis" weighs little there.
     const dScores = await scores(d);
     expect(dScores.length).toBeGreaterThan(0);
+  });
+
+  it("ranks from the index alone, yet never returns expired memories, even ones outranking every live one", async () => {
+    const tenant = `t-${crypto.randomUUID()}`;
+    const now = Date.now();
+    const row = (id: string, text: string, expiresAt: number | null) => {
+      const { terms, length } = indexTerms(text, null);
+      return env.DB.prepare(
+        `INSERT INTO memories (tenant, id, text, memory_hash, created_at, updated_at, last_accessed, expires_at, terms, doc_len)
+         VALUES (?, ?, ?, 'h', ?, ?, ?, ?, ?, ?)`,
+      ).bind(tenant, id, text, now, now, now, expiresAt, JSON.stringify(terms), length);
+    };
+    await env.DB.batch([
+      ...Array.from({ length: 25 }, (_, i) => row(`gone${i}`, `zeppelin zeppelin zeppelin ${i}`, now - 1000)),
+      ...Array.from({ length: 3 }, (_, i) => row(`live${i}`, `a long note that mentions the zeppelin once, number ${i}`, null)),
+    ]);
+    const repo = new MemoryRepo(env.DB, false);
+    const terms = ["zeppelin"];
+    const hits = await repo.keywordSearch(tenant, keywordQuery(terms, await repo.keywordStats(tenant, terms))!, now, {}, 20);
+    expect(hits.map((h) => h.memory.id).sort()).toEqual(["live0", "live1", "live2"]);
   });
 
   it("common terms are pruned by the tenant's own document frequencies", async () => {
