@@ -60,6 +60,19 @@ describe("POST /v1/long-term-memory/", () => {
     expect(history.body.history[1].actor).toBe(`user-of-${api.tenant}`);
   });
 
+  it("a batch that rewrites a memory and adds a near-duplicate of it stores both (never a conflict with itself)", async () => {
+    const api = await tenantApi();
+    await store(api, [{ id: "a", text: "The staging cluster runs on Kubernetes in Frankfurt" }]);
+    const res = await api.call("POST", "/v1/long-term-memory/", {
+      memories: [
+        { id: "a", text: "The staging cluster runs on Kubernetes in Frankfurt now" },
+        { id: "b", text: "The staging cluster runs on Kubernetes in Frankfurt now!" },
+      ],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect((await api.call("GET", "/v1/long-term-memory/a")).body.text).toBe("The staging cluster runs on Kubernetes in Frankfurt now");
+  });
+
   it("takes the namespace query parameter as a default", async () => {
     const api = await tenantApi();
     const res = await api.call("POST", "/v1/long-term-memory/?namespace=ns-q", {

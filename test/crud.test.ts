@@ -169,6 +169,17 @@ describe("TTL", () => {
     expect(events.map((e) => e.type)).toEqual(["memory_created", "memory_deleted"]);
   });
 
+  it("a key held by an expired memory is taken by the next create at once (its holder purged)", async () => {
+    const api = await tenantApi();
+    const first = await api.call("POST", "/api/memories", { agent_id: AGENT, key: "lease", value: "first holder", ttl: future() });
+    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE tenant = ? AND id = ?").bind(Date.now() - 1000, api.tenant, first.body.id).run();
+    const second = await api.call("POST", "/api/memories", { agent_id: AGENT, key: "lease", value: "second holder" });
+    expect(second.status).toBe(201);
+    expect(second.body).toMatchObject({ key: "lease", value: "second holder" });
+    expect(second.body.id).not.toBe(first.body.id);
+    expect((await api.call("GET", `/api/memories/${first.body.id}/history`)).body.history.at(-1)).toMatchObject({ op: "delete", reason: "expired" });
+  });
+
   it("ttl_seconds on an AMS record sets the expiry", async () => {
     const api = await tenantApi();
     await store(api, [{ id: "t1", text: "expires in an hour", ttl_seconds: 3600 }]);

@@ -48,7 +48,7 @@ export interface Ranked {
   /** Cosine similarity from the vector index, if the memory was a vector hit. */
   vector: number | null;
   vectorRank: number | null;
-  /** BM25 from FTS5 (higher is better here), if the memory was a keyword hit. */
+  /** The keyword (BM25) score, if the memory was a keyword hit. */
   keyword: number | null;
   keywordRank: number | null;
   /** Relevance in [0, 1] before recency. */

@@ -48,13 +48,13 @@ export function pruneCommonTerms(
   return [terms.reduce((rarest, t) => (docFreq(t) < docFreq(rarest) ? t : rarest))];
 }
 
-/** FTS5's porter tokenizer leaves tokens of more bytes unstemmed (FTS5_PORTER_MAX_TOKEN in fts5_tokenize.c). */
+/** Longer tokens are left unstemmed, as FTS5's porter tokenizer did (FTS5_PORTER_MAX_TOKEN in fts5_tokenize.c). */
 const PORTER_MAX_TOKEN = 64;
 /** Stems of recent words: text repeats its words, and stemming is most of the cost of reading it. */
 const stems = new Map<string, string>();
 const STEM_CACHE_SIZE = 20_000;
 
-/** The Porter stem of a word, exactly as FTS5's `porter` tokenizer indexes it. */
+/** The Porter stem of a word (as FTS5's `porter` tokenizer stems it, so rows backfilled from FTS5 by migration 0004 agree). */
 export function stem(word: string): string {
   if (word.length > PORTER_MAX_TOKEN / 3 && byteLength(word) > PORTER_MAX_TOKEN) return word;
   let s = stems.get(word);
@@ -77,7 +77,7 @@ export function termOf(word: string): string {
   return word.length <= MAX_TERM_CHARS ? stem(word) : Array.from(word).slice(0, MAX_TERM_CHARS).join("");
 }
 
-/** Weight of a word of a memory's key relative to one of its text (as the FTS5 bm25 weights were). */
+/** Weight of a word of a memory's key relative to one of its text (as the former FTS5 bm25 weights were). */
 const KEY_WEIGHT = 0.5;
 
 /**

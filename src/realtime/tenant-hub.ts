@@ -180,12 +180,16 @@ export class TenantHub extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as Attachment;
     // The events a frame causes are held until its reply is sent, so its sender reads the reply
     // first (engram's own example reads the first frame after `remember` as its reply).
-    const held: DomainEvent[] = [];
-    const app = this.deps(att.dialect === "trustgraph" ? undefined : held);
+    // Work that outlives the frame (purge on read, promotion) publishes directly once it is answered.
+    const held = att.dialect === "trustgraph" ? undefined : { events: [] as DomainEvent[], open: true };
+    const app = this.deps(held);
     try {
       await this.dispatch(ws, att, app, message);
     } finally {
-      if (held.length) this.ctx.waitUntil(this.publish(held));
+      if (held) {
+        held.open = false;
+        if (held.events.length) this.ctx.waitUntil(this.publish(held.events));
+      }
     }
   }
 
@@ -375,11 +379,11 @@ export class TenantHub extends DurableObject<Env> {
 
   /**
    * The services, publishing their events here directly rather than through an RPC to this object;
-   * into `held` instead when given (published once the frame that caused them is answered).
+   * into `held` while it is open (published once the frame that caused them is answered).
    */
-  private deps(held?: DomainEvent[]): AppDeps {
+  private deps(held?: { events: DomainEvent[]; open: boolean }): AppDeps {
     return buildDeps(this.env, this.ctx, {
-      publish: (_tenant, events) => (held ? held.push(...events) : this.ctx.waitUntil(this.publish(events))),
+      publish: (_tenant, events) => (held?.open ? held.events.push(...events) : this.ctx.waitUntil(this.publish(events))),
     });
   }
 

@@ -220,7 +220,7 @@ export class MemoryService {
         } else seen.set(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`, id);
       }
       const fresh = [...byId].filter(([id]) => !existing.has(id));
-      for (const near of await this.nearDuplicates(p.tenant, fresh, nearHits, now)) {
+      for (const near of await this.nearDuplicates(p.tenant, fresh, nearHits, new Set(byId.keys()), now)) {
         const input = byId.get(near.id)!;
         const after = await applyPatch(
           near.existing,
@@ -265,8 +265,15 @@ export class MemoryService {
           const res = await this.put(p, [{ before, after }], { known });
           return { memory: res.memories[0]!, created: false, warnings: res.warnings };
         }
-        const res = await this.create(p, [input], { dedup: false });
-        return { memory: res.memories[0]!, created: true, warnings: res.warnings };
+        try {
+          const res = await this.create(p, [input], { dedup: false });
+          return { memory: res.memories[0]!, created: true, warnings: res.warnings };
+        } catch (e) {
+          // The key's holder may be an expired memory (reads skip it; the unique index does not):
+          // purge it (with its history and event) so the retry creates.
+          if (isKeyTaken(e)) await this.purgeExpired(p.tenant);
+          throw e;
+        }
       },
       // A create that lost the race for the key retries as an update of the winner.
       (e) => e instanceof WriteConflict || isKeyTaken(e),
@@ -374,7 +381,7 @@ export class MemoryService {
   }
 
   /**
-   * Hybrid search: vector similarity and FTS5 BM25 fused by reciprocal rank, then the AMS
+   * Hybrid search: vector similarity and per-tenant BM25 fused by reciprocal rank, then the AMS
    * recency re-rank. A failing embedder or vector index degrades to keyword results with a warning.
    */
   async search(p: Principal, req: SearchRequest): Promise<SearchResult> {
@@ -392,7 +399,7 @@ export class MemoryService {
     const wantVector = req.mode !== "keyword";
     const [keywordHits, vectorSide, missingVectors] = await Promise.all([
       match ? this.d.repo.keywordSearch(p.tenant, match, now, req.filter, Math.min(1000, depth)) : [],
-      // The vector side reads its hits' rows as soon as it has them, without waiting for FTS.
+      // The vector side reads its hits' rows as soon as it has them, without waiting for the keyword side.
       // Rows are re-checked against the full filter there (the index applies only part of it).
       wantVector
         ? this.vectorSearch(p.tenant, text, req, depth, warnings).then(async (hits) =>
@@ -462,11 +469,17 @@ export class MemoryService {
 
   /** Deletes expired memories (of one tenant, or all); returns how many. */
   async purgeExpired(tenant?: string, limit = 200): Promise<number> {
-    return retryOnConflict("expired memories", async () => {
-      const expired = await this.d.repo.expired(this.d.clock(), limit, tenant);
-      for (const [t, ms] of groupByTenant(expired)) await this.deleteMemories(t, ms, "system", "expired");
-      return expired.length;
-    });
+    const expired = await this.d.repo.expired(this.d.clock(), limit, tenant);
+    let purged = 0;
+    // Each tenant's purge retries on its own: one tenant's conflict never redoes (or miscounts) another's.
+    for (const t of groupByTenant(expired).keys()) {
+      purged += await retryOnConflict("expired memories", async () => {
+        const memories = await this.d.repo.expired(this.d.clock(), limit, t);
+        await this.deleteMemories(t, memories, "system", "expired");
+        return memories.length;
+      });
+    }
+    return purged;
   }
 
   /** Re-embeds memories that have no vector, or one from another model (after a model change). */
@@ -631,15 +644,17 @@ export class MemoryService {
 
   /**
    * New memories nearly identical to an existing one: a near hit of the same owner stating the
-   * same fact (no number or name the other lacks). Each existing memory absorbs at most one.
+   * same fact (no number or name the other lacks). Each existing memory absorbs at most one, and
+   * none the batch itself writes (two compare-and-sets on one row would conflict on every retry).
    */
   private async nearDuplicates(
     tenant: string,
     fresh: [string, NewMemory][],
     nearHits: Map<string, string[]>,
+    batch: Set<string>,
     now: number,
   ): Promise<{ id: string; existing: Memory }[]> {
-    const candidates = fresh.flatMap(([id]) => (nearHits.get(id) ?? []).map((hit) => ({ id, hit })));
+    const candidates = fresh.flatMap(([id]) => (nearHits.get(id) ?? []).filter((hit) => !batch.has(hit)).map((hit) => ({ id, hit })));
     if (!candidates.length) return [];
     const rows = new Map((await this.d.repo.getMany(tenant, candidates.map((c) => c.hit), now)).map((m) => [m.id, m]));
     const taken = new Set<string>();

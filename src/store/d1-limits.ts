@@ -1,4 +1,5 @@
 import { AppError } from "../domain/errors.ts";
+import { byteLength } from "../domain/ids.ts";
 
 /**
  * D1's limits, and the helpers every SQL builder in src/store uses so that no input can reach them.
@@ -28,13 +29,12 @@ export const D1_LIMITS = {
  */
 export function checkRowSize<T extends readonly unknown[]>(values: T, what: string): T {
   let bytes = 0;
-  for (const v of values) bytes += typeof v === "string" ? utf8.encode(v).length : 8;
+  for (const v of values) bytes += typeof v === "string" ? byteLength(v) : 8;
   if (bytes > D1_LIMITS.rowBytes) {
     throw new AppError("payload_too_large", `${what} would take ${bytes} bytes stored; a row holds at most ${D1_LIMITS.rowBytes}`);
   }
   return values;
 }
-const utf8 = new TextEncoder();
 
 /**
  * A list bound as ONE parameter: `col IN ${IN_JSON}` with `jsonList(values)`. Lists never become
@@ -97,7 +97,7 @@ export function bindChecked(db: D1Database, sql: string, params: readonly unknow
   if (params.length > D1_LIMITS.params) {
     throw new Error(`SQL builder bug: ${params.length} parameters (D1 allows ${D1_LIMITS.params}) in ${sql.slice(0, 80)}`);
   }
-  const bytes = new TextEncoder().encode(sql).length;
+  const bytes = byteLength(sql);
   if (bytes > D1_LIMITS.sqlBytes) throw new Error(`SQL builder bug: ${bytes} bytes of SQL (D1 allows ${D1_LIMITS.sqlBytes})`);
   return db.prepare(sql).bind(...params);
 }

@@ -107,8 +107,10 @@ export class SessionRepo {
    * one (creation time) and version the promotion read (a newer write promotes its own memories).
    */
   async setMemories(s: Pick<Session, "tenant" | "session_id" | "version" | "created_at">, memories: Memory[]): Promise<boolean> {
+    // A write like any other: it bumps the version, so an append that read the session before it
+    // cannot write the old, unpromoted memories back.
     const res = await this.db
-      .prepare("UPDATE working_memory SET memories = ? WHERE tenant = ? AND session_id = ? AND version = ? AND created_at = ?")
+      .prepare("UPDATE working_memory SET memories = ?, version = version + 1 WHERE tenant = ? AND session_id = ? AND version = ? AND created_at = ?")
       .bind(JSON.stringify(memories), s.tenant, s.session_id, s.version, s.created_at)
       .run();
     return res.meta.changes > 0;
