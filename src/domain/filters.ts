@@ -1,8 +1,6 @@
 import * as z from "zod";
 import { timestamp } from "./input-limits.ts";
 
-export { timestamp };
-
 /**
  * The search filter language of the Agent Memory Server: tag filters (eq, ne, any, all, plus the
  * clients' in_, not_eq, not_in, none) and numeric/date filters (gt, lt, gte, lte, eq, ne, between).

@@ -29,7 +29,7 @@ export function socketToken(req: Request, url: URL): { token: string | null; pro
     .filter(Boolean);
   const protocol = offered[0] ?? null;
   const auth = req.headers.get("authorization");
-  if (auth !== null) return { token: /^Bearer\s+(.+)$/i.exec(auth.trim())?.[1]?.trim() ?? null, protocol };
+  if (auth) return { token: /^Bearer\s+(.+)$/i.exec(auth.trim())?.[1]?.trim() ?? null, protocol };
   const apiKey = req.headers.get("x-api-key");
   if (apiKey) return { token: apiKey, protocol };
   const afterBearer = offered.findIndex((p) => p.toLowerCase() === "bearer");

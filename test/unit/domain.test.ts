@@ -7,8 +7,8 @@ import {
   matchesScalarTag,
   normalizeTagFilter,
   numericFilterSchema,
-  timestamp,
 } from "../../src/domain/filters.ts";
+import { timestamp } from "../../src/domain/input-limits.ts";
 import { selectForForgetting } from "../../src/domain/forget.ts";
 import { byteLength, newId } from "../../src/domain/ids.ts";
 import { applyPatch, buildMemory, contentHash } from "../../src/domain/memory.ts";
