@@ -10,6 +10,7 @@ import { formatIso } from "../domain/stored-values.ts";
 import { amsRecord, label, memoryId } from "../http/ams-schemas.ts";
 import { feedbackResponse, graphResponse, ingestResponse, ratingOf, statsResponse, thinkRequest, thinkSources } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
+import { frameId } from "./frame.ts";
 import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";
 import type { Gap } from "./replay.ts";
@@ -79,10 +80,9 @@ export type Send = (frame: Record<string, unknown>) => void;
 export async function handleEngram(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
   const f = frame.safeParse(raw);
   if (!f.success) {
-    // The id is echoed whenever it can be read, so the client can match the error to its command.
-    const rawId = (raw as { id?: unknown } | null)?.id;
+    const id = frameId(raw);
     const error = { code: "INVALID_MESSAGE", message: "expected {command, payload}" };
-    send(typeof rawId === "string" || typeof rawId === "number" ? { id: rawId, status: "error", error } : { status: "error", error });
+    send(id === undefined ? { status: "error", error } : { id, status: "error", error });
     return;
   }
   const { command, id } = f.data;

@@ -2,13 +2,13 @@ import * as z from "zod";
 import { requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
-import type { MemoryFilter } from "../domain/filters.ts";
 import { jsonObject } from "../domain/input-limits.ts";
 import type { Memory } from "../domain/memory.ts";
 import { formatIso } from "../domain/stored-values.ts";
 import { amsRecord } from "../http/ams-schemas.ts";
 import { citationOut, statsResponse } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
+import { frameId } from "./frame.ts";
 import type { DomainEvent } from "../service/events.ts";
 import type { Principal, SearchRequest } from "../service/memory-service.ts";
 
@@ -139,11 +139,8 @@ export function symindxError(code: string, message: string, id?: string | number
 export async function handleSymindx(raw: unknown, ctx: SymindxContext, send: Send): Promise<void> {
   const env = envelope.safeParse(raw);
   if (!env.success) {
-    // The id is echoed whenever it can be read, so the client can match the error to its message.
-    const rawId = (raw as { id?: unknown } | null)?.id;
-    const id = typeof rawId === "string" || typeof rawId === "number" ? rawId : undefined;
     const issue = env.error.issues[0]!;
-    send(symindxError("INVALID_MESSAGE", "Message format is invalid", id, `${issue.path.join(".") || "message"}: ${issue.message}`));
+    send(symindxError("INVALID_MESSAGE", "Message format is invalid", frameId(raw), `${issue.path.join(".") || "message"}: ${issue.message}`));
     return;
   }
   const m = env.data;
@@ -173,14 +170,7 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       // Like the runtime (index.ts: `message.agentId || firstAgent?.id`), a chat without an agent
       // goes to the first agent; with no agent at all, to all of the tenant's memories.
       const agent = named ?? (await app.service.firstAgent(p)) ?? undefined;
-      const filter: MemoryFilter = agent ? { agent_id: { eq: agent } } : {};
-      const res = await app.knowledge.think(p, { question: d.message, limit: 8, filter });
-      let response = "";
-      let tokens = 0;
-      for await (const t of res.answer) {
-        response += t;
-        tokens++;
-      }
+      const { answer: response, citations, chunks } = await think(ctx, d.message, agent);
       const processingTime = Date.now() - started;
       reply(
         "chat_response",
@@ -189,11 +179,11 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
           agentId: agent ?? null,
           conversationId: d.conversationId ?? null,
           processingTime,
-          citations: res.citations.map(citationOut),
+          citations,
           // The runtime's ChatResponse (index.ts `processChatMessage`).
           timestamp: now(),
           sessionId: ctx.connectionId,
-          metadata: { tokensUsed: tokens, processingTime, memoryRetrieved: res.citations.length > 0 },
+          metadata: { tokensUsed: chunks, processingTime, memoryRetrieved: citations.length > 0 },
         },
         { agentId: agent ?? null },
       );
@@ -400,19 +390,27 @@ async function command(ctx: SymindxContext, instruction: string, agent: string |
     case "think":
     case "ask":
       need("a question");
-      return think(ctx, arg, agent);
+      return answerOf(await think(ctx, arg, agent));
     case "status":
       return statsResponse(await app.knowledge.stats(p));
     default:
-      return think(ctx, instruction, agent);
+      return answerOf(await think(ctx, instruction, agent));
   }
 }
 
-async function think(ctx: SymindxContext, question: string, agent: string | undefined): Promise<{ answer: string; citations: unknown[] }> {
+/** A think result as a command's result: the answer and its citations. */
+const answerOf = ({ answer, citations }: { answer: string; citations: unknown[] }) => ({ answer, citations });
+
+/** Think over the agent's memories (all the tenant's without one); `chunks`: streamed answer pieces. */
+async function think(ctx: SymindxContext, question: string, agent: string | undefined): Promise<{ answer: string; citations: unknown[]; chunks: number }> {
   const res = await ctx.app.knowledge.think(ctx.principal, { question, limit: 8, filter: agent ? { agent_id: { eq: agent } } : {} });
   let answer = "";
-  for await (const t of res.answer) answer += t;
-  return { answer, citations: res.citations.map(citationOut) };
+  let chunks = 0;
+  for await (const t of res.answer) {
+    answer += t;
+    chunks++;
+  }
+  return { answer, citations: res.citations.map(citationOut), chunks };
 }
 
 /**

@@ -6,6 +6,7 @@ import { createLogger, errorMessage, type Logger } from "../log.ts";
 import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";
 import { engramGap, engramPush, handleEngram } from "./engram.ts";
+import { frameId } from "./frame.ts";
 import { planReplay } from "./replay.ts";
 import { VERSION } from "../version.ts";
 import { handleSymindx, symindxError, symindxEvents, symindxOperations, type Subscription } from "./symindx.ts";
@@ -238,10 +239,7 @@ export class TenantHub extends DurableObject<Env> {
     // A batch is as many operations as it has messages: the frame itself was counted above.
     const more = symindxOperations(raw) - 1;
     if (more > 0 && !this.allow(att.id, limit, more)) {
-      const id = (raw as { id?: unknown }).id;
-      return reply(
-        symindxError("RATE_LIMIT_EXCEEDED", `more than ${limit} operations in ${RATE_WINDOW_MS / 1000} s (each message of a batch counts)`, typeof id === "string" || typeof id === "number" ? id : undefined),
-      );
+      return reply(symindxError("RATE_LIMIT_EXCEEDED", `more than ${limit} operations in ${RATE_WINDOW_MS / 1000} s (each message of a batch counts)`, frameId(raw)));
     }
     await handleSymindx(raw, {
       app,
