@@ -115,6 +115,10 @@ export interface ScoreDetails {
   vector_rank: number | null;
   keyword: number | null;
   keyword_rank: number | null;
+  /** Share of the query's IDF weight the memory matched. */
+  keyword_match: number | null;
+  /** Weight fusion gave the vector side. */
+  vector_weight: number | null;
   relevance: number;
   recency: number | null;
   final: number;

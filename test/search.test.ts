@@ -24,13 +24,20 @@ describe("hybrid search", () => {
     expect(res.memories[0].score_type).toBe("hybrid");
     const byId = Object.fromEntries(res.memories.map((m) => [m.id, m]));
 
-    // "PostgreSQL" shares no FTS token with "postgres", only character n-grams: a vector-only hit.
-    expect(byId["vector-only"].score_details.keyword).toBeNull();
+    // "PostgreSQL" shares no keyword term with "postgres", only character n-grams: a vector-only hit.
+    expect(byId["vector-only"].score_details.keyword).toBe(0);
+    expect(byId["vector-only"].score_details.keyword_rank).toBeNull();
+    expect(byId["vector-only"].score_details.keyword_match).toBe(0);
     expect(byId["vector-only"].score_details.vector).toBeGreaterThan(0.1);
     expect(byId["both"].score_details.keyword_rank).toBe(1);
     expect(byId["both"].score_details.vector_rank).toBe(1);
     expect(byId["keyword-only"].score_details.keyword).toBeGreaterThan(0);
-    // Relevance is in [0, 1]; 1 only for first place in both lists.
+    // Every hit is scored on both sides.
+    expect(byId["keyword-only"].score_details.vector).toEqual(expect.any(Number));
+    expect(byId["both"].score_details.keyword_match).toBe(1);
+    expect(byId["keyword-only"].score_details.keyword_match).toBeGreaterThan(0);
+    expect(byId["keyword-only"].score_details.keyword_match).toBeLessThan(1);
+    // Relevance is in [0, 1]; 1 only for the best on both sides.
     expect(byId["both"].score_details.relevance).toBeCloseTo(1, 6);
     expect(byId["both"].dist).toBeCloseTo(1 - byId["both"].score_details.vector, 5);
     // The lunch memory shares nothing with the query.
@@ -48,18 +55,27 @@ describe("hybrid search", () => {
     expect(semantic.memories.every((m) => m.score_details.keyword === null)).toBe(true);
   });
 
-  it("hybrid_alpha weights the vector list against the keyword list (RRF, k = 60)", async () => {
+  it("hybrid_alpha weights the vector side against the keyword side (normalised scores)", async () => {
     const api = await seed();
-    const rrf = (rank: number | null) => (rank === null ? 0 : 61 / (60 + rank));
+    const floor = new OfflineEmbedder().noiseFloor;
     for (const alpha of [0, 0.3, 1]) {
       const res = await search(api, { text: "postgres setup", hybrid_alpha: alpha, recency_boost: false, explain: true });
       expect(res.memories.length).toBeGreaterThan(0);
+      const details = res.memories.map((m) => m.score_details);
+      const topVector = Math.max(...details.map((d) => d.vector - floor));
+      const topKeyword = Math.max(...details.map((d) => d.keyword));
       for (const m of res.memories) {
         const d = m.score_details;
-        expect(d.relevance).toBeCloseTo(alpha * rrf(d.vector_rank) + (1 - alpha) * rrf(d.keyword_rank), 6);
+        expect(d.vector_weight).toBe(alpha);
+        const v = Math.max(0, d.vector - floor) / topVector;
+        expect(d.relevance).toBeCloseTo(alpha * v + (1 - alpha) * (d.keyword / topKeyword), 6);
         expect(m.score).toBeCloseTo(d.relevance, 6);
       }
     }
+    // Without hybrid_alpha the fusion picks the weight.
+    const auto = await search(api, { text: "postgres setup", recency_boost: false, explain: true });
+    expect(auto.memories[0].score_details.vector_weight).toBeGreaterThan(0);
+    expect(auto.memories[0].score_details.vector_weight).toBeLessThan(1);
   });
 
   it("paginates with limit, offset, total and next_offset", async () => {
@@ -88,7 +104,7 @@ describe("hybrid search", () => {
     // In hybrid mode keyword matches stay whatever their vector distance.
     const hybrid = await search(api, { text: "postgres setup", distance_threshold: 0.01, explain: true });
     expect(hybrid.memories.map((m) => m.id).sort()).toEqual(["both", "keyword-only"]);
-    expect(hybrid.memories.every((m) => m.score_details.keyword !== null)).toBe(true);
+    expect(hybrid.memories.every((m) => m.score_details.keyword > 0)).toBe(true);
   });
 
   it("with no text, lists the filtered memories newest first", async () => {
@@ -108,8 +124,8 @@ describe("recency boost", () => {
   async function seed(): Promise<Api> {
     const api = await tenantApi();
     await store(api, [
-      { id: "old", text: "redis caching layer for the api gateway", created_at: daysAgo(60), last_accessed: daysAgo(60) },
-      { id: "new", text: "redis caching" },
+      { id: "old", text: "redis caching layer for the api", created_at: daysAgo(60), last_accessed: daysAgo(60) },
+      { id: "new", text: "the redis caching layer that the api gateway calls" },
     ]);
     return api;
   }

@@ -5,6 +5,8 @@ export interface Embedder {
   readonly dimensions: number;
   /** Similarity below which a hit says nothing about relevance (hash noise); 0 to keep every hit. */
   readonly noiseFloor: number;
+  /** Whether it models meaning (synonyms, paraphrase) rather than only shared words: fusion trusts it more. */
+  readonly semantic: boolean;
   /** Similarity at or above which two texts say the same thing (dedup on write, consolidation). */
   readonly nearDuplicate: number;
   embed(texts: string[]): Promise<Float32Array[]>;

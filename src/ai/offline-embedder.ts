@@ -19,6 +19,7 @@ export class OfflineEmbedder implements Embedder {
    * 256 dimensions, measured on unrelated sentences); 0.1 drops most of that noise.
    */
   readonly noiseFloor = 0.1;
+  readonly semantic = false;
   /** Restatements score 0.88–1.0 here; distinct facts on the same subject 0.4–0.75. */
   readonly nearDuplicate = 0.85;
 

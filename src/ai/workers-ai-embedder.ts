@@ -4,6 +4,7 @@ import { normalize, type Embedder } from "./embedder.ts";
 export class WorkersAiEmbedder implements Embedder {
   /** Neural similarities are meaningful across the range; ranking decides. */
   readonly noiseFloor = 0;
+  readonly semantic = true;
   /** bge models place related but distinct statements around 0.8–0.9: only near-identity counts. */
   readonly nearDuplicate = 0.95;
 

@@ -1,12 +1,9 @@
 /**
- * Ranking: reciprocal rank fusion of the vector and keyword lists, then the Agent Memory
- * Server's recency re-rank (score = semantic_weight * relevance + recency_weight * recency).
+ * Ranking: score fusion of the vector and keyword sides, then the Agent Memory Server's recency
+ * re-rank (score = semantic_weight * relevance + recency_weight * recency).
  */
 
 const DAY_MS = 86_400_000;
-
-/** RRF constant: damps the difference between the first few ranks (Cormack et al. use 60). */
-export const RRF_K = 60;
 
 export interface RecencyParams {
   semantic_weight: number;
@@ -43,54 +40,72 @@ export function recencyScore(
   return clamp01(p.freshness_weight * freshness + p.novelty_weight * novelty);
 }
 
-export interface Ranked {
+/**
+ * A search candidate with both lists' evidence. Scores are completed: a memory only the keyword
+ * list found still gets its cosine, one only the vector list found its BM25, so fusion compares
+ * like with like instead of reading "not in my top k" as "irrelevant".
+ */
+export interface Candidate {
   id: string;
-  /** Cosine similarity from the vector index, if the memory was a vector hit. */
+  /** Cosine similarity to the query, or null when the memory has no vector in the query's space. */
   vector: number | null;
+  /** Rank in the vector list, or null when that list did not return it. */
   vectorRank: number | null;
-  /** The keyword (BM25) score, if the memory was a keyword hit. */
-  keyword: number | null;
+  /** BM25 score (0 when the memory shares no query term). */
+  keyword: number;
+  /** Share of the query's IDF weight the memory matched, in [0, 1]. */
+  keywordMatch: number;
+  /** Rank in the keyword list, or null when that list did not return it. */
   keywordRank: number | null;
-  /** Relevance in [0, 1] before recency. */
+}
+
+export interface Ranked extends Candidate {
+  /** Relevance in [0, 1] before recency: the weighted, normalised scores of both sides. */
   relevance: number;
 }
 
+export interface FusionOptions {
+  /** Weight of the vector side (`hybrid_alpha`), or null to weigh the sides by how far each can be trusted. */
+  alpha: number | null;
+  /** Similarity below which the embedder's scores say nothing about relevance. */
+  noiseFloor: number;
+  /** Whether the embedder models meaning (a neural model, word vectors) rather than only shared words. */
+  semantic: boolean;
+}
+
+/** Weight of the vector side when the embedder only sees shared words: its list repeats the keyword list, noisier. */
+const LEXICAL_VECTOR_WEIGHT = 0.25;
+/** Weight of the vector side when the embedder models meaning. */
+const SEMANTIC_VECTOR_WEIGHT = 0.5;
+
 /**
- * Fuses ranked id lists by weighted reciprocal rank: alpha weights the vector list, 1 - alpha the
- * keyword list. The sum is scaled by (k + 1) so a memory first in both lists scores 1: relevance
- * stays in [0, 1] whatever the weights, which keeps it commensurable with the recency score.
+ * Fuses the two sides by a convex combination of normalised scores (Bruch et al., "An Analysis of
+ * Fusion Functions for Hybrid Retrieval", 2023: with scores completed for every candidate it beats
+ * reciprocal rank fusion, which ignores how far apart scores are). Each side is scaled so its best
+ * candidate scores 1: cosine from the embedder's noise floor, BM25 from zero. A candidate strong on
+ * one side cannot be pushed out by the other side's noise, since that side's scores near its floor
+ * add almost nothing.
  */
-export function fuseRanks(
-  vectorHits: { id: string; score: number }[],
-  keywordHits: { id: string; score: number }[],
-  alpha: number,
-  k = RRF_K,
-): Ranked[] {
-  const byId = new Map<string, Ranked>();
-  const entry = (id: string): Ranked => {
-    let r = byId.get(id);
-    if (!r) {
-      r = { id, vector: null, vectorRank: null, keyword: null, keywordRank: null, relevance: 0 };
-      byId.set(id, r);
-    }
-    return r;
-  };
-  // When only one list is present (semantic or keyword mode, or a degraded search) it gets the full weight.
-  const wv = keywordHits.length === 0 ? 1 : vectorHits.length === 0 ? 0 : alpha;
-  const wk = 1 - wv;
-  vectorHits.forEach((h, i) => {
-    const r = entry(h.id);
-    r.vector = h.score;
-    r.vectorRank = i + 1;
-    r.relevance += (wv * (k + 1)) / (k + i + 1);
+export function fuseScores(candidates: Candidate[], opts: FusionOptions): { ranked: Ranked[]; alpha: number } {
+  let topVector = 0;
+  let topKeyword = 0;
+  for (const c of candidates) {
+    if (c.vector !== null) topVector = Math.max(topVector, c.vector - opts.noiseFloor);
+    topKeyword = Math.max(topKeyword, c.keyword);
+  }
+  const alpha =
+    topKeyword === 0 ? 1 : topVector <= 0 ? 0 : (opts.alpha ?? (opts.semantic ? SEMANTIC_VECTOR_WEIGHT : LEXICAL_VECTOR_WEIGHT));
+  const ranked = candidates.map((c): Ranked => {
+    const v = c.vector === null || topVector <= 0 ? 0 : Math.max(0, c.vector - opts.noiseFloor) / topVector;
+    const k = topKeyword > 0 ? c.keyword / topKeyword : 0;
+    return { ...c, relevance: alpha * v + (1 - alpha) * k };
   });
-  keywordHits.forEach((h, i) => {
-    const r = entry(h.id);
-    r.keyword = h.score;
-    r.keywordRank = i + 1;
-    r.relevance += (wk * (k + 1)) / (k + i + 1);
-  });
-  return [...byId.values()].sort((a, b) => b.relevance - a.relevance);
+  ranked.sort((a, b) => b.relevance - a.relevance || rankOrder(a.keywordRank, b.keywordRank) || rankOrder(a.vectorRank, b.vectorRank));
+  return { ranked, alpha };
+}
+
+function rankOrder(a: number | null, b: number | null): number {
+  return (a ?? Number.MAX_SAFE_INTEGER) - (b ?? Number.MAX_SAFE_INTEGER);
 }
 
 export interface Scored<T> {

@@ -134,6 +134,33 @@ export function keywordQuery(terms: string[], stats: KeywordStats): KeywordQuery
   };
 }
 
+/** A memory's keyword score for a query: its BM25 and the share of the query's IDF weight it matched. */
+export interface KeywordScore {
+  bm25: number;
+  match: number;
+}
+
+/**
+ * Scores one memory against a keyword query from its text, exactly as the index would (the same
+ * terms and lengths `indexTerms` stores): fusion needs a keyword score for memories that only the
+ * vector list found, and the match share says how much of the question a memory speaks to.
+ */
+export function keywordScore(text: string, key: string | null, q: KeywordQuery): KeywordScore {
+  const { terms, length } = indexTerms(text, key);
+  const tf = new Map(terms);
+  let bm25 = 0;
+  let matched = 0;
+  let total = 0;
+  for (const { term, idf: w } of q.terms) {
+    total += w;
+    const f = tf.get(term);
+    if (!f) continue;
+    matched += w;
+    bm25 += (w * f * (BM25_K1 + 1)) / (f + BM25_K1 * (1 - BM25_B + (BM25_B * length) / q.avgLength));
+  }
+  return { bm25, match: total > 0 ? matched / total : 0 };
+}
+
 /** Porter stems of a text's content words (stopwords and one-letter words out, numbers in). */
 export function contentStems(text: string): Set<string> {
   return new Set(words(text).filter((w) => (w.length > 1 || /\d/.test(w)) && !STOPWORDS.has(w)).map(stem));

@@ -136,7 +136,7 @@ async function run(command: EngramCommand, raw: unknown, app: AppDeps, p: Princi
         offset: 0,
         filter,
         mode: "hybrid",
-        hybridAlpha: 0.5,
+        hybridAlpha: null,
         recency: null,
         distanceThreshold: null,
         explain: false,

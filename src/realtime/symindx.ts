@@ -373,7 +373,7 @@ async function command(ctx: SymindxContext, instruction: string, agent: string |
         offset: 0,
         filter: agent ? { agent_id: { eq: agent } } : {},
         mode: "hybrid",
-        hybridAlpha: 0.5,
+        hybridAlpha: null,
         recency: null,
         distanceThreshold: null,
         explain: false,

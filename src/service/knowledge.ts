@@ -213,7 +213,7 @@ export class KnowledgeService {
         offset: 0,
         filter: q.filter,
         mode: "hybrid",
-        hybridAlpha: 0.5,
+        hybridAlpha: null,
         recency: null,
         distanceThreshold: null,
         explain: false,

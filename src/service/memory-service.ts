@@ -16,9 +16,9 @@ import {
   type NewMemory,
   type Scope,
 } from "../domain/memory.ts";
-import { fuseRanks, recencyScore, rerankWithRecency, type RecencyParams } from "../domain/ranking.ts";
+import { fuseScores, recencyScore, rerankWithRecency, type Candidate, type Ranked, type RecencyParams } from "../domain/ranking.ts";
 import { entityTypes, tagText, type EntityType } from "../domain/extract.ts";
-import { compatibleFacts, keywordQuery, queryTerms, termOf, type KeywordQuery } from "../domain/text.ts";
+import { compatibleFacts, keywordQuery, keywordScore, queryTerms, termOf, type KeywordQuery } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { GraphRepo } from "../store/graph-repo.ts";
 import type { HistoryEntry, ListOptions, MemoryRepo, PutOp, WriteOp } from "../store/memory-repo.ts";
@@ -57,8 +57,8 @@ export interface SearchRequest {
   offset: number;
   filter: MemoryFilter;
   mode: SearchMode;
-  /** Weight of the vector list in the fusion (1 - alpha goes to keywords). */
-  hybridAlpha: number;
+  /** Weight of the vector side in the fusion (1 - alpha goes to keywords); null lets the fusion choose. */
+  hybridAlpha: number | null;
   /** Recency re-rank parameters, or null for none. */
   recency: RecencyParams | null;
   /** Drop vector hits whose distance (1 - cosine) exceeds this (keyword matches are kept). */
@@ -71,6 +71,10 @@ export interface ScoreDetails {
   vector_rank: number | null;
   keyword: number | null;
   keyword_rank: number | null;
+  /** Share of the query's IDF weight the memory matched. */
+  keyword_match: number | null;
+  /** Weight the fusion gave the vector side (hybrid_alpha, or chosen by trust). */
+  vector_weight: number | null;
   relevance: number;
   recency: number | null;
   final: number;
@@ -152,6 +156,8 @@ const PURGE_ON_READ_EVERY_MS = 60_000;
 const lastPurge = new Map<string, number>();
 /** Per tenant: how many memories lack a vector of the current model (cached per isolate for a minute). */
 const UNEMBEDDED_TTL_MS = 60_000;
+/** Candidates each list contributes to a search at least. */
+const SEARCH_DEPTH = 50;
 const unembedded = new Map<string, { n: number; at: number }>();
 
 /**
@@ -381,8 +387,9 @@ export class MemoryService {
   }
 
   /**
-   * Hybrid search: vector similarity and per-tenant BM25 fused by reciprocal rank, then the AMS
-   * recency re-rank. A failing embedder or vector index degrades to keyword results with a warning.
+   * Hybrid search: candidates from vector similarity and per-tenant BM25, every candidate scored on
+   * both sides, fused by normalised scores, then the AMS recency re-rank. A failing embedder or
+   * vector index degrades to keyword results with a warning.
    */
   async search(p: Principal, req: SearchRequest): Promise<SearchResult> {
     const now = this.d.clock();
@@ -392,54 +399,96 @@ export class MemoryService {
 
     if (!text) return this.browse(p, req, now);
 
-    const need = req.offset + req.limit;
-    // Candidates per list: enough for the requested page with room for the lists to disagree.
-    const depth = Math.max(20, need * 2);
-    const match = req.mode === "semantic" ? null : await this.keywordQuery(p.tenant, text);
+    // Candidates per list: enough for the requested page and for fusion to reorder a deep list
+    // (on conversations, a quarter of the answers the keyword list ranks 11th-50th).
+    const depth = Math.max(SEARCH_DEPTH, (req.offset + req.limit) * 2);
     const wantVector = req.mode !== "keyword";
-    const [keywordHits, vectorSide, missingVectors] = await Promise.all([
-      match ? this.d.repo.keywordSearch(p.tenant, match, now, req.filter, Math.min(1000, depth)) : [],
+    const keywordSide = async (q: KeywordQuery | null) =>
+      q ? { q, hits: await this.d.repo.keywordSearch(p.tenant, q, now, req.filter, Math.min(1000, depth)) } : null;
+    const [keywords, vectorSide, missingVectors] = await Promise.all([
+      req.mode === "semantic" ? null : this.keywordQuery(p.tenant, text).then(keywordSide),
       // The vector side reads its hits' rows as soon as it has them, without waiting for the keyword side.
       // Rows are re-checked against the full filter there (the index applies only part of it).
       wantVector
-        ? this.vectorSearch(p.tenant, text, req, depth, warnings).then(async (hits) =>
-            hits ? { hits, rows: await this.d.repo.getMany(p.tenant, hits.map((h) => h.id), now, req.filter) } : null,
+        ? this.vectorSearch(p.tenant, text, req, depth, warnings).then(async (side) =>
+            side ? { ...side, rows: await this.d.repo.getMany(p.tenant, side.hits.map((h) => h.id), now, req.filter) } : null,
           )
         : null,
       wantVector ? this.unembeddedCount(p.tenant, now) : 0,
     ]);
-    const vectorHits = vectorSide?.hits ?? null;
-    if (missingVectors > 0 && vectorHits !== null) {
+    if (missingVectors > 0 && vectorSide) {
       // Never mix vector spaces, and never do it silently: say what vector search cannot see.
       warnings.push(
         `${missingVectors} memories have no ${this.d.embedder.model} vector yet (stored while embedding failed, or before a model change); they match by keywords only until upkeep embeds them`,
       );
     }
-    const degraded = wantVector && vectorHits === null;
+    const degraded = wantVector && !vectorSide;
     // Semantic search with the vector side down still answers, from keywords.
-    let keywords = keywordHits;
-    const fallback = degraded && req.mode === "semantic" ? await this.keywordQuery(p.tenant, text) : null;
-    if (fallback) keywords = await this.d.repo.keywordSearch(p.tenant, fallback, now, req.filter, Math.min(1000, depth));
+    const keywordSearch = keywords ?? (degraded ? await keywordSide(await this.keywordQuery(p.tenant, text)) : null);
+    const keywordQ = keywordSearch?.q ?? null;
+    const keywordHits = keywordSearch?.hits ?? [];
 
-    const memories = new Map(keywords.map((h) => [h.memory.id, h.memory]));
+    const memories = new Map(keywordHits.map((h) => [h.memory.id, h.memory]));
     for (const m of vectorSide?.rows ?? []) memories.set(m.id, m);
-    const passing = new Set((vectorSide?.rows ?? []).map((m) => m.id));
-    const vector = (vectorHits ?? []).filter((h) => passing.has(h.id));
+    const vectorHits = (vectorSide?.hits ?? []).filter((h) => memories.has(h.id));
+    const candidates = await this.completeScores(p.tenant, memories, vectorHits, keywordHits, keywordQ, req.mode === "hybrid" ? vectorSide : null);
 
-    let fused = fuseRanks(
-      vector,
-      keywords.map((h) => ({ id: h.memory.id, score: h.score })),
-      req.hybridAlpha,
-    );
+    let { ranked, alpha } = fuseScores(candidates, {
+      alpha: req.mode === "hybrid" ? req.hybridAlpha : null,
+      noiseFloor: this.d.embedder.noiseFloor,
+      semantic: this.d.embedder.semantic,
+    });
     // The threshold bounds vector distance; keyword matches have none and are kept.
     const threshold = req.distanceThreshold;
-    if (threshold !== null) fused = fused.filter((r) => r.keyword !== null || r.vector === null || 1 - r.vector <= threshold);
+    if (threshold !== null) ranked = ranked.filter((r) => r.keyword > 0 || r.vector === null || 1 - r.vector <= threshold);
     const scoreType: SearchMode = degraded ? "keyword" : req.mode;
-    const ranked = this.score(fused, memories, req, now, scoreType);
-    const hits = ranked.slice(req.offset, req.offset + req.limit);
+    const scored = this.score(ranked, memories, req, now, scoreType, keywordQ !== null, alpha);
+    const hits = scored.slice(req.offset, req.offset + req.limit);
     this.touch(p.tenant, hits, now);
     const next = req.offset + req.limit;
-    return { hits, total: ranked.length, nextOffset: next < ranked.length ? next : null, warnings };
+    return { hits, total: scored.length, nextOffset: next < scored.length ? next : null, warnings };
+  }
+
+  /**
+   * Every candidate with both sides' scores: BM25 and the matched share of the query from each
+   * memory's own text, and (in hybrid mode) the cosine of keyword-only candidates from the index.
+   */
+  private async completeScores(
+    tenant: string,
+    memories: Map<string, Memory>,
+    vectorHits: VectorHit[],
+    keywordHits: { memory: Memory }[],
+    keywordQ: KeywordQuery | null,
+    vectorSide: { query: Float32Array } | null,
+  ): Promise<Candidate[]> {
+    const byId = new Map<string, Candidate>();
+    const entry = (id: string): Candidate => {
+      let c = byId.get(id);
+      if (!c) {
+        c = { id, vector: null, vectorRank: null, keyword: 0, keywordMatch: 0, keywordRank: null };
+        byId.set(id, c);
+      }
+      return c;
+    };
+    vectorHits.forEach((h, i) => Object.assign(entry(h.id), { vector: h.score, vectorRank: i + 1 }));
+    keywordHits.forEach((h, i) => (entry(h.memory.id).keywordRank = i + 1));
+    if (keywordQ) {
+      for (const c of byId.values()) {
+        const m = memories.get(c.id)!;
+        const k = keywordScore(m.text, m.key, keywordQ);
+        c.keyword = k.bm25;
+        c.keywordMatch = k.match;
+      }
+    }
+    if (vectorSide) {
+      const missing = [...byId.values()].filter((c) => c.vectorRank === null).map((c) => c.id);
+      const sims = await this.d.index.similarities(tenant, vectorSide.query, missing, this.d.embedder.model).catch((e: unknown) => {
+        this.d.log.warn("vector scores for keyword candidates failed", { error: errorMessage(e) });
+        return new Map<string, number>();
+      });
+      for (const [id, score] of sims) byId.get(id)!.vector = score;
+    }
+    return [...byId.values()];
   }
 
   /** Runs a forgetting pass (AMS policy); dry_run only reports what would go. */
@@ -693,15 +742,15 @@ export class MemoryService {
     req: SearchRequest,
     depth: number,
     warnings: string[],
-  ): Promise<VectorHit[] | null> {
+  ): Promise<{ query: Float32Array; hits: VectorHit[] } | null> {
     try {
-      const [q] = await this.d.embedder.embed([text]);
-      const hits = await this.d.index.query(tenant, q!, {
+      const [query] = await this.d.embedder.embed([text]);
+      const hits = await this.d.index.query(tenant, query!, {
         topK: Math.min(this.d.index.maxTopK, depth),
         model: this.d.embedder.model,
         filter: vectorFilterOf(req.filter),
       });
-      return hits.filter((h) => h.score >= this.d.embedder.noiseFloor);
+      return { query: query!, hits: hits.filter((h) => h.score >= this.d.embedder.noiseFloor) };
     } catch (e) {
       this.d.log.warn("vector search failed; keyword results only", { error: errorMessage(e) });
       warnings.push(`vector search unavailable (${errorMessage(e)}); results are keyword matches only`);
@@ -725,19 +774,21 @@ export class MemoryService {
   }
 
   private score(
-    fused: ReturnType<typeof fuseRanks>,
+    ranked: Ranked[],
     memories: Map<string, Memory>,
     req: SearchRequest,
     now: number,
     scoreType: SearchMode,
+    keywordScored: boolean,
+    alpha: number,
   ): SearchHit[] {
     // Confidence (which feedback moves) scales relevance; at the default confidence it is neutral.
     const w = this.d.config.FEEDBACK_RANK_WEIGHT;
-    const items = fused.map((r) => {
+    const items = ranked.map((r) => {
       const m = memories.get(r.id)!;
       return { item: m, relevance: r.relevance * (1 + w * (m.confidence - DEFAULT_CONFIDENCE)) };
     });
-    const rankOf = new Map(fused.map((r) => [r.id, r]));
+    const rankOf = new Map(ranked.map((r) => [r.id, r]));
     const scored = req.recency
       ? rerankWithRecency(items, now, req.recency)
       : items.map((x) => ({ item: x.item, relevance: x.relevance, recency: null, score: x.relevance })).sort((a, b) => b.score - a.score);
@@ -748,8 +799,10 @@ export class MemoryService {
         hit.details = {
           vector: r.vector,
           vector_rank: r.vectorRank,
-          keyword: r.keyword,
+          keyword: keywordScored ? r.keyword : null,
           keyword_rank: r.keywordRank,
+          keyword_match: keywordScored ? r.keywordMatch : null,
+          vector_weight: alpha,
           relevance: s.relevance,
           recency: s.recency,
           final: s.score,
@@ -770,7 +823,17 @@ export class MemoryService {
       const recency = req.recency ? recencyScore(m, now, req.recency) : null;
       const hit: SearchHit = { memory: m, dist: 0, score: recency ?? 1, scoreType: req.mode };
       if (req.explain) {
-        hit.details = { vector: null, vector_rank: null, keyword: null, keyword_rank: null, relevance: 1, recency, final: hit.score };
+        hit.details = {
+          vector: null,
+          vector_rank: null,
+          keyword: null,
+          keyword_rank: null,
+          keyword_match: null,
+          vector_weight: null,
+          relevance: 1,
+          recency,
+          final: hit.score,
+        };
       }
       return hit;
     });

@@ -31,6 +31,11 @@ export interface VectorIndex {
   query(tenant: string, vector: Float32Array, q: VectorQuery): Promise<VectorHit[]>;
   /** Several queries at once (one freshness check for the D1 index; parallel for Vectorize). */
   queryMany(tenant: string, queries: { vector: Float32Array; filter: VectorFilter }[], q: Omit<VectorQuery, "filter">): Promise<VectorHit[][]>;
+  /**
+   * Cosine similarity of the query to some memories' vectors (of `model`; memories without one are
+   * left out): fusion scores the keyword list's candidates on the vector side too.
+   */
+  similarities(tenant: string, vector: Float32Array, memoryIds: string[], model: string): Promise<Map<string, number>>;
   /** Sends just-written vector rows to the index (no-op for a local index). */
   push(tenant: string, memoryIds: string[]): Promise<void>;
   /** Sends a tenant's queued vector deletions to the index (no-op for a local index). */

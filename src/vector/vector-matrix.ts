@@ -85,18 +85,33 @@ export class VectorMatrix {
 
   /** The k most similar vectors passing the filter, best first. */
   topK(q: Float32Array, k: number, filter: VectorFilter): VectorHit[] {
-    const { index, value, start, length, ids, meta } = this;
+    const { ids, meta } = this;
     const hasFilter = Object.keys(filter).length > 0;
     const heap = new MinHeap(k);
     for (let slot = 0; slot < ids.length; slot++) {
       if (ids[slot] === null) continue;
       if (hasFilter && !matchesVectorFilter(meta[slot]!, filter)) continue;
-      let s = 0;
-      const end = start[slot]! + length[slot]!;
-      for (let j = start[slot]!; j < end; j++) s += q[index[j]!]! * value[j]!;
-      heap.offer(s, slot);
+      heap.offer(this.dot(q, slot), slot);
     }
     return heap.drain().map(({ score, slot }) => ({ id: ids[slot]!, score }));
+  }
+
+  /** Similarity of `q` to the rows of these ids (ids without a row are left out). */
+  similarities(q: Float32Array, ids: string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const id of ids) {
+      const slot = this.slots.get(id);
+      if (slot !== undefined) out.set(id, this.dot(q, slot));
+    }
+    return out;
+  }
+
+  private dot(q: Float32Array, slot: number): number {
+    const { index, value } = this;
+    let s = 0;
+    const end = this.start[slot]! + this.length[slot]!;
+    for (let j = this.start[slot]!; j < end; j++) s += q[index[j]!]! * value[j]!;
+    return s;
   }
 
   private reserve(n: number): void {

@@ -77,6 +77,13 @@ export class VectorizeVectorIndex implements VectorIndex {
     return hits.sort((a, b) => b.score - a.score).slice(0, topK);
   }
 
+  /** From the vectors D1 keeps for every memory: no Vectorize round trip. */
+  async similarities(tenant: string, vector: Float32Array, memoryIds: string[], model: string): Promise<Map<string, number>> {
+    if (!memoryIds.length) return new Map();
+    const rows = await this.repo.rowsFor(tenant, memoryIds);
+    return new Map(rows.filter((r) => r.model === model).map((r) => [r.memory_id, dot(vector, r.vector)]));
+  }
+
   async push(tenant: string, memoryIds: string[]): Promise<void> {
     const rows = (await this.repo.rowsFor(tenant, memoryIds)).filter((r) => r.state === "pending");
     await this.send(tenant, rows);

@@ -12,7 +12,7 @@ import { timestamp } from "../../src/domain/input-limits.ts";
 import { selectForForgetting } from "../../src/domain/forget.ts";
 import { byteLength, newId } from "../../src/domain/ids.ts";
 import { applyPatch, buildMemory, contentHash } from "../../src/domain/memory.ts";
-import { DEFAULT_RECENCY, fuseRanks, recencyScore, rerankWithRecency } from "../../src/domain/ranking.ts";
+import { DEFAULT_RECENCY, fuseScores, recencyScore, rerankWithRecency } from "../../src/domain/ranking.ts";
 import { pruneCommonTerms, queryTerms, stem, words } from "../../src/domain/text.ts";
 
 const DAY = 86_400_000;
@@ -64,17 +64,40 @@ describe("ranking", () => {
     expect(recencyScore({ created_at: NOW + DAY, last_accessed: NOW + DAY }, NOW, DEFAULT_RECENCY)).toBe(1);
   });
 
-  it("RRF: first in both lists scores 1; a single list gets the full weight", () => {
-    const fused = fuseRanks(
-      [{ id: "a", score: 0.9 }, { id: "b", score: 0.8 }],
-      [{ id: "a", score: 3 }, { id: "c", score: 2 }],
-      0.5,
+  const cand = (id: string, vector: number | null, keyword: number, ranks: [number | null, number | null] = [null, null]) => ({
+    id,
+    vector,
+    keyword,
+    keywordMatch: keyword > 0 ? 1 : 0,
+    vectorRank: ranks[0],
+    keywordRank: ranks[1],
+  });
+  const lexical = { alpha: null, noiseFloor: 0.1, semantic: false };
+
+  it("fusion: normalised scores, best on both sides scores 1, hybrid_alpha weighs the vector side", () => {
+    const c = [cand("a", 0.9, 3), cand("b", 0.5, 0), cand("c", 0.1, 2)];
+    const { ranked } = fuseScores(c, { ...lexical, alpha: 0.5 });
+    expect(ranked.map((r) => r.id)).toEqual(["a", "c", "b"]);
+    expect(ranked[0]!.relevance).toBeCloseTo(1, 12);
+    // b: half the vector side's range above the floor, no keyword score.
+    expect(ranked.find((r) => r.id === "b")!.relevance).toBeCloseTo(0.5 * (0.4 / 0.8), 12);
+    // c: at the noise floor, so only its keyword score counts.
+    expect(ranked.find((r) => r.id === "c")!.relevance).toBeCloseTo(0.5 * (2 / 3), 12);
+    expect(fuseScores(c, { ...lexical, alpha: 1 }).ranked.map((r) => r.id)).toEqual(["a", "b", "c"]);
+  });
+
+  it("fusion: a side with nothing above its floor gets no weight; trust picks the weight when alpha is unset", () => {
+    expect(fuseScores([cand("a", 0.9, 0)], lexical)).toMatchObject({ alpha: 1, ranked: [{ relevance: 1 }] });
+    expect(fuseScores([cand("a", 0.05, 2)], lexical)).toMatchObject({ alpha: 0, ranked: [{ relevance: 1 }] });
+    expect(fuseScores([cand("a", 0.9, 2), cand("b", 0.2, 1)], lexical).alpha).toBeLessThan(
+      fuseScores([cand("a", 0.9, 2), cand("b", 0.2, 1)], { ...lexical, semantic: true }).alpha,
     );
-    expect(fused.map((r) => r.id)).toEqual(["a", "b", "c"]);
-    expect(fused[0]!.relevance).toBeCloseTo(1, 12);
-    expect(fused[1]!.relevance).toBeCloseTo((0.5 * 61) / 62, 12);
-    const vectorOnly = fuseRanks([{ id: "a", score: 0.9 }], [], 0.2);
-    expect(vectorOnly[0]!.relevance).toBeCloseTo(1, 12);
+  });
+
+  it("fusion: a strong keyword hit is not displaced by vector noise", () => {
+    // Keyword side: one clear answer. Vector side: near-floor noise that ranks other memories first.
+    const c = [cand("answer", 0.15, 8, [5, 1]), cand("n1", 0.2, 0, [1, null]), cand("n2", 0.19, 0.5, [2, 2])];
+    expect(fuseScores(c, lexical).ranked[0]!.id).toBe("answer");
   });
 
   it("recency re-rank uses the weights", () => {
