@@ -119,6 +119,8 @@ export interface ScoreDetails {
   keyword_match: number | null;
   /** Weight fusion gave the vector side. */
   vector_weight: number | null;
+  /** The reranker's score, when it re-ordered this hit. */
+  rerank: number | null;
   relevance: number;
   recency: number | null;
   final: number;

@@ -30,6 +30,13 @@ const schema = z.object({
   EMBEDDING_MODEL: z.string().min(1).default("@cf/baai/bge-base-en-v1.5"),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().positive().optional(),
   VECTOR_INDEX: z.enum(["d1", "vectorize"]).optional(),
+  /** Re-score the best hybrid candidates with a Workers AI cross-encoder (needs the AI binding; off otherwise). */
+  RERANK: flag(false),
+  RERANK_MODEL: z.string().min(1).default("@cf/baai/bge-reranker-base"),
+  /** How many fused candidates the reranker reads (more costs latency). */
+  RERANK_TOP_N: z.coerce.number().int().min(1).max(100).default(20),
+  /** Past this, search answers in fused order with a warning. */
+  RERANK_TIMEOUT_MS: positiveInt(1500),
   LAST_ACCESSED_MIN_INTERVAL_SECONDS: z.coerce.number().min(0).default(60),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LLM_PROVIDER: z.enum(["offline", "workers-ai", "openai"]).optional(),

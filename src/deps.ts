@@ -5,6 +5,7 @@ import { OfflineLlm } from "./ai/offline-llm.ts";
 import { OpenAiChat } from "./ai/openai-chat.ts";
 import { WorkersAiChat, type AiRunner } from "./ai/workers-ai-chat.ts";
 import { OfflineEmbedder } from "./ai/offline-embedder.ts";
+import { WorkersAiReranker } from "./ai/reranker.ts";
 import { WorkersAiEmbedder } from "./ai/workers-ai-embedder.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
@@ -46,6 +47,8 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
     config.embeddingProvider === "workers-ai"
       ? new WorkersAiEmbedder(env.AI!, config.EMBEDDING_MODEL, config.embeddingDimensions)
       : offlineEmbedder(config.embeddingDimensions);
+  // The reranker runs only where Workers AI does: offline there is no cross-encoder to call.
+  const reranker = config.RERANK && env.AI ? new WorkersAiReranker(env.AI as unknown as AiRunner, config.RERANK_MODEL) : null;
   events ??= hubSink(env, defer, log);
   const graph = new GraphRepo(env.DB);
   const service = new MemoryService({
@@ -53,6 +56,7 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
     graph,
     index,
     embedder,
+    reranker,
     events,
     config,
     log,

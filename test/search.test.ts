@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { OfflineEmbedder } from "../src/ai/offline-embedder.ts";
 import { daysAgo, runScheduled, search, store, tenantApi, type Api } from "./support/api.ts";
 import { FakeVectorize } from "./support/fake-vectorize.ts";
+import { FakeWorkersAi } from "./support/fake-workers-ai.ts";
 
 const ids = (r: { memories: { id: string }[] }) => r.memories.map((m) => m.id);
 
@@ -273,7 +274,7 @@ describe("degraded search", () => {
   });
 
   it("stores without a vector when the embedder fails, and upkeep embeds it later", async () => {
-    const ai = new FakeAi();
+    const ai = new FakeWorkersAi();
     const api = await tenantApi({ env: { AI: ai, EMBEDDING_MODEL: "@cf/baai/bge-base-en-v1.5" } });
     ai.down = true;
     const res = await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "e1", text: "Backups run nightly at 2am" }] });
@@ -291,17 +292,6 @@ describe("degraded search", () => {
     expect(ids(after)).toEqual(["e1"]);
   });
 });
-
-/** A Workers AI double: 768-dimension embeddings (computed offline), or an outage. */
-class FakeAi {
-  down = false;
-  private readonly embedder = new OfflineEmbedder(768);
-  async run(_model: string, input: { text: string[] }) {
-    if (this.down) throw new Error("AI binding unavailable (fake outage)");
-    const vectors = await this.embedder.embed(input.text);
-    return { shape: [vectors.length, 768], data: vectors.map((v) => Array.from(v)) };
-  }
-}
 
 describe("keyword query planning", () => {
   it("drops terms too common to rank by, so only the informative term decides matches", async () => {

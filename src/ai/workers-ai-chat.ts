@@ -2,6 +2,7 @@ import * as z from "zod";
 import { errorMessage } from "../log.ts";
 import { LlmError, withRetries, type ChatMessage, type ChatModel, type ChatOptions, type RetryPolicy } from "./llm.ts";
 import { idleTimeout, sseData } from "./sse.ts";
+import { withTimeout } from "./timeout.ts";
 
 /** The slice of the AI binding a chat model uses (so a test can hand in a stand-in). */
 export interface AiRunner {
@@ -71,22 +72,17 @@ export class WorkersAiChat implements ChatModel {
 
   /** One call with a time limit; failures classified for the retry loop. */
   private async run(inputs: Record<string, unknown>): Promise<unknown> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new LlmError(`Workers AI model ${this.model} timed out after ${this.timeoutMs} ms`, "timeout", false)),
-        this.timeoutMs,
-      );
-    });
     try {
-      return await Promise.race([this.ai.run(this.model, inputs), timeout]);
+      return await withTimeout(
+        this.ai.run(this.model, inputs),
+        this.timeoutMs,
+        () => new LlmError(`Workers AI model ${this.model} timed out after ${this.timeoutMs} ms`, "timeout", false),
+      );
     } catch (e) {
       if (e instanceof LlmError) throw e;
       const message = errorMessage(e);
       const permanent = PERMANENT.test(message);
       throw new LlmError(`Workers AI model ${this.model} failed: ${message}`, permanent ? "rejected" : "unavailable", !permanent);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

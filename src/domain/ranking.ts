@@ -62,6 +62,8 @@ export interface Candidate {
 export interface Ranked extends Candidate {
   /** Relevance in [0, 1] before recency: the weighted, normalised scores of both sides. */
   relevance: number;
+  /** The reranker's score, when a second stage re-ordered this candidate. */
+  rerank?: number;
 }
 
 export interface FusionOptions {

@@ -1,4 +1,6 @@
 import type { Embedder } from "../ai/embedder.ts";
+import type { Reranker } from "../ai/reranker.ts";
+import { withTimeout } from "../ai/timeout.ts";
 import type { Config } from "../config.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
@@ -41,8 +43,13 @@ export interface ServiceDeps {
   graph: GraphRepo;
   index: VectorIndex;
   embedder: Embedder;
+  /** Optional second stage for hybrid search. */
+  reranker: Reranker | null;
   events: EventSink;
-  config: Pick<Config, "LAST_ACCESSED_MIN_INTERVAL_SECONDS" | "DEDUP_ON_WRITE" | "DEDUP_SIMILARITY" | "FEEDBACK_RANK_WEIGHT">;
+  config: Pick<
+    Config,
+    "LAST_ACCESSED_MIN_INTERVAL_SECONDS" | "DEDUP_ON_WRITE" | "DEDUP_SIMILARITY" | "FEEDBACK_RANK_WEIGHT" | "RERANK_TOP_N" | "RERANK_TIMEOUT_MS"
+  >;
   log: Logger;
   clock: () => number;
   /** Runs work after the response (ctx.waitUntil). */
@@ -75,6 +82,8 @@ export interface ScoreDetails {
   keyword_match: number | null;
   /** Weight the fusion gave the vector side (hybrid_alpha, or chosen by trust). */
   vector_weight: number | null;
+  /** The reranker's score, when it re-ordered this hit. */
+  rerank: number | null;
   relevance: number;
   recency: number | null;
   final: number;
@@ -441,12 +450,39 @@ export class MemoryService {
     // The threshold bounds vector distance; keyword matches have none and are kept.
     const threshold = req.distanceThreshold;
     if (threshold !== null) ranked = ranked.filter((r) => r.keyword > 0 || r.vector === null || 1 - r.vector <= threshold);
+    if (req.mode === "hybrid" && !degraded) ranked = await this.rerank(text, ranked, memories, req.offset + req.limit, warnings);
     const scoreType: SearchMode = degraded ? "keyword" : req.mode;
     const scored = this.score(ranked, memories, req, now, scoreType, keywordQ !== null, alpha);
     const hits = scored.slice(req.offset, req.offset + req.limit);
     this.touch(p.tenant, hits, now);
     const next = req.offset + req.limit;
     return { hits, total: scored.length, nextOffset: next < scored.length ? next : null, warnings };
+  }
+
+  /**
+   * The second stage: the reranker re-orders the best candidates (at least the requested page),
+   * which take over the relevance values of those places so the scale stays that of fusion. On
+   * failure or timeout the fused order stands, with a warning.
+   */
+  private async rerank(text: string, ranked: Ranked[], memories: Map<string, Memory>, need: number, warnings: string[]): Promise<Ranked[]> {
+    const reranker = this.d.reranker;
+    if (!reranker || ranked.length < 2) return ranked;
+    const top = ranked.slice(0, Math.max(this.d.config.RERANK_TOP_N, need));
+    const ms = this.d.config.RERANK_TIMEOUT_MS;
+    try {
+      const scores = await withTimeout(
+        reranker.rerank(text, top.map((r) => memories.get(r.id)!.text)),
+        ms,
+        () => new Error(`timed out after ${ms} ms`),
+      );
+      const order = top.map((r, i) => ({ r, score: scores[i]! })).sort((a, b) => b.score - a.score);
+      const reranked = order.map(({ r, score }, i): Ranked => ({ ...r, relevance: top[i]!.relevance, rerank: score }));
+      return [...reranked, ...ranked.slice(top.length)];
+    } catch (e) {
+      this.d.log.warn("rerank failed; fused order kept", { model: reranker.model, error: errorMessage(e) });
+      warnings.push(`reranker ${reranker.model} unavailable (${errorMessage(e)}); results are in fused order`);
+      return ranked;
+    }
   }
 
   /**
@@ -803,6 +839,7 @@ export class MemoryService {
           keyword_rank: r.keywordRank,
           keyword_match: keywordScored ? r.keywordMatch : null,
           vector_weight: alpha,
+          rerank: r.rerank ?? null,
           relevance: s.relevance,
           recency: s.recency,
           final: s.score,
@@ -830,6 +867,7 @@ export class MemoryService {
           keyword_rank: null,
           keyword_match: null,
           vector_weight: null,
+          rerank: null,
           relevance: 1,
           recency,
           final: hit.score,
