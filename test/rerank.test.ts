@@ -31,8 +31,8 @@ describe("reranker (RERANK, Workers AI cross-encoder)", () => {
     expect(ai.rerankCalls).toBe(1);
     expect(ids(res)[0]).toBe("kyoto");
     const [first, second] = res.memories.map((m: { score_details: { rerank: number; relevance: number } }) => m.score_details);
-    expect(first.rerank).toBeGreaterThan(second.rerank);
-    expect(first.relevance).toBeCloseTo(fused.memories[0].score_details.relevance, 6);
+    expect(first!.rerank).toBeGreaterThan(second!.rerank);
+    expect(first!.relevance).toBeCloseTo(fused.memories[0].score_details.relevance, 6);
     expect(res.warnings ?? []).toEqual([]);
   });
 
