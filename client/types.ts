@@ -121,6 +121,8 @@ export interface ScoreDetails {
   vector_weight: number | null;
   /** The reranker's score, when it re-ordered this hit. */
   rerank: number | null;
+  /** How well the memory's date fits a time the query names. */
+  time: number | null;
   relevance: number;
   recency: number | null;
   final: number;

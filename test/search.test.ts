@@ -121,6 +121,43 @@ describe("hybrid search", () => {
   });
 });
 
+describe("times named in the query", () => {
+  async function seed(): Promise<Api> {
+    const api = await tenantApi();
+    await store(api, [
+      { id: "march", text: "We decided to move the billing service to Postgres", event_date: "2024-03-12T10:00:00Z" },
+      { id: "may", text: "We decided to move the search service to Postgres", event_date: "2024-05-20T10:00:00Z" },
+      { id: "undated", text: "We decided to move the auth service to Postgres", created_at: "2024-05-02T10:00:00Z" },
+    ]);
+    return api;
+  }
+  const base = { recency_boost: false, explain: true };
+
+  it("ranks memories dated in that time first, and says how well each date fits", async () => {
+    const res = await search(await seed(), { ...base, text: "what did we decide to move to Postgres in May 2024" });
+    expect(ids(res)).toEqual(["may", "undated", "march"]);
+    const time = Object.fromEntries(res.memories.map((m) => [m.id, m.score_details.time]));
+    expect(time.may).toBe(1);
+    // Dated only by when it was stored: half the weight of an event date.
+    expect(time.undated).toBe(0.5);
+    expect(time.march).toBeLessThan(0.1);
+  });
+
+  it("finds a memory dated then even when its words barely match", async () => {
+    const api = await seed();
+    await store(api, [{ id: "offsite", text: "Offsite in Lisbon: agreed on quarterly planning", event_date: "2024-10-15T09:00:00Z" }]);
+    const res = await search(api, { ...base, text: "what happened in October 2024" });
+    expect(ids(res)[0]).toBe("offsite");
+  });
+
+  it("changes nothing when no time is named, or in the single-list modes", async () => {
+    const plain = await search(await seed(), { ...base, text: "what did we decide to move to Postgres" });
+    expect(plain.memories.every((m) => m.score_details.time === null)).toBe(true);
+    const keyword = await search(await seed(), { ...base, text: "move to Postgres in May 2024", search_mode: "keyword" });
+    expect(keyword.memories.every((m) => m.score_details.time === null)).toBe(true);
+  });
+});
+
 describe("recency boost", () => {
   async function seed(): Promise<Api> {
     const api = await tenantApi();

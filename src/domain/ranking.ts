@@ -3,6 +3,8 @@
  * re-rank (score = semantic_weight * relevance + recency_weight * recency).
  */
 
+import { timeBoost, type TimeQuery } from "./time-query.ts";
+
 const DAY_MS = 86_400_000;
 
 export interface RecencyParams {
@@ -62,6 +64,8 @@ export interface Candidate {
 export interface Ranked extends Candidate {
   /** Relevance in [0, 1] before recency: the weighted, normalised scores of both sides. */
   relevance: number;
+  /** How well the memory's date fits a time the query names, in [0, 1]. */
+  time?: number;
   /** The reranker's score, when a second stage re-ordered this candidate. */
   rerank?: number;
 }
@@ -104,6 +108,28 @@ export function fuseScores(candidates: Candidate[], opts: FusionOptions): { rank
   });
   ranked.sort((a, b) => b.relevance - a.relevance || rankOrder(a.keywordRank, b.keywordRank) || rankOrder(a.vectorRank, b.vectorRank));
   return { ranked, alpha };
+}
+
+/**
+ * Weight of the fit to a queried time: relevance × (1 + w·fit) / (1 + w), so a memory dated in
+ * the named time keeps its relevance and one far from it loses up to a quarter of it. A date that
+ * is only when the memory was stored (no event_date) counts half.
+ */
+const TIME_WEIGHT = 1 / 3;
+
+/** Re-weights fused candidates by how well each memory's date fits a time the query names. */
+export function boostInTime(
+  ranked: Ranked[],
+  dated: ReadonlyMap<string, { event_date: number | null; created_at: number }>,
+  time: TimeQuery,
+): Ranked[] {
+  return ranked
+    .map((r) => {
+      const m = dated.get(r.id);
+      const fit = m ? (m.event_date !== null ? timeBoost(m.event_date, time) : timeBoost(m.created_at, time) / 2) : 0;
+      return { ...r, time: fit, relevance: (r.relevance * (1 + TIME_WEIGHT * fit)) / (1 + TIME_WEIGHT) };
+    })
+    .sort((a, b) => b.relevance - a.relevance || rankOrder(a.keywordRank, b.keywordRank) || rankOrder(a.vectorRank, b.vectorRank));
 }
 
 function rankOrder(a: number | null, b: number | null): number {

@@ -277,6 +277,7 @@ export const scoreDetailsOut = z
     keyword_match: z.number().nullable().meta({ description: "Share of the query's IDF weight the memory matched." }),
     vector_weight: z.number().nullable().meta({ description: "Weight fusion gave the vector side: hybrid_alpha, or chosen by how far each side can be trusted." }),
     rerank: z.number().nullable().meta({ description: "The reranker's score (RERANK on), when it re-ordered this hit." }),
+    time: z.number().nullable().meta({ description: "How well the memory's date fits a time the query names (\"in May 2024\"), 0-1; null when it names none." }),
     relevance: z.number(),
     recency: z.number().nullable(),
     final: z.number(),

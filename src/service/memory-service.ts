@@ -18,8 +18,9 @@ import {
   type NewMemory,
   type Scope,
 } from "../domain/memory.ts";
-import { fuseScores, recencyScore, rerankWithRecency, type Candidate, type Ranked, type RecencyParams } from "../domain/ranking.ts";
+import { boostInTime, fuseScores, recencyScore, rerankWithRecency, type Candidate, type Ranked, type RecencyParams } from "../domain/ranking.ts";
 import { entityTypes, tagText, type EntityType } from "../domain/extract.ts";
+import { parseTimeQuery, type TimeQuery } from "../domain/time-query.ts";
 import { compatibleFacts, keywordQuery, keywordScore, queryTerms, termOf, type KeywordQuery } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { GraphRepo } from "../store/graph-repo.ts";
@@ -84,6 +85,8 @@ export interface ScoreDetails {
   vector_weight: number | null;
   /** The reranker's score, when it re-ordered this hit. */
   rerank: number | null;
+  /** How well the memory's date fits a time the query names (null when it names none). */
+  time: number | null;
   relevance: number;
   recency: number | null;
   final: number;
@@ -412,9 +415,14 @@ export class MemoryService {
     // (on conversations, a quarter of the answers the keyword list ranks 11th-50th).
     const depth = Math.max(SEARCH_DEPTH, (req.offset + req.limit) * 2);
     const wantVector = req.mode !== "keyword";
+    // A time the question names ("in May 2024", "last week"): memories dated then join the
+    // candidates and rank higher (hybrid mode: the single modes stay the plain lists AMS defines).
+    // Its words stay in the query: on conversations, "September" in the question often names the
+    // memory's own words ("the September race"), and dropping them lost more than it gained.
+    const time = req.mode === "hybrid" ? parseTimeQuery(text, now) : null;
     const keywordSide = async (q: KeywordQuery | null) =>
       q ? { q, hits: await this.d.repo.keywordSearch(p.tenant, q, now, req.filter, Math.min(1000, depth)) } : null;
-    const [keywords, vectorSide, missingVectors] = await Promise.all([
+    const [keywords, vectorSide, missingVectors, dated] = await Promise.all([
       req.mode === "semantic" ? null : this.keywordQuery(p.tenant, text).then(keywordSide),
       // The vector side reads its hits' rows as soon as it has them, without waiting for the keyword side.
       // Rows are re-checked against the full filter there (the index applies only part of it).
@@ -424,6 +432,7 @@ export class MemoryService {
           )
         : null,
       wantVector ? this.unembeddedCount(p.tenant, now) : 0,
+      time ? this.datedIn(p.tenant, time, req.filter, now, depth) : [],
     ]);
     if (missingVectors > 0 && vectorSide) {
       // Never mix vector spaces, and never do it silently: say what vector search cannot see.
@@ -439,6 +448,7 @@ export class MemoryService {
 
     const memories = new Map(keywordHits.map((h) => [h.memory.id, h.memory]));
     for (const m of vectorSide?.rows ?? []) memories.set(m.id, m);
+    for (const m of dated) memories.set(m.id, m);
     const vectorHits = (vectorSide?.hits ?? []).filter((h) => memories.has(h.id));
     const candidates = await this.completeScores(p.tenant, memories, vectorHits, keywordHits, keywordQ, req.mode === "hybrid" ? vectorSide : null);
 
@@ -450,6 +460,7 @@ export class MemoryService {
     // The threshold bounds vector distance; keyword matches have none and are kept.
     const threshold = req.distanceThreshold;
     if (threshold !== null) ranked = ranked.filter((r) => r.keyword > 0 || r.vector === null || 1 - r.vector <= threshold);
+    if (time) ranked = boostInTime(ranked, memories, time);
     if (req.mode === "hybrid" && !degraded) ranked = await this.rerank(text, ranked, memories, req.offset + req.limit, warnings);
     const scoreType: SearchMode = degraded ? "keyword" : req.mode;
     const scored = this.score(ranked, memories, req, now, scoreType, keywordQ !== null, alpha);
@@ -457,6 +468,20 @@ export class MemoryService {
     this.touch(p.tenant, hits, now);
     const next = req.offset + req.limit;
     return { hits, total: scored.length, nextOffset: next < scored.length ? next : null, warnings };
+  }
+
+  /**
+   * Memories dated in a queried time, by `event_date` or (for memories without one) `created_at`,
+   * that pass the request's filter. A request filtering `event_date` itself keeps its own filter.
+   */
+  private async datedIn(tenant: string, time: TimeQuery, filter: MemoryFilter, now: number, limit: number): Promise<Memory[]> {
+    if (filter.event_date) return [];
+    const range = { gte: time.from, lt: time.to };
+    const [byEvent, byCreation] = await Promise.all([
+      this.d.repo.list(tenant, now, { filter: { ...filter, event_date: range }, limit }),
+      filter.created_at ? null : this.d.repo.list(tenant, now, { filter: { ...filter, created_at: range }, limit }),
+    ]);
+    return [...byEvent.memories, ...(byCreation?.memories.filter((m) => m.event_date === null) ?? [])];
   }
 
   /**
@@ -506,6 +531,7 @@ export class MemoryService {
       }
       return c;
     };
+    for (const id of memories.keys()) entry(id);
     vectorHits.forEach((h, i) => Object.assign(entry(h.id), { vector: h.score, vectorRank: i + 1 }));
     keywordHits.forEach((h, i) => (entry(h.memory.id).keywordRank = i + 1));
     if (keywordQ) {
@@ -840,6 +866,7 @@ export class MemoryService {
           keyword_match: keywordScored ? r.keywordMatch : null,
           vector_weight: alpha,
           rerank: r.rerank ?? null,
+          time: r.time ?? null,
           relevance: s.relevance,
           recency: s.recency,
           final: s.score,
@@ -868,6 +895,7 @@ export class MemoryService {
           keyword_match: null,
           vector_weight: null,
           rerank: null,
+          time: null,
           relevance: 1,
           recency,
           final: hit.score,

@@ -14,6 +14,8 @@
 //   --think            also ask every question through POST /v1/think (answered vs abstained)
 //   --concurrency N    searches in flight (default 4)
 //   --json FILE        write the report and every question's results
+//   --search JSON      extra search-body fields for every search, e.g. '{"hybrid_alpha": 0.3}'
+//   --var K=V          a variable for the wrangler dev it starts (repeatable), e.g. --var RERANK=true
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startWranglerDev } from "../e2e/wrangler-dev.ts";
@@ -31,11 +33,13 @@ const { values: args, positionals } = parseArgs({
     think: { type: "boolean", default: false },
     concurrency: { type: "string", default: "4" },
     json: { type: "string" },
+    search: { type: "string" },
+    var: { type: "string", multiple: true },
   },
 });
 
 function fail(message: string): never {
-  console.error(`eval: ${message}\nusage: npm run eval -- <file> [--url URL] [--token JWT] [--port N] [--modes hybrid,semantic,keyword] [--limit N] [--think] [--concurrency N] [--json out.json]`);
+  console.error(`eval: ${message}\nusage: npm run eval -- <file> [--url URL] [--token JWT] [--port N] [--modes hybrid,semantic,keyword] [--limit N] [--think] [--concurrency N] [--json out.json] [--search JSON] [--var K=V]`);
   process.exit(2);
 }
 
@@ -50,6 +54,19 @@ if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) fail("--limi
 const concurrency = Number(args.concurrency);
 if (!(Number.isInteger(concurrency) && concurrency > 0)) fail("--concurrency takes a positive integer");
 
+let searchOptions: Record<string, unknown> | undefined;
+try {
+  searchOptions = args.search === undefined ? undefined : (JSON.parse(args.search) as Record<string, unknown>);
+} catch {
+  fail("--search takes a JSON object");
+}
+const vars = Object.fromEntries(
+  (args.var ?? []).map((kv) => {
+    const at = kv.indexOf("=");
+    return at > 0 ? [kv.slice(0, at), kv.slice(at + 1)] : fail(`--var takes K=V, not ${JSON.stringify(kv)}`);
+  }),
+);
+
 /** The first `n` questions and only the conversations they are asked in. */
 function firstQuestions(d: Dataset, n: number): Dataset {
   const questions = d.questions.slice(0, n);
@@ -63,7 +80,7 @@ async function main(): Promise<void> {
   const turns = dataset.conversations.reduce((n, c) => n + c.turns.length, 0);
   console.error(`${file}: ${dataset.layout}, ${dataset.conversations.length} conversation(s), ${turns} turns, ${dataset.questions.length} questions`);
 
-  const dev = args.url ? null : await startWranglerDev({ port: args.port ? Number(args.port) : undefined });
+  const dev = args.url ? null : await startWranglerDev({ port: args.port ? Number(args.port) : undefined, vars });
   const stop = () => dev?.stop();
   process.on("SIGINT", () => {
     stop();
@@ -77,6 +94,7 @@ async function main(): Promise<void> {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       modes,
       think: args.think,
+      searchOptions,
       askConcurrency: concurrency,
       log: (line) => console.error(line),
     });
