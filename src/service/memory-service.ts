@@ -71,6 +71,8 @@ export interface ScoreDetails {
   vector_rank: number | null;
   keyword: number | null;
   keyword_rank: number | null;
+  /** Share of the query's IDF weight the memory matched: min(1, BM25 / Σ idf of the query terms); null if not a keyword hit. */
+  keyword_match: number | null;
   relevance: number;
   recency: number | null;
   final: number;
@@ -332,9 +334,9 @@ export class MemoryService {
     });
   }
 
-  /** Live memories that name any of the entities (by their `entities`), most recently updated first. */
-  async mentioning(p: Principal, names: string[], limit: number): Promise<Memory[]> {
-    return this.d.repo.mentioning(p.tenant, names, this.d.clock(), limit);
+  /** Live memories passing `filter` that name any of the entities (by their `entities`), most recently updated first. */
+  async mentioning(p: Principal, names: string[], limit: number, filter: MemoryFilter = {}): Promise<Memory[]> {
+    return this.d.repo.mentioning(p.tenant, names, this.d.clock(), limit, filter);
   }
 
   /** A tenant's live memories after `cursor` in (updated_at, id) order (for consolidation). */
@@ -435,7 +437,8 @@ export class MemoryService {
     const threshold = req.distanceThreshold;
     if (threshold !== null) fused = fused.filter((r) => r.keyword !== null || r.vector === null || 1 - r.vector <= threshold);
     const scoreType: SearchMode = degraded ? "keyword" : req.mode;
-    const ranked = this.score(fused, memories, req, now, scoreType);
+    const idfSum = (fallback ?? match)?.terms.reduce((sum, t) => sum + t.idf, 0) ?? 0;
+    const ranked = this.score(fused, memories, req, now, scoreType, idfSum);
     const hits = ranked.slice(req.offset, req.offset + req.limit);
     this.touch(p.tenant, hits, now);
     const next = req.offset + req.limit;
@@ -730,6 +733,7 @@ export class MemoryService {
     req: SearchRequest,
     now: number,
     scoreType: SearchMode,
+    idfSum: number,
   ): SearchHit[] {
     // Confidence (which feedback moves) scales relevance; at the default confidence it is neutral.
     const w = this.d.config.FEEDBACK_RANK_WEIGHT;
@@ -750,6 +754,7 @@ export class MemoryService {
           vector_rank: r.vectorRank,
           keyword: r.keyword,
           keyword_rank: r.keywordRank,
+          keyword_match: r.keyword === null || !(idfSum > 0) ? null : Math.min(1, r.keyword / idfSum),
           relevance: s.relevance,
           recency: s.recency,
           final: s.score,
@@ -770,7 +775,7 @@ export class MemoryService {
       const recency = req.recency ? recencyScore(m, now, req.recency) : null;
       const hit: SearchHit = { memory: m, dist: 0, score: recency ?? 1, scoreType: req.mode };
       if (req.explain) {
-        hit.details = { vector: null, vector_rank: null, keyword: null, keyword_rank: null, relevance: 1, recency, final: hit.score };
+        hit.details = { vector: null, vector_rank: null, keyword: null, keyword_rank: null, keyword_match: null, relevance: 1, recency, final: hit.score };
       }
       return hit;
     });
