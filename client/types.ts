@@ -345,6 +345,9 @@ export interface GraphQuery {
   hops?: number;
   include_history?: boolean;
   limit?: number;
+  /** Only facts and memories of this namespace / user. */
+  namespace?: string | null;
+  user_id?: string | null;
 }
 
 export interface GraphResult {

@@ -8,6 +8,7 @@ import { OfflineEmbedder } from "./ai/offline-embedder.ts";
 import { WorkersAiReranker } from "./ai/reranker.ts";
 import { WorkersAiEmbedder } from "./ai/workers-ai-embedder.ts";
 import { loadConfig, type Config } from "./config.ts";
+import { DEFAULT_KEYWORD_FLOOR } from "./domain/relevance.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { chunkEvents, type EventSink } from "./service/events.ts";
 import { MemoryService } from "./service/memory-service.ts";
@@ -81,6 +82,7 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
     llm,
     config,
     nearDuplicate: config.DEDUP_SIMILARITY ?? embedder.nearDuplicate,
+    relevance: { vector: embedder.relevanceFloor, keyword: DEFAULT_KEYWORD_FLOOR },
     log,
     clock: Date.now,
   });

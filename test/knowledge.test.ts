@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { buildDeps } from "../src/deps.ts";
+import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
 import { hubEvents, runScheduled, search, store, tenantApi, type Api } from "./support/api.ts";
 import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL } from "./support/fake-openai.ts";
 import { warmTokenizers } from "./support/tokens.ts";
@@ -396,8 +397,142 @@ describe("tenant isolation in the graph", () => {
     expect(graph.body).toEqual({ entities: [], relations: [], neighbours: [], memories: [] });
     const think = await b.call("POST", "/v1/think", { question: "what do we use for caching?" });
     expect(think.body.citations).toEqual([]);
-    expect(think.body.answer).toBe("No memories about that yet.");
+    expect(think.body.answer).toBe(ABSTAIN_ANSWER);
     expect((await b.call("GET", "/v1/status")).body).toMatchObject({ memories: { total: 0 }, entities: 0 });
+  });
+});
+
+/** Facts as `subject predicate object`, sorted. */
+const factsOf = (relations: any[]) => relations.map((f) => `${f.subject.name} ${f.predicate} ${f.object.name}`).sort();
+
+/**
+ * One tenant, two users (alice, bob) in two namespaces, and two namespaces without a user whose
+ * first-person facts share the subject "user" — the issue's "Known facts: user prefers Rust."
+ */
+async function twoOwners() {
+  const api = await tenantApi();
+  const ingested = async (content: string, owner: Record<string, unknown>) => (await ingest(api, [{ role: "user", content }], owner)).body.memories[0].id as string;
+  const alice = { user_id: "alice", namespace: "team-a" };
+  const bob = { user_id: "bob", namespace: "team-b" };
+  const ids = {
+    aliceCaching: await ingested("We decided to use Redis for caching", alice),
+    bobCaching: await ingested("We switched to Memcached for caching", bob),
+    homeRust: await ingested("I prefer Rust for side projects", { namespace: "home" }),
+    workPython: await ingested("I prefer Python for scripts", { namespace: "work" }),
+  };
+  return { api, alice, bob, ids };
+}
+
+describe("graph facts respect owners (user_id, namespace)", () => {
+  it("think and query show a user only the facts stated by memories they can see; another owner's newer fact closes nothing of theirs", async () => {
+    const { api, alice, bob, ids } = await twoOwners();
+
+    const aliceThinks = await api.call("POST", "/v1/think", { question: "what do we use for caching?", ...alice });
+    expect(factsOf(aliceThinks.body.facts)).toEqual(["caching uses Redis"]);
+    expect(aliceThinks.body.facts[0].source_memory_id).toBe(ids.aliceCaching);
+    expect(aliceThinks.body.citations.map((c: any) => c.memory_id)).toEqual([ids.aliceCaching]);
+    expect(aliceThinks.body.answer).not.toContain("Memcached");
+    const bobThinks = await api.call("POST", "/v1/think", { question: "what do we use for caching?", ...bob });
+    expect(factsOf(bobThinks.body.facts)).toEqual(["caching uses Memcached"]);
+    expect(bobThinks.body.answer).not.toContain("Redis");
+
+    // Bob's "uses Memcached" (single-valued) did not close alice's "uses Redis": owners never touch each other's facts.
+    const aliceGraph = await api.call("POST", "/v1/graph/query", { query: "caching", include_history: true, ...alice });
+    expect(aliceGraph.body.relations.map((r: any) => [r.object.name, r.current])).toEqual([["Redis", true]]);
+    expect(aliceGraph.body.neighbours.map((n: any) => n.name)).toEqual(["Redis"]);
+    const aliceRedis = await api.call("POST", "/v1/graph/query", { query: "Memcached or Redis", ...alice });
+    expect(aliceRedis.body.entities.map((e: any) => e.name)).toEqual(["Redis"]);
+    expect(aliceRedis.body.memories.map((m: any) => m.id)).toEqual([ids.aliceCaching]);
+    const bobGraph = await api.call("POST", "/v1/graph/query", { query: "Redis", user_id: "bob" });
+    expect(bobGraph.body).toEqual({ entities: [], relations: [], neighbours: [], memories: [] });
+
+    // Namespaces alone scope too: the same subject ("user", the speaker without a user id) in two namespaces.
+    const question = "what does the user prefer for side projects or scripts?";
+    const home = await api.call("POST", "/v1/think", { question, namespace: "home" });
+    expect(factsOf(home.body.facts)).toEqual(["user prefers Rust"]);
+    const work = await api.call("POST", "/v1/think", { question, namespace: "work" });
+    expect(factsOf(work.body.facts)).toEqual(["user prefers Python"]);
+    expect(work.body.answer).not.toContain("Rust");
+    const workGraph = await api.call("POST", "/v1/graph/query", { query: "user", namespace: "work" });
+    expect(factsOf(workGraph.body.relations)).toEqual(["user prefers Python"]);
+    expect(workGraph.body.memories.map((m: any) => m.id)).toEqual([]);
+
+    // Without a filter the tenant sees every owner's facts.
+    const all = await api.call("POST", "/v1/graph/query", { query: "caching user", hops: 1 });
+    expect(factsOf(all.body.relations)).toEqual(["caching uses Memcached", "caching uses Redis", "user prefers Python", "user prefers Rust"]);
+    expect(ids.homeRust).not.toBe(ids.workPython);
+  });
+
+  it("a fact lives as long as one memory that stated it: deleting the only one hides it, another owner's copy stays theirs", async () => {
+    const api = await tenantApi();
+    const said = async (content: string, owner: Record<string, unknown>) => (await ingest(api, [{ role: "user", content }], owner)).body.memories[0].id as string;
+    const first = await said("We decided to use Redis for caching", { user_id: "alice" });
+    const again = await said("Last year the platform team started to use Redis for caching.", { user_id: "alice" });
+    const bobs = await said("We decided to use Redis for caching", { user_id: "bob" });
+    const graph = (user: string) => api.call("POST", "/v1/graph/query", { query: "caching", user_id: user });
+
+    expect(factsOf((await graph("alice")).body.relations)).toEqual(["caching uses Redis"]);
+    expect((await graph("alice")).body.relations[0].source_memory_id).toBe(again);
+    await api.call("DELETE", `/v1/long-term-memory?memory_ids=${again}`);
+    expect((await graph("alice")).body.relations.map((r: any) => r.source_memory_id)).toEqual([first]);
+    await api.call("DELETE", `/v1/long-term-memory?memory_ids=${first}`);
+    expect((await graph("alice")).body.relations).toEqual([]);
+    expect((await graph("alice")).body.entities).toEqual([]);
+    expect((await graph("bob")).body.relations.map((r: any) => r.source_memory_id)).toEqual([bobs]);
+    const bobThinks = await api.call("POST", "/v1/think", { question: "what do we use for caching?", user_id: "bob" });
+    expect(bobThinks.body.facts.map((f: any) => f.source_memory_id)).toEqual([bobs]);
+  });
+
+  it("relations stored before migration 0007 take their memory's owner; those whose memory is gone are shown to no one", async () => {
+    const api = await tenantApi();
+    await store(api, [{ id: "old", text: "We decided to use Redis for caching", user_id: "alice", entities: ["caching", "Redis"] }]);
+    const entity = async (key: string) => (await env.DB.prepare("SELECT id FROM entities WHERE tenant = ? AND name_key = ?").bind(api.tenant, key).first<{ id: string }>())!.id;
+    const [caching, redis] = [await entity("caching"), await entity("redis")];
+    // Rows as the code before 0007 wrote them: no owner, no sources.
+    const insert = "INSERT INTO relations (tenant, id, subject_id, predicate, object_id, source_memory_id, confidence, valid_from, created_at) VALUES (?, ?, ?, ?, ?, ?, 0.8, ?, ?)";
+    await env.DB.batch([
+      env.DB.prepare(insert).bind(api.tenant, "r-old", caching, "uses", redis, "old", 1, 1),
+      env.DB.prepare(insert).bind(api.tenant, "r-gone", redis, "owned_by", caching, "gone", 2, 2),
+      env.DB.prepare(insert).bind(api.tenant, "r-none", caching, "uses", caching, null, 3, 3),
+    ]);
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0007_"))!;
+    for (const q of migration.queries.filter((q) => /^\s*(UPDATE|INSERT)/i.test(q.replace(/^\s*--.*$/gm, "")))) await env.DB.prepare(q).run();
+
+    const graph = (body: Record<string, unknown>) => api.call("POST", "/v1/graph/query", { query: "caching Redis", hops: 1, ...body });
+    expect((await graph({ user_id: "alice" })).body.relations.map((r: any) => [r.id, r.source_memory_id])).toEqual([["r-old", "old"]]);
+    expect((await graph({ user_id: "bob" })).body.relations).toEqual([]);
+    expect((await graph({})).body.relations.map((r: any) => r.id)).toEqual(["r-old"]);
+    // A memory later created with the vanished id by another owner does not adopt the old fact.
+    await store(api, [{ id: "gone", text: "Redis is owned by the caching team", user_id: "bob" }]);
+    expect((await graph({ user_id: "bob" })).body.relations).toEqual([]);
+  });
+});
+
+describe("think abstains when nothing retrieved is relevant", () => {
+  const MEMORIES = [
+    { id: "cache", text: "We decided to use Redis for caching" },
+    { id: "kyoto", text: "Alice is going to Kyoto next month for the cherry blossoms" },
+    { id: "gym", text: "I'm going to the gym every Tuesday and Thursday" },
+    { id: "coffee", text: "I drink two cups of coffee every morning" },
+    { id: "deploy", text: "The deploy window is Friday at 6pm" },
+  ];
+
+  it("answers 'no memory of that' with no citations and no facts, as JSON and as server-sent events; a stored fact still answers", async () => {
+    const api = await tenantApi();
+    await store(api, MEMORIES);
+    await ingest(api, [{ role: "user", content: "I prefer Rust for systems programming" }]);
+    for (const question of ["Do I have any diet or allergies?", "Am I going to Japan?", "what does the user prefer to eat?"]) {
+      const res = await api.call("POST", "/v1/think", { question });
+      expect(res.body, question).toEqual({ answer: ABSTAIN_ANSWER, citations: [], facts: [], provider: "offline-extractive" });
+      const streamed = await api.call("POST", "/v1/think", { question, stream: true });
+      const events = String(streamed.body).split("\n\n").filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, "")));
+      expect(events, question).toEqual([{ token: ABSTAIN_ANSWER }, { done: true, citations: [], facts: [], provider: "offline-extractive" }]);
+    }
+    const known = await api.call("POST", "/v1/think", { question: "what do we use for caching?" });
+    expect(known.body.answer).toContain("We decided to use Redis for caching. [cache]");
+    expect(known.body.citations.map((c: any) => c.memory_id)).toEqual(["cache"]);
+    const trip = await api.call("POST", "/v1/think", { question: "Is Alice going to Kyoto?", stream: true });
+    expect(String(trip.body)).toContain("[kyoto]");
   });
 });
 

@@ -4,7 +4,9 @@ import { LlmError, retryAfter } from "../src/ai/llm.ts";
 import { OfflineLlm } from "../src/ai/offline-llm.ts";
 import { OpenAiChat } from "../src/ai/openai-chat.ts";
 import { WorkersAiChat, type AiRunner } from "../src/ai/workers-ai-chat.ts";
+import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
 import { tokenCounter } from "../src/domain/tokens.ts";
+import { store, tenantApi } from "./support/api.ts";
 import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL, type FakeOpenAi } from "./support/fake-openai.ts";
 import { warmTokenizers } from "./support/tokens.ts";
 import { CONVERSATION } from "./support/conversation.ts";
@@ -180,6 +182,43 @@ describe("summarizing with a chat model", () => {
     const llm = new ChatLlm(openAi(), "gpt-4o-mini");
     const err = await failure(llm.summarize({ previous: null, messages: CONVERSATION, maxTokens: 100, count: (t) => counter.count(t) }));
     expect(err.kind).toBe("malformed");
+  });
+});
+
+describe("answering with a chat model", () => {
+  let fake: FakeOpenAi;
+  beforeEach(() => {
+    fake = fakeOpenAi();
+  });
+  afterEach(() => fake.restore());
+
+  it("the system prompt tells the model to say it has no memory of it when the memories do not contain the answer", async () => {
+    fake.reply = () => ABSTAIN_ANSWER;
+    const llm = new ChatLlm(openAi(), "gpt-4o-mini");
+    const answer = await collect(llm.answer({ question: "Am I allergic to anything?", memories: [{ id: "m1", text: "I drink coffee", score: 0.4 }], facts: [] }));
+    expect(answer.join("")).toBe(ABSTAIN_ANSWER);
+    const [system, user] = fake.requests[0]!.body.messages;
+    expect(system!.content).toContain(`If the memories and facts given do not contain the answer, answer exactly "${ABSTAIN_ANSWER}"`);
+    expect(user!.content).toContain("[m1] I drink coffee");
+  });
+
+  it("think does not call the model when nothing retrieved is relevant, and does when something is", async () => {
+    const api = await tenantApi({ env: { LLM_BASE_URL, LLM_API_KEY } });
+    await store(api, [
+      { id: "r1", text: "We decided to use Redis for caching" },
+      { id: "k1", text: "Alice is going to Kyoto next month" },
+    ]);
+    for (const stream of [false, true]) {
+      const res = await api.call("POST", "/v1/think", { question: "Do I have any diet or allergies?", stream });
+      expect(stream ? String(res.body) : res.body.answer).toContain(ABSTAIN_ANSWER);
+    }
+    expect(fake.requests).toHaveLength(0);
+    fake.reply = () => "You use Redis for caching [r1].";
+    const known = await api.call("POST", "/v1/think", { question: "what do we use for caching?" });
+    expect(known.body).toMatchObject({ answer: "You use Redis for caching [r1].", citations: [{ memory_id: "r1" }] });
+    expect(fake.requests).toHaveLength(1);
+    // Only the relevant memories reach the model.
+    expect(fake.requests[0]!.body.messages[1]!.content).not.toContain("Kyoto");
   });
 });
 

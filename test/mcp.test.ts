@@ -1,5 +1,6 @@
 import type { Client } from "@modelcontextprotocol/client";
 import { describe, expect, it } from "vitest";
+import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
 import { hubEvents, sign, store, tenantApi } from "./support/api.ts";
 import { mcpClient } from "./support/mcp.ts";
 
@@ -127,6 +128,21 @@ describe("MCP (streamable HTTP at /mcp)", () => {
     const dry = await callTool(client, "forget", { policy: { max_age_days: 0 } });
     expect(dry).toMatchObject({ dry_run: true, deleted: 1, deleted_ids: [id] });
     expect((await callTool(client, "get_long_term_memory", { memory_id: id })).id).toBe(id);
+  });
+
+  it("think abstains when nothing is relevant; think and query_knowledge_graph see only the asking owner's facts", async () => {
+    const client = await mcpClient(await tenantApi());
+    const alice = (await callTool(client, "ingest", { messages: [{ role: "user", content: "We decided to use Redis for caching." }], user_id: "alice" })).memories[0].id;
+    const bob = (await callTool(client, "ingest", { messages: [{ role: "user", content: "We switched to Memcached for caching." }], user_id: "bob", namespace: "b" })).memories[0].id;
+    expect(await callTool(client, "think", { question: "Do I have any diet or allergies?" })).toEqual({ answer: ABSTAIN_ANSWER, citations: [], facts: [], provider: "offline-extractive" });
+    expect(await callTool(client, "think", { question: "Am I going to Japan?", user_id: "alice" })).toMatchObject({ answer: ABSTAIN_ANSWER, citations: [], facts: [] });
+
+    const thought = await callTool(client, "think", { question: "What do we use for caching?", user_id: "bob" });
+    expect(thought.facts.map((f: any) => [f.object.name, f.source_memory_id])).toEqual([["Memcached", bob]]);
+    expect(thought.citations.map((c: any) => c.memory_id)).toEqual([bob]);
+    const graph = await callTool(client, "query_knowledge_graph", { query: "caching", user_id: "alice" });
+    expect(graph.relations.map((r: any) => [r.object.name, r.source_memory_id])).toEqual([["Redis", alice]]);
+    expect((await callTool(client, "query_knowledge_graph", { query: "Memcached", namespace: "a" })).entities).toEqual([]);
   });
 
   it("writes through MCP push the same events as REST", async () => {

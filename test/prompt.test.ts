@@ -124,3 +124,16 @@ describe("POST /v1/memory/prompt", () => {
     ]);
   });
 });
+
+describe("the prompt and other owners' knowledge", () => {
+  it("a user's prompt carries neither another user's memories nor the graph facts extracted from them", async () => {
+    const api = await tenantApi();
+    await api.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "I prefer Rust for systems programming" }], user_id: "alice" });
+    await api.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "I prefer Go for systems programming" }], user_id: "bob" });
+    const res = await prompt(api, { query: "Which language do I prefer for systems programming?", long_term_search: { user_id: { eq: "bob" } } });
+    const text = res.body.messages.map((m: { content: string }) => m.content).join("\n");
+    expect(text).toContain("I prefer Go for systems programming");
+    expect(text).not.toContain("Rust");
+    expect(text).not.toContain("alice");
+  });
+});

@@ -2,6 +2,7 @@ import { createExecutionContext, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { buildDeps } from "../src/deps.ts";
+import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
 import { handleSymindx } from "../src/realtime/symindx.ts";
 import { jwtEnv, sign, store, tenantApi } from "./support/api.ts";
 import { connect, settle, type Client } from "./support/sockets.ts";
@@ -92,6 +93,38 @@ describe("SYMindX: chat as the runtime and the skill server send it", () => {
     expect(err.data.details[0].field).toBe("message");
     c.send({ type: "chat_message", agentId: "ghost", data: { message: "hi" } });
     expect((await c.next((f) => f.type === "error" && f.data.code === "AGENT_NOT_FOUND")).error).toBe("agent 'ghost' not found");
+  });
+});
+
+describe("SYMindX: chat that abstains, and facts under the agent's scope", () => {
+  it("chat and a think command say there is no memory of it, citing nothing, when nothing is relevant", async () => {
+    const api = await tenantApi();
+    await store(api, [
+      { id: "nyx-1", text: "The deploy window is Friday at 6pm", agent_id: "nyx" },
+      { id: "nyx-2", text: "I drink two cups of coffee every morning", agent_id: "nyx" },
+    ]);
+    const c = await symindx(api);
+    c.send({ type: "chat", data: "Do I have any diet or allergies?", agentId: "nyx" });
+    const res = await c.next(typed("chat_response"));
+    expect(res.data.response).toBe(ABSTAIN_ANSWER);
+    expect(res.data.metadata.memoryRetrieved).toBe(false);
+    c.send({ type: "command", agentId: "nyx", data: { command: "think am I going to Japan?", parameters: {} } });
+    expect((await c.next(typed("command_result"))).data.result).toEqual({ answer: ABSTAIN_ANSWER, citations: [] });
+    const from = c.frames.length;
+    c.send({ type: "chat", data: "When is the deploy window?", agentId: "nyx" });
+    expect((await c.next(typed("chat_response"), from)).data.response).toContain("Friday at 6pm");
+  });
+
+  it("an agent's chat quotes only facts stated by that agent's memories", async () => {
+    const api = await tenantApi();
+    // Ingested without an agent: the fact "user prefers Rust" belongs to no agent.
+    await api.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "I prefer Rust for systems programming" }] });
+    await store(api, [{ id: "nyx-1", text: "The user prefers concise answers", agent_id: "nyx" }]);
+    const c = await symindx(api);
+    c.send({ type: "chat", data: "what does the user prefer?", agentId: "nyx" });
+    const res = await c.next(typed("chat_response"));
+    expect(res.data.response).toContain("concise answers");
+    expect(res.data.response).not.toContain("Rust");
   });
 });
 

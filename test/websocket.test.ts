@@ -2,6 +2,7 @@ import { createExecutionContext, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { buildDeps } from "../src/deps.ts";
+import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
 import { handleTrustgraph } from "../src/realtime/trustgraph.ts";
 import { call, search, sign, store, tenantApi, type Api } from "./support/api.ts";
 import { connect, hibernate, open } from "./support/sockets.ts";
@@ -63,6 +64,35 @@ describe("engram over WebSocket", () => {
 
     c.send({ command: "status", payload: {} });
     expect((await c.next(reply("status"))).data).toMatchObject({ memories: { total: 1, by_type: { decision: 1 } }, feedback: 1 });
+  });
+
+  it("think abstains with no citations and no facts when nothing is relevant; think and query see only the asking owner's facts", async () => {
+    const api = await tenantApi();
+    const c = await connect(api);
+    c.send({ command: "ingest", payload: { messages: [{ role: "user", content: "We decided to use Redis for caching" }], user_id: "alice" } });
+    const alice = (await c.next(reply("ingest"))).data.memories[0].id;
+    const second = c.frames.length;
+    c.send({ command: "ingest", payload: { messages: [{ role: "user", content: "We switched to Memcached for caching" }], user_id: "bob" } });
+    const bob = (await c.next(reply("ingest"), second)).data.memories[0].id;
+
+    const before = c.frames.length;
+    c.send({ command: "think", payload: { question: "Do I have any diet or allergies?", user_id: "bob" } });
+    const abstained = await c.next(reply("think"), before);
+    expect(abstained.data).toEqual({ answer: ABSTAIN_ANSWER, citations: [], facts: [], provider: "offline-extractive" });
+    expect(c.frames.slice(before).filter(reply("think", "streaming")).map((f) => f.data.token)).toEqual([ABSTAIN_ANSWER]);
+
+    const from = c.frames.length;
+    c.send({ command: "think", payload: { question: "what do we use for caching?", user_id: "alice" } });
+    const answered = (await c.next(reply("think"), from)).data;
+    expect(answered.facts.map((f: any) => [f.object.name, f.source_memory_id])).toEqual([["Redis", alice]]);
+    expect(answered.citations.map((h: any) => h.memory_id)).toEqual([alice]);
+    expect(answered.answer).not.toContain("Memcached");
+
+    const q = c.frames.length;
+    c.send({ command: "query", payload: { query: "caching", user_id: "bob" } });
+    const graph = (await c.next(reply("query"), q)).data;
+    expect(graph.relations.map((r: any) => [r.object.name, r.source_memory_id])).toEqual([["Memcached", bob]]);
+    expect(graph.neighbours.map((n: any) => n.name)).toEqual(["Memcached"]);
   });
 
   it("bad frames get an error frame and the socket stays open", async () => {
@@ -382,6 +412,36 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
     const chunks = c.frames.filter((f) => f.id === "t1" && f.response["end-of-stream"] === false).map((f) => f.response.content);
     expect(chunks.join("")).toContain("We decided to use Redis for caching. [m1]");
     expect(last.response.citations[0].memory_id).toBe("m1");
+  });
+
+  it("the agent abstains when nothing is relevant: chunks and the final frame say so, with no citations and no facts", async () => {
+    const api = await tenantApi();
+    await store(api, [
+      { id: "kyoto", text: "Alice is going to Kyoto next month for the cherry blossoms" },
+      { id: "gym", text: "I'm going to the gym every Tuesday and Thursday" },
+    ]);
+    const c = await tg(api);
+    c.send({ id: "j1", service: "agent", flow: "default", request: { question: "Am I going to Japan?" } });
+    const whole = await c.next(answer("j1"));
+    expect(whole.response).toMatchObject({ answer: ABSTAIN_ANSWER, content: ABSTAIN_ANSWER, citations: [], facts: [], "end-of-stream": true });
+    c.send({ id: "j2", service: "agent", request: { question: "Am I going to Japan?", streaming: true } });
+    const end = await c.next((f) => f.id === "j2" && f.complete === true);
+    const streamed = c.frames.filter((f) => f.id === "j2" && f.complete === false).map((f) => f.response.content);
+    expect(streamed.join("")).toBe(ABSTAIN_ANSWER);
+    expect(end.response).toMatchObject({ answer: ABSTAIN_ANSWER, citations: [], facts: [] });
+  });
+
+  it("think and graph-query see only the facts of the asking user and namespace", async () => {
+    const api = await tenantApi();
+    const c = await tg(api);
+    c.send({ id: "i1", service: "ingest", request: { messages: [{ role: "user", content: "We decided to use Redis for caching" }], user_id: "alice", namespace: "a" } });
+    await c.next(answer("i1"));
+    c.send({ id: "i2", service: "ingest", request: { messages: [{ role: "user", content: "We switched to Memcached for caching" }], user_id: "bob", namespace: "b" } });
+    await c.next(answer("i2"));
+    c.send({ id: "t", service: "think", request: { question: "what do we use for caching?", user_id: "alice" } });
+    expect((await c.next(answer("t"))).response.facts.map((f: any) => f.object.name)).toEqual(["Redis"]);
+    c.send({ id: "g", service: "graph-query", request: { query: "caching", namespace: "b" } });
+    expect((await c.next(answer("g"))).response.relations.map((r: any) => r.object.name)).toEqual(["Memcached"]);
   });
 
   it("runs requests concurrently: a fast request is not held behind a slow one", async () => {

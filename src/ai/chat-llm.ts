@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { ENTITY_TYPES, type Extraction } from "../domain/extract.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
+import { ABSTAIN_ANSWER } from "../domain/relevance.ts";
 import { fitLines, sentences } from "../domain/summarize.ts";
 import { modelInfo } from "../domain/tokens.ts";
 import { LlmError, type AnswerRequest, type ChatMessage, type ChatModel, type LlmProvider, type SummaryRequest } from "./llm.ts";
@@ -40,7 +41,8 @@ const MERGE_SYSTEM = [
 
 const ANSWER_SYSTEM = [
   "Answer the question using only the memories and facts given. Cite every memory you use by its id",
-  "in square brackets, like [01J...]. If they do not contain the answer, say that you do not know. Be brief.",
+  "in square brackets, like [01J...]. If the memories and facts given do not contain the answer, answer",
+  `exactly "${ABSTAIN_ANSWER}" and nothing else, citing nothing. Be brief.`,
 ].join(" ");
 
 const SUMMARY_SYSTEM = (maxTokens: number) =>

@@ -9,6 +9,12 @@ export interface Embedder {
   readonly semantic: boolean;
   /** Similarity at or above which two texts say the same thing (dedup on write, consolidation). */
   readonly nearDuplicate: number;
+  /**
+   * Similarity at or above which a memory is relevant to a question (`think` answers only from
+   * such memories, or from strong keyword matches, and abstains otherwise). Each model spreads
+   * similarity differently, so each states its own.
+   */
+  readonly relevanceFloor: number;
   embed(texts: string[]): Promise<Float32Array[]>;
 }
 

@@ -7,6 +7,12 @@ export class WorkersAiEmbedder implements Embedder {
   readonly semantic = true;
   /** bge models place related but distinct statements around 0.8–0.9: only near-identity counts. */
   readonly nearDuplicate = 0.95;
+  /**
+   * bge v1.5 models put unrelated question–statement pairs around 0.3–0.5 and related ones above
+   * 0.6 (their authors: "the similarity distribution" widened from v1's [0.6, 1]). A starting
+   * value, not yet calibrated on a corpus; keyword matches still count on their own.
+   */
+  readonly relevanceFloor = 0.55;
 
   constructor(
     private readonly ai: Ai,

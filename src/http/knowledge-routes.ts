@@ -8,6 +8,7 @@ import {
   feedbackResponse,
   graphOut,
   graphQueryBody,
+  graphRequest,
   graphResponse,
   ingestBody,
   ingestOut,
@@ -51,13 +52,14 @@ export function knowledgeRoutes(r: AppRouter): void {
       operationId: "queryKnowledgeGraph",
       tag,
       summary: "Query the knowledge graph",
-      description: "Entities by name or alias, their relations, neighbours up to `hops` away, and the memories that mention them.",
+      description:
+        "Entities by name or alias, their relations, neighbours up to `hops` away, and the memories that mention them. namespace and user_id narrow all of it: a relation shows only if a memory that stated it passes them.",
       auth: "read",
       body: graphQueryBody,
       response: graphOut,
     },
     async (c, { body }) =>
-      graphResponse(await c.app.knowledge.query(c.principal, { query: body.query, hops: body.hops, history: body.include_history, limit: body.limit })),
+      graphResponse(await c.app.knowledge.query(c.principal, graphRequest(body))),
   );
 
   route(

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import type { Entity } from "../store/graph-repo.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
-import type { FeedbackResult, GraphFact, GraphResult, IngestResult, Rating, Stats, ThinkResult } from "../service/knowledge.ts";
+import type { FeedbackResult, GraphFact, GraphQuery, GraphResult, IngestResult, Rating, Stats, ThinkResult } from "../service/knowledge.ts";
 import type { SearchHit } from "../service/memory-service.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";
@@ -39,6 +39,8 @@ export const graphQueryBody = z.object({
   hops: z.number().int().min(1).max(2).default(2),
   include_history: z.boolean().default(false),
   limit: z.number().int().min(1).max(100).default(20),
+  namespace: label.nullish().meta({ description: "Only facts and memories of this namespace." }),
+  user_id: label.nullish().meta({ description: "Only facts and memories of this user." }),
 });
 
 export const thinkBody = z.object({
@@ -133,12 +135,22 @@ export const statsOut = z.object({
 
 export const consolidationOut = z.object({ checked: count, merged: count, removed: count, forgotten: count });
 
-/** A think body as the service's question: namespace and user_id narrow the memories consulted. */
-export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeof thinkBody>, "stream">): { question: string; limit: number; filter: MemoryFilter } {
+/** The filter of a request's `namespace` and `user_id` (either may be absent). */
+export function ownerFilter(b: { namespace?: string | null; user_id?: string | null }): MemoryFilter {
   const filter: MemoryFilter = {};
   if (b.namespace) filter.namespace = { eq: b.namespace };
   if (b.user_id) filter.user_id = { eq: b.user_id };
-  return { question: b.question, limit: b.limit, filter };
+  return filter;
+}
+
+/** A think body as the service's question: namespace and user_id narrow the memories and facts consulted. */
+export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeof thinkBody>, "stream">): { question: string; limit: number; filter: MemoryFilter } {
+  return { question: b.question, limit: b.limit, filter: ownerFilter(b) };
+}
+
+/** A graph query body as the service's query: namespace and user_id narrow the facts and memories seen. */
+export function graphRequest(b: Pick<z.output<typeof graphQueryBody>, "query" | "hops" | "include_history" | "limit" | "namespace" | "user_id">): GraphQuery {
+  return { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit, filter: ownerFilter(b) };
 }
 
 /** What accompanies a think answer: the memories and graph facts it rests on. */

@@ -22,6 +22,7 @@ import {
   feedbackBody,
   feedbackResponse,
   graphQueryBody,
+  graphRequest,
   graphResponse,
   ingestBody,
   ingestResponse,
@@ -314,7 +315,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     READ_SCOPE,
     "Look up entities (people, tools, products, places) by name or alias in the knowledge graph: their relations, neighbours up to 2 hops, and the memories that mention them. include_history adds relations that newer facts superseded.",
     graphQueryBody,
-    async (b) => graphResponse(await knowledge.query(principal, { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit })),
+    async (b) => graphResponse(await knowledge.query(principal, graphRequest(b))),
   );
 
   tool(

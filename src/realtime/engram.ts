@@ -8,7 +8,7 @@ import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import { formatIso } from "../domain/stored-values.ts";
 import { amsRecord, label, memoryId } from "../http/ams-schemas.ts";
-import { feedbackResponse, graphResponse, ingestResponse, ratingOf, statsResponse, thinkRequest, thinkSources } from "../http/knowledge-schemas.ts";
+import { feedbackResponse, graphRequest, graphResponse, ingestResponse, ratingOf, statsResponse, thinkRequest, thinkSources } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
 import { frameId } from "./frame.ts";
 import type { DomainEvent } from "../service/events.ts";
@@ -55,7 +55,14 @@ const payloads = {
     })
     // Presence, not truth: `positive: false` is a (negative) rating.
     .refine((p) => p.rating !== undefined || p.positive !== undefined || p.helpful !== undefined, { message: "give rating (positive|negative) or positive (boolean)", path: ["rating"] }),
-  query: z.object({ query: text.max(1000), hops: z.number().int().min(1).max(2).default(2), include_history: z.boolean().default(false), limit: z.number().int().min(1).max(100).default(20) }),
+  query: z.object({
+    query: text.max(1000),
+    hops: z.number().int().min(1).max(2).default(2),
+    include_history: z.boolean().default(false),
+    limit: z.number().int().min(1).max(100).default(20),
+    namespace: owner.namespace,
+    user_id: owner.user_id,
+  }),
   ingest: z.object({
     messages: z
       .array(z.object({ role: z.enum(MESSAGE_ROLES), content: z.string().max(100_000).refine((s) => s.trim().length > 0, { message: "must not be empty" }) }))
@@ -159,7 +166,7 @@ async function run(command: EngramCommand, raw: unknown, app: AppDeps, p: Princi
     }
     case "query": {
       const b = parse(payloads.query, raw);
-      return graphResponse(await app.knowledge.query(p, { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit }));
+      return graphResponse(await app.knowledge.query(p, graphRequest(b)));
     }
     case "ingest": {
       const b = parse(payloads.ingest, raw);

@@ -3,7 +3,7 @@ import { READ_SCOPE, requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import { amsRecord, createMemoriesBody, searchBody, toNewMemory, toSearchRequest } from "../http/ams-schemas.ts";
-import { citationOut, factOut, graphQueryBody, graphResponse, ingestBody, ingestResponse, statsResponse, thinkBody } from "../http/knowledge-schemas.ts";
+import { citationOut, factOut, graphQueryBody, graphRequest, graphResponse, ingestBody, ingestResponse, statsResponse, thinkBody, thinkRequest } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
 import { getSessionQuery, sessionPath, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../http/working-memory-schemas.ts";
 import type { Principal } from "../service/memory-service.ts";
@@ -76,8 +76,7 @@ export const SERVICES: Record<string, Service> = {
   /** `{question, limit?, streaming?}`: with streaming, answer chunks then the citations. */
   think: async (req, app, p, stream) => {
     const b = parse(thinkBody.extend({ streaming: z.boolean().default(false) }), req);
-    const filter = b.namespace ? { namespace: { eq: b.namespace } } : {};
-    const res = await app.knowledge.think(p, { question: b.question, limit: b.limit, filter });
+    const res = await app.knowledge.think(p, thinkRequest(b));
     let answer = "";
     for await (const t of res.answer) {
       answer += t;
@@ -99,7 +98,7 @@ export const SERVICES: Record<string, Service> = {
   },
   "graph-query": async (req, app, p) => {
     const b = parse(graphQueryBody, req);
-    return graphResponse(await app.knowledge.query(p, { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit }));
+    return graphResponse(await app.knowledge.query(p, graphRequest(b)));
   },
   /** `{operation: "get", session_id, ...}` | `{operation: "put", session_id, ...session}` | `{operation: "delete", session_id}`. */
   "working-memory": async (req, app, p) => {

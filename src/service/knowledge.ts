@@ -7,9 +7,10 @@ import type { MemoryFilter } from "../domain/filters.ts";
 import type { ForgetPolicy } from "../domain/forget.ts";
 import { newId } from "../domain/ids.ts";
 import type { Memory, NewMemory } from "../domain/memory.ts";
+import { ABSTAIN_ANSWER, relevantHits, type RelevanceFloors } from "../domain/relevance.ts";
 import { compatibleFacts, faithfulMerge } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import { nameKey, type Entity, type GraphRepo, type Relation } from "../store/graph-repo.ts";
+import { nameKey, type Entity, type GraphRepo, type GraphScope, type Relation } from "../store/graph-repo.ts";
 import type { MaintenanceRepo } from "../store/maintenance-repo.ts";
 import type { Change, Deduplication, MemoryService, Principal, SearchHit } from "./memory-service.ts";
 import { retryOnConflict } from "./retry.ts";
@@ -22,6 +23,8 @@ export interface KnowledgeDeps {
   config: Pick<Config, "FEEDBACK_DELETE_THRESHOLD" | "FEEDBACK_DELETE_AFTER" | "CONSOLIDATION" | "FORGET_POLICY">;
   /** Similarity at or above which memories are near-duplicates (the embedder's, or DEDUP_SIMILARITY). */
   nearDuplicate: number;
+  /** What a retrieved memory must score for think to answer from it (the vector floor is the embedder's). */
+  relevance: RelevanceFloors;
   log: Logger;
   clock: () => number;
 }
@@ -56,6 +59,16 @@ export interface GraphResult {
   relations: GraphFact[];
   neighbours: { entity: Entity; hops: number }[];
   memories: Memory[];
+}
+
+/** A graph query: the text naming entities, and whose facts it may see (`filter`, as a search's). */
+export interface GraphQuery {
+  query: string;
+  hops: number;
+  history: boolean;
+  /** Memories mentioning the entities to include (0: none). */
+  limit: number;
+  filter: MemoryFilter;
 }
 
 export interface ThinkResult {
@@ -151,7 +164,11 @@ export class KnowledgeService {
       }
     }
     const stmts = this.d.graph.ensureEntities(p.tenant, [...names.values()], now);
-    for (const r of relations) stmts.push(...this.d.graph.relate(p.tenant, { ...r, confidence: 0.8 }, SINGLE_VALUED.has(r.predicate), now));
+    const ns = owner.namespace ?? null;
+    const user = owner.user_id ?? null;
+    for (const r of relations) {
+      stmts.push(...this.d.graph.relate(p.tenant, { ...r, confidence: 0.8, namespace: ns, user_id: user }, SINGLE_VALUED.has(r.predicate), now));
+    }
     await this.d.graph.run(stmts);
     return {
       memories: res.memories,
@@ -166,10 +183,31 @@ export class KnowledgeService {
   /**
    * The graph around a query: entities named by it (by name or alias, or named inside it), their
    * relations (current, or all with `history`), neighbours up to `hops` away, and the memories
-   * that mention them.
+   * that mention them. Only what the filter lets the caller see: a relation (and so a neighbour)
+   * when a live memory that stated it passes the filter, an entity when such a memory or relation
+   * names it, memories that pass it.
    */
-  async query(p: Principal, q: { query: string; hops: number; history: boolean; limit: number }): Promise<GraphResult> {
-    const text = q.query.trim();
+  async query(p: Principal, q: GraphQuery): Promise<GraphResult> {
+    const scope: GraphScope = { filter: q.filter, now: this.d.clock() };
+    const { seeds, facts, neighbours } = await this.graphAround(p, q.query, q.hops, q.history, scope);
+    const mentioned = seeds.flatMap((e) => [e.name, ...e.aliases]);
+    const [memories, named] = await Promise.all([
+      mentioned.length && q.limit > 0 ? this.d.memories.mentioning(p, mentioned, q.limit, q.filter) : [],
+      this.d.graph.namedInScope(p.tenant, seeds, scope),
+    ]);
+    const visible = new Set([...named, ...facts.flatMap((f) => [f.subject.id, f.object.id])]);
+    return { entities: seeds.filter((e) => visible.has(e.id)), relations: facts, neighbours, memories };
+  }
+
+  /** The entities a text names, and the relations and neighbours within `hops` visible in `scope`. */
+  private async graphAround(
+    p: Principal,
+    query: string,
+    hops: number,
+    history: boolean,
+    scope: GraphScope,
+  ): Promise<{ seeds: Entity[]; facts: GraphFact[]; neighbours: { entity: Entity; hops: number }[] }> {
+    const text = query.trim();
     const words = text.split(/\s+/);
     const grams = new Set<string>([text]);
     for (let n = 1; n <= 3; n++) for (let i = 0; i + n <= words.length; i++) grams.add(words.slice(i, i + n).join(" ").replace(/[^\p{L}\p{N} .+#-]/gu, ""));
@@ -177,12 +215,14 @@ export class KnowledgeService {
     const entities = new Map(seeds.map((e) => [e.id, e]));
     const neighbours: { entity: Entity; hops: number }[] = [];
     let frontier = seeds.map((e) => e.id);
+    // By fact: owners who stated the same fact each have their relation; the caller sees it once.
     const relations = new Map<string, Relation>();
-    for (let hop = 1; hop <= q.hops && frontier.length; hop++) {
-      const rels = await this.d.graph.relationsOf(p.tenant, frontier, q.history);
+    for (let hop = 1; hop <= hops && frontier.length; hop++) {
+      const rels = await this.d.graph.relationsOf(p.tenant, frontier, history, scope);
       const next: string[] = [];
       for (const r of rels) {
-        relations.set(r.id, r);
+        const key = JSON.stringify([r.subject_id, r.predicate, r.object_id, r.valid_to === null]);
+        if (!relations.has(key)) relations.set(key, r);
         for (const id of [r.subject_id, r.object_id]) if (!entities.has(id) && !next.includes(id)) next.push(id);
       }
       const found = await this.d.graph.getEntities(p.tenant, next);
@@ -195,17 +235,18 @@ export class KnowledgeService {
     const facts = [...relations.values()]
       .filter((r) => entities.has(r.subject_id) && entities.has(r.object_id))
       .map((r) => fact(r, entities));
-    const mentioned = seeds.flatMap((e) => [e.name, ...e.aliases]);
-    const memories = mentioned.length && q.limit > 0 ? await this.d.memories.mentioning(p, mentioned, q.limit) : [];
-    return { entities: seeds, relations: facts, neighbours, memories };
+    return { seeds, facts, neighbours };
   }
 
   /**
    * Answers a question from both stores: episodic memories by hybrid search and the current
-   * graph facts about the entities the question names, then the LLM provider (offline: the
-   * best-supported sentences), citing memory ids.
+   * graph facts about the entities the question names (both under the question's filter), then
+   * the LLM provider (offline: the best-supported sentences), citing memory ids. Only memories
+   * relevant enough count (domain/relevance.ts); when none is, the answer is ABSTAIN_ANSWER with
+   * no citations and no facts, and the provider is not called. Every transport answers through here.
    */
   async think(p: Principal, q: { question: string; limit: number; filter: MemoryFilter }): Promise<ThinkResult> {
+    const scope: GraphScope = { filter: q.filter, now: this.d.clock() };
     const [search, graph] = await Promise.all([
       this.d.memories.search(p, {
         text: q.question,
@@ -216,19 +257,16 @@ export class KnowledgeService {
         hybridAlpha: null,
         recency: null,
         distanceThreshold: null,
-        explain: false,
+        // The relevance signals (vector similarity, keyword match) come with the explanation.
+        explain: true,
       }),
-      // Facts only: the memories come from the search.
-      this.query(p, { query: q.question, hops: 1, history: false, limit: 0 }),
+      this.graphAround(p, q.question, 1, false, scope),
     ]);
-    const citations = search.hits;
-    const facts = graph.relations;
     const llm = this.d.llm;
+    const citations = relevantHits(search.hits, this.d.relevance);
+    if (!citations.length) return { answer: once(ABSTAIN_ANSWER), citations: [], facts: [], provider: llm.name };
+    const facts = graph.facts;
     async function* answer(): AsyncGenerator<string> {
-      if (!citations.length && !facts.length) {
-        yield "No memories about that yet.";
-        return;
-      }
       try {
         yield* llm.answer({
           question: q.question,
@@ -407,6 +445,10 @@ function fact(r: Relation, entities: Map<string, Entity>): GraphFact {
 
 export function factSentence(f: GraphFact): string {
   return `${f.subject.name} ${f.predicate.replace(/_/g, " ")} ${f.object.name}`;
+}
+
+async function* once(text: string): AsyncGenerator<string> {
+  yield text;
 }
 
 function round2(x: number): number {

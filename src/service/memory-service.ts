@@ -350,9 +350,9 @@ export class MemoryService {
     });
   }
 
-  /** Live memories that name any of the entities (by their `entities`), most recently updated first. */
-  async mentioning(p: Principal, names: string[], limit: number): Promise<Memory[]> {
-    return this.d.repo.mentioning(p.tenant, names, this.d.clock(), limit);
+  /** Live memories passing `filter` that name any of the entities (by their `entities`), most recently updated first. */
+  async mentioning(p: Principal, names: string[], limit: number, filter: MemoryFilter = {}): Promise<Memory[]> {
+    return this.d.repo.mentioning(p.tenant, names, this.d.clock(), limit, filter);
   }
 
   /** A tenant's live memories after `cursor` in (updated_at, id) order (for consolidation). */

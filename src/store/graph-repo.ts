@@ -1,6 +1,10 @@
 import type { EntityType } from "../domain/extract.ts";
 import { newId } from "../domain/ids.ts";
+import type { MemoryFilter } from "../domain/filters.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
+import { bindChecked, IN_JSON, jsonList } from "./d1-limits.ts";
+import { LIVE } from "./memory-repo.ts";
+import { compileFilter } from "./sql-filter.ts";
 
 export interface Entity {
   id: string;
@@ -20,6 +24,12 @@ export interface Relation {
   confidence: number;
   valid_from: number;
   valid_to: number | null;
+}
+
+/** Whose facts a read may see: those stated by a live memory passing `filter` (at time `now`). */
+export interface GraphScope {
+  filter: MemoryFilter;
+  now: number;
 }
 
 type Row = Record<string, unknown>;
@@ -58,39 +68,55 @@ export class GraphRepo {
 
   /**
    * Statements that record a relation between two named entities (which must be ensured in the
-   * same batch). A single-valued predicate closes the subject's current relation to any other
-   * object (valid_to = now); the same fact again is not duplicated.
+   * same batch) for an owner (namespace, user_id), stated by `source_memory_id`. A single-valued
+   * predicate closes the owner's current relation of the subject to any other object (valid_to =
+   * now); the same fact again is not duplicated, but gains the memory as another source. Owners
+   * never touch each other's relations.
    */
   relate(
     tenant: string,
-    r: { subject: string; predicate: string; object: string; source_memory_id: string | null; confidence: number },
+    r: {
+      subject: string;
+      predicate: string;
+      object: string;
+      source_memory_id: string | null;
+      confidence: number;
+      namespace: string | null;
+      user_id: string | null;
+    },
     singleValued: boolean,
     now: number,
   ): D1PreparedStatement[] {
-    const entityOf = "(SELECT entity_id FROM entity_names WHERE tenant = ? AND name_key = ?)";
     const s = nameKey(r.subject);
     const o = nameKey(r.object);
+    // ?1 tenant, ?2 namespace, ?3 user_id, ?4 predicate, ?5 subject key, ?6 object key.
+    const owner = [tenant, r.namespace, r.user_id, r.predicate, s, o];
+    const entity = (n: 5 | 6) => `(SELECT entity_id FROM entity_names WHERE tenant = ?1 AND name_key = ?${n})`;
+    const current = `tenant = ?1 AND namespace IS ?2 AND user_id IS ?3 AND predicate = ?4 AND subject_id = ${entity(5)} AND valid_to IS NULL`;
     const stmts: D1PreparedStatement[] = [];
     if (singleValued) {
-      stmts.push(
-        this.db
-          .prepare(
-            `UPDATE relations SET valid_to = ? WHERE tenant = ? AND subject_id = ${entityOf} AND predicate = ?
-             AND valid_to IS NULL AND object_id != ${entityOf}`,
-          )
-          .bind(now, tenant, tenant, s, r.predicate, tenant, o),
-      );
+      stmts.push(this.db.prepare(`UPDATE relations SET valid_to = ?7 WHERE ${current} AND object_id != ${entity(6)}`).bind(...owner, now));
     }
     stmts.push(
       this.db
         .prepare(
-          `INSERT INTO relations (tenant, id, subject_id, predicate, object_id, source_memory_id, confidence, valid_from, valid_to, created_at)
-           SELECT ?, ?, ${entityOf}, ?, ${entityOf}, ?, ?, ?, NULL, ?
-           WHERE NOT EXISTS (SELECT 1 FROM relations WHERE tenant = ? AND subject_id = ${entityOf} AND predicate = ?
-                             AND object_id = ${entityOf} AND valid_to IS NULL)`,
+          `INSERT INTO relations (tenant, id, subject_id, predicate, object_id, source_memory_id, confidence, valid_from, valid_to, created_at, namespace, user_id)
+           SELECT ?1, ?7, ${entity(5)}, ?4, ${entity(6)}, ?8, ?9, ?10, NULL, ?10, ?2, ?3
+           WHERE NOT EXISTS (SELECT 1 FROM relations WHERE ${current} AND object_id = ${entity(6)})`,
         )
-        .bind(tenant, newId(now), tenant, s, r.predicate, tenant, o, r.source_memory_id, r.confidence, now, now, tenant, tenant, s, r.predicate, tenant, o),
+        .bind(...owner, newId(now), r.source_memory_id, r.confidence, now),
     );
+    if (r.source_memory_id !== null) {
+      stmts.push(
+        this.db
+          .prepare(
+            `INSERT INTO relation_sources (tenant, relation_id, memory_id)
+             SELECT tenant, id, ?7 FROM relations WHERE ${current} AND object_id = ${entity(6)}
+             ON CONFLICT DO NOTHING`,
+          )
+          .bind(...owner, r.source_memory_id),
+      );
+    }
     return stmts;
   }
 
@@ -120,18 +146,49 @@ export class GraphRepo {
     return results.map(entityFromRow);
   }
 
-  /** Relations touching any of the entities; closed ones only when `history` is asked for. */
-  async relationsOf(tenant: string, entityIds: string[], history: boolean): Promise<Relation[]> {
+  /**
+   * Relations touching any of the entities (closed ones only when `history` is asked for) that
+   * are visible in `scope`: at least one memory that stated the relation is live, still has the
+   * relation's owner, and passes the filter. A relation's `source_memory_id` is the most recently
+   * updated such memory, so a fact never points at a memory the caller cannot see.
+   */
+  async relationsOf(tenant: string, entityIds: string[], history: boolean, scope: GraphScope): Promise<Relation[]> {
     if (!entityIds.length) return [];
-    const ids = JSON.stringify(entityIds);
-    const { results } = await this.db
-      .prepare(
-        `SELECT * FROM relations WHERE tenant = ? AND (subject_id IN (SELECT value FROM json_each(?)) OR object_id IN (SELECT value FROM json_each(?)))
-         ${history ? "" : "AND valid_to IS NULL"} ORDER BY valid_from DESC LIMIT 500`,
-      )
-      .bind(tenant, ids, ids)
-      .all<Row>();
-    return results.map(relationFromRow);
+    const ids = jsonList(entityIds);
+    const f = compileFilter(scope.filter);
+    const { results } = await bindChecked(
+      this.db,
+      `SELECT * FROM (
+         SELECT r.*, (
+           SELECT s.memory_id FROM relation_sources s JOIN memories m ON m.tenant = s.tenant AND m.id = s.memory_id
+           WHERE s.tenant = r.tenant AND s.relation_id = r.id AND m.namespace IS r.namespace AND m.user_id IS r.user_id
+             AND ${LIVE} AND ${f.sql}
+           ORDER BY m.updated_at DESC, m.id LIMIT 1) AS visible_source
+         FROM relations r
+         WHERE r.tenant = ? AND (r.subject_id IN ${IN_JSON} OR r.object_id IN ${IN_JSON}) ${history ? "" : "AND r.valid_to IS NULL"})
+       WHERE visible_source IS NOT NULL ORDER BY valid_from DESC LIMIT 500`,
+      [scope.now, ...f.params, tenant, ids, ids],
+    ).all<Row>();
+    return results.map((r) => ({ ...relationFromRow(r), source_memory_id: String(r.visible_source) }));
+  }
+
+  /**
+   * Which of the entities a memory visible in `scope` (live, passing the filter) names among its
+   * `entities`, by name or alias, case-insensitively.
+   */
+  async namedInScope(tenant: string, entities: Entity[], scope: GraphScope): Promise<string[]> {
+    if (!entities.length) return [];
+    const names = JSON.stringify(entities.flatMap((e) => [e.name, ...e.aliases].map((n) => [e.id, n])));
+    const f = compileFilter(scope.filter);
+    const { results } = await bindChecked(
+      this.db,
+      `SELECT DISTINCT n.value ->> 0 AS id FROM json_each(?) n
+       WHERE EXISTS (
+         SELECT 1 FROM memories m WHERE m.tenant = ? AND ${LIVE} AND ${f.sql}
+           AND EXISTS (SELECT 1 FROM json_each(m.entities) e WHERE lower(e.value) = lower(n.value ->> 1)))`,
+      [names, tenant, scope.now, ...f.params],
+    ).all<Row>();
+    return results.map((r) => String(r.id));
   }
 
   async counts(tenant: string): Promise<{ entities: number; relations: number; current_relations: number }> {

@@ -89,7 +89,8 @@ const DELETE = "DELETE FROM memories WHERE tenant = ? AND id = ? AND version = ?
 const GUARD = "INSERT INTO write_conflicts (n) SELECT 1 WHERE changes() = 0";
 /** The message of the write_conflicts trigger (migration 0005). */
 const CONFLICT_MESSAGE = "edgemem: write conflict";
-const LIVE = "(m.expires_at IS NULL OR m.expires_at > ?)";
+/** A memory (aliased `m`) not expired at the bound time. */
+export const LIVE = "(m.expires_at IS NULL OR m.expires_at > ?)";
 
 /** D1 repository for memory records, their history, and (through vector-repo) their vectors. */
 export class MemoryRepo {
@@ -186,17 +187,17 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
-  /** Live memories whose `entities` name any of `names` (case-insensitively), most recently updated first. */
-  async mentioning(tenant: string, names: string[], now: number, limit: number): Promise<Memory[]> {
+  /** Live memories passing `filter` whose `entities` name any of `names` (case-insensitively), most recently updated first. */
+  async mentioning(tenant: string, names: string[], now: number, limit: number, filter: MemoryFilter = {}): Promise<Memory[]> {
     if (!names.length) return [];
-    const { results } = await this.db
-      .prepare(
-        `${SELECT} WHERE m.tenant = ? AND ${LIVE} AND EXISTS (
-           SELECT 1 FROM json_each(m.entities) e WHERE lower(e.value) IN (SELECT lower(value) FROM json_each(?)))
-         ORDER BY m.updated_at DESC LIMIT ?`,
-      )
-      .bind(tenant, now, JSON.stringify(names), limit)
-      .all<Row>();
+    const f = compileFilter(filter);
+    const { results } = await bindChecked(
+      this.db,
+      `${SELECT} WHERE m.tenant = ? AND ${LIVE} AND EXISTS (
+         SELECT 1 FROM json_each(m.entities) e WHERE lower(e.value) IN (SELECT lower(value) FROM json_each(?)))
+       AND ${f.sql} ORDER BY m.updated_at DESC LIMIT ?`,
+      [tenant, now, JSON.stringify(names), ...f.params, limit],
+    ).all<Row>();
     return results.map(fromRow);
   }
 
