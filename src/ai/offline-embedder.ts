@@ -22,7 +22,7 @@ function shippedTable(): WordTable {
 }
 
 /**
- * The offline embedder: deterministic, no network, about 30 µs per sentence. Its vector has two
+ * The offline embedder: deterministic, no network, about 25 µs per sentence. Its vector has two
  * parts, each unit-length and scaled so that cosine = w × lexical + (1 − w) × semantic (w = 0.6):
  *
  * - lexical (the first `dimensions − semanticDims` components): lexical features hashed into a fixed
@@ -39,10 +39,10 @@ function shippedTable(): WordTable {
  *   lexically.
  *
  * w was chosen with scripts/embedder-quality.ts on test/eval/paraphrase.json and conversation
- * corpora: recall was flat for w from 0 to 0.5 and fell slowly above (−0.02 at 0.6), but dedup on
- * write needs w ≥ 0.6: the word vectors of co-hyponyms are close, and below that "Alice prefers tea
- * in the morning" / "... coffee ..." (distinct) scores as high as "We decided to use Redis for
- * caching" / "... in production" (a restatement).
+ * corpora: recall peaked at w = 0.2–0.3 and was 0.02–0.03 lower at 0.6, but dedup on write needs
+ * w ≥ 0.6: the word vectors of co-hyponyms are close, and below that "Alice prefers tea in the
+ * morning" / "... coffee ..." (distinct) scores as high as "We decided to use Redis for caching" /
+ * "... in production" (a restatement).
  *
  * A text with no word in the table gets the lexical part alone (renormalised); a text with no word
  * at all gets the zero vector. Below 32 dimensions the vector is lexical only; below 128 the
