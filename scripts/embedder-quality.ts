@@ -17,7 +17,6 @@ import "./lib/bin-modules.ts";
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { dot, type Embedder } from "../src/ai/embedder.ts";
-import { fuseRanks } from "../src/domain/ranking.ts";
 import { BM25_B, BM25_K1, idf, indexTerms, queryTerms, termOf } from "../src/domain/text.ts";
 import { HashV1Embedder } from "./lib/hash-v1-embedder.ts";
 
@@ -98,28 +97,26 @@ function bm25(docs: string[]): (query: string) => { index: number; score: number
   };
 }
 
-/** Search depth per list, as MemoryService uses for a first page of 10. */
+/** Depth of the BM25 list reported beside the embedder. */
 const DEPTH = 20;
 
 /**
  * Evidence recall@5/@10 over the questions with evidence, overall and by category and tag: of the
- * embedder alone (exact cosine), and of a hybrid like today's (the embedder's top 20 above its
- * noise floor and BM25's top 20, fused by reciprocal rank with alpha 0.5; no recency).
+ * embedder alone (exact cosine, queries embedded as search queries), and of BM25 alone. The
+ * server's hybrid ranking is measured end to end by `npm run eval`.
  */
 export async function corpusRecall(e: Embedder, convs: Conversation[]) {
-  const per: { at5: number; at10: number; hybrid10: number; keyword10: number; groups: string[] }[] = [];
+  const per: { at5: number; at10: number; keyword10: number; groups: string[] }[] = [];
   for (const c of convs) {
     const turns = turnsOf(c);
     const docs = turns.map((t) => `${t.speaker}: ${t.text}`);
     const tv = await e.embed(docs);
     const keyword = bm25(docs);
     const questions = c.qa.filter((q) => q.evidence?.length);
-    const qv = await e.embed(questions.map((q) => q.question));
+    const qv = await Promise.all(questions.map((q) => e.embedQuery(q.question)));
     questions.forEach((q, i) => {
       const ranked = tv.map((v, j) => ({ id: turns[j]!.dia_id, score: dot(qv[i]!, v) })).sort((a, b) => b.score - a.score);
       const kw = keyword(q.question).slice(0, DEPTH).map((h) => ({ id: turns[h.index]!.dia_id, score: h.score }));
-      const vec = ranked.slice(0, DEPTH).filter((h) => h.score >= e.noiseFloor);
-      const fused = fuseRanks(vec, kw, 0.5);
       const share = (ids: string[], k: number) => {
         const t = new Set(ids.slice(0, k));
         return q.evidence!.filter((id) => t.has(id)).length / q.evidence!.length;
@@ -128,7 +125,6 @@ export async function corpusRecall(e: Embedder, convs: Conversation[]) {
       per.push({
         at5: share(ids, 5),
         at10: share(ids, 10),
-        hybrid10: share(fused.map((r) => r.id), 10),
         keyword10: share(kw.map((r) => r.id), 10),
         groups: [`cat ${q.category ?? "?"}`, ...(q.tags ?? []).map((t) => `tag ${t}`)],
       });
@@ -141,7 +137,6 @@ export async function corpusRecall(e: Embedder, convs: Conversation[]) {
     questions: per.length,
     at5: mean(per.map((p) => p.at5)),
     at10: mean(per.map((p) => p.at10)),
-    hybrid10: mean(per.map((p) => p.hybrid10)),
     keyword10: mean(per.map((p) => p.keyword10)),
     byGroup: Object.fromEntries([...groups].sort().map(([g, v]) => [g, mean(v)])),
   };
@@ -155,7 +150,7 @@ export async function evidenceSimilarities(e: Embedder, convs: Conversation[]): 
     const turns = turnsOf(c);
     const tv = await e.embed(turns.map((t) => `${t.speaker}: ${t.text}`));
     const questions = c.qa.filter((q) => q.evidence?.length);
-    const qv = await e.embed(questions.map((q) => q.question));
+    const qv = await Promise.all(questions.map((q) => e.embedQuery(q.question)));
     questions.forEach((q, i) => {
       const ev = new Set(q.evidence);
       turns.forEach((t, j) => (ev.has(t.dia_id) ? evidence : others).push(dot(qv[i]!, tv[j]!)));
@@ -221,19 +216,19 @@ async function main(): Promise<void> {
       const r = await corpusRecall(e, convs);
       const groups = Object.entries(r.byGroup).map(([g, v]) => `${g} ${f3(v)}`).join(", ");
       console.log(`${name}: ${r.questions} questions, R@5 ${f3(r.at5)} R@10 ${f3(r.at10)} (R@10 ${groups})`);
-      console.log(`  hybrid-like R@10 ${f3(r.hybrid10)} (BM25 alone ${f3(r.keyword10)})`);
+      console.log(`  BM25 alone R@10 ${f3(r.keyword10)} (hybrid: npm run eval)`);
     }
   }
 
   console.log(`\n# Grid over the lexical weight w (w = 1 lexical part alone; w = 0 word vectors alone)`);
-  console.log(["w", "para MRR", "para R@1", "para R@5", ...corpora_.flatMap((c) => [`R@10 ${c.path.replace(/^.*\//, "")}`, "hybrid-like R@10"])].join("\t"));
+  console.log(["w", "para MRR", "para R@1", "para R@5", ...corpora_.flatMap((c) => [`R@10 ${c.path.replace(/^.*\//, "")}`, "BM25 R@10"])].join("\t"));
   for (const w of grid) {
     const e = new OfflineEmbedder(256, { lexicalWeight: w });
     const p = await paraphraseScores(e, items);
     const rs = [];
     for (const c of corpora_) {
       const r = await corpusRecall(e, c.convs);
-      rs.push(f3(r.at10), f3(r.hybrid10));
+      rs.push(f3(r.at10), f3(r.keyword10));
     }
     console.log([w, f3(p.mrr), f3(p.r1), f3(p.r5), ...rs].join("\t"));
   }
@@ -246,7 +241,7 @@ async function main(): Promise<void> {
   for (const [name, e] of embedders) {
     const unrelatedSims = await unrelatedSimilarities(e, unrelated);
     const u = quantiles(unrelatedSims);
-    const qv = await e.embed(items.map((i) => i.query));
+    const qv = await Promise.all(items.map((i) => e.embedQuery(i.query)));
     const tv = await e.embed(items.map((i) => i.target));
     const relevantSims = qv.map((q, i) => dot(q, tv[i]!));
     const r = quantiles(relevantSims);

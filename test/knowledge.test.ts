@@ -534,6 +534,24 @@ describe("think abstains when nothing retrieved is relevant", () => {
     const trip = await api.call("POST", "/v1/think", { question: "Is Alice going to Kyoto?", stream: true });
     expect(String(trip.body)).toContain("[kyoto]");
   });
+
+  it("finds and cites memories worded differently from the question once they exist (the offline embedder knows some meaning)", async () => {
+    const api = await tenantApi();
+    await store(api, [
+      ...MEMORIES,
+      { id: "allergy", text: "I'm allergic to peanuts" },
+      { id: "veggie", text: "I've been vegetarian since 2019" },
+      { id: "ryokan", text: "I booked a ryokan in Kyoto for the October trip" },
+    ]);
+    const diet = await api.call("POST", "/v1/think", { question: "Do I have any diet or allergies?" });
+    expect(diet.body.citations.map((c: any) => c.memory_id)).toEqual(expect.arrayContaining(["allergy", "veggie"]));
+    // A question naming only the country: search finds the Kyoto memories (the ryokan one shares no
+    // word with it; the lexical v1 embedder never returned it), but the word vectors see too little
+    // of it for think to be sure (0.10, under the floor): that is left to a neural embedder.
+    const japan = (await search(api, { text: "Am I going to Japan?", limit: 10 })).memories.map((m: any) => m.id);
+    expect(japan.slice(0, 3)).toContain("kyoto");
+    expect(japan).toContain("ryokan");
+  });
 });
 
 describe("bad input and failures on the cognitive routes", () => {

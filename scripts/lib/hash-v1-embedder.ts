@@ -24,6 +24,8 @@ export class HashV1Embedder implements Embedder {
   readonly noiseFloor = 0.1;
   /** Restatements score 0.88–1.0 here; distinct facts on the same subject 0.4–0.75. */
   readonly nearDuplicate = 0.85;
+  readonly semantic = false;
+  readonly relevanceFloor = 0.3;
 
   readonly dimensions: number;
 
@@ -34,6 +36,10 @@ export class HashV1Embedder implements Embedder {
 
   async embed(texts: string[]): Promise<Float32Array[]> {
     return texts.map((t) => this.embedOne(t));
+  }
+
+  async embedQuery(text: string): Promise<Float32Array> {
+    return this.embedOne(text);
   }
 
   embedOne(text: string): Float32Array {

@@ -16,6 +16,8 @@ export interface Embedder {
    */
   readonly relevanceFloor: number;
   embed(texts: string[]): Promise<Float32Array[]>;
+  /** The vector of a search query (a model may embed queries differently from the texts they find). */
+  embedQuery(text: string): Promise<Float32Array>;
 }
 
 export function normalize(v: Float32Array): Float32Array {

@@ -5,12 +5,16 @@ import WORD_VECTORS from "./word-vectors.bin";
 
 /** Share of the similarity the lexical part decides (the rest is the word-vector part). */
 export const DEFAULT_LEXICAL_WEIGHT = 0.6;
+/** Share of a query vector's length given to its lexical part. */
+export const QUERY_LEXICAL_WEIGHT = 0.3;
 /** Below this many dimensions there is no room for both parts, and the vector is lexical only. */
 const MIN_DIMS_FOR_SEMANTIC = 32;
 
 export interface OfflineEmbedderOptions {
   /** Weight w of the lexical part: cosine = w × lexical cosine + (1 − w) × word-vector cosine. */
   lexicalWeight?: number;
+  /** Weight of the lexical part in query vectors (see {@link OfflineEmbedder.embedQuery}). */
+  queryLexicalWeight?: number;
   /** A word table other than the shipped one (measurement scripts). */
   table?: WordTable;
 }
@@ -70,13 +74,19 @@ export class OfflineEmbedder implements Embedder {
   readonly nearDuplicate = 0.85;
   /** Word vectors give it some meaning: fusion trusts it as a semantic side. */
   readonly semantic = true;
-  /** To calibrate on the eval corpus's unanswerable questions (think abstains below it). */
-  readonly relevanceFloor = 0.3;
+  /**
+   * Think answers from hits at or above it (or matching half the query's keyword weight). Chosen
+   * with the keyword floor on the eval corpus (313 answerable questions, 39 off-topic ones): 0.35
+   * answers 85% of answerable questions and abstains on 44% of off-topic ones; 0.3 answers 93%
+   * but abstains on only 26%; 0.5 abstains on 85% but answers only 42%. Names and common words keep
+   * off-topic questions about the same people ("What is Priya's blood type?") at 0.3–0.5.
+   */
+  readonly relevanceFloor = 0.35;
   /** Components of the word-vector part (0 when the vector is lexical only). */
   readonly semanticDims: number;
   readonly lexicalDims: number;
-  private readonly lexScale: number;
-  private readonly semScale: number;
+  private readonly scales: { lex: number; sem: number };
+  private readonly queryScales: { lex: number; sem: number };
   private readonly table: WordTable;
 
   constructor(dimensions = 256, options: OfflineEmbedderOptions = {}) {
@@ -86,8 +96,9 @@ export class OfflineEmbedder implements Embedder {
     this.table = options.table ?? shippedTable();
     this.semanticDims = w >= 1 || dimensions < MIN_DIMS_FOR_SEMANTIC ? 0 : Math.min(this.table.dims, Math.floor(dimensions / 2));
     this.lexicalDims = dimensions - this.semanticDims;
-    this.lexScale = this.semanticDims ? Math.sqrt(w) : 1;
-    this.semScale = Math.sqrt(1 - w);
+    const scales = (weight: number) => ({ lex: this.semanticDims ? Math.sqrt(weight) : 1, sem: Math.sqrt(1 - weight) });
+    this.scales = scales(w);
+    this.queryScales = scales(options.queryLexicalWeight ?? QUERY_LEXICAL_WEIGHT);
     // Another weight or table is another vector space.
     const tuned = options.lexicalWeight !== undefined || options.table ? "-custom" : "";
     this.model = `edgemem-lexsem-v2-${dimensions}${tuned}`;
@@ -97,19 +108,28 @@ export class OfflineEmbedder implements Embedder {
     return texts.map((t) => this.embedOne(t));
   }
 
-  embedOne(text: string): Float32Array {
+  /**
+   * A search query leans on meaning more than stored texts do: with parts weighted wq (query) and
+   * w (memory), cosine = √(wq·w)·lexical + √((1−wq)(1−w))·semantic. Memories keep w = 0.6, which
+   * dedup needs; queries use wq = {@link QUERY_LEXICAL_WEIGHT}.
+   */
+  async embedQuery(text: string): Promise<Float32Array> {
+    return this.embedOne(text, this.queryScales);
+  }
+
+  embedOne(text: string, scales: { lex: number; sem: number } = this.scales): Float32Array {
     const tokens = words(text);
     const v = new Float32Array(this.dimensions);
     const lex = v.subarray(0, this.lexicalDims);
     this.lexical(tokens, lex);
     if (!this.semanticDims) return normalize(v);
     const sem = v.subarray(this.lexicalDims);
-    this.semantic(tokens, sem);
+    this.wordVectors(tokens, sem);
     // Either part may be empty (no word in the table; or, at w = 0, no lexical part): the other then
     // takes the whole length, so every non-empty text is unit-length.
     const both = norm(lex) > 0 && norm(sem) > 0;
-    scaleToUnit(lex, both ? this.lexScale : 1);
-    scaleToUnit(sem, both ? this.semScale : 1);
+    scaleToUnit(lex, both ? scales.lex : 1);
+    scaleToUnit(sem, both ? scales.sem : 1);
     return v;
   }
 
@@ -134,7 +154,7 @@ export class OfflineEmbedder implements Embedder {
   }
 
   /** Adds the SIF-weighted sum of the tokens' word vectors (their first `v.length` components) to v. */
-  private semantic(tokens: string[], v: Float32Array): void {
+  private wordVectors(tokens: string[], v: Float32Array): void {
     const table = this.table;
     for (const w of tokens) {
       const row = rowOf(table, w);

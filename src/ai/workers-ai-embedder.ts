@@ -20,6 +20,10 @@ export class WorkersAiEmbedder implements Embedder {
     readonly dimensions: number,
   ) {}
 
+  async embedQuery(text: string): Promise<Float32Array> {
+    return (await this.embed([text]))[0]!;
+  }
+
   async embed(texts: string[]): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     // Workers AI takes at most 100 texts per embedding call.

@@ -7,7 +7,7 @@ import type { MemoryFilter } from "../domain/filters.ts";
 import type { ForgetPolicy } from "../domain/forget.ts";
 import { newId } from "../domain/ids.ts";
 import type { Memory, NewMemory } from "../domain/memory.ts";
-import { ABSTAIN_ANSWER, relevantHits, type RelevanceFloors } from "../domain/relevance.ts";
+import { ABSTAIN_ANSWER, citedHits, type RelevanceFloors } from "../domain/relevance.ts";
 import { compatibleFacts, faithfulMerge } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { nameKey, type Entity, type GraphRepo, type GraphScope, type Relation } from "../store/graph-repo.ts";
@@ -263,7 +263,7 @@ export class KnowledgeService {
       this.graphAround(p, q.question, 1, false, scope),
     ]);
     const llm = this.d.llm;
-    const citations = relevantHits(search.hits, this.d.relevance);
+    const citations = citedHits(search.hits, this.d.relevance);
     if (!citations.length) return { answer: once(ABSTAIN_ANSWER), citations: [], facts: [], provider: llm.name };
     const facts = graph.facts;
     async function* answer(): AsyncGenerator<string> {

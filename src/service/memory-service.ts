@@ -806,13 +806,13 @@ export class MemoryService {
     warnings: string[],
   ): Promise<{ query: Float32Array; hits: VectorHit[] } | null> {
     try {
-      const [query] = await this.d.embedder.embed([text]);
-      const hits = await this.d.index.query(tenant, query!, {
+      const query = await this.d.embedder.embedQuery(text);
+      const hits = await this.d.index.query(tenant, query, {
         topK: Math.min(this.d.index.maxTopK, depth),
         model: this.d.embedder.model,
         filter: vectorFilterOf(req.filter),
       });
-      return { query: query!, hits: hits.filter((h) => h.score >= this.d.embedder.noiseFloor) };
+      return { query, hits: hits.filter((h) => h.score >= this.d.embedder.noiseFloor) };
     } catch (e) {
       this.d.log.warn("vector search failed; keyword results only", { error: errorMessage(e) });
       warnings.push(`vector search unavailable (${errorMessage(e)}); results are keyword matches only`);

@@ -94,6 +94,18 @@ describe("ranking", () => {
     );
   });
 
+  it("fusion: without hybrid_alpha, the keyword side's coverage of the query moves the weight", () => {
+    const semantic = { ...lexical, semantic: true };
+    const withMatch = (keywordMatch: number) => [{ ...cand("a", 0.9, 2), keywordMatch }, { ...cand("b", 0.5, 1), keywordMatch: keywordMatch / 2 }];
+    // Some memory holds (nearly) all the query's weighted terms: the keyword side is trusted more.
+    expect(fuseScores(withMatch(0.9), semantic).alpha).toBeCloseTo(0.35, 12);
+    expect(fuseScores(withMatch(0.6), semantic).alpha).toBeCloseTo(0.5, 12);
+    // None holds even 40% of them: the words differ from the question's, meaning decides more.
+    expect(fuseScores(withMatch(0.2), semantic).alpha).toBeCloseTo(0.65, 12);
+    // An explicit hybrid_alpha is taken as given.
+    expect(fuseScores(withMatch(0.2), { ...semantic, alpha: 0.3 }).alpha).toBe(0.3);
+  });
+
   it("fusion: a strong keyword hit is not displaced by vector noise", () => {
     // Keyword side: one clear answer. Vector side: near-floor noise that ranks other memories first.
     const c = [cand("answer", 0.15, 8, [5, 1]), cand("n1", 0.2, 0, [1, null]), cand("n2", 0.19, 0.5, [2, 2])];

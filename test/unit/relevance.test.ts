@@ -3,6 +3,8 @@ import { OfflineEmbedder } from "../../src/ai/offline-embedder.ts";
 import { dot } from "../../src/ai/embedder.ts";
 import {
   ABSTAIN_ANSWER,
+  CITE_SHARE,
+  citedHits,
   DEFAULT_KEYWORD_FLOOR,
   DEFAULT_RELEVANCE_FLOORS,
   DEFAULT_VECTOR_FLOOR,
@@ -34,6 +36,15 @@ describe("relevance of retrieved memories", () => {
     expect(relevantHits([{ id: "no-details" } as { id: string; details?: undefined }], floors)).toEqual([]);
   });
 
+  it("citedHits: nothing below the floors; once one hit clears them, hits within CITE_SHARE of them are cited too", () => {
+    const floors = { vector: 0.4, keyword: 0.5 };
+    const near = hit("near", 0.4 * CITE_SHARE, null);
+    const far = hit("far", 0.4 * CITE_SHARE - 0.01, 0.5 * CITE_SHARE - 0.01);
+    expect(citedHits([near, far], floors)).toEqual([]);
+    expect(citedHits([hit("sure", 0.45, null), near, far], floors).map((h) => h.id)).toEqual(["sure", "near"]);
+    expect(citedHits([hit("sure", null, 0.5), hit("kw", null, 0.5 * CITE_SHARE)], floors).map((h) => h.id)).toEqual(["sure", "kw"]);
+  });
+
   it("the defaults and the abstain text are constants every transport shares", () => {
     expect(DEFAULT_RELEVANCE_FLOORS).toEqual({ vector: DEFAULT_VECTOR_FLOOR, keyword: DEFAULT_KEYWORD_FLOOR });
     expect(ABSTAIN_ANSWER).toBe("I don't have any memory of that.");
@@ -41,8 +52,9 @@ describe("relevance of retrieved memories", () => {
 
   it("the offline embedder's floor separates a question from its memory and from an unrelated one", async () => {
     const e = new OfflineEmbedder();
-    const [q, answer, unrelated] = await e.embed(["when is the deploy window?", "The deploy window is Friday at 6pm", "I drink two cups of coffee every morning"]);
-    expect(dot(q!, answer!)).toBeGreaterThanOrEqual(e.relevanceFloor);
-    expect(dot(q!, unrelated!)).toBeLessThan(e.relevanceFloor);
+    const q = await e.embedQuery("when is the deploy window?");
+    const [answer, unrelated] = await e.embed(["The deploy window is Friday at 6pm", "I drink two cups of coffee every morning"]);
+    expect(dot(q, answer!)).toBeGreaterThanOrEqual(e.relevanceFloor);
+    expect(dot(q, unrelated!)).toBeLessThan(e.relevanceFloor);
   });
 });
