@@ -125,9 +125,10 @@ describe("times named in the query", () => {
   async function seed(): Promise<Api> {
     const api = await tenantApi();
     await store(api, [
-      { id: "march", text: "We decided to move the billing service to Postgres", event_date: "2024-03-12T10:00:00Z" },
-      { id: "may", text: "We decided to move the search service to Postgres", event_date: "2024-05-20T10:00:00Z" },
-      { id: "undated", text: "We decided to move the auth service to Postgres", created_at: "2024-05-02T10:00:00Z" },
+      // Alike but for a number (a distinct fact to dedup), so only their dates set them apart.
+      { id: "march", text: "Team 1 decided to move its service to Postgres", event_date: "2024-03-12T10:00:00Z" },
+      { id: "may", text: "Team 2 decided to move its service to Postgres", event_date: "2024-05-20T10:00:00Z" },
+      { id: "undated", text: "Team 3 decided to move its service to Postgres", created_at: "2024-05-02T10:00:00Z" },
     ]);
     return api;
   }
