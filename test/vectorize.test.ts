@@ -158,4 +158,24 @@ describe("embedding model changes", () => {
     expect(ids(after)).toEqual(["old-model"]);
     expect(after.warnings).toBeUndefined();
   });
+
+  it("hybrid search scores keyword-only candidates on the vector side from D1's rows, with the query's vector", async () => {
+    const vectorize = new FakeVectorize(0);
+    const api = await tenantApi({ env: { VECTORIZE: vectorize } });
+    // Many memories close to the query in meaning, so Vectorize's top k (here at most 100) is full of
+    // them and the one sharing the query's rare word is found by keywords only.
+    const near = Array.from({ length: 100 }, (_, i) => ({ id: `n${i}`, text: `The team rotates the staging deploy keys on schedule ${i}` }));
+    await store(api, near);
+    await store(api, [{ id: "rare", text: "Zeppelin notes from the airship museum visit" }]);
+    await vectorize.settle();
+    await runScheduled(api.env);
+    const res = await search(api, { text: "zeppelin deploy keys rotation", explain: true, limit: 20, recency_boost: false });
+    const rare = res.memories.find((m: { id: string }) => m.id === "rare");
+    expect(rare.score_details.keyword_rank).toBe(1);
+    expect(rare.score_details.vector_rank).toBeNull();
+    // Completed from the row D1 keeps, not left empty.
+    const e = new OfflineEmbedder();
+    const [q, v] = [await e.embedQuery("zeppelin deploy keys rotation"), (await e.embed([rare.text]))[0]!];
+    expect(rare.score_details.vector).toBeCloseTo(q.reduce((s, x, i) => s + x * v[i]!, 0), 5);
+  });
 });

@@ -168,8 +168,12 @@ const PURGE_ON_READ_EVERY_MS = 60_000;
 const lastPurge = new Map<string, number>();
 /** Per tenant: how many memories lack a vector of the current model (cached per isolate for a minute). */
 const UNEMBEDDED_TTL_MS = 60_000;
-/** Candidates each list contributes to a search at least. */
-const SEARCH_DEPTH = 50;
+/**
+ * Candidates each list contributes to a search at least. Deeper lists found nothing more on the
+ * eval corpus (recall@10 0.442 at 20, 0.441 at 30 and 50: completed scores already let each list's
+ * candidates compete on both sides) and cost CPU on every search.
+ */
+const SEARCH_DEPTH = 20;
 const unembedded = new Map<string, { n: number; at: number }>();
 
 /**
@@ -411,8 +415,7 @@ export class MemoryService {
 
     if (!text) return this.browse(p, req, now);
 
-    // Candidates per list: enough for the requested page and for fusion to reorder a deep list
-    // (on conversations, a quarter of the answers the keyword list ranks 11th-50th).
+    // Candidates per list: enough for the requested page, with room for the lists to disagree.
     const depth = Math.max(SEARCH_DEPTH, (req.offset + req.limit) * 2);
     const wantVector = req.mode !== "keyword";
     // A time the question names ("in May 2024", "last week"): memories dated then join the

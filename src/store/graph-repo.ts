@@ -149,8 +149,11 @@ export class GraphRepo {
   /**
    * Relations touching any of the entities (closed ones only when `history` is asked for) that
    * are visible in `scope`: at least one memory that stated the relation is live, still has the
-   * relation's owner, and passes the filter. A relation's `source_memory_id` is the most recently
-   * updated such memory, so a fact never points at a memory the caller cannot see.
+   * relation's owner, and passes the filter. A relation's `source_memory_id` is such a memory, so a
+   * fact never points at one the caller cannot see: the greatest id (generated ids are ULIDs, so
+   * the newest), read backwards along the sources' primary key until one is visible. Ordering by
+   * `updated_at` instead sorted every source of a fact on each read: thousands for a fact many
+   * memories state, which doubled think's latency at 10,000 memories.
    */
   async relationsOf(tenant: string, entityIds: string[], history: boolean, scope: GraphScope): Promise<Relation[]> {
     if (!entityIds.length) return [];
@@ -163,7 +166,7 @@ export class GraphRepo {
            SELECT s.memory_id FROM relation_sources s JOIN memories m ON m.tenant = s.tenant AND m.id = s.memory_id
            WHERE s.tenant = r.tenant AND s.relation_id = r.id AND m.namespace IS r.namespace AND m.user_id IS r.user_id
              AND ${LIVE} AND ${f.sql}
-           ORDER BY m.updated_at DESC, m.id LIMIT 1) AS visible_source
+           ORDER BY s.memory_id DESC LIMIT 1) AS visible_source
          FROM relations r
          WHERE r.tenant = ? AND (r.subject_id IN ${IN_JSON} OR r.object_id IN ${IN_JSON}) ${history ? "" : "AND r.valid_to IS NULL"})
        WHERE visible_source IS NOT NULL ORDER BY valid_from DESC LIMIT 500`,

@@ -6,7 +6,9 @@
 // that triggers summarization (offline provider), prompt hydration (/v1/memory/prompt), think
 // (offline answer) and ingest (offline extractor; throughput in messages/s); at the last size also
 // WebSocket round trips and fan-out, and an MCP tool call (search_long_term_memory, official MCP
-// client over streamable HTTP). Prints one table and writes the same as JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
+// client over streamable HTTP); with CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set, the
+// Workers AI reranker's latency (what RERANK adds to a search). Prints one table and writes the
+// same as JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
 // Options: --port N (default 8799), --requests N per scenario (default 300), --concurrency N
 // (default 4), --out FILE (default bench-results.json).
 import { writeFileSync } from "node:fs";
@@ -224,6 +226,40 @@ async function seedTo(target: number, have: number, rand: Rand): Promise<number>
   return have;
 }
 
+/** Credentials for the Workers AI REST API, which the reranker scenario calls. */
+const RERANK_ENV = ["CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN"] as const;
+const RERANK_MODEL = "@cf/baai/bge-reranker-base";
+/** What RERANK_TOP_N sends by default: the best 20 fused hits. */
+const RERANK_CANDIDATES = 20;
+
+/**
+ * The reranker's cost. Workers AI has no local runtime, so with credentials in the environment the
+ * model is timed directly through its REST API with what search sends it (a query and the 20 best
+ * candidates' texts): a search with RERANK on pays about this on top of its hybrid search time
+ * (measured from this machine; from a Worker the network leg is shorter).
+ */
+async function measureRerank(size: number, rand: Rand): Promise<Stat | null> {
+  const [account, token] = RERANK_ENV.map((k) => process.env[k]);
+  if (!account || !token) return null;
+  const url = `https://api.cloudflare.com/client/v4/accounts/${account}/ai/run/${RERANK_MODEL}`;
+  const contexts = Array.from({ length: RERANK_CANDIDATES }, () => ({ text: rand.pick(TEMPLATES)(rand) }));
+  try {
+    return await measure(size, 1, `rerank (${RERANK_CANDIDATES} hits, Workers AI)`, async (i) => {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ query: QUERIES[Math.abs(i) % QUERIES.length], contexts, top_k: RERANK_CANDIDATES }),
+      });
+      if (!res.ok) throw new Error(`${RERANK_MODEL} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+      await res.arrayBuffer();
+    });
+  } catch (e) {
+    // The rest of the run stands; say why this scenario has no figures.
+    console.error(`rerank: not measured (${e instanceof Error ? e.message : String(e)})`);
+    return null;
+  }
+}
+
 function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
@@ -313,6 +349,10 @@ async function main(): Promise<void> {
       }),
     );
     await mcp.close();
+
+    const rerank = await measureRerank(size, rand);
+    if (rerank) stats.push(rerank);
+    else console.error(`rerank: not measured (set ${RERANK_ENV.join(" and ")} to time ${RERANK_MODEL} on Workers AI)`);
 
     const p95 = (size: number, c: number, scenario: string) =>
       stats.find((s) => s.size === size && s.concurrency === c && s.scenario === scenario)!.p95;
