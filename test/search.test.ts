@@ -149,6 +149,9 @@ describe("times named in the query", () => {
     await store(api, [{ id: "offsite", text: "Offsite in Lisbon: agreed on quarterly planning", event_date: "2024-10-15T09:00:00Z" }]);
     const res = await search(api, { ...base, text: "what happened in October 2024" });
     expect(ids(res)[0]).toBe("offsite");
+    // Dated candidates pass the request's filter like every other.
+    const elsewhere = await search(api, { ...base, text: "what happened in October 2024", namespace: { eq: "other" } });
+    expect(ids(elsewhere)).not.toContain("offsite");
   });
 
   it("changes nothing when no time is named, or in the single-list modes", async () => {

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { errorMessage } from "../log.ts";
 import { LlmError, withRetries, type ChatMessage, type ChatModel, type ChatOptions, type RetryPolicy } from "./llm.ts";
 import { idleTimeout, sseData } from "./sse.ts";
-import { withTimeout } from "./timeout.ts";
+import { withTimeout } from "../timeout.ts";
 
 /** The slice of the AI binding a chat model uses (so a test can hand in a stand-in). */
 export interface AiRunner {

@@ -110,3 +110,11 @@ export function matchesArrayTag(values: string[], f: NormalTagFilter): boolean {
   if (f.all.some((v) => !values.includes(v))) return false;
   return true;
 }
+
+/** The filter of one owner: a namespace and/or a user (empty when neither is given). */
+export function ownerFilter(o: { namespace?: string | null; user_id?: string | null }): MemoryFilter {
+  const filter: MemoryFilter = {};
+  if (o.namespace) filter.namespace = { eq: o.namespace };
+  if (o.user_id) filter.user_id = { eq: o.user_id };
+  return filter;
+}

@@ -85,6 +85,8 @@ const LEXICAL_VECTOR_WEIGHT = 0.25;
 const SEMANTIC_VECTOR_WEIGHT = 0.5;
 /** How far the keyword side's coverage of the query moves the weight either way. */
 const COVERAGE_SHIFT = 0.15;
+/** The keyword hits whose coverage counts (every page of a search has at least these). */
+const COVERAGE_WINDOW = 20;
 
 /**
  * The vector side's weight when the caller gives none: what the embedder can see, moved by how
@@ -96,8 +98,9 @@ const COVERAGE_SHIFT = 0.15;
  */
 function trustedVectorWeight(candidates: Candidate[], semantic: boolean): number {
   const base = semantic ? SEMANTIC_VECTOR_WEIGHT : LEXICAL_VECTOR_WEIGHT;
+  // From the keyword list's head only: later pages read deeper lists and must weigh alike.
   let coverage = 0;
-  for (const c of candidates) coverage = Math.max(coverage, c.keywordMatch);
+  for (const c of candidates) if (c.keywordRank !== null && c.keywordRank <= COVERAGE_WINDOW) coverage = Math.max(coverage, c.keywordMatch);
   return coverage >= 0.8 ? base - COVERAGE_SHIFT : coverage < 0.4 ? base + COVERAGE_SHIFT : base;
 }
 
@@ -122,7 +125,7 @@ export function fuseScores(candidates: Candidate[], opts: FusionOptions): { rank
     const k = topKeyword > 0 ? c.keyword / topKeyword : 0;
     return { ...c, relevance: alpha * v + (1 - alpha) * k };
   });
-  ranked.sort((a, b) => b.relevance - a.relevance || rankOrder(a.keywordRank, b.keywordRank) || rankOrder(a.vectorRank, b.vectorRank));
+  ranked.sort(byRelevance);
   return { ranked, alpha };
 }
 
@@ -145,7 +148,12 @@ export function boostInTime(
       const fit = m ? (m.event_date !== null ? timeBoost(m.event_date, time) : timeBoost(m.created_at, time) / 2) : 0;
       return { ...r, time: fit, relevance: (r.relevance * (1 + TIME_WEIGHT * fit)) / (1 + TIME_WEIGHT) };
     })
-    .sort((a, b) => b.relevance - a.relevance || rankOrder(a.keywordRank, b.keywordRank) || rankOrder(a.vectorRank, b.vectorRank));
+    .sort(byRelevance);
+}
+
+/** Best first; ties go to the better keyword rank, then the better vector rank. */
+function byRelevance(a: Ranked, b: Ranked): number {
+  return b.relevance - a.relevance || rankOrder(a.keywordRank, b.keywordRank) || rankOrder(a.vectorRank, b.vectorRank);
 }
 
 function rankOrder(a: number | null, b: number | null): number {

@@ -42,7 +42,7 @@ export interface TimeQuery {
   from: number;
   /** End, exclusive, ≤ MAX_DATE_MS + 1; always > from. */
   to: number;
-  /** The phrase as written in the query (a caller may strip it before keyword search). */
+  /** The phrase as written in the query. */
   matched: string;
   /** Where `matched` starts in the query text (UTF-16 offset). */
   index: number;
@@ -875,14 +875,8 @@ export function parseTimeQuery(text: string, now: number): TimeQuery | null {
  * period outside still scores ~0.96, one a period outside 0.2, ten periods 0.0025. So "May 2023"
  * still prefers 3 June (0.96) over December (0.006). 0 when the memory has no date.
  *
- * Integration (the search service decides): take the date as `event_date ?? created_at`, and
- * combine multiplicatively so queries without a time are untouched and relevance stays primary:
- *   score = relevance × (1 + β · timeBoost(date, q)),  β ≈ 0.3
- * (β ≈ 0.15 for a memory dated only by created_at, which says when it was stored, not when it
- * happened). Optionally add a third candidate list, memories whose event_date lies in
- * [from − scale, to + scale), ranked by the same text relevance, so a dated memory whose words
- * match the question weakly can still be found; and strip `matched` from the text given to
- * keyword search, so "May" in "in May 2023" does not match the modal verb in other memories.
+ * Search weighs relevance by it (`boostInTime` in ranking.ts) and adds the memories dated in
+ * [from, to) to its candidates; it keeps the query's words (see MemoryService.search).
  */
 export function timeBoost(date: number | null | undefined, q: TimeQuery): number {
   if (date === null || date === undefined || !Number.isFinite(date)) return 0;

@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import type { Entity } from "../store/graph-repo.ts";
-import type { MemoryFilter } from "../domain/filters.ts";
+import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
 import type { FeedbackResult, GraphFact, GraphQuery, GraphResult, IngestResult, Rating, Stats, ThinkResult } from "../service/knowledge.ts";
 import type { SearchHit } from "../service/memory-service.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
@@ -136,13 +136,6 @@ export const statsOut = z.object({
 export const consolidationOut = z.object({ checked: count, merged: count, removed: count, forgotten: count });
 
 /** The filter of a request's `namespace` and `user_id` (either may be absent). */
-export function ownerFilter(b: { namespace?: string | null; user_id?: string | null }): MemoryFilter {
-  const filter: MemoryFilter = {};
-  if (b.namespace) filter.namespace = { eq: b.namespace };
-  if (b.user_id) filter.user_id = { eq: b.user_id };
-  return filter;
-}
-
 /** A think body as the service's question: namespace and user_id narrow the memories and facts consulted. */
 export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeof thinkBody>, "stream">): { question: string; limit: number; filter: MemoryFilter } {
   return { question: b.question, limit: b.limit, filter: ownerFilter(b) };

@@ -215,13 +215,14 @@ export class KnowledgeService {
     const entities = new Map(seeds.map((e) => [e.id, e]));
     const neighbours: { entity: Entity; hops: number }[] = [];
     let frontier = seeds.map((e) => e.id);
-    // By fact: owners who stated the same fact each have their relation; the caller sees it once.
+    // By fact: owners who stated the same fact each have their relation; the caller sees a current
+    // fact once. A closed one keeps its period, so a fact true twice shows twice in the history.
     const relations = new Map<string, Relation>();
     for (let hop = 1; hop <= hops && frontier.length; hop++) {
       const rels = await this.d.graph.relationsOf(p.tenant, frontier, history, scope);
       const next: string[] = [];
       for (const r of rels) {
-        const key = JSON.stringify([r.subject_id, r.predicate, r.object_id, r.valid_to === null]);
+        const key = JSON.stringify([r.subject_id, r.predicate, r.object_id, r.valid_to === null ? null : [r.valid_from, r.valid_to]]);
         if (!relations.has(key)) relations.set(key, r);
         for (const id of [r.subject_id, r.object_id]) if (!entities.has(id) && !next.includes(id)) next.push(id);
       }

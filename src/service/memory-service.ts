@@ -1,9 +1,9 @@
 import type { Embedder } from "../ai/embedder.ts";
 import type { Reranker } from "../ai/reranker.ts";
-import { withTimeout } from "../ai/timeout.ts";
+import { withTimeout } from "../timeout.ts";
 import type { Config } from "../config.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
-import type { MemoryFilter } from "../domain/filters.ts";
+import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
 import { selectForForgetting, type ForgetPolicy } from "../domain/forget.ts";
 import { byteLength, MAX_ID_BYTES, newId, sha256Hex } from "../domain/ids.ts";
 import {
@@ -168,12 +168,6 @@ const PURGE_ON_READ_EVERY_MS = 60_000;
 const lastPurge = new Map<string, number>();
 /** Per tenant: how many memories lack a vector of the current model (cached per isolate for a minute). */
 const UNEMBEDDED_TTL_MS = 60_000;
-/**
- * Candidates each list contributes to a search at least. Deeper lists found nothing more on the
- * eval corpus (recall@10 0.442 at 20, 0.441 at 30 and 50: completed scores already let each list's
- * candidates compete on both sides) and cost CPU on every search.
- */
-const SEARCH_DEPTH = 20;
 const unembedded = new Map<string, { n: number; at: number }>();
 
 /**
@@ -181,6 +175,15 @@ const unembedded = new Map<string, { n: number; at: number }>();
  * It validates invariants, orchestrates D1, the embedder and the vector index, and emits
  * domain events; it knows nothing of HTTP or sockets.
  */
+/**
+ * Candidates each list contributes to a search at least. Deeper lists found nothing more on the
+ * eval corpus (recall@10 0.442 at 20, 0.441 at 30 and 50: completed scores already let each list's
+ * candidates compete on both sides) and cost CPU on every search.
+ */
+const SEARCH_DEPTH = 20;
+/** Memories dated in a time the query names that join the candidates (the newest, if more). */
+const DATED_CANDIDATES = 50;
+
 export class MemoryService {
   constructor(private readonly d: ServiceDeps) {}
 
@@ -367,7 +370,7 @@ export class MemoryService {
   /** Memories of the same owner whose vectors are at least `threshold` similar to `m`'s. */
   async similar(p: Principal, m: Memory, threshold: number): Promise<Memory[]> {
     const [vector] = await this.d.embedder.embed([m.text]);
-    const hits = await this.d.index.query(p.tenant, vector!, { topK: 10, model: this.d.embedder.model, filter: ownerFilter(m) });
+    const hits = await this.d.index.query(p.tenant, vector!, { topK: 10, model: this.d.embedder.model, filter: vectorFilterOf(ownerFilter(m)) });
     const ids = hits.filter((h) => h.id !== m.id && h.score >= threshold).map((h) => h.id);
     const rows = await this.d.repo.getMany(p.tenant, ids, this.d.clock());
     return rows.filter((o) => sameOwner(o, m));
@@ -435,7 +438,8 @@ export class MemoryService {
           )
         : null,
       wantVector ? this.unembeddedCount(p.tenant, now) : 0,
-      time ? this.datedIn(p.tenant, time, req.filter, now, depth) : [],
+      // A fixed number, so every page of a search ranks the same candidates.
+      time ? this.d.repo.datedIn(p.tenant, now, req.filter, time, DATED_CANDIDATES) : [],
     ]);
     if (missingVectors > 0 && vectorSide) {
       // Never mix vector spaces, and never do it silently: say what vector search cannot see.
@@ -445,7 +449,7 @@ export class MemoryService {
     }
     const degraded = wantVector && !vectorSide;
     // Semantic search with the vector side down still answers, from keywords.
-    const keywordSearch = keywords ?? (degraded ? await keywordSide(await this.keywordQuery(p.tenant, text)) : null);
+    const keywordSearch = keywords ?? (degraded && req.mode === "semantic" ? await keywordSide(await this.keywordQuery(p.tenant, text)) : null);
     const keywordQ = keywordSearch?.q ?? null;
     const keywordHits = keywordSearch?.hits ?? [];
 
@@ -464,7 +468,7 @@ export class MemoryService {
     const threshold = req.distanceThreshold;
     if (threshold !== null) ranked = ranked.filter((r) => r.keyword > 0 || r.vector === null || 1 - r.vector <= threshold);
     if (time) ranked = boostInTime(ranked, memories, time);
-    if (req.mode === "hybrid" && !degraded) ranked = await this.rerank(text, ranked, memories, req.offset + req.limit, warnings);
+    if (req.mode === "hybrid" && !degraded) ranked = await this.rerank(text, ranked, memories, warnings);
     const scoreType: SearchMode = degraded ? "keyword" : req.mode;
     const scored = this.score(ranked, memories, req, now, scoreType, keywordQ !== null, alpha);
     const hits = scored.slice(req.offset, req.offset + req.limit);
@@ -474,28 +478,15 @@ export class MemoryService {
   }
 
   /**
-   * Memories dated in a queried time, by `event_date` or (for memories without one) `created_at`,
-   * that pass the request's filter. A request filtering `event_date` itself keeps its own filter.
-   */
-  private async datedIn(tenant: string, time: TimeQuery, filter: MemoryFilter, now: number, limit: number): Promise<Memory[]> {
-    if (filter.event_date) return [];
-    const range = { gte: time.from, lt: time.to };
-    const [byEvent, byCreation] = await Promise.all([
-      this.d.repo.list(tenant, now, { filter: { ...filter, event_date: range }, limit }),
-      filter.created_at ? null : this.d.repo.list(tenant, now, { filter: { ...filter, created_at: range }, limit }),
-    ]);
-    return [...byEvent.memories, ...(byCreation?.memories.filter((m) => m.event_date === null) ?? [])];
-  }
-
-  /**
-   * The second stage: the reranker re-orders the best candidates (at least the requested page),
+   * The second stage: the reranker re-orders the best RERANK_TOP_N candidates,
    * which take over the relevance values of those places so the scale stays that of fusion. On
    * failure or timeout the fused order stands, with a warning.
    */
-  private async rerank(text: string, ranked: Ranked[], memories: Map<string, Memory>, need: number, warnings: string[]): Promise<Ranked[]> {
+  private async rerank(text: string, ranked: Ranked[], memories: Map<string, Memory>, warnings: string[]): Promise<Ranked[]> {
     const reranker = this.d.reranker;
     if (!reranker || ranked.length < 2) return ranked;
-    const top = ranked.slice(0, Math.max(this.d.config.RERANK_TOP_N, need));
+    // The same first N whatever the page, so pages past it stay in fused order and never overlap.
+    const top = ranked.slice(0, this.d.config.RERANK_TOP_N);
     const ms = this.d.config.RERANK_TIMEOUT_MS;
     try {
       const scores = await withTimeout(
@@ -747,7 +738,7 @@ export class MemoryService {
       return hits;
     }
     // The index filters what it can; rows are re-checked for the same owner afterwards.
-    const queries = inputs.map(([, m]) => ({ vector: vectors.get(m.text)!, filter: ownerFilter(m) }));
+    const queries = inputs.map(([, m]) => ({ vector: vectors.get(m.text)!, filter: vectorFilterOf(ownerFilter(m)) }));
     const results = await this.d.index.queryMany(tenant, queries, { topK: 5, model: this.d.embedder.model });
     for (const [i, [id]] of inputs.entries()) {
       const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => h.id);
@@ -943,13 +934,6 @@ function sameOwner(m: Memory, input: Pick<NewMemory, "namespace" | "user_id">): 
 }
 
 /** The part of "same namespace and user" a vector index can apply itself. */
-function ownerFilter(m: Pick<NewMemory, "namespace" | "user_id">): VectorFilter {
-  const filter: MemoryFilter = {};
-  if (m.namespace) filter.namespace = { eq: m.namespace };
-  if (m.user_id) filter.user_id = { eq: m.user_id };
-  return vectorFilterOf(filter);
-}
-
 /** A memory with neither topics nor entities gets them from the offline tagger. */
 function withTags(m: NewMemory): NewMemory {
   if (m.topics?.length || m.entities?.length) return m;

@@ -223,6 +223,21 @@ export class MemoryRepo {
   }
 
   /** Live memories matching a filter, newest first, with the total count. */
+  /**
+   * Live memories passing `filter` whose time — `event_date`, or `created_at` for a memory without
+   * one — lies in [from, to), the latest first (index `memories_when`, migration 0008).
+   */
+  async datedIn(tenant: string, now: number, filter: MemoryFilter, range: { from: number; to: number }, limit: number): Promise<Memory[]> {
+    const f = compileFilter(filter);
+    const when = "coalesce(m.event_date, m.created_at)";
+    const { results } = await bindChecked(
+      this.db,
+      `${SELECT} WHERE ${andAll(["m.tenant = ?", `${when} >= ?`, `${when} < ?`, LIVE, f.sql])} ORDER BY ${when} DESC, m.seq DESC LIMIT ?`,
+      [tenant, range.from, range.to, now, ...f.params, limit],
+    ).all<Row>();
+    return results.map(fromRow);
+  }
+
   async list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
     const f = compileFilter(opts.filter ?? {});
     const contains = containsAllWords(["m.text", "ifnull(m.key, '')"], (opts.contains ?? "").split(/\s+/).filter(Boolean));

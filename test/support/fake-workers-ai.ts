@@ -1,3 +1,4 @@
+import { dot } from "../../src/ai/embedder.ts";
 import { OfflineEmbedder } from "../../src/ai/offline-embedder.ts";
 
 /**
@@ -45,9 +46,3 @@ const RELATED: [string, string[]][] = [
 ];
 
 const has = (text: string, word: string) => new RegExp(`\\b${word}\\b`, "i").test(text);
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}

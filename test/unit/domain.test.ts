@@ -96,12 +96,17 @@ describe("ranking", () => {
 
   it("fusion: without hybrid_alpha, the keyword side's coverage of the query moves the weight", () => {
     const semantic = { ...lexical, semantic: true };
-    const withMatch = (keywordMatch: number) => [{ ...cand("a", 0.9, 2), keywordMatch }, { ...cand("b", 0.5, 1), keywordMatch: keywordMatch / 2 }];
+    const withMatch = (keywordMatch: number) => [
+      { ...cand("a", 0.9, 2, [1, 1]), keywordMatch },
+      { ...cand("b", 0.5, 1, [2, 2]), keywordMatch: keywordMatch / 2 },
+    ];
     // Some memory holds (nearly) all the query's weighted terms: the keyword side is trusted more.
     expect(fuseScores(withMatch(0.9), semantic).alpha).toBeCloseTo(0.35, 12);
     expect(fuseScores(withMatch(0.6), semantic).alpha).toBeCloseTo(0.5, 12);
     // None holds even 40% of them: the words differ from the question's, meaning decides more.
     expect(fuseScores(withMatch(0.2), semantic).alpha).toBeCloseTo(0.65, 12);
+    // Only the keyword list's head counts, so every page of a search weighs alike.
+    expect(fuseScores([...withMatch(0.6), { ...cand("deep", 0.1, 0.5, [null, 21]), keywordMatch: 1 }], semantic).alpha).toBeCloseTo(0.5, 12);
     // An explicit hybrid_alpha is taken as given.
     expect(fuseScores(withMatch(0.2), { ...semantic, alpha: 0.3 }).alpha).toBe(0.3);
   });

@@ -6,6 +6,8 @@ import table from "../../src/ai/word-vectors.bin";
 
 const e = new OfflineEmbedder(256);
 const sim = (a: string, b: string, embedder = e) => dot(embedder.embedOne(a), embedder.embedOne(b));
+/** A search query against a stored text, as search compares them (the query embedded as a query). */
+const searchSim = async (query: string, text: string) => dot(await e.embedQuery(query), e.embedOne(text));
 const norm = (v: Float32Array) => Math.sqrt(dot(v, v));
 
 describe("offline embedder (edgemem-lexsem-v2)", () => {
@@ -37,20 +39,27 @@ describe("offline embedder (edgemem-lexsem-v2)", () => {
     expect(sim("car", "automobile")).toBeGreaterThan(e.noiseFloor);
   });
 
-  it("finds paraphrases the lexical embedder could not", () => {
+  it("finds paraphrases the lexical embedder could not", async () => {
     const q = "does the user have any diet restrictions or allergies?";
-    expect(sim(q, "I'm allergic to peanuts")).toBeGreaterThan(sim(q, "The deploy moved to Friday"));
-    expect(sim(q, "I have been vegetarian for six years")).toBeGreaterThan(e.noiseFloor);
+    expect(await searchSim(q, "I'm allergic to peanuts")).toBeGreaterThan(await searchSim(q, "The deploy moved to Friday"));
+    expect(await searchSim(q, "I have been vegetarian for six years")).toBeGreaterThan(e.noiseFloor);
     const trip = "is the user going to Japan?";
-    expect(sim(trip, "I booked a ryokan in Kyoto for April")).toBeGreaterThan(e.noiseFloor);
-    expect(sim(trip, "I booked a ryokan in Kyoto for April")).toBeGreaterThan(sim(trip, "I booked a table for Friday"));
+    expect(await searchSim(trip, "I booked a ryokan in Kyoto for April")).toBeGreaterThan(e.noiseFloor);
+    expect(await searchSim(trip, "I booked a ryokan in Kyoto for April")).toBeGreaterThan(await searchSim(trip, "I booked a table for Friday"));
   });
 
-  it("still ranks shared words first", () => {
+  it("still ranks shared words first", async () => {
     const q = "what do we use for caching";
-    expect(sim(q, "We decided to use Redis for caching")).toBeGreaterThan(0.5);
-    expect(sim(q, "the cache layer")).toBeGreaterThan(e.noiseFloor);
-    expect(sim(q, "Lunch is served at noon")).toBeLessThan(e.noiseFloor);
+    expect(await searchSim(q, "We decided to use Redis for caching")).toBeGreaterThan(0.5);
+    expect(await searchSim(q, "the cache layer")).toBeGreaterThan(e.noiseFloor);
+    expect(await searchSim(q, "Lunch is served at noon")).toBeLessThan(e.noiseFloor);
+  });
+
+  it("embeds a query leaning on meaning, a stored text on words", async () => {
+    // The same text: as a query its word-vector part weighs more, so a synonym-only match scores higher.
+    const text = "I booked a ryokan in Kyoto for April";
+    expect(await searchSim("going to Japan", text)).toBeGreaterThan(sim("going to Japan", text));
+    expect(norm(await e.embedQuery("going to Japan"))).toBeCloseTo(1, 5);
   });
 
   it("gives no NaN for empty, emoji, CJK, unknown or huge text", () => {
