@@ -181,6 +181,8 @@ const unembedded = new Map<string, { n: number; at: number }>();
  * candidates compete on both sides) and cost CPU on every search.
  */
 const SEARCH_DEPTH = 20;
+/** Candidates outside the vector list whose cosine is looked up (the keyword list's best first). */
+const MAX_COMPLETED = 200;
 /** Memories dated in a time the query names that join the candidates (the newest, if more). */
 const DATED_CANDIDATES = 50;
 
@@ -537,7 +539,8 @@ export class MemoryService {
       }
     }
     if (vectorSide) {
-      const missing = [...byId.values()].filter((c) => c.vectorRank === null).map((c) => c.id);
+      // Bounded: a deep page's keyword list can hold 1,000 candidates, and Vectorize reads each vector from D1.
+      const missing = [...byId.values()].filter((c) => c.vectorRank === null).slice(0, MAX_COMPLETED).map((c) => c.id);
       const sims = await this.d.index.similarities(tenant, vectorSide.query, missing, this.d.embedder.model).catch((e: unknown) => {
         this.d.log.warn("vector scores for keyword candidates failed", { error: errorMessage(e) });
         return new Map<string, number>();
