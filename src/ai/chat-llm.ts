@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { ENTITY_TYPES, type Extraction } from "../domain/extract.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
+import { packInOrder } from "../domain/pack.ts";
 import { ABSTAIN_ANSWER } from "../domain/relevance.ts";
 import { fitLines, sentences } from "../domain/summarize.ts";
 import { modelInfo } from "../domain/tokens.ts";
@@ -157,24 +158,12 @@ function parseJson(text: string): unknown {
 
 /** `role: content` lines grouped so each group stays within `budget` tokens (a longer message is cut). */
 function chunks(messages: SummaryRequest["messages"], budget: number, count: (s: string) => number): string[][] {
-  const out: string[][] = [];
-  let current: string[] = [];
-  let used = 0;
-  for (const m of messages) {
-    let line = `${m.role}: ${m.content}`;
-    let cost = count(line);
-    if (cost > budget) {
-      line = fitLines([line], budget, count);
-      cost = count(line);
-    }
-    if (used + cost > budget && current.length) {
-      out.push(current);
-      current = [];
-      used = 0;
-    }
-    current.push(line);
-    used += cost;
-  }
-  if (current.length) out.push(current);
-  return out;
+  const lines = messages.map((m) => {
+    const line = `${m.role}: ${m.content}`;
+    const cost = count(line);
+    if (cost <= budget) return { line, cost };
+    const cut = fitLines([line], budget, count);
+    return { line: cut, cost: count(cut) };
+  });
+  return packInOrder(lines, (l) => l.cost, budget).map((group) => group.map((l) => l.line));
 }

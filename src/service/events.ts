@@ -1,4 +1,5 @@
 import type { Memory } from "../domain/memory.ts";
+import { packInOrder } from "../domain/pack.ts";
 import type { SessionSnapshot } from "../domain/session.ts";
 
 /** The push events of the engram protocol; every memory change emits one. */
@@ -42,21 +43,7 @@ export const PUBLISH_CHUNK_BYTES = 1 << 20;
  * (an ingest, a forget) and each chunk must fit one call.
  */
 export function chunkEvents(events: DomainEvent[], maxEvents = PUBLISH_CHUNK_EVENTS, maxBytes = PUBLISH_CHUNK_BYTES): DomainEvent[][] {
-  const chunks: DomainEvent[][] = [];
-  let current: DomainEvent[] = [];
-  let bytes = 0;
-  for (const e of events) {
-    const size = approximateSize(e);
-    if (current.length && (current.length >= maxEvents || bytes + size > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(e);
-    bytes += size;
-  }
-  if (current.length) chunks.push(current);
-  return chunks;
+  return packInOrder(events, approximateSize, maxBytes, maxEvents);
 }
 
 function approximateSize(e: DomainEvent): number {

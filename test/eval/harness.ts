@@ -3,6 +3,7 @@
 // and scores evidence recall@5/@10. Runtime-neutral (a `fetch` is passed in), so the same code runs
 // in Node against `wrangler dev` or a deployment (test/eval/run.ts) and inside workerd with
 // `exports.default.fetch` (test/eval.test.ts).
+import { packInOrder } from "../../src/domain/pack.ts";
 import type { Conversation, Dataset, Question } from "./datasets.ts";
 
 export type SearchMode = "hybrid" | "semantic" | "keyword";
@@ -187,12 +188,9 @@ export async function seedDataset(dataset: Dataset, opts: EvalOptions): Promise<
 }
 
 function batchesOf(conv: Conversation, size: number, seededAt: string): Record<string, unknown>[][] {
-  const batches: Record<string, unknown>[][] = [];
-  let batch: Record<string, unknown>[] = [];
-  let bytes = 0;
-  for (const t of conv.turns) {
+  const memories = conv.turns.map((t): Record<string, unknown> => {
     const date = t.date === null ? null : new Date(t.date).toISOString();
-    const memory: Record<string, unknown> = {
+    return {
       id: memoryIdFor(conv.id, t.id),
       text: `${t.speaker}: ${t.text}`,
       namespace: conv.id,
@@ -201,17 +199,9 @@ function batchesOf(conv: Conversation, size: number, seededAt: string): Record<s
       metadata: { turn: t.id },
       ...(date ? { event_date: date, created_at: date } : {}),
     };
-    const size1 = utf8Bytes(JSON.stringify(memory)) + 1;
-    if (batch.length && (batch.length >= size || bytes + size1 > MAX_BATCH_BYTES)) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(memory);
-    bytes += size1;
-  }
-  if (batch.length) batches.push(batch);
-  return batches;
+  });
+  // Each memory's JSON and its comma: the batch body stays under the request limit.
+  return packInOrder(memories, (m) => utf8Bytes(JSON.stringify(m)) + 1, MAX_BATCH_BYTES, size);
 }
 
 /** Asks every question in every mode (question × mode requests, `askConcurrency` at a time). */

@@ -12,6 +12,7 @@ import { timestamp } from "../../src/domain/input-limits.ts";
 import { selectForForgetting } from "../../src/domain/forget.ts";
 import { byteLength, newId } from "../../src/domain/ids.ts";
 import { applyPatch, buildMemory, contentHash } from "../../src/domain/memory.ts";
+import { packInOrder } from "../../src/domain/pack.ts";
 import { DEFAULT_RECENCY, fuseScores, recencyScore, rerankWithRecency } from "../../src/domain/ranking.ts";
 import { pruneCommonTerms, queryTerms, stem, words } from "../../src/domain/text.ts";
 
@@ -115,6 +116,13 @@ describe("ranking", () => {
     // Keyword side: one clear answer. Vector side: near-floor noise that ranks other memories first.
     const c = [cand("answer", 0.15, 8, [5, 1]), cand("n1", 0.2, 0, [1, null]), cand("n2", 0.19, 0.5, [2, 2])];
     expect(fuseScores(c, lexical).ranked[0]!.id).toBe("answer");
+  });
+
+  it("packInOrder: consecutive groups within the count and size bounds; an oversized item goes alone", () => {
+    const len = (w: string) => w.length;
+    expect(packInOrder(["aa", "bb", "cc", "dddddd", "e"], len, 4)).toEqual([["aa", "bb"], ["cc"], ["dddddd"], ["e"]]);
+    expect(packInOrder([1, 2, 3, 4, 5], () => 1, 100, 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(packInOrder([], len, 4)).toEqual([]);
   });
 
   it("recency re-rank uses the weights", () => {
