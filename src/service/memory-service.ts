@@ -518,18 +518,12 @@ export class MemoryService {
     keywordQ: KeywordQuery | null,
     vectorSide: { query: Float32Array } | null,
   ): Promise<Candidate[]> {
-    const byId = new Map<string, Candidate>();
-    const entry = (id: string): Candidate => {
-      let c = byId.get(id);
-      if (!c) {
-        c = { id, vector: null, vectorRank: null, keyword: 0, keywordMatch: 0, keywordRank: null };
-        byId.set(id, c);
-      }
-      return c;
-    };
-    for (const id of memories.keys()) entry(id);
-    vectorHits.forEach((h, i) => Object.assign(entry(h.id), { vector: h.score, vectorRank: i + 1 }));
-    keywordHits.forEach((h, i) => (entry(h.memory.id).keywordRank = i + 1));
+    // Every candidate is one of the memories read (vector hits were filtered to them).
+    const byId = new Map<string, Candidate>(
+      [...memories.keys()].map((id) => [id, { id, vector: null, vectorRank: null, keyword: 0, keywordMatch: 0, keywordRank: null }]),
+    );
+    vectorHits.forEach((h, i) => Object.assign(byId.get(h.id)!, { vector: h.score, vectorRank: i + 1 }));
+    keywordHits.forEach((h, i) => (byId.get(h.memory.id)!.keywordRank = i + 1));
     if (keywordQ) {
       for (const c of byId.values()) {
         const m = memories.get(c.id)!;
