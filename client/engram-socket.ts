@@ -21,7 +21,16 @@ export interface EngramCommands {
     reply: { memories: (T.MemoryRecord & { score: number })[]; total: number };
   };
   think: { payload: T.ThinkRequest; reply: T.ThinkResult };
-  feedback: { payload: { memory_id: string; rating?: "positive" | "negative"; positive?: boolean; helpful?: boolean; comment?: string | null }; reply: T.FeedbackResult };
+  feedback: {
+    payload: {
+      memory_id: string;
+      rating?: "positive" | "negative";
+      positive?: boolean;
+      helpful?: boolean;
+      comment?: string | null;
+    };
+    reply: T.FeedbackResult;
+  };
   query: { payload: T.GraphQuery; reply: T.GraphResult };
   ingest: { payload: T.IngestRequest; reply: Omit<T.IngestResult, "warnings"> };
   status: { payload: Record<string, never>; reply: T.Status };
@@ -169,11 +178,21 @@ export class EngramSocket {
   }
 
   /** Sends a command (queued while disconnected); resolves with its reply's data. */
-  send<C extends EngramCommand>(command: C, payload: EngramCommands[C]["payload"], opts: { onToken?: (token: string) => void } = {}): Promise<EngramCommands[C]["reply"]> {
+  send<C extends EngramCommand>(
+    command: C,
+    payload: EngramCommands[C]["payload"],
+    opts: { onToken?: (token: string) => void } = {},
+  ): Promise<EngramCommands[C]["reply"]> {
     const id = `c${this.nextId++}`;
     return new Promise((resolve, reject) => {
       if (this.finished) return reject(new EngramError("CLOSED", "the socket was closed"));
-      const p: Pending = { frame: JSON.stringify({ id, command, payload }), resolve, reject, onToken: opts.onToken, sent: false };
+      const p: Pending = {
+        frame: JSON.stringify({ id, command, payload }),
+        resolve,
+        reject,
+        onToken: opts.onToken,
+        sent: false,
+      };
       this.pending.set(id, p);
       if (this.state === "closed" && !this.opened) void this.connect();
       this.flush();
@@ -278,7 +297,8 @@ export class EngramSocket {
       p.sent = true;
       p.timer = setTimeout(() => {
         const id = JSON.parse(p.frame).id as string;
-        if (this.pending.delete(id)) p.reject(new EngramError("TIMEOUT", `no reply in ${this.options.requestTimeoutMs ?? 30_000} ms`));
+        if (this.pending.delete(id))
+          p.reject(new EngramError("TIMEOUT", `no reply in ${this.options.requestTimeoutMs ?? 30_000} ms`));
       }, this.options.requestTimeoutMs ?? 30_000);
     }
   }
@@ -315,7 +335,10 @@ export class EngramSocket {
     this.pending.delete(f.id);
     clearTimeout(p.timer);
     if (f.status === "ok") p.resolve(f.data);
-    else p.reject(new EngramError(f.error?.code ?? "INTERNAL_ERROR", f.error?.message ?? "command failed", f.error?.issues ?? []));
+    else
+      p.reject(
+        new EngramError(f.error?.code ?? "INTERNAL_ERROR", f.error?.message ?? "command failed", f.error?.issues ?? []),
+      );
   }
 
   private failPending(which: (p: Pending) => boolean, code: string, message: string): void {

@@ -22,7 +22,12 @@ export class EdgememError extends Error {
   readonly issues: { field: string; message: string }[];
 
   // No parameter properties: Node runs this file by stripping types only.
-  constructor(status: number, code: EdgememError["code"], message: string, issues: { field: string; message: string }[] = []) {
+  constructor(
+    status: number,
+    code: EdgememError["code"],
+    message: string,
+    issues: { field: string; message: string }[] = [],
+  ) {
     super(message);
     this.status = status;
     this.code = code;
@@ -65,7 +70,11 @@ export class EdgememClient {
     }
   }
 
-  private async send(method: string, path: string, { query, body }: { query?: Query; body?: unknown }): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    { query, body }: { query?: Query; body?: unknown },
+  ): Promise<Response> {
     const url = new URL(this.baseUrl + path);
     for (const [k, v] of Object.entries(query ?? {}) as [string, unknown][]) {
       if (v === undefined || v === null) continue;
@@ -78,7 +87,11 @@ export class EdgememClient {
     const doFetch = this.options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));
     let res: Response;
     try {
-      res = await doFetch(url.toString(), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await doFetch(url.toString(), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     } catch (e) {
       throw new EdgememError(0, "network_error", `${method} ${path}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -89,7 +102,12 @@ export class EdgememClient {
     } catch {
       // not JSON: keep the status
     }
-    throw new EdgememError(res.status, (err.error as T.ErrorCode) ?? "internal_error", err.message ?? `${method} ${path} failed with ${res.status}`, err.issues);
+    throw new EdgememError(
+      res.status,
+      (err.error as T.ErrorCode) ?? "internal_error",
+      err.message ?? `${method} ${path} failed with ${res.status}`,
+      err.issues,
+    );
   }
 
   // ---- Agent Memory Server: long-term memory -------------------------------------------------
@@ -99,8 +117,14 @@ export class EdgememClient {
   }
 
   /** Stores memories; identical ones are not stored twice unless `deduplicate: false`. */
-  createLongTermMemories(memories: T.MemoryInput[], opts: { namespace?: string; deduplicate?: boolean } = {}): Promise<T.CreateResult> {
-    return this.request("POST", "/v1/long-term-memory/", { query: { namespace: opts.namespace }, body: { memories, deduplicate: opts.deduplicate } });
+  createLongTermMemories(
+    memories: T.MemoryInput[],
+    opts: { namespace?: string; deduplicate?: boolean } = {},
+  ): Promise<T.CreateResult> {
+    return this.request("POST", "/v1/long-term-memory/", {
+      query: { namespace: opts.namespace },
+      body: { memories, deduplicate: opts.deduplicate },
+    });
   }
 
   searchLongTermMemory(req: T.SearchRequest): Promise<T.SearchResult> {
@@ -131,16 +155,25 @@ export class EdgememClient {
 
   // ---- Agent Memory Server: working memory and prompts ---------------------------------------
 
-  listSessions(opts: { limit?: number; offset?: number; namespace?: string; user_id?: string } = {}): Promise<T.SessionList> {
+  listSessions(
+    opts: { limit?: number; offset?: number; namespace?: string; user_id?: string } = {},
+  ): Promise<T.SessionList> {
     return this.request("GET", "/v1/working-memory/", { query: opts });
   }
 
-  getWorkingMemory(sessionId: string, opts: T.SessionOptions & { recent_messages_limit?: number } = {}): Promise<T.WorkingMemory> {
+  getWorkingMemory(
+    sessionId: string,
+    opts: T.SessionOptions & { recent_messages_limit?: number } = {},
+  ): Promise<T.WorkingMemory> {
     return this.request("GET", `/v1/working-memory/${encodeURIComponent(sessionId)}`, { query: opts });
   }
 
   /** Replaces the session; messages beyond the model's budget are summarized into `context`. */
-  putWorkingMemory(sessionId: string, session: T.WorkingMemoryInput, opts: T.SessionOptions = {}): Promise<T.WorkingMemory> {
+  putWorkingMemory(
+    sessionId: string,
+    session: T.WorkingMemoryInput,
+    opts: T.SessionOptions = {},
+  ): Promise<T.WorkingMemory> {
     return this.request("PUT", `/v1/working-memory/${encodeURIComponent(sessionId)}`, { query: opts, body: session });
   }
 
@@ -216,7 +249,8 @@ export class EdgememClient {
     list: (q: T.CrudListQuery = {}): Promise<T.CrudMemory[]> => this.request("GET", "/api/memories", { query: q }),
     search: (q: T.CrudSearch): Promise<T.CrudMemory[]> => this.request("POST", "/api/memories/search", { body: q }),
     get: (id: string): Promise<T.CrudMemory> => this.request("GET", `/api/memories/${encodeURIComponent(id)}`),
-    update: (id: string, patch: T.CrudUpdate): Promise<T.CrudMemory> => this.request("PUT", `/api/memories/${encodeURIComponent(id)}`, { body: patch }),
+    update: (id: string, patch: T.CrudUpdate): Promise<T.CrudMemory> =>
+      this.request("PUT", `/api/memories/${encodeURIComponent(id)}`, { body: patch }),
     delete: (id: string): Promise<void> => this.request("DELETE", `/api/memories/${encodeURIComponent(id)}`),
     history: (id: string): Promise<T.History> => this.request("GET", `/api/memories/${encodeURIComponent(id)}/history`),
   };

@@ -382,7 +382,8 @@ export interface ThinkResult extends ThinkSources {
 }
 
 /** One event of a streamed think: a token, the end with the sources, or an error. */
-export type ThinkEvent = { token: string } | (ThinkSources & { done: true }) | { error: { code: string; message: string } };
+export type ThinkEvent =
+  { token: string } | (ThinkSources & { done: true }) | { error: { code: string; message: string } };
 
 export interface FeedbackRequest {
   memory_id: string;

@@ -53,7 +53,15 @@ export interface DistilOptions {
 }
 
 /** Chosen by scripts/embedder-quality.ts (see the README): more words or bits measured no better. */
-export const DEFAULT_OPTIONS: DistilOptions = { words: 40_000, dims: 64, bits: 4, removeTop: 3, clipQuantile: 0.999, centre: "sif", sifA: 1e-3 };
+export const DEFAULT_OPTIONS: DistilOptions = {
+  words: 40_000,
+  dims: 64,
+  bits: 4,
+  removeTop: 3,
+  clipQuantile: 0.999,
+  centre: "sif",
+  sifA: 1e-3,
+};
 
 /** Harmonic number of GloVe's 400,000-word vocabulary: under Zipf's law the word of rank r has probability 1 / (r × H). */
 const ZIPF_H = Math.log(400_000) + 0.5772;
@@ -118,7 +126,8 @@ export function distil(src: WinkVectors, opts: DistilOptions = DEFAULT_OPTIONS):
   const wsum = weight.reduce((a, b) => a + b, 0);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j]! += (weight[i]! * x[i * d + j]!) / wsum;
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x[i * d + j]! -= mean[j]!;
-  const common = opts.centre === "sif" ? covariance(x, n, d, (i) => p[i]! * s[i]! * s[i]!) : covariance(x, n, d, () => 1);
+  const common =
+    opts.centre === "sif" ? covariance(x, n, d, (i) => p[i]! * s[i]! * s[i]!) : covariance(x, n, d, () => 1);
   const top = principal(common, d).slice(0, opts.removeTop);
   for (const u of top) {
     for (let i = 0; i < n; i++) {
@@ -128,7 +137,10 @@ export function distil(src: WinkVectors, opts: DistilOptions = DEFAULT_OPTIONS):
     }
   }
   // Principal directions of what is left, uniformly over the vocabulary: the dimensions kept.
-  const dirs = principal(covariance(x, n, d, () => 1), d);
+  const dirs = principal(
+    covariance(x, n, d, () => 1),
+    d,
+  );
   const values = dirs.map((u) => u.value);
   const total = values.reduce((a, b) => a + b, 0);
   const kept = dirs.slice(0, opts.dims);
@@ -152,7 +164,9 @@ export function distil(src: WinkVectors, opts: DistilOptions = DEFAULT_OPTIONS):
     scales.push(Math.fround(clip / qmax));
   }
   // Rows grouped by word length, each group sorted, for binary search; each word's SIF weight goes with it.
-  const order = vocab.map((_, i) => i).sort((a, b) => vocab[a]!.length - vocab[b]!.length || (vocab[a]! < vocab[b]! ? -1 : 1));
+  const order = vocab
+    .map((_, i) => i)
+    .sort((a, b) => vocab[a]!.length - vocab[b]!.length || (vocab[a]! < vocab[b]! ? -1 : 1));
   const longest = Math.max(...vocab.map((w) => w.length));
   const rowBytes = (opts.dims * opts.bits) / 8;
   const wordBytes = vocab.reduce((sum, w) => sum + w.length, 0);
@@ -162,7 +176,8 @@ export function distil(src: WinkVectors, opts: DistilOptions = DEFAULT_OPTIONS):
   view.setUint32(8, n, true);
   let at = 12;
   for (const scale of scales) (view.setFloat32(at, scale, true), (at += 4));
-  for (let len = 1; len <= longest; len++, at += 4) view.setUint32(at, vocab.filter((w) => w.length === len).length, true);
+  for (let len = 1; len <= longest; len++, at += 4)
+    view.setUint32(at, vocab.filter((w) => w.length === len).length, true);
   for (const i of order) for (const c of vocab[i]!) out[at++] = c.charCodeAt(0);
   for (const i of order) out[at++] = Math.round(s[i]! * 255);
   let err = 0;
@@ -204,7 +219,12 @@ function principal(m: Float64Array, d: number): (Float64Array & { value: number 
   const { values, vectors } = symmetricEigen(m, d);
   return [...values.keys()]
     .sort((a, b) => values[b]! - values[a]!)
-    .map((k) => Object.assign(Float64Array.from({ length: d }, (_, j) => vectors[j * d + k]!), { value: values[k]! }));
+    .map((k) =>
+      Object.assign(
+        Float64Array.from({ length: d }, (_, j) => vectors[j * d + k]!),
+        { value: values[k]! },
+      ),
+    );
 }
 
 /** Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations; vectors are columns. */

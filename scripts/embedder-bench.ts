@@ -16,9 +16,14 @@ const { openWordTable } = await import("../src/ai/word-table.ts");
 
 const readJson = (path: string | URL) => JSON.parse(readFileSync(path, "utf8")) as unknown;
 const root = new URL("../", import.meta.url);
-const para = readJson(new URL("test/eval/paraphrase.json", root)) as { items: { query: string; target: string; distractors: string[] }[] };
+const para = readJson(new URL("test/eval/paraphrase.json", root)) as {
+  items: { query: string; target: string; distractors: string[] }[];
+};
 const near = readJson(new URL("test/eval/near-duplicates.json", root)) as { pairs: { a: string; b: string }[] };
-const pool = [...para.items.flatMap((i) => [i.query, i.target, ...i.distractors]), ...near.pairs.flatMap((p) => [p.a, p.b])];
+const pool = [
+  ...para.items.flatMap((i) => [i.query, i.target, ...i.distractors]),
+  ...near.pairs.flatMap((p) => [p.a, p.b]),
+];
 for (const path of process.argv.slice(2)) {
   for (const c of readJson(path) as { conversation: Record<string, unknown> }[]) {
     for (const [k, v] of Object.entries(c.conversation)) {

@@ -88,7 +88,9 @@ function bm25(docs: string[]): (query: string) => { index: number; score: number
         let score = 0;
         for (const [t, tf] of d.terms) {
           if (!terms.includes(t)) continue;
-          score += (idf(docs.length, df.get(t)!) * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * d.length) / avg));
+          score +=
+            (idf(docs.length, df.get(t)!) * tf * (BM25_K1 + 1)) /
+            (tf + BM25_K1 * (1 - BM25_B + (BM25_B * d.length) / avg));
         }
         return { index, score };
       })
@@ -115,8 +117,12 @@ export async function corpusRecall(e: Embedder, convs: Conversation[]) {
     const questions = c.qa.filter((q) => q.evidence?.length);
     const qv = await Promise.all(questions.map((q) => e.embedQuery(q.question)));
     questions.forEach((q, i) => {
-      const ranked = tv.map((v, j) => ({ id: turns[j]!.dia_id, score: dot(qv[i]!, v) })).sort((a, b) => b.score - a.score);
-      const kw = keyword(q.question).slice(0, DEPTH).map((h) => ({ id: turns[h.index]!.dia_id, score: h.score }));
+      const ranked = tv
+        .map((v, j) => ({ id: turns[j]!.dia_id, score: dot(qv[i]!, v) }))
+        .sort((a, b) => b.score - a.score);
+      const kw = keyword(q.question)
+        .slice(0, DEPTH)
+        .map((h) => ({ id: turns[h.index]!.dia_id, score: h.score }));
       const share = (ids: string[], k: number) => {
         const t = new Set(ids.slice(0, k));
         return q.evidence!.filter((id) => t.has(id)).length / q.evidence!.length;
@@ -125,7 +131,10 @@ export async function corpusRecall(e: Embedder, convs: Conversation[]) {
       per.push({
         at5: share(ids, 5),
         at10: share(ids, 10),
-        keyword10: share(kw.map((r) => r.id), 10),
+        keyword10: share(
+          kw.map((r) => r.id),
+          10,
+        ),
         groups: [`cat ${q.category ?? "?"}`, ...(q.tags ?? []).map((t) => `tag ${t}`)],
       });
     });
@@ -143,7 +152,10 @@ export async function corpusRecall(e: Embedder, convs: Conversation[]) {
 }
 
 /** Similarity of each question to its evidence turns, and to the other turns of its conversation. */
-export async function evidenceSimilarities(e: Embedder, convs: Conversation[]): Promise<{ evidence: number[]; others: number[] }> {
+export async function evidenceSimilarities(
+  e: Embedder,
+  convs: Conversation[],
+): Promise<{ evidence: number[]; others: number[] }> {
   const evidence: number[] = [];
   const others: number[] = [];
   for (const c of convs) {
@@ -184,7 +196,8 @@ const f3 = (x: number) => x.toFixed(3);
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const gridAt = args.indexOf("--grid");
-  const grid = gridAt >= 0 ? args.splice(gridAt, 2)[1]!.split(",").map(Number) : [0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1];
+  const grid =
+    gridAt >= 0 ? args.splice(gridAt, 2)[1]!.split(",").map(Number) : [0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1];
   const items = readJson<{ items: ParaphraseItem[] }>(new URL("test/eval/paraphrase.json", root)).items;
   const pairs = readJson<{ pairs: NearPair[] }>(new URL("test/eval/near-duplicates.json", root)).pairs;
   const seen = new Set<string>();
@@ -205,7 +218,9 @@ async function main(): Promise<void> {
   console.log(`# Paraphrase set: ${items.length} queries, ${items.length * 3} candidates`);
   for (const [name, e] of embedders) {
     const p = await paraphraseScores(e, items);
-    const kinds = Object.entries(p.kinds).map(([k, v]) => `${k} ${f3(v)}`).join(", ");
+    const kinds = Object.entries(p.kinds)
+      .map(([k, v]) => `${k} ${f3(v)}`)
+      .join(", ");
     console.log(`${name}: MRR ${f3(p.mrr)} R@1 ${f3(p.r1)} R@5 ${f3(p.r5)} (MRR by kind: ${kinds})`);
   }
 
@@ -214,14 +229,24 @@ async function main(): Promise<void> {
     console.log(`\n# Corpus ${path}: ${convs.length} conversations, ${turns} turns`);
     for (const [name, e] of embedders) {
       const r = await corpusRecall(e, convs);
-      const groups = Object.entries(r.byGroup).map(([g, v]) => `${g} ${f3(v)}`).join(", ");
+      const groups = Object.entries(r.byGroup)
+        .map(([g, v]) => `${g} ${f3(v)}`)
+        .join(", ");
       console.log(`${name}: ${r.questions} questions, R@5 ${f3(r.at5)} R@10 ${f3(r.at10)} (R@10 ${groups})`);
       console.log(`  BM25 alone R@10 ${f3(r.keyword10)} (hybrid: npm run eval)`);
     }
   }
 
   console.log(`\n# Grid over the lexical weight w (w = 1 lexical part alone; w = 0 word vectors alone)`);
-  console.log(["w", "para MRR", "para R@1", "para R@5", ...corpora_.flatMap((c) => [`R@10 ${c.path.replace(/^.*\//, "")}`, "BM25 R@10"])].join("\t"));
+  console.log(
+    [
+      "w",
+      "para MRR",
+      "para R@1",
+      "para R@5",
+      ...corpora_.flatMap((c) => [`R@10 ${c.path.replace(/^.*\//, "")}`, "BM25 R@10"]),
+    ].join("\t"),
+  );
   for (const w of grid) {
     const e = new OfflineEmbedder(256, { lexicalWeight: w });
     const p = await paraphraseScores(e, items);
@@ -236,7 +261,13 @@ async function main(): Promise<void> {
   console.log(`\n# Calibration`);
   const unrelated = [
     ...items.map((i) => [i.target]),
-    ...corpora_.flatMap((c) => c.convs.map((conv) => turnsOf(conv).slice(0, 60).map((t) => t.text))),
+    ...corpora_.flatMap((c) =>
+      c.convs.map((conv) =>
+        turnsOf(conv)
+          .slice(0, 60)
+          .map((t) => t.text),
+      ),
+    ),
   ];
   for (const [name, e] of embedders) {
     const unrelatedSims = await unrelatedSimilarities(e, unrelated);
@@ -250,11 +281,16 @@ async function main(): Promise<void> {
       `${name}: unrelated pairs (${u.n}) mean ${f3(u.mean)} sd ${f3(u.sd)} p90 ${f3(u.p90)} p95 ${f3(u.p95)} p99 ${f3(u.p99)}; ` +
         `paraphrase query→target p10 ${f3(r.p10)} median ${f3(r.p50)}`,
     );
-    const ev = await evidenceSimilarities(e, corpora_.flatMap((c) => c.convs));
+    const ev = await evidenceSimilarities(
+      e,
+      corpora_.flatMap((c) => c.convs),
+    );
     if (ev.evidence.length) {
       const a = quantiles(ev.evidence);
       const b = quantiles(ev.others);
-      console.log(`  corpus question→evidence turn p10 ${f3(a.p10)} median ${f3(a.p50)}; →other turns mean ${f3(b.mean)} p90 ${f3(b.p90)} p99 ${f3(b.p99)}`);
+      console.log(
+        `  corpus question→evidence turn p10 ${f3(a.p10)} median ${f3(a.p50)}; →other turns mean ${f3(b.mean)} p90 ${f3(b.p90)} p99 ${f3(b.p99)}`,
+      );
     }
     for (const floor of [0.05, 0.08, 0.1, 0.15, 0.2]) {
       console.log(
@@ -274,7 +310,10 @@ async function main(): Promise<void> {
         `threshold ${e.nearDuplicate}: ${same.filter((s) => s >= e.nearDuplicate).length}/${same.length} restatements at or above, ` +
         `${distinct.filter((s) => s >= e.nearDuplicate).length}/${distinct.length} distinct facts at or above`,
     );
-    for (const p of sims.sort((x, y) => y.s - x.s)) console.log(`    ${f3(p.s)} ${p.same ? "same    " : p.check === false ? "distinct*" : "distinct"} ${p.a} | ${p.b}`);
+    for (const p of sims.sort((x, y) => y.s - x.s))
+      console.log(
+        `    ${f3(p.s)} ${p.same ? "same    " : p.check === false ? "distinct*" : "distinct"} ${p.a} | ${p.b}`,
+      );
   }
 }
 

@@ -102,8 +102,10 @@ export function loadConfig(env: Env): Config {
   const bindings = env as unknown as Record<string, unknown>;
   const embeddingProvider = c.EMBEDDING_PROVIDER ?? (bindings.AI ? "workers-ai" : "offline");
   const vectorIndex = c.VECTOR_INDEX ?? (bindings.VECTORIZE ? "vectorize" : "d1");
-  if (embeddingProvider === "workers-ai" && !bindings.AI) throw new Error("EMBEDDING_PROVIDER=workers-ai needs the AI binding");
-  if (vectorIndex === "vectorize" && !bindings.VECTORIZE) throw new Error("VECTOR_INDEX=vectorize needs the VECTORIZE binding");
+  if (embeddingProvider === "workers-ai" && !bindings.AI)
+    throw new Error("EMBEDDING_PROVIDER=workers-ai needs the AI binding");
+  if (vectorIndex === "vectorize" && !bindings.VECTORIZE)
+    throw new Error("VECTOR_INDEX=vectorize needs the VECTORIZE binding");
   const llmProvider = c.LLM_PROVIDER ?? (c.LLM_BASE_URL ? "openai" : bindings.AI ? "workers-ai" : "offline");
   if (llmProvider === "openai" && !c.LLM_BASE_URL) throw new Error("LLM_PROVIDER=openai needs LLM_BASE_URL");
   if (llmProvider === "workers-ai" && !bindings.AI) throw new Error("LLM_PROVIDER=workers-ai needs the AI binding");

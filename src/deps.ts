@@ -49,7 +49,8 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
       ? new WorkersAiEmbedder(env.AI!, config.EMBEDDING_MODEL, config.embeddingDimensions)
       : offlineEmbedder(config.embeddingDimensions);
   // The reranker runs only where Workers AI does: offline there is no cross-encoder to call.
-  const reranker = config.RERANK && env.AI ? new WorkersAiReranker(env.AI as unknown as AiRunner, config.RERANK_MODEL) : null;
+  const reranker =
+    config.RERANK && env.AI ? new WorkersAiReranker(env.AI as unknown as AiRunner, config.RERANK_MODEL) : null;
   events ??= hubSink(env, defer, log);
   const graph = new GraphRepo(env.DB);
   const service = new MemoryService({
@@ -137,7 +138,11 @@ function hubSink(env: Env, defer: (p: Promise<unknown>) => void, log: Logger): E
       const chunks = chunkEvents(events);
       tail = tail.then(async () => {
         for (const chunk of chunks) {
-          await hub.publish(chunk).catch((e: unknown) => log.warn("event publish failed", { tenant, events: chunk.length, error: errorMessage(e) }));
+          await hub
+            .publish(chunk)
+            .catch((e: unknown) =>
+              log.warn("event publish failed", { tenant, events: chunk.length, error: errorMessage(e) }),
+            );
         }
       });
       defer(tail);

@@ -17,7 +17,13 @@ describe("POST /v1/long-term-memory/", () => {
     const api = await tenantApi();
     const res = await api.call("POST", "/v1/long-term-memory/", {
       memories: [
-        { id: "mem-456", text: "User is interested in AI and machine learning", memory_type: "semantic", session_id: "session-123", namespace: "default" },
+        {
+          id: "mem-456",
+          text: "User is interested in AI and machine learning",
+          memory_type: "semantic",
+          session_id: "session-123",
+          namespace: "default",
+        },
         { text: "Second memory without an id", topics: ["misc"] },
       ],
     });
@@ -70,13 +76,18 @@ describe("POST /v1/long-term-memory/", () => {
       ],
     });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect((await api.call("GET", "/v1/long-term-memory/a")).body.text).toBe("The staging cluster runs on Kubernetes in Frankfurt now");
+    expect((await api.call("GET", "/v1/long-term-memory/a")).body.text).toBe(
+      "The staging cluster runs on Kubernetes in Frankfurt now",
+    );
   });
 
   it("takes the namespace query parameter as a default", async () => {
     const api = await tenantApi();
     const res = await api.call("POST", "/v1/long-term-memory/?namespace=ns-q", {
-      memories: [{ id: "a", text: "no namespace in body" }, { id: "b", text: "own namespace", namespace: "own" }],
+      memories: [
+        { id: "a", text: "no namespace in body" },
+        { id: "b", text: "own namespace", namespace: "own" },
+      ],
     });
     expect(res.status).toBe(200);
     expect((await api.call("GET", "/v1/long-term-memory/a")).body.namespace).toBe("ns-q");
@@ -109,7 +120,12 @@ describe("POST /v1/long-term-memory/", () => {
     });
     expect(res.status).toBe(200);
     const got = await api.call("GET", "/v1/long-term-memory/from-client");
-    expect(got.body).toMatchObject({ memory_type: "episodic", discrete_memory_extracted: "t", topics: [], created_at: "2026-01-02T03:04:05.000Z" });
+    expect(got.body).toMatchObject({
+      memory_type: "episodic",
+      discrete_memory_extracted: "t",
+      topics: [],
+      created_at: "2026-01-02T03:04:05.000Z",
+    });
   });
 });
 
@@ -128,9 +144,17 @@ describe("GET / PATCH / DELETE /v1/long-term-memory", () => {
   it("patches only the given fields, and re-indexes changed text", async () => {
     const api = await tenantApi();
     await store(api, [{ id: "p1", text: "The office is in Berlin", topics: ["office"], user_id: "u1" }]);
-    const res = await api.call("PATCH", "/v1/long-term-memory/p1", { text: "The office moved to Lisbon", pinned: true });
+    const res = await api.call("PATCH", "/v1/long-term-memory/p1", {
+      text: "The office moved to Lisbon",
+      pinned: true,
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ text: "The office moved to Lisbon", topics: ["office"], user_id: "u1", pinned: true });
+    expect(res.body).toMatchObject({
+      text: "The office moved to Lisbon",
+      topics: ["office"],
+      user_id: "u1",
+      pinned: true,
+    });
     expect(Date.parse(res.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(res.body.created_at));
 
     const lisbon = await search(api, { text: "Lisbon", search_mode: "keyword" });
@@ -166,7 +190,9 @@ describe("GET / PATCH / DELETE /v1/long-term-memory", () => {
     expect(hist.body.history.map((h: any) => h.op)).toEqual(["create", "delete"]);
 
     // No vector rows outlive their memory.
-    const vectors = await env.DB.prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ?").bind(api.tenant).first<{ n: number }>();
+    const vectors = await env.DB.prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ?")
+      .bind(api.tenant)
+      .first<{ n: number }>();
     expect(vectors?.n).toBe(1);
   });
 });
@@ -176,11 +202,37 @@ describe("POST /v1/long-term-memory/forget", () => {
     const api = await tenantApi();
     await store(api, [
       { id: "old-idle", text: "old and idle", created_at: daysAgo(60), last_accessed: daysAgo(45), namespace: "ns1" },
-      { id: "old-active", text: "old but active", created_at: daysAgo(60), last_accessed: daysAgo(1), namespace: "ns1" },
+      {
+        id: "old-active",
+        text: "old but active",
+        created_at: daysAgo(60),
+        last_accessed: daysAgo(1),
+        namespace: "ns1",
+      },
       { id: "new", text: "brand new", namespace: "ns1" },
-      { id: "old-pinned", text: "old, idle, pinned", created_at: daysAgo(90), last_accessed: daysAgo(90), pinned: true, namespace: "ns1" },
-      { id: "old-other-ns", text: "old elsewhere", created_at: daysAgo(60), last_accessed: daysAgo(45), namespace: "ns2" },
-      { id: "old-episodic", text: "old episodic", created_at: daysAgo(60), last_accessed: daysAgo(45), namespace: "ns1", memory_type: "episodic" },
+      {
+        id: "old-pinned",
+        text: "old, idle, pinned",
+        created_at: daysAgo(90),
+        last_accessed: daysAgo(90),
+        pinned: true,
+        namespace: "ns1",
+      },
+      {
+        id: "old-other-ns",
+        text: "old elsewhere",
+        created_at: daysAgo(60),
+        last_accessed: daysAgo(45),
+        namespace: "ns2",
+      },
+      {
+        id: "old-episodic",
+        text: "old episodic",
+        created_at: daysAgo(60),
+        last_accessed: daysAgo(45),
+        namespace: "ns1",
+        memory_type: "episodic",
+      },
     ]);
     return api;
   }
@@ -188,7 +240,12 @@ describe("POST /v1/long-term-memory/forget", () => {
   it("dry run reports without deleting; a real run deletes; pinned memories are exempt", async () => {
     const api = await seed();
     const policy = { max_age_days: 30, max_inactive_days: 30, budget: null, memory_type_allowlist: null };
-    const dry = await api.call("POST", "/v1/long-term-memory/forget", { policy, namespace: "ns1", limit: 1000, dry_run: true });
+    const dry = await api.call("POST", "/v1/long-term-memory/forget", {
+      policy,
+      namespace: "ns1",
+      limit: 1000,
+      dry_run: true,
+    });
     expect(dry.status).toBe(200);
     expect(dry.body).toMatchObject({ scanned: 5, deleted: 2, dry_run: true });
     expect(dry.body.deleted_ids.sort()).toEqual(["old-episodic", "old-idle"]);
@@ -217,10 +274,14 @@ describe("POST /v1/long-term-memory/forget", () => {
     expect(pinned.body.deleted_ids).toEqual(["old-episodic"]);
 
     // Budget keeps the most recent (by the recency score) of the non-pinned: "new" and "old-active".
-    const budget = await api.call("POST", "/v1/long-term-memory/forget?namespace=ns1&dry_run=true", { policy: { budget: 2 } });
+    const budget = await api.call("POST", "/v1/long-term-memory/forget?namespace=ns1&dry_run=true", {
+      policy: { budget: 2 },
+    });
     expect(budget.body.deleted_ids.sort()).toEqual(["old-episodic", "old-idle"]);
 
-    const limited = await api.call("POST", "/v1/long-term-memory/forget?namespace=ns1&limit=2&dry_run=true", { policy: {} });
+    const limited = await api.call("POST", "/v1/long-term-memory/forget?namespace=ns1&limit=2&dry_run=true", {
+      policy: {},
+    });
     expect(limited.body.scanned).toBe(2);
   });
 

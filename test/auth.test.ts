@@ -24,19 +24,31 @@ describe("AUTH_MODE=jwt with an HS256 secret", () => {
     ["expired token", async () => sign(good, { expiresIn: Math.floor(Date.now() / 1000) - 60 }), /expired/],
     ["wrong audience", async () => sign({ ...good, aud: "someone-else" }, { expiresIn: "5m" }), /audience/],
     ["wrong issuer", async () => sign({ ...good, iss: "https://evil.test" }, { expiresIn: "5m" }), /issuer/],
-    ["wrong secret", async () => sign(good, { expiresIn: "5m", secret: "another-secret-of-enough-length-1234" }), /signature/],
+    [
+      "wrong secret",
+      async () => sign(good, { expiresIn: "5m", secret: "another-secret-of-enough-length-1234" }),
+      /signature/,
+    ],
     ["no tenant claim", async () => sign({ ...good, tenant_id: undefined }, { expiresIn: "5m" }), /tenant_id/],
-    ["tenant over 64 bytes", async () => sign({ ...good, tenant_id: "x".repeat(65) }, { expiresIn: "5m" }), /tenant_id/],
+    [
+      "tenant over 64 bytes",
+      async () => sign({ ...good, tenant_id: "x".repeat(65) }, { expiresIn: "5m" }),
+      /tenant_id/,
+    ],
     ["a token without exp (it would never expire)", async () => sign(good, { expiresIn: null }), /no exp claim/],
     [
       "alg: none",
-      async () => `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ ...good, exp: Math.floor(Date.now() / 1000) + 300 })}.`,
+      async () =>
+        `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ ...good, exp: Math.floor(Date.now() / 1000) + 300 })}.`,
       /algorithm not allowed/,
     ],
     [
       "HS512 (not the configured algorithm)",
       async () =>
-        new SignJWT(good).setProtectedHeader({ alg: "HS512" }).setExpirationTime("5m").sign(new TextEncoder().encode(SECRET)),
+        new SignJWT(good)
+          .setProtectedHeader({ alg: "HS512" })
+          .setExpirationTime("5m")
+          .sign(new TextEncoder().encode(SECRET)),
       /algorithm not allowed/,
     ],
   ];
@@ -52,7 +64,9 @@ describe("AUTH_MODE=jwt with an HS256 secret", () => {
 
   it("JWT_REQUIRE_EXP=false accepts a token without exp; JWT_MAX_AGE_SECONDS refuses old tokens whatever their exp", async () => {
     const lenient = jwtEnv({ JWT_ISSUER: "https://issuer.test", JWT_AUDIENCE: "edgemem", JWT_REQUIRE_EXP: "false" });
-    expect((await call(lenient, "POST", SEARCH, { text: "" }, bearer(await sign(good, { expiresIn: null })))).status).toBe(200);
+    expect(
+      (await call(lenient, "POST", SEARCH, { text: "" }, bearer(await sign(good, { expiresIn: null })))).status,
+    ).toBe(200);
 
     const bounded = jwtEnv({ JWT_ISSUER: "https://issuer.test", JWT_AUDIENCE: "edgemem", JWT_MAX_AGE_SECONDS: "600" });
     const fresh = await sign(good, { expiresIn: "1d" });
@@ -76,7 +90,9 @@ describe("AUTH_MODE=jwt with an HS256 secret", () => {
     expect((await call(e, "DELETE", "/api/memories/x", undefined, bearer(readOnly))).status).toBe(403);
 
     const writer = await sign({ ...good, scp: ["memory:write"] }, { expiresIn: "5m" });
-    expect((await call(e, "POST", "/v1/long-term-memory/", { memories: [{ text: "x" }] }, bearer(writer))).status).toBe(200);
+    expect((await call(e, "POST", "/v1/long-term-memory/", { memories: [{ text: "x" }] }, bearer(writer))).status).toBe(
+      200,
+    );
     expect((await call(e, "POST", SEARCH, { text: "" }, bearer(writer))).status).toBe(200);
 
     const unrelated = await sign({ ...good, scope: "profile email" }, { expiresIn: "5m" });
@@ -91,7 +107,13 @@ describe("AUTH_MODE=jwt with an HS256 secret", () => {
 
   it("the tenant comes from the token, never from the request", async () => {
     const t = await sign({ ...good, tenant_id: "tenant-from-token" }, { expiresIn: "5m" });
-    await call(e, "POST", "/v1/long-term-memory/", { memories: [{ id: "tt", text: "x", tenant: "spoofed", tenant_id: "spoofed" }] }, bearer(t));
+    await call(
+      e,
+      "POST",
+      "/v1/long-term-memory/",
+      { memories: [{ id: "tt", text: "x", tenant: "spoofed", tenant_id: "spoofed" }] },
+      bearer(t),
+    );
     const row = await env.DB.prepare("SELECT tenant FROM memories WHERE id = 'tt'").first<{ tenant: string }>();
     expect(row?.tenant).toBe("tenant-from-token");
   });
@@ -133,7 +155,10 @@ describe("AUTH_MODE=jwt with a JWK set (RS256)", () => {
   });
 
   it("accepts a token signed by a key in the set", async () => {
-    const t = await new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1" }).setExpirationTime("5m").sign(privateKey);
+    const t = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "RS256", kid: "k1" })
+      .setExpirationTime("5m")
+      .sign(privateKey);
     expect((await call(e, "POST", SEARCH, { text: "" }, bearer(t))).status).toBe(200);
   });
 
@@ -149,7 +174,10 @@ describe("AUTH_MODE=jwt with a JWK set (RS256)", () => {
 
   it("refuses a token from an unknown key", async () => {
     const other = await generateKeyPair("RS256");
-    const t = await new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k2" }).setExpirationTime("5m").sign(other.privateKey);
+    const t = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "RS256", kid: "k2" })
+      .setExpirationTime("5m")
+      .sign(other.privateKey);
     expect((await call(e, "POST", SEARCH, { text: "" }, bearer(t))).status).toBe(401);
   });
 });
@@ -191,7 +219,11 @@ describe("misconfiguration", () => {
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
     const res = await call({ ...env, AUTH_MODE: "jwt" } as Env, "POST", SEARCH, { text: "" });
     expect(res.status).toBe(500);
-    expect(res.body).toEqual({ error: "internal_error", message: "server misconfigured", detail: "server misconfigured" });
+    expect(res.body).toEqual({
+      error: "internal_error",
+      message: "server misconfigured",
+      detail: "server misconfigured",
+    });
     expect(String(spy.mock.calls[0]?.[0])).toMatch(/AUTH_MODE=jwt needs JWT_SECRET/);
     spy.mockRestore();
   });
@@ -200,7 +232,13 @@ describe("misconfiguration", () => {
 describe("AUTH_MODE=none", () => {
   it("puts everyone in tenant 'default' and ignores tokens", async () => {
     const t = await sign({ tenant_id: "ignored" }, { expiresIn: "5m" });
-    await call(env, "POST", "/v1/long-term-memory/", { memories: [{ id: "open-1", text: "anyone can write" }] }, bearer(t));
+    await call(
+      env,
+      "POST",
+      "/v1/long-term-memory/",
+      { memories: [{ id: "open-1", text: "anyone can write" }] },
+      bearer(t),
+    );
     const row = await env.DB.prepare("SELECT tenant FROM memories WHERE id = 'open-1'").first<{ tenant: string }>();
     expect(row?.tenant).toBe("default");
     expect((await call(env, "GET", "/v1/long-term-memory/open-1")).status).toBe(200);

@@ -18,30 +18,128 @@ const cases: [string, string, string, unknown, number, RegExp][] = [
   ["malformed JSON", "POST", "/v1/long-term-memory/", "{not json", 400, /not valid JSON/],
   ["empty body", "POST", "/v1/long-term-memory/", "", 400, /empty/],
   ["memories not an array", "POST", "/v1/long-term-memory/", { memories: "nope" }, 422, /^memories/],
-  ["an unpaired surrogate (it could not read back)", "POST", "/v1/long-term-memory/", { memories: [{ text: "a\ud800b" }] }, 422, /memories\.0\.text: must be valid Unicode/],
-  ["an unpaired surrogate in a metadata key", "POST", "/api/memories", { key: "k", value: "v", metadata: { "\udc00": 1 } }, 422, /metadata\.\S+: must be valid Unicode/],
+  [
+    "an unpaired surrogate (it could not read back)",
+    "POST",
+    "/v1/long-term-memory/",
+    { memories: [{ text: "a\ud800b" }] },
+    422,
+    /memories\.0\.text: must be valid Unicode/,
+  ],
+  [
+    "an unpaired surrogate in a metadata key",
+    "POST",
+    "/api/memories",
+    { key: "k", value: "v", metadata: { "\udc00": 1 } },
+    422,
+    /metadata\.\S+: must be valid Unicode/,
+  ],
   ["no memories", "POST", "/v1/long-term-memory/", { memories: [] }, 422, /at least one/],
   ["text missing", "POST", "/v1/long-term-memory/", { memories: [{ id: "a" }] }, 422, /memories\.0\.text/],
-  ["text blank", "POST", "/v1/long-term-memory/", { memories: [{ text: "   " }] }, 422, /memories\.0\.text: must not be empty/],
-  ["id over 64 bytes", "POST", "/v1/long-term-memory/", { memories: [{ id: longId, text: "x" }] }, 422, /memories\.0\.id.*64 bytes/],
-  ["multi-byte id over 64 bytes", "POST", "/v1/long-term-memory/", { memories: [{ id: multibyteId, text: "x" }] }, 422, /64 bytes/],
-  ["unknown memory_type", "POST", "/v1/long-term-memory/", { memories: [{ text: "x", memory_type: "gossip" }] }, 422, /memory_type/],
-  ["priority out of range", "POST", "/v1/long-term-memory/", { memories: [{ text: "x", priority: 11 }] }, 422, /priority/],
+  [
+    "text blank",
+    "POST",
+    "/v1/long-term-memory/",
+    { memories: [{ text: "   " }] },
+    422,
+    /memories\.0\.text: must not be empty/,
+  ],
+  [
+    "id over 64 bytes",
+    "POST",
+    "/v1/long-term-memory/",
+    { memories: [{ id: longId, text: "x" }] },
+    422,
+    /memories\.0\.id.*64 bytes/,
+  ],
+  [
+    "multi-byte id over 64 bytes",
+    "POST",
+    "/v1/long-term-memory/",
+    { memories: [{ id: multibyteId, text: "x" }] },
+    422,
+    /64 bytes/,
+  ],
+  [
+    "unknown memory_type",
+    "POST",
+    "/v1/long-term-memory/",
+    { memories: [{ text: "x", memory_type: "gossip" }] },
+    422,
+    /memory_type/,
+  ],
+  [
+    "priority out of range",
+    "POST",
+    "/v1/long-term-memory/",
+    { memories: [{ text: "x", priority: 11 }] },
+    422,
+    /priority/,
+  ],
   ["topics of numbers", "POST", "/v1/long-term-memory/", { memories: [{ text: "x", topics: [1] }] }, 422, /topics\.0/],
-  ["bad date", "POST", "/v1/long-term-memory/", { memories: [{ text: "x", created_at: "yesterday-ish" }] }, 422, /created_at.*ISO-8601/],
-  ["second record bad", "POST", "/v1/long-term-memory/", { memories: [{ text: "ok" }, { text: 5 }] }, 422, /memories\.1\.text/],
+  [
+    "bad date",
+    "POST",
+    "/v1/long-term-memory/",
+    { memories: [{ text: "x", created_at: "yesterday-ish" }] },
+    422,
+    /created_at.*ISO-8601/,
+  ],
+  [
+    "second record bad",
+    "POST",
+    "/v1/long-term-memory/",
+    { memories: [{ text: "ok" }, { text: 5 }] },
+    422,
+    /memories\.1\.text/,
+  ],
   ["search text a number", "POST", "/v1/long-term-memory/search", { text: 5 }, 422, /^text/],
   ["limit 0", "POST", "/v1/long-term-memory/search", { text: "x", limit: 0 }, 422, /^limit/],
   ["limit 101", "POST", "/v1/long-term-memory/search", { text: "x", limit: 101 }, 422, /^limit/],
   ["negative offset", "POST", "/v1/long-term-memory/search", { text: "x", offset: -1 }, 422, /^offset/],
-  ["unknown tag operator", "POST", "/v1/long-term-memory/search", { topics: { contains: "ai" } }, 422, /topics: unknown field: contains/],
-  ["unknown numeric operator", "POST", "/v1/long-term-memory/search", { created_at: { after: 5 } }, 422, /created_at: unknown field: after/],
-  ["empty filter", "POST", "/v1/long-term-memory/search", { namespace: {} }, 422, /namespace: a filter needs at least one operator/],
+  [
+    "unknown tag operator",
+    "POST",
+    "/v1/long-term-memory/search",
+    { topics: { contains: "ai" } },
+    422,
+    /topics: unknown field: contains/,
+  ],
+  [
+    "unknown numeric operator",
+    "POST",
+    "/v1/long-term-memory/search",
+    { created_at: { after: 5 } },
+    422,
+    /created_at: unknown field: after/,
+  ],
+  [
+    "empty filter",
+    "POST",
+    "/v1/long-term-memory/search",
+    { namespace: {} },
+    422,
+    /namespace: a filter needs at least one operator/,
+  ],
   ["any not a list", "POST", "/v1/long-term-memory/search", { topics: { any: "ai" } }, 422, /topics\.any/],
-  ["between of one", "POST", "/v1/long-term-memory/search", { created_at: { between: [1] } }, 422, /created_at\.between/],
+  [
+    "between of one",
+    "POST",
+    "/v1/long-term-memory/search",
+    { created_at: { between: [1] } },
+    422,
+    /created_at\.between/,
+  ],
   ["bad search_mode", "POST", "/v1/long-term-memory/search", { text: "x", search_mode: "psychic" }, 422, /search_mode/],
   ["hybrid_alpha > 1", "POST", "/v1/long-term-memory/search", { text: "x", hybrid_alpha: 2 }, 422, /hybrid_alpha/],
-  ["negative half-life", "POST", "/v1/long-term-memory/search", { text: "x", recency_half_life_created_days: -1 }, 422, /recency_half_life_created_days/],
+  [
+    "negative half-life",
+    "POST",
+    "/v1/long-term-memory/search",
+    { text: "x", recency_half_life_created_days: -1 },
+    422,
+    /recency_half_life_created_days/,
+  ],
   ["forget: budget negative", "POST", "/v1/long-term-memory/forget", { policy: { budget: -1 } }, 422, /policy\.budget/],
   ["forget: limit in query", "POST", "/v1/long-term-memory/forget?limit=0", { policy: {} }, 422, /^limit/],
   ["forget: dry_run not boolean", "POST", "/v1/long-term-memory/forget?dry_run=maybe", { policy: {} }, 422, /dry_run/],
@@ -51,9 +149,23 @@ const cases: [string, string, string, unknown, number, RegExp][] = [
   ["crud: key missing", "POST", "/api/memories", { value: "v" }, 422, /^key/],
   ["crud: value missing", "POST", "/api/memories", { key: "k" }, 422, /^value/],
   ["crud: bad scope", "POST", "/api/memories", { key: "k", value: "v", scope: "universe" }, 422, /^scope/],
-  ["crud: ttl in the past", "POST", "/api/memories", { key: "k", value: "v", ttl: "2001-01-01T00:00:00Z" }, 422, /ttl: must be in the future/],
+  [
+    "crud: ttl in the past",
+    "POST",
+    "/api/memories",
+    { key: "k", value: "v", ttl: "2001-01-01T00:00:00Z" },
+    422,
+    /ttl: must be in the future/,
+  ],
   ["crud: ttl not a date", "POST", "/api/memories", { key: "k", value: "v", ttl: "soon" }, 422, /^ttl/],
-  ["crud: tags not strings", "POST", "/api/memories", { key: "k", value: "v", metadata: { tags: "a" } }, 422, /metadata\.tags/],
+  [
+    "crud: tags not strings",
+    "POST",
+    "/api/memories",
+    { key: "k", value: "v", metadata: { tags: "a" } },
+    422,
+    /metadata\.tags/,
+  ],
   ["crud: list limit", "GET", "/api/memories?limit=5000", undefined, 422, /^limit/],
   ["crud: bad list scope", "GET", "/api/memories?scope=x", undefined, 422, /^scope/],
   ["crud: search without query", "POST", "/api/memories/search", { agent_id: "a" }, 422, /^query/],
@@ -97,7 +209,9 @@ describe("bad input: a clear 4xx naming the problem, never a 500, nothing writte
         else c.enqueue(chunk);
       },
     });
-    const res = await call(api.env, "POST", "/v1/long-term-memory/", body as never, { authorization: `Bearer ${api.token}` });
+    const res = await call(api.env, "POST", "/v1/long-term-memory/", body as never, {
+      authorization: `Bearer ${api.token}`,
+    });
     expect(res.status).toBe(413);
     expect(pulled).toBeLessThan(20);
     expect(await rowCount(api)).toBe(0);
@@ -140,7 +254,9 @@ describe("bad input: a clear 4xx naming the problem, never a 500, nothing writte
 
   it("a batch over MAX_BATCH is refused whole", async () => {
     const api = await tenantApi({ env: { MAX_BATCH: "3" } });
-    const res = await api.call("POST", "/v1/long-term-memory/", { memories: Array.from({ length: 4 }, (_, i) => ({ text: `m${i}` })) });
+    const res = await api.call("POST", "/v1/long-term-memory/", {
+      memories: Array.from({ length: 4 }, (_, i) => ({ text: `m${i}` })),
+    });
     expect(res.status).toBe(422);
     expect(res.body.message).toMatch(/at most 3/);
     expect(await rowCount(api)).toBe(0);
@@ -192,21 +308,34 @@ describe("scheduled upkeep", () => {
     const a = await tenantApi();
     const b = await tenantApi();
     for (const api of [a, b]) {
-      const res = await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "exp", text: "soon gone", ttl_seconds: 60 }, { id: "stay", text: "stays" }] });
+      const res = await api.call("POST", "/v1/long-term-memory/", {
+        memories: [
+          { id: "exp", text: "soon gone", ttl_seconds: 60 },
+          { id: "stay", text: "stays" },
+        ],
+      });
       expect(res.status).toBe(200);
     }
-    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE id = 'exp' AND tenant IN (?, ?)").bind(Date.now() - 1, a.tenant, b.tenant).run();
+    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE id = 'exp' AND tenant IN (?, ?)")
+      .bind(Date.now() - 1, a.tenant, b.tenant)
+      .run();
 
     await runScheduled(a.env);
 
     for (const api of [a, b]) {
-      const { results } = await env.DB.prepare("SELECT id FROM memories WHERE tenant = ?").bind(api.tenant).all<{ id: string }>();
+      const { results } = await env.DB.prepare("SELECT id FROM memories WHERE tenant = ?")
+        .bind(api.tenant)
+        .all<{ id: string }>();
       expect(results.map((r) => r.id)).toEqual(["stay"]);
-      const vectors = await env.DB.prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ?").bind(api.tenant).first<{ n: number }>();
+      const vectors = await env.DB.prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ?")
+        .bind(api.tenant)
+        .first<{ n: number }>();
       expect(vectors?.n).toBe(1);
       const hist = await api.call("GET", "/v1/long-term-memory/exp/history");
       expect(hist.body.history.at(-1)).toMatchObject({ op: "delete", reason: "expired", actor: "system" });
-      expect((await hubEvents(api.tenant)).filter((e) => e.type === "memory_deleted").map((e) => e.memory.id)).toEqual(["exp"]);
+      expect((await hubEvents(api.tenant)).filter((e) => e.type === "memory_deleted").map((e) => e.memory.id)).toEqual([
+        "exp",
+      ]);
     }
   });
 });

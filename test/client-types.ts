@@ -3,11 +3,41 @@
 // types what the handlers (typed by the documented schemas) send. Nothing here runs.
 import type * as z from "zod";
 import type * as C from "../client/types.ts";
-import type { createMemoriesBody, createMemoriesOut, forgetBody, forgetOut, historyOut, memoryHitOut, memoryRecordInput, memoryRecordOut, patchMemoryBody, searchBody, searchResultOut } from "../src/http/ams-schemas.ts";
+import type {
+  createMemoriesBody,
+  createMemoriesOut,
+  forgetBody,
+  forgetOut,
+  historyOut,
+  memoryHitOut,
+  memoryRecordInput,
+  memoryRecordOut,
+  patchMemoryBody,
+  searchBody,
+  searchResultOut,
+} from "../src/http/ams-schemas.ts";
 import type { createCrudBody, crudRecordOut, searchCrudBody, updateCrudBody } from "../src/http/crud-schemas.ts";
-import type { consolidationOut, feedbackBody, feedbackOut, graphOut, graphQueryBody, ingestBody, ingestOut, statsOut, thinkBody, thinkEvent, thinkOut } from "../src/http/knowledge-schemas.ts";
+import type {
+  consolidationOut,
+  feedbackBody,
+  feedbackOut,
+  graphOut,
+  graphQueryBody,
+  ingestBody,
+  ingestOut,
+  statsOut,
+  thinkBody,
+  thinkEvent,
+  thinkOut,
+} from "../src/http/knowledge-schemas.ts";
 import type { errorOut } from "../src/http/respond.ts";
-import type { promptBody, promptOut, sessionListOut, workingMemoryBody, workingMemoryOut } from "../src/http/working-memory-schemas.ts";
+import type {
+  promptBody,
+  promptOut,
+  sessionListOut,
+  workingMemoryBody,
+  workingMemoryOut,
+} from "../src/http/working-memory-schemas.ts";
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type In<S extends z.ZodType> = z.input<S>;

@@ -22,7 +22,8 @@ async function send(method: string, path: string, body?: unknown): Promise<Reply
 
 async function ok(method: string, path: string, body?: unknown): Promise<any> {
   const res = await send(method, path, body);
-  if (res.status !== 200 && res.status !== 201) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
 
@@ -34,7 +35,10 @@ const uid = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 /** All N requests at once; every one must succeed. */
 async function race(n: number, request: (i: number) => Promise<Reply>): Promise<Reply[]> {
   const replies = await Promise.all(Array.from({ length: n }, (_, i) => request(i)));
-  expect(replies.map((r) => r.status).filter((s) => s >= 300), JSON.stringify(replies.find((r) => r.status >= 300)?.body)).toEqual([]);
+  expect(
+    replies.map((r) => r.status).filter((s) => s >= 300),
+    JSON.stringify(replies.find((r) => r.status >= 300)?.body),
+  ).toEqual([]);
   return replies;
 }
 
@@ -52,7 +56,9 @@ async function history(id: string): Promise<Entry[]> {
 /** Each entry starts from the state the previous one left: nothing was written from a stale read. */
 function expectChained(entries: Entry[]): void {
   for (let i = 1; i < entries.length; i++) {
-    expect(entries[i]!.before, `history entry ${i}: before is not entry ${i - 1}'s after`).toEqual(entries[i - 1]!.after);
+    expect(entries[i]!.before, `history entry ${i}: before is not entry ${i - 1}'s after`).toEqual(
+      entries[i - 1]!.after,
+    );
   }
 }
 
@@ -64,7 +70,9 @@ function changed(a: Record<string, unknown>, b: Record<string, unknown>): string
 describe("no lost updates on one memory", RACE_TIMEOUT, () => {
   it("6 concurrent positive feedbacks from confidence 0 / priority 1 end at 0.9 / 7", async () => {
     const id = uid("fb6");
-    await ok("POST", "/v1/long-term-memory/", { memories: [{ id, text: "Prefers tea over coffee", confidence: 0, priority: 1 }] });
+    await ok("POST", "/v1/long-term-memory/", {
+      memories: [{ id, text: "Prefers tea over coffee", confidence: 0, priority: 1 }],
+    });
     await race(6, () => send("POST", "/v1/feedback", { memory_id: id, rating: "positive" }));
     const m = await ok("GET", `/v1/long-term-memory/${id}`);
     expect({ confidence: m.confidence, priority: m.priority }).toEqual({ confidence: 0.9, priority: 7 });
@@ -73,7 +81,9 @@ describe("no lost updates on one memory", RACE_TIMEOUT, () => {
   it("50 concurrent feedbacks: as if applied one by one, one feedback row and one chained history entry each", async () => {
     const id = uid("fb50");
     // From 0.95, three negatives in any order stay above the delete threshold (0.3).
-    await ok("POST", "/v1/long-term-memory/", { memories: [{ id, text: "Deploys on Fridays", confidence: 0.95, priority: 5 }] });
+    await ok("POST", "/v1/long-term-memory/", {
+      memories: [{ id, text: "Deploys on Fridays", confidence: 0.95, priority: 5 }],
+    });
     const ratings = Array.from({ length: 50 }, (_, i) => (i % 16 === 15 ? "negative" : "positive"));
     await race(50, (i) => send("POST", "/v1/feedback", { memory_id: id, rating: ratings[i] }));
 
@@ -94,7 +104,9 @@ describe("no lost updates on one memory", RACE_TIMEOUT, () => {
       confidence: entries.at(-1)!.after!.confidence,
       priority: entries.at(-1)!.after!.priority,
     });
-    const rows = await env.DB.prepare("SELECT confidence_before, confidence_after FROM feedback WHERE memory_id = ? ORDER BY at")
+    const rows = await env.DB.prepare(
+      "SELECT confidence_before, confidence_after FROM feedback WHERE memory_id = ? ORDER BY at",
+    )
       .bind(id)
       .all<{ confidence_before: number; confidence_after: number }>();
     expect(rows.results).toHaveLength(50);
@@ -145,7 +157,11 @@ describe("no lost updates on one memory", RACE_TIMEOUT, () => {
 
   it("50 concurrent upserts of one id: history chains, the final state is the last writer's", async () => {
     const id = uid("upsert");
-    await race(50, (i) => send("POST", "/v1/long-term-memory/", { memories: [{ id, text: `Version ${i} of the release plan`, topics: [`v${i}`] }] }));
+    await race(50, (i) =>
+      send("POST", "/v1/long-term-memory/", {
+        memories: [{ id, text: `Version ${i} of the release plan`, topics: [`v${i}`] }],
+      }),
+    );
     const entries = await history(id);
     expect(entries).toHaveLength(50);
     expect(entries.map((e) => e.op)).toEqual(["create", ...Array(49).fill("update")]);
@@ -160,7 +176,9 @@ describe("no lost updates on one memory", RACE_TIMEOUT, () => {
 describe("no lost updates on one CRUD key", RACE_TIMEOUT, () => {
   it("50 concurrent POST upserts of one (agent, scope, key): one row, all 50 writes in a chained history", async () => {
     const agent = uid("agent");
-    const replies = await race(50, (i) => send("POST", "/api/memories", { agent_id: agent, key: "favourite-editor", value: `editor ${i}` }));
+    const replies = await race(50, (i) =>
+      send("POST", "/api/memories", { agent_id: agent, key: "favourite-editor", value: `editor ${i}` }),
+    );
     const ids = new Set(replies.map((r) => r.body.id));
     expect(ids.size).toBe(1);
     const [id] = [...ids] as [string];
@@ -187,7 +205,11 @@ describe("no lost updates on one CRUD key", RACE_TIMEOUT, () => {
     expectChained(entries);
     const final = await ok("GET", `/api/memories/${created.id}`);
     const last = entries.at(-1)!.after!;
-    expect({ value: final.value, metadata: final.metadata, key: final.key }).toEqual({ value: last.text, metadata: last.metadata, key: last.key });
+    expect({ value: final.value, metadata: final.metadata, key: final.key }).toEqual({
+      value: last.text,
+      metadata: last.metadata,
+      key: last.key,
+    });
     expect(final.value).not.toBe("v0");
     expect(final.key).not.toBe("k");
     expect(final.metadata.tags).toHaveLength(1);
@@ -195,7 +217,11 @@ describe("no lost updates on one CRUD key", RACE_TIMEOUT, () => {
 });
 
 /** A SYMindX socket of the file's tenant, with the frames it received. */
-async function symindx(): Promise<{ send(f: unknown): void; frames: any[]; until(n: number, type: string): Promise<any[]> }> {
+async function symindx(): Promise<{
+  send(f: unknown): void;
+  frames: any[];
+  until(n: number, type: string): Promise<any[]>;
+}> {
   const res = await exports.default.fetch("https://edgemem.test/ws", { headers: { upgrade: "websocket" } });
   expect(res.status).toBe(101);
   const ws = res.webSocket!;
@@ -206,7 +232,7 @@ async function symindx(): Promise<{ send(f: unknown): void; frames: any[]; until
     frames,
     send: (f) => ws.send(JSON.stringify(f)),
     async until(n, type) {
-      for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
         const hits = frames.filter((f) => f.type === type || f.type === "error");
         if (hits.length >= n) return hits;
         await new Promise((r) => setTimeout(r, 10));
@@ -226,7 +252,11 @@ describe("no lost updates on one session", RACE_TIMEOUT, () => {
     });
     const sockets = await Promise.all(Array.from({ length: 5 }, () => symindx()));
     for (let i = 0; i < 50; i++) {
-      sockets[i % 5]!.send({ id: `h${i}`, type: "agent_handoff", data: { fromAgent: "nyx", toAgent: `agent-${i}`, conversationId: conversation } });
+      sockets[i % 5]!.send({
+        id: `h${i}`,
+        type: "agent_handoff",
+        data: { fromAgent: "nyx", toAgent: `agent-${i}`, conversationId: conversation },
+      });
     }
     const replies = (await Promise.all(sockets.map((s) => s.until(10, "agent_handoff")))).flat();
     expect(replies.filter((f) => f.type === "error")).toEqual([]);
@@ -238,14 +268,20 @@ describe("no lost updates on one session", RACE_TIMEOUT, () => {
     expect(session.namespace).toBe("support");
     const handoffs = session.messages.slice(1).map((m: { content: string }) => m.content);
     expect(handoffs).toHaveLength(50);
-    expect(new Set(handoffs)).toEqual(new Set(Array.from({ length: 50 }, (_, i) => `Agent handoff from nyx to agent-${i}`)));
+    expect(new Set(handoffs)).toEqual(
+      new Set(Array.from({ length: 50 }, (_, i) => `Agent handoff from nyx to agent-${i}`)),
+    );
   });
 
   it("12 concurrent handoffs on a new conversation create one session holding all 12", async () => {
     const conversation = uid("conv");
     const socket = await symindx();
     for (let i = 0; i < 12; i++) {
-      socket.send({ id: i, type: "agent_handoff", data: { fromAgent: `a${i}`, toAgent: `b${i}`, conversationId: conversation } });
+      socket.send({
+        id: i,
+        type: "agent_handoff",
+        data: { fromAgent: `a${i}`, toAgent: `b${i}`, conversationId: conversation },
+      });
     }
     const replies = await socket.until(12, "agent_handoff");
     expect(replies.map((f) => f.data?.status)).toEqual(Array(12).fill("completed"));
@@ -268,7 +304,9 @@ describe("no lost updates in consolidation", RACE_TIMEOUT, () => {
     });
     const replies = await Promise.all([
       send("POST", "/v1/consolidate"),
-      ...Array.from({ length: 20 }, (_, i) => send("POST", "/v1/feedback", { memory_id: i % 2 ? a : b, rating: "positive" })),
+      ...Array.from({ length: 20 }, (_, i) =>
+        send("POST", "/v1/feedback", { memory_id: i % 2 ? a : b, rating: "positive" }),
+      ),
     ]);
     // A feedback on the memory merged away may find it gone; nothing else may fail.
     expect(replies.map((r) => r.status).filter((s) => s !== 200 && s !== 404)).toEqual([]);
@@ -276,7 +314,9 @@ describe("no lost updates in consolidation", RACE_TIMEOUT, () => {
     const [ha, hb] = [await history(a), await history(b)];
     expectChained(ha);
     expectChained(hb);
-    const merged = [...ha, ...hb].filter((e) => e.reason === "consolidated" || e.reason?.startsWith("consolidated into"));
+    const merged = [...ha, ...hb].filter(
+      (e) => e.reason === "consolidated" || e.reason?.startsWith("consolidated into"),
+    );
     expect(merged).toHaveLength(2);
     const recorded = [...ha, ...hb].filter((e) => e.reason === "positive feedback").length;
     expect(recorded).toBe(replies.slice(1).filter((r) => r.status === 200).length);

@@ -42,17 +42,45 @@ describe("/api/memories", () => {
     expect(second.body.value).toBe("v2");
     expect(second.body.created_at).toBe(first.body.created_at);
     // A different scope or agent is a different memory.
-    const otherScope = await api.call("POST", "/api/memories", { agent_id: AGENT, scope: "global", key: "k", value: "v3" });
-    const otherAgent = await api.call("POST", "/api/memories", { agent_id: "other", scope: "agent", key: "k", value: "v4" });
+    const otherScope = await api.call("POST", "/api/memories", {
+      agent_id: AGENT,
+      scope: "global",
+      key: "k",
+      value: "v3",
+    });
+    const otherAgent = await api.call("POST", "/api/memories", {
+      agent_id: "other",
+      scope: "agent",
+      key: "k",
+      value: "v4",
+    });
     expect(new Set([first.body.id, otherScope.body.id, otherAgent.body.id]).size).toBe(3);
     expect((await api.call("GET", "/api/memories")).body).toHaveLength(3);
   });
 
   it("lists with agent_id, scope and tags filters", async () => {
     const api = await tenantApi();
-    await api.call("POST", "/api/memories", { agent_id: AGENT, scope: "agent", key: "a", value: "A", metadata: { tags: ["preferences"] } });
-    await api.call("POST", "/api/memories", { agent_id: AGENT, scope: "session", key: "b", value: "B", metadata: { tags: ["work"] } });
-    await api.call("POST", "/api/memories", { agent_id: "other", scope: "agent", key: "c", value: "C", metadata: { tags: ["preferences", "work"] } });
+    await api.call("POST", "/api/memories", {
+      agent_id: AGENT,
+      scope: "agent",
+      key: "a",
+      value: "A",
+      metadata: { tags: ["preferences"] },
+    });
+    await api.call("POST", "/api/memories", {
+      agent_id: AGENT,
+      scope: "session",
+      key: "b",
+      value: "B",
+      metadata: { tags: ["work"] },
+    });
+    await api.call("POST", "/api/memories", {
+      agent_id: "other",
+      scope: "agent",
+      key: "c",
+      value: "C",
+      metadata: { tags: ["preferences", "work"] },
+    });
     const keys = (r: { body: { key: string }[] }) => r.body.map((m) => m.key).sort();
     expect(keys(await api.call("GET", "/api/memories"))).toEqual(["a", "b", "c"]);
     expect(keys(await api.call("GET", `/api/memories?agent_id=${AGENT}`))).toEqual(["a", "b"]);
@@ -119,15 +147,30 @@ describe("/api/memories", () => {
 
   it("searches key and value by keyword, most recently updated first", async () => {
     const api = await tenantApi();
-    const a = await api.call("POST", "/api/memories", { agent_id: AGENT, scope: "agent", key: "user-preference", value: "Likes tea" });
-    await api.call("POST", "/api/memories", { agent_id: AGENT, scope: "agent", key: "coffee", value: "Preference: espresso" });
+    const a = await api.call("POST", "/api/memories", {
+      agent_id: AGENT,
+      scope: "agent",
+      key: "user-preference",
+      value: "Likes tea",
+    });
+    await api.call("POST", "/api/memories", {
+      agent_id: AGENT,
+      scope: "agent",
+      key: "coffee",
+      value: "Preference: espresso",
+    });
     await api.call("POST", "/api/memories", { agent_id: AGENT, scope: "global", key: "misc", value: "unrelated" });
     await api.call("PUT", `/api/memories/${a.body.id}`, { value: "Likes green tea" });
 
     const res = await api.call("POST", "/api/memories/search", { agent_id: AGENT, query: "preference", limit: 10 });
     expect(res.status).toBe(200);
     expect(res.body.map((m: any) => m.key)).toEqual(["user-preference", "coffee"]);
-    const scoped = await api.call("POST", "/api/memories/search", { agent_id: AGENT, query: "PREFERENCE", scope: "agent", limit: 1 });
+    const scoped = await api.call("POST", "/api/memories/search", {
+      agent_id: AGENT,
+      query: "PREFERENCE",
+      scope: "agent",
+      limit: 1,
+    });
     expect(scoped.body).toHaveLength(1);
     // Wildcards in the query are literal.
     expect((await api.call("POST", "/api/memories/search", { query: "%" })).body).toEqual([]);
@@ -135,9 +178,19 @@ describe("/api/memories", () => {
 
   it("sees the same memories as the AMS API, both ways", async () => {
     const api = await tenantApi();
-    const crud = await api.call("POST", "/api/memories", { agent_id: AGENT, scope: "agent", key: "lang", value: "Favourite language is Rust" });
+    const crud = await api.call("POST", "/api/memories", {
+      agent_id: AGENT,
+      scope: "agent",
+      key: "lang",
+      value: "Favourite language is Rust",
+    });
     const viaAms = await api.call("GET", `/v1/long-term-memory/${crud.body.id}`);
-    expect(viaAms.body).toMatchObject({ text: "Favourite language is Rust", agent_id: AGENT, key: "lang", scope: "agent" });
+    expect(viaAms.body).toMatchObject({
+      text: "Favourite language is Rust",
+      agent_id: AGENT,
+      key: "lang",
+      scope: "agent",
+    });
     const found = await search(api, { text: "favourite language" });
     expect(found.memories[0].id).toBe(crud.body.id);
 
@@ -150,10 +203,17 @@ describe("/api/memories", () => {
 describe("TTL", () => {
   it("an expired memory is never returned and is purged with history and an event", async () => {
     const api = await tenantApi();
-    const created = await api.call("POST", "/api/memories", { agent_id: AGENT, key: "short", value: "short-lived fact", ttl: future() });
+    const created = await api.call("POST", "/api/memories", {
+      agent_id: AGENT,
+      key: "short",
+      value: "short-lived fact",
+      ttl: future(),
+    });
     const id = created.body.id;
     // Expire it in place (time travel is not available inside workerd).
-    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE tenant = ? AND id = ?").bind(Date.now() - 1000, api.tenant, id).run();
+    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE tenant = ? AND id = ?")
+      .bind(Date.now() - 1000, api.tenant, id)
+      .run();
 
     expect((await api.call("GET", `/api/memories/${id}`)).status).toBe(404);
     expect((await api.call("GET", "/api/memories")).body).toEqual([]);
@@ -161,7 +221,9 @@ describe("TTL", () => {
     expect((await api.call("POST", "/api/memories/search", { query: "short" })).body).toEqual([]);
 
     // Reads purge expired rows in the background.
-    const row = await env.DB.prepare("SELECT count(*) AS n FROM memories WHERE tenant = ?").bind(api.tenant).first<{ n: number }>();
+    const row = await env.DB.prepare("SELECT count(*) AS n FROM memories WHERE tenant = ?")
+      .bind(api.tenant)
+      .first<{ n: number }>();
     expect(row?.n).toBe(0);
     const history = await api.call("GET", `/api/memories/${id}/history`);
     expect(history.body.history.at(-1)).toMatchObject({ op: "delete", actor: "system", reason: "expired" });
@@ -171,13 +233,23 @@ describe("TTL", () => {
 
   it("a key held by an expired memory is taken by the next create at once (its holder purged)", async () => {
     const api = await tenantApi();
-    const first = await api.call("POST", "/api/memories", { agent_id: AGENT, key: "lease", value: "first holder", ttl: future() });
-    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE tenant = ? AND id = ?").bind(Date.now() - 1000, api.tenant, first.body.id).run();
+    const first = await api.call("POST", "/api/memories", {
+      agent_id: AGENT,
+      key: "lease",
+      value: "first holder",
+      ttl: future(),
+    });
+    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE tenant = ? AND id = ?")
+      .bind(Date.now() - 1000, api.tenant, first.body.id)
+      .run();
     const second = await api.call("POST", "/api/memories", { agent_id: AGENT, key: "lease", value: "second holder" });
     expect(second.status).toBe(201);
     expect(second.body).toMatchObject({ key: "lease", value: "second holder" });
     expect(second.body.id).not.toBe(first.body.id);
-    expect((await api.call("GET", `/api/memories/${first.body.id}/history`)).body.history.at(-1)).toMatchObject({ op: "delete", reason: "expired" });
+    expect((await api.call("GET", `/api/memories/${first.body.id}/history`)).body.history.at(-1)).toMatchObject({
+      op: "delete",
+      reason: "expired",
+    });
   });
 
   it("ttl_seconds on an AMS record sets the expiry", async () => {
@@ -222,7 +294,9 @@ describe("tenant isolation", () => {
       expect(res.memories.map((m) => m.text)).not.toContain("Tenant A secret: the launch code is 1234");
     }
     expect((await search(b, { text: "" })).total).toBe(1);
-    expect((await b.call("GET", "/api/memories")).body.map((m: any) => m.value)).toEqual(["Tenant B note about gardening"]);
+    expect((await b.call("GET", "/api/memories")).body.map((m: any) => m.value)).toEqual([
+      "Tenant B note about gardening",
+    ]);
     expect((await b.call("POST", "/api/memories/search", { query: "crud" })).body).toEqual([]);
 
     // B deleting "shared-id" removes only B's memory.

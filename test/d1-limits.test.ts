@@ -15,7 +15,11 @@ const values = (n: number, prefix = "v") => Array.from({ length: n }, (_, i) => 
 async function seeded(): Promise<Api> {
   const api = await tenantApi();
   await store(api, [
-    { id: "lang", text: "I prefer Go for backend services because it compiles fast and deploys as one binary", namespace: "n0" },
+    {
+      id: "lang",
+      text: "I prefer Go for backend services because it compiles fast and deploys as one binary",
+      namespace: "n0",
+    },
     { id: "food", text: "Lunch is served at noon", namespace: "n1" },
   ]);
   return api;
@@ -45,7 +49,10 @@ describe("D1 limits: long questions", () => {
     const many = values(60, "word").join(" ") + " backend";
     const res = await api.call("POST", "/v1/long-term-memory/search", { text: many, search_mode: "keyword" });
     expect(res.status).toBe(200);
-    const long = await api.call("POST", "/v1/long-term-memory/search", { text: "x".repeat(10_000), search_mode: "keyword" });
+    const long = await api.call("POST", "/v1/long-term-memory/search", {
+      text: "x".repeat(10_000),
+      search_mode: "keyword",
+    });
     expect(long.status).toBe(200);
     expect(long.body.memories).toEqual([]);
   });
@@ -111,21 +118,53 @@ describe("D1 limits: filters at their maximum list sizes", () => {
     expect(any.memories.map((m) => m.id)).toEqual(["lang"]);
     const ne = await search(api, { text: QUESTION, namespace: { not_in: values(100, "x").concat([]) } });
     expect(ne.memories.map((m) => m.id)).toContain("lang");
-    const prompt = await api.call("POST", "/v1/memory/prompt", { query: QUESTION, long_term_search: { namespace: { all: values(100, "n") } } });
+    const prompt = await api.call("POST", "/v1/memory/prompt", {
+      query: QUESTION,
+      long_term_search: { namespace: { all: values(100, "n") } },
+    });
     expect(prompt.status).toBe(200);
   });
 
   it("every filter field with every operator at its maximum at once", async () => {
     const api = await seeded();
-    const tag = (p: string) => ({ eq: `${p}0`, ne: "x", not_eq: "y", any: values(100, p), in_: values(100, p), all: [`${p}0`], not_in: values(100, "z"), none: values(100, "q") });
+    const tag = (p: string) => ({
+      eq: `${p}0`,
+      ne: "x",
+      not_eq: "y",
+      any: values(100, p),
+      in_: values(100, p),
+      all: [`${p}0`],
+      not_in: values(100, "z"),
+      none: values(100, "q"),
+    });
     const num = { gt: 0, gte: 0, lt: 4_000_000_000, lte: 4_000_000_000, ne: 1, between: [0, 4_000_000_000] };
     const body: Record<string, unknown> = { text: QUESTION, search_mode: "keyword" };
-    for (const f of ["session_id", "namespace", "topics", "entities", "user_id", "memory_type", "agent_id", "extraction_strategy"]) body[f] = tag(f);
+    for (const f of [
+      "session_id",
+      "namespace",
+      "topics",
+      "entities",
+      "user_id",
+      "memory_type",
+      "agent_id",
+      "extraction_strategy",
+    ])
+      body[f] = tag(f);
     for (const f of ["created_at", "last_accessed", "updated_at"]) body[f] = num;
     const res = await api.call("POST", "/v1/long-term-memory/search", body);
     expect(res.status).toBe(200);
     expect(res.body.memories).toEqual([]);
-    const relaxed = { ...body, session_id: undefined, topics: undefined, entities: undefined, user_id: undefined, memory_type: undefined, agent_id: undefined, extraction_strategy: undefined, namespace: { ...tag("n"), all: values(100, "n").slice(0, 1) } };
+    const relaxed = {
+      ...body,
+      session_id: undefined,
+      topics: undefined,
+      entities: undefined,
+      user_id: undefined,
+      memory_type: undefined,
+      agent_id: undefined,
+      extraction_strategy: undefined,
+      namespace: { ...tag("n"), all: values(100, "n").slice(0, 1) },
+    };
     const hit = await api.call("POST", "/v1/long-term-memory/search", relaxed);
     expect(hit.status).toBe(200);
     expect(hit.body.memories.map((m: { id: string }) => m.id)).toEqual(["lang"]);
@@ -139,9 +178,9 @@ describe("keyword ranking is per tenant", () => {
     { id: "c", text: "Kafka carries billing events to the warehouse" },
   ];
   const scores = async (api: Api) =>
-    (await search(api, { text: "redis caching billing", search_mode: "keyword", explain: true, recency_boost: false })).memories.map(
-      (m) => [m.id, m.score_details.keyword],
-    );
+    (
+      await search(api, { text: "redis caching billing", search_mode: "keyword", explain: true, recency_boost: false })
+    ).memories.map((m) => [m.id, m.score_details.keyword]);
 
   it("another tenant's documents with the same words change no score", async () => {
     const c = await tenantApi();
@@ -151,7 +190,10 @@ describe("keyword ranking is per tenant", () => {
 
     const d = await tenantApi();
     for (let i = 0; i < 200; i += 100) {
-      await store(d, Array.from({ length: 100 }, (_, j) => ({ id: `d${i + j}`, text: `redis caching ${i + j}` })));
+      await store(
+        d,
+        Array.from({ length: 100 }, (_, j) => ({ id: `d${i + j}`, text: `redis caching ${i + j}` })),
+      );
     }
     expect(await scores(c)).toEqual(before);
     // Tenant D ranks by its own counts: in all of its documents, "redis" weighs little there.
@@ -171,44 +213,66 @@ describe("keyword ranking is per tenant", () => {
     };
     await env.DB.batch([
       ...Array.from({ length: 25 }, (_, i) => row(`gone${i}`, `zeppelin zeppelin zeppelin ${i}`, now - 1000)),
-      ...Array.from({ length: 3 }, (_, i) => row(`live${i}`, `a long note that mentions the zeppelin once, number ${i}`, null)),
+      ...Array.from({ length: 3 }, (_, i) =>
+        row(`live${i}`, `a long note that mentions the zeppelin once, number ${i}`, null),
+      ),
     ]);
     const repo = new MemoryRepo(env.DB, false);
     const terms = ["zeppelin"];
-    const hits = await repo.keywordSearch(tenant, keywordQuery(terms, await repo.keywordStats(tenant, terms))!, now, {}, 20);
+    const hits = await repo.keywordSearch(
+      tenant,
+      keywordQuery(terms, await repo.keywordStats(tenant, terms))!,
+      now,
+      {},
+      20,
+    );
     expect(hits.map((h) => h.memory.id).sort()).toEqual(["live0", "live1", "live2"]);
   });
 
   it("common terms are pruned by the tenant's own document frequencies", async () => {
-    const stats = (docs: number, df: Record<string, number>) => ({ docs, length: docs * 8, df: new Map(Object.entries(df)) });
+    const stats = (docs: number, df: Record<string, number>) => ({
+      docs,
+      length: docs * 8,
+      df: new Map(Object.entries(df)),
+    });
     // "redi" is in every document of this tenant (pruned), however rare it is elsewhere.
     const q = keywordQuery(["redi", "cach"], stats(1000, { redi: 1000, cach: 10 }))!;
     expect(q.terms.map((t) => t.term)).toEqual(["cach"]);
     // In another tenant where it is rare, it is kept.
-    expect(keywordQuery(["redi", "cach"], stats(1000, { redi: 10, cach: 10 }))!.terms.map((t) => t.term)).toEqual(["redi", "cach"]);
+    expect(keywordQuery(["redi", "cach"], stats(1000, { redi: 10, cach: 10 }))!.terms.map((t) => t.term)).toEqual([
+      "redi",
+      "cach",
+    ]);
   });
 
   it("tenant statistics follow writes and deletes", async () => {
     const api = await tenantApi();
     await store(api, DOCS);
-    const row = () => env.DB.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(api.tenant).first();
+    const row = () =>
+      env.DB.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(api.tenant).first();
     expect(await row()).toEqual({ docs: 3, length: 23 });
     await store(api, [{ id: "a", text: "Redis" }]);
     expect(await row()).toEqual({ docs: 3, length: 17 });
     expect((await api.call("DELETE", "/v1/long-term-memory?memory_ids=b")).status).toBe(200);
     expect(await row()).toEqual({ docs: 2, length: 8 });
-    const terms = await env.DB.prepare("SELECT count(*) AS n FROM memory_terms WHERE tenant = ?").bind(api.tenant).first<{ n: number }>();
+    const terms = await env.DB.prepare("SELECT count(*) AS n FROM memory_terms WHERE tenant = ?")
+      .bind(api.tenant)
+      .first<{ n: number }>();
     expect(terms!.n).toBe(8);
   });
 });
 
 describe("D1 limits: rows", () => {
   it("a working-memory session that would outgrow a 2 MB row is a 413 and leaves the session as it was", async () => {
-    const api = await tenantApi({ env: { MAX_BODY_BYTES: String(8 * 1024 * 1024), WORKING_MEMORY_SUMMARIZATION: "false" } });
+    const api = await tenantApi({
+      env: { MAX_BODY_BYTES: String(8 * 1024 * 1024), WORKING_MEMORY_SUMMARIZATION: "false" },
+    });
     const message = (i: number) => ({ role: "user", content: `${i} ${"é".repeat(99_000)}` });
     const ok = await api.call("PUT", "/v1/working-memory/big", { messages: [message(0)] });
     expect(ok.status).toBe(200);
-    const res = await api.call("PUT", "/v1/working-memory/big", { messages: Array.from({ length: 12 }, (_, i) => message(i)) });
+    const res = await api.call("PUT", "/v1/working-memory/big", {
+      messages: Array.from({ length: 12 }, (_, i) => message(i)),
+    });
     expect(res.status).toBe(413);
     expect(res.body.message).toMatch(/session big would take \d+ bytes stored; a row holds at most 2000000/);
     expect((await api.call("GET", "/v1/working-memory/big")).body.messages).toHaveLength(1);
@@ -216,7 +280,9 @@ describe("D1 limits: rows", () => {
 
   it("extracted_from holds message ids (bounded), so a record and its history row stay under 2 MB", async () => {
     const api = await tenantApi();
-    const res = await api.call("POST", "/v1/long-term-memory/", { memories: [{ text: "x", extracted_from: ["m".repeat(65)] }] });
+    const res = await api.call("POST", "/v1/long-term-memory/", {
+      memories: [{ text: "x", extracted_from: ["m".repeat(65)] }],
+    });
     expect(res.status).toBe(422);
     expect(res.body.issues[0].field).toBe("memories.0.extracted_from.0");
   });
@@ -227,7 +293,10 @@ describe("d1-limits helpers", () => {
     expect(andAll([])).toBe("1");
     expect(andAll(["a"])).toBe("a");
     expect(andAll(["a", "b", "c"])).toBe("((a AND b) AND c)");
-    const depth = (s: string) => Math.max(...[...s].reduce((acc, ch) => [...acc, (acc.at(-1) ?? 0) + (ch === "(" ? 1 : ch === ")" ? -1 : 0)], [0]));
+    const depth = (s: string) =>
+      Math.max(
+        ...[...s].reduce((acc, ch) => [...acc, (acc.at(-1) ?? 0) + (ch === "(" ? 1 : ch === ")" ? -1 : 0)], [0]),
+      );
     expect(depth(andAll(values(1000)))).toBeLessThanOrEqual(10);
   });
 
@@ -244,12 +313,33 @@ describe("d1-limits helpers", () => {
   });
 
   it("compiles the largest filter within the parameter limit", () => {
-    const tag = { eq: "a", ne: "b", not_eq: "c", any: values(100), in_: values(100), all: values(100), not_in: values(100), none: values(100) };
+    const tag = {
+      eq: "a",
+      ne: "b",
+      not_eq: "c",
+      any: values(100),
+      in_: values(100),
+      all: values(100),
+      not_in: values(100),
+      none: values(100),
+    };
     const num = { gt: 1, gte: 1, lt: 2, lte: 2, eq: 1, ne: 3, between: [0, 5] as [number, number] };
     const f = compileFilter({
-      session_id: tag, namespace: tag, user_id: tag, agent_id: tag, memory_type: tag, scope: tag, extraction_strategy: tag,
-      topics: tag, entities: tag, tags: tag,
-      created_at: num, last_accessed: num, updated_at: num, event_date: num, pinned: true,
+      session_id: tag,
+      namespace: tag,
+      user_id: tag,
+      agent_id: tag,
+      memory_type: tag,
+      scope: tag,
+      extraction_strategy: tag,
+      topics: tag,
+      entities: tag,
+      tags: tag,
+      created_at: num,
+      last_accessed: num,
+      updated_at: num,
+      event_date: num,
+      pinned: true,
     });
     // The rest of the largest statement (list: tenant, now, contains, limit, offset) binds 5 more.
     expect(f.params.length + 5).toBeLessThanOrEqual(D1_LIMITS.params);

@@ -38,7 +38,10 @@ describe("D1 vector index cache", () => {
 
   it("serves concurrent queries from one load", async () => {
     const api = await tenantApi();
-    await store(api, Array.from({ length: 50 }, (_, i) => ({ id: `m${i}`, text: `memory number ${i} about tides` })));
+    await store(
+      api,
+      Array.from({ length: 50 }, (_, i) => ({ id: `m${i}`, text: `memory number ${i} about tides` })),
+    );
     const results = await Promise.all(Array.from({ length: 8 }, () => hits(api.tenant, "tides", 50)));
     for (const r of results) expect(r).toHaveLength(50);
   });
@@ -55,16 +58,28 @@ describe("D1 vector index cache", () => {
         body: JSON.stringify(body),
       });
     const writes = Array.from({ length: 10 }, (_, i) =>
-      post("/v1/long-term-memory/", { memories: [{ id: `${ns}-${i}`, text: `harbour crane number ${i}`, namespace: ns }] }),
+      post("/v1/long-term-memory/", {
+        memories: [{ id: `${ns}-${i}`, text: `harbour crane number ${i}`, namespace: ns }],
+      }),
     );
     const searches = Array.from({ length: 20 }, () =>
-      post("/v1/long-term-memory/search", { text: "harbour crane", search_mode: "semantic", namespace: { eq: ns }, limit: 20 }),
+      post("/v1/long-term-memory/search", {
+        text: "harbour crane",
+        search_mode: "semantic",
+        namespace: { eq: ns },
+        limit: 20,
+      }),
     );
     const responses = await Promise.all([...writes, ...searches]);
     expect(responses.map((r) => r.status).every((s) => s === 200)).toBe(true);
     await Promise.all(responses.map((r) => r.arrayBuffer()));
 
-    const res = await post("/v1/long-term-memory/search", { text: "harbour crane", search_mode: "semantic", namespace: { eq: ns }, limit: 20 });
+    const res = await post("/v1/long-term-memory/search", {
+      text: "harbour crane",
+      search_mode: "semantic",
+      namespace: { eq: ns },
+      limit: 20,
+    });
     const body = (await res.json()) as { memories: { id: string }[] };
     expect(body.memories.map((m) => m.id).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `${ns}-${i}`).sort());
   });

@@ -37,12 +37,22 @@ async function rowCount(api: Api): Promise<number> {
 }
 
 /** Expects a 422 (or `status`) whose issues name `field`, and no row written. */
-async function refused(api: Api, method: string, path: string, body: unknown, field: string, status = 422): Promise<void> {
+async function refused(
+  api: Api,
+  method: string,
+  path: string,
+  body: unknown,
+  field: string,
+  status = 422,
+): Promise<void> {
   const before = await rowCount(api);
   const res = await api.call(method, path, body);
   const what = `${method} ${path} ${typeof body === "string" ? body.slice(0, 120) : JSON.stringify(body)}`;
   expect(res.status, what).toBe(status);
-  expect(res.body.issues?.map((i: { field: string }) => i.field), what).toContain(field);
+  expect(
+    res.body.issues?.map((i: { field: string }) => i.field),
+    what,
+  ).toContain(field);
   expect(res.body.message, what).toContain(field);
   expect(await rowCount(api), what).toBe(before);
 }
@@ -82,14 +92,38 @@ describe("dates: years 1000–9999 on every field and filter, else 422 naming th
   ])("search filter %s %j", async (name, filter, field) => {
     const api = await tenantApi();
     await refused(api, "POST", "/v1/long-term-memory/search", { text: "x", [name]: filter }, field);
-    await refused(api, "POST", "/v1/memory/prompt", { query: "x", long_term_search: { [name]: filter } }, `long_term_search.${field}`);
+    await refused(
+      api,
+      "POST",
+      "/v1/memory/prompt",
+      { query: "x", long_term_search: { [name]: filter } },
+      `long_term_search.${field}`,
+    );
   });
 
   it("forget policy numbers stay in range", async () => {
     const api = await tenantApi();
-    await refused(api, "POST", "/v1/long-term-memory/forget", { policy: { max_age_days: 1e300 } }, "policy.max_age_days");
-    await refused(api, "POST", "/v1/long-term-memory/forget", { policy: { max_inactive_days: 1e300 } }, "policy.max_inactive_days");
-    await refused(api, "POST", "/v1/long-term-memory/forget", { policy: { max_age_days: 1, hard_age_multiplier: 1e300 } }, "policy.hard_age_multiplier");
+    await refused(
+      api,
+      "POST",
+      "/v1/long-term-memory/forget",
+      { policy: { max_age_days: 1e300 } },
+      "policy.max_age_days",
+    );
+    await refused(
+      api,
+      "POST",
+      "/v1/long-term-memory/forget",
+      { policy: { max_inactive_days: 1e300 } },
+      "policy.max_inactive_days",
+    );
+    await refused(
+      api,
+      "POST",
+      "/v1/long-term-memory/forget",
+      { policy: { max_age_days: 1, hard_age_multiplier: 1e300 } },
+      "policy.hard_age_multiplier",
+    );
   });
 
   it("CRUD ttl, on create and update", async () => {
@@ -103,17 +137,35 @@ describe("dates: years 1000–9999 on every field and filter, else 422 naming th
   it("working memory: ttl_seconds, message and memory dates", async () => {
     const api = await tenantApi();
     const path = "/v1/working-memory/s1";
-    await refused(api, "PUT", path, { messages: [{ role: "user", content: "hi", created_at: 9e12 }] }, "messages.0.created_at");
+    await refused(
+      api,
+      "PUT",
+      path,
+      { messages: [{ role: "user", content: "hi", created_at: 9e12 }] },
+      "messages.0.created_at",
+    );
     await refused(api, "PUT", path, { ttl_seconds: 1e13 }, "ttl_seconds");
     await refused(api, "PUT", path, { memories: [{ text: "m", event_date: -9e12 }] }, "memories.0.event_date");
-    await refused(api, "PUT", path, { memories: [{ text: "m", persisted_at: "+275760-09-13T00:00:00.000Z" }] }, "memories.0.persisted_at");
+    await refused(
+      api,
+      "PUT",
+      path,
+      { memories: [{ text: "m", persisted_at: "+275760-09-13T00:00:00.000Z" }] },
+      "memories.0.persisted_at",
+    );
   });
 
   it("values at the edges of the window are stored and read back equal", async () => {
     const api = await tenantApi();
     const res = await api.call("POST", "/v1/long-term-memory/", {
       memories: [
-        { id: "lo", text: "at the start of the window", event_date: MIN_SECONDS, created_at: MIN_ISO, last_accessed: MIN_ISO },
+        {
+          id: "lo",
+          text: "at the start of the window",
+          event_date: MIN_SECONDS,
+          created_at: MIN_ISO,
+          last_accessed: MIN_ISO,
+        },
         { id: "hi", text: "at the end of the window", event_date: MAX_ISO, expires_at: MAX_ISO },
         { id: "ttl", text: "lives a century", ttl_seconds: MAX_TTL_SECONDS },
       ],
@@ -123,21 +175,33 @@ describe("dates: years 1000–9999 on every field and filter, else 422 naming th
     expect([lo.event_date, lo.created_at, lo.last_accessed]).toEqual([MIN_ISO, MIN_ISO, MIN_ISO]);
     const hi = (await api.call("GET", "/v1/long-term-memory/hi")).body;
     expect([hi.event_date, hi.expires_at]).toEqual([MAX_ISO, MAX_ISO]);
-    expect(Date.parse((await api.call("GET", "/v1/long-term-memory/ttl")).body.expires_at)).toBeGreaterThan(Date.now() + (MAX_TTL_SECONDS - 60) * 1000);
+    expect(Date.parse((await api.call("GET", "/v1/long-term-memory/ttl")).body.expires_at)).toBeGreaterThan(
+      Date.now() + (MAX_TTL_SECONDS - 60) * 1000,
+    );
 
     const patched = await api.call("PATCH", "/v1/long-term-memory/lo", { event_date: MAX_ISO });
     expect(patched.status).toBe(200);
     expect(patched.body.event_date).toBe(MAX_ISO);
 
-    const filtered = await api.call("POST", "/v1/long-term-memory/search", { text: "", event_date: { between: [MIN_ISO, MAX_ISO] }, limit: 10 });
+    const filtered = await api.call("POST", "/v1/long-term-memory/search", {
+      text: "",
+      event_date: { between: [MIN_ISO, MAX_ISO] },
+      limit: 10,
+    });
     expect(filtered.status).toBe(200);
     expect(filtered.body.memories.map((m: { id: string }) => m.id).sort()).toEqual(["hi", "lo"]);
 
-    const crud = await api.call("POST", "/api/memories", { key: "far", value: "expires at the end of time", ttl: MAX_ISO });
+    const crud = await api.call("POST", "/api/memories", {
+      key: "far",
+      value: "expires at the end of time",
+      ttl: MAX_ISO,
+    });
     expect(crud.status).toBe(201);
     expect((await api.call("GET", `/api/memories/${crud.body.id}`)).body.ttl).toBe(MAX_ISO);
 
-    const wm = await api.call("PUT", "/v1/working-memory/edge", { messages: [{ role: "user", content: "long ago", created_at: MIN_ISO }] });
+    const wm = await api.call("PUT", "/v1/working-memory/edge", {
+      messages: [{ role: "user", content: "long ago", created_at: MIN_ISO }],
+    });
     expect(wm.status).toBe(200);
     expect((await api.call("GET", "/v1/working-memory/edge")).body.messages[0].created_at).toBe(MIN_ISO);
   });
@@ -148,11 +212,29 @@ describe("free-form JSON: at most 32 levels and 64 KiB, else 422 naming the fiel
 
   it("10,000 levels of metadata or data: refused on every write route, nothing kept", async () => {
     const api = await tenantApi();
-    await refused(api, "POST", "/v1/long-term-memory/", `{"memories":[{"id":"deep","text":"x","metadata":${tenThousand}}]}`, "memories.0.metadata");
+    await refused(
+      api,
+      "POST",
+      "/v1/long-term-memory/",
+      `{"memories":[{"id":"deep","text":"x","metadata":${tenThousand}}]}`,
+      "memories.0.metadata",
+    );
     await refused(api, "POST", "/api/memories", `{"key":"deep","value":"x","metadata":${tenThousand}}`, "metadata");
     await refused(api, "PUT", "/v1/working-memory/deep", `{"data":${tenThousand}}`, "data");
-    await refused(api, "PUT", "/v1/working-memory/deep", `{"memories":[{"text":"x","metadata":${tenThousand}}]}`, "memories.0.metadata");
-    await refused(api, "PUT", "/v1/working-memory/deep", `{"long_term_memory_strategy":{"strategy":"discrete","config":${tenThousand}}}`, "long_term_memory_strategy");
+    await refused(
+      api,
+      "PUT",
+      "/v1/working-memory/deep",
+      `{"memories":[{"text":"x","metadata":${tenThousand}}]}`,
+      "memories.0.metadata",
+    );
+    await refused(
+      api,
+      "PUT",
+      "/v1/working-memory/deep",
+      `{"long_term_memory_strategy":{"strategy":"discrete","config":${tenThousand}}}`,
+      "long_term_memory_strategy",
+    );
 
     expect((await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "m", text: "x" }] })).status).toBe(200);
     const crud = (await api.call("POST", "/api/memories", { key: "k", value: "v" })).body;
@@ -164,12 +246,20 @@ describe("free-form JSON: at most 32 levels and 64 KiB, else 422 naming the fiel
   it("32 levels are kept and read back equal; 33 are refused", async () => {
     const api = await tenantApi();
     const ok = JSON.parse(deepObject(32));
-    expect((await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "d32", text: "x", metadata: ok }] })).status).toBe(200);
+    expect(
+      (await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "d32", text: "x", metadata: ok }] })).status,
+    ).toBe(200);
     expect((await api.call("GET", "/v1/long-term-memory/d32")).body.metadata).toEqual(ok);
     expect((await api.call("GET", "/v1/long-term-memory/d32/history")).body.history[0].after.metadata).toEqual(ok);
     expect((await api.call("PUT", "/v1/working-memory/w32", { data: ok })).status).toBe(200);
     expect((await api.call("GET", "/v1/working-memory/w32")).body.data).toEqual(ok);
-    await refused(api, "POST", "/v1/long-term-memory/", { memories: [{ text: "x", metadata: JSON.parse(deepObject(33)) }] }, "memories.0.metadata");
+    await refused(
+      api,
+      "POST",
+      "/v1/long-term-memory/",
+      { memories: [{ text: "x", metadata: JSON.parse(deepObject(33)) }] },
+      "memories.0.metadata",
+    );
   });
 
   it("a value of exactly 64 KiB as JSON is kept; one byte more is refused", async () => {
@@ -179,7 +269,13 @@ describe("free-form JSON: at most 32 levels and 64 KiB, else 422 naming the fiel
     const res = await api.call("POST", "/api/memories", { key: "big", value: "v", metadata: exact });
     expect(res.status).toBe(201);
     expect((await api.call("GET", `/api/memories/${res.body.id}`)).body.metadata).toEqual(exact);
-    await refused(api, "POST", "/api/memories", { key: "bigger", value: "v", metadata: { s: `${exact.s}x` } }, "metadata");
+    await refused(
+      api,
+      "POST",
+      "/api/memories",
+      { key: "bigger", value: "v", metadata: { s: `${exact.s}x` } },
+      "metadata",
+    );
     await refused(api, "PUT", "/v1/working-memory/big", { data: { s: `${exact.s}é` } }, "data");
   });
 });
@@ -208,14 +304,20 @@ describe("path parameters: malformed percent-encoding is a 400 naming the parame
 
   it("a well-formed escape still decodes", async () => {
     const api = await tenantApi();
-    expect((await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "a b/é", text: "x" }] })).status).toBe(200);
+    expect((await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "a b/é", text: "x" }] })).status).toBe(
+      200,
+    );
     expect((await api.call("GET", `/v1/long-term-memory/${encodeURIComponent("a b/é")}`)).body.id).toBe("a b/é");
   });
 });
 
 describe("#13: HEAD and unknown PATCH fields", () => {
   it("HEAD /v1/health answers like GET, without a body", async () => {
-    const res = await worker.fetch(new Request("https://edgemem.test/v1/health", { method: "HEAD" }) as never, env, createExecutionContext());
+    const res = await worker.fetch(
+      new Request("https://edgemem.test/v1/health", { method: "HEAD" }) as never,
+      env,
+      createExecutionContext(),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/json/);
     expect(await res.text()).toBe("");
@@ -224,7 +326,9 @@ describe("#13: HEAD and unknown PATCH fields", () => {
 
   it("a PATCH (AMS) or PUT (CRUD) with an unknown field is a 422 naming it and changes nothing", async () => {
     const api = await tenantApi();
-    expect((await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "p", text: "original" }] })).status).toBe(200);
+    expect(
+      (await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "p", text: "original" }] })).status,
+    ).toBe(200);
     await refused(api, "PATCH", "/v1/long-term-memory/p", { txt: "typo" }, "txt");
     await refused(api, "PATCH", "/v1/long-term-memory/p", { text: "changed", colour: "red" }, "colour");
     expect((await api.call("GET", "/v1/long-term-memory/p")).body.text).toBe("original");
@@ -233,7 +337,11 @@ describe("#13: HEAD and unknown PATCH fields", () => {
     await refused(api, "PUT", `/api/memories/${crud.id}`, { valeu: "typo" }, "valeu");
     expect((await api.call("GET", `/api/memories/${crud.id}`)).body.value).toBe("original");
     // Round-tripped fields a client sends back (AMS's record) stay accepted.
-    const patched = await api.call("PATCH", "/v1/long-term-memory/p", { text: "edited", memory_hash: "h", updated_at: new Date().toISOString() });
+    const patched = await api.call("PATCH", "/v1/long-term-memory/p", {
+      text: "edited",
+      memory_hash: "h",
+      updated_at: new Date().toISOString(),
+    });
     expect(patched.status).toBe(200);
     expect(patched.body.text).toBe("edited");
     // Unknown fields elsewhere stay tolerated: clients send extras.
@@ -254,15 +362,53 @@ describe("rows stored before the limits (or by a bug) still read back", () => {
       return [JSON.stringify(terms), length];
     };
     await env.DB.batch([
-      env.DB.prepare(insert).bind(api.tenant, "bad-dates", "poisoned zebra dates", "h1", now, now, -9e15, 9e15, 8.64e15, "not json", "[]", "[]", "[]", ...index("poisoned zebra dates")),
-      env.DB.prepare(insert).bind(api.tenant, "bad-json", "poisoned zebra json", "h2", now, now, now, null, null, deepText, "not json", '{"x":1}', deepText, ...index("poisoned zebra json")),
+      env.DB.prepare(insert).bind(
+        api.tenant,
+        "bad-dates",
+        "poisoned zebra dates",
+        "h1",
+        now,
+        now,
+        -9e15,
+        9e15,
+        8.64e15,
+        "not json",
+        "[]",
+        "[]",
+        "[]",
+        ...index("poisoned zebra dates"),
+      ),
+      env.DB.prepare(insert).bind(
+        api.tenant,
+        "bad-json",
+        "poisoned zebra json",
+        "h2",
+        now,
+        now,
+        now,
+        null,
+        null,
+        deepText,
+        "not json",
+        '{"x":1}',
+        deepText,
+        ...index("poisoned zebra json"),
+      ),
       env.DB.prepare(
         "INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after) VALUES (?, 'bad-dates', 'update', 'bug', ?, NULL, 'not json', ?)",
       ).bind(api.tenant, 9e15, deepText),
       env.DB.prepare(
         `INSERT INTO working_memory (tenant, session_id, messages, memories, data, long_term_memory_strategy, created_at, updated_at, last_accessed)
          VALUES (?, 'bad-session', ?, ?, 'not json', ?, ?, ?, ?)`,
-      ).bind(api.tenant, JSON.stringify([{ id: "m1", role: "user", content: "hi", created_at: 9e15 }]), deepText, deepText, now, now, 9e15),
+      ).bind(
+        api.tenant,
+        JSON.stringify([{ id: "m1", role: "user", content: "hi", created_at: 9e15 }]),
+        deepText,
+        deepText,
+        now,
+        now,
+        9e15,
+      ),
     ]);
   }
 
@@ -279,9 +425,16 @@ describe("rows stored before the limits (or by a bug) still read back", () => {
 
     const history = await api.call("GET", "/v1/long-term-memory/bad-dates/history");
     expect(history.status).toBe(200);
-    expect(history.body.history).toEqual([{ op: "update", actor: "bug", at: MAX_ISO, reason: null, before: null, after: null }]);
+    expect(history.body.history).toEqual([
+      { op: "update", actor: "bug", at: MAX_ISO, reason: null, before: null, after: null },
+    ]);
 
-    for (const body of [{ text: "" }, { text: "zebra", search_mode: "keyword" }, { text: "poisoned zebra" }, { text: "", event_date: { gte: MIN_ISO } }]) {
+    for (const body of [
+      { text: "" },
+      { text: "zebra", search_mode: "keyword" },
+      { text: "poisoned zebra" },
+      { text: "", event_date: { gte: MIN_ISO } },
+    ]) {
       const res = await api.call("POST", "/v1/long-term-memory/search", body);
       expect(res.status, JSON.stringify(body)).toBe(200);
       expect(res.body.memories.length, JSON.stringify(body)).toBeGreaterThan(0);
@@ -290,11 +443,18 @@ describe("rows stored before the limits (or by a bug) still read back", () => {
     expect(crudList.status).toBe(200);
     expect(crudList.body.map((m: { id: string }) => m.id).sort()).toEqual(["bad-dates", "bad-json"]);
     expect((await api.call("POST", "/api/memories/search", { query: "zebra" })).status).toBe(200);
-    expect((await api.call("POST", "/v1/memory/prompt", { query: "poisoned zebra", long_term_search: true })).status).toBe(200);
+    expect(
+      (await api.call("POST", "/v1/memory/prompt", { query: "poisoned zebra", long_term_search: true })).status,
+    ).toBe(200);
 
     const session = await api.call("GET", "/v1/working-memory/bad-session");
     expect(session.status).toBe(200);
-    expect(session.body).toMatchObject({ data: null, memories: [], last_accessed: MAX_ISO, long_term_memory_strategy: { strategy: "discrete" } });
+    expect(session.body).toMatchObject({
+      data: null,
+      memories: [],
+      last_accessed: MAX_ISO,
+      long_term_memory_strategy: { strategy: "discrete" },
+    });
     expect(session.body.messages[0].created_at).toBe(MAX_ISO);
 
     // A poisoned row can still be edited and deleted.
@@ -329,18 +489,31 @@ describe("an event carrying an out-of-range date (published before the limits)",
     const api = await tenantApi();
     const live = await connect(api);
     const now = Date.now();
-    const memory = { id: "old", text: "from before the limits", memory_type: "semantic", priority: 5, confidence: 0.8, namespace: null, user_id: null, created_at: 9e15, updated_at: now };
-    await env.TENANT_HUB.getByName(api.tenant).publish([{ type: "memory_created", at: now, actor: "bug", memory } as never]);
+    const memory = {
+      id: "old",
+      text: "from before the limits",
+      memory_type: "semantic",
+      priority: 5,
+      confidence: 0.8,
+      namespace: null,
+      user_id: null,
+      created_at: 9e15,
+      updated_at: now,
+    };
+    await env.TENANT_HUB.getByName(api.tenant).publish([
+      { type: "memory_created", at: now, actor: "bug", memory } as never,
+    ]);
     expect((await live.next((f) => f.event === "memory_created")).data.created_at).toBe(MAX_ISO);
     live.ws.close(1000);
 
     const again = await connect(api, { query: "since=0" });
-    expect((await again.next((f) => f.event === "memory_created")).data).toMatchObject({ memory_id: "old", created_at: MAX_ISO });
+    expect((await again.next((f) => f.event === "memory_created")).data).toMatchObject({
+      memory_id: "old",
+      created_at: MAX_ISO,
+    });
     again.ws.close(1000);
   });
 });
-
-
 
 describe("the same limits through MCP and WebSocket", () => {
   it("MCP tools refuse out-of-range dates, deep JSON and unknown edit fields, writing nothing", async () => {
@@ -351,13 +524,20 @@ describe("the same limits through MCP and WebSocket", () => {
       expect(res.isError, `${name} ${JSON.stringify(args).slice(0, 100)}`).toBe(true);
       return res.content[0].text as string;
     };
-    expect(await error("create_long_term_memories", { memories: [{ text: "x", event_date: 9e12 }] })).toMatch(/memories\.0\.event_date|event_date/);
-    expect(await error("create_long_term_memories", { memories: [{ text: "x", metadata: JSON.parse(deepObject(40)) }] })).toMatch(/metadata/);
+    expect(await error("create_long_term_memories", { memories: [{ text: "x", event_date: 9e12 }] })).toMatch(
+      /memories\.0\.event_date|event_date/,
+    );
+    expect(
+      await error("create_long_term_memories", { memories: [{ text: "x", metadata: JSON.parse(deepObject(40)) }] }),
+    ).toMatch(/metadata/);
     expect(await error("search_long_term_memory", { text: "x", created_at: { gt: 9e12 } })).toMatch(/created_at/);
     expect(await error("set_working_memory", { session_id: "s", data: JSON.parse(deepObject(40)) })).toMatch(/data/);
     expect(await rowCount(api)).toBe(0);
 
-    await client.callTool({ name: "create_long_term_memories", arguments: { memories: [{ id: "e", text: "editable" }] } });
+    await client.callTool({
+      name: "create_long_term_memories",
+      arguments: { memories: [{ id: "e", text: "editable" }] },
+    });
     const before = await rowCount(api);
     expect(await error("edit_long_term_memory", { memory_id: "e", event_date: 9e12 })).toMatch(/event_date/);
     expect(await error("edit_long_term_memory", { memory_id: "e", txt: "typo" })).toMatch(/txt/);

@@ -36,14 +36,17 @@ describe("retrieval evaluation", () => {
 
   it("keeps each mode's recall@10 at or above the baseline, less its margin", () => {
     for (const m of SEARCH_MODES) {
-      expect(r10(m), `${m} recall@10 vs baseline ${baseline.recall_at_10[m]} − ${baseline.margin}`).toBeGreaterThanOrEqual(
-        baseline.recall_at_10[m] - baseline.margin,
-      );
+      expect(
+        r10(m),
+        `${m} recall@10 vs baseline ${baseline.recall_at_10[m]} − ${baseline.margin}`,
+      ).toBeGreaterThanOrEqual(baseline.recall_at_10[m] - baseline.margin);
     }
   });
 
   // Fusion must not let a weak list displace a strong one (issue 11 §2).
   it("ranks hybrid at least as well as the better of semantic and keyword", () => {
-    expect(r10("hybrid"), "hybrid recall@10 vs the better single mode").toBeGreaterThanOrEqual(Math.max(r10("semantic"), r10("keyword")) - 0.005);
+    expect(r10("hybrid"), "hybrid recall@10 vs the better single mode").toBeGreaterThanOrEqual(
+      Math.max(r10("semantic"), r10("keyword")) - 0.005,
+    );
   });
 });

@@ -23,7 +23,11 @@ function flakyDb(): { db: D1Database; failNextBatch(): void; failures: number } 
           state.fail = false;
           state.failures++;
           const at = Math.ceil(stmts.length / 2);
-          return target.batch([...stmts.slice(0, at), target.prepare("INSERT INTO no_such_table VALUES (1)"), ...stmts.slice(at)]);
+          return target.batch([
+            ...stmts.slice(0, at),
+            target.prepare("INSERT INTO no_such_table VALUES (1)"),
+            ...stmts.slice(at),
+          ]);
         };
       }
       const v = Reflect.get(target, key, target) as unknown;
@@ -44,39 +48,57 @@ function flakyDb(): { db: D1Database; failNextBatch(): void; failures: number } 
 // Working-memory writes are single statements (one upsert … RETURNING): atomic without a batch.
 describe("D1 failing in the middle of a write", () => {
   const writes: [string, string, string, (api: Api) => unknown][] = [
-    ["create", "POST", "/v1/long-term-memory/", () => ({ memories: [{ id: "n1", text: "New fact about Kyoto" }, { id: "n2", text: "Another about Osaka" }] })],
+    [
+      "create",
+      "POST",
+      "/v1/long-term-memory/",
+      () => ({
+        memories: [
+          { id: "n1", text: "New fact about Kyoto" },
+          { id: "n2", text: "Another about Osaka" },
+        ],
+      }),
+    ],
     ["PATCH", "PATCH", "/v1/long-term-memory/m1", () => ({ text: "Maria now prefers Go", priority: 9 })],
     ["feedback", "POST", "/v1/feedback", () => ({ memory_id: "m1", rating: "negative" })],
     ["delete", "DELETE", "/v1/long-term-memory?memory_ids=m1&memory_ids=m2", () => undefined],
     ["CRUD upsert", "POST", "/api/memories", () => ({ agent_id: "a1", scope: "agent", key: "k1", value: "changed" })],
-    ["ingest", "POST", "/v1/ingest", () => ({ messages: [{ role: "user", content: "We decided to move the API to Fly.io next week." }] })],
+    [
+      "ingest",
+      "POST",
+      "/v1/ingest",
+      () => ({ messages: [{ role: "user", content: "We decided to move the API to Fly.io next week." }] }),
+    ],
     ["forget", "POST", "/v1/long-term-memory/forget", () => ({ policy: { max_age_days: 0.000001 }, dry_run: false })],
   ];
 
-  it.each(writes)("%s: an error, nothing written, no event; then the retry succeeds", async (_name, method, path, body) => {
-    const flaky = flakyDb();
-    const api = await tenantApi({ env: { DB: flaky.db } });
-    await store(api, [
-      { id: "m1", text: "Maria prefers Rust for backend services" },
-      { id: "m2", text: "We use Redis for caching" },
-    ]);
-    await api.call("POST", "/api/memories", { agent_id: "a1", scope: "agent", key: "k1", value: "first" });
-    await new Promise((r) => setTimeout(r, 5));
-    const before = await footprint(api.tenant);
-    const events = (await hubEvents(api.tenant)).length;
+  it.each(writes)(
+    "%s: an error, nothing written, no event; then the retry succeeds",
+    async (_name, method, path, body) => {
+      const flaky = flakyDb();
+      const api = await tenantApi({ env: { DB: flaky.db } });
+      await store(api, [
+        { id: "m1", text: "Maria prefers Rust for backend services" },
+        { id: "m2", text: "We use Redis for caching" },
+      ]);
+      await api.call("POST", "/api/memories", { agent_id: "a1", scope: "agent", key: "k1", value: "first" });
+      await new Promise((r) => setTimeout(r, 5));
+      const before = await footprint(api.tenant);
+      const events = (await hubEvents(api.tenant)).length;
 
-    flaky.failNextBatch();
-    const failed = await api.call(method, path, body(api));
-    expect(flaky.failures).toBe(1);
-    expect(failed.status).toBe(500);
-    expect(failed.body).toEqual({ error: "internal_error", message: "internal error", detail: "internal error" });
-    expect(await footprint(api.tenant)).toEqual(before);
-    expect((await hubEvents(api.tenant)).length).toBe(events);
+      flaky.failNextBatch();
+      const failed = await api.call(method, path, body(api));
+      expect(flaky.failures).toBe(1);
+      expect(failed.status).toBe(500);
+      expect(failed.body).toEqual({ error: "internal_error", message: "internal error", detail: "internal error" });
+      expect(await footprint(api.tenant)).toEqual(before);
+      expect((await hubEvents(api.tenant)).length).toBe(events);
 
-    const retried = await api.call(method, path, body(api));
-    expect(retried.status, JSON.stringify(retried.body)).toBeLessThan(300);
-    expect(flaky.failures).toBe(1);
-  });
+      const retried = await api.call(method, path, body(api));
+      expect(retried.status, JSON.stringify(retried.body)).toBeLessThan(300);
+      expect(flaky.failures).toBe(1);
+    },
+  );
 });
 
 describe("a slow or failing LLM", () => {
@@ -97,7 +119,9 @@ describe("a slow or failing LLM", () => {
       fake.queue({
         kind: "reply",
         text: JSON.stringify({
-          memories: [{ text: "We use Redis for caching", memory_type: "decision", topics: ["caching"], entities: ["Redis"] }],
+          memories: [
+            { text: "We use Redis for caching", memory_type: "decision", topics: ["caching"], entities: ["Redis"] },
+          ],
           entities: [{ name: "Redis", type: "technology" }],
           relations: [],
         }),

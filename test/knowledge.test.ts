@@ -19,14 +19,23 @@ describe("ingest → query → think: the Redis-for-caching example", () => {
     expect(res.status).toBe(200);
     expect(res.body.memories).toHaveLength(1);
     const memory = res.body.memories[0];
-    expect(memory).toMatchObject({ text: "We decided to use Redis for caching", memory_type: "decision", topics: ["caching"], entities: ["Redis"] });
+    expect(memory).toMatchObject({
+      text: "We decided to use Redis for caching",
+      memory_type: "decision",
+      topics: ["caching"],
+      entities: ["Redis"],
+    });
     expect(res.body.entities).toContainEqual({ name: "Redis", type: "technology" });
-    expect(res.body.relations).toEqual([{ subject: "caching", predicate: "uses", object: "Redis", source_memory_id: memory.id }]);
+    expect(res.body.relations).toEqual([
+      { subject: "caching", predicate: "uses", object: "Redis", source_memory_id: memory.id },
+    ]);
 
     const graph = await api.call("POST", "/v1/graph/query", { query: "Redis" });
     expect(graph.status).toBe(200);
     expect(graph.body.entities.map((e: any) => [e.name, e.type])).toEqual([["Redis", "technology"]]);
-    expect(graph.body.relations.map((r: any) => [r.subject.name, r.predicate, r.object.name, r.current])).toEqual([["caching", "uses", "Redis", true]]);
+    expect(graph.body.relations.map((r: any) => [r.subject.name, r.predicate, r.object.name, r.current])).toEqual([
+      ["caching", "uses", "Redis", true],
+    ]);
     expect(graph.body.neighbours.map((n: any) => [n.name, n.hops])).toEqual([["caching", 1]]);
     expect(graph.body.memories.map((m: any) => m.id)).toEqual([memory.id]);
 
@@ -35,7 +44,9 @@ describe("ingest → query → think: the Redis-for-caching example", () => {
     expect(think.body.answer).toContain("We decided to use Redis for caching.");
     expect(think.body.answer).toContain(`[${memory.id}]`);
     expect(think.body.citations[0]).toMatchObject({ memory_id: memory.id });
-    expect(think.body.facts.map((f: any) => `${f.subject.name} ${f.predicate} ${f.object.name}`)).toEqual(["caching uses Redis"]);
+    expect(think.body.facts.map((f: any) => `${f.subject.name} ${f.predicate} ${f.object.name}`)).toEqual([
+      "caching uses Redis",
+    ]);
     expect(think.body.provider).toBe("offline-extractive");
   });
 
@@ -81,7 +92,11 @@ describe("ingest → query → think: the Redis-for-caching example", () => {
       ]),
     );
     const alice = await api.call("POST", "/v1/graph/query", { query: "alice", hops: 1 });
-    expect(alice.body.relations.map((r: any) => `${r.predicate} ${r.object.name}`).sort()).toEqual(["lives_in Lisbon", "prefers dark mode", "works_at Acme Labs"]);
+    expect(alice.body.relations.map((r: any) => `${r.predicate} ${r.object.name}`).sort()).toEqual([
+      "lives_in Lisbon",
+      "prefers dark mode",
+      "works_at Acme Labs",
+    ]);
   });
 });
 
@@ -101,15 +116,23 @@ describe("memories without topics or entities get them", () => {
 describe("dedup on write", () => {
   it("the same content is stored once; a near-duplicate updates the existing memory", async () => {
     const api = await tenantApi();
-    const first = await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "a", text: "We decided to use Redis for caching" }] });
+    const first = await api.call("POST", "/v1/long-term-memory/", {
+      memories: [{ id: "a", text: "We decided to use Redis for caching" }],
+    });
     expect(first.body.deduplicated).toBeUndefined();
-    const same = await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "b", text: "  we decided to use REDIS for caching " }] });
+    const same = await api.call("POST", "/v1/long-term-memory/", {
+      memories: [{ id: "b", text: "  we decided to use REDIS for caching " }],
+    });
     expect(same.body.deduplicated).toEqual([{ requested_id: "b", existing_id: "a", kind: "exact" }]);
     expect((await api.call("GET", "/v1/long-term-memory/b")).status).toBe(404);
 
-    const near = await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "c", text: "We decided to use Redis for caching in production" }] });
+    const near = await api.call("POST", "/v1/long-term-memory/", {
+      memories: [{ id: "c", text: "We decided to use Redis for caching in production" }],
+    });
     expect(near.body.deduplicated).toEqual([{ requested_id: "c", existing_id: "a", kind: "near" }]);
-    expect((await api.call("GET", "/v1/long-term-memory/a")).body.text).toBe("We decided to use Redis for caching in production");
+    expect((await api.call("GET", "/v1/long-term-memory/a")).body.text).toBe(
+      "We decided to use Redis for caching in production",
+    );
     expect((await search(api, { text: "" })).total).toBe(1);
     const events = await hubEvents(api.tenant);
     expect(events.map((e) => [e.type, e.memory?.id])).toEqual([
@@ -117,7 +140,9 @@ describe("dedup on write", () => {
       ["memory_updated", "a"],
     ]);
     // Another user's identical memory is theirs, not a duplicate.
-    await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "d", text: "We decided to use Redis for caching", user_id: "bob" }] });
+    await api.call("POST", "/v1/long-term-memory/", {
+      memories: [{ id: "d", text: "We decided to use Redis for caching", user_id: "bob" }],
+    });
     expect((await api.call("GET", "/v1/long-term-memory/d")).status).toBe(200);
   });
 
@@ -145,7 +170,10 @@ describe("dedup on write", () => {
   it("deduplicate: false stores duplicates as asked (AMS flag)", async () => {
     const api = await tenantApi();
     await store(api, [{ id: "x1", text: "Same words" }]);
-    await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "x2", text: "Same words" }], deduplicate: false });
+    await api.call("POST", "/v1/long-term-memory/", {
+      memories: [{ id: "x2", text: "Same words" }],
+      deduplicate: false,
+    });
     expect((await search(api, { text: "" })).total).toBe(2);
   });
 });
@@ -179,10 +207,15 @@ describe("feedback", () => {
       "feedback_recorded",
       "memory_deleted",
     ]);
-    const rows = await env.DB.prepare("SELECT rating FROM feedback WHERE tenant = ? ORDER BY at, id").bind(api.tenant).all();
+    const rows = await env.DB.prepare("SELECT rating FROM feedback WHERE tenant = ? ORDER BY at, id")
+      .bind(api.tenant)
+      .all();
     expect(rows.results.map((r) => r.rating)).toEqual(["positive", "negative", "negative", "negative", "negative"]);
     const history = await api.call("GET", "/v1/long-term-memory/fb/history");
-    expect(history.body.history.at(-1)).toMatchObject({ op: "delete", reason: expect.stringMatching(/^negative feedback/) });
+    expect(history.body.history.at(-1)).toMatchObject({
+      op: "delete",
+      reason: expect.stringMatching(/^negative feedback/),
+    });
   });
 
   it("confidence feeds the ranking", async () => {
@@ -227,7 +260,11 @@ describe("consolidation and the scheduled handler", () => {
     expect(kept.topics.sort()).toEqual(["editor", "ui"]);
     const gone = kept.id === "new" ? "old" : "new";
     const history = await api.call("GET", `/v1/long-term-memory/${gone}/history`);
-    expect(history.body.history.at(-1)).toMatchObject({ op: "delete", actor: "system", reason: `consolidated into ${kept.id}` });
+    expect(history.body.history.at(-1)).toMatchObject({
+      op: "delete",
+      actor: "system",
+      reason: `consolidated into ${kept.id}`,
+    });
     const types = (await hubEvents(api.tenant)).slice(-2).map((e) => e.type);
     expect(types).toEqual(["memory_updated", "memory_deleted"]);
 
@@ -337,18 +374,32 @@ describe("LLM paths (OpenAI-compatible double)", () => {
     try {
       const api = await tenantApi({ env: { LLM_BASE_URL, LLM_API_KEY } });
       const good = {
-        memories: [{ text: "The team uses Redis for caching", memory_type: "decision", topics: ["caching"], entities: ["Redis"], relations: [{ subject: "caching", predicate: "uses", object: "Redis" }] }],
+        memories: [
+          {
+            text: "The team uses Redis for caching",
+            memory_type: "decision",
+            topics: ["caching"],
+            entities: ["Redis"],
+            relations: [{ subject: "caching", predicate: "uses", object: "Redis" }],
+          },
+        ],
         entities: [{ name: "Redis", type: "technology" }],
         topics: ["caching"],
       };
-      fake.queue({ kind: "reply", text: "Sure! Here you go: not json" }, { kind: "reply", text: "```json\n" + JSON.stringify(good) + "\n```" });
+      fake.queue(
+        { kind: "reply", text: "Sure! Here you go: not json" },
+        { kind: "reply", text: "```json\n" + JSON.stringify(good) + "\n```" },
+      );
       const ok = await ingest(api, [{ role: "user", content: "We went with Redis for the cache." }]);
       expect(ok.status).toBe(200);
       expect(ok.body.memories.map((m: any) => m.text)).toEqual(["The team uses Redis for caching"]);
       expect(fake.requests).toHaveLength(2);
       expect(fake.requests[1]!.body.messages.at(-1)!.content).toContain("That is not valid");
 
-      fake.queue({ kind: "reply", text: '{"memories": [{"text": "x", "memory_type": "gossip"}]}' }, { kind: "reply", text: "{}" });
+      fake.queue(
+        { kind: "reply", text: '{"memories": [{"text": "x", "memory_type": "gossip"}]}' },
+        { kind: "reply", text: "{}" },
+      );
       const bad = await ingest(api, [{ role: "user", content: "Another conversation." }]);
       expect(bad.status).toBe(502);
       expect(bad.body.message).toMatch(/invalid extraction output twice/);
@@ -377,7 +428,12 @@ describe("LLM paths (OpenAI-compatible double)", () => {
         .filter(Boolean)
         .map((e) => JSON.parse(e.replace(/^data: /, "")));
       expect(events.length).toBeGreaterThan(3);
-      expect(events.slice(0, -1).map((e) => e.token).join("")).toBe("You use Redis for caching [r1].");
+      expect(
+        events
+          .slice(0, -1)
+          .map((e) => e.token)
+          .join(""),
+      ).toBe("You use Redis for caching [r1].");
       expect(events.at(-1)).toMatchObject({ done: true, citations: [{ memory_id: "r1" }] });
       const prompt = fake.requests[0]!.body.messages[1]!.content;
       expect(prompt).toContain("[r1] We decided to use Redis for caching");
@@ -411,7 +467,8 @@ const factsOf = (relations: any[]) => relations.map((f) => `${f.subject.name} ${
  */
 async function twoOwners() {
   const api = await tenantApi();
-  const ingested = async (content: string, owner: Record<string, unknown>) => (await ingest(api, [{ role: "user", content }], owner)).body.memories[0].id as string;
+  const ingested = async (content: string, owner: Record<string, unknown>) =>
+    (await ingest(api, [{ role: "user", content }], owner)).body.memories[0].id as string;
   const alice = { user_id: "alice", namespace: "team-a" };
   const bob = { user_id: "bob", namespace: "team-b" };
   const ids = {
@@ -459,13 +516,19 @@ describe("graph facts respect owners (user_id, namespace)", () => {
 
     // Without a filter the tenant sees every owner's facts.
     const all = await api.call("POST", "/v1/graph/query", { query: "caching user", hops: 1 });
-    expect(factsOf(all.body.relations)).toEqual(["caching uses Memcached", "caching uses Redis", "user prefers Python", "user prefers Rust"]);
+    expect(factsOf(all.body.relations)).toEqual([
+      "caching uses Memcached",
+      "caching uses Redis",
+      "user prefers Python",
+      "user prefers Rust",
+    ]);
     expect(ids.homeRust).not.toBe(ids.workPython);
   });
 
   it("a fact lives as long as one memory that stated it: deleting the only one hides it, another owner's copy stays theirs", async () => {
     const api = await tenantApi();
-    const said = async (content: string, owner: Record<string, unknown>) => (await ingest(api, [{ role: "user", content }], owner)).body.memories[0].id as string;
+    const said = async (content: string, owner: Record<string, unknown>) =>
+      (await ingest(api, [{ role: "user", content }], owner)).body.memories[0].id as string;
     const first = await said("We decided to use Redis for caching", { user_id: "alice" });
     const again = await said("Last year the platform team started to use Redis for caching.", { user_id: "alice" });
     const bobs = await said("We decided to use Redis for caching", { user_id: "bob" });
@@ -485,21 +548,31 @@ describe("graph facts respect owners (user_id, namespace)", () => {
 
   it("relations stored before migration 0007 take their memory's owner; those whose memory is gone are shown to no one", async () => {
     const api = await tenantApi();
-    await store(api, [{ id: "old", text: "We decided to use Redis for caching", user_id: "alice", entities: ["caching", "Redis"] }]);
-    const entity = async (key: string) => (await env.DB.prepare("SELECT id FROM entities WHERE tenant = ? AND name_key = ?").bind(api.tenant, key).first<{ id: string }>())!.id;
+    await store(api, [
+      { id: "old", text: "We decided to use Redis for caching", user_id: "alice", entities: ["caching", "Redis"] },
+    ]);
+    const entity = async (key: string) =>
+      (await env.DB.prepare("SELECT id FROM entities WHERE tenant = ? AND name_key = ?")
+        .bind(api.tenant, key)
+        .first<{ id: string }>())!.id;
     const [caching, redis] = [await entity("caching"), await entity("redis")];
     // Rows as the code before 0007 wrote them: no owner, no sources.
-    const insert = "INSERT INTO relations (tenant, id, subject_id, predicate, object_id, source_memory_id, confidence, valid_from, created_at) VALUES (?, ?, ?, ?, ?, ?, 0.8, ?, ?)";
+    const insert =
+      "INSERT INTO relations (tenant, id, subject_id, predicate, object_id, source_memory_id, confidence, valid_from, created_at) VALUES (?, ?, ?, ?, ?, ?, 0.8, ?, ?)";
     await env.DB.batch([
       env.DB.prepare(insert).bind(api.tenant, "r-old", caching, "uses", redis, "old", 1, 1),
       env.DB.prepare(insert).bind(api.tenant, "r-gone", redis, "owned_by", caching, "gone", 2, 2),
       env.DB.prepare(insert).bind(api.tenant, "r-none", caching, "uses", caching, null, 3, 3),
     ]);
     const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0007_"))!;
-    for (const q of migration.queries.filter((q) => /^\s*(UPDATE|INSERT)/i.test(q.replace(/^\s*--.*$/gm, "")))) await env.DB.prepare(q).run();
+    for (const q of migration.queries.filter((q) => /^\s*(UPDATE|INSERT)/i.test(q.replace(/^\s*--.*$/gm, ""))))
+      await env.DB.prepare(q).run();
 
-    const graph = (body: Record<string, unknown>) => api.call("POST", "/v1/graph/query", { query: "caching Redis", hops: 1, ...body });
-    expect((await graph({ user_id: "alice" })).body.relations.map((r: any) => [r.id, r.source_memory_id])).toEqual([["r-old", "old"]]);
+    const graph = (body: Record<string, unknown>) =>
+      api.call("POST", "/v1/graph/query", { query: "caching Redis", hops: 1, ...body });
+    expect((await graph({ user_id: "alice" })).body.relations.map((r: any) => [r.id, r.source_memory_id])).toEqual([
+      ["r-old", "old"],
+    ]);
     expect((await graph({ user_id: "bob" })).body.relations).toEqual([]);
     expect((await graph({})).body.relations.map((r: any) => r.id)).toEqual(["r-old"]);
     // A memory later created with the vanished id by another owner does not adopt the old fact.
@@ -521,12 +594,27 @@ describe("think abstains when nothing retrieved is relevant", () => {
     const api = await tenantApi();
     await store(api, MEMORIES);
     await ingest(api, [{ role: "user", content: "I prefer Rust for systems programming" }]);
-    for (const question of ["Do I have any diet or allergies?", "Am I going to Japan?", "what does the user prefer to eat?"]) {
+    for (const question of [
+      "Do I have any diet or allergies?",
+      "Am I going to Japan?",
+      "what does the user prefer to eat?",
+    ]) {
       const res = await api.call("POST", "/v1/think", { question });
-      expect(res.body, question).toEqual({ answer: ABSTAIN_ANSWER, citations: [], facts: [], provider: "offline-extractive" });
+      expect(res.body, question).toEqual({
+        answer: ABSTAIN_ANSWER,
+        citations: [],
+        facts: [],
+        provider: "offline-extractive",
+      });
       const streamed = await api.call("POST", "/v1/think", { question, stream: true });
-      const events = String(streamed.body).split("\n\n").filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, "")));
-      expect(events, question).toEqual([{ token: ABSTAIN_ANSWER }, { done: true, citations: [], facts: [], provider: "offline-extractive" }]);
+      const events = String(streamed.body)
+        .split("\n\n")
+        .filter(Boolean)
+        .map((e) => JSON.parse(e.replace(/^data: /, "")));
+      expect(events, question).toEqual([
+        { token: ABSTAIN_ANSWER },
+        { done: true, citations: [], facts: [], provider: "offline-extractive" },
+      ]);
     }
     const known = await api.call("POST", "/v1/think", { question: "what do we use for caching?" });
     expect(known.body.answer).toContain("We decided to use Redis for caching. [cache]");
@@ -571,10 +659,15 @@ describe("bad input and failures on the cognitive routes", () => {
     for (const [path, body, field] of cases) {
       const res = await api.call("POST", path, body);
       expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(422);
-      expect(res.body.issues.map((i: any) => i.field), `${path} ${JSON.stringify(body)}`).toContain(field);
+      expect(
+        res.body.issues.map((i: any) => i.field),
+        `${path} ${JSON.stringify(body)}`,
+      ).toContain(field);
     }
     const big = await tenantApi({ env: { MAX_BODY_BYTES: "1000" } });
-    expect((await big.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "x".repeat(2000) }] })).status).toBe(413);
+    expect(
+      (await big.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "x".repeat(2000) }] })).status,
+    ).toBe(413);
     expect((await api.call("GET", "/v1/status")).body.memories.total).toBe(0);
   });
 
@@ -590,7 +683,9 @@ describe("bad input and failures on the cognitive routes", () => {
       fake.queue({ kind: "status", status: 503, message: "overloaded" });
       const streamed = await api.call("POST", "/v1/think", { question: "what do we use for caching?", stream: true });
       const last = String(streamed.body).trim().split("\n\n").at(-1)!;
-      expect(JSON.parse(last.replace(/^data: /, ""))).toEqual({ error: { code: "upstream_error", message: "LLM answer failed: LLM provider answered 503: overloaded" } });
+      expect(JSON.parse(last.replace(/^data: /, ""))).toEqual({
+        error: { code: "upstream_error", message: "LLM answer failed: LLM provider answered 503: overloaded" },
+      });
     } finally {
       fake.restore();
     }

@@ -60,7 +60,13 @@ describe("OpenAI-compatible chat model (against a local OpenAI-compatible double
     expect(req!.url).toBe(`${LLM_BASE_URL}/chat/completions`);
     expect(req!.headers.authorization).toBe(`Bearer ${LLM_API_KEY}`);
     expect(req!.headers["content-type"]).toBe("application/json");
-    expect(req!.body).toEqual({ model: "gpt-4o-mini", messages: MESSAGES, stream: false, max_tokens: 50, temperature: 0.2 });
+    expect(req!.body).toEqual({
+      model: "gpt-4o-mini",
+      messages: MESSAGES,
+      stream: false,
+      max_tokens: 50,
+      temperature: 0.2,
+    });
   });
 
   it("streams tokens in order, across chunk boundaries that split SSE lines", async () => {
@@ -73,13 +79,18 @@ describe("OpenAI-compatible chat model (against a local OpenAI-compatible double
   });
 
   it("retries 429 and 5xx with backoff, honouring Retry-After, then succeeds", async () => {
-    fake.queue({ kind: "status", status: 429, retryAfter: "0", message: "Rate limit reached" }, { kind: "status", status: 503 });
+    fake.queue(
+      { kind: "status", status: 429, retryAfter: "0", message: "Rate limit reached" },
+      { kind: "status", status: 503 },
+    );
     expect(await openAi().complete(MESSAGES)).toBe("Summary: 1 lines covered.");
     expect(fake.requests).toHaveLength(3);
   });
 
   it("gives up after the retries with a clear error naming the provider's answer", async () => {
-    fake.queue(...Array.from({ length: 3 }, () => ({ kind: "status" as const, status: 502, message: "upstream overloaded" })));
+    fake.queue(
+      ...Array.from({ length: 3 }, () => ({ kind: "status" as const, status: 502, message: "upstream overloaded" })),
+    );
     const err = await failure(openAi().complete(MESSAGES));
     expect(err.kind).toBe("unavailable");
     expect(err.message).toBe("LLM provider answered 502: upstream overloaded");
@@ -165,7 +176,10 @@ describe("summarizing with a chat model", () => {
     let round = 0;
     fake.reply = () => `Round ${++round} summary.`;
     // gpt-4 has an 8k window: 400 messages of ~60 tokens need several rounds.
-    const messages = Array.from({ length: 400 }, (_, i) => ({ role: "user", content: `Fact number ${i}: ${"detail ".repeat(50)}` }));
+    const messages = Array.from({ length: 400 }, (_, i) => ({
+      role: "user",
+      content: `Fact number ${i}: ${"detail ".repeat(50)}`,
+    }));
     const llm = new ChatLlm(openAi({ model: "gpt-4" }), "gpt-4");
     const summary = await llm.summarize({ previous: null, messages, maxTokens: 500, count: (t) => counter.count(t) });
     expect(fake.requests.length).toBeGreaterThan(2);
@@ -180,7 +194,9 @@ describe("summarizing with a chat model", () => {
     const counter = await tokenCounter("cl100k_base");
     fake.reply = () => "   ";
     const llm = new ChatLlm(openAi(), "gpt-4o-mini");
-    const err = await failure(llm.summarize({ previous: null, messages: CONVERSATION, maxTokens: 100, count: (t) => counter.count(t) }));
+    const err = await failure(
+      llm.summarize({ previous: null, messages: CONVERSATION, maxTokens: 100, count: (t) => counter.count(t) }),
+    );
     expect(err.kind).toBe("malformed");
   });
 });
@@ -195,10 +211,18 @@ describe("answering with a chat model", () => {
   it("the system prompt tells the model to say it has no memory of it when the memories do not contain the answer", async () => {
     fake.reply = () => ABSTAIN_ANSWER;
     const llm = new ChatLlm(openAi(), "gpt-4o-mini");
-    const answer = await collect(llm.answer({ question: "Am I allergic to anything?", memories: [{ id: "m1", text: "I drink coffee", score: 0.4 }], facts: [] }));
+    const answer = await collect(
+      llm.answer({
+        question: "Am I allergic to anything?",
+        memories: [{ id: "m1", text: "I drink coffee", score: 0.4 }],
+        facts: [],
+      }),
+    );
     expect(answer.join("")).toBe(ABSTAIN_ANSWER);
     const [system, user] = fake.requests[0]!.body.messages;
-    expect(system!.content).toContain(`If the memories and facts given do not contain the answer, answer exactly "${ABSTAIN_ANSWER}"`);
+    expect(system!.content).toContain(
+      `If the memories and facts given do not contain the answer, answer exactly "${ABSTAIN_ANSWER}"`,
+    );
     expect(user!.content).toContain("[m1] I drink coffee");
   });
 
@@ -229,10 +253,13 @@ describe("Workers AI chat model (against a stand-in for the AI binding)", () => 
     const ai: AiRunner = {
       async run(model, inputs) {
         calls.push({ model, inputs });
-        if (behaviour === "capacity" && calls.length < 2) throw new Error("3040: Capacity temporarily exceeded, please try again.");
+        if (behaviour === "capacity" && calls.length < 2)
+          throw new Error("3040: Capacity temporarily exceeded, please try again.");
         if (behaviour === "invalid") throw new Error("5006: Error: required properties at '/' are 'messages'");
         if (!inputs.stream) return { response: "Hello from Llama." };
-        const body = ["Hello", " from", " Llama."].map((t) => `data: ${JSON.stringify({ response: t })}\n\n`).join("") + "data: [DONE]\n\n";
+        const body =
+          ["Hello", " from", " Llama."].map((t) => `data: ${JSON.stringify({ response: t })}\n\n`).join("") +
+          "data: [DONE]\n\n";
         return new Response(body).body;
       },
     };
@@ -243,14 +270,19 @@ describe("Workers AI chat model (against a stand-in for the AI binding)", () => 
     const { ai, calls } = fakeAi();
     const chat = new WorkersAiChat(ai, "@cf/meta/llama-3.1-8b-instruct", 1000, { retries: 2, baseMs: 1 });
     expect(await chat.complete(MESSAGES, { maxTokens: 64 })).toBe("Hello from Llama.");
-    expect(calls[0]).toEqual({ model: "@cf/meta/llama-3.1-8b-instruct", inputs: { messages: MESSAGES, stream: false, max_tokens: 64 } });
+    expect(calls[0]).toEqual({
+      model: "@cf/meta/llama-3.1-8b-instruct",
+      inputs: { messages: MESSAGES, stream: false, max_tokens: 64 },
+    });
     expect(await collect(chat.stream(MESSAGES))).toEqual(["Hello", " from", " Llama."]);
     expect(calls[1]!.inputs.stream).toBe(true);
   });
 
   it("retries capacity errors and does not retry invalid input", async () => {
     const busy = fakeAi("capacity");
-    expect(await new WorkersAiChat(busy.ai, "m", 1000, { retries: 2, baseMs: 1 }).complete(MESSAGES)).toBe("Hello from Llama.");
+    expect(await new WorkersAiChat(busy.ai, "m", 1000, { retries: 2, baseMs: 1 }).complete(MESSAGES)).toBe(
+      "Hello from Llama.",
+    );
     expect(busy.calls).toHaveLength(2);
     const invalid = fakeAi("invalid");
     const err = await failure(new WorkersAiChat(invalid.ai, "m", 1000, { retries: 2, baseMs: 1 }).complete(MESSAGES));
@@ -262,7 +294,12 @@ describe("Workers AI chat model (against a stand-in for the AI binding)", () => 
 describe("offline provider", () => {
   it("summarizes real text extractively within the budget", async () => {
     const counter = await tokenCounter("cl100k_base");
-    const summary = await new OfflineLlm().summarize({ previous: null, messages: CONVERSATION, maxTokens: 80, count: (t) => counter.count(t) });
+    const summary = await new OfflineLlm().summarize({
+      previous: null,
+      messages: CONVERSATION,
+      maxTokens: 80,
+      count: (t) => counter.count(t),
+    });
     expect(counter.count(summary)).toBeLessThanOrEqual(80);
     expect(summary).toMatch(/^- user: /);
     expect(summary).not.toMatch(/Hi there|Thanks!/);

@@ -4,7 +4,6 @@ import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
 import { hubEvents, sign, store, tenantApi } from "./support/api.ts";
 import { mcpClient } from "./support/mcp.ts";
 
-
 /** A tool's structured result; fails the test when the tool reported an error. */
 async function callTool(client: Client, name: string, args: Record<string, unknown> = {}): Promise<any> {
   const res = (await client.callTool({ name, arguments: args })) as any;
@@ -43,7 +42,25 @@ describe("MCP (streamable HTTP at /mcp)", () => {
     }
     const search = tools.find((t) => t.name === "search_long_term_memory")!;
     // Every REST search option is there (AMS's MCP dropped some, its issue #253).
-    for (const k of ["text", "limit", "offset", "session_id", "namespace", "topics", "entities", "user_id", "memory_type", "created_at", "last_accessed", "event_date", "search_mode", "distance_threshold", "recency_boost", "recency_half_life_created_days", "hybrid_alpha"]) {
+    for (const k of [
+      "text",
+      "limit",
+      "offset",
+      "session_id",
+      "namespace",
+      "topics",
+      "entities",
+      "user_id",
+      "memory_type",
+      "created_at",
+      "last_accessed",
+      "event_date",
+      "search_mode",
+      "distance_threshold",
+      "recency_boost",
+      "recency_half_life_created_days",
+      "hybrid_alpha",
+    ]) {
       expect(Object.keys(search.inputSchema.properties!)).toContain(k);
     }
     expect(tools.find((t) => t.name === "get_long_term_memory")!.annotations?.readOnlyHint).toBe(true);
@@ -54,8 +71,12 @@ describe("MCP (streamable HTTP at /mcp)", () => {
     const api = await tenantApi();
     const client = await mcpClient(api, api.token, "2026-07-28");
     expect((await client.listTools()).tools).toHaveLength(AMS_TOOLS.length + EDGEMEM_TOOLS.length);
-    await callTool(client, "create_long_term_memories", { memories: [{ id: "m1", text: "Modern clients can store memories" }] });
-    expect((await callTool(client, "get_long_term_memory", { memory_id: "m1" })).text).toBe("Modern clients can store memories");
+    await callTool(client, "create_long_term_memories", {
+      memories: [{ id: "m1", text: "Modern clients can store memories" }],
+    });
+    expect((await callTool(client, "get_long_term_memory", { memory_id: "m1" })).text).toBe(
+      "Modern clients can store memories",
+    );
   });
 
   it("runs the AMS tools through the memory service", async () => {
@@ -67,24 +88,55 @@ describe("MCP (streamable HTTP at /mcp)", () => {
 
     const created = await callTool(client, "create_long_term_memories", {
       memories: [
-        { id: "pref-1", text: "User prefers dark mode in every editor", memory_type: "semantic", user_id: "u1", topics: ["preferences"] },
-        { id: "trip-1", text: "User visited Lisbon in March 2025", memory_type: "episodic", event_date: "2025-03-10T00:00:00Z", user_id: "u1" },
+        {
+          id: "pref-1",
+          text: "User prefers dark mode in every editor",
+          memory_type: "semantic",
+          user_id: "u1",
+          topics: ["preferences"],
+        },
+        {
+          id: "trip-1",
+          text: "User visited Lisbon in March 2025",
+          memory_type: "episodic",
+          event_date: "2025-03-10T00:00:00Z",
+          user_id: "u1",
+        },
         { id: "other-1", text: "Team standup moved to 9:30", user_id: "u2" },
       ],
     });
     expect(created).toMatchObject({ status: "ok", memory_ids: ["pref-1", "trip-1", "other-1"] });
 
-    const found = await callTool(client, "search_long_term_memory", { text: "dark mode", user_id: { eq: "u1" }, limit: 5 });
+    const found = await callTool(client, "search_long_term_memory", {
+      text: "dark mode",
+      user_id: { eq: "u1" },
+      limit: 5,
+    });
     expect(found.memories[0].id).toBe("pref-1");
     expect(found.memories.map((m: any) => m.id)).not.toContain("other-1");
     // Filters AMS's MCP silently dropped: event_date, recency options, topics.
-    const dated = await callTool(client, "search_long_term_memory", { text: "", event_date: { gte: "2025-03-01T00:00:00Z" }, recency_boost: false, explain: true });
+    const dated = await callTool(client, "search_long_term_memory", {
+      text: "",
+      event_date: { gte: "2025-03-01T00:00:00Z" },
+      recency_boost: false,
+      explain: true,
+    });
     expect(dated.memories.map((m: any) => m.id)).toEqual(["trip-1"]);
     expect(dated.memories[0].score_details).toBeDefined();
-    expect((await callTool(client, "search_long_term_memory", { text: "", topics: { any: ["preferences"] } })).memories.map((m: any) => m.id)).toEqual(["pref-1"]);
+    expect(
+      (await callTool(client, "search_long_term_memory", { text: "", topics: { any: ["preferences"] } })).memories.map(
+        (m: any) => m.id,
+      ),
+    ).toEqual(["pref-1"]);
 
-    expect((await callTool(client, "get_long_term_memory", { memory_id: "pref-1" })).text).toBe("User prefers dark mode in every editor");
-    const edited = await callTool(client, "edit_long_term_memory", { memory_id: "pref-1", text: "User prefers light mode in every editor", pinned: true });
+    expect((await callTool(client, "get_long_term_memory", { memory_id: "pref-1" })).text).toBe(
+      "User prefers dark mode in every editor",
+    );
+    const edited = await callTool(client, "edit_long_term_memory", {
+      memory_id: "pref-1",
+      text: "User prefers light mode in every editor",
+      pinned: true,
+    });
     expect(edited).toMatchObject({ id: "pref-1", text: "User prefers light mode in every editor", pinned: true });
 
     const session = await callTool(client, "set_working_memory", {
@@ -100,21 +152,37 @@ describe("MCP (streamable HTTP at /mcp)", () => {
     expect(session).toMatchObject({ session_id: "s1", data: { step: 2 } });
     const got = await callTool(client, "get_working_memory", { session_id: "s1", recent_messages_limit: 1 });
     expect(got.messages.map((m: any) => m.content)).toEqual(["Noted: offsite in Lisbon"]);
-    expect(await callTool(client, "get_working_memory", { session_id: "nope" })).toMatchObject({ session_id: "nope", messages: [], memories: [] });
+    expect(await callTool(client, "get_working_memory", { session_id: "nope" })).toMatchObject({
+      session_id: "nope",
+      messages: [],
+      memories: [],
+    });
 
-    const prompt = await callTool(client, "memory_prompt", { query: "Which editor theme?", session_id: { eq: "s1" }, user_id: { eq: "u1" }, model_name: "gpt-4o" });
+    const prompt = await callTool(client, "memory_prompt", {
+      query: "Which editor theme?",
+      session_id: { eq: "s1" },
+      user_id: { eq: "u1" },
+      model_name: "gpt-4o",
+    });
     expect(prompt.messages.at(-1)).toEqual({ role: "user", content: "Which editor theme?" });
     expect(prompt.messages[0].content).toContain("light mode");
     expect(prompt.messages.map((m: any) => m.content).join("\n")).toContain("Lisbon offsite");
-    expect(await toolError(client, "memory_prompt", { query: "x", include_long_term_search: false })).toMatch(/session_id/);
+    expect(await toolError(client, "memory_prompt", { query: "x", include_long_term_search: false })).toMatch(
+      /session_id/,
+    );
 
-    expect(await callTool(client, "delete_long_term_memories", { memory_ids: ["other-1"] })).toEqual({ status: "ok", deleted_ids: ["other-1"] });
+    expect(await callTool(client, "delete_long_term_memories", { memory_ids: ["other-1"] })).toEqual({
+      status: "ok",
+      deleted_ids: ["other-1"],
+    });
     expect(await toolError(client, "get_long_term_memory", { memory_id: "other-1" })).toMatch(/^not_found/);
   });
 
   it("runs edgemem's tools: ingest, query_knowledge_graph, think, feedback, forget", async () => {
     const client = await mcpClient(await tenantApi());
-    const ingested = await callTool(client, "ingest", { messages: [{ role: "user", content: "We decided to use Redis for caching." }] });
+    const ingested = await callTool(client, "ingest", {
+      messages: [{ role: "user", content: "We decided to use Redis for caching." }],
+    });
     expect(ingested.memories[0]).toMatchObject({ memory_type: "decision" });
     const id = ingested.memories[0].id;
     const graph = await callTool(client, "query_knowledge_graph", { query: "Redis" });
@@ -132,35 +200,67 @@ describe("MCP (streamable HTTP at /mcp)", () => {
 
   it("think abstains when nothing is relevant; think and query_knowledge_graph see only the asking owner's facts", async () => {
     const client = await mcpClient(await tenantApi());
-    const alice = (await callTool(client, "ingest", { messages: [{ role: "user", content: "We decided to use Redis for caching." }], user_id: "alice" })).memories[0].id;
-    const bob = (await callTool(client, "ingest", { messages: [{ role: "user", content: "We switched to Memcached for caching." }], user_id: "bob", namespace: "b" })).memories[0].id;
-    expect(await callTool(client, "think", { question: "Do I have any diet or allergies?" })).toEqual({ answer: ABSTAIN_ANSWER, citations: [], facts: [], provider: "offline-extractive" });
-    expect(await callTool(client, "think", { question: "Am I going to Japan?", user_id: "alice" })).toMatchObject({ answer: ABSTAIN_ANSWER, citations: [], facts: [] });
+    const alice = (
+      await callTool(client, "ingest", {
+        messages: [{ role: "user", content: "We decided to use Redis for caching." }],
+        user_id: "alice",
+      })
+    ).memories[0].id;
+    const bob = (
+      await callTool(client, "ingest", {
+        messages: [{ role: "user", content: "We switched to Memcached for caching." }],
+        user_id: "bob",
+        namespace: "b",
+      })
+    ).memories[0].id;
+    expect(await callTool(client, "think", { question: "Do I have any diet or allergies?" })).toEqual({
+      answer: ABSTAIN_ANSWER,
+      citations: [],
+      facts: [],
+      provider: "offline-extractive",
+    });
+    expect(await callTool(client, "think", { question: "Am I going to Japan?", user_id: "alice" })).toMatchObject({
+      answer: ABSTAIN_ANSWER,
+      citations: [],
+      facts: [],
+    });
 
     const thought = await callTool(client, "think", { question: "What do we use for caching?", user_id: "bob" });
     expect(thought.facts.map((f: any) => [f.object.name, f.source_memory_id])).toEqual([["Memcached", bob]]);
     expect(thought.citations.map((c: any) => c.memory_id)).toEqual([bob]);
     const graph = await callTool(client, "query_knowledge_graph", { query: "caching", user_id: "alice" });
     expect(graph.relations.map((r: any) => [r.object.name, r.source_memory_id])).toEqual([["Redis", alice]]);
-    expect((await callTool(client, "query_knowledge_graph", { query: "Memcached", namespace: "a" })).entities).toEqual([]);
+    expect((await callTool(client, "query_knowledge_graph", { query: "Memcached", namespace: "a" })).entities).toEqual(
+      [],
+    );
   });
 
   it("writes through MCP push the same events as REST", async () => {
     const api = await tenantApi();
     const client = await mcpClient(api);
-    await callTool(client, "create_long_term_memories", { memories: [{ id: "e1", text: "Deploys happen on Tuesdays" }] });
+    await callTool(client, "create_long_term_memories", {
+      memories: [{ id: "e1", text: "Deploys happen on Tuesdays" }],
+    });
     await callTool(client, "edit_long_term_memory", { memory_id: "e1", text: "Deploys happen on Thursdays" });
     await callTool(client, "feedback", { memory_id: "e1", helpful: true });
     await callTool(client, "delete_long_term_memories", { memory_ids: ["e1"] });
     const types = (await hubEvents(api.tenant)).map((e) => e.type);
-    expect(types).toEqual(["memory_created", "memory_updated", "feedback_recorded", "memory_updated", "memory_deleted"]);
+    expect(types).toEqual([
+      "memory_created",
+      "memory_updated",
+      "feedback_recorded",
+      "memory_updated",
+      "memory_deleted",
+    ]);
   });
 
   it("bad arguments are tool errors naming the problem; the session keeps working", async () => {
     const client = await mcpClient(await tenantApi());
     expect(await toolError(client, "create_long_term_memories", { memories: [] })).toMatch(/at least one memory/);
     expect(await toolError(client, "search_long_term_memory", { text: "x", limit: 0 })).toMatch(/limit/);
-    expect(await toolError(client, "search_long_term_memory", { text: "x", created_at: { gte: "not a date" } })).toMatch(/created_at/);
+    expect(
+      await toolError(client, "search_long_term_memory", { text: "x", created_at: { gte: "not a date" } }),
+    ).toMatch(/created_at/);
     expect(await toolError(client, "feedback", { memory_id: "m" })).toMatch(/rating/);
     expect(await toolError(client, "edit_long_term_memory", { memory_id: "missing", text: "x" })).toMatch(/^not_found/);
     // An unknown tool is a protocol error (-32602), as the MCP spec says.
@@ -171,8 +271,13 @@ describe("MCP (streamable HTTP at /mcp)", () => {
   it("authenticates with the REST JWT: no or bad token is a 401; read-only tokens cannot write", async () => {
     const api = await tenantApi();
     await expect(mcpClient(api, null)).rejects.toThrow(/401|nauthori/);
-    await expect(mcpClient(api, await sign({ tenant_id: api.tenant }, { secret: "another-secret-another-secret-0000" }))).rejects.toThrow(/401|nauthori/);
-    const reader = await mcpClient(api, await sign({ tenant_id: api.tenant, scope: "memory:read" }, { expiresIn: "1h" }));
+    await expect(
+      mcpClient(api, await sign({ tenant_id: api.tenant }, { secret: "another-secret-another-secret-0000" })),
+    ).rejects.toThrow(/401|nauthori/);
+    const reader = await mcpClient(
+      api,
+      await sign({ tenant_id: api.tenant, scope: "memory:read" }, { expiresIn: "1h" }),
+    );
     expect(await toolError(reader, "create_long_term_memories", { memories: [{ text: "x" }] })).toMatch(/^forbidden/);
     expect((await callTool(reader, "search_long_term_memory", { text: "x" })).total).toBe(0);
   });
@@ -184,7 +289,10 @@ describe("MCP (streamable HTTP at /mcp)", () => {
     const cb = await mcpClient(b);
     expect((await callTool(cb, "search_long_term_memory", { text: "launch codes vault" })).total).toBe(0);
     expect(await toolError(cb, "get_long_term_memory", { memory_id: "secret-a" })).toMatch(/^not_found/);
-    expect(await callTool(cb, "delete_long_term_memories", { memory_ids: ["secret-a"] })).toEqual({ status: "ok", deleted_ids: [] });
+    expect(await callTool(cb, "delete_long_term_memories", { memory_ids: ["secret-a"] })).toEqual({
+      status: "ok",
+      deleted_ids: [],
+    });
     const ca = await mcpClient(a);
     expect((await callTool(ca, "get_long_term_memory", { memory_id: "secret-a" })).id).toBe("secret-a");
   });

@@ -10,14 +10,26 @@ const doc = async () => (await call(env, "GET", "/openapi.json")).body as any;
 
 /** The (method, path) pairs itty-router really serves. */
 function servedRoutes(): string[] {
-  return (router.routes as unknown as [string, RegExp, unknown, string][]).map(([method, , , path]) => `${method.toLowerCase()} ${openApiPath(path)}`);
+  return (router.routes as unknown as [string, RegExp, unknown, string][]).map(
+    ([method, , , path]) => `${method.toLowerCase()} ${openApiPath(path)}`,
+  );
 }
 
 describe("OpenAPI document (/openapi.json)", () => {
+  // The refactors must not change the contract: a deliberate change updates the file with
+  // `npx vitest run test/openapi.test.ts -u` and shows up in review as a diff of the document.
+  it("is byte-for-byte the committed document (test/__snapshots__/openapi.json)", async () => {
+    await expect(JSON.stringify(await doc(), null, 2) + "\n").toMatchFileSnapshot("./__snapshots__/openapi.json");
+  });
+
   it("is OpenAPI 3.1 with bearer auth, and documents every route the router serves, and nothing else", async () => {
     const d = await doc();
     expect(d.openapi).toBe("3.1.0");
-    expect(d.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
+    expect(d.components.securitySchemes.bearerAuth).toMatchObject({
+      type: "http",
+      scheme: "bearer",
+      bearerFormat: "JWT",
+    });
     // itty-router drops a trailing slash (and matches with or without one); AMS paths keep theirs.
     const documented = Object.entries(d.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
       Object.keys(item).map((m) => `${m} ${path.replace(/(.)\/$/, "$1")}`),
@@ -27,26 +39,37 @@ describe("OpenAPI document (/openapi.json)", () => {
     expect(served.filter((r) => !documented.includes(r))).toEqual([]);
     expect(documented.filter((r) => !served.includes(r))).toEqual([]);
     expect(served.length).toBeGreaterThan(25);
-    const ids = Object.values(d.paths as Record<string, Record<string, any>>).flatMap((item) => Object.values(item).map((o) => o.operationId)).filter(Boolean);
+    const ids = Object.values(d.paths as Record<string, Record<string, any>>)
+      .flatMap((item) => Object.values(item).map((o) => o.operationId))
+      .filter(Boolean);
     expect(new Set(ids).size).toBe(ids.length);
   });
 
   it("describes bodies, parameters, responses and errors from the route schemas; every $ref resolves", async () => {
     const d = await doc();
     const search = d.paths["/v1/long-term-memory/search"].post;
-    expect(search.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/SearchLongTermMemoryRequest" });
+    expect(search.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/SearchLongTermMemoryRequest",
+    });
     const body = d.components.schemas.SearchLongTermMemoryRequest;
     expect(body.properties.limit).toMatchObject({ type: "integer", minimum: 1, maximum: 100, default: 10 });
     expect(body.properties.search_mode.anyOf[0].enum).toEqual(["hybrid", "semantic", "keyword"]);
-    expect(search.responses["200"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/MemoryRecordResults" });
-    expect(d.components.schemas.MemoryRecordResults.properties.memories.items).toEqual({ $ref: "#/components/schemas/MemoryHit" });
+    expect(search.responses["200"].content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/MemoryRecordResults",
+    });
+    expect(d.components.schemas.MemoryRecordResults.properties.memories.items).toEqual({
+      $ref: "#/components/schemas/MemoryHit",
+    });
     expect(Object.keys(search.responses).sort()).toEqual(["200", "400", "401", "403", "413", "422", "default"]);
     expect(search.security).toEqual([{ bearerAuth: [] }]);
     expect(d.paths["/v1/health"].get.security).toEqual([]);
 
     const get = d.paths["/v1/working-memory/{session_id}"].get;
     expect(get.parameters.find((p: any) => p.name === "session_id")).toMatchObject({ in: "path", required: true });
-    expect(get.parameters.find((p: any) => p.name === "recent_messages_limit")).toMatchObject({ in: "query", required: false });
+    expect(get.parameters.find((p: any) => p.name === "recent_messages_limit")).toMatchObject({
+      in: "query",
+      required: false,
+    });
     expect(d.paths["/api/memories"].post.responses["201"]).toBeDefined();
     expect(d.paths["/api/memories/{id}"].delete.responses["204"]).toEqual({ description: "Success, no body." });
     expect(d.paths["/v1/think"].post.responses["200"].content["text/event-stream"]).toBeDefined();
@@ -88,7 +111,10 @@ describe("OpenAPI document (/openapi.json)", () => {
         { id: "m2", text: "We decided to use Redis for caching" },
       ],
     });
-    await check("POST", "/v1/long-term-memory/search", "/v1/long-term-memory/search", { text: "caching", explain: true });
+    await check("POST", "/v1/long-term-memory/search", "/v1/long-term-memory/search", {
+      text: "caching",
+      explain: true,
+    });
     await check("GET", "/v1/long-term-memory/m1", "/v1/long-term-memory/:id");
     await check("PATCH", "/v1/long-term-memory/m1", "/v1/long-term-memory/:id", { topics: ["infra"] });
     await check("GET", "/v1/long-term-memory/m1/history", "/v1/long-term-memory/:id/history");
@@ -99,16 +125,27 @@ describe("OpenAPI document (/openapi.json)", () => {
     });
     await check("GET", "/v1/working-memory/s1?model_name=gpt-4o", "/v1/working-memory/:session_id");
     await check("GET", "/v1/working-memory/", "/v1/working-memory/");
-    await check("POST", "/v1/memory/prompt", "/v1/memory/prompt", { query: "When is the launch?", session: { session_id: "s1" }, long_term_search: { text: "launch" } });
+    await check("POST", "/v1/memory/prompt", "/v1/memory/prompt", {
+      query: "When is the launch?",
+      session: { session_id: "s1" },
+      long_term_search: { text: "launch" },
+    });
     await check("DELETE", "/v1/working-memory/s1", "/v1/working-memory/:session_id");
-    await check("POST", "/v1/ingest", "/v1/ingest", { messages: [{ role: "user", content: "Maria prefers PostgreSQL for analytics." }] });
+    await check("POST", "/v1/ingest", "/v1/ingest", {
+      messages: [{ role: "user", content: "Maria prefers PostgreSQL for analytics." }],
+    });
     await check("POST", "/v1/graph/query", "/v1/graph/query", { query: "Redis" });
     await check("POST", "/v1/think", "/v1/think", { question: "What do we use for caching?" });
     await check("POST", "/v1/feedback", "/v1/feedback", { memory_id: "m1", rating: "positive" });
     await check("GET", "/v1/status", "/v1/status");
     await check("POST", "/v1/consolidate", "/v1/consolidate");
     await check("DELETE", "/v1/long-term-memory/?memory_ids=m1", "/v1/long-term-memory/");
-    const created = await check("POST", "/api/memories", "/api/memories", { key: "theme", value: "dark", agent_id: "a1", metadata: { tags: ["ui"] } });
+    const created = await check("POST", "/api/memories", "/api/memories", {
+      key: "theme",
+      value: "dark",
+      agent_id: "a1",
+      metadata: { tags: ["ui"] },
+    });
     const id = created.body.id;
     await check("GET", "/api/memories?agent_id=a1", "/api/memories");
     await check("POST", "/api/memories/search", "/api/memories/search", { query: "dark" });
@@ -119,7 +156,9 @@ describe("OpenAPI document (/openapi.json)", () => {
     await check("GET", "/openapi.json", "/openapi.json");
     // Errors are documented bodies too.
     expect((await check("GET", "/api/memories/nope", "/api/memories/:id")).status).toBe(404);
-    expect((await check("POST", "/v1/long-term-memory/search", "/v1/long-term-memory/search", { limit: 0 })).status).toBe(422);
+    expect(
+      (await check("POST", "/v1/long-term-memory/search", "/v1/long-term-memory/search", { limit: 0 })).status,
+    ).toBe(422);
 
     expect([...checked].sort()).toEqual(operations.map((o) => `${o.method} ${o.path}`).sort());
   });

@@ -42,8 +42,12 @@ describe("POST /v1/memory/prompt", () => {
     expect(res.status).toBe(200);
     const { messages } = res.body;
     expect(messages[0].role).toBe("system");
-    expect(messages[0].content).toContain(`${SUMMARY_HEADING}\n- user: The launch is scheduled for September 14, 2026.`);
-    expect(messages[0].content).toContain(`${MEMORIES_HEADING}\n- The team chose PostgreSQL for the main database and Redis for caching (ID: db)`);
+    expect(messages[0].content).toContain(
+      `${SUMMARY_HEADING}\n- user: The launch is scheduled for September 14, 2026.`,
+    );
+    expect(messages[0].content).toContain(
+      `${MEMORIES_HEADING}\n- The team chose PostgreSQL for the main database and Redis for caching (ID: db)`,
+    );
     // The session's user (alice) scopes the long-term search: Bob's memory and other namespaces stay out.
     expect(messages[0].content).not.toContain("Bob prefers");
     expect(messages[0].content).not.toContain("vegetarian");
@@ -68,10 +72,20 @@ describe("POST /v1/memory/prompt", () => {
       expect(total, `window ${window}`).toBeLessThanOrEqual(window);
       expect(res.body.tokens).toBe(total);
       expect(res.body.messages.at(-1).content).toBe("Which database did we choose?");
-      const recent = res.body.messages.filter((m: any) => m.role !== "system").slice(0, -1).map((m: any) => m.content);
-      expect(recent).toEqual(CONVERSATION.slice(-6).slice(6 - recent.length).map((m) => m.content));
+      const recent = res.body.messages
+        .filter((m: any) => m.role !== "system")
+        .slice(0, -1)
+        .map((m: any) => m.content);
+      expect(recent).toEqual(
+        CONVERSATION.slice(-6)
+          .slice(6 - recent.length)
+          .map((m) => m.content),
+      );
     }
-    const tooSmall = await prompt(api, { query: "Which database did we choose?", session: { session_id: "chat-1", context_window_max: 10 } });
+    const tooSmall = await prompt(api, {
+      query: "Which database did we choose?",
+      session: { session_id: "chat-1", context_window_max: 10 },
+    });
     expect(tooSmall.status).toBe(422);
     expect(tooSmall.body.detail).toMatch(/too small for the query/);
   });
@@ -85,7 +99,10 @@ describe("POST /v1/memory/prompt", () => {
     expect(res.body.messages[0].content).toContain("allergic to peanuts (ID: food)");
     const none = await prompt(api, { query: "hello", session: { session_id: "no-such-session" } });
     expect(none.body.messages).toEqual([{ role: "user", content: "hello" }]);
-    const empty = await prompt(api, { query: "zebra migration patterns", long_term_search: { text: "zebra migration", namespace: { eq: "nowhere" } } });
+    const empty = await prompt(api, {
+      query: "zebra migration patterns",
+      long_term_search: { text: "zebra migration", namespace: { eq: "nowhere" } },
+    });
     expect(empty.body.messages[0].content).toBe(`${MEMORIES_HEADING}\nNo relevant long-term memories found.`);
   });
 
@@ -128,9 +145,18 @@ describe("POST /v1/memory/prompt", () => {
 describe("the prompt and other owners' knowledge", () => {
   it("a user's prompt carries neither another user's memories nor the graph facts extracted from them", async () => {
     const api = await tenantApi();
-    await api.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "I prefer Rust for systems programming" }], user_id: "alice" });
-    await api.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "I prefer Go for systems programming" }], user_id: "bob" });
-    const res = await prompt(api, { query: "Which language do I prefer for systems programming?", long_term_search: { user_id: { eq: "bob" } } });
+    await api.call("POST", "/v1/ingest", {
+      messages: [{ role: "user", content: "I prefer Rust for systems programming" }],
+      user_id: "alice",
+    });
+    await api.call("POST", "/v1/ingest", {
+      messages: [{ role: "user", content: "I prefer Go for systems programming" }],
+      user_id: "bob",
+    });
+    const res = await prompt(api, {
+      query: "Which language do I prefer for systems programming?",
+      long_term_search: { user_id: { eq: "bob" } },
+    });
     const text = res.body.messages.map((m: { content: string }) => m.content).join("\n");
     expect(text).toContain("I prefer Go for systems programming");
     expect(text).not.toContain("Rust");

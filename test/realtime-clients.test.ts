@@ -16,7 +16,8 @@ import { connect, settle, type Client } from "./support/sockets.ts";
 
 const typed = (type: string) => (f: any) => f.type === type;
 /** A socket that said it speaks SYMindX (the `symindx` subprotocol) and is greeted on connect. */
-const symindx = (api: Awaited<ReturnType<typeof tenantApi>>) => connect(api, { headers: { "sec-websocket-protocol": "symindx" } });
+const symindx = (api: Awaited<ReturnType<typeof tenantApi>>) =>
+  connect(api, { headers: { "sec-websocket-protocol": "symindx" } });
 /** What `await ws.recv()` returns after a send: the first frame that arrived from `from` on. */
 const recv = (c: Client, from: number) => c.next(() => true, from);
 
@@ -39,7 +40,11 @@ describe("SYMindX: heartbeat and greeting", () => {
     await settle();
     expect(closed).toBe(false);
     await store(api, [{ id: "after-pings", text: "Still listening", agent_id: "nyx" }]);
-    expect((await dashboard.next(typed("memory_update"))).data).toMatchObject({ id: "after-pings", agentId: "nyx", content: "Still listening" });
+    expect((await dashboard.next(typed("memory_update"))).data).toMatchObject({
+      id: "after-pings",
+      agentId: "nyx",
+      content: "Still listening",
+    });
   });
 
   it("greets a socket that offers the symindx subprotocol with connection_established; a plain /ws socket hears nothing first", async () => {
@@ -67,8 +72,16 @@ describe("SYMindX: chat as the runtime and the skill server send it", () => {
     c.send({ type: "chat", data: "When is the deploy window?", agentId: "aria" });
     const toAria = await c.next(typed("chat_response"));
     expect(toAria.data.response).toContain("Monday at 9am");
-    expect(toAria.data).toMatchObject({ agentId: "aria", sessionId: expect.any(String), timestamp: expect.stringMatching(/^\d{4}-/) });
-    expect(toAria.data.metadata).toEqual({ tokensUsed: expect.any(Number), processingTime: expect.any(Number), memoryRetrieved: true });
+    expect(toAria.data).toMatchObject({
+      agentId: "aria",
+      sessionId: expect.any(String),
+      timestamp: expect.stringMatching(/^\d{4}-/),
+    });
+    expect(toAria.data.metadata).toEqual({
+      tokensUsed: expect.any(Number),
+      processingTime: expect.any(Number),
+      memoryRetrieved: true,
+    });
     expect(toAria.data.metadata.tokensUsed).toBeGreaterThan(0);
 
     // No agent: the first agent, the one of the tenant's earliest memory that names one (nyx).
@@ -84,15 +97,24 @@ describe("SYMindX: chat as the runtime and the skill server send it", () => {
     const api = await tenantApi();
     await store(api, [{ id: "sage-1", text: "Sage prefers concise answers", agent_id: "sage" }]);
     const c = await symindx(api);
-    c.send({ type: "chat_message", agentId: "sage", data: { message: "What does sage prefer?", conversationId: "conv-1" } });
+    c.send({
+      type: "chat_message",
+      agentId: "sage",
+      data: { message: "What does sage prefer?", conversationId: "conv-1" },
+    });
     const res = await c.next(typed("chat_response"));
-    expect(res).toMatchObject({ agentId: "sage", data: { agentId: "sage", conversationId: "conv-1", response: expect.stringContaining("concise") } });
+    expect(res).toMatchObject({
+      agentId: "sage",
+      data: { agentId: "sage", conversationId: "conv-1", response: expect.stringContaining("concise") },
+    });
     c.send({ type: "chat", data: "   " });
     const err = await c.next(typed("error"));
     expect(err.error).toBe("message: must not be empty");
     expect(err.data.details[0].field).toBe("message");
     c.send({ type: "chat_message", agentId: "ghost", data: { message: "hi" } });
-    expect((await c.next((f) => f.type === "error" && f.data.code === "AGENT_NOT_FOUND")).error).toBe("agent 'ghost' not found");
+    expect((await c.next((f) => f.type === "error" && f.data.code === "AGENT_NOT_FOUND")).error).toBe(
+      "agent 'ghost' not found",
+    );
   });
 });
 
@@ -118,7 +140,9 @@ describe("SYMindX: chat that abstains, and facts under the agent's scope", () =>
   it("an agent's chat quotes only facts stated by that agent's memories", async () => {
     const api = await tenantApi();
     // Ingested without an agent: the fact "user prefers Rust" belongs to no agent.
-    await api.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "I prefer Rust for systems programming" }] });
+    await api.call("POST", "/v1/ingest", {
+      messages: [{ role: "user", content: "I prefer Rust for systems programming" }],
+    });
     await store(api, [{ id: "nyx-1", text: "The user prefers concise answers", agent_id: "nyx" }]);
     const c = await symindx(api);
     c.send({ type: "chat", data: "what does the user prefer?", agentId: "nyx" });
@@ -141,7 +165,12 @@ describe("SYMindX: commands", () => {
     expect(response.data).toEqual({ commandId: expect.stringMatching(/^cmd_/), status: "completed" });
     const update = await sender.next(typed("command_update"));
     expect(sender.frames.indexOf(response)).toBeLessThan(sender.frames.indexOf(update));
-    expect(update.data).toMatchObject({ id: response.data.commandId, status: "completed", progress: 100, result: { memory: { text: "The staging database is db-stage-2" } } });
+    expect(update.data).toMatchObject({
+      id: response.data.commandId,
+      status: "completed",
+      progress: 100,
+      result: { memory: { text: "The staging database is db-stage-2" } },
+    });
     expect((await watcher.next(typed("command_update"))).data.id).toBe(response.data.commandId);
     await engram.next((f) => f.event === "memory_created");
     await settle();
@@ -162,14 +191,23 @@ describe("SYMindX: commands", () => {
     expect(recalled.data.result.memories.map((m: any) => m.id)).toEqual(["k1"]);
 
     const from = c.frames.length;
-    c.send({ type: "command", agentId: "nyx", data: { command: "analyze when the release train leaves", parameters: { path: "./src" } } });
+    c.send({
+      type: "command",
+      agentId: "nyx",
+      data: { command: "analyze when the release train leaves", parameters: { path: "./src" } },
+    });
     const answered = await c.next(typed("command_result"), from);
     expect(answered.data.result.answer).toContain("Tuesday");
     expect(answered.data.result.citations[0].memory_id).toBe("k1");
 
     // WebSocketManager.ts: agent.command → agent.command.result.
     c.send({ type: "agent.command", data: { agentId: "nyx", command: "status" } });
-    expect((await c.next(typed("agent.command.result"))).data).toMatchObject({ agentId: "nyx", command: "status", success: true, result: { memories: { total: 1 } } });
+    expect((await c.next(typed("agent.command.result"))).data).toMatchObject({
+      agentId: "nyx",
+      command: "status",
+      success: true,
+      result: { memories: { total: 1 } },
+    });
   });
 });
 
@@ -179,13 +217,22 @@ describe("SYMindX: subscriptions, events and in-band auth", () => {
     const site = await symindx(api);
     const seed = await symindx(api);
     site.send({ type: "subscribe", data: { channel: "memory_update" } });
-    expect(await site.next(typed("subscribed"))).toMatchObject({ channel: "memory_update", data: { channels: ["memory_update"] } });
+    expect(await site.next(typed("subscribed"))).toMatchObject({
+      channel: "memory_update",
+      data: { channels: ["memory_update"] },
+    });
     seed.send({ id: "s", type: "subscribe", data: { events: ["memory_update"] } });
     await seed.next(typed("subscribed"));
 
     await store(api, [{ id: "t1", text: "Nyx considered a new plan", agent_id: "nyx" }]);
     const update = await site.next(typed("memory_update"));
-    expect(update.data).toMatchObject({ id: "t1", agentId: "nyx", content: "Nyx considered a new plan", type: "memory", action: "memory_created" });
+    expect(update.data).toMatchObject({
+      id: "t1",
+      agentId: "nyx",
+      content: "Nyx considered a new plan",
+      type: "memory",
+      action: "memory_created",
+    });
     // Seed subscribers keep the seed's `event` frames, and only those.
     expect((await seed.next(typed("event"))).data).toMatchObject({ eventType: "memory_update", memoryId: "t1" });
     expect(seed.frames.filter(typed("memory_update"))).toEqual([]);
@@ -217,22 +264,32 @@ describe("SYMindX: subscriptions, events and in-band auth", () => {
     const principal = { tenant: api.tenant, subject: `user-of-${api.tenant}`, scopes: null };
     const frames: any[] = [];
     const run = (token: string) =>
-      handleSymindx({ type: "auth", data: { token } }, {
-        app,
-        principal,
-        connectionId: "c1",
-        broadcast: () => {},
-        subscription: { events: [], minImportance: 0 },
-        setSubscription: () => {},
-        startedAt: Date.now(),
-        rooms: [],
-        setRooms: () => {},
-        toRoom: () => 0,
-      }, (f) => frames.push(f));
+      handleSymindx(
+        { type: "auth", data: { token } },
+        {
+          app,
+          principal,
+          connectionId: "c1",
+          broadcast: () => {},
+          subscription: { events: [], minImportance: 0 },
+          setSubscription: () => {},
+          startedAt: Date.now(),
+          rooms: [],
+          setRooms: () => {},
+          toRoom: () => 0,
+        },
+        (f) => frames.push(f),
+      );
     await run(api.token);
-    expect(frames.pop()).toMatchObject({ type: "auth.success", data: { authenticated: true, userId: principal.subject } });
+    expect(frames.pop()).toMatchObject({
+      type: "auth.success",
+      data: { authenticated: true, userId: principal.subject },
+    });
     await run(other.token);
-    expect(frames.pop()).toMatchObject({ type: "error", data: { code: "UNAUTHORIZED", message: "the token is for another tenant; a socket's tenant never changes" } });
+    expect(frames.pop()).toMatchObject({
+      type: "error",
+      data: { code: "UNAUTHORIZED", message: "the token is for another tenant; a socket's tenant never changes" },
+    });
     await run(await sign({ tenant_id: api.tenant }, { secret: "wrong-secret-wrong-secret-wrong-secret" }));
     expect(frames.pop().data.code).toBe("UNAUTHORIZED");
     await run("not-a-jwt");
@@ -254,7 +311,10 @@ describe("engram: the reply comes before the pushes it caused", () => {
 
     // Every command that writes: ingest's reply precedes its memory_created pushes.
     const from = ws.frames.length;
-    ws.send({ command: "ingest", payload: { messages: [{ role: "user", content: "We decided to use Redis for caching" }] } });
+    ws.send({
+      command: "ingest",
+      payload: { messages: [{ role: "user", content: "We decided to use Redis for caching" }] },
+    });
     expect(await recv(ws, from)).toMatchObject({ command: "ingest", status: "ok" });
   });
 });

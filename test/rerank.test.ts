@@ -30,7 +30,9 @@ describe("reranker (RERANK, Workers AI cross-encoder)", () => {
     const res = await search(await seeded(ai, { RERANK: "true" }), query);
     expect(ai.rerankCalls).toBe(1);
     expect(ids(res)[0]).toBe("kyoto");
-    const [first, second] = res.memories.map((m: { score_details: { rerank: number; relevance: number } }) => m.score_details);
+    const [first, second] = res.memories.map(
+      (m: { score_details: { rerank: number; relevance: number } }) => m.score_details,
+    );
     expect(first!.rerank).toBeGreaterThan(second!.rerank);
     expect(first!.relevance).toBeCloseTo(fused.memories[0].score_details.relevance, 6);
     expect(res.warnings ?? []).toEqual([]);
@@ -63,7 +65,10 @@ describe("reranker (RERANK, Workers AI cross-encoder)", () => {
   it("reranks the same first RERANK_TOP_N on every page, so pages never overlap", async () => {
     const ai = new FakeWorkersAi();
     const api = await seeded(ai, { RERANK: "true", RERANK_TOP_N: "2" });
-    await store(api, Array.from({ length: 6 }, (_, i) => ({ id: `trip${i}`, text: `Trip note ${i}: the Japan itinerary draft` })));
+    await store(
+      api,
+      Array.from({ length: 6 }, (_, i) => ({ id: `trip${i}`, text: `Trip note ${i}: the Japan itinerary draft` })),
+    );
     const pages = [];
     for (const offset of [0, 2, 4, 6]) pages.push(...ids(await search(api, { ...query, limit: 2, offset })));
     expect(new Set(pages).size).toBe(pages.length);
@@ -78,13 +83,23 @@ describe("reranker (RERANK, Workers AI cross-encoder)", () => {
     ]);
     const res = await search(api, query);
     expect(res.memories.length).toBe(2);
-    expect(res.memories.every((m: { score_details: { rerank: number | null } }) => m.score_details.rerank === null)).toBe(true);
+    expect(
+      res.memories.every((m: { score_details: { rerank: number | null } }) => m.score_details.rerank === null),
+    ).toBe(true);
     expect(res.warnings ?? []).toEqual([]);
   });
 
   it("maps the model's {id, score} answer back to the texts, and refuses a malformed one", async () => {
-    const answer = (response: unknown) => new WorkersAiReranker({ run: async () => response }, "@cf/baai/bge-reranker-base");
-    expect(await answer({ response: [{ id: 1, score: 0.9 }, { id: 0, score: 0.2 }] }).rerank("q", ["a", "b"])).toEqual([0.2, 0.9]);
+    const answer = (response: unknown) =>
+      new WorkersAiReranker({ run: async () => response }, "@cf/baai/bge-reranker-base");
+    expect(
+      await answer({
+        response: [
+          { id: 1, score: 0.9 },
+          { id: 0, score: 0.2 },
+        ],
+      }).rerank("q", ["a", "b"]),
+    ).toEqual([0.2, 0.9]);
     await expect(answer({ response: [{ id: 0, score: 0.2 }] }).rerank("q", ["a", "b"])).rejects.toThrow(/unscored/);
     await expect(answer({ result: "nope" }).rerank("q", ["a"])).rejects.toThrow(/unexpected shape/);
   });

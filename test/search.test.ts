@@ -60,7 +60,12 @@ describe("hybrid search", () => {
     const api = await seed();
     const floor = new OfflineEmbedder().noiseFloor;
     for (const alpha of [0, 0.3, 1]) {
-      const res = await search(api, { text: "postgres setup", hybrid_alpha: alpha, recency_boost: false, explain: true });
+      const res = await search(api, {
+        text: "postgres setup",
+        hybrid_alpha: alpha,
+        recency_boost: false,
+        explain: true,
+      });
       expect(res.memories.length).toBeGreaterThan(0);
       const details = res.memories.map((m) => m.score_details);
       const topVector = Math.max(...details.map((d) => d.vector - floor));
@@ -92,7 +97,11 @@ describe("hybrid search", () => {
     const last = await search(api, { text: "gardening note", limit: 3, offset: 6 });
     expect(last.memories).toHaveLength(1);
     expect(last.next_offset).toBeNull();
-    const seen = new Set([...ids(first), ...ids(await search(api, { text: "gardening note", limit: 3, offset: 3 })), ...ids(last)]);
+    const seen = new Set([
+      ...ids(first),
+      ...ids(await search(api, { text: "gardening note", limit: 3, offset: 3 })),
+      ...ids(last),
+    ]);
     expect(seen.size).toBe(7);
   });
 
@@ -146,7 +155,9 @@ describe("times named in the query", () => {
 
   it("finds a memory dated then even when its words barely match", async () => {
     const api = await seed();
-    await store(api, [{ id: "offsite", text: "Offsite in Lisbon: agreed on quarterly planning", event_date: "2024-10-15T09:00:00Z" }]);
+    await store(api, [
+      { id: "offsite", text: "Offsite in Lisbon: agreed on quarterly planning", event_date: "2024-10-15T09:00:00Z" },
+    ]);
     const res = await search(api, { ...base, text: "what happened in October 2024" });
     expect(ids(res)[0]).toBe("offsite");
     // Dated candidates pass the request's filter like every other.
@@ -157,7 +168,11 @@ describe("times named in the query", () => {
   it("changes nothing when no time is named, or in the single-list modes", async () => {
     const plain = await search(await seed(), { ...base, text: "what did we decide to move to Postgres" });
     expect(plain.memories.every((m) => m.score_details.time === null)).toBe(true);
-    const keyword = await search(await seed(), { ...base, text: "move to Postgres in May 2024", search_mode: "keyword" });
+    const keyword = await search(await seed(), {
+      ...base,
+      text: "move to Postgres in May 2024",
+      search_mode: "keyword",
+    });
     expect(keyword.memories.every((m) => m.score_details.time === null)).toBe(true);
   });
 });
@@ -191,7 +206,11 @@ describe("recency boost", () => {
   it.each([
     ["recency_recency_weight 0", { recency_recency_weight: 0 }, ["old", "new"]],
     ["recency_semantic_weight 0", { recency_semantic_weight: 0 }, ["new", "old"]],
-    ["long half-lives", { recency_half_life_last_access_days: 1e6, recency_half_life_created_days: 1e6 }, ["old", "new"]],
+    [
+      "long half-lives",
+      { recency_half_life_last_access_days: 1e6, recency_half_life_created_days: 1e6 },
+      ["old", "new"],
+    ],
   ])("honours %s", async (_name, params, order) => {
     expect(ids(await search(await seed(), { ...q, ...params }))).toEqual(order);
   });
@@ -199,7 +218,12 @@ describe("recency boost", () => {
   it("weights freshness and novelty as given", async () => {
     const fresh = await search(await seed(), { ...q, recency_freshness_weight: 1, recency_novelty_weight: 0 });
     expect(fresh.memories.find((m) => m.id === "old").score_details.recency).toBeCloseTo(0.5 ** (60 / 7), 4);
-    const novel = await search(await seed(), { ...q, recency_freshness_weight: 0, recency_novelty_weight: 1, recency_half_life_created_days: 60 });
+    const novel = await search(await seed(), {
+      ...q,
+      recency_freshness_weight: 0,
+      recency_novelty_weight: 1,
+      recency_half_life_created_days: 60,
+    });
     expect(novel.memories.find((m) => m.id === "old").score_details.recency).toBeCloseTo(0.5, 4);
   });
 
@@ -279,14 +303,26 @@ describe("filters", () => {
     ["entities all", { entities: { all: ["OpenAI", "Claude"] } }, ["m1"]],
     ["entities any", { entities: { any: ["Claude", "Nobody"] } }, ["m1"]],
     ["entities none", { entities: { none: ["Claude"] } }, ["m2", "m3"]],
-    ["created_at gte+lte (epoch seconds)", { created_at: { gte: at("2024-01-15T00:00:00Z"), lte: at("2024-02-15T00:00:00Z") } }, ["m2"]],
+    [
+      "created_at gte+lte (epoch seconds)",
+      { created_at: { gte: at("2024-01-15T00:00:00Z"), lte: at("2024-02-15T00:00:00Z") } },
+      ["m2"],
+    ],
     ["created_at gt (ISO)", { created_at: { gt: "2024-02-01T00:00:00Z" } }, ["m3"]],
     ["created_at lt", { created_at: { lt: at("2024-02-01T00:00:00Z") } }, ["m1"]],
     ["created_at eq", { created_at: { eq: at("2024-02-01T00:00:00Z") } }, ["m2"]],
     ["created_at ne", { created_at: { ne: at("2024-02-01T00:00:00Z") } }, ["m1", "m3"]],
-    ["created_at between", { created_at: { between: [at("2024-01-01T00:00:00Z"), at("2024-02-01T00:00:00Z")] } }, ["m1", "m2"]],
+    [
+      "created_at between",
+      { created_at: { between: [at("2024-01-01T00:00:00Z"), at("2024-02-01T00:00:00Z")] } },
+      ["m1", "m2"],
+    ],
     ["last_accessed gt", { last_accessed: { gt: at("2024-06-15T00:00:00Z") } }, ["m2", "m3"]],
-    ["last_accessed between (ISO)", { last_accessed: { between: ["2024-06-15T00:00:00Z", "2024-07-15T00:00:00Z"] } }, ["m2"]],
+    [
+      "last_accessed between (ISO)",
+      { last_accessed: { between: ["2024-06-15T00:00:00Z", "2024-07-15T00:00:00Z"] } },
+      ["m2"],
+    ],
     ["combined", { namespace: { eq: "ns1" }, topics: { any: ["ai"] }, user_id: { ne: "u1" } }, ["m2"]],
   ];
 
@@ -318,7 +354,9 @@ describe("degraded search", () => {
     const ai = new FakeWorkersAi();
     const api = await tenantApi({ env: { AI: ai, EMBEDDING_MODEL: "@cf/baai/bge-base-en-v1.5" } });
     ai.down = true;
-    const res = await api.call("POST", "/v1/long-term-memory/", { memories: [{ id: "e1", text: "Backups run nightly at 2am" }] });
+    const res = await api.call("POST", "/v1/long-term-memory/", {
+      memories: [{ id: "e1", text: "Backups run nightly at 2am" }],
+    });
     expect(res.status).toBe(200);
     expect(res.body.warnings[0]).toMatch(/embedding failed/);
     const kw = await search(api, { text: "nightly backups" });

@@ -79,7 +79,9 @@ describe("Vectorize (asynchronous index double)", () => {
     expect(ids(await search(api, { text: "quarterly offsite", search_mode: "semantic" }))).toEqual([]);
     await vectorize.settle();
     expect(vectorize.has(vectorId)).toBe(false);
-    const outbox = await env.DB.prepare("SELECT count(*) AS n FROM vector_deletes WHERE tenant = ?").bind(api.tenant).first<{ n: number }>();
+    const outbox = await env.DB.prepare("SELECT count(*) AS n FROM vector_deletes WHERE tenant = ?")
+      .bind(api.tenant)
+      .first<{ n: number }>();
     expect(outbox?.n).toBe(0);
   });
 
@@ -127,7 +129,9 @@ describe("Vectorize (asynchronous index double)", () => {
 
     vectorize.failWrites = false;
     // Upkeep resends rows left pending for 30 s (younger ones may still be in flight).
-    await env.DB.prepare("UPDATE memory_vectors SET written_at = written_at - 60000 WHERE tenant = ?").bind(api.tenant).run();
+    await env.DB.prepare("UPDATE memory_vectors SET written_at = written_at - 60000 WHERE tenant = ?")
+      .bind(api.tenant)
+      .run();
     await runScheduled(api.env);
     await vectorize.settle();
     await runScheduled(api.env);
@@ -139,7 +143,11 @@ describe("embedding model changes", () => {
   it("never compares vectors of different models; upkeep re-embeds into the new model", async () => {
     const api = await tenantApi();
     await store(api, [{ id: "old-model", text: "The wifi password is on the fridge" }]);
-    const ai = { run: async (_m: string, input: { text: string[] }) => ({ data: (await big.embed(input.text)).map((v) => Array.from(v)) }) };
+    const ai = {
+      run: async (_m: string, input: { text: string[] }) => ({
+        data: (await big.embed(input.text)).map((v) => Array.from(v)),
+      }),
+    };
     const big = new OfflineEmbedder(768);
     const switched = await tenantApi({ tenant: api.tenant, env: { AI: ai } });
 
@@ -164,18 +172,29 @@ describe("embedding model changes", () => {
     const api = await tenantApi({ env: { VECTORIZE: vectorize } });
     // Many memories close to the query in meaning, so Vectorize's top k (here at most 100) is full of
     // them and the one sharing the query's rare word is found by keywords only.
-    const near = Array.from({ length: 100 }, (_, i) => ({ id: `n${i}`, text: `The team rotates the staging deploy keys on schedule ${i}` }));
+    const near = Array.from({ length: 100 }, (_, i) => ({
+      id: `n${i}`,
+      text: `The team rotates the staging deploy keys on schedule ${i}`,
+    }));
     await store(api, near);
     await store(api, [{ id: "rare", text: "Zeppelin notes from the airship museum visit" }]);
     await vectorize.settle();
     await runScheduled(api.env);
-    const res = await search(api, { text: "zeppelin deploy keys rotation", explain: true, limit: 20, recency_boost: false });
+    const res = await search(api, {
+      text: "zeppelin deploy keys rotation",
+      explain: true,
+      limit: 20,
+      recency_boost: false,
+    });
     const rare = res.memories.find((m: { id: string }) => m.id === "rare");
     expect(rare.score_details.keyword_rank).toBe(1);
     expect(rare.score_details.vector_rank).toBeNull();
     // Completed from the row D1 keeps, not left empty.
     const e = new OfflineEmbedder();
     const [q, v] = [await e.embedQuery("zeppelin deploy keys rotation"), (await e.embed([rare.text]))[0]!];
-    expect(rare.score_details.vector).toBeCloseTo(q.reduce((s, x, i) => s + x * v[i]!, 0), 5);
+    expect(rare.score_details.vector).toBeCloseTo(
+      q.reduce((s, x, i) => s + x * v[i]!, 0),
+      5,
+    );
   });
 });

@@ -74,11 +74,18 @@ describe("events are never lost", () => {
   it("a forget deleting 1,100 memories pushes 1,100 memory_deleted events", async () => {
     const api = await tenantApi();
     for (let b = 0; b < 11; b++) {
-      const memories = Array.from({ length: 100 }, (_, i) => ({ id: `f${b}-${i}`, text: `forgettable note ${b} ${i}` }));
+      const memories = Array.from({ length: 100 }, (_, i) => ({
+        id: `f${b}-${i}`,
+        text: `forgettable note ${b} ${i}`,
+      }));
       expect((await api.call("POST", "/v1/long-term-memory/", { memories, deduplicate: false })).status).toBe(200);
     }
     const c = await connect(api);
-    const res = await api.call("POST", "/v1/long-term-memory/forget", { policy: { max_age_days: 0 }, limit: 2000, dry_run: false });
+    const res = await api.call("POST", "/v1/long-term-memory/forget", {
+      policy: { max_age_days: 0 },
+      limit: 2000,
+      dry_run: false,
+    });
     expect(res.body.deleted).toBe(1100);
     const deleted = await c.collect((f) => f.event === "memory_deleted", 1100, 30_000);
     expect(deleted).toHaveLength(1100);
@@ -91,7 +98,10 @@ describe("events are never lost", () => {
     expect(latest).toBe(1050);
     const c = await connect(api, { query: "since=10" });
     const replayed = await c.collect(isEvent, 1000);
-    expect(c.frames[0]).toEqual({ event: "gap", data: { since: 10, oldest_seq: 51, latest_seq: 1050, resume_after: 50 } });
+    expect(c.frames[0]).toEqual({
+      event: "gap",
+      data: { since: 10, oldest_seq: 51, latest_seq: 1050, resume_after: 50 },
+    });
     expect(seqs(replayed)).toEqual(consecutive(51, 1050));
     // At the edge of the log, nothing was missed: no gap.
     const edge = await connect(api, { query: "since=50" });
@@ -152,7 +162,11 @@ describe("events are never lost", () => {
 
     // Published live between two good events: every one arrives, in order, the bad date clamped.
     const from = c.frames.length;
-    await hub(api).publish([memoryEvent("live-1"), memoryEvent("live-bad", { updated_at: -9e15 }), memoryEvent("live-2")]);
+    await hub(api).publish([
+      memoryEvent("live-1"),
+      memoryEvent("live-bad", { updated_at: -9e15 }),
+      memoryEvent("live-2"),
+    ]);
     await c.next((f) => f.data?.memory_id === "live-2", from);
     expect(c.frames.slice(from).map((f) => [f.seq, f.data.memory_id])).toEqual([
       [7, "live-1"],
@@ -202,11 +216,23 @@ describe("socket hardening", () => {
     const api = await tenantApi();
     const c = await connect(api);
     const status = (id: string) => ({ id, type: "status" });
-    const nested = { id: "nest", type: "batch", data: { messages: Array.from({ length: 50 }, (_, i) => ({ type: "batch", data: { messages: Array.from({ length: 50 }, (_, j) => status(`n${i}-${j}`)) } })) } };
+    const nested = {
+      id: "nest",
+      type: "batch",
+      data: {
+        messages: Array.from({ length: 50 }, (_, i) => ({
+          type: "batch",
+          data: { messages: Array.from({ length: 50 }, (_, j) => status(`n${i}-${j}`)) },
+        })),
+      },
+    };
     expect(JSON.stringify(nested).length).toBeGreaterThan(60_000);
     c.send(nested);
     const refused = await c.next(typed("error", "nest"));
-    expect(refused.data).toMatchObject({ code: "INVALID_MESSAGE", message: "data.messages.0.type: a batch cannot contain a batch" });
+    expect(refused.data).toMatchObject({
+      code: "INVALID_MESSAGE",
+      message: "data.messages.0.type: a batch cannot contain a batch",
+    });
 
     // 120 operations per 10 s: the nested batch cost 50; one batch of 50 fits, the next does not.
     c.send({ id: "b1", type: "batch", data: { messages: Array.from({ length: 50 }, (_, i) => status(`b1-${i}`)) } });
@@ -215,7 +241,9 @@ describe("socket hardening", () => {
     const limited = await c.next(typed("error", "b2"));
     expect(limited.data).toMatchObject({ code: "RATE_LIMIT_EXCEEDED" });
     await settle();
-    expect(c.frames.filter(typed("status_update")).map((f) => f.id)).toEqual(Array.from({ length: 50 }, (_, i) => `b1-${i}`));
+    expect(c.frames.filter(typed("status_update")).map((f) => f.id)).toEqual(
+      Array.from({ length: 50 }, (_, i) => `b1-${i}`),
+    );
     // Refused, not closed: the runtime still answers a ping on the same socket.
     c.send({ type: "ping" });
     await c.next(typed("pong"));
@@ -237,7 +265,10 @@ describe("socket hardening", () => {
     await c.next(tooLarge, from);
     from = c.frames.length;
     c.send(new TextEncoder().encode('{"command":"status"}').buffer);
-    expect((await c.next((f) => f.status === "error", from)).error).toMatchObject({ code: "INVALID_MESSAGE", message: "binary frames are not supported; send JSON text" });
+    expect((await c.next((f) => f.status === "error", from)).error).toMatchObject({
+      code: "INVALID_MESSAGE",
+      message: "binary frames are not supported; send JSON text",
+    });
   });
 
   it("token precedence is REST's: Authorization header, then the subprotocol, then ?token=", async () => {
@@ -249,10 +280,17 @@ describe("socket hardening", () => {
     expect((await open(a, { token: a.token, headers: bearer("garbage") })).status).toBe(401);
     expect((await open(a, { token: a.token, headers: { authorization: "Basic Zm9vOmJhcg==" } })).status).toBe(401);
     // The subprotocol wins over the query.
-    expect((await open(a, { token: "garbage", headers: { "sec-websocket-protocol": `bearer, ${a.token}` } })).status).toBe(101);
-    expect((await open(a, { token: a.token, headers: { "sec-websocket-protocol": "bearer, garbage" } })).status).toBe(401);
+    expect(
+      (await open(a, { token: "garbage", headers: { "sec-websocket-protocol": `bearer, ${a.token}` } })).status,
+    ).toBe(101);
+    expect((await open(a, { token: a.token, headers: { "sec-websocket-protocol": "bearer, garbage" } })).status).toBe(
+      401,
+    );
     // The header wins over the subprotocol.
-    expect((await open(a, { token: null, headers: { ...bearer(a.token), "sec-websocket-protocol": "bearer, garbage" } })).status).toBe(101);
+    expect(
+      (await open(a, { token: null, headers: { ...bearer(a.token), "sec-websocket-protocol": "bearer, garbage" } }))
+        .status,
+    ).toBe(101);
 
     // Two valid tokens: the socket belongs to the header's tenant.
     const c = await connect(b, { headers: bearer(a.token) });

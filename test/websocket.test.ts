@@ -7,8 +7,12 @@ import { handleTrustgraph } from "../src/realtime/trustgraph.ts";
 import { call, search, sign, store, tenantApi, type Api } from "./support/api.ts";
 import { connect, hibernate, open } from "./support/sockets.ts";
 
-const reply = (command: string, status = "ok") => (f: any) => f.command === command && f.status === status;
-const pushed = (event: string, id?: string) => (f: any) => f.event === event && (id === undefined || f.data.memory_id === id);
+const reply =
+  (command: string, status = "ok") =>
+  (f: any) =>
+    f.command === command && f.status === status;
+const pushed = (event: string, id?: string) => (f: any) =>
+  f.event === event && (id === undefined || f.data.memory_id === id);
 
 describe("engram over WebSocket", () => {
   it("remember replies with the memory and pushes memory_created to every socket of the tenant, and to no other tenant's", async () => {
@@ -17,9 +21,15 @@ describe("engram over WebSocket", () => {
     const a1 = await connect(a);
     const a2 = await connect(a);
     const b1 = await connect(b);
-    a1.send({ command: "remember", payload: { content: "Switched to PostgreSQL backend", memory_type: "decision", priority: 9 } });
+    a1.send({
+      command: "remember",
+      payload: { content: "Switched to PostgreSQL backend", memory_type: "decision", priority: 9 },
+    });
     const res = await a1.next(reply("remember"));
-    expect(res.data).toMatchObject({ deduplicated: false, memory: { text: "Switched to PostgreSQL backend", memory_type: "decision", priority: 9 } });
+    expect(res.data).toMatchObject({
+      deduplicated: false,
+      memory: { text: "Switched to PostgreSQL backend", memory_type: "decision", priority: 9 },
+    });
     const event = await a2.next(pushed("memory_created", res.data.memory_id));
     expect(event.data).toMatchObject({ content: "Switched to PostgreSQL backend", memory_type: "decision" });
     expect(event.data.created_at).toMatch(/^\d{4}-\d\d-\d\dT/);
@@ -37,22 +47,32 @@ describe("engram over WebSocket", () => {
   it("runs every command through the services: recall, think (streamed), feedback, query, ingest, status", async () => {
     const api = await tenantApi();
     const c = await connect(api);
-    c.send({ command: "ingest", payload: { messages: [{ role: "user", content: "We decided to use Redis for caching" }] } });
+    c.send({
+      command: "ingest",
+      payload: { messages: [{ role: "user", content: "We decided to use Redis for caching" }] },
+    });
     const ingested = await c.next(reply("ingest"));
     const id = ingested.data.memories[0].id;
-    expect(ingested.data.relations).toEqual([{ subject: "caching", predicate: "uses", object: "Redis", source_memory_id: id }]);
+    expect(ingested.data.relations).toEqual([
+      { subject: "caching", predicate: "uses", object: "Redis", source_memory_id: id },
+    ]);
 
     c.send({ command: "recall", payload: { query: "caching", limit: 5 } });
     expect((await c.next(reply("recall"))).data.memories.map((m: any) => m.id)).toEqual([id]);
 
     c.send({ command: "query", payload: { query: "Redis" } });
     const graph = await c.next(reply("query"));
-    expect(graph.data.relations.map((r: any) => `${r.subject.name} ${r.predicate} ${r.object.name}`)).toEqual(["caching uses Redis"]);
+    expect(graph.data.relations.map((r: any) => `${r.subject.name} ${r.predicate} ${r.object.name}`)).toEqual([
+      "caching uses Redis",
+    ]);
 
     const before = c.frames.length;
     c.send({ command: "think", payload: { question: "what do we use for caching?" } });
     const answer = await c.next(reply("think"), before);
-    const tokens = c.frames.slice(before).filter(reply("think", "streaming")).map((f) => f.data.token);
+    const tokens = c.frames
+      .slice(before)
+      .filter(reply("think", "streaming"))
+      .map((f) => f.data.token);
     expect(tokens.join("")).toBe(answer.data.answer);
     expect(answer.data.answer).toContain(`[${id}]`);
     expect(answer.data.citations[0].memory_id).toBe(id);
@@ -63,23 +83,42 @@ describe("engram over WebSocket", () => {
     await c.next(pushed("memory_updated", id));
 
     c.send({ command: "status", payload: {} });
-    expect((await c.next(reply("status"))).data).toMatchObject({ memories: { total: 1, by_type: { decision: 1 } }, feedback: 1 });
+    expect((await c.next(reply("status"))).data).toMatchObject({
+      memories: { total: 1, by_type: { decision: 1 } },
+      feedback: 1,
+    });
   });
 
   it("think abstains with no citations and no facts when nothing is relevant; think and query see only the asking owner's facts", async () => {
     const api = await tenantApi();
     const c = await connect(api);
-    c.send({ command: "ingest", payload: { messages: [{ role: "user", content: "We decided to use Redis for caching" }], user_id: "alice" } });
+    c.send({
+      command: "ingest",
+      payload: { messages: [{ role: "user", content: "We decided to use Redis for caching" }], user_id: "alice" },
+    });
     const alice = (await c.next(reply("ingest"))).data.memories[0].id;
     const second = c.frames.length;
-    c.send({ command: "ingest", payload: { messages: [{ role: "user", content: "We switched to Memcached for caching" }], user_id: "bob" } });
+    c.send({
+      command: "ingest",
+      payload: { messages: [{ role: "user", content: "We switched to Memcached for caching" }], user_id: "bob" },
+    });
     const bob = (await c.next(reply("ingest"), second)).data.memories[0].id;
 
     const before = c.frames.length;
     c.send({ command: "think", payload: { question: "Do I have any diet or allergies?", user_id: "bob" } });
     const abstained = await c.next(reply("think"), before);
-    expect(abstained.data).toEqual({ answer: ABSTAIN_ANSWER, citations: [], facts: [], provider: "offline-extractive" });
-    expect(c.frames.slice(before).filter(reply("think", "streaming")).map((f) => f.data.token)).toEqual([ABSTAIN_ANSWER]);
+    expect(abstained.data).toEqual({
+      answer: ABSTAIN_ANSWER,
+      citations: [],
+      facts: [],
+      provider: "offline-extractive",
+    });
+    expect(
+      c.frames
+        .slice(before)
+        .filter(reply("think", "streaming"))
+        .map((f) => f.data.token),
+    ).toEqual([ABSTAIN_ANSWER]);
 
     const from = c.frames.length;
     c.send({ command: "think", payload: { question: "what do we use for caching?", user_id: "alice" } });
@@ -99,12 +138,28 @@ describe("engram over WebSocket", () => {
     const api = await tenantApi();
     const c = await connect(api);
     const cases: [unknown, (f: any) => boolean][] = [
-      ["{not json", (f) => f.status === "error" && f.error.code === "INVALID_MESSAGE" && /not valid JSON/.test(f.error.message)],
+      [
+        "{not json",
+        (f) => f.status === "error" && f.error.code === "INVALID_MESSAGE" && /not valid JSON/.test(f.error.message),
+      ],
       [{ hello: 1 }, (f) => f.status === "error" && f.error.message === "expected {command, payload}"],
-      [{ command: "teleport", payload: {} }, (f) => f.command === "teleport" && f.error.code === "INVALID_MESSAGE" && /unknown command/.test(f.error.message)],
-      [{ command: "remember", payload: {} }, (f) => f.command === "remember" && f.status === "error" && f.error.issues[0].field === "content"],
-      [{ command: "feedback", payload: { memory_id: "nope", rating: "positive" } }, (f) => f.command === "feedback" && f.error.code === "NOT_FOUND"],
-      [JSON.stringify({ command: "remember", payload: { content: "x".repeat(300_000) } }), (f) => f.error?.code === "MESSAGE_TOO_LARGE"],
+      [
+        { command: "teleport", payload: {} },
+        (f) =>
+          f.command === "teleport" && f.error.code === "INVALID_MESSAGE" && /unknown command/.test(f.error.message),
+      ],
+      [
+        { command: "remember", payload: {} },
+        (f) => f.command === "remember" && f.status === "error" && f.error.issues[0].field === "content",
+      ],
+      [
+        { command: "feedback", payload: { memory_id: "nope", rating: "positive" } },
+        (f) => f.command === "feedback" && f.error.code === "NOT_FOUND",
+      ],
+      [
+        JSON.stringify({ command: "remember", payload: { content: "x".repeat(300_000) } }),
+        (f) => f.error?.code === "MESSAGE_TOO_LARGE",
+      ],
     ];
     for (const [frame, pred] of cases) {
       const from = c.frames.length;
@@ -192,9 +247,18 @@ describe("engram over WebSocket", () => {
     });
     bws.accept();
     for (let i = 0; i < 100 && !closeCode; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(got).toEqual([expect.objectContaining({ type: "error", status: "error", error: expect.objectContaining({ code: "UNAUTHORIZED" }) })]);
+    expect(got).toEqual([
+      expect.objectContaining({
+        type: "error",
+        status: "error",
+        error: expect.objectContaining({ code: "UNAUTHORIZED" }),
+      }),
+    ]);
     expect(closeCode).toBe(1008);
-    expect((await open(api, { token: "not-a-jwt", headers: { origin: "https://app.example" }, query: "auth_errors=status" })).status).toBe(401);
+    expect(
+      (await open(api, { token: "not-a-jwt", headers: { origin: "https://app.example" }, query: "auth_errors=status" }))
+        .status,
+    ).toBe(401);
 
     // Browsers can only send the token as a subprotocol; the chosen protocol is echoed.
     const viaProtocol = await open(api, { token: null, headers: { "sec-websocket-protocol": `bearer, ${api.token}` } });
@@ -208,7 +272,10 @@ describe("engram over WebSocket", () => {
     expect((await r.next(reply("remember", "error"))).error.code).toBe("UNAUTHORIZED");
     r.send({ command: "recall", payload: { query: "stored" } });
     expect((await r.next(reply("recall"))).data.memories).toEqual([]);
-    expect((await call(api.env, "GET", "/nope", undefined, { upgrade: "websocket", authorization: `Bearer ${api.token}` })).status).toBe(404);
+    expect(
+      (await call(api.env, "GET", "/nope", undefined, { upgrade: "websocket", authorization: `Bearer ${api.token}` }))
+        .status,
+    ).toBe(404);
   });
 });
 
@@ -222,7 +289,14 @@ describe("SYMindX over WebSocket", () => {
       { id: "aria-1", text: "The deploy window is Monday at 9am", agent_id: "aria" },
     ]);
     const c = await connect(api);
-    c.send({ id: "msg_1", type: "chat", data: { message: "When is the deploy window?" }, targetAgent: "nyx", priority: "normal", timestamp: new Date().toISOString() });
+    c.send({
+      id: "msg_1",
+      type: "chat",
+      data: { message: "When is the deploy window?" },
+      targetAgent: "nyx",
+      priority: "normal",
+      timestamp: new Date().toISOString(),
+    });
     const res = await c.next(typed("chat_response", "msg_1"));
     expect(res.data.agentId).toBe("nyx");
     expect(res.data.response).toContain("Friday at 6pm");
@@ -238,13 +312,23 @@ describe("SYMindX over WebSocket", () => {
   it("command maps instructions to memory operations and reports status and executionTime", async () => {
     const api = await tenantApi();
     const c = await connect(api);
-    c.send({ id: "c1", type: "command", data: { instruction: "remember The staging database is db-stage-2" }, targetAgent: "nyx" });
+    c.send({
+      id: "c1",
+      type: "command",
+      data: { instruction: "remember The staging database is db-stage-2" },
+      targetAgent: "nyx",
+    });
     const stored = await c.next(typed("command_result", "c1"));
-    expect(stored.data).toMatchObject({ status: "completed", result: { memory: { text: "The staging database is db-stage-2", agent_id: "nyx" } } });
+    expect(stored.data).toMatchObject({
+      status: "completed",
+      result: { memory: { text: "The staging database is db-stage-2", agent_id: "nyx" } },
+    });
     expect(stored.data.commandId).toMatch(/^cmd_/);
     expect(typeof stored.data.executionTime).toBe("number");
     c.send({ id: "c2", type: "command", data: { instruction: "recall staging database" }, targetAgent: "nyx" });
-    expect((await c.next(typed("command_result", "c2"))).data.result.memories[0].text).toBe("The staging database is db-stage-2");
+    expect((await c.next(typed("command_result", "c2"))).data.result.memories[0].text).toBe(
+      "The staging database is db-stage-2",
+    );
     // An instruction that is no memory operation is a question (issue 16: SYMindX sends free-form ones).
     c.send({ id: "c3", type: "command", data: { instruction: "where is the staging database?" }, targetAgent: "nyx" });
     expect((await c.next(typed("command_result", "c3"))).data.result.answer).toContain("db-stage-2");
@@ -257,15 +341,27 @@ describe("SYMindX over WebSocket", () => {
     const sub = await connect(api);
     const quiet = await connect(api);
     const engram = await connect(api);
-    sub.send({ id: "s1", type: "subscribe", data: { events: ["memory_update", "agent_status"], filter: { minImportance: 0.7 } } });
-    expect((await sub.next(typed("subscribed", "s1"))).data).toEqual({ events: ["memory_update", "agent_status"], minImportance: 0.7 });
+    sub.send({
+      id: "s1",
+      type: "subscribe",
+      data: { events: ["memory_update", "agent_status"], filter: { minImportance: 0.7 } },
+    });
+    expect((await sub.next(typed("subscribed", "s1"))).data).toEqual({
+      events: ["memory_update", "agent_status"],
+      minImportance: 0.7,
+    });
     quiet.send({ id: "q1", type: "status" });
     expect((await quiet.next(typed("status_update", "q1"))).data).toMatchObject({ status: "active", queueLength: 0 });
 
     await store(api, [{ id: "low", text: "A minor note", priority: 3 }]);
     await store(api, [{ id: "high", text: "A critical decision", priority: 9 }]);
     const event = await sub.next(typed("event"));
-    expect(event.data).toMatchObject({ eventType: "memory_update", action: "memory_created", memoryId: "high", importance: 0.9 });
+    expect(event.data).toMatchObject({
+      eventType: "memory_update",
+      action: "memory_created",
+      memoryId: "high",
+      importance: 0.9,
+    });
     await engram.next(pushed("memory_created", "high"));
     expect(engram.frames.filter((f) => f.event).map((f) => f.data.memory_id)).toEqual(["low", "high"]);
     expect(sub.frames.filter((f) => f.type === "event").map((f) => f.data.memoryId)).toEqual(["high"]);
@@ -283,7 +379,9 @@ describe("SYMindX over WebSocket", () => {
     await store(api, [{ id: "post-evict", text: "Stored after the eviction" }]);
     expect((await c.next(typed("event"))).data).toMatchObject({ eventType: "memory_update", memoryId: "post-evict" });
     await api.call("PUT", "/v1/working-memory/room-1", { messages: [{ role: "user", content: "hello room" }] });
-    expect((await c.next((f) => f.data?.eventType === "conversation_update")).data.last_message.content).toBe("hello room");
+    expect((await c.next((f) => f.data?.eventType === "conversation_update")).data.last_message.content).toBe(
+      "hello room",
+    );
   });
 
   it("read-only tokens cannot write, and the rate limit answers in SYMindX's format", async () => {
@@ -292,18 +390,32 @@ describe("SYMindX over WebSocket", () => {
     c.send({ id: "w", type: "command", data: { instruction: "remember secret plans" } });
     expect((await c.next(typed("error", "w"))).data.code).toBe("UNAUTHORIZED");
     for (let i = 0; i < 125; i++) c.send({ id: `s${i}`, type: "status" });
-    expect((await c.next((f) => f.type === "error" && f.data.code === "RATE_LIMIT_EXCEEDED", 0, 12_000)).data.message).toBe("more than 120 frames in 10 s");
+    expect(
+      (await c.next((f) => f.type === "error" && f.data.code === "RATE_LIMIT_EXCEEDED", 0, 12_000)).data.message,
+    ).toBe("more than 120 frames in 10 s");
   });
 
   it("batch runs each message in order; bad frames get SYMindX error frames and the socket stays open", async () => {
     const api = await tenantApi();
     await store(api, [{ id: "n1", text: "Nyx likes concise answers", agent_id: "nyx" }]);
     const c = await connect(api);
-    c.send({ id: "b", type: "batch", data: { messages: [{ id: "b1", type: "status" }, { id: "b2", type: "chat", data: { message: "what does nyx like?" }, targetAgent: "nyx" }] } });
+    c.send({
+      id: "b",
+      type: "batch",
+      data: {
+        messages: [
+          { id: "b1", type: "status" },
+          { id: "b2", type: "chat", data: { message: "what does nyx like?" }, targetAgent: "nyx" },
+        ],
+      },
+    });
     await c.next(typed("status_update", "b1"));
     expect((await c.next(typed("chat_response", "b2"))).data.response).toContain("concise");
     c.send("{oops");
-    expect((await c.next(typed("error"))).data).toMatchObject({ code: "INVALID_MESSAGE", message: "frame is not valid JSON" });
+    expect((await c.next(typed("error"))).data).toMatchObject({
+      code: "INVALID_MESSAGE",
+      message: "frame is not valid JSON",
+    });
     c.send({ id: "x", type: "levitate" });
     expect((await c.next(typed("error", "x"))).data.message).toMatch(/unknown message type 'levitate'/);
     c.send({ id: "y", type: "chat", data: {} });
@@ -332,11 +444,21 @@ describe("SYMindX conversations", () => {
     alice.send({ type: "typing_start", conversationId: "conv_1", userId: "user_alice" });
     expect(await bob.next(typed("typing_start"))).toMatchObject({ conversationId: "conv_1", userId: "user_alice" });
 
-    alice.send({ id: "h1", type: "agent_handoff", data: { fromAgent: "nyx", toAgent: "sage", conversationId: "conv_1", reason: "Specialized knowledge required" } });
+    alice.send({
+      id: "h1",
+      type: "agent_handoff",
+      data: { fromAgent: "nyx", toAgent: "sage", conversationId: "conv_1", reason: "Specialized knowledge required" },
+    });
     expect((await alice.next(typed("agent_handoff", "h1"))).data.status).toBe("completed");
-    expect((await bob.next((f) => f.data?.eventType === "agent_handoff")).data).toMatchObject({ fromAgent: "nyx", toAgent: "sage" });
+    expect((await bob.next((f) => f.data?.eventType === "agent_handoff")).data).toMatchObject({
+      fromAgent: "nyx",
+      toAgent: "sage",
+    });
     const session = await api.call("GET", "/v1/working-memory/conv_1");
-    expect(session.body.messages.at(-1)).toMatchObject({ role: "system", content: "Agent handoff from nyx to sage: Specialized knowledge required" });
+    expect(session.body.messages.at(-1)).toMatchObject({
+      role: "system",
+      content: "Agent handoff from nyx to sage: Specialized knowledge required",
+    });
     await bob.next((f) => f.data?.eventType === "conversation_update" && f.data.conversationId === "conv_1");
 
     // Nothing of the room reaches a socket outside it, nor the sender's own typing.
@@ -389,13 +511,21 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
   it("maps services to edgemem's capabilities, answering by id", async () => {
     const api = await tenantApi();
     const c = await tg(api);
-    c.send({ id: "r1", service: "memory", request: { operation: "store", memories: [{ id: "m1", text: "We decided to use Redis for caching" }] } });
+    c.send({
+      id: "r1",
+      service: "memory",
+      request: { operation: "store", memories: [{ id: "m1", text: "We decided to use Redis for caching" }] },
+    });
     expect((await c.next(answer("r1"))).response.memories[0].id).toBe("m1");
     c.send({ id: "r2", service: "search", request: { text: "caching", limit: 5 } });
     expect((await c.next(answer("r2"))).response.memories.map((m: any) => m.id)).toEqual(["m1"]);
     c.send({ id: "r3", service: "graph-query", flow: "default", request: { query: "Redis" } });
     expect((await c.next(answer("r3"))).response.entities.map((e: any) => e.name)).toEqual(["Redis"]);
-    c.send({ id: "r4", service: "working-memory", request: { operation: "put", session_id: "s1", messages: [{ role: "user", content: "hi" }] } });
+    c.send({
+      id: "r4",
+      service: "working-memory",
+      request: { operation: "put", session_id: "s1", messages: [{ role: "user", content: "hi" }] },
+    });
     expect((await c.next(answer("r4"))).response.session_id).toBe("s1");
     c.send({ id: "r5", service: "working-memory", request: { operation: "get", session_id: "s1" } });
     expect((await c.next(answer("r5"))).response.messages[0].content).toBe("hi");
@@ -407,9 +537,16 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
     const api = await tenantApi();
     await store(api, [{ id: "m1", text: "We decided to use Redis for caching" }]);
     const c = await tg(api);
-    c.send({ id: "t1", service: "agent", flow: "f1", request: { question: "what do we use for caching?", streaming: true } });
+    c.send({
+      id: "t1",
+      service: "agent",
+      flow: "f1",
+      request: { question: "what do we use for caching?", streaming: true },
+    });
     const last = await c.next((f) => f.id === "t1" && f.response?.["end-of-stream"] === true);
-    const chunks = c.frames.filter((f) => f.id === "t1" && f.response["end-of-stream"] === false).map((f) => f.response.content);
+    const chunks = c.frames
+      .filter((f) => f.id === "t1" && f.response["end-of-stream"] === false)
+      .map((f) => f.response.content);
     expect(chunks.join("")).toContain("We decided to use Redis for caching. [m1]");
     expect(last.response.citations[0].memory_id).toBe("m1");
   });
@@ -423,7 +560,13 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
     const c = await tg(api);
     c.send({ id: "j1", service: "agent", flow: "default", request: { question: "Am I going to Japan?" } });
     const whole = await c.next(answer("j1"));
-    expect(whole.response).toMatchObject({ answer: ABSTAIN_ANSWER, content: ABSTAIN_ANSWER, citations: [], facts: [], "end-of-stream": true });
+    expect(whole.response).toMatchObject({
+      answer: ABSTAIN_ANSWER,
+      content: ABSTAIN_ANSWER,
+      citations: [],
+      facts: [],
+      "end-of-stream": true,
+    });
     c.send({ id: "j2", service: "agent", request: { question: "Am I going to Japan?", streaming: true } });
     const end = await c.next((f) => f.id === "j2" && f.complete === true);
     const streamed = c.frames.filter((f) => f.id === "j2" && f.complete === false).map((f) => f.response.content);
@@ -434,9 +577,25 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
   it("think and graph-query see only the facts of the asking user and namespace", async () => {
     const api = await tenantApi();
     const c = await tg(api);
-    c.send({ id: "i1", service: "ingest", request: { messages: [{ role: "user", content: "We decided to use Redis for caching" }], user_id: "alice", namespace: "a" } });
+    c.send({
+      id: "i1",
+      service: "ingest",
+      request: {
+        messages: [{ role: "user", content: "We decided to use Redis for caching" }],
+        user_id: "alice",
+        namespace: "a",
+      },
+    });
     await c.next(answer("i1"));
-    c.send({ id: "i2", service: "ingest", request: { messages: [{ role: "user", content: "We switched to Memcached for caching" }], user_id: "bob", namespace: "b" } });
+    c.send({
+      id: "i2",
+      service: "ingest",
+      request: {
+        messages: [{ role: "user", content: "We switched to Memcached for caching" }],
+        user_id: "bob",
+        namespace: "b",
+      },
+    });
     await c.next(answer("i2"));
     c.send({ id: "t", service: "think", request: { question: "what do we use for caching?", user_id: "alice" } });
     expect((await c.next(answer("t"))).response.facts.map((f: any) => f.object.name)).toEqual(["Redis"]);
@@ -447,7 +606,10 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
   it("runs requests concurrently: a fast request is not held behind a slow one", async () => {
     const api = await tenantApi();
     const c = await tg(api);
-    const messages = Array.from({ length: 300 }, (_, i) => ({ role: "user", content: `We decided to use tool${i} for task${i} on March ${1 + (i % 28)}.` }));
+    const messages = Array.from({ length: 300 }, (_, i) => ({
+      role: "user",
+      content: `We decided to use tool${i} for task${i} on March ${1 + (i % 28)}.`,
+    }));
     c.send({ id: "slow", service: "ingest", request: { messages } });
     c.send({ id: "fast", service: "status", request: {} });
     await c.next(answer("slow"));
@@ -461,7 +623,10 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
     c.send({ id: "u1", service: "teleport", request: {} });
     expect((await c.next(answer("u1"))).error).toMatchObject({ type: "unknown-service" });
     c.send({ service: "status", request: {} });
-    expect((await c.next((f) => f.id === null && f.error)).error).toEqual({ type: "invalid-request", message: "id: Invalid input: expected string, received undefined" });
+    expect((await c.next((f) => f.id === null && f.error)).error).toEqual({
+      type: "invalid-request",
+      message: "id: Invalid input: expected string, received undefined",
+    });
     c.send({ id: "v1", service: "search", request: { limit: 0 } });
     expect((await c.next(answer("v1"))).error.type).toBe("validation_error");
     c.send("{nope");
@@ -476,10 +641,18 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
     it("an error is one final frame with the seed's top-level error and the gateway's response.error", async () => {
       const api = await tenantApi();
       const reader = await tg(await tenantApi({ tenant: api.tenant, scope: "memory:read" }));
-      const both = (type: string) => ({ error: { type, message: expect.any(String) }, response: { error: { type, message: expect.any(String) } }, complete: true });
+      const both = (type: string) => ({
+        error: { type, message: expect.any(String) },
+        response: { error: { type, message: expect.any(String) } },
+        complete: true,
+      });
       reader.send({ id: "missing", service: "memory", request: { operation: "get", id: "nope" } });
       expect(await reader.next(answer("missing"))).toMatchObject(both("not_found"));
-      reader.send({ id: "write", service: "memory", request: { operation: "store", memories: [{ text: "not allowed" }] } });
+      reader.send({
+        id: "write",
+        service: "memory",
+        request: { operation: "store", memories: [{ text: "not allowed" }] },
+      });
       expect(await reader.next(answer("write"))).toMatchObject(both("forbidden"));
       reader.send({ id: "agent", service: "agent", request: { streaming: true } });
       const bad = await reader.next(answer("agent"));
@@ -521,7 +694,12 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
       expect(finals.map((f) => f.id)).toEqual(requests.map((_, i) => `r${i}`));
       const chunks = c.frames.filter((f) => f.complete !== true);
       expect(chunks.length).toBeGreaterThan(0);
-      for (const f of chunks) expect(f).toMatchObject({ id: "r4", complete: false, response: { chunk_type: "answer", "end-of-stream": false, end_of_dialog: false } });
+      for (const f of chunks)
+        expect(f).toMatchObject({
+          id: "r4",
+          complete: false,
+          response: { chunk_type: "answer", "end-of-stream": false, end_of_dialog: false },
+        });
     });
 
     it("a non-streaming agent request ends on one frame with the whole answer (the format flow(id).agent(question) waits for)", async () => {
@@ -531,7 +709,16 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
       c.send({ id: "a1", service: "agent", flow: "default", request: { question: "what do we use for caching?" } });
       const last = await c.next(answer("a1"));
       expect(c.frames.filter((f) => f.id === "a1")).toHaveLength(1);
-      expect(last).toMatchObject({ complete: true, response: { chunk_type: "answer", "chunk-type": "answer", end_of_message: true, end_of_dialog: true, "end-of-stream": true } });
+      expect(last).toMatchObject({
+        complete: true,
+        response: {
+          chunk_type: "answer",
+          "chunk-type": "answer",
+          end_of_message: true,
+          end_of_dialog: true,
+          "end-of-stream": true,
+        },
+      });
       expect(last.response.answer).toContain("We decided to use Redis for caching. [m1]");
       expect(last.response.content).toBe(last.response.answer);
 
@@ -553,9 +740,16 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
       const refused = await open(api, { path: "/api/socket", token: "garbage", query: "auth_errors=frame" });
       expect(refused.status).toBe(101);
       const ws = refused.webSocket!;
-      const first = new Promise<any>((resolve) => ws.addEventListener("message", (e) => resolve(JSON.parse(e.data as string))));
+      const first = new Promise<any>((resolve) =>
+        ws.addEventListener("message", (e) => resolve(JSON.parse(e.data as string))),
+      );
       ws.accept();
-      expect(await first).toMatchObject({ id: null, error: { type: "unauthorized" }, response: { error: { type: "unauthorized" } }, complete: true });
+      expect(await first).toMatchObject({
+        id: null,
+        error: { type: "unauthorized" },
+        response: { error: { type: "unauthorized" } },
+        complete: true,
+      });
     });
 
     it("the flow service lists the one flow and describes it", async () => {
@@ -568,7 +762,10 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
       c.send({ id: "x", service: "flow", request: { operation: "get-flow", "flow-id": "other" } });
       expect((await c.next(answer("x"))).error.type).toBe("not_found");
       c.send({ id: "op", service: "flow", request: { operation: "start-flow" } });
-      expect((await c.next(answer("op"))).error).toMatchObject({ type: "validation_error", message: expect.stringMatching(/^operation/) });
+      expect((await c.next(answer("op"))).error).toMatchObject({
+        type: "validation_error",
+        message: expect.stringMatching(/^operation/),
+      });
     });
 
     // Called directly with a JWT configuration: in this test pool the hub's own env runs AUTH_MODE=none
@@ -586,12 +783,28 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
       };
       const writer = await sign({ tenant_id: api.tenant, sub: "w", scope: "memory:write" });
       expect(await auth({ type: "auth", token: writer })).toEqual({ type: "auth-ok", workspace: api.tenant });
-      expect(await auth({ type: "auth", token: api.token, id: "a1" })).toEqual({ type: "auth-ok", id: "a1", workspace: api.tenant });
-      expect(await auth({ type: "auth", token: other.token, id: "a2" })).toEqual({ type: "auth-failed", id: "a2", error: expect.stringMatching(/another tenant/) });
-      expect(await auth({ type: "auth", token: "garbage" })).toMatchObject({ type: "auth-failed", error: expect.any(String) });
+      expect(await auth({ type: "auth", token: api.token, id: "a1" })).toEqual({
+        type: "auth-ok",
+        id: "a1",
+        workspace: api.tenant,
+      });
+      expect(await auth({ type: "auth", token: other.token, id: "a2" })).toEqual({
+        type: "auth-failed",
+        id: "a2",
+        error: expect.stringMatching(/another tenant/),
+      });
+      expect(await auth({ type: "auth", token: "garbage" })).toMatchObject({
+        type: "auth-failed",
+        error: expect.any(String),
+      });
       expect(await auth({ type: "auth" })).toEqual({ type: "auth-failed", error: "missing bearer token" });
-      expect(await auth({ type: "auth", token: 42 })).toMatchObject({ type: "auth-failed", error: expect.stringMatching(/^token/) });
-      expect(await auth({ type: "auth", token: await sign({ tenant_id: api.tenant, scope: "other:thing" }) })).toMatchObject({ type: "auth-failed", error: expect.stringMatching(/memory:read/) });
+      expect(await auth({ type: "auth", token: 42 })).toMatchObject({
+        type: "auth-failed",
+        error: expect.stringMatching(/^token/),
+      });
+      expect(
+        await auth({ type: "auth", token: await sign({ tenant_id: api.tenant, scope: "other:thing" }) }),
+      ).toMatchObject({ type: "auth-failed", error: expect.stringMatching(/memory:read/) });
       expect(principal).toEqual({ tenant: api.tenant, subject: "reader", scopes: ["memory:read"] });
     });
 

@@ -8,11 +8,14 @@ import { warmTokenizers } from "./support/tokens.ts";
 
 warmTokenizers();
 
-const put = (api: Api, id: string, body: Record<string, unknown>, query = "") => api.call("PUT", `/v1/working-memory/${id}${query}`, body);
+const put = (api: Api, id: string, body: Record<string, unknown>, query = "") =>
+  api.call("PUT", `/v1/working-memory/${id}${query}`, body);
 const get = (api: Api, id: string, query = "") => api.call("GET", `/v1/working-memory/${id}${query}`);
 
 async function rowCount(tenant: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM working_memory WHERE tenant = ?").bind(tenant).first<{ n: number }>();
+  const row = await env.DB.prepare("SELECT count(*) AS n FROM working_memory WHERE tenant = ?")
+    .bind(tenant)
+    .first<{ n: number }>();
   return row!.n;
 }
 
@@ -51,11 +54,26 @@ describe("working memory: round trip", () => {
       context_percentage_total_used: null,
       context_percentage_until_summarization: null,
     });
-    expect(res.body.messages[0]).toMatchObject({ role: "user", content: "Hello", created_at: "2026-01-01T10:00:00.000Z" });
+    expect(res.body.messages[0]).toMatchObject({
+      role: "user",
+      content: "Hello",
+      created_at: "2026-01-01T10:00:00.000Z",
+    });
     expect(res.body.messages[0].id).toMatch(/^[0-9A-Z]{26}$/);
     expect(res.body.messages[1].id).toBe("m-2");
-    expect(res.body.tokens).toBe(await tokensOf([{ role: "user", content: "Hello" }, { role: "assistant", content: "Hi there" }]));
-    expect(res.body.memories[0]).toMatchObject({ id: "wm-1", text: "User prefers direct communication", session_id: "s1", namespace: "default", user_id: "u1" });
+    expect(res.body.tokens).toBe(
+      await tokensOf([
+        { role: "user", content: "Hello" },
+        { role: "assistant", content: "Hi there" },
+      ]),
+    );
+    expect(res.body.memories[0]).toMatchObject({
+      id: "wm-1",
+      text: "User prefers direct communication",
+      session_id: "s1",
+      namespace: "default",
+      user_id: "u1",
+    });
 
     const got = await get(api, "s1");
     expect(got.status).toBe(200);
@@ -65,7 +83,12 @@ describe("working memory: round trip", () => {
 
     const again = await put(api, "s1", { messages: [{ role: "user", content: "Replaced" }] });
     expect(again.body.new_session).toBe(false);
-    expect((await get(api, "s1")).body).toMatchObject({ messages: [{ content: "Replaced" }], context: null, data: null, memories: [] });
+    expect((await get(api, "s1")).body).toMatchObject({
+      messages: [{ content: "Replaced" }],
+      context: null,
+      data: null,
+      memories: [],
+    });
   });
 
   it("a GET right after a PUT finds the session whatever namespace/user_id combination it names (AMS #235)", async () => {
@@ -111,7 +134,11 @@ describe("working memory: list and delete", () => {
   it("lists session ids (newest first), paginated, filtered by namespace and user", async () => {
     const api = await tenantApi();
     for (let i = 0; i < 12; i++) {
-      await put(api, `s${String(i).padStart(2, "0")}`, { messages: [], namespace: i % 2 ? "odd" : "even", user_id: i < 6 ? "u1" : "u2" });
+      await put(api, `s${String(i).padStart(2, "0")}`, {
+        messages: [],
+        namespace: i % 2 ? "odd" : "even",
+        user_id: i < 6 ? "u1" : "u2",
+      });
     }
     const first = await api.call("GET", "/v1/working-memory/");
     expect(first.body.total).toBe(12);
@@ -125,7 +152,12 @@ describe("working memory: list and delete", () => {
 
   it("DELETE removes messages, context, memories and data; it is idempotent", async () => {
     const api = await tenantApi();
-    await put(api, "gone", { messages: [{ role: "user", content: "x" }], context: "c", data: { a: 1 }, namespace: "ns" });
+    await put(api, "gone", {
+      messages: [{ role: "user", content: "x" }],
+      context: "c",
+      data: { a: 1 },
+      namespace: "ns",
+    });
     // A delete naming another namespace does not touch it.
     await api.call("DELETE", "/v1/working-memory/gone?namespace=other");
     expect((await get(api, "gone")).status).toBe(200);
@@ -145,7 +177,14 @@ describe("working memory: events", () => {
   it("announce a snapshot of the session, never the whole transcript", async () => {
     const api = await tenantApi();
     const long = "word ".repeat(1000).trim();
-    await put(api, "snap", { messages: [{ role: "user", content: "first" }, { role: "assistant", content: long }], context: long, user_id: "u" });
+    await put(api, "snap", {
+      messages: [
+        { role: "user", content: "first" },
+        { role: "assistant", content: long },
+      ],
+      context: long,
+      user_id: "u",
+    });
     const [event] = await hubEvents(api.tenant);
     expect(event).toMatchObject({
       type: "session_updated",
@@ -184,17 +223,25 @@ describe("working memory: summarization", () => {
     const limit = Math.floor(window * 0.7);
     expect(over.body.tokens).toBeLessThanOrEqual(Math.floor((limit * 4) / 7));
     // The offline summary keeps the facts of the summarized part, verbatim and attributed.
-    expect(over.body.context).toContain("- user: We decided to use PostgreSQL for the main database and Redis for caching.");
+    expect(over.body.context).toContain(
+      "- user: We decided to use PostgreSQL for the main database and Redis for caching.",
+    );
     expect(over.body.context).toContain("September 14, 2026");
     expect(over.body.context).not.toContain("Hi there");
-    expect((await tokenCounter("cl100k_base")).count(over.body.context)).toBeLessThanOrEqual(Math.floor((limit * 2) / 7));
+    expect((await tokenCounter("cl100k_base")).count(over.body.context)).toBeLessThanOrEqual(
+      Math.floor((limit * 2) / 7),
+    );
     expect(over.body.context_percentage_until_summarization).toBeLessThan(100);
 
     // Stored as returned, and announced.
     expect((await get(api, "sum")).body.context).toBe(over.body.context);
     const last = (await hubEvents(api.tenant)).at(-1)!;
     expect(last).toMatchObject({ type: "session_updated", reason: "summarized" });
-    expect(last.session).toMatchObject({ session_id: "sum", message_count: kept.length, summarized_messages: more.length - kept.length });
+    expect(last.session).toMatchObject({
+      session_id: "sum",
+      message_count: kept.length,
+      summarized_messages: more.length - kept.length,
+    });
   });
 
   it("folds the previous context into the new summary", async () => {
@@ -224,7 +271,9 @@ describe("working memory: summarization", () => {
       fake.reply = () => "Maria Lopez leads the Atlas launch (September 14, 2026); PostgreSQL + Redis chosen.";
       const api = await tenantApi({ env: { LLM_BASE_URL, LLM_API_KEY, LLM_MODEL: "gpt-4o-mini" } });
       const res = await put(api, "remote", { messages: CONVERSATION }, "?model_name=gpt-4o&context_window_max=300");
-      expect(res.body.context).toBe("Maria Lopez leads the Atlas launch (September 14, 2026); PostgreSQL + Redis chosen.");
+      expect(res.body.context).toBe(
+        "Maria Lopez leads the Atlas launch (September 14, 2026); PostgreSQL + Redis chosen.",
+      );
       expect(fake.requests).toHaveLength(1);
       expect(fake.requests[0]!.body.model).toBe("gpt-4o-mini");
       expect(fake.requests[0]!.body.messages[1]!.content).toContain("user: We decided to use PostgreSQL");
@@ -237,7 +286,10 @@ describe("working memory: summarization", () => {
     const fake = fakeOpenAi();
     try {
       const api = await tenantApi({ env: { LLM_BASE_URL, LLM_API_KEY, LLM_MAX_RETRIES: "1" } });
-      fake.queue({ kind: "status", status: 503, retryAfter: "0", message: "overloaded" }, { kind: "status", status: 503, retryAfter: "0", message: "overloaded" });
+      fake.queue(
+        { kind: "status", status: 503, retryAfter: "0", message: "overloaded" },
+        { kind: "status", status: 503, retryAfter: "0", message: "overloaded" },
+      );
       const res = await put(api, "down", { messages: CONVERSATION }, "?model_name=gpt-4o&context_window_max=300");
       expect(res.status).toBe(200);
       expect(res.body.messages).toHaveLength(CONVERSATION.length);
@@ -278,7 +330,13 @@ describe("working memory: promotion to long-term memory", () => {
     // call() waits for the response's background work, as the runtime does.
     const longTerm = await api.call("GET", "/v1/long-term-memory/pref-1");
     expect(longTerm.status).toBe(200);
-    expect(longTerm.body).toMatchObject({ text: "User is vegetarian", session_id: "promo", namespace: "ns", user_id: "u1", topics: ["food"] });
+    expect(longTerm.body).toMatchObject({
+      text: "User is vegetarian",
+      session_id: "promo",
+      namespace: "ns",
+      user_id: "u1",
+      topics: ["food"],
+    });
     expect((await api.call("GET", `/v1/long-term-memory/${lisbonId}`)).body.text).toBe("User lives in Lisbon");
     const session = await get(api, "promo");
     expect(session.body.memories.every((m: any) => typeof m.persisted_at === "string")).toBe(true);
@@ -307,7 +365,9 @@ describe("working memory: TTL", () => {
     expect(Date.parse(res.body.expires_at) - Date.now()).toBeGreaterThan(55_000);
     await put(api, "long", { messages: [] });
 
-    await env.DB.prepare("UPDATE working_memory SET expires_at = ? WHERE tenant = ? AND session_id = 'short'").bind(Date.now() - 1, api.tenant).run();
+    await env.DB.prepare("UPDATE working_memory SET expires_at = ? WHERE tenant = ? AND session_id = 'short'")
+      .bind(Date.now() - 1, api.tenant)
+      .run();
     expect((await get(api, "short")).status).toBe(404);
     expect((await api.call("GET", "/v1/working-memory/")).body).toEqual({ sessions: ["long"], total: 1 });
     expect(await rowCount(api.tenant)).toBe(2);
@@ -315,7 +375,12 @@ describe("working memory: TTL", () => {
     await runScheduled(api.env);
     expect(await rowCount(api.tenant)).toBe(1);
     const last = (await hubEvents(api.tenant)).at(-1)!;
-    expect(last).toMatchObject({ type: "session_deleted", actor: "system", reason: "expired", session: { session_id: "short" } });
+    expect(last).toMatchObject({
+      type: "session_deleted",
+      actor: "system",
+      reason: "expired",
+      session: { session_id: "short" },
+    });
 
     // An expired session's id starts afresh.
     const reborn = await put(api, "short", { messages: [] });
@@ -355,7 +420,12 @@ describe("working memory: bad input", () => {
     [
       "budget too small for the last message",
       "?context_window_max=40",
-      { messages: [{ role: "user", content: "hello" }, { role: "user", content: "word ".repeat(200) }] },
+      {
+        messages: [
+          { role: "user", content: "hello" },
+          { role: "user", content: "word ".repeat(200) },
+        ],
+      },
       422,
       "messages",
     ],
@@ -376,7 +446,10 @@ describe("working memory: bad input", () => {
     const api = await tenantApi();
     await put(api, "keep", { messages: [{ role: "user", content: "original" }] });
     expect((await put(api, "keep", { messages: [{ role: "nobody", content: "x" }] })).status).toBe(422);
-    expect((await put(api, "keep", { messages: [{ role: "user", content: "w ".repeat(300) }] }, "?context_window_max=50")).status).toBe(422);
+    expect(
+      (await put(api, "keep", { messages: [{ role: "user", content: "w ".repeat(300) }] }, "?context_window_max=50"))
+        .status,
+    ).toBe(422);
     expect((await get(api, "keep")).body.messages.map((m: any) => m.content)).toEqual(["original"]);
   });
 
@@ -404,6 +477,8 @@ describe("working memory: auth", () => {
     expect((await put(reader, "s", { messages: [] })).status).toBe(403);
     expect((await reader.call("GET", "/v1/working-memory/")).status).toBe(200);
     expect((await call(reader.env, "GET", "/v1/working-memory/")).status).toBe(401);
-    expect((await call(reader.env, "POST", "/v1/memory/prompt", { query: "q", long_term_search: true })).status).toBe(401);
+    expect((await call(reader.env, "POST", "/v1/memory/prompt", { query: "q", long_term_search: true })).status).toBe(
+      401,
+    );
   });
 });

@@ -5,9 +5,20 @@ import { packInOrder } from "../domain/pack.ts";
 import { ABSTAIN_ANSWER } from "../domain/relevance.ts";
 import { fitLines, sentences } from "../domain/summarize.ts";
 import { modelInfo } from "../domain/tokens.ts";
-import { LlmError, type AnswerRequest, type ChatMessage, type ChatModel, type LlmProvider, type SummaryRequest } from "./llm.ts";
+import {
+  LlmError,
+  type AnswerRequest,
+  type ChatMessage,
+  type ChatModel,
+  type LlmProvider,
+  type SummaryRequest,
+} from "./llm.ts";
 
-const relation = z.object({ subject: z.string().min(1), predicate: z.string().min(1).max(64), object: z.string().min(1) });
+const relation = z.object({
+  subject: z.string().min(1),
+  predicate: z.string().min(1).max(64),
+  object: z.string().min(1),
+});
 /** The structured output asked of the model for extraction; anything else is refused. */
 const extractionSchema = z.object({
   memories: z
@@ -21,7 +32,10 @@ const extractionSchema = z.object({
       }),
     )
     .max(200),
-  entities: z.array(z.object({ name: z.string().min(1).max(200), type: z.enum(ENTITY_TYPES) })).max(200).default([]),
+  entities: z
+    .array(z.object({ name: z.string().min(1).max(200), type: z.enum(ENTITY_TYPES) }))
+    .max(200)
+    .default([]),
   topics: z.array(z.string().min(1).max(100)).max(50).default([]),
 });
 const EXTRACTION_JSON_SCHEMA = JSON.stringify(z.toJSONSchema(extractionSchema, { io: "input" }));
@@ -139,8 +153,13 @@ export class ChatLlm implements LlmProvider {
       const out = await this.chat.complete(prompt, { temperature: 0, maxTokens: 2048 });
       const parsed = extractionSchema.safeParse(parseJson(out));
       if (parsed.success) return parsed.data;
-      problem = parsed.error.issues[0] ? `${parsed.error.issues[0].path.join(".") || "output"}: ${parsed.error.issues[0].message}` : "not JSON";
-      prompt.push({ role: "assistant", content: out }, { role: "user", content: `That is not valid (${problem}). Answer again with only the JSON object.` });
+      problem = parsed.error.issues[0]
+        ? `${parsed.error.issues[0].path.join(".") || "output"}: ${parsed.error.issues[0].message}`
+        : "not JSON";
+      prompt.push(
+        { role: "assistant", content: out },
+        { role: "user", content: `That is not valid (${problem}). Answer again with only the JSON object.` },
+      );
     }
     throw new LlmError(`${this.name} returned invalid extraction output twice (${problem})`, "malformed", false);
   }

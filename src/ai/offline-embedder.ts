@@ -94,7 +94,8 @@ export class OfflineEmbedder implements Embedder {
     const w = options.lexicalWeight ?? DEFAULT_LEXICAL_WEIGHT;
     if (!(w >= 0 && w <= 1)) throw new RangeError(`lexicalWeight must be within [0, 1], got ${w}`);
     this.table = options.table ?? shippedTable();
-    this.semanticDims = w >= 1 || dimensions < MIN_DIMS_FOR_SEMANTIC ? 0 : Math.min(this.table.dims, Math.floor(dimensions / 2));
+    this.semanticDims =
+      w >= 1 || dimensions < MIN_DIMS_FOR_SEMANTIC ? 0 : Math.min(this.table.dims, Math.floor(dimensions / 2));
     this.lexicalDims = dimensions - this.semanticDims;
     const scales = (weight: number) => ({ lex: this.semanticDims ? Math.sqrt(weight) : 1, sem: Math.sqrt(1 - weight) });
     this.scales = scales(w);

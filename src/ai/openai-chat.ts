@@ -56,7 +56,9 @@ export class OpenAiChat implements ChatModel {
         try {
           json = await res.json();
         } catch {
-          throw timer.expired ? timer.error() : new LlmError("LLM provider returned a body that is not JSON", "malformed", false);
+          throw timer.expired
+            ? timer.error()
+            : new LlmError("LLM provider returned a body that is not JSON", "malformed", false);
         }
         const parsed = completion.safeParse(json);
         if (!parsed.success) throw new LlmError("LLM provider returned no completion choices", "malformed", false);
@@ -94,7 +96,8 @@ export class OpenAiChat implements ChatModel {
           throw new LlmError("LLM provider streamed an event that is not JSON", "malformed", false);
         }
         const err = errorBody.safeParse(json);
-        if (err.success) throw new LlmError(`LLM provider failed mid-stream: ${describe(err.data.error)}`, "unavailable", false);
+        if (err.success)
+          throw new LlmError(`LLM provider failed mid-stream: ${describe(err.data.error)}`, "unavailable", false);
         const parsed = chunk.safeParse(json);
         if (!parsed.success) throw new LlmError("LLM provider streamed a malformed chunk", "malformed", false);
         for (const choice of parsed.data.choices) {
@@ -117,7 +120,10 @@ export class OpenAiChat implements ChatModel {
   }
 
   private async post(body: Record<string, unknown>, timer: Deadline): Promise<Response> {
-    const headers: Record<string, string> = { "content-type": "application/json", accept: body.stream ? "text/event-stream" : "application/json" };
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: body.stream ? "text/event-stream" : "application/json",
+    };
     if (this.c.apiKey) headers.authorization = `Bearer ${this.c.apiKey}`;
     let res: Response;
     try {

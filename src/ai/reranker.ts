@@ -19,7 +19,11 @@ export class WorkersAiReranker implements Reranker {
 
   async rerank(query: string, texts: string[]): Promise<number[]> {
     if (!texts.length) return [];
-    const raw = await this.ai.run(this.model, { query, contexts: texts.map((text) => ({ text })), top_k: texts.length });
+    const raw = await this.ai.run(this.model, {
+      query,
+      contexts: texts.map((text) => ({ text })),
+      top_k: texts.length,
+    });
     const parsed = result.safeParse(raw);
     if (!parsed.success) throw new Error(`reranker ${this.model} returned an unexpected shape`);
     const scores = new Array<number>(texts.length).fill(Number.NEGATIVE_INFINITY);

@@ -41,7 +41,8 @@ export interface WordTable {
 export function openWordTable(buffer: ArrayBuffer): WordTable {
   const view = new DataView(buffer);
   const bytes = new Uint8Array(buffer);
-  if (buffer.byteLength < 12 || view.getUint32(0, true) !== MAGIC || bytes[4] !== WORD_TABLE_VERSION) throw new Error("not an edgemem word table (v1)");
+  if (buffer.byteLength < 12 || view.getUint32(0, true) !== MAGIC || bytes[4] !== WORD_TABLE_VERSION)
+    throw new Error("not an edgemem word table (v1)");
   const dims = bytes[5]!;
   const bits = bytes[6]!;
   const longest = bytes[7]!;
@@ -64,8 +65,20 @@ export function openWordTable(buffer: ArrayBuffer): WordTable {
   groupRow[longest + 1] = row;
   groupAt[longest + 1] = wordsAt;
   const rowBytes = (dims * bits) / 8;
-  if (row !== size || wordsAt + size + size * rowBytes !== buffer.byteLength) throw new Error("word table: sections disagree in size");
-  return { dims, bits, size, scales, bytes, groupRow, groupAt, weightsAt: wordsAt, vectorsAt: wordsAt + size, rowBytes };
+  if (row !== size || wordsAt + size + size * rowBytes !== buffer.byteLength)
+    throw new Error("word table: sections disagree in size");
+  return {
+    dims,
+    bits,
+    size,
+    scales,
+    bytes,
+    groupRow,
+    groupAt,
+    weightsAt: wordsAt,
+    vectorsAt: wordsAt + size,
+    rowBytes,
+  };
 }
 
 /** The row of a word exactly as written, or -1 (binary search in its length's group). */
@@ -116,7 +129,8 @@ export function rowOf(table: WordTable, word: string): number {
 function stemRow(table: WordTable, base: string): number {
   let r = lookup(table, base);
   const n = base.length;
-  if (r < 0 && n > 2 && base[n - 1] === base[n - 2] && !"aeiousl".includes(base[n - 1]!)) r = lookup(table, base.slice(0, -1));
+  if (r < 0 && n > 2 && base[n - 1] === base[n - 2] && !"aeiousl".includes(base[n - 1]!))
+    r = lookup(table, base.slice(0, -1));
   if (r < 0) r = lookup(table, base + "e");
   return r;
 }

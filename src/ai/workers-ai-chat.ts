@@ -43,9 +43,14 @@ export class WorkersAiChat implements ChatModel {
 
   async *stream(messages: ChatMessage[], opts: ChatOptions = {}): AsyncGenerator<string> {
     const raw = await withRetries(this.retry, () => this.run(this.inputs(messages, opts, true)));
-    if (!(raw instanceof ReadableStream)) throw new LlmError(`Workers AI model ${this.model} did not stream`, "malformed", false);
+    if (!(raw instanceof ReadableStream))
+      throw new LlmError(`Workers AI model ${this.model} did not stream`, "malformed", false);
     try {
-      for await (const data of idleTimeout(sseData(raw as ReadableStream<Uint8Array>), this.timeoutMs, "Workers AI stream")) {
+      for await (const data of idleTimeout(
+        sseData(raw as ReadableStream<Uint8Array>),
+        this.timeoutMs,
+        "Workers AI stream",
+      )) {
         if (data === "[DONE]") return;
         let json: unknown;
         try {
@@ -82,7 +87,11 @@ export class WorkersAiChat implements ChatModel {
       if (e instanceof LlmError) throw e;
       const message = errorMessage(e);
       const permanent = PERMANENT.test(message);
-      throw new LlmError(`Workers AI model ${this.model} failed: ${message}`, permanent ? "rejected" : "unavailable", !permanent);
+      throw new LlmError(
+        `Workers AI model ${this.model} failed: ${message}`,
+        permanent ? "rejected" : "unavailable",
+        !permanent,
+      );
     }
   }
 }

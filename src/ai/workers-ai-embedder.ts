@@ -33,11 +33,15 @@ export class WorkersAiEmbedder implements Embedder {
         data?: number[][];
       };
       if (!result.data || result.data.length !== batch.length) {
-        throw new Error(`embedding model ${this.model} returned ${result.data?.length ?? 0} vectors for ${batch.length} texts`);
+        throw new Error(
+          `embedding model ${this.model} returned ${result.data?.length ?? 0} vectors for ${batch.length} texts`,
+        );
       }
       for (const row of result.data) {
         if (row.length !== this.dimensions) {
-          throw new Error(`embedding model ${this.model} returned ${row.length} dimensions, expected ${this.dimensions}`);
+          throw new Error(
+            `embedding model ${this.model} returned ${row.length} dimensions, expected ${this.dimensions}`,
+          );
         }
         out.push(normalize(Float32Array.from(row)));
       }

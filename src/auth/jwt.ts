@@ -125,13 +125,18 @@ function scopesOf(payload: JWTPayload): string[] | null {
 
 /** Specific enough to act on, never echoing key material or internals. */
 function describeFailure(e: unknown): string {
-  if (e instanceof errors.JWTExpired) return e.claim === "iat" ? "token too old (JWT_MAX_AGE_SECONDS)" : "token expired";
+  if (e instanceof errors.JWTExpired)
+    return e.claim === "iat" ? "token too old (JWT_MAX_AGE_SECONDS)" : "token expired";
   if (e instanceof errors.JWTClaimValidationFailed) {
     if (e.claim === "aud") return "token audience not accepted";
     if (e.claim === "iss") return "token issuer not accepted";
     if (e.claim === "nbf") return "token not yet valid";
-    if (e.claim === "exp") return e.reason === "missing" ? "token has no exp claim (JWT_REQUIRE_EXP)" : "token exp claim invalid";
-    if (e.claim === "iat") return e.reason === "missing" ? "token has no iat claim (JWT_MAX_AGE_SECONDS)" : "token iat claim invalid or in the future";
+    if (e.claim === "exp")
+      return e.reason === "missing" ? "token has no exp claim (JWT_REQUIRE_EXP)" : "token exp claim invalid";
+    if (e.claim === "iat")
+      return e.reason === "missing"
+        ? "token has no iat claim (JWT_MAX_AGE_SECONDS)"
+        : "token iat claim invalid or in the future";
     return `token claim ${e.claim} invalid`;
   }
   if (e instanceof errors.JOSEAlgNotAllowed) return "token algorithm not allowed";

@@ -11,7 +11,11 @@ export function extractiveAnswer(
   memories: { id: string; text: string; score: number }[],
   facts: string[],
 ): string[] {
-  const q = new Set(words(question).filter((w) => !STOPWORDS.has(w)).map(stem));
+  const q = new Set(
+    words(question)
+      .filter((w) => !STOPWORDS.has(w))
+      .map(stem),
+  );
   const candidates = memories.flatMap((m, rank) =>
     sentences(m.text).map((s) => ({ id: m.id, text: s, rank, stems: new Set(words(s).map(stem)), score: 0 })),
   );

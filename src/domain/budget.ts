@@ -48,7 +48,11 @@ export function planSummarization(tokens: number[], window: number, threshold: n
     keep = 1;
     kept = last;
   }
-  const summaryTokens = Math.min(MAX_SUMMARY_TOKENS, Math.max(MIN_SUMMARY_TOKENS, Math.floor((limit * 2) / 7)), limit - kept);
+  const summaryTokens = Math.min(
+    MAX_SUMMARY_TOKENS,
+    Math.max(MIN_SUMMARY_TOKENS, Math.floor((limit * 2) / 7)),
+    limit - kept,
+  );
   return { summarize: true, limit, keep, summaryTokens };
 }
 
@@ -101,9 +105,11 @@ export function packPrompt(input: PromptInput, window: number, counter: TokenCou
   const budget = window - REPLY_PRIMING_TOKENS;
   const queryCost = messageTokens(counter, query);
   if (queryCost > budget) {
-    throw new AppError("validation_error", `a context window of ${window} tokens is too small for the query (${queryCost} tokens)`, [
-      { field: "session.context_window_max", message: `too small for the query (${queryCost} tokens)` },
-    ]);
+    throw new AppError(
+      "validation_error",
+      `a context window of ${window} tokens is too small for the query (${queryCost} tokens)`,
+      [{ field: "session.context_window_max", message: `too small for the query (${queryCost} tokens)` }],
+    );
   }
   let room = budget - queryCost;
 

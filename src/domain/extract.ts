@@ -9,7 +9,16 @@ import { STOPWORDS } from "./text.ts";
  * an LLM does better on the rest. Pure.
  */
 
-export const ENTITY_TYPES = ["person", "organization", "technology", "product", "place", "date", "topic", "concept"] as const;
+export const ENTITY_TYPES = [
+  "person",
+  "organization",
+  "technology",
+  "product",
+  "place",
+  "date",
+  "topic",
+  "concept",
+] as const;
 export type EntityType = (typeof ENTITY_TYPES)[number];
 
 export interface ExtractedEntity {
@@ -62,19 +71,24 @@ const TECH: Record<string, string> = Object.fromEntries(
 );
 
 /** Technology names that are also everyday English words. */
-const EVERYDAY = new Set("go node bun swift ruby rails rust java slack notion lambda react vue next elastic mongo vite".split(" "));
+const EVERYDAY = new Set(
+  "go node bun swift ruby rails rust java slack notion lambda react vue next elastic mongo vite".split(" "),
+);
 
 const DECISION =
   /\b(?:decided|decide|agreed|chose|choose|opted|settled on|went with|go with|going with|switch(?:ed|ing)? to|migrat(?:e|ed|ing) to|moved to|adopt(?:ed)?|decision)\b/i;
-const TODO = /\b(?:todo|to-do|remind me|need to|needs to|have to|has to|must|action items?|follow up|don't forget|remember to|let's|deadline|due (?:on|by))\b/i;
+const TODO =
+  /\b(?:todo|to-do|remind me|need to|needs to|have to|has to|must|action items?|follow up|don't forget|remember to|let's|deadline|due (?:on|by))\b/i;
 const PREFERENCE =
   /\b(?:i|we|he|she|they|user)\s+(?:really\s+|strongly\s+)?(?:prefer|prefers|like|likes|love|loves|enjoy|enjoys|hate|hates|dislike|dislikes|don't like|do not like|can't stand|want|wants)\b|\bfavou?rite\b|\b(?:always|never)\b|\bprefer(?:s|red)?\b/i;
 const EVENT =
   /\b(?:yesterday|today|tonight|last (?:week|month|year|night)|this morning|met|meeting|launched|released|shipped|deployed|happened|visited|attended|started|finished|completed|signed)\b/i;
 const FACT = /\b(?:is|are|was|were|has|have|uses|use|using|owns|handles|leads|lives|works|costs|runs|contains)\b/i;
-const FILLER = /^(?:(?:hi|hello|hey|thanks|thank you|ok|okay|sure|great|cool|nice|got it|sounds good|perfect|yes|no|yep|nope|right|alright|awesome|bye)\b[\s,!.]*)+$/i;
+const FILLER =
+  /^(?:(?:hi|hello|hey|thanks|thank you|ok|okay|sure|great|cool|nice|got it|sounds good|perfect|yes|no|yep|nope|right|alright|awesome|bye)\b[\s,!.]*)+$/i;
 
-const MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
+const MONTHS =
+  "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
 const DATE = new RegExp(
   `\\b(?:(?:${MONTHS})\\.?\\s+\\d{1,2}(?:st|nd|rd|th)?(?:,?\\s+\\d{4})?|\\d{4}-\\d{2}-\\d{2}|(?:mon|tues|wednes|thurs|fri|satur|sun)day|tomorrow|yesterday|next (?:week|month|year))\\b`,
   "gi",
@@ -84,7 +98,8 @@ const CAPITALISED = /\b[\p{Lu}][\p{L}\d.'-]*(?:\s+(?:of|de|van|von|la)?\s*[\p{Lu
 const PLACE_CUE = /\b(?:in|at|from|to|near|visit(?:ed)?|live[sd]? in|based in|moved to)\s+$/i;
 /** Characters either side of a name that PLACE_CUE and PERSON_NEXT look at. */
 const CONTEXT_CHARS = 40;
-const PERSON_NEXT = /^\s+(?:said|says|told|asked|will|is|was|owns|handles|leads|prefers|likes|wants|thinks|joined|left)\b/i;
+const PERSON_NEXT =
+  /^\s+(?:said|says|told|asked|will|is|was|owns|handles|leads|prefers|likes|wants|thinks|joined|left)\b/i;
 const ORG_SUFFIX = /\b(?:Inc|Corp|Ltd|LLC|GmbH|Labs|Systems|Technologies|Bank|University|Group)\.?$/;
 /** Capitalised words that are never names on their own. */
 const NOT_NAMES = new Set(
@@ -94,9 +109,12 @@ const NOT_NAMES = new Set(
 );
 
 /** `for caching`, `about the data pipeline`: what a sentence is about. */
-const TOPIC_PHRASE = /\b(?:for|about|regarding|on the topic of)\s+(?:the\s+|our\s+|my\s+)?([a-z][a-z-]+(?:\s+[a-z][a-z-]+)?)/gi;
+const TOPIC_PHRASE =
+  /\b(?:for|about|regarding|on the topic of)\s+(?:the\s+|our\s+|my\s+)?([a-z][a-z-]+(?:\s+[a-z][a-z-]+)?)/gi;
 /** Words that end a topic phrase (`caching last week` is about caching). */
-const NOT_TOPIC = new Set("last next this every each now today tomorrow yesterday week month year and or but in on at with".split(" "));
+const NOT_TOPIC = new Set(
+  "last next this every each now today tomorrow yesterday week month year and or but in on at with".split(" "),
+);
 
 /** Relation patterns: [regex, build]. `S`, `O` groups name the subject and object. */
 const RELATIONS: [RegExp, (m: RegExpExecArray, speaker: string) => ExtractedRelation | null][] = [
@@ -135,7 +153,9 @@ export function entityType(name: string, text = ""): EntityType {
 export function entityTypes(names: readonly string[], text: string): Map<string, EntityType> {
   const tagged = names.some((n) => !TECH[n.toLowerCase()]) ? tagText(text).entities : [];
   const byName = new Map(tagged.map((e) => [e.name.toLowerCase(), e.type]));
-  return new Map(names.map((n) => [n, TECH[n.toLowerCase()] ? "technology" : (byName.get(n.toLowerCase()) ?? "concept")]));
+  return new Map(
+    names.map((n) => [n, TECH[n.toLowerCase()] ? "technology" : (byName.get(n.toLowerCase()) ?? "concept")]),
+  );
 }
 
 function canonical(name: string): string {

@@ -52,9 +52,7 @@ export function selectForForgetting(
   }
 
   if (budget !== null && budget !== undefined && survivors.length > budget) {
-    const ranked = survivors
-      .map((m) => ({ m, r: recencyScore(m, now, DEFAULT_RECENCY) }))
-      .sort((a, b) => b.r - a.r);
+    const ranked = survivors.map((m) => ({ m, r: recencyScore(m, now, DEFAULT_RECENCY) })).sort((a, b) => b.r - a.r);
     for (const { m } of ranked.slice(budget)) chosen.add(m.id);
   }
   return [...chosen];

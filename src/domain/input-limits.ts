@@ -106,14 +106,18 @@ export function unpairedSurrogatePath(value: unknown): string | null {
 }
 
 /** Adds an issue when a free-form value nests deeper than MAX_JSON_DEPTH or serializes larger than MAX_JSON_BYTES. */
-export function checkJsonBounds(value: unknown, ctx: { addIssue(issue: { code: "custom"; message: string }): void }): void {
+export function checkJsonBounds(
+  value: unknown,
+  ctx: { addIssue(issue: { code: "custom"; message: string }): void },
+): void {
   if (jsonDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
     ctx.addIssue({ code: "custom", message: `nests deeper than ${MAX_JSON_DEPTH} levels` });
     return;
   }
   // Only now is serializing safe: the depth is bounded.
   const bytes = byteLength(JSON.stringify(value));
-  if (bytes > MAX_JSON_BYTES) ctx.addIssue({ code: "custom", message: `is ${bytes} bytes as JSON; at most ${MAX_JSON_BYTES}` });
+  if (bytes > MAX_JSON_BYTES)
+    ctx.addIssue({ code: "custom", message: `is ${bytes} bytes as JSON; at most ${MAX_JSON_BYTES}` });
 }
 
 const JSON_BOUNDS = `At most ${MAX_JSON_DEPTH} levels deep and ${MAX_JSON_BYTES} bytes as JSON.`;

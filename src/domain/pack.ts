@@ -4,7 +4,12 @@
  * own). For whatever must go out in calls of bounded size: event publishes, summarization
  * prompts, batched writes.
  */
-export function packInOrder<T>(items: Iterable<T>, sizeOf: (item: T) => number, maxSize: number, maxItems = Number.POSITIVE_INFINITY): T[][] {
+export function packInOrder<T>(
+  items: Iterable<T>,
+  sizeOf: (item: T) => number,
+  maxSize: number,
+  maxItems = Number.POSITIVE_INFINITY,
+): T[][] {
   const groups: T[][] = [];
   let current: T[] = [];
   let used = 0;

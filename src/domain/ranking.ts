@@ -30,11 +30,7 @@ export const DEFAULT_RECENCY: RecencyParams = {
  * Recency in [0, 1]: freshness decays with time since last access, novelty with age, each
  * halving every half-life; weighted as AMS does.
  */
-export function recencyScore(
-  m: { created_at: number; last_accessed: number },
-  now: number,
-  p: RecencyParams,
-): number {
+export function recencyScore(m: { created_at: number; last_accessed: number }, now: number, p: RecencyParams): number {
   const daysSinceAccess = Math.max(0, (now - m.last_accessed) / DAY_MS);
   const daysSinceCreated = Math.max(0, (now - m.created_at) / DAY_MS);
   const freshness = Math.pow(0.5, daysSinceAccess / Math.max(p.half_life_last_access_days, 0.001));
@@ -100,7 +96,8 @@ function trustedVectorWeight(candidates: Candidate[], semantic: boolean): number
   const base = semantic ? SEMANTIC_VECTOR_WEIGHT : LEXICAL_VECTOR_WEIGHT;
   // From the keyword list's head only: later pages read deeper lists and must weigh alike.
   let coverage = 0;
-  for (const c of candidates) if (c.keywordRank !== null && c.keywordRank <= COVERAGE_WINDOW) coverage = Math.max(coverage, c.keywordMatch);
+  for (const c of candidates)
+    if (c.keywordRank !== null && c.keywordRank <= COVERAGE_WINDOW) coverage = Math.max(coverage, c.keywordMatch);
   return coverage >= 0.8 ? base - COVERAGE_SHIFT : coverage < 0.4 ? base + COVERAGE_SHIFT : base;
 }
 
@@ -119,7 +116,8 @@ export function fuseScores(candidates: Candidate[], opts: FusionOptions): { rank
     if (c.vector !== null) topVector = Math.max(topVector, c.vector - opts.noiseFloor);
     topKeyword = Math.max(topKeyword, c.keyword);
   }
-  const alpha = topKeyword === 0 ? 1 : topVector <= 0 ? 0 : (opts.alpha ?? trustedVectorWeight(candidates, opts.semantic));
+  const alpha =
+    topKeyword === 0 ? 1 : topVector <= 0 ? 0 : (opts.alpha ?? trustedVectorWeight(candidates, opts.semantic));
   const ranked = candidates.map((c): Ranked => {
     const v = c.vector === null || topVector <= 0 ? 0 : Math.max(0, c.vector - opts.noiseFloor) / topVector;
     const k = topKeyword > 0 ? c.keyword / topKeyword : 0;

@@ -40,16 +40,24 @@ export const DEFAULT_KEYWORD_FLOOR = 0.5;
  */
 export const DEFAULT_VECTOR_FLOOR = 0.35;
 
-export const DEFAULT_RELEVANCE_FLOORS: RelevanceFloors = { vector: DEFAULT_VECTOR_FLOOR, keyword: DEFAULT_KEYWORD_FLOOR };
+export const DEFAULT_RELEVANCE_FLOORS: RelevanceFloors = {
+  vector: DEFAULT_VECTOR_FLOOR,
+  keyword: DEFAULT_KEYWORD_FLOOR,
+};
 
 /** Whether one hit's signals clear either floor. A hit without signals (no text query) is not relevant. */
 export function isRelevant(s: RelevanceSignals | undefined, floors: RelevanceFloors): boolean {
   if (!s) return false;
-  return (s.vector !== null && s.vector >= floors.vector) || (s.keyword_match !== null && s.keyword_match >= floors.keyword);
+  return (
+    (s.vector !== null && s.vector >= floors.vector) || (s.keyword_match !== null && s.keyword_match >= floors.keyword)
+  );
 }
 
 /** The hits relevant enough to answer from, in their order. */
-export function relevantHits<T extends { details?: RelevanceSignals }>(hits: readonly T[], floors: RelevanceFloors): T[] {
+export function relevantHits<T extends { details?: RelevanceSignals }>(
+  hits: readonly T[],
+  floors: RelevanceFloors,
+): T[] {
   return hits.filter((h) => isRelevant(h.details, floors));
 }
 

@@ -52,7 +52,6 @@ export function sentences(text: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-
 function clip(sentence: string): string {
   const parts = sentence.split(" ");
   return parts.length > MAX_SENTENCE_WORDS ? `${parts.slice(0, MAX_SENTENCE_WORDS).join(" ")} …` : sentence;

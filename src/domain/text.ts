@@ -14,7 +14,13 @@ export const STOPWORDS = new Set(
 
 /** Lower-cased word tokens (letters and digits, Unicode-aware), in order. */
 export function words(text: string): string[] {
-  return text.toLowerCase().normalize("NFKD").replace(/\p{M}/gu, "").match(/[\p{L}\p{N}]+/gu) ?? [];
+  return (
+    text
+      .toLowerCase()
+      .normalize("NFKD")
+      .replace(/\p{M}/gu, "")
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  );
 }
 
 /**
@@ -163,7 +169,11 @@ export function keywordScore(text: string, key: string | null, q: KeywordQuery):
 
 /** Porter stems of a text's content words (stopwords and one-letter words out, numbers in). */
 export function contentStems(text: string): Set<string> {
-  return new Set(words(text).filter((w) => (w.length > 1 || /\d/.test(w)) && !STOPWORDS.has(w)).map(stem));
+  return new Set(
+    words(text)
+      .filter((w) => (w.length > 1 || /\d/.test(w)) && !STOPWORDS.has(w))
+      .map(stem),
+  );
 }
 
 /**

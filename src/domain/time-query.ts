@@ -127,11 +127,15 @@ function pick(occ: (k: number) => Period | null, k0: number, ref: number, mode: 
   let best: Period | null = null;
   for (const p of all) {
     const take =
-      mode === "started" ? p.from <= ref && (!best || p.from > best.from)
-      : mode === "ended" ? p.to <= ref && (!best || p.from > best.from)
-      : mode === "next" ? p.from > ref && (!best || p.from < best.from)
-      : mode === "onOrAfter" ? p.from >= ref && (!best || p.from < best.from)
-      : p.from <= ref && ref < p.to;
+      mode === "started"
+        ? p.from <= ref && (!best || p.from > best.from)
+        : mode === "ended"
+          ? p.to <= ref && (!best || p.from > best.from)
+          : mode === "next"
+            ? p.from > ref && (!best || p.from < best.from)
+            : mode === "onOrAfter"
+              ? p.from >= ref && (!best || p.from < best.from)
+              : p.from <= ref && ref < p.to;
     if (take) best = p;
   }
   // "this": the occurrence holding ref, else the one indexed k0 (this year's May, this week's Friday).
@@ -158,34 +162,108 @@ function relativeTo(spec: Spec, now: number, mode: Mode): Spec {
 
 const MONTHS = new Map<string, number>(
   Object.entries({
-    january: 0, jan: 0, february: 1, feb: 1, march: 2, mar: 2, april: 3, apr: 3, may: 4, june: 5,
-    jun: 5, july: 6, jul: 6, august: 7, aug: 7, september: 8, sep: 8, sept: 8, october: 9, oct: 9,
-    november: 10, nov: 10, december: 11, dec: 11,
+    january: 0,
+    jan: 0,
+    february: 1,
+    feb: 1,
+    march: 2,
+    mar: 2,
+    april: 3,
+    apr: 3,
+    may: 4,
+    june: 5,
+    jun: 5,
+    july: 6,
+    jul: 6,
+    august: 7,
+    aug: 7,
+    september: 8,
+    sep: 8,
+    sept: 8,
+    october: 9,
+    oct: 9,
+    november: 10,
+    nov: 10,
+    december: 11,
+    dec: 11,
   }),
 );
 /** Month words that are also a modal, a verb, a name or an adjective, and all abbreviations. */
 const AMBIGUOUS_MONTHS = new Set([
-  "may", "march", "april", "june", "august",
-  "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+  "may",
+  "march",
+  "april",
+  "june",
+  "august",
+  "jan",
+  "feb",
+  "mar",
+  "apr",
+  "jun",
+  "jul",
+  "aug",
+  "sep",
+  "sept",
+  "oct",
+  "nov",
+  "dec",
 ]);
 /** Ambiguous only as names: after last/this/next they are months in any case. */
 const NAME_MONTHS = new Set(["april", "june", "august"]);
 /** Season → first month. */
-const SEASONS = new Map<string, number>([["spring", 2], ["summer", 5], ["autumn", 8], ["fall", 8], ["winter", 11]]);
+const SEASONS = new Map<string, number>([
+  ["spring", 2],
+  ["summer", 5],
+  ["autumn", 8],
+  ["fall", 8],
+  ["winter", 11],
+]);
 /** Nouns after a season word that make it a thing, not a time ("in spring water"). */
-const SEASON_NOUNS = new Set(["water", "roll", "rolls", "onion", "onions", "mattress", "mattresses", "chicken", "squash"]);
+const SEASON_NOUNS = new Set([
+  "water",
+  "roll",
+  "rolls",
+  "onion",
+  "onions",
+  "mattress",
+  "mattresses",
+  "chicken",
+  "squash",
+]);
 const WEEKDAYS = new Map<string, number>(
   Object.entries({ sunday: 0, monday: 1, tuesday: 2, wednesday: 3, thursday: 4, friday: 5, saturday: 6 }),
 );
 const NUMBER_WORDS = new Map<string, number>(
   Object.entries({
-    one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
-    eleven: 11, twelve: 12, fifteen: 15, twenty: 20, thirty: 30,
+    one: 1,
+    two: 2,
+    three: 3,
+    four: 4,
+    five: 5,
+    six: 6,
+    seven: 7,
+    eight: 8,
+    nine: 9,
+    ten: 10,
+    eleven: 11,
+    twelve: 12,
+    fifteen: 15,
+    twenty: 20,
+    thirty: 30,
   }),
 );
 type Unit = "day" | "week" | "month" | "year";
 const UNITS = new Map<string, Unit>(
-  Object.entries({ day: "day", days: "day", week: "week", weeks: "week", month: "month", months: "month", year: "year", years: "year" }),
+  Object.entries({
+    day: "day",
+    days: "day",
+    week: "week",
+    weeks: "week",
+    month: "month",
+    months: "month",
+    year: "year",
+    years: "year",
+  }),
 );
 /** Words after a number that make it a quantity, not a year ("in 1500 ms", "in 2000 users"). */
 const QUANTITY_NOUNS = new Set(
@@ -198,11 +276,71 @@ const QUANTITY_NOUNS = new Set(
 
 // Time cues: which words before an ambiguous word make it a time. "*" stands for the operand of
 // a range or an open bound, where any time word is meant as one.
-const MONTH_CUES = new Set(["in", "during", "since", "until", "till", "before", "after", "of", "throughout", "around", "from", "between", "on", "by", "through"]);
-const SEASON_CUES = new Set(["in", "during", "over", "since", "until", "till", "before", "after", "of", "throughout", "around", "from", "between", "by", "through"]);
-const YEAR_CUES = new Set(["in", "during", "since", "until", "till", "before", "after", "of", "throughout", "around", "from", "between", "by", "through"]);
+const MONTH_CUES = new Set([
+  "in",
+  "during",
+  "since",
+  "until",
+  "till",
+  "before",
+  "after",
+  "of",
+  "throughout",
+  "around",
+  "from",
+  "between",
+  "on",
+  "by",
+  "through",
+]);
+const SEASON_CUES = new Set([
+  "in",
+  "during",
+  "over",
+  "since",
+  "until",
+  "till",
+  "before",
+  "after",
+  "of",
+  "throughout",
+  "around",
+  "from",
+  "between",
+  "by",
+  "through",
+]);
+const YEAR_CUES = new Set([
+  "in",
+  "during",
+  "since",
+  "until",
+  "till",
+  "before",
+  "after",
+  "of",
+  "throughout",
+  "around",
+  "from",
+  "between",
+  "by",
+  "through",
+]);
 const WEEKDAY_CUES = new Set(["on", "since", "until", "till", "before", "after", "from", "between", "by", "through"]);
-const WEEKEND_CUES = new Set(["on", "at", "over", "during", "since", "until", "till", "before", "after", "from", "between", "by"]);
+const WEEKEND_CUES = new Set([
+  "on",
+  "at",
+  "over",
+  "during",
+  "since",
+  "until",
+  "till",
+  "before",
+  "after",
+  "from",
+  "between",
+  "by",
+]);
 /** Every cue word: the scanner tries a time right after one. */
 const CUES = new Set([...MONTH_CUES, ...SEASON_CUES, ...YEAR_CUES, ...WEEKDAY_CUES, ...WEEKEND_CUES]);
 type Cue = string | null;
@@ -228,7 +366,8 @@ interface Ctx {
 }
 
 // Year-first numeric dates are one token; otherwise runs of letters/digits with inner apostrophes.
-const TOKEN = /\d{4}[-/]\d{1,2}[-/]\d{1,2}(?:T[\d:.]+(?:Z|[+-]\d\d:?\d\d)?)?|\d{4}-\d{2}(?![\d-])|[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
+const TOKEN =
+  /\d{4}[-/]\d{1,2}[-/]\d{1,2}(?:T[\d:.]+(?:Z|[+-]\d\d:?\d\d)?)?|\d{4}-\d{2}(?![\d-])|[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
 const PHRASE_GAP = /[\s,\-–—]/;
 
 function tokenize(text: string): Tok[] {
@@ -240,7 +379,13 @@ function tokenize(text: string): Tok[] {
     let joined = prevEnd >= 0;
     for (let c = prevEnd; joined && c < start; c++) joined = PHRASE_GAP.test(text[c]!);
     const lower = raw.toLowerCase();
-    toks.push({ w: lower.includes("’") ? lower.replace(/’/g, "'") : lower, raw, start, end: start + raw.length, joined });
+    toks.push({
+      w: lower.includes("’") ? lower.replace(/’/g, "'") : lower,
+      raw,
+      start,
+      end: start + raw.length,
+      joined,
+    });
     prevEnd = start + raw.length;
   }
   return toks;
@@ -300,11 +445,20 @@ function holidayWindow(day: number): Period {
 }
 function easter(y: number): number {
   // Anonymous Gregorian algorithm.
-  const a = y % 19, b = Math.floor(y / 100), c = y % 100, d = Math.floor(b / 4), e = b % 4;
-  const f = Math.floor((b + 8) / 25), g = Math.floor((b - f + 1) / 3);
-  const h = (19 * a + b - d - g + 15) % 30, i = Math.floor(c / 4), k = c % 4;
-  const l = (32 + 2 * e + 2 * i - h - k) % 7, m = Math.floor((a + 11 * h + 22 * l) / 451);
-  const month = Math.floor((h + l - 7 * m + 114) / 31), day = ((h + l - 7 * m + 114) % 31) + 1;
+  const a = y % 19,
+    b = Math.floor(y / 100),
+    c = y % 100,
+    d = Math.floor(b / 4),
+    e = b % 4;
+  const f = Math.floor((b + 8) / 25),
+    g = Math.floor((b - f + 1) / 3);
+  const h = (19 * a + b - d - g + 15) % 30,
+    i = Math.floor(c / 4),
+    k = c % 4;
+  const l = (32 + 2 * e + 2 * i - h - k) % 7,
+    m = Math.floor((a + 11 * h + 22 * l) / 451);
+  const month = Math.floor((h + l - 7 * m + 114) / 31),
+    day = ((h + l - 7 * m + 114) % 31) + 1;
   return utc(y, month - 1, day);
 }
 function thanksgiving(y: number): number {
@@ -341,7 +495,8 @@ function holidayAt(ctx: Ctx, j: number, first: Tok): { day: (y: number) => numbe
     return { day: date(2, 17), end: j + 2 };
   }
   if (w === "independence" && is(ctx, j + 1, "day")) return { day: date(6, 4), end: j + 1 };
-  if ((w === "fourth" || w === "4th") && is(ctx, j + 1, "of") && is(ctx, j + 2, "july")) return { day: date(6, 4), end: j + 2 };
+  if ((w === "fourth" || w === "4th") && is(ctx, j + 1, "of") && is(ctx, j + 2, "july"))
+    return { day: date(6, 4), end: j + 2 };
   return null;
 }
 
@@ -391,10 +546,13 @@ function rolling(now: number, unit: Unit, n: number): Period {
   const d = dayStart(now);
   const day = new Date(d);
   const from =
-    unit === "day" ? d - n * DAY
-    : unit === "week" ? d - n * WEEK
-    : unit === "month" ? utc(day.getUTCFullYear(), day.getUTCMonth() - n, day.getUTCDate())
-    : utc(day.getUTCFullYear() - n, day.getUTCMonth(), day.getUTCDate());
+    unit === "day"
+      ? d - n * DAY
+      : unit === "week"
+        ? d - n * WEEK
+        : unit === "month"
+          ? utc(day.getUTCFullYear(), day.getUTCMonth() - n, day.getUTCDate())
+          : utc(day.getUTCFullYear() - n, day.getUTCMonth(), day.getUTCDate());
   return { from, to: d + DAY, precision: unit };
 }
 
@@ -404,7 +562,11 @@ function calendar(now: number, unit: Exclude<Unit, "day">, shift: number): Perio
 }
 
 const SMALLER: Record<Period["precision"], Period["precision"] | null> = {
-  year: "season", season: "month", month: "week", week: null, day: null,
+  year: "season",
+  season: "month",
+  month: "week",
+  week: null,
+  day: null,
 };
 
 /** Early/mid/late: the first, middle or last third of a year, season or month. */
@@ -412,12 +574,14 @@ function third(p: Period, part: 0 | 1 | 2): Period | null {
   const precision = SMALLER[p.precision];
   if (!precision) return null;
   if (p.precision === "month") {
-    const y = yearOf(p.from), m = new Date(p.from).getUTCMonth();
+    const y = yearOf(p.from),
+      m = new Date(p.from).getUTCMonth();
     const from = part === 0 ? p.from : utc(y, m, part === 1 ? 11 : 21);
     const to = part === 2 ? p.to : utc(y, m, part === 0 ? 11 : 21);
     return { from, to, precision };
   }
-  const k0 = monthIndexOf(p.from), months = monthIndexOf(p.to) - k0;
+  const k0 = monthIndexOf(p.from),
+    months = monthIndexOf(p.to) - k0;
   if (months % 3 === 0) {
     const n = months / 3;
     return { from: monthStart(k0 + part * n), to: monthStart(k0 + (part + 1) * n), precision };
@@ -446,11 +610,46 @@ const OF_QUALIFIERS: Record<string, 0 | 1 | 2 | undefined> = { beginning: 0, sta
 const COUNT_WORDS = new Set(["a", "an", "couple", "few", "several", ...NUMBER_WORDS.keys()]);
 /** Words a single expression (after any cue and "the") can start with; digits aside. */
 const CORE_STARTERS = new Set([
-  "a", "an", "last", "this", "next", "past", "early", "mid", "late", "beginning", "start", "middle", "end",
-  "yesterday", "today", "tonight", "tomorrow", "weekend", "couple", "few", "several", "year",
-  ...MONTHS.keys(), ...SEASONS.keys(), ...WEEKDAYS.keys(), ...NUMBER_WORDS.keys(), ...UNITS.keys(),
-  "christmas", "xmas", "boxing", "new", "valentine's", "valentines", "halloween", "thanksgiving", "easter",
-  "st", "saint", "independence", "fourth",
+  "a",
+  "an",
+  "last",
+  "this",
+  "next",
+  "past",
+  "early",
+  "mid",
+  "late",
+  "beginning",
+  "start",
+  "middle",
+  "end",
+  "yesterday",
+  "today",
+  "tonight",
+  "tomorrow",
+  "weekend",
+  "couple",
+  "few",
+  "several",
+  "year",
+  ...MONTHS.keys(),
+  ...SEASONS.keys(),
+  ...WEEKDAYS.keys(),
+  ...NUMBER_WORDS.keys(),
+  ...UNITS.keys(),
+  "christmas",
+  "xmas",
+  "boxing",
+  "new",
+  "valentine's",
+  "valentines",
+  "halloween",
+  "thanksgiving",
+  "easter",
+  "st",
+  "saint",
+  "independence",
+  "fourth",
 ]);
 
 interface Hit {
@@ -540,7 +739,8 @@ function coreAfterThe(ctx: Ctx, j: number, cue: Cue, nested: boolean, hadThe: bo
   // Year-first numeric dates: 2023-05-08, 2023/05/08, 2023-05.
   const iso = digit ? /^(\d{4})[-/](\d{1,2})(?:[-/](\d{1,2}))?/.exec(w) : null;
   if (iso) {
-    const y = Number(iso[1]), m = Number(iso[2]) - 1;
+    const y = Number(iso[1]),
+      m = Number(iso[2]) - 1;
     if (m < 0 || m > 11) return null;
     if (iso[3] === undefined) return { spec: fixed(monthPeriod(y, m), 3), end: j };
     const d = Number(iso[3]);
@@ -665,14 +865,26 @@ function relative(ctx: Ctx, k: number, mode: Mode, isRolling: boolean): Hit | nu
   // "this may take long", "the last march": the modal and the verb only count capitalized here.
   const monthWord = month !== undefined && (!AMBIGUOUS_MONTHS.has(t.w) || NAME_MONTHS.has(t.w) || isCapitalized(t));
   const spec =
-    wd !== undefined ? weekdaySpec(wd)
-    : t.w === "weekend" ? weekendSpec()
-    : month !== undefined && monthWord ? yearly((y) => monthPeriod(y, month), null)
-    : season !== undefined ? yearly((y) => seasonPeriod(y, season), null)
-    : null;
+    wd !== undefined
+      ? weekdaySpec(wd)
+      : t.w === "weekend"
+        ? weekendSpec()
+        : month !== undefined && monthWord
+          ? yearly((y) => monthPeriod(y, month), null)
+          : season !== undefined
+            ? yearly((y) => seasonPeriod(y, season), null)
+            : null;
   if (spec) return { spec: relativeTo(spec, now, mode), end: k };
   const holiday = holidayAt(ctx, k, t);
-  if (holiday) return { spec: relativeTo(yearly((y) => holidayWindow(holiday.day(y)), null), now, mode), end: holiday.end };
+  if (holiday)
+    return {
+      spec: relativeTo(
+        yearly((y) => holidayWindow(holiday.day(y)), null),
+        now,
+        mode,
+      ),
+      end: holiday.end,
+    };
   return null;
 }
 
@@ -794,16 +1006,28 @@ function bound(ctx: Ctx, i: number): Found | null {
   if (!p) return null;
   const scale = p.to - p.from;
   const [from, to] =
-    w === "before" || w === "prior" ? [MIN_DATE_MS, p.from]
-    : w === "after" ? [p.to, WINDOW_END]
-    : w === "since" ? [p.from, WINDOW_END]
-    : [MIN_DATE_MS, p.to];
+    w === "before" || w === "prior"
+      ? [MIN_DATE_MS, p.from]
+      : w === "after"
+        ? [p.to, WINDOW_END]
+        : w === "since"
+          ? [p.from, WINDOW_END]
+          : [MIN_DATE_MS, p.to];
   return { period: { from, to, precision: "open", scale }, strength: h.spec.strength, start: i, end: h.end };
 }
 
 /** Words an expression can start with; digits aside. Most words of a query are not, and are skipped at once. */
 const STARTERS = new Set([
-  ...CUES, ...Object.keys(RANGE_OPENERS), "before", "after", "since", "until", "till", "prior", "up", "the",
+  ...CUES,
+  ...Object.keys(RANGE_OPENERS),
+  "before",
+  "after",
+  "since",
+  "until",
+  "till",
+  "prior",
+  "up",
+  "the",
   ...CORE_STARTERS,
 ]);
 
@@ -830,7 +1054,8 @@ function finish(ctx: Ctx, f: Found): TimeQuery | null {
   const from = Math.max(f.period.from, MIN_DATE_MS);
   const to = Math.min(f.period.to, WINDOW_END);
   if (!(from < to)) return null;
-  const first = ctx.toks[f.start]!, last = ctx.toks[f.end]!;
+  const first = ctx.toks[f.start]!,
+    last = ctx.toks[f.end]!;
   const scale = f.period.precision === "open" ? f.period.scale : f.period.to - f.period.from;
   return {
     from,

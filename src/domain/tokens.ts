@@ -107,7 +107,7 @@ export function countInPieces(text: string, count: (t: string) => number): numbe
   for (const m of text.matchAll(LONG_WORD)) {
     if (m.index > from) total += count(text.slice(from, m.index));
     const word = m[0];
-    for (let i = 0; i < word.length; ) {
+    for (let i = 0; i < word.length;) {
       let end = Math.min(word.length, i + MAX_PIECE);
       // Never split a surrogate pair.
       if (end < word.length && /[\ud800-\udbff]/.test(word[end - 1]!)) end++;

@@ -29,7 +29,10 @@ const OK = { status: "ok" } as const;
 export const idPath = z.object({ id: memoryId });
 
 /** A memory's audit trail; served under both APIs. */
-export const memoryHistory: OperationHandler<typeof idPath, undefined, undefined, typeof historyOut> = async (c, { params }) => {
+export const memoryHistory: OperationHandler<typeof idPath, undefined, undefined, typeof historyOut> = async (
+  c,
+  { params },
+) => {
   const entries = await c.app.service.history(c.principal, params.id);
   return { memory_id: params.id, history: entries.map(historyEntry) };
 };
@@ -40,7 +43,15 @@ export function amsRoutes(r: AppRouter): void {
 
   route(
     r,
-    { method: "get", path: "/v1/health", operationId: "health", tag, summary: "Health check", auth: "open", response: healthOut },
+    {
+      method: "get",
+      path: "/v1/health",
+      operationId: "health",
+      tag,
+      summary: "Health check",
+      auth: "open",
+      response: healthOut,
+    },
     async () => ({ now: Date.now() / 1000 }),
   );
 
@@ -83,7 +94,8 @@ export function amsRoutes(r: AppRouter): void {
       operationId: "searchLongTermMemory",
       tag,
       summary: "Search long-term memory",
-      description: "Hybrid (default), semantic or keyword search with filters and a recency boost. An empty `text` lists the memories matching the filters.",
+      description:
+        "Hybrid (default), semantic or keyword search with filters and a recency boost. An empty `text` lists the memories matching the filters.",
       auth: "read",
       body: searchBody,
       response: searchResultOut,
@@ -99,7 +111,8 @@ export function amsRoutes(r: AppRouter): void {
       operationId: "forgetLongTermMemories",
       tag,
       summary: "Apply a forgetting policy",
-      description: "Deletes memories by age, inactivity or budget; pinned memories are kept. `dry_run` (default true) only reports. Body fields win over query parameters.",
+      description:
+        "Deletes memories by age, inactivity or budget; pinned memories are kept. `dry_run` (default true) only reports. Body fields win over query parameters.",
       auth: "write",
       query: forgetQuery,
       body: forgetBody,
@@ -164,7 +177,8 @@ export function amsRoutes(r: AppRouter): void {
       body: patchMemoryBody,
       response: memoryRecordOut,
     },
-    async (c, { params, body }) => amsRecord((await c.app.service.update(c.principal, params.id, toPatch(body, Date.now()))).memory),
+    async (c, { params, body }) =>
+      amsRecord((await c.app.service.update(c.principal, params.id, toPatch(body, Date.now()))).memory),
   );
 
   route(

@@ -146,7 +146,9 @@ export const deleteQuery = z.object({
 /** A create request may carry at most `max` memories (MAX_BATCH): a 422 naming the field otherwise. */
 export function checkBatch(memories: readonly unknown[], max: number): void {
   if (memories.length > max) {
-    throw new AppError("validation_error", `at most ${max} memories per request`, [{ field: "memories", message: `at most ${max} items` }]);
+    throw new AppError("validation_error", `at most ${max} memories per request`, [
+      { field: "memories", message: `at most ${max} items` },
+    ]);
   }
 }
 
@@ -200,7 +202,16 @@ export function toPatch(body: z.output<typeof patchMemoryBody>, now: number): Me
 
 export function toSearchRequest(b: SearchBody): SearchRequest {
   const filter: SearchRequest["filter"] = {};
-  for (const k of ["session_id", "namespace", "topics", "entities", "user_id", "memory_type", "agent_id", "extraction_strategy"] as const) {
+  for (const k of [
+    "session_id",
+    "namespace",
+    "topics",
+    "entities",
+    "user_id",
+    "memory_type",
+    "agent_id",
+    "extraction_strategy",
+  ] as const) {
     const f = b[k];
     if (f) filter[k] = f;
   }
@@ -216,7 +227,8 @@ export function toSearchRequest(b: SearchBody): SearchRequest {
           recency_weight: b.recency_recency_weight ?? DEFAULT_RECENCY.recency_weight,
           freshness_weight: b.recency_freshness_weight ?? DEFAULT_RECENCY.freshness_weight,
           novelty_weight: b.recency_novelty_weight ?? DEFAULT_RECENCY.novelty_weight,
-          half_life_last_access_days: b.recency_half_life_last_access_days ?? DEFAULT_RECENCY.half_life_last_access_days,
+          half_life_last_access_days:
+            b.recency_half_life_last_access_days ?? DEFAULT_RECENCY.half_life_last_access_days,
           half_life_created_days: b.recency_half_life_created_days ?? DEFAULT_RECENCY.half_life_created_days,
         };
   return {
@@ -266,7 +278,10 @@ export const memoryRecordOut = z
     confidence: z.number(),
     expires_at: isoDate.nullable(),
   })
-  .meta({ id: "MemoryRecord", description: "A long-term memory as AMS clients read it (ISO dates), plus edgemem's fields." });
+  .meta({
+    id: "MemoryRecord",
+    description: "A long-term memory as AMS clients read it (ISO dates), plus edgemem's fields.",
+  });
 
 export const scoreDetailsOut = z
   .object({
@@ -275,9 +290,17 @@ export const scoreDetailsOut = z
     keyword: z.number().nullable(),
     keyword_rank: z.number().int().nullable(),
     keyword_match: z.number().nullable().meta({ description: "Share of the query's IDF weight the memory matched." }),
-    vector_weight: z.number().nullable().meta({ description: "Weight fusion gave the vector side: hybrid_alpha, or chosen by how far each side can be trusted." }),
-    rerank: z.number().nullable().meta({ description: "The reranker's score (RERANK on), when it re-ordered this hit." }),
-    time: z.number().nullable().meta({ description: "How well the memory's date fits a time the query names (\"in May 2024\"), 0-1; null when it names none." }),
+    vector_weight: z.number().nullable().meta({
+      description: "Weight fusion gave the vector side: hybrid_alpha, or chosen by how far each side can be trusted.",
+    }),
+    rerank: z
+      .number()
+      .nullable()
+      .meta({ description: "The reranker's score (RERANK on), when it re-ordered this hit." }),
+    time: z.number().nullable().meta({
+      description:
+        'How well the memory\'s date fits a time the query names ("in May 2024"), 0-1; null when it names none.',
+    }),
     relevance: z.number(),
     recency: z.number().nullable(),
     final: z.number(),
@@ -301,12 +324,21 @@ export const searchResultOut = z
 
 export const deduplicationOut = z
   .object({ requested_id: z.string().nullable(), existing_id: z.string(), kind: z.enum(["exact", "near"]) })
-  .meta({ id: "Deduplication", description: "A memory not stored because an identical (exact) or near-identical (near, updated instead) one exists." });
+  .meta({
+    id: "Deduplication",
+    description:
+      "A memory not stored because an identical (exact) or near-identical (near, updated instead) one exists.",
+  });
 
 export const ackOut = z.object({ status: z.literal("ok") }).meta({ id: "AckResponse" });
 export const createMemoriesOut = ackOut.extend({ deduplicated: z.array(deduplicationOut).optional(), warnings });
 export const healthOut = z.object({ now: z.number().meta({ description: "Server time, Unix seconds." }) });
-export const forgetOut = z.object({ scanned: count, deleted: count, deleted_ids: z.array(z.string()), dry_run: z.boolean() });
+export const forgetOut = z.object({
+  scanned: count,
+  deleted: count,
+  deleted_ids: z.array(z.string()),
+  dry_run: z.boolean(),
+});
 
 export const historyEntryOut = z
   .object({
@@ -352,7 +384,12 @@ export function amsRecord(m: Memory): z.input<typeof memoryRecordOut> {
 }
 
 export function amsSearchResult(r: SearchResult): z.input<typeof searchResultOut> {
-  return { memories: r.hits.map(amsHit), total: r.total, next_offset: r.nextOffset, ...(r.warnings.length ? { warnings: r.warnings } : {}) };
+  return {
+    memories: r.hits.map(amsHit),
+    total: r.total,
+    next_offset: r.nextOffset,
+    ...(r.warnings.length ? { warnings: r.warnings } : {}),
+  };
 }
 
 export function amsHit(h: SearchHit): z.input<typeof memoryHitOut> {

@@ -28,7 +28,8 @@ export function crudRoutes(r: AppRouter): void {
       tag,
       summary: "Create or replace a memory by key",
       // The API answers 201 for create-or-upsert alike, as its document shows.
-      description: "Keyed by (agent_id, scope, key): a second write with the same key replaces the value. Answers 201 either way.",
+      description:
+        "Keyed by (agent_id, scope, key): a second write with the same key replaces the value. Answers 201 either way.",
       auth: "write",
       body: createCrudBody,
       status: 201,
@@ -39,9 +40,22 @@ export function crudRoutes(r: AppRouter): void {
 
   route(
     r,
-    { method: "get", path: "/api/memories", operationId: "listMemories", tag, summary: "List memories", auth: "read", query: listCrudQuery, response: crudListOut },
+    {
+      method: "get",
+      path: "/api/memories",
+      operationId: "listMemories",
+      tag,
+      summary: "List memories",
+      auth: "read",
+      query: listCrudQuery,
+      response: crudListOut,
+    },
     async (c, { query }) => {
-      const { memories } = await c.app.service.list(c.principal, { filter: crudFilter(query), limit: query.limit, offset: query.offset });
+      const { memories } = await c.app.service.list(c.principal, {
+        filter: crudFilter(query),
+        limit: query.limit,
+        offset: query.offset,
+      });
       return memories.map(crudRecord);
     },
   );
@@ -59,14 +73,28 @@ export function crudRoutes(r: AppRouter): void {
       response: crudListOut,
     },
     async (c, { body }) => {
-      const { memories } = await c.app.service.list(c.principal, { filter: crudFilter(body), contains: body.query, order: "updated_desc", limit: body.limit });
+      const { memories } = await c.app.service.list(c.principal, {
+        filter: crudFilter(body),
+        contains: body.query,
+        order: "updated_desc",
+        limit: body.limit,
+      });
       return memories.map(crudRecord);
     },
   );
 
   route(
     r,
-    { method: "get", path: "/api/memories/:id", operationId: "getMemory", tag, summary: "Get a memory", auth: "read", params: idPath, response: crudRecordOut },
+    {
+      method: "get",
+      path: "/api/memories/:id",
+      operationId: "getMemory",
+      tag,
+      summary: "Get a memory",
+      auth: "read",
+      params: idPath,
+      response: crudRecordOut,
+    },
     async (c, { params }) => crudRecord(await c.app.service.get(c.principal, params.id)),
   );
 
@@ -99,12 +127,23 @@ export function crudRoutes(r: AppRouter): void {
       body: updateCrudBody,
       response: crudRecordOut,
     },
-    async (c, { params, body }) => crudRecord((await c.app.service.update(c.principal, params.id, toCrudPatch(body))).memory),
+    async (c, { params, body }) =>
+      crudRecord((await c.app.service.update(c.principal, params.id, toCrudPatch(body))).memory),
   );
 
   route(
     r,
-    { method: "delete", path: "/api/memories/:id", operationId: "deleteMemory", tag, summary: "Delete a memory", auth: "write", params: idPath, status: 204, response: null },
+    {
+      method: "delete",
+      path: "/api/memories/:id",
+      operationId: "deleteMemory",
+      tag,
+      summary: "Delete a memory",
+      auth: "write",
+      params: idPath,
+      status: 204,
+      response: null,
+    },
     async (c, { params }) => {
       const removed = await c.app.service.remove(c.principal, [params.id]);
       if (!removed.length) throw AppError.notFound(`memory ${params.id}`);

@@ -9,9 +9,12 @@ import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 const agentId = z.string().min(1).max(256);
 const key = z.string().min(1).max(512);
 const value = z.string().trim().min(1, { message: "must not be empty" }).max(100_000);
-const metadata = jsonObject.refine((m) => m.tags === undefined || (Array.isArray(m.tags) && m.tags.every((t) => typeof t === "string")), {
+const metadata = jsonObject.refine(
+  (m) => m.tags === undefined || (Array.isArray(m.tags) && m.tags.every((t) => typeof t === "string")),
+  {
     message: "metadata.tags must be an array of strings",
-  });
+  },
+);
 /** An absolute expiry time (ISO-8601, before the year 10000), or null for none. */
 const ttl = isoTimestamp.refine((ms) => ms > Date.now(), { message: "must be in the future" }).nullable();
 
@@ -38,9 +41,12 @@ export const updateCrudBody = z.strictObject({
   memory_type: z.enum(MEMORY_TYPES).optional(),
 });
 
-const csv = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean));
+const csv = z.union([z.string(), z.array(z.string())]).transform((v) =>
+  (Array.isArray(v) ? v : [v])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 export const listCrudQuery = z.object({
   agent_id: agentId.optional(),

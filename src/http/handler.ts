@@ -84,7 +84,8 @@ export function route<
     let body: unknown;
     if (op.body) {
       const empty = c.req.headers.get("content-length") === "0" || c.req.body === null;
-      body = op.bodyOptional && empty ? parse(op.body, {}) : await readJson(c.req, op.body, c.app.config.MAX_BODY_BYTES);
+      body =
+        op.bodyOptional && empty ? parse(op.body, {}) : await readJson(c.req, op.body, c.app.config.MAX_BODY_BYTES);
     }
     const out = await handler({ ...c, principal }, { params, query, body: body as Out<B> });
     if (out instanceof Response) return out;

@@ -36,7 +36,8 @@ export function knowledgeRoutes(r: AppRouter): void {
       operationId: "ingest",
       tag,
       summary: "Extract memories from chat messages",
-      description: "Stores what is worth keeping (typed memories), with the entities, relations and topics found. Uses the configured LLM, or the offline extractor.",
+      description:
+        "Stores what is worth keeping (typed memories), with the entities, relations and topics found. Uses the configured LLM, or the offline extractor.",
       auth: "write",
       body: ingestBody,
       response: ingestOut,
@@ -58,8 +59,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: graphQueryBody,
       response: graphOut,
     },
-    async (c, { body }) =>
-      graphResponse(await c.app.knowledge.query(c.principal, graphRequest(body))),
+    async (c, { body }) => graphResponse(await c.app.knowledge.query(c.principal, graphRequest(body))),
   );
 
   route(
@@ -70,7 +70,8 @@ export function knowledgeRoutes(r: AppRouter): void {
       operationId: "think",
       tag,
       summary: "Answer a question from memory",
-      description: "Answers from the relevant memories and graph facts, citing memory ids. With `stream: true` the answer is server-sent events.",
+      description:
+        "Answers from the relevant memories and graph facts, citing memory ids. With `stream: true` the answer is server-sent events.",
       auth: "read",
       body: thinkBody,
       response: thinkOut,
@@ -109,17 +110,29 @@ export function knowledgeRoutes(r: AppRouter): void {
       operationId: "feedback",
       tag,
       summary: "Rate a memory",
-      description: "Positive feedback raises confidence (+0.15) and priority (+1), negative lowers them (-0.2, -1); under the threshold the memory is deleted.",
+      description:
+        "Positive feedback raises confidence (+0.15) and priority (+1), negative lowers them (-0.2, -1); under the threshold the memory is deleted.",
       auth: "write",
       body: feedbackBody,
       response: feedbackOut,
     },
-    async (c, { body }) => feedbackResponse(await c.app.knowledge.feedback(c.principal, body.memory_id, ratingOf(body), body.comment ?? null)),
+    async (c, { body }) =>
+      feedbackResponse(
+        await c.app.knowledge.feedback(c.principal, body.memory_id, ratingOf(body), body.comment ?? null),
+      ),
   );
 
   route(
     r,
-    { method: "get", path: "/v1/status", operationId: "status", tag, summary: "Memory statistics of the tenant", auth: "read", response: statsOut },
+    {
+      method: "get",
+      path: "/v1/status",
+      operationId: "status",
+      tag,
+      summary: "Memory statistics of the tenant",
+      auth: "read",
+      response: statsOut,
+    },
     async (c) => statsResponse(await c.app.knowledge.stats(c.principal)),
   );
 
@@ -131,7 +144,8 @@ export function knowledgeRoutes(r: AppRouter): void {
       operationId: "consolidate",
       tag,
       summary: "Consolidate now",
-      description: "Merges near-duplicate memories, purges expired ones and runs the forget policy when configured (the Cron Trigger does this on a schedule).",
+      description:
+        "Merges near-duplicate memories, purges expired ones and runs the forget policy when configured (the Cron Trigger does this on a schedule).",
       auth: "write",
       response: consolidationOut,
     },

@@ -2,7 +2,16 @@ import * as z from "zod";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import type { Entity } from "../store/graph-repo.ts";
 import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
-import type { FeedbackResult, GraphFact, GraphQuery, GraphResult, IngestResult, Rating, Stats, ThinkResult } from "../service/knowledge.ts";
+import type {
+  FeedbackResult,
+  GraphFact,
+  GraphQuery,
+  GraphResult,
+  IngestResult,
+  Rating,
+  Stats,
+  ThinkResult,
+} from "../service/knowledge.ts";
 import type { SearchHit } from "../service/memory-service.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";
@@ -10,7 +19,6 @@ import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut 
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 
 /** Wire schemas of edgemem's cognitive routes (ingest, graph query, think, feedback, status). */
-
 
 const owner = {
   namespace: label.nullish(),
@@ -59,7 +67,10 @@ export const feedbackBody = z
     helpful: z.boolean().optional(),
     comment: z.string().max(2000).nullish(),
   })
-  .refine((b) => b.rating !== undefined || b.helpful !== undefined, { message: "give rating (positive|negative) or helpful (boolean)", path: ["rating"] });
+  .refine((b) => b.rating !== undefined || b.helpful !== undefined, {
+    message: "give rating (positive|negative) or helpful (boolean)",
+    path: ["rating"],
+  });
 
 // ---------------------------------------------------------------------------------------------
 // Service → wire
@@ -78,7 +89,9 @@ export const factOutSchema = z
     object: entityOutSchema,
     source_memory_id: z.string().nullable(),
     valid_from: isoDate,
-    valid_to: isoDate.nullable().meta({ description: "When a newer contradicting fact closed this one; null while current." }),
+    valid_to: isoDate
+      .nullable()
+      .meta({ description: "When a newer contradicting fact closed this one; null while current." }),
     current: z.boolean(),
   })
   .meta({ id: "Relation" });
@@ -87,7 +100,14 @@ export const ingestOut = z.object({
   memories: z.array(memoryRecordOut),
   deduplicated: z.array(deduplicationOut),
   entities: z.array(z.object({ name: z.string(), type: z.enum(ENTITY_TYPES) })),
-  relations: z.array(z.object({ subject: z.string(), predicate: z.string(), object: z.string(), source_memory_id: z.string().nullable() })),
+  relations: z.array(
+    z.object({
+      subject: z.string(),
+      predicate: z.string(),
+      object: z.string(),
+      source_memory_id: z.string().nullable(),
+    }),
+  ),
   topics: z.array(z.string()),
   warnings: z.array(z.string()).optional(),
 });
@@ -128,7 +148,9 @@ export const statsOut = z.object({
   relations: z.object({ total: count, current: count }),
   sessions: count,
   feedback: count,
-  index: z.object({ pending: count, sent: count, indexed: count }).meta({ description: "Vector-index sync: rows not yet confirmed are pending or sent." }),
+  index: z
+    .object({ pending: count, sent: count, indexed: count })
+    .meta({ description: "Vector-index sync: rows not yet confirmed are pending or sent." }),
   last_consolidation: isoDate.nullable(),
   last_consolidation_result: z.record(z.string(), z.unknown()).nullable(),
 });
@@ -137,12 +159,18 @@ export const consolidationOut = z.object({ checked: count, merged: count, remove
 
 /** The filter of a request's `namespace` and `user_id` (either may be absent). */
 /** A think body as the service's question: namespace and user_id narrow the memories and facts consulted. */
-export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeof thinkBody>, "stream">): { question: string; limit: number; filter: MemoryFilter } {
+export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeof thinkBody>, "stream">): {
+  question: string;
+  limit: number;
+  filter: MemoryFilter;
+} {
   return { question: b.question, limit: b.limit, filter: ownerFilter(b) };
 }
 
 /** A graph query body as the service's query: namespace and user_id narrow the facts and memories seen. */
-export function graphRequest(b: Pick<z.output<typeof graphQueryBody>, "query" | "hops" | "include_history" | "limit" | "namespace" | "user_id">): GraphQuery {
+export function graphRequest(
+  b: Pick<z.output<typeof graphQueryBody>, "query" | "hops" | "include_history" | "limit" | "namespace" | "user_id">,
+): GraphQuery {
   return { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit, filter: ownerFilter(b) };
 }
 
@@ -201,14 +229,18 @@ export function feedbackResponse(r: FeedbackResult): z.input<typeof feedbackOut>
 
 /** `rating` (positive|negative) or engram's booleans (`helpful`, `positive`) as a rating. */
 export function ratingOf(b: { rating?: Rating; helpful?: boolean; positive?: boolean }): Rating {
-  return b.rating ?? (b.positive ?? b.helpful ? "positive" : "negative");
+  return b.rating ?? ((b.positive ?? b.helpful) ? "positive" : "negative");
 }
 
 export function citationOut(h: SearchHit): z.input<typeof citationOutSchema> {
-  return { memory_id: h.memory.id, text: h.memory.text, memory_type: h.memory.memory_type, score: Math.round(h.score * 1e6) / 1e6 };
+  return {
+    memory_id: h.memory.id,
+    text: h.memory.text,
+    memory_type: h.memory.memory_type,
+    score: Math.round(h.score * 1e6) / 1e6,
+  };
 }
 
 export function statsResponse(s: Stats): z.input<typeof statsOut> {
   return { ...s, last_consolidation: formatIsoOrNull(s.last_consolidation) };
 }
-

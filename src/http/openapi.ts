@@ -42,7 +42,9 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
     if (op.events) name(op.events, `${cap(op.operationId)}Event`);
   }
   const ref = (schema: z.ZodType) => ({ $ref: REF + registry.get(schema)!.id });
-  const { schemas } = z.toJSONSchema(registry, { uri: (id) => REF + id, io: "input", unrepresentable: "any" }) as { schemas: Record<string, Json> };
+  const { schemas } = z.toJSONSchema(registry, { uri: (id) => REF + id, io: "input", unrepresentable: "any" }) as {
+    schemas: Record<string, Json>;
+  };
   for (const s of Object.values(schemas)) {
     delete s.$schema;
     delete s.$id;
@@ -51,7 +53,10 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
   const paths: Record<string, Record<string, Json>> = {};
   for (const op of operations) {
     const parameters: Json[] = [];
-    for (const [where, obj] of [["path", op.params], ["query", op.query]] as const) {
+    for (const [where, obj] of [
+      ["path", op.params],
+      ["query", op.query],
+    ] as const) {
       if (!obj) continue;
       for (const [name, field] of Object.entries(obj.shape as Record<string, z.ZodType>)) {
         const schema = jsonSchemaOf(field);
@@ -71,11 +76,19 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
     if (op.response) {
       ok.content = {
         "application/json": { schema: ref(op.response) },
-        ...(op.events ? { "text/event-stream": { schema: ref(op.events), description: "With stream: true, one JSON event per `data:` line." } } : {}),
+        ...(op.events
+          ? {
+              "text/event-stream": {
+                schema: ref(op.events),
+                description: "With stream: true, one JSON event per `data:` line.",
+              },
+            }
+          : {}),
       };
     }
     const responses: Json = { [String(op.status ?? (op.response ? 200 : 204))]: ok };
-    for (const [status, description] of Object.entries(errorStatuses(op))) responses[status] = { description, content: error };
+    for (const [status, description] of Object.entries(errorStatuses(op)))
+      responses[status] = { description, content: error };
     responses.default = { description: "Any other error (5xx: upstream LLM or internal).", content: error };
     const operation: Json = {
       operationId: op.operationId,
@@ -84,7 +97,9 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
       ...(op.description ? { description: op.description } : {}),
       security: op.auth === "open" ? [] : [{ bearerAuth: [] }],
       ...(parameters.length ? { parameters } : {}),
-      ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { "application/json": { schema: ref(op.body) } } } } : {}),
+      ...(op.body
+        ? { requestBody: { required: !op.bodyOptional, content: { "application/json": { schema: ref(op.body) } } } }
+        : {}),
       responses,
     };
     (paths[openApiPath(op.path)] ??= {})[op.method] = operation;
@@ -107,7 +122,8 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
           type: "http",
           scheme: "bearer",
           bearerFormat: "JWT",
-          description: "The tenant comes from the token's tenant claim; scope memory:read or memory:write (none: both). Not needed when AUTH_MODE=none.",
+          description:
+            "The tenant comes from the token's tenant claim; scope memory:read or memory:write (none: both). Not needed when AUTH_MODE=none.",
         },
       },
     },
@@ -135,7 +151,8 @@ function collectNamed(schema: z.ZodType, found: (s: z.ZodType, id: string) => vo
   if (typeof id === "string") found(schema, id);
   const def = (schema as unknown as { _zod: { def: Record<string, unknown> } })._zod.def;
   for (const v of Object.values(def)) {
-    const children = v instanceof z.ZodType ? [v] : Array.isArray(v) ? v : v && typeof v === "object" ? Object.values(v) : [];
+    const children =
+      v instanceof z.ZodType ? [v] : Array.isArray(v) ? v : v && typeof v === "object" ? Object.values(v) : [];
     for (const c of children) if (c instanceof z.ZodType) collectNamed(c, found, seen);
   }
 }

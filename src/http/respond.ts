@@ -10,7 +10,9 @@ export const errorOut = z
     message: z.string(),
     detail: z.string().meta({ description: "The message again, where FastAPI clients (AMS's) read it." }),
     issues: z
-      .array(z.object({ field: z.string().meta({ description: "Dotted path, e.g. memories.0.text" }), message: z.string() }))
+      .array(
+        z.object({ field: z.string().meta({ description: "Dotted path, e.g. memories.0.text" }), message: z.string() }),
+      )
       .optional()
       .meta({ description: "Each invalid field (validation_error)." }),
   })
@@ -74,7 +76,9 @@ export async function readJson<S extends z.ZodType>(req: Request, schema: S, max
 export function rejectUnpairedSurrogates(data: unknown): void {
   const field = unpairedSurrogatePath(data);
   if (field !== null) {
-    throw AppError.validation([{ field, message: "must be valid Unicode: an unpaired surrogate (\\ud800-\\udfff) cannot be stored" }]);
+    throw AppError.validation([
+      { field, message: "must be valid Unicode: an unpaired surrogate (\\ud800-\\udfff) cannot be stored" },
+    ]);
   }
 }
 
@@ -94,7 +98,8 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S
 function toIssues(i: z.core.$ZodIssue): ErrorIssue[] {
   if (i.code === "invalid_union") {
     const meant = i.errors.filter((errs) => !errs.some((e) => e.code === "invalid_type" && e.path.length === 0));
-    if (meant.length === 1 && meant[0]!.length) return meant[0]!.flatMap((e) => toIssues({ ...e, path: [...i.path, ...e.path] }));
+    if (meant.length === 1 && meant[0]!.length)
+      return meant[0]!.flatMap((e) => toIssues({ ...e, path: [...i.path, ...e.path] }));
   }
   return [toIssue(i)];
 }

@@ -45,13 +45,15 @@ export function workingMemoryRoutes(r: AppRouter): void {
       operationId: "getWorkingMemory",
       tag,
       summary: "Get a session's working memory",
-      description: "With model_name or context_window_max, the oldest messages beyond the window are left out and the usage percentages filled in.",
+      description:
+        "With model_name or context_window_max, the oldest messages beyond the window are left out and the usage percentages filled in.",
       auth: "read",
       params: sessionPath,
       query: getSessionQuery,
       response: workingMemoryOut,
     },
-    async (c, { params, query }) => workingMemoryResponse(await c.app.sessions.get(c.principal, params.session_id, query, query)),
+    async (c, { params, query }) =>
+      workingMemoryResponse(await c.app.sessions.get(c.principal, params.session_id, query, query)),
   );
 
   route(
@@ -72,11 +74,15 @@ export function workingMemoryRoutes(r: AppRouter): void {
     },
     async (c, { params, query, body }) => {
       if (body.session_id && body.session_id !== params.session_id) {
-        throw new AppError("validation_error", `session_id in the body (${body.session_id}) differs from the path (${params.session_id})`, [
-          { field: "session_id", message: "must match the session id in the path" },
-        ]);
+        throw new AppError(
+          "validation_error",
+          `session_id in the body (${body.session_id}) differs from the path (${params.session_id})`,
+          [{ field: "session_id", message: "must match the session id in the path" }],
+        );
       }
-      return workingMemoryResponse(await c.app.sessions.put(c.principal, params.session_id, toSessionInput(body, query), query));
+      return workingMemoryResponse(
+        await c.app.sessions.put(c.principal, params.session_id, toSessionInput(body, query), query),
+      );
     },
   );
 

@@ -30,7 +30,9 @@ const contextWindow = z.number().int().min(1).max(100_000_000);
 
 const message = z.object({
   id: memoryId.nullish(),
-  role: z.enum(MESSAGE_ROLES, { error: (i) => `unknown role ${JSON.stringify(i.input)}; expected one of ${MESSAGE_ROLES.join(", ")}` }),
+  role: z.enum(MESSAGE_ROLES, {
+    error: (i) => `unknown role ${JSON.stringify(i.input)}; expected one of ${MESSAGE_ROLES.join(", ")}`,
+  }),
   content: z
     .string()
     .max(100_000)
@@ -44,10 +46,16 @@ export const workingMemoryBody = z.object({
   namespace: label.nullish(),
   user_id: label.nullish(),
   messages: z.array(message).max(MAX_SESSION_MESSAGES).default([]),
-  memories: z.array(memoryRecordInput.extend({ persisted_at: timestamp.nullish() })).max(100).default([]),
+  memories: z
+    .array(memoryRecordInput.extend({ persisted_at: timestamp.nullish() }))
+    .max(100)
+    .default([]),
   context: z.string().max(200_000).nullish(),
   data: jsonObject.nullish(),
-  long_term_memory_strategy: z.looseObject({ strategy: z.string().min(1).max(64) }).superRefine(checkJsonBounds).nullish(),
+  long_term_memory_strategy: z
+    .looseObject({ strategy: z.string().min(1).max(64) })
+    .superRefine(checkJsonBounds)
+    .nullish(),
   ttl_seconds: z.number().int().positive().max(TEN_YEARS_SECONDS).nullish(),
 });
 
@@ -99,7 +107,10 @@ export const promptBody = z.object({
 // ---------------------------------------------------------------------------------------------
 // Wire → service
 
-export function toSessionInput(b: z.output<typeof workingMemoryBody>, q: z.output<typeof putSessionQuery>): SessionInput {
+export function toSessionInput(
+  b: z.output<typeof workingMemoryBody>,
+  q: z.output<typeof putSessionQuery>,
+): SessionInput {
   const namespace = b.namespace ?? q.namespace ?? null;
   return {
     namespace,
@@ -110,7 +121,10 @@ export function toSessionInput(b: z.output<typeof workingMemoryBody>, q: z.outpu
       content: m.content,
       created_at: m.created_at ?? undefined,
     })),
-    memories: b.memories.map((m) => ({ ...toNewMemory(m, Date.now(), namespace ?? undefined), persisted_at: m.persisted_at ?? null })),
+    memories: b.memories.map((m) => ({
+      ...toNewMemory(m, Date.now(), namespace ?? undefined),
+      persisted_at: m.persisted_at ?? null,
+    })),
     context: b.context ?? null,
     data: b.data ?? null,
     long_term_memory_strategy: b.long_term_memory_strategy ?? null,
@@ -154,7 +168,9 @@ export const workingMemoryOut = z
     session_id: z.string(),
     namespace: z.string().nullable(),
     user_id: z.string().nullable(),
-    messages: z.array(z.object({ id: z.string(), role: z.enum(MESSAGE_ROLES), content: z.string(), created_at: isoDate })),
+    messages: z.array(
+      z.object({ id: z.string(), role: z.enum(MESSAGE_ROLES), content: z.string(), created_at: isoDate }),
+    ),
     memories: z.array(memoryRecordOut),
     data: z.record(z.string(), z.unknown()).nullable(),
     context: z.string().nullable().meta({ description: "The summary of older messages." }),
@@ -188,7 +204,12 @@ export function workingMemoryResponse(v: SessionView): z.input<typeof workingMem
     session_id: s.session_id,
     namespace: s.namespace,
     user_id: s.user_id,
-    messages: s.messages.map((m) => ({ id: m.id, role: m.role, content: m.content, created_at: formatIso(m.created_at) })),
+    messages: s.messages.map((m) => ({
+      id: m.id,
+      role: m.role,
+      content: m.content,
+      created_at: formatIso(m.created_at),
+    })),
     memories: s.memories.map(amsRecord),
     data: s.data,
     context: s.context,

@@ -32,7 +32,12 @@ import {
   thinkResponse,
 } from "../http/knowledge-schemas.ts";
 import { errorResponse, readBody, rejectUnpairedSurrogates } from "../http/respond.ts";
-import { promptResponse, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../http/working-memory-schemas.ts";
+import {
+  promptResponse,
+  toSessionInput,
+  workingMemoryBody,
+  workingMemoryResponse,
+} from "../http/working-memory-schemas.ts";
 import { errorMessage } from "../log.ts";
 import type { Principal } from "../service/memory-service.ts";
 import { VERSION } from "../version.ts";
@@ -72,20 +77,25 @@ function parseJsonOrNull(body: Uint8Array): unknown {
 
 /** A tool's result: the JSON as text (every host shows it) and as structured content. */
 function result(body: unknown): CallToolResult {
-  return { content: [{ type: "text", text: JSON.stringify(body) }], structuredContent: body as Record<string, unknown> };
+  return {
+    content: [{ type: "text", text: JSON.stringify(body) }],
+    structuredContent: body as Record<string, unknown>,
+  };
 }
 
 /** A failure the model can read and act on; the request itself succeeds (MCP tool-error convention). */
 function toolError(e: unknown, app: AppDeps): CallToolResult {
   const err = e instanceof AppError ? e : null;
   if (!err) app.log.error("mcp tool failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-  const issues = err?.issues.length ? ` (${err.issues.map((i) => `${i.field || "arguments"}: ${i.message}`).join("; ")})` : "";
+  const issues = err?.issues.length
+    ? ` (${err.issues.map((i) => `${i.field || "arguments"}: ${i.message}`).join("; ")})`
+    : "";
   const text = err ? `${err.code}: ${err.message}${issues}` : "internal_error: internal error";
   return { isError: true, content: [{ type: "text", text }] };
 }
 
 const ISO_DATES =
-  "Date filters take ISO 8601 strings or Unix seconds with gt, gte, lt, lte, eq, ne or between ([from, to]), e.g. {\"gte\": \"2025-01-01T00:00:00Z\"}.";
+  'Date filters take ISO 8601 strings or Unix seconds with gt, gte, lt, lte, eq, ne or between ([from, to]), e.g. {"gte": "2025-01-01T00:00:00Z"}.';
 const FILTERS =
   "Tag filters (session_id, namespace, topics, entities, user_id, memory_type, agent_id) take {eq}, {ne}, {any: [...]} or {all: [...]}.";
 
@@ -161,8 +171,17 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     async (b) => {
       checkBatch(b.memories, app.config.MAX_BATCH);
       const now = Date.now();
-      const res = await service.create(principal, b.memories.map((m) => toNewMemory(m, now)), { dedup: b.deduplicate ?? undefined });
-      return { status: "ok", memory_ids: res.memories.map((m) => m.id), deduplicated: res.deduplicated, ...(res.warnings.length ? { warnings: res.warnings } : {}) };
+      const res = await service.create(
+        principal,
+        b.memories.map((m) => toNewMemory(m, now)),
+        { dedup: b.deduplicate ?? undefined },
+      );
+      return {
+        status: "ok",
+        memory_ids: res.memories.map((m) => m.id),
+        deduplicated: res.deduplicated,
+        ...(res.warnings.length ? { warnings: res.warnings } : {}),
+      };
     },
   );
 
@@ -248,14 +267,29 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
       context_window_max: z.number().int().min(1).max(100_000_000).nullish(),
     }),
     async (b) => {
-      const sel = { namespace: b.namespace ?? undefined, user_id: b.user_id ?? undefined, recent_messages_limit: b.recent_messages_limit ?? undefined };
+      const sel = {
+        namespace: b.namespace ?? undefined,
+        user_id: b.user_id ?? undefined,
+        recent_messages_limit: b.recent_messages_limit ?? undefined,
+      };
       try {
         return workingMemoryResponse(
-          await sessions.get(principal, b.session_id, sel, { model_name: b.model_name ?? undefined, context_window_max: b.context_window_max ?? undefined }),
+          await sessions.get(principal, b.session_id, sel, {
+            model_name: b.model_name ?? undefined,
+            context_window_max: b.context_window_max ?? undefined,
+          }),
         );
       } catch (e) {
         if (e instanceof AppError && e.code === "not_found") {
-          return { session_id: b.session_id, namespace: b.namespace ?? null, user_id: b.user_id ?? null, messages: [], memories: [], context: null, data: null };
+          return {
+            session_id: b.session_id,
+            namespace: b.namespace ?? null,
+            user_id: b.user_id ?? null,
+            messages: [],
+            memories: [],
+            context: null,
+            data: null,
+          };
         }
         throw e;
       }
@@ -275,7 +309,8 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     WRITE_SCOPE,
     "Change fields of a long-term memory; fields not given stay as they are. Use it when the user corrects or updates something remembered. event_date takes ISO 8601 (call get_current_datetime for relative dates).",
     patchMemoryBody.extend({ memory_id: memoryId }),
-    async ({ memory_id, ...patch }) => amsRecord((await service.update(principal, memory_id, toPatch(patch, Date.now()))).memory),
+    async ({ memory_id, ...patch }) =>
+      amsRecord((await service.update(principal, memory_id, toPatch(patch, Date.now()))).memory),
   );
 
   tool(

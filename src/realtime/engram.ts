@@ -8,7 +8,16 @@ import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import { formatIso } from "../domain/stored-values.ts";
 import { amsRecord, label, memoryId } from "../http/ams-schemas.ts";
-import { feedbackResponse, graphRequest, graphResponse, ingestResponse, ratingOf, statsResponse, thinkRequest, thinkSources } from "../http/knowledge-schemas.ts";
+import {
+  feedbackResponse,
+  graphRequest,
+  graphResponse,
+  ingestResponse,
+  ratingOf,
+  statsResponse,
+  thinkRequest,
+  thinkSources,
+} from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
 import { frameId } from "./frame.ts";
 import type { DomainEvent } from "../service/events.ts";
@@ -43,7 +52,13 @@ const payloads = {
     memory_type: z.enum(MEMORY_TYPES).nullish(),
     ...owner,
   }),
-  think: z.object({ question: text.max(10_000).optional(), query: text.max(10_000).optional(), limit: z.number().int().min(1).max(50).default(8), ...owner })
+  think: z
+    .object({
+      question: text.max(10_000).optional(),
+      query: text.max(10_000).optional(),
+      limit: z.number().int().min(1).max(50).default(8),
+      ...owner,
+    })
     .refine((p) => p.question ?? p.query, { message: "give question", path: ["question"] }),
   feedback: z
     .object({
@@ -54,7 +69,10 @@ const payloads = {
       comment: z.string().max(2000).nullish(),
     })
     // Presence, not truth: `positive: false` is a (negative) rating.
-    .refine((p) => p.rating !== undefined || p.positive !== undefined || p.helpful !== undefined, { message: "give rating (positive|negative) or positive (boolean)", path: ["rating"] }),
+    .refine((p) => p.rating !== undefined || p.positive !== undefined || p.helpful !== undefined, {
+      message: "give rating (positive|negative) or positive (boolean)",
+      path: ["rating"],
+    }),
   query: z.object({
     query: text.max(1000),
     hops: z.number().int().min(1).max(2).default(2),
@@ -65,7 +83,15 @@ const payloads = {
   }),
   ingest: z.object({
     messages: z
-      .array(z.object({ role: z.enum(MESSAGE_ROLES), content: z.string().max(100_000).refine((s) => s.trim().length > 0, { message: "must not be empty" }) }))
+      .array(
+        z.object({
+          role: z.enum(MESSAGE_ROLES),
+          content: z
+            .string()
+            .max(100_000)
+            .refine((s) => s.trim().length > 0, { message: "must not be empty" }),
+        }),
+      )
       .min(1)
       .max(1000),
     ...owner,
@@ -78,7 +104,11 @@ export type EngramCommand = keyof typeof payloads;
 const WRITES = new Set(["remember", "ingest", "feedback"]);
 export const ENGRAM_COMMANDS = Object.keys(payloads) as EngramCommand[];
 
-const frame = z.object({ command: z.string().min(1), payload: z.unknown().optional(), id: z.union([z.string(), z.number()]).optional() });
+const frame = z.object({
+  command: z.string().min(1),
+  payload: z.unknown().optional(),
+  id: z.union([z.string(), z.number()]).optional(),
+});
 
 /** A reply frame to send. */
 export type Send = (frame: Record<string, unknown>) => void;
@@ -99,16 +129,31 @@ export async function handleEngram(raw: unknown, app: AppDeps, p: Principal, sen
       throw new AppError("bad_request", `unknown command '${command}'; expected one of ${ENGRAM_COMMANDS.join(", ")}`);
     }
     if (WRITES.has(command)) requireScope(p, WRITE_SCOPE);
-    const data = await run(command as EngramCommand, f.data.payload ?? {}, app, p, (token) => reply({ status: "streaming", data: { token } }));
+    const data = await run(command as EngramCommand, f.data.payload ?? {}, app, p, (token) =>
+      reply({ status: "streaming", data: { token } }),
+    );
     reply({ status: "ok", data });
   } catch (e) {
     const err = e instanceof AppError ? e : null;
     if (!err) app.log.error("engram command failed", { command, error: e instanceof Error ? e.message : String(e) });
-    reply({ status: "error", error: { code: errorCode(err), message: err?.message ?? "internal error", issues: err?.issues.length ? err.issues : undefined } });
+    reply({
+      status: "error",
+      error: {
+        code: errorCode(err),
+        message: err?.message ?? "internal error",
+        issues: err?.issues.length ? err.issues : undefined,
+      },
+    });
   }
 }
 
-async function run(command: EngramCommand, raw: unknown, app: AppDeps, p: Principal, token: (t: string) => void): Promise<unknown> {
+async function run(
+  command: EngramCommand,
+  raw: unknown,
+  app: AppDeps,
+  p: Principal,
+  token: (t: string) => void,
+): Promise<unknown> {
   switch (command) {
     case "remember": {
       const b = parse(payloads.remember, raw);

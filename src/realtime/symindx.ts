@@ -82,12 +82,23 @@ const envelope = z.object({
 type Envelope = z.output<typeof envelope>;
 
 const instructionText = z.string().trim().min(1, { message: "must not be empty" }).max(10_000);
-const chatData = z.object({ message: z.string().trim().min(1, { message: "must not be empty" }).max(10_000), conversationId: z.string().max(256).optional() });
+const chatData = z.object({
+  message: z.string().trim().min(1, { message: "must not be empty" }).max(10_000),
+  conversationId: z.string().max(256).optional(),
+});
 // The seed's `instruction`, or the skill server's `command` (websocket-server.ts `handleCommand`).
 const commandData = z
-  .object({ instruction: instructionText.optional(), command: instructionText.optional(), parameters: jsonObject.optional() })
+  .object({
+    instruction: instructionText.optional(),
+    command: instructionText.optional(),
+    parameters: jsonObject.optional(),
+  })
   .refine((d) => d.instruction ?? d.command, { message: "give instruction (or command)", path: ["instruction"] });
-const agentCommandData = z.object({ agentId: z.string().min(1).max(256).optional(), command: instructionText, parameters: jsonObject.optional() });
+const agentCommandData = z.object({
+  agentId: z.string().min(1).max(256).optional(),
+  command: instructionText,
+  parameters: jsonObject.optional(),
+});
 const authData = z.object({ token: z.string().min(1).max(16_384), userId: z.string().max(256).optional() });
 const subscribeData = z.object({
   events: z.array(z.string().min(1).max(64)).max(50).optional(),
@@ -97,7 +108,10 @@ const subscribeData = z.object({
   filter: z.object({ minImportance: z.number().min(0).max(1).optional() }).optional(),
 });
 const batchData = z.object({ messages: z.array(z.unknown()).min(1).max(50) });
-const conversationData = z.object({ conversationId: z.string().min(1).max(256), agents: z.array(z.string().max(256)).max(50).optional() });
+const conversationData = z.object({
+  conversationId: z.string().min(1).max(256),
+  agents: z.array(z.string().max(256)).max(50).optional(),
+});
 const handoffData = z.object({
   fromAgent: z.string().min(1).max(256),
   toAgent: z.string().min(1).max(256),
@@ -128,9 +142,19 @@ export interface SymindxContext {
 
 const now = () => new Date().toISOString();
 
-export function symindxError(code: string, message: string, id?: string | number, details?: unknown): Record<string, unknown> {
+export function symindxError(
+  code: string,
+  message: string,
+  id?: string | number,
+  details?: unknown,
+): Record<string, unknown> {
   // `error` (a string) is where the runtime's own clients read it (index.ts, websocket-server.ts).
-  const frame: Record<string, unknown> = { type: "error", error: message, data: { code, message, details: details ?? null }, timestamp: now() };
+  const frame: Record<string, unknown> = {
+    type: "error",
+    error: message,
+    data: { code, message, details: details ?? null },
+    timestamp: now(),
+  };
   if (id !== undefined) frame.id = id;
   return frame;
 }
@@ -140,17 +164,33 @@ export async function handleSymindx(raw: unknown, ctx: SymindxContext, send: Sen
   const env = envelope.safeParse(raw);
   if (!env.success) {
     const issue = env.error.issues[0]!;
-    send(symindxError("INVALID_MESSAGE", "Message format is invalid", frameId(raw), `${issue.path.join(".") || "message"}: ${issue.message}`));
+    send(
+      symindxError(
+        "INVALID_MESSAGE",
+        "Message format is invalid",
+        frameId(raw),
+        `${issue.path.join(".") || "message"}: ${issue.message}`,
+      ),
+    );
     return;
   }
   const m = env.data;
-  const reply: Reply = (type, data, top) => send({ ...(m.id === undefined ? {} : { id: m.id }), type, ...top, data, timestamp: now() });
+  const reply: Reply = (type, data, top) =>
+    send({ ...(m.id === undefined ? {} : { id: m.id }), type, ...top, data, timestamp: now() });
   try {
     await run(m, ctx, reply, send);
   } catch (e) {
     const err = e instanceof AppError ? e : null;
-    if (!err) ctx.app.log.error("symindx message failed", { type: m.type, error: e instanceof Error ? e.message : String(e) });
-    const code = err?.code === "unauthorized" || err?.code === "forbidden" ? "UNAUTHORIZED" : err?.code === "not_found" && /agent/.test(err.message) ? "AGENT_NOT_FOUND" : err ? "INVALID_MESSAGE" : "INTERNAL_ERROR";
+    if (!err)
+      ctx.app.log.error("symindx message failed", { type: m.type, error: e instanceof Error ? e.message : String(e) });
+    const code =
+      err?.code === "unauthorized" || err?.code === "forbidden"
+        ? "UNAUTHORIZED"
+        : err?.code === "not_found" && /agent/.test(err.message)
+          ? "AGENT_NOT_FOUND"
+          : err
+            ? "INVALID_MESSAGE"
+            : "INTERNAL_ERROR";
     send(symindxError(code, err?.message ?? "internal error", m.id, err?.issues.length ? err.issues : undefined));
   }
 }
@@ -195,7 +235,11 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       const commandId = newCommandId();
       const agent = m.targetAgent ?? m.agentId;
       const result = await command(ctx, (d.instruction ?? d.command)!, agent);
-      reply("command_result", { commandId, status: "completed", result, executionTime: Date.now() - started }, agent ? { agentId: agent } : {});
+      reply(
+        "command_result",
+        { commandId, status: "completed", result, executionTime: Date.now() - started },
+        agent ? { agentId: agent } : {},
+      );
       return;
     }
     case "action": {
@@ -209,7 +253,15 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       reply("command_response", { commandId, status: "completed" });
       ctx.broadcast({
         type: "command_update",
-        data: { id: commandId, agentId: agent ?? null, instruction, status: "completed", progress: 100, result, executionTime: Date.now() - started },
+        data: {
+          id: commandId,
+          agentId: agent ?? null,
+          instruction,
+          status: "completed",
+          progress: 100,
+          result,
+          executionTime: Date.now() - started,
+        },
         timestamp: now(),
       });
       return;
@@ -217,7 +269,13 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
     case "agent.command": {
       const d = parse(agentCommandData, m.data ?? {});
       const result = await command(ctx, d.command, d.agentId);
-      reply("agent.command.result", { agentId: d.agentId ?? null, command: d.command, success: true, result, timestamp: now() });
+      reply("agent.command.result", {
+        agentId: d.agentId ?? null,
+        command: d.command,
+        success: true,
+        result,
+        timestamp: now(),
+      });
       return;
     }
     case "auth": {
@@ -227,7 +285,8 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       const d = parse(authData, m.data ?? {});
       if (app.config.AUTH_MODE !== "none") {
         const q = await verifyToken(d.token, app.config);
-        if (q.tenant !== p.tenant) throw new AppError("unauthorized", "the token is for another tenant; a socket's tenant never changes");
+        if (q.tenant !== p.tenant)
+          throw new AppError("unauthorized", "the token is for another tenant; a socket's tenant never changes");
       }
       reply("auth.success", { authenticated: true, userId: d.userId ?? p.subject, timestamp: now() });
       return;
@@ -236,13 +295,17 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
     case "unsubscribe": {
       const d = parse(subscribeData, m.data ?? {});
       const names = [...(d.events ?? []), ...(d.stream ? [d.stream] : [])];
-      if (!names.length && !d.channel) throw AppError.validation([{ field: "data.events", message: "give events, a stream or a channel" }]);
+      if (!names.length && !d.channel)
+        throw AppError.validation([{ field: "data.events", message: "give events, a stream or a channel" }]);
       const add = m.type === "subscribe";
       const events = new Set(ctx.subscription.events);
-      for (const n of names) (add ? events.add(n) : events.delete(n));
+      for (const n of names) add ? events.add(n) : events.delete(n);
       const channels = new Set(ctx.subscription.channels ?? []);
-      if (d.channel) (add ? channels.add(d.channel) : channels.delete(d.channel));
-      const next: Subscription = { events: [...events], minImportance: d.filter?.minImportance ?? ctx.subscription.minImportance };
+      if (d.channel) add ? channels.add(d.channel) : channels.delete(d.channel);
+      const next: Subscription = {
+        events: [...events],
+        minImportance: d.filter?.minImportance ?? ctx.subscription.minImportance,
+      };
       if (channels.size) next.channels = [...channels];
       ctx.setSubscription(next);
       // websocket-server.ts answers `{type: "subscribed", channel}`: the channel at the top level.
@@ -251,14 +314,23 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
     }
     case "status": {
       const stats = statsResponse(await app.knowledge.stats(p));
-      reply("status_update", { agentId: m.targetAgent ?? null, status: "active", queueLength: 0, uptime: Date.now() - ctx.startedAt, memory: stats });
+      reply("status_update", {
+        agentId: m.targetAgent ?? null,
+        status: "active",
+        queueLength: 0,
+        uptime: Date.now() - ctx.startedAt,
+        memory: stats,
+      });
       return;
     }
     case "batch": {
       const d = parse(batchData, m.data ?? {});
       // The seed's batches are flat; a nested one would multiply the work one frame can ask for.
       const nested = d.messages.findIndex(isBatch);
-      if (nested >= 0) throw AppError.validation([{ field: `data.messages.${nested}.type`, message: "a batch cannot contain a batch" }]);
+      if (nested >= 0)
+        throw AppError.validation([
+          { field: `data.messages.${nested}.type`, message: "a batch cannot contain a batch" },
+        ]);
       // In order: each message gets its own reply, as if sent one by one.
       for (const inner of d.messages) await handleSymindx(inner, ctx, send);
       return;
@@ -272,18 +344,36 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       ctx.setRooms([...rooms]);
       const others = ctx.toRoom(d.conversationId, {
         type: "event",
-        data: { eventType: m.type === "join_conversation" ? "participant_joined" : "participant_left", conversationId: d.conversationId, userId: p.subject },
+        data: {
+          eventType: m.type === "join_conversation" ? "participant_joined" : "participant_left",
+          conversationId: d.conversationId,
+          userId: p.subject,
+        },
         timestamp: now(),
       });
-      reply(m.type === "join_conversation" ? "conversation_joined" : "conversation_left", { conversationId: d.conversationId, agents: d.agents ?? [], otherParticipants: others });
+      reply(m.type === "join_conversation" ? "conversation_joined" : "conversation_left", {
+        conversationId: d.conversationId,
+        agents: d.agents ?? [],
+        otherParticipants: others,
+      });
       return;
     }
     case "agent_handoff": {
       const d = parse(handoffData, m.data ?? {});
       requireScope(p, WRITE_SCOPE);
       // Recorded in the conversation: a system message in its working-memory session.
-      await recordInSession(ctx, d.conversationId, `Agent handoff from ${d.fromAgent} to ${d.toAgent}${d.reason ? `: ${d.reason}` : ""}`);
-      const data = { eventType: "agent_handoff", conversationId: d.conversationId, fromAgent: d.fromAgent, toAgent: d.toAgent, reason: d.reason ?? null };
+      await recordInSession(
+        ctx,
+        d.conversationId,
+        `Agent handoff from ${d.fromAgent} to ${d.toAgent}${d.reason ? `: ${d.reason}` : ""}`,
+      );
+      const data = {
+        eventType: "agent_handoff",
+        conversationId: d.conversationId,
+        fromAgent: d.fromAgent,
+        toAgent: d.toAgent,
+        reason: d.reason ?? null,
+      };
       ctx.toRoom(d.conversationId, { type: "event", data, timestamp: now() });
       reply("agent_handoff", { ...data, status: "completed" });
       return;
@@ -297,7 +387,10 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       return;
     }
     default:
-      throw new AppError("bad_request", `unknown message type '${m.type}'; expected one of ${SYMINDX_TYPES.join(", ")}`);
+      throw new AppError(
+        "bad_request",
+        `unknown message type '${m.type}'; expected one of ${SYMINDX_TYPES.join(", ")}`,
+      );
   }
 }
 
@@ -305,7 +398,12 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
 function chatInput(m: Envelope): unknown {
   if (typeof m.data === "string") return { message: m.data };
   if (m.data === undefined || m.data === null) return { message: m.message };
-  if (typeof m.data === "object" && !Array.isArray(m.data) && (m.data as { message?: unknown }).message === undefined && m.message !== undefined) {
+  if (
+    typeof m.data === "object" &&
+    !Array.isArray(m.data) &&
+    (m.data as { message?: unknown }).message === undefined &&
+    m.message !== undefined
+  ) {
     return { ...m.data, message: m.message };
   }
   return m.data;
@@ -402,8 +500,16 @@ async function command(ctx: SymindxContext, instruction: string, agent: string |
 const answerOf = ({ answer, citations }: { answer: string; citations: unknown[] }) => ({ answer, citations });
 
 /** Think over the agent's memories (all the tenant's without one); `chunks`: streamed answer pieces. */
-async function think(ctx: SymindxContext, question: string, agent: string | undefined): Promise<{ answer: string; citations: unknown[]; chunks: number }> {
-  const res = await ctx.app.knowledge.think(ctx.principal, { question, limit: 8, filter: agent ? { agent_id: { eq: agent } } : {} });
+async function think(
+  ctx: SymindxContext,
+  question: string,
+  agent: string | undefined,
+): Promise<{ answer: string; citations: unknown[]; chunks: number }> {
+  const res = await ctx.app.knowledge.think(ctx.principal, {
+    question,
+    limit: 8,
+    filter: agent ? { agent_id: { eq: agent } } : {},
+  });
   let answer = "";
   let chunks = 0;
   for await (const t of res.answer) {
@@ -419,11 +525,27 @@ async function think(ctx: SymindxContext, question: string, agent: string | unde
  * frames for sockets subscribed to a memory channel; session changes for sockets in that
  * conversation (a working-memory session).
  */
-export function symindxEvents(e: DomainEvent & { seq: number }, s: Subscription, rooms: string[]): Record<string, unknown>[] {
+export function symindxEvents(
+  e: DomainEvent & { seq: number },
+  s: Subscription,
+  rooms: string[],
+): Record<string, unknown>[] {
   const timestamp = formatIso(e.at);
   if (!("memory" in e)) {
     if (!rooms.includes(e.session.session_id)) return [];
-    return [{ type: "event", data: { eventType: "conversation_update", action: e.type, conversationId: e.session.session_id, ...e.session, seq: e.seq }, timestamp }];
+    return [
+      {
+        type: "event",
+        data: {
+          eventType: "conversation_update",
+          action: e.type,
+          conversationId: e.session.session_id,
+          ...e.session,
+          seq: e.seq,
+        },
+        timestamp,
+      },
+    ];
   }
   const importance = e.memory.priority / 10;
   if (importance < s.minImportance) return [];
@@ -437,7 +559,8 @@ export function symindxEvents(e: DomainEvent & { seq: number }, s: Subscription,
     seq: e.seq,
   };
   const out: Record<string, unknown>[] = [];
-  if (s.events.includes("memory_update") || s.events.includes("*")) out.push({ type: "event", data: { eventType: "memory_update", ...change }, timestamp });
+  if (s.events.includes("memory_update") || s.events.includes("*"))
+    out.push({ type: "event", data: { eventType: "memory_update", ...change }, timestamp });
   if (s.channels?.some((c) => MEMORY_CHANNELS.includes(c))) {
     // ThoughtStream.tsx shows `data.type` as the entry's kind and `data.id` as its key.
     out.push({ type: "memory_update", data: { id: e.memory.id, type: "memory", timestamp, ...change }, timestamp });

@@ -19,7 +19,11 @@ const RATE_WINDOW_MS = 10_000;
 /** The Worker passes the verified principal to the hub in this header (the hub is not publicly routable). */
 export const PRINCIPAL_HEADER = "x-edgemem-principal";
 
-const principalSchema = z.object({ tenant: z.string().min(1), subject: z.string(), scopes: z.array(z.string()).nullable() });
+const principalSchema = z.object({
+  tenant: z.string().min(1),
+  subject: z.string(),
+  scopes: z.array(z.string()).nullable(),
+});
 
 /**
  * Per-socket state, in the socket's attachment so it survives hibernation. Versioned. A `/ws`
@@ -113,7 +117,9 @@ export class TenantHub extends DurableObject<Env> {
         this.log.warn("event not recorded: not serializable", { type: e.type, error: errorMessage(err) });
         continue;
       }
-      seq = this.ctx.storage.sql.exec<{ seq: number }>("INSERT INTO events (at, body) VALUES (?, ?) RETURNING seq", e.at, body).one().seq;
+      seq = this.ctx.storage.sql
+        .exec<{ seq: number }>("INSERT INTO events (at, body) VALUES (?, ?) RETURNING seq", e.at, body)
+        .one().seq;
       sequenced.push({ ...e, seq });
     }
     if (seq > REPLAY_LOG_SIZE) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", seq - REPLAY_LOG_SIZE);
@@ -139,28 +145,50 @@ export class TenantHub extends DurableObject<Env> {
    * accepted with the Hibernation API; `?since=N` replays the events after N first.
    */
   override async fetch(req: Request): Promise<Response> {
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket")
+      return new Response("expected a WebSocket upgrade", { status: 426 });
     const principal = principalSchema.parse(JSON.parse(req.headers.get(PRINCIPAL_HEADER) ?? "null"));
     const url = new URL(req.url);
     const pair = new WebSocketPair();
     const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
     const protocol = url.searchParams.get("protocol");
-    const dialect = url.pathname === "/api/v1/socket" ? "trustgraph" : protocol?.toLowerCase() === SYMINDX_PROTOCOL ? "symindx" : "engram";
-    const attachment: Attachment = { v: 1, id: crypto.randomUUID(), principal, dialect, subscription: { events: [], minImportance: 0 } };
+    const dialect =
+      url.pathname === "/api/v1/socket"
+        ? "trustgraph"
+        : protocol?.toLowerCase() === SYMINDX_PROTOCOL
+          ? "symindx"
+          : "engram";
+    const attachment: Attachment = {
+      v: 1,
+      id: crypto.randomUUID(),
+      principal,
+      dialect,
+      subscription: { events: [], minImportance: 0 },
+    };
     this.ctx.acceptWebSocket(server, [attachment.id, WS_TAG]);
     server.serializeAttachment(attachment);
     if (dialect === "symindx") {
       // The greeting of SYMindX's skill server (websocket-server.ts `handleConnection`); the website
       // reads `data.name` from it (website/src/App.tsx).
       const timestamp = new Date().toISOString();
-      send(server, JSON.stringify({ type: "connection_established", connectionId: attachment.id, timestamp, data: { connectionId: attachment.id, name: "edgemem", serverVersion: VERSION, timestamp } }));
+      send(
+        server,
+        JSON.stringify({
+          type: "connection_established",
+          connectionId: attachment.id,
+          timestamp,
+          data: { connectionId: attachment.id, name: "edgemem", serverVersion: VERSION, timestamp },
+        }),
+      );
       await this.armHeartbeat();
     }
     // `/ws` replays in engram's format (a socket is engram until its first SYMindX frame); TrustGraph
     // has no push events, so nothing to replay. All synchronous: no publish can slip in between.
     if (dialect === "engram") {
       const bounds = this.ctx.storage.sql
-        .exec<{ oldest: number | null; latest: number | null }>("SELECT MIN(seq) AS oldest, MAX(seq) AS latest FROM events")
+        .exec<{ oldest: number | null; latest: number | null }>(
+          "SELECT MIN(seq) AS oldest, MAX(seq) AS latest FROM events",
+        )
         .one();
       const plan = planReplay(url.searchParams.get("since"), bounds.oldest, bounds.latest ?? 0);
       if (plan?.gap) send(server, JSON.stringify(engramGap(plan.gap)));
@@ -207,10 +235,15 @@ export class TenantHub extends DurableObject<Env> {
         ),
       );
     const limit = app.config.WS_RATE_LIMIT;
-    if (!this.allow(att.id, limit)) return fail("RATE_LIMIT_EXCEEDED", `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s`);
+    if (!this.allow(att.id, limit))
+      return fail("RATE_LIMIT_EXCEEDED", `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s`);
     const maxBytes = app.config.WS_MAX_FRAME_BYTES;
     const bytes = typeof message === "string" ? utf8Length(message, maxBytes) : message.byteLength;
-    if (bytes > maxBytes) return fail(att.dialect === "symindx" ? "INVALID_MESSAGE" : "MESSAGE_TOO_LARGE", `frame exceeds ${maxBytes} bytes`);
+    if (bytes > maxBytes)
+      return fail(
+        att.dialect === "symindx" ? "INVALID_MESSAGE" : "MESSAGE_TOO_LARGE",
+        `frame exceeds ${maxBytes} bytes`,
+      );
     if (typeof message !== "string") return fail("INVALID_MESSAGE", "binary frames are not supported; send JSON text");
     let raw: unknown;
     try {
@@ -239,43 +272,53 @@ export class TenantHub extends DurableObject<Env> {
     // A batch is as many operations as it has messages: the frame itself was counted above.
     const more = symindxOperations(raw) - 1;
     if (more > 0 && !this.allow(att.id, limit, more)) {
-      return reply(symindxError("RATE_LIMIT_EXCEEDED", `more than ${limit} operations in ${RATE_WINDOW_MS / 1000} s (each message of a batch counts)`, frameId(raw)));
+      return reply(
+        symindxError(
+          "RATE_LIMIT_EXCEEDED",
+          `more than ${limit} operations in ${RATE_WINDOW_MS / 1000} s (each message of a batch counts)`,
+          frameId(raw),
+        ),
+      );
     }
-    await handleSymindx(raw, {
-      app,
-      principal: att.principal,
-      connectionId: att.id,
-      broadcast: (frame) => {
-        const text = JSON.stringify(frame);
-        for (const other of this.ctx.getWebSockets(WS_TAG)) {
-          if ((other.deserializeAttachment() as Attachment).dialect === "symindx") send(other, text);
-        }
-      },
-      subscription: att.subscription ?? { events: [], minImportance: 0 },
-      setSubscription: (sub) => {
-        att.subscription = sub;
-        ws.serializeAttachment(att);
-      },
-      startedAt: this.startedAt,
-      rooms: att.rooms ?? [],
-      setRooms: (rooms) => {
-        att.rooms = rooms;
-        ws.serializeAttachment(att);
-      },
-      toRoom: (conversationId, frame) => {
-        let n = 0;
-        const text = JSON.stringify(frame);
-        for (const other of this.ctx.getWebSockets(WS_TAG)) {
-          const o = other.deserializeAttachment() as Attachment;
-          if (o.id === att.id) continue;
-          if (o.dialect === "symindx" && o.rooms?.includes(conversationId)) {
-            send(other, text);
-            n++;
+    await handleSymindx(
+      raw,
+      {
+        app,
+        principal: att.principal,
+        connectionId: att.id,
+        broadcast: (frame) => {
+          const text = JSON.stringify(frame);
+          for (const other of this.ctx.getWebSockets(WS_TAG)) {
+            if ((other.deserializeAttachment() as Attachment).dialect === "symindx") send(other, text);
           }
-        }
-        return n;
+        },
+        subscription: att.subscription ?? { events: [], minImportance: 0 },
+        setSubscription: (sub) => {
+          att.subscription = sub;
+          ws.serializeAttachment(att);
+        },
+        startedAt: this.startedAt,
+        rooms: att.rooms ?? [],
+        setRooms: (rooms) => {
+          att.rooms = rooms;
+          ws.serializeAttachment(att);
+        },
+        toRoom: (conversationId, frame) => {
+          let n = 0;
+          const text = JSON.stringify(frame);
+          for (const other of this.ctx.getWebSockets(WS_TAG)) {
+            const o = other.deserializeAttachment() as Attachment;
+            if (o.id === att.id) continue;
+            if (o.dialect === "symindx" && o.rooms?.includes(conversationId)) {
+              send(other, text);
+              n++;
+            }
+          }
+          return n;
+        },
       },
-    }, reply);
+      reply,
+    );
   }
 
   /**
@@ -361,7 +404,10 @@ export class TenantHub extends DurableObject<Env> {
   /** The retained events after `since`, oldest first; a stored row that does not parse is logged and skipped. */
   private eventsAfter(since: number): SequencedEvent[] {
     const out: SequencedEvent[] = [];
-    for (const r of this.ctx.storage.sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq", since)) {
+    for (const r of this.ctx.storage.sql.exec<{ seq: number; body: string }>(
+      "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq",
+      since,
+    )) {
       let parsed: unknown;
       try {
         parsed = JSON.parse(r.body);
@@ -381,7 +427,8 @@ export class TenantHub extends DurableObject<Env> {
    */
   private deps(held?: { events: DomainEvent[]; open: boolean }): AppDeps {
     return buildDeps(this.env, this.ctx, {
-      publish: (_tenant, events) => (held?.open ? held.events.push(...events) : this.ctx.waitUntil(this.publish(events))),
+      publish: (_tenant, events) =>
+        held?.open ? held.events.push(...events) : this.ctx.waitUntil(this.publish(events)),
     });
   }
 

@@ -3,9 +3,26 @@ import { READ_SCOPE, requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import { amsRecord, createMemoriesBody, searchBody, toNewMemory, toSearchRequest } from "../http/ams-schemas.ts";
-import { citationOut, factOut, graphQueryBody, graphRequest, graphResponse, ingestBody, ingestResponse, statsResponse, thinkBody, thinkRequest } from "../http/knowledge-schemas.ts";
+import {
+  citationOut,
+  factOut,
+  graphQueryBody,
+  graphRequest,
+  graphResponse,
+  ingestBody,
+  ingestResponse,
+  statsResponse,
+  thinkBody,
+  thinkRequest,
+} from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
-import { getSessionQuery, sessionPath, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../http/working-memory-schemas.ts";
+import {
+  getSessionQuery,
+  sessionPath,
+  toSessionInput,
+  workingMemoryBody,
+  workingMemoryResponse,
+} from "../http/working-memory-schemas.ts";
 import type { Principal } from "../service/memory-service.ts";
 
 /**
@@ -49,7 +66,12 @@ export function trustgraphError(id: unknown, type: string, message: string): Rec
   return { id, error, response: { error }, complete: true };
 }
 
-type Service = (req: Record<string, unknown>, app: AppDeps, p: Principal, stream: (chunk: Record<string, unknown>) => void) => Promise<unknown>;
+type Service = (
+  req: Record<string, unknown>,
+  app: AppDeps,
+  p: Principal,
+  stream: (chunk: Record<string, unknown>) => void,
+) => Promise<unknown>;
 
 const memoryOp = z.object({ operation: z.enum(["store", "get", "delete"]) });
 
@@ -61,12 +83,22 @@ export const SERVICES: Record<string, Service> = {
     if (operation === "store") {
       requireScope(p, WRITE_SCOPE);
       const body = parse(createMemoriesBody, req);
-      const res = await app.service.create(p, body.memories.map((m) => toNewMemory(m, Date.now())), { dedup: body.deduplicate ?? undefined });
+      const res = await app.service.create(
+        p,
+        body.memories.map((m) => toNewMemory(m, Date.now())),
+        { dedup: body.deduplicate ?? undefined },
+      );
       return { memories: res.memories.map(amsRecord), deduplicated: res.deduplicated };
     }
-    if (operation === "get") return amsRecord(await app.service.get(p, parse(z.object({ id: z.string().min(1) }), req).id));
+    if (operation === "get")
+      return amsRecord(await app.service.get(p, parse(z.object({ id: z.string().min(1) }), req).id));
     requireScope(p, WRITE_SCOPE);
-    return { deleted: await app.service.remove(p, parse(z.object({ ids: z.array(z.string().min(1)).min(1).max(1000) }), req).ids) };
+    return {
+      deleted: await app.service.remove(
+        p,
+        parse(z.object({ ids: z.array(z.string().min(1)).min(1).max(1000) }), req).ids,
+      ),
+    };
   },
   /** The AMS search body. */
   search: async (req, app, p) => {
@@ -80,7 +112,8 @@ export const SERVICES: Record<string, Service> = {
     let answer = "";
     for await (const t of res.answer) {
       answer += t;
-      if (b.streaming) stream({ ...answerChunk(t), "end-of-stream": false, end_of_message: false, end_of_dialog: false });
+      if (b.streaming)
+        stream({ ...answerChunk(t), "end-of-stream": false, end_of_message: false, end_of_dialog: false });
     }
     return {
       ...answerChunk(b.streaming ? "" : answer),
@@ -102,7 +135,10 @@ export const SERVICES: Record<string, Service> = {
   },
   /** `{operation: "get", session_id, ...}` | `{operation: "put", session_id, ...session}` | `{operation: "delete", session_id}`. */
   "working-memory": async (req, app, p) => {
-    const { operation, session_id } = parse(z.object({ operation: z.enum(["get", "put", "delete"]) }).and(sessionPath), req);
+    const { operation, session_id } = parse(
+      z.object({ operation: z.enum(["get", "put", "delete"]) }).and(sessionPath),
+      req,
+    );
     if (operation === "get") {
       const q = parse(getSessionQuery, req);
       return workingMemoryResponse(await app.sessions.get(p, session_id, q, q));
@@ -121,8 +157,15 @@ export const SERVICES: Record<string, Service> = {
     const { operation } = parse(z.object({ operation: z.enum(["list-flows", "get-flow"]) }), req);
     if (operation === "list-flows") return { "flow-ids": [DEFAULT_FLOW] };
     const id = parse(z.object({ "flow-id": z.string().min(1).max(256) }), req)["flow-id"];
-    if (id !== DEFAULT_FLOW) throw new AppError("not_found", `no flow '${id}'; edgemem has one flow, '${DEFAULT_FLOW}'`);
-    return { flow: JSON.stringify({ "class-name": "edgemem", description: "edgemem: every service on one flow", services: Object.keys(SERVICES) }) };
+    if (id !== DEFAULT_FLOW)
+      throw new AppError("not_found", `no flow '${id}'; edgemem has one flow, '${DEFAULT_FLOW}'`);
+    return {
+      flow: JSON.stringify({
+        "class-name": "edgemem",
+        description: "edgemem: every service on one flow",
+        services: Object.keys(SERVICES),
+      }),
+    };
   },
 };
 SERVICES.agent = SERVICES.think!;
@@ -132,7 +175,11 @@ function answerChunk(content: string) {
   return { "chunk-type": "answer", chunk_type: "answer", content };
 }
 
-const authFrame = z.object({ type: z.literal("auth"), token: z.string().max(16_384).optional(), id: z.unknown().optional() });
+const authFrame = z.object({
+  type: z.literal("auth"),
+  token: z.string().max(16_384).optional(),
+  id: z.unknown().optional(),
+});
 
 /**
  * TrustGraph's in-band auth (`{type: "auth", token}`, gateway `mux.py`): the token is verified as
@@ -150,7 +197,8 @@ async function authenticate(raw: unknown, app: AppDeps, p: Principal, send: Send
     if (q.tenant !== p.tenant) return failed("token is for another tenant; a socket's tenant is fixed when it opens");
   } catch (e) {
     // Nobody awaits this (the hub runs each frame on its own): every failure must become a frame.
-    if (!(e instanceof AppError)) app.log.error("trustgraph auth failed", { error: e instanceof Error ? e.message : String(e) });
+    if (!(e instanceof AppError))
+      app.log.error("trustgraph auth failed", { error: e instanceof Error ? e.message : String(e) });
     return failed(e instanceof AppError ? e.message : "internal error");
   }
   send({ type: "auth-ok", ...id, workspace: p.tenant });
@@ -173,17 +221,32 @@ export async function handleTrustgraph(raw: unknown, app: AppDeps, p: Principal,
   const { id, service, request } = env.data;
   // Own keys only: `constructor` or `toString` are not services.
   const run = Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
-  if (!run) return send(trustgraphError(id, "unknown-service", `unknown service '${service}'; available: ${Object.keys(SERVICES).join(", ")}`));
+  if (!run)
+    return send(
+      trustgraphError(
+        id,
+        "unknown-service",
+        `unknown service '${service}'; available: ${Object.keys(SERVICES).join(", ")}`,
+      ),
+    );
   try {
     let streamed = false;
     const result = await run(request, app, p, (chunk) => {
       streamed = true;
       send({ id, response: chunk, complete: false });
     });
-    send({ id, response: streamed || service === "think" || service === "agent" ? { ...(result as object), "end-of-stream": true } : result, complete: true });
+    send({
+      id,
+      response:
+        streamed || service === "think" || service === "agent"
+          ? { ...(result as object), "end-of-stream": true }
+          : result,
+      complete: true,
+    });
   } catch (e) {
     const err = e instanceof AppError ? e : null;
-    if (!err) app.log.error("trustgraph request failed", { service, error: e instanceof Error ? e.message : String(e) });
+    if (!err)
+      app.log.error("trustgraph request failed", { service, error: e instanceof Error ? e.message : String(e) });
     send(trustgraphError(id, err?.code ?? "internal-error", err?.message ?? "internal error"));
   }
 }

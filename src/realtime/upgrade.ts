@@ -33,7 +33,8 @@ export function socketToken(req: Request, url: URL): { token: string | null; pro
   const apiKey = req.headers.get("x-api-key");
   if (apiKey) return { token: apiKey, protocol };
   const afterBearer = offered.findIndex((p) => p.toLowerCase() === "bearer");
-  const fromProtocol = afterBearer >= 0 ? offered[afterBearer + 1] : offered.find((p) => /^[\w-]+\.[\w-]+\.[\w-]*$/.test(p));
+  const fromProtocol =
+    afterBearer >= 0 ? offered[afterBearer + 1] : offered.find((p) => /^[\w-]+\.[\w-]+\.[\w-]*$/.test(p));
   return { token: fromProtocol ?? url.searchParams.get("token"), protocol };
 }
 
@@ -53,7 +54,9 @@ export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Res
       principal = await verifyToken(token, app.config);
       requireScope(principal, READ_SCOPE);
     } catch (e) {
-      const asFrame = url.searchParams.get("auth_errors") === "frame" || (req.headers.has("origin") && url.searchParams.get("auth_errors") !== "status");
+      const asFrame =
+        url.searchParams.get("auth_errors") === "frame" ||
+        (req.headers.has("origin") && url.searchParams.get("auth_errors") !== "status");
       if (asFrame && e instanceof AppError) return refuseWithFrame(url.pathname, e.message, protocol);
       throw e;
     }
@@ -79,9 +82,19 @@ function refuseWithFrame(path: string, message: string, protocol: string | null)
       isTrustgraph(path)
         ? trustgraphError(null, "unauthorized", message)
         : // engram reads status/error, SYMindX type/data: one frame for both.
-          { type: "error", status: "error", data: { ...error, details: null }, error, timestamp: new Date().toISOString() },
+          {
+            type: "error",
+            status: "error",
+            data: { ...error, details: null },
+            error,
+            timestamp: new Date().toISOString(),
+          },
     ),
   );
   server.close(1008, "unauthorized");
-  return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "sec-websocket-protocol": protocol } : {} });
+  return new Response(null, {
+    status: 101,
+    webSocket: client,
+    headers: protocol ? { "sec-websocket-protocol": protocol } : {},
+  });
 }

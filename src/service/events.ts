@@ -42,7 +42,11 @@ export const PUBLISH_CHUNK_BYTES = 1 << 20;
  * JSON (a larger event goes alone), keeping their order: one write may emit thousands of events
  * (an ingest, a forget) and each chunk must fit one call.
  */
-export function chunkEvents(events: DomainEvent[], maxEvents = PUBLISH_CHUNK_EVENTS, maxBytes = PUBLISH_CHUNK_BYTES): DomainEvent[][] {
+export function chunkEvents(
+  events: DomainEvent[],
+  maxEvents = PUBLISH_CHUNK_EVENTS,
+  maxBytes = PUBLISH_CHUNK_BYTES,
+): DomainEvent[][] {
   return packInOrder(events, approximateSize, maxBytes, maxEvents);
 }
 

@@ -147,12 +147,16 @@ export class KnowledgeService {
       extraction_strategy: "ingest",
       discrete_memory_extracted: "t",
     }));
-    const res = inputs.length ? await this.d.memories.create(p, inputs, { reason: "ingest" }) : { memories: [], deduplicated: [], warnings: [] };
+    const res = inputs.length
+      ? await this.d.memories.create(p, inputs, { reason: "ingest" })
+      : { memories: [], deduplicated: [], warnings: [] };
 
     const stored = new Set(res.memories.map((m) => m.id));
     const idOf = (id: string): string | null =>
       stored.has(id) ? id : (res.deduplicated.find((d) => d.requested_id === id)?.existing_id ?? null);
-    const relations = extraction.memories.flatMap((m, i) => m.relations.map((r) => ({ ...r, source_memory_id: idOf(ids[i]!) })));
+    const relations = extraction.memories.flatMap((m, i) =>
+      m.relations.map((r) => ({ ...r, source_memory_id: idOf(ids[i]!) })),
+    );
     const names = new Map<string, { name: string; type: Extraction["entities"][number]["type"] }>();
     for (const e of extraction.entities) names.set(nameKey(e.name), e);
     for (const r of relations) {
@@ -167,7 +171,14 @@ export class KnowledgeService {
     const ns = owner.namespace ?? null;
     const user = owner.user_id ?? null;
     for (const r of relations) {
-      stmts.push(...this.d.graph.relate(p.tenant, { ...r, confidence: 0.8, namespace: ns, user_id: user }, SINGLE_VALUED.has(r.predicate), now));
+      stmts.push(
+        ...this.d.graph.relate(
+          p.tenant,
+          { ...r, confidence: 0.8, namespace: ns, user_id: user },
+          SINGLE_VALUED.has(r.predicate),
+          now,
+        ),
+      );
     }
     await this.d.graph.run(stmts);
     return {
@@ -210,7 +221,14 @@ export class KnowledgeService {
     const text = query.trim();
     const words = text.split(/\s+/);
     const grams = new Set<string>([text]);
-    for (let n = 1; n <= 3; n++) for (let i = 0; i + n <= words.length; i++) grams.add(words.slice(i, i + n).join(" ").replace(/[^\p{L}\p{N} .+#-]/gu, ""));
+    for (let n = 1; n <= 3; n++)
+      for (let i = 0; i + n <= words.length; i++)
+        grams.add(
+          words
+            .slice(i, i + n)
+            .join(" ")
+            .replace(/[^\p{L}\p{N} .+#-]/gu, ""),
+        );
     const seeds = await this.d.graph.findByNames(p.tenant, [...grams].filter(Boolean));
     const entities = new Map(seeds.map((e) => [e.id, e]));
     const neighbours: { entity: Entity; hops: number }[] = [];
@@ -222,7 +240,12 @@ export class KnowledgeService {
       const rels = await this.d.graph.relationsOf(p.tenant, frontier, history, scope);
       const next: string[] = [];
       for (const r of rels) {
-        const key = JSON.stringify([r.subject_id, r.predicate, r.object_id, r.valid_to === null ? null : [r.valid_from, r.valid_to]]);
+        const key = JSON.stringify([
+          r.subject_id,
+          r.predicate,
+          r.object_id,
+          r.valid_to === null ? null : [r.valid_from, r.valid_to],
+        ]);
         if (!relations.has(key)) relations.set(key, r);
         for (const id of [r.subject_id, r.object_id]) if (!entities.has(id) && !next.includes(id)) next.push(id);
       }
@@ -296,7 +319,8 @@ export class KnowledgeService {
     const res = await this.d.memories.change(p, memoryId, async (before, now): Promise<Change> => {
       const confidence = round2(Math.min(1, Math.max(0, before.confidence + rule.confidence)));
       const priority = Math.min(10, Math.max(1, before.priority + rule.priority));
-      const negatives = (await this.d.maintenance.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
+      const negatives =
+        (await this.d.maintenance.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
       const row = this.d.maintenance.feedbackRow(p.tenant, {
         id,
         memory_id: memoryId,
@@ -314,15 +338,22 @@ export class KnowledgeService {
         statements: [row],
         events: [{ type: "feedback_recorded" as const, at: now, memory: after, actor: p.subject, reason: rating }],
       };
-      const drop = rating === "negative" && negatives >= this.d.config.FEEDBACK_DELETE_AFTER && confidence < this.d.config.FEEDBACK_DELETE_THRESHOLD;
-      if (drop) return { kind: "delete", reason: `negative feedback (${negatives}×, confidence ${confidence})`, extras };
+      const drop =
+        rating === "negative" &&
+        negatives >= this.d.config.FEEDBACK_DELETE_AFTER &&
+        confidence < this.d.config.FEEDBACK_DELETE_THRESHOLD;
+      if (drop)
+        return { kind: "delete", reason: `negative feedback (${negatives}×, confidence ${confidence})`, extras };
       return { kind: "update", patch: { confidence, priority }, reason: `${rating} feedback`, extras };
     });
     return { feedback_id: id, memory: res.deleted ? written! : res.memory, deleted: res.deleted };
   }
 
   async stats(p: Principal): Promise<Stats> {
-    const [graph, rest] = await Promise.all([this.d.graph.counts(p.tenant), this.d.maintenance.stats(p.tenant, this.d.clock())]);
+    const [graph, rest] = await Promise.all([
+      this.d.graph.counts(p.tenant),
+      this.d.maintenance.stats(p.tenant, this.d.clock()),
+    ]);
     return {
       memories: rest.memories,
       entities: graph.entities,
@@ -412,7 +443,9 @@ export class KnowledgeService {
   }
 
   /** The Cron Trigger's consolidation: every tenant with memories written since its last run. */
-  async consolidateAll(limit = 20): Promise<{ tenants: number; merged: number; removed: number; forgotten: number; errors: string[] }> {
+  async consolidateAll(
+    limit = 20,
+  ): Promise<{ tenants: number; merged: number; removed: number; forgotten: number; errors: string[] }> {
     const out = { tenants: 0, merged: 0, removed: 0, forgotten: 0, errors: [] as string[] };
     if (!this.d.config.CONSOLIDATION) return out;
     for (const tenant of await this.d.maintenance.tenantsToConsolidate(limit)) {

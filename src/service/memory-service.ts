@@ -18,7 +18,15 @@ import {
   type NewMemory,
   type Scope,
 } from "../domain/memory.ts";
-import { boostInTime, fuseScores, recencyScore, rerankWithRecency, type Candidate, type Ranked, type RecencyParams } from "../domain/ranking.ts";
+import {
+  boostInTime,
+  fuseScores,
+  recencyScore,
+  rerankWithRecency,
+  type Candidate,
+  type Ranked,
+  type RecencyParams,
+} from "../domain/ranking.ts";
 import { entityTypes, tagText, type EntityType } from "../domain/extract.ts";
 import { parseTimeQuery, type TimeQuery } from "../domain/time-query.ts";
 import { compatibleFacts, keywordQuery, keywordScore, queryTerms, termOf, type KeywordQuery } from "../domain/text.ts";
@@ -49,7 +57,12 @@ export interface ServiceDeps {
   events: EventSink;
   config: Pick<
     Config,
-    "LAST_ACCESSED_MIN_INTERVAL_SECONDS" | "DEDUP_ON_WRITE" | "DEDUP_SIMILARITY" | "FEEDBACK_RANK_WEIGHT" | "RERANK_TOP_N" | "RERANK_TIMEOUT_MS"
+    | "LAST_ACCESSED_MIN_INTERVAL_SECONDS"
+    | "DEDUP_ON_WRITE"
+    | "DEDUP_SIMILARITY"
+    | "FEEDBACK_RANK_WEIGHT"
+    | "RERANK_TOP_N"
+    | "RERANK_TIMEOUT_MS"
   >;
   log: Logger;
   clock: () => number;
@@ -210,7 +223,9 @@ export class MemoryService {
     if (dedup) for (const [id, input] of prepared) hashes.set(id, await contentHash(input.text));
     // Vectors by text: computed once, reused by every attempt.
     const vectors = new Map<string, Float32Array>();
-    return retryOnConflict("memory", () => this.createOnce(p, new Map(prepared), supplied, hashes, dedup, vectors, opts));
+    return retryOnConflict("memory", () =>
+      this.createOnce(p, new Map(prepared), supplied, hashes, dedup, vectors, opts),
+    );
   }
 
   /** One attempt of `create`: reads what exists, decides, and writes if nothing changed meanwhile. */
@@ -260,7 +275,11 @@ export class MemoryService {
           now,
         );
         pairs.push({ before: near.existing, after });
-        deduplicated.push({ requested_id: input.id === undefined ? null : near.id, existing_id: near.existing.id, kind: "near" });
+        deduplicated.push({
+          requested_id: input.id === undefined ? null : near.id,
+          existing_id: near.existing.id,
+          kind: "near",
+        });
         byId.delete(near.id);
       }
     }
@@ -318,7 +337,13 @@ export class MemoryService {
     return this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
   }
 
-  async update(p: Principal, id: string, patch: MemoryPatch, reason?: string, extras: WriteExtras = {}): Promise<WriteResult & { memory: Memory }> {
+  async update(
+    p: Principal,
+    id: string,
+    patch: MemoryPatch,
+    reason?: string,
+    extras: WriteExtras = {},
+  ): Promise<WriteResult & { memory: Memory }> {
     const res = await this.change(p, id, () => ({ kind: "update", patch, reason, extras }));
     return { memories: [res.memory], warnings: res.warnings, deduplicated: [], memory: res.memory };
   }
@@ -372,7 +397,11 @@ export class MemoryService {
   /** Memories of the same owner whose vectors are at least `threshold` similar to `m`'s. */
   async similar(p: Principal, m: Memory, threshold: number): Promise<Memory[]> {
     const [vector] = await this.d.embedder.embed([m.text]);
-    const hits = await this.d.index.query(p.tenant, vector!, { topK: 10, model: this.d.embedder.model, filter: vectorFilterOf(ownerFilter(m)) });
+    const hits = await this.d.index.query(p.tenant, vector!, {
+      topK: 10,
+      model: this.d.embedder.model,
+      filter: vectorFilterOf(ownerFilter(m)),
+    });
     const ids = hits.filter((h) => h.id !== m.id && h.score >= threshold).map((h) => h.id);
     const rows = await this.d.repo.getMany(p.tenant, ids, this.d.clock());
     return rows.filter((o) => sameOwner(o, m));
@@ -436,7 +465,17 @@ export class MemoryService {
       // Rows are re-checked against the full filter there (the index applies only part of it).
       wantVector
         ? this.vectorSearch(p.tenant, text, req, depth, warnings).then(async (side) =>
-            side ? { ...side, rows: await this.d.repo.getMany(p.tenant, side.hits.map((h) => h.id), now, req.filter) } : null,
+            side
+              ? {
+                  ...side,
+                  rows: await this.d.repo.getMany(
+                    p.tenant,
+                    side.hits.map((h) => h.id),
+                    now,
+                    req.filter,
+                  ),
+                }
+              : null,
           )
         : null,
       wantVector ? this.unembeddedCount(p.tenant, now) : 0,
@@ -451,7 +490,9 @@ export class MemoryService {
     }
     const degraded = wantVector && !vectorSide;
     // Semantic search with the vector side down still answers, from keywords.
-    const keywordSearch = keywords ?? (degraded && req.mode === "semantic" ? await keywordSide(await this.keywordQuery(p.tenant, text)) : null);
+    const keywordSearch =
+      keywords ??
+      (degraded && req.mode === "semantic" ? await keywordSide(await this.keywordQuery(p.tenant, text)) : null);
     const keywordQ = keywordSearch?.q ?? null;
     const keywordHits = keywordSearch?.hits ?? [];
 
@@ -459,7 +500,14 @@ export class MemoryService {
     for (const m of vectorSide?.rows ?? []) memories.set(m.id, m);
     for (const m of dated) memories.set(m.id, m);
     const vectorHits = (vectorSide?.hits ?? []).filter((h) => memories.has(h.id));
-    const candidates = await this.completeScores(p.tenant, memories, vectorHits, keywordHits, keywordQ, req.mode === "hybrid" ? vectorSide : null);
+    const candidates = await this.completeScores(
+      p.tenant,
+      memories,
+      vectorHits,
+      keywordHits,
+      keywordQ,
+      req.mode === "hybrid" ? vectorSide : null,
+    );
 
     let { ranked, alpha } = fuseScores(candidates, {
       alpha: req.mode === "hybrid" ? req.hybridAlpha : null,
@@ -468,7 +516,8 @@ export class MemoryService {
     });
     // The threshold bounds vector distance; keyword matches have none and are kept.
     const threshold = req.distanceThreshold;
-    if (threshold !== null) ranked = ranked.filter((r) => r.keyword > 0 || r.vector === null || 1 - r.vector <= threshold);
+    if (threshold !== null)
+      ranked = ranked.filter((r) => r.keyword > 0 || r.vector === null || 1 - r.vector <= threshold);
     if (time) ranked = boostInTime(ranked, memories, time);
     if (req.mode === "hybrid" && !degraded) ranked = await this.rerank(text, ranked, memories, warnings);
     const scoreType: SearchMode = degraded ? "keyword" : req.mode;
@@ -484,7 +533,12 @@ export class MemoryService {
    * which take over the relevance values of those places so the scale stays that of fusion. On
    * failure or timeout the fused order stands, with a warning.
    */
-  private async rerank(text: string, ranked: Ranked[], memories: Map<string, Memory>, warnings: string[]): Promise<Ranked[]> {
+  private async rerank(
+    text: string,
+    ranked: Ranked[],
+    memories: Map<string, Memory>,
+    warnings: string[],
+  ): Promise<Ranked[]> {
     const reranker = this.d.reranker;
     if (!reranker || ranked.length < 2) return ranked;
     // The same first N whatever the page, so pages past it stay in fused order and never overlap.
@@ -492,7 +546,10 @@ export class MemoryService {
     const ms = this.d.config.RERANK_TIMEOUT_MS;
     try {
       const scores = await withTimeout(
-        reranker.rerank(text, top.map((r) => memories.get(r.id)!.text)),
+        reranker.rerank(
+          text,
+          top.map((r) => memories.get(r.id)!.text),
+        ),
         ms,
         () => new Error(`timed out after ${ms} ms`),
       );
@@ -520,7 +577,10 @@ export class MemoryService {
   ): Promise<Candidate[]> {
     // Every candidate is one of the memories read (vector hits were filtered to them).
     const byId = new Map<string, Candidate>(
-      [...memories.keys()].map((id) => [id, { id, vector: null, vectorRank: null, keyword: 0, keywordMatch: 0, keywordRank: null }]),
+      [...memories.keys()].map((id) => [
+        id,
+        { id, vector: null, vectorRank: null, keyword: 0, keywordMatch: 0, keywordRank: null },
+      ]),
     );
     vectorHits.forEach((h, i) => Object.assign(byId.get(h.id)!, { vector: h.score, vectorRank: i + 1 }));
     keywordHits.forEach((h, i) => (byId.get(h.memory.id)!.keywordRank = i + 1));
@@ -534,11 +594,16 @@ export class MemoryService {
     }
     if (vectorSide) {
       // Bounded: a deep page's keyword list can hold 1,000 candidates, and Vectorize reads each vector from D1.
-      const missing = [...byId.values()].filter((c) => c.vectorRank === null).slice(0, MAX_COMPLETED).map((c) => c.id);
-      const sims = await this.d.index.similarities(tenant, vectorSide.query, missing, this.d.embedder.model).catch((e: unknown) => {
-        this.d.log.warn("vector scores for keyword candidates failed", { error: errorMessage(e) });
-        return new Map<string, number>();
-      });
+      const missing = [...byId.values()]
+        .filter((c) => c.vectorRank === null)
+        .slice(0, MAX_COMPLETED)
+        .map((c) => c.id);
+      const sims = await this.d.index
+        .similarities(tenant, vectorSide.query, missing, this.d.embedder.model)
+        .catch((e: unknown) => {
+          this.d.log.warn("vector scores for keyword candidates failed", { error: errorMessage(e) });
+          return new Map<string, number>();
+        });
       for (const [id, score] of sims) byId.get(id)!.vector = score;
     }
     return [...byId.values()];
@@ -608,7 +673,11 @@ export class MemoryService {
       }
       unembedded.delete(tenant);
       done += memories.length;
-      if (this.d.index.remote) await this.d.index.push(tenant, memories.map((m) => m.id));
+      if (this.d.index.remote)
+        await this.d.index.push(
+          tenant,
+          memories.map((m) => m.id),
+        );
     }
     return done;
   }
@@ -630,7 +699,11 @@ export class MemoryService {
     };
     const purged = await step("purge", () => this.purgeExpired(undefined, 500), 0);
     const reembedded = await step("re-embed", () => this.reembed(100), 0);
-    const index = await step("vector index", () => this.d.index.upkeep(this.d.clock()), { sent: 0, deleted: 0, confirmed: 0 });
+    const index = await step("vector index", () => this.d.index.upkeep(this.d.clock()), {
+      sent: 0,
+      deleted: 0,
+      confirmed: 0,
+    });
     return { purged, reembedded, index, errors };
   }
 
@@ -700,19 +773,41 @@ export class MemoryService {
     const graph = this.d.graph.ensureEntities(p.tenant, [...entities.values()], now);
     let memories: Memory[];
     try {
-      memories = await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [...graph, ...(extras.statements ?? [])]);
+      memories = await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [
+        ...graph,
+        ...(extras.statements ?? []),
+      ]);
     } catch (e) {
       // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
       if (/UNIQUE constraint failed/.test(errorMessage(e))) throw new AppError("conflict", KEY_TAKEN);
       throw e;
     }
 
-    if (this.d.index.remote) this.background(this.d.index.push(p.tenant, memories.map((m) => m.id)), "vector push");
+    if (this.d.index.remote)
+      this.background(
+        this.d.index.push(
+          p.tenant,
+          memories.map((m) => m.id),
+        ),
+        "vector push",
+      );
     if (this.d.index.remote && removed.length) this.background(this.d.index.flushDeletes(p.tenant), "vector delete");
     this.emit(p.tenant, [
       ...(extras.events ?? []),
-      ...ops.map((o, i): MemoryEvent => ({ type: o.before ? "memory_updated" : "memory_created", at: now, memory: memories[i]!, actor: p.subject, reason })),
-      ...removed.map((m): MemoryEvent => ({ type: "memory_deleted", at: now, memory: m, actor: p.subject, reason: removedReason })),
+      ...ops.map((o, i): MemoryEvent => ({
+        type: o.before ? "memory_updated" : "memory_created",
+        at: now,
+        memory: memories[i]!,
+        actor: p.subject,
+        reason,
+      })),
+      ...removed.map((m): MemoryEvent => ({
+        type: "memory_deleted",
+        at: now,
+        memory: m,
+        actor: p.subject,
+        reason: removedReason,
+      })),
     ]);
     return { memories, warnings, deduplicated: [] };
   }
@@ -722,7 +817,11 @@ export class MemoryService {
    * similar (one index query for the batch). Vectors computed here are kept in `vectors` (by
    * text) for the write; an embedder failure only skips the check (the write reports it).
    */
-  private async nearHits(tenant: string, inputs: [string, NewMemory][], vectors: Map<string, Float32Array>): Promise<Map<string, string[]>> {
+  private async nearHits(
+    tenant: string,
+    inputs: [string, NewMemory][],
+    vectors: Map<string, Float32Array>,
+  ): Promise<Map<string, string[]>> {
     const hits = new Map<string, string[]>();
     if (!inputs.length) return hits;
     const threshold = this.d.config.DEDUP_SIMILARITY ?? this.d.embedder.nearDuplicate;
@@ -756,9 +855,19 @@ export class MemoryService {
     batch: Set<string>,
     now: number,
   ): Promise<{ id: string; existing: Memory }[]> {
-    const candidates = fresh.flatMap(([id]) => (nearHits.get(id) ?? []).filter((hit) => !batch.has(hit)).map((hit) => ({ id, hit })));
+    const candidates = fresh.flatMap(([id]) =>
+      (nearHits.get(id) ?? []).filter((hit) => !batch.has(hit)).map((hit) => ({ id, hit })),
+    );
     if (!candidates.length) return [];
-    const rows = new Map((await this.d.repo.getMany(tenant, candidates.map((c) => c.hit), now)).map((m) => [m.id, m]));
+    const rows = new Map(
+      (
+        await this.d.repo.getMany(
+          tenant,
+          candidates.map((c) => c.hit),
+          now,
+        )
+      ).map((m) => [m.id, m]),
+    );
     const taken = new Set<string>();
     const out: { id: string; existing: Memory }[] = [];
     for (const c of candidates) {
@@ -772,7 +881,13 @@ export class MemoryService {
     return out;
   }
 
-  private async deleteMemories(tenant: string, memories: Memory[], actor: string, reason?: string, extras: WriteExtras = {}): Promise<void> {
+  private async deleteMemories(
+    tenant: string,
+    memories: Memory[],
+    actor: string,
+    reason?: string,
+    extras: WriteExtras = {},
+  ): Promise<void> {
     if (!memories.length) return;
     const now = this.d.clock();
     await this.d.repo.write(
@@ -783,10 +898,10 @@ export class MemoryService {
       extras.statements,
     );
     if (this.d.index.remote) this.background(this.d.index.flushDeletes(tenant), "vector delete");
-    this.emit(
-      tenant,
-      [...(extras.events ?? []), ...memories.map((m): MemoryEvent => ({ type: "memory_deleted", at: now, memory: m, actor, reason }))],
-    );
+    this.emit(tenant, [
+      ...(extras.events ?? []),
+      ...memories.map((m): MemoryEvent => ({ type: "memory_deleted", at: now, memory: m, actor, reason })),
+    ]);
   }
 
   private async vectorSearch(
@@ -844,7 +959,9 @@ export class MemoryService {
     const rankOf = new Map(ranked.map((r) => [r.id, r]));
     const scored = req.recency
       ? rerankWithRecency(items, now, req.recency)
-      : items.map((x) => ({ item: x.item, relevance: x.relevance, recency: null, score: x.relevance })).sort((a, b) => b.score - a.score);
+      : items
+          .map((x) => ({ item: x.item, relevance: x.relevance, recency: null, score: x.relevance }))
+          .sort((a, b) => b.score - a.score);
     return scored.map((s) => {
       const r = rankOf.get(s.item.id)!;
       const hit: SearchHit = { memory: s.item, dist: 1 - (r.vector ?? s.relevance), score: s.score, scoreType };

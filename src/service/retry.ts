@@ -21,7 +21,8 @@ export async function retryOnConflict<T>(
       return await attempt();
     } catch (e) {
       if (!retryable(e)) throw e;
-      if (n >= MAX_ATTEMPTS) throw new AppError("conflict", `${what} kept changing concurrently (${n} attempts); try again`);
+      if (n >= MAX_ATTEMPTS)
+        throw new AppError("conflict", `${what} kept changing concurrently (${n} attempts); try again`);
       const cap = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** n);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * cap));
     }

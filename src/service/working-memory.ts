@@ -17,7 +17,13 @@ export interface WorkingMemoryDeps {
   memories: MemoryService;
   llm: LlmProvider;
   events: EventSink;
-  config: Pick<Config, "WORKING_MEMORY_SUMMARIZATION" | "SUMMARIZATION_THRESHOLD" | "DEFAULT_CONTEXT_WINDOW" | "LAST_ACCESSED_MIN_INTERVAL_SECONDS">;
+  config: Pick<
+    Config,
+    | "WORKING_MEMORY_SUMMARIZATION"
+    | "SUMMARIZATION_THRESHOLD"
+    | "DEFAULT_CONTEXT_WINDOW"
+    | "LAST_ACCESSED_MIN_INTERVAL_SECONDS"
+  >;
   log: Logger;
   clock: () => number;
   defer: (p: Promise<unknown>) => void;
@@ -96,7 +102,12 @@ export class WorkingMemoryService {
     const now = this.d.clock();
     const budget = await this.budget(model);
     const warnings: string[] = [];
-    const given = input.messages.map((m) => ({ id: m.id ?? newId(now), role: m.role, content: m.content, created_at: m.created_at ?? now }));
+    const given = input.messages.map((m) => ({
+      id: m.id ?? newId(now),
+      role: m.role,
+      content: m.content,
+      created_at: m.created_at ?? now,
+    }));
     const { messages, context, summarized } = await this.summarize(given, input.context, budget, warnings);
 
     // The same id twice is one memory: the last one given wins.
@@ -106,7 +117,12 @@ export class WorkingMemoryService {
         const record = await buildMemory(
           p.tenant,
           id,
-          { ...m, session_id: m.session_id ?? sessionId, namespace: m.namespace ?? input.namespace, user_id: m.user_id ?? input.user_id },
+          {
+            ...m,
+            session_id: m.session_id ?? sessionId,
+            namespace: m.namespace ?? input.namespace,
+            user_id: m.user_id ?? input.user_id,
+          },
           now,
         );
         return { ...record, persisted_at: m.persisted_at ?? null };
@@ -146,7 +162,10 @@ export class WorkingMemoryService {
       const now = this.d.clock();
       const warnings: string[] = [];
       const existing = await this.d.repo.get(p.tenant, sessionId, now);
-      const all = [...(existing?.messages ?? []), ...added.map((m) => ({ id: newId(now), role: m.role, content: m.content, created_at: now }))];
+      const all = [
+        ...(existing?.messages ?? []),
+        ...added.map((m) => ({ id: newId(now), role: m.role, content: m.content, created_at: now })),
+      ];
       const { messages, context, summarized } = await this.summarize(all, existing?.context ?? null, budget, warnings);
       const ttl = existing?.ttl_seconds ?? null;
       const session: Omit<Session, "version"> = {
@@ -173,7 +192,14 @@ export class WorkingMemoryService {
   }
 
   /** After a session write: its event, promotion of its new memories (after the response), and its view. */
-  private stored(p: Principal, stored: Session, tokens: number, summarized: number, budget: Budget, warnings: string[]): SessionView {
+  private stored(
+    p: Principal,
+    stored: Session,
+    tokens: number,
+    summarized: number,
+    budget: Budget,
+    warnings: string[],
+  ): SessionView {
     const created = stored.version === 1;
     this.emit(p.tenant, [
       {
@@ -184,7 +210,8 @@ export class WorkingMemoryService {
         reason: summarized ? "summarized" : created ? "created" : "replaced",
       },
     ]);
-    if (stored.memories.some((m) => m.persisted_at === null)) this.background(this.promote(p, stored), "working-memory promotion");
+    if (stored.memories.some((m) => m.persisted_at === null))
+      this.background(this.promote(p, stored), "working-memory promotion");
     return { session: stored, tokens, usage: this.usage(tokens, budget), newSession: created, warnings };
   }
 
@@ -216,7 +243,10 @@ export class WorkingMemoryService {
       return { messages: messages.slice(-plan.keep), context: summary, summarized: older.length };
     } catch (e) {
       // Nothing is lost: the whole session is stored and the next write summarizes it.
-      this.d.log.warn("summarization failed; session stored unsummarized", { provider: this.d.llm.name, error: errorMessage(e) });
+      this.d.log.warn("summarization failed; session stored unsummarized", {
+        provider: this.d.llm.name,
+        error: errorMessage(e),
+      });
       warnings.push(
         `summarization failed (${errorMessage(e)}); all ${messages.length} messages were kept and will be summarized on a later write`,
       );
@@ -247,7 +277,13 @@ export class WorkingMemoryService {
     if (session.last_accessed < now - interval) {
       this.background(this.d.repo.touch(p.tenant, sessionId, now, interval), "session last_accessed update");
     }
-    return { session: { ...session, messages }, tokens, usage: this.usage(tokens, budget), newSession: false, warnings: [] };
+    return {
+      session: { ...session, messages },
+      tokens,
+      usage: this.usage(tokens, budget),
+      newSession: false,
+      warnings: [],
+    };
   }
 
   /** Deletes a session's messages, context, memories and data; returns whether it existed. */
@@ -260,7 +296,10 @@ export class WorkingMemoryService {
     return gone !== null;
   }
 
-  async list(p: Principal, opts: SessionSelector & { limit: number; offset: number }): Promise<{ sessions: string[]; total: number }> {
+  async list(
+    p: Principal,
+    opts: SessionSelector & { limit: number; offset: number },
+  ): Promise<{ sessions: string[]; total: number }> {
     return this.d.repo.list(p.tenant, this.d.clock(), opts);
   }
 
@@ -331,12 +370,26 @@ export class WorkingMemoryService {
    */
   private async promote(p: Principal, session: Session): Promise<void> {
     const pending = session.memories.filter((m) => m.persisted_at === null);
-    const existing = new Map((await this.d.memories.getMany(p, pending.map((m) => m.id))).map((m) => [m.id, m]));
+    const existing = new Map(
+      (
+        await this.d.memories.getMany(
+          p,
+          pending.map((m) => m.id),
+        )
+      ).map((m) => [m.id, m]),
+    );
     const changed = pending.filter((m) => {
       const e = existing.get(m.id);
-      return !e || e.memory_hash !== m.memory_hash || e.memory_type !== m.memory_type || !sameList(e.topics, m.topics) || !sameList(e.entities, m.entities);
+      return (
+        !e ||
+        e.memory_hash !== m.memory_hash ||
+        e.memory_type !== m.memory_type ||
+        !sameList(e.topics, m.topics) ||
+        !sameList(e.entities, m.entities)
+      );
     });
-    if (changed.length) await this.d.memories.create(p, changed.map(asNewMemory), { reason: "promoted from working memory" });
+    if (changed.length)
+      await this.d.memories.create(p, changed.map(asNewMemory), { reason: "promoted from working memory" });
     const at = this.d.clock();
     const promoted = new Set(pending.map((m) => m.id));
     const memories = session.memories.map((m) => (promoted.has(m.id) ? { ...m, persisted_at: at } : m));
@@ -346,9 +399,11 @@ export class WorkingMemoryService {
   private async budget(model: ModelParams): Promise<Budget> {
     const info = model.model_name ? modelInfo(model.model_name) : null;
     if (model.model_name && !info && !model.context_window_max) {
-      throw new AppError("validation_error", `unknown model_name '${model.model_name}': give context_window_max instead`, [
-        { field: "model_name", message: "unknown model; give context_window_max instead" },
-      ]);
+      throw new AppError(
+        "validation_error",
+        `unknown model_name '${model.model_name}': give context_window_max instead`,
+        [{ field: "model_name", message: "unknown model; give context_window_max instead" }],
+      );
     }
     return {
       window: model.context_window_max ?? info?.window ?? this.d.config.DEFAULT_CONTEXT_WINDOW,
@@ -395,6 +450,14 @@ function matches(s: Session, sel: SessionSelector): boolean {
 
 /** A working-memory record as a long-term creation request (derived fields are rebuilt there). */
 function asNewMemory(m: Memory): NewMemory {
-  const { tenant: _t, memory_hash: _h, updated_at: _u, persisted_at: _p, embedding_model: _e, version: _v, ...rest } = m;
+  const {
+    tenant: _t,
+    memory_hash: _h,
+    updated_at: _u,
+    persisted_at: _p,
+    embedding_model: _e,
+    version: _v,
+    ...rest
+  } = m;
   return rest;
 }

@@ -31,7 +31,10 @@ export function checkRowSize<T extends readonly unknown[]>(values: T, what: stri
   let bytes = 0;
   for (const v of values) bytes += typeof v === "string" ? byteLength(v) : 8;
   if (bytes > D1_LIMITS.rowBytes) {
-    throw new AppError("payload_too_large", `${what} would take ${bytes} bytes stored; a row holds at most ${D1_LIMITS.rowBytes}`);
+    throw new AppError(
+      "payload_too_large",
+      `${what} would take ${bytes} bytes stored; a row holds at most ${D1_LIMITS.rowBytes}`,
+    );
   }
   return values;
 }
@@ -74,7 +77,10 @@ export function andAll(conditions: readonly string[]): string {
  * and `instr` instead of LIKE: it has no pattern-length limit (a URL, an e-mail address or a run of
  * CJK characters is longer than LIKE's 50 bytes) and no wildcards to escape.
  */
-export function containsAllWords(columns: readonly string[], words: readonly string[]): { sql: string; params: unknown[] } {
+export function containsAllWords(
+  columns: readonly string[],
+  words: readonly string[],
+): { sql: string; params: unknown[] } {
   if (!words.length) return { sql: "1", params: [] };
   const missing = columns
     .map((c) => `instr(lower(${c}), w.value ->> 0) = 0 AND instr(lower(${c}), w.value ->> 1) = 0`)
@@ -95,9 +101,12 @@ export function asciiLower(s: string): string {
  */
 export function bindChecked(db: D1Database, sql: string, params: readonly unknown[]): D1PreparedStatement {
   if (params.length > D1_LIMITS.params) {
-    throw new Error(`SQL builder bug: ${params.length} parameters (D1 allows ${D1_LIMITS.params}) in ${sql.slice(0, 80)}`);
+    throw new Error(
+      `SQL builder bug: ${params.length} parameters (D1 allows ${D1_LIMITS.params}) in ${sql.slice(0, 80)}`,
+    );
   }
   const bytes = byteLength(sql);
-  if (bytes > D1_LIMITS.sqlBytes) throw new Error(`SQL builder bug: ${bytes} bytes of SQL (D1 allows ${D1_LIMITS.sqlBytes})`);
+  if (bytes > D1_LIMITS.sqlBytes)
+    throw new Error(`SQL builder bug: ${bytes} bytes of SQL (D1 allows ${D1_LIMITS.sqlBytes})`);
   return db.prepare(sql).bind(...params);
 }

@@ -46,7 +46,9 @@ export class GraphRepo {
    */
   ensureEntities(tenant: string, entities: { name: string; type: EntityType }[], now: number): D1PreparedStatement[] {
     if (!entities.length) return [];
-    const rows = JSON.stringify(entities.map((e) => ({ id: newId(now), name: e.name.trim(), key: nameKey(e.name), type: e.type })));
+    const rows = JSON.stringify(
+      entities.map((e) => ({ id: newId(now), name: e.name.trim(), key: nameKey(e.name), type: e.type })),
+    );
     return [
       this.db
         .prepare(
@@ -95,7 +97,11 @@ export class GraphRepo {
     const current = `tenant = ?1 AND namespace IS ?2 AND user_id IS ?3 AND predicate = ?4 AND subject_id = ${entity(5)} AND valid_to IS NULL`;
     const stmts: D1PreparedStatement[] = [];
     if (singleValued) {
-      stmts.push(this.db.prepare(`UPDATE relations SET valid_to = ?7 WHERE ${current} AND object_id != ${entity(6)}`).bind(...owner, now));
+      stmts.push(
+        this.db
+          .prepare(`UPDATE relations SET valid_to = ?7 WHERE ${current} AND object_id != ${entity(6)}`)
+          .bind(...owner, now),
+      );
     }
     stmts.push(
       this.db
@@ -203,7 +209,11 @@ export class GraphRepo {
       )
       .bind(tenant)
       .first<Row>();
-    return { entities: Number(row?.entities ?? 0), relations: Number(row?.relations ?? 0), current_relations: Number(row?.current_relations ?? 0) };
+    return {
+      entities: Number(row?.entities ?? 0),
+      relations: Number(row?.relations ?? 0),
+      current_relations: Number(row?.current_relations ?? 0),
+    };
   }
 }
 

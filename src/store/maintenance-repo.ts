@@ -43,7 +43,9 @@ export class MaintenanceRepo {
 
   async get(tenant: string): Promise<{ cursor: ConsolidationCursor; last: number | null }> {
     const row = await this.db
-      .prepare("SELECT consolidation_cursor, consolidation_cursor_id, last_consolidation FROM maintenance WHERE tenant = ?")
+      .prepare(
+        "SELECT consolidation_cursor, consolidation_cursor_id, last_consolidation FROM maintenance WHERE tenant = ?",
+      )
       .bind(tenant)
       .first<Row>();
     return {
@@ -102,9 +104,13 @@ export class MaintenanceRepo {
   }> {
     const [types, sessions, feedback, index, maintenance] = await this.db.batch<Row>([
       this.db
-        .prepare("SELECT memory_type, count(*) AS n FROM memories WHERE tenant = ? AND (expires_at IS NULL OR expires_at > ?) GROUP BY memory_type")
+        .prepare(
+          "SELECT memory_type, count(*) AS n FROM memories WHERE tenant = ? AND (expires_at IS NULL OR expires_at > ?) GROUP BY memory_type",
+        )
         .bind(tenant, now),
-      this.db.prepare("SELECT count(*) AS n FROM working_memory WHERE tenant = ? AND (expires_at IS NULL OR expires_at > ?)").bind(tenant, now),
+      this.db
+        .prepare("SELECT count(*) AS n FROM working_memory WHERE tenant = ? AND (expires_at IS NULL OR expires_at > ?)")
+        .bind(tenant, now),
       this.db.prepare("SELECT count(*) AS n FROM feedback WHERE tenant = ?").bind(tenant),
       this.db.prepare("SELECT state, count(*) AS n FROM memory_vectors WHERE tenant = ? GROUP BY state").bind(tenant),
       this.db.prepare("SELECT last_consolidation, last_result FROM maintenance WHERE tenant = ?").bind(tenant),
@@ -123,7 +129,9 @@ export class MaintenanceRepo {
       feedback: Number(feedback!.results[0]?.n ?? 0),
       index: { pending: state.pending ?? 0, sent: state.sent ?? 0, indexed: state.indexed ?? 0 },
       last_consolidation: m?.last_consolidation == null ? null : Number(m.last_consolidation),
-      last_consolidation_result: m?.last_result ? parseStoredJson<Record<string, unknown> | null>(m.last_result, null, "maintenance.last_result") : null,
+      last_consolidation_result: m?.last_result
+        ? parseStoredJson<Record<string, unknown> | null>(m.last_result, null, "maintenance.last_result")
+        : null,
     };
   }
 }

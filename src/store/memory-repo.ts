@@ -12,7 +12,14 @@ import { vectorStatements, type VectorWrite } from "./vector-repo.ts";
  * expired memory); the write applies only if the row is still that. `audit: false` skips the
  * history row (re-embedding is not a change of content).
  */
-export type PutOp = { kind: "put"; before: Memory | null; after: Memory; vector: VectorWrite; reason?: string; audit?: boolean };
+export type PutOp = {
+  kind: "put";
+  before: Memory | null;
+  after: Memory;
+  vector: VectorWrite;
+  reason?: string;
+  audit?: boolean;
+};
 
 /** A change to one memory, written atomically with its vector and history rows. */
 export type WriteOp = PutOp | { kind: "delete"; before: Memory; reason?: string };
@@ -107,7 +114,13 @@ export class MemoryRepo {
    * nothing is written and this throws WriteConflict. Returns the written memories of the put
    * ops, with their new versions.
    */
-  async write(tenant: string, ops: WriteOp[], actor: string, now: number, extra: D1PreparedStatement[] = []): Promise<Memory[]> {
+  async write(
+    tenant: string,
+    ops: WriteOp[],
+    actor: string,
+    now: number,
+    extra: D1PreparedStatement[] = [],
+  ): Promise<Memory[]> {
     const stmts: D1PreparedStatement[] = [];
     const puts: { after: Memory; at: number }[] = [];
     for (const op of ops) {
@@ -123,7 +136,9 @@ export class MemoryRepo {
         stmts.push(this.db.prepare(GUARD));
         stmts.push(...vectorStatements(this.db, after, op.vector, this.remoteIndex, now));
         if (op.audit !== false) {
-          stmts.push(this.historyRow(tenant, after.id, before ? "update" : "create", actor, now, op.reason, before, after));
+          stmts.push(
+            this.historyRow(tenant, after.id, before ? "update" : "create", actor, now, op.reason, before, after),
+          );
         }
       } else {
         stmts.push(this.db.prepare(DELETE).bind(tenant, op.before.id, op.before.version));
@@ -138,7 +153,8 @@ export class MemoryRepo {
     try {
       results = await this.db.batch<Row>(stmts);
     } catch (e) {
-      if (e instanceof Error && e.message.includes(CONFLICT_MESSAGE)) throw new WriteConflict(`memory of tenant ${tenant}`);
+      if (e instanceof Error && e.message.includes(CONFLICT_MESSAGE))
+        throw new WriteConflict(`memory of tenant ${tenant}`);
       throw e;
     }
     return puts.map(({ after, at }) => ({ ...after, version: Number(results[at]!.results[0]?.version) }));
@@ -164,7 +180,13 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
-  async findByKey(tenant: string, agentId: string | null, scope: string, key: string, now: number): Promise<Memory | null> {
+  async findByKey(
+    tenant: string,
+    agentId: string | null,
+    scope: string,
+    key: string,
+    now: number,
+  ): Promise<Memory | null> {
     const row = await this.db
       .prepare(`${SELECT} WHERE m.tenant = ? AND ifnull(m.agent_id, '') = ? AND m.scope = ? AND m.key = ? AND ${LIVE}`)
       .bind(tenant, agentId ?? "", scope, key, now)
@@ -188,7 +210,13 @@ export class MemoryRepo {
   }
 
   /** Live memories passing `filter` whose `entities` name any of `names` (case-insensitively), most recently updated first. */
-  async mentioning(tenant: string, names: string[], now: number, limit: number, filter: MemoryFilter = {}): Promise<Memory[]> {
+  async mentioning(
+    tenant: string,
+    names: string[],
+    now: number,
+    limit: number,
+    filter: MemoryFilter = {},
+  ): Promise<Memory[]> {
     if (!names.length) return [];
     const f = compileFilter(filter);
     const { results } = await bindChecked(
@@ -202,7 +230,12 @@ export class MemoryRepo {
   }
 
   /** Live memories after the cursor in (updated_at, id) order (ties on updated_at are common: batches). */
-  async changedSince(tenant: string, cursor: { at: number; id: string }, now: number, limit: number): Promise<Memory[]> {
+  async changedSince(
+    tenant: string,
+    cursor: { at: number; id: string },
+    now: number,
+    limit: number,
+  ): Promise<Memory[]> {
     const { results } = await this.db
       .prepare(
         `${SELECT} WHERE m.tenant = ? AND m.updated_at >= ? AND (m.updated_at > ? OR m.id > ?) AND ${LIVE}
@@ -216,7 +249,9 @@ export class MemoryRepo {
   /** The agent of the tenant's earliest live memory that names one, or null (none does). */
   async firstAgent(tenant: string, now: number): Promise<string | null> {
     const row = await this.db
-      .prepare(`SELECT m.agent_id AS agent FROM memories m WHERE m.tenant = ? AND ${LIVE} AND m.agent_id IS NOT NULL ORDER BY m.created_at, m.seq LIMIT 1`)
+      .prepare(
+        `SELECT m.agent_id AS agent FROM memories m WHERE m.tenant = ? AND ${LIVE} AND m.agent_id IS NOT NULL ORDER BY m.created_at, m.seq LIMIT 1`,
+      )
       .bind(tenant, now)
       .first<{ agent: string }>();
     return row?.agent ?? null;
@@ -227,7 +262,13 @@ export class MemoryRepo {
    * Live memories passing `filter` whose time — `event_date`, or `created_at` for a memory without
    * one — lies in [from, to), the latest first (index `memories_when`, migration 0008).
    */
-  async datedIn(tenant: string, now: number, filter: MemoryFilter, range: { from: number; to: number }, limit: number): Promise<Memory[]> {
+  async datedIn(
+    tenant: string,
+    now: number,
+    filter: MemoryFilter,
+    range: { from: number; to: number },
+    limit: number,
+  ): Promise<Memory[]> {
     const f = compileFilter(filter);
     const when = "coalesce(m.event_date, m.created_at)";
     const { results } = await bindChecked(
@@ -240,7 +281,10 @@ export class MemoryRepo {
 
   async list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
     const f = compileFilter(opts.filter ?? {});
-    const contains = containsAllWords(["m.text", "ifnull(m.key, '')"], (opts.contains ?? "").split(/\s+/).filter(Boolean));
+    const contains = containsAllWords(
+      ["m.text", "ifnull(m.key, '')"],
+      (opts.contains ?? "").split(/\s+/).filter(Boolean),
+    );
     const where = andAll([`m.tenant = ?`, LIVE, f.sql, contains.sql]);
     const params: unknown[] = [tenant, now, ...f.params, ...contains.params];
     const order = {
@@ -249,7 +293,11 @@ export class MemoryRepo {
       updated_desc: "m.updated_at DESC, m.seq DESC",
     }[opts.order ?? "created_desc"];
     const [rows, count] = await this.db.batch<Row>([
-      bindChecked(this.db, `${SELECT} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, opts.limit, opts.offset ?? 0]),
+      bindChecked(this.db, `${SELECT} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, [
+        ...params,
+        opts.limit,
+        opts.offset ?? 0,
+      ]),
       bindChecked(this.db, `SELECT count(*) AS n FROM memories m WHERE ${where}`, params),
     ]);
     return { memories: rows!.results.map(fromRow), total: Number(count!.results[0]?.n ?? 0) };
@@ -355,7 +403,9 @@ export class MemoryRepo {
 
   async countNotEmbeddedWith(tenant: string, model: string): Promise<number> {
     const row = await this.db
-      .prepare("SELECT count(*) AS n FROM memories WHERE tenant = ? AND (embedding_model IS NULL OR embedding_model != ?)")
+      .prepare(
+        "SELECT count(*) AS n FROM memories WHERE tenant = ? AND (embedding_model IS NULL OR embedding_model != ?)",
+      )
       .bind(tenant, model)
       .first<{ n: number }>();
     return row?.n ?? 0;
@@ -363,7 +413,9 @@ export class MemoryRepo {
 
   async history(tenant: string, id: string): Promise<HistoryEntry[]> {
     const { results } = await this.db
-      .prepare("SELECT op, actor, at, reason, before, after FROM memory_history WHERE tenant = ? AND memory_id = ? ORDER BY hid")
+      .prepare(
+        "SELECT op, actor, at, reason, before, after FROM memory_history WHERE tenant = ? AND memory_id = ? ORDER BY hid",
+      )
       .bind(tenant, id)
       .all<Row>();
     return results.map((r) => ({
@@ -392,7 +444,16 @@ export class MemoryRepo {
         `INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, json_set(?8, '$.version', (SELECT version FROM memories WHERE tenant = ?1 AND id = ?2)))`,
       )
-      .bind(tenant, id, op, actor, at, reason ?? null, before ? JSON.stringify(before) : null, after ? JSON.stringify(after) : null);
+      .bind(
+        tenant,
+        id,
+        op,
+        actor,
+        at,
+        reason ?? null,
+        before ? JSON.stringify(before) : null,
+        after ? JSON.stringify(after) : null,
+      );
   }
 }
 

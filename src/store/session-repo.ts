@@ -89,12 +89,21 @@ export class SessionRepo {
              WHERE tenant = ? AND session_id = ? AND version = ? AND created_at = ? AND ${LIVE}
              RETURNING version, created_at`,
           )
-          .bind(...mutable.map((c) => values[COLUMNS.indexOf(c)]), s.tenant, s.session_id, expected.version, expected.created_at, s.updated_at)
+          .bind(
+            ...mutable.map((c) => values[COLUMNS.indexOf(c)]),
+            s.tenant,
+            s.session_id,
+            expected.version,
+            expected.created_at,
+            s.updated_at,
+          )
       : this.db
           .prepare(
             `INSERT INTO working_memory (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})
              ON CONFLICT (tenant, session_id) DO UPDATE SET
-               ${COLUMNS.filter((c) => c !== "tenant" && c !== "session_id").map((c) => `${c} = excluded.${c}`).join(", ")}, version = 1
+               ${COLUMNS.filter((c) => c !== "tenant" && c !== "session_id")
+                 .map((c) => `${c} = excluded.${c}`)
+                 .join(", ")}, version = 1
              WHERE ${EXPIRED}
              RETURNING version, created_at`,
           )
@@ -106,11 +115,16 @@ export class SessionRepo {
    * Records that memories were promoted to long-term memory, only if the session is still the
    * one (creation time) and version the promotion read (a newer write promotes its own memories).
    */
-  async setMemories(s: Pick<Session, "tenant" | "session_id" | "version" | "created_at">, memories: Memory[]): Promise<boolean> {
+  async setMemories(
+    s: Pick<Session, "tenant" | "session_id" | "version" | "created_at">,
+    memories: Memory[],
+  ): Promise<boolean> {
     // A write like any other: it bumps the version, so an append that read the session before it
     // cannot write the old, unpromoted memories back.
     const res = await this.db
-      .prepare("UPDATE working_memory SET memories = ?, version = version + 1 WHERE tenant = ? AND session_id = ? AND version = ? AND created_at = ?")
+      .prepare(
+        "UPDATE working_memory SET memories = ?, version = version + 1 WHERE tenant = ? AND session_id = ? AND version = ? AND created_at = ?",
+      )
       .bind(JSON.stringify(memories), s.tenant, s.session_id, s.version, s.created_at)
       .run();
     return res.meta.changes > 0;
@@ -141,7 +155,9 @@ export class SessionRepo {
     }
     const [page, count] = await this.db.batch<Row>([
       this.db
-        .prepare(`SELECT session_id FROM working_memory WHERE ${where} ORDER BY updated_at DESC, session_id LIMIT ? OFFSET ?`)
+        .prepare(
+          `SELECT session_id FROM working_memory WHERE ${where} ORDER BY updated_at DESC, session_id LIMIT ? OFFSET ?`,
+        )
         .bind(...params, opts.limit, opts.offset),
       this.db.prepare(`SELECT count(*) AS n FROM working_memory WHERE ${where}`).bind(...params),
     ]);
@@ -171,23 +187,26 @@ export class SessionRepo {
 
 function toRow(s: Omit<Session, "version">, tokens: number): unknown[] {
   // Appends (SYMindX conversations) grow a session with summarization off: refuse, never a D1 error.
-  return checkRowSize([
-    s.tenant,
-    s.session_id,
-    s.namespace,
-    s.user_id,
-    JSON.stringify(s.messages),
-    JSON.stringify(s.memories),
-    s.context,
-    s.data === null ? null : JSON.stringify(s.data),
-    JSON.stringify(s.long_term_memory_strategy),
-    tokens,
-    s.ttl_seconds,
-    s.expires_at,
-    s.created_at,
-    s.updated_at,
-    s.last_accessed,
-  ], `session ${s.session_id}`);
+  return checkRowSize(
+    [
+      s.tenant,
+      s.session_id,
+      s.namespace,
+      s.user_id,
+      JSON.stringify(s.messages),
+      JSON.stringify(s.memories),
+      s.context,
+      s.data === null ? null : JSON.stringify(s.data),
+      JSON.stringify(s.long_term_memory_strategy),
+      tokens,
+      s.ttl_seconds,
+      s.expires_at,
+      s.created_at,
+      s.updated_at,
+      s.last_accessed,
+    ],
+    `session ${s.session_id}`,
+  );
 }
 
 function fromRow(r: Row): Session {
@@ -200,7 +219,11 @@ function fromRow(r: Row): Session {
     memories: parseStoredJson<Memory[]>(r.memories, [], "working_memory.memories"),
     context: (r.context as string | null) ?? null,
     data: r.data === null ? null : parseStoredJson<Record<string, unknown> | null>(r.data, null, "working_memory.data"),
-    long_term_memory_strategy: parseStoredJson<Record<string, unknown>>(r.long_term_memory_strategy, { ...DEFAULT_STRATEGY }, "working_memory.long_term_memory_strategy"),
+    long_term_memory_strategy: parseStoredJson<Record<string, unknown>>(
+      r.long_term_memory_strategy,
+      { ...DEFAULT_STRATEGY },
+      "working_memory.long_term_memory_strategy",
+    ),
     ttl_seconds: r.ttl_seconds === null ? null : Number(r.ttl_seconds),
     expires_at: r.expires_at === null ? null : Number(r.expires_at),
     created_at: Number(r.created_at),

@@ -23,7 +23,8 @@ export interface VectorRow {
   sent_at: number | null;
 }
 
-const ROW_COLUMNS = "vseq, memory_id, vector_id, model, vector, namespace, user_id, session_id, memory_type, state, sent_at";
+const ROW_COLUMNS =
+  "vseq, memory_id, vector_id, model, vector, namespace, user_id, session_id, memory_type, state, sent_at";
 
 /**
  * The statements that keep `memory_vectors` in step with a memory write; they run in the same
@@ -147,7 +148,6 @@ export class VectorRepo {
     return { ids: results.map((r) => r.memory_id), asOf: results.reduce((max, r) => Math.max(max, r.vseq), 0) };
   }
 
-
   /** Rows a remote index may not serve yet (pending or sent, not confirmed). */
   async unconfirmed(tenant: string, model: string): Promise<VectorRow[]> {
     const { results } = await this.db
@@ -178,7 +178,9 @@ export class VectorRepo {
 
   async rowsFor(tenant: string, memoryIds: string[]): Promise<VectorRow[]> {
     const { results } = await this.db
-      .prepare(`SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND memory_id IN (SELECT value FROM json_each(?))`)
+      .prepare(
+        `SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND memory_id IN (SELECT value FROM json_each(?))`,
+      )
       .bind(tenant, JSON.stringify(memoryIds))
       .all<Record<string, unknown>>();
     return results.map(fromRow);
@@ -188,7 +190,9 @@ export class VectorRepo {
   async memoryIdsForVectorIds(tenant: string, vectorIds: string[]): Promise<Map<string, string>> {
     if (!vectorIds.length) return new Map();
     const { results } = await this.db
-      .prepare("SELECT vector_id, memory_id FROM memory_vectors WHERE tenant = ? AND vector_id IN (SELECT value FROM json_each(?))")
+      .prepare(
+        "SELECT vector_id, memory_id FROM memory_vectors WHERE tenant = ? AND vector_id IN (SELECT value FROM json_each(?))",
+      )
       .bind(tenant, JSON.stringify(vectorIds))
       .all<{ vector_id: string; memory_id: string }>();
     return new Map(results.map((r) => [r.vector_id, r.memory_id]));

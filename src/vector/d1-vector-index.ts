@@ -44,7 +44,12 @@ export class D1VectorIndex implements VectorIndex {
     return queries.map((x) => matrix.topK(x.vector, Math.min(q.topK, this.maxTopK), x.filter));
   }
 
-  async similarities(tenant: string, vector: Float32Array, memoryIds: string[], model: string): Promise<Map<string, number>> {
+  async similarities(
+    tenant: string,
+    vector: Float32Array,
+    memoryIds: string[],
+    model: string,
+  ): Promise<Map<string, number>> {
     if (!memoryIds.length) return new Map();
     const matrix = await this.matrixFor(tenant, model, vector.length);
     return matrix.similarities(vector, memoryIds);

@@ -30,7 +30,11 @@ export interface VectorIndex {
   readonly maxTopK: number;
   query(tenant: string, vector: Float32Array, q: VectorQuery): Promise<VectorHit[]>;
   /** Several queries at once (one freshness check for the D1 index; parallel for Vectorize). */
-  queryMany(tenant: string, queries: { vector: Float32Array; filter: VectorFilter }[], q: Omit<VectorQuery, "filter">): Promise<VectorHit[][]>;
+  queryMany(
+    tenant: string,
+    queries: { vector: Float32Array; filter: VectorFilter }[],
+    q: Omit<VectorQuery, "filter">,
+  ): Promise<VectorHit[][]>;
   /**
    * Cosine similarity of the query to some memories' vectors (of `model`; memories without one are
    * left out): fusion scores the keyword list's candidates on the vector side too.

@@ -78,7 +78,12 @@ export class VectorizeVectorIndex implements VectorIndex {
   }
 
   /** From the vectors D1 keeps for every memory: no Vectorize round trip. */
-  async similarities(tenant: string, vector: Float32Array, memoryIds: string[], model: string): Promise<Map<string, number>> {
+  async similarities(
+    tenant: string,
+    vector: Float32Array,
+    memoryIds: string[],
+    model: string,
+  ): Promise<Map<string, number>> {
     if (!memoryIds.length) return new Map();
     const rows = await this.repo.rowsFor(tenant, memoryIds);
     return new Map(rows.filter((r) => r.model === model).map((r) => [r.memory_id, dot(vector, r.vector)]));

@@ -49,9 +49,44 @@ interface Stat {
 // Synthetic but varied memories: agents' facts, decisions, preferences and events.
 
 const PEOPLE = ["Alice", "Bob", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hiro", "Ines", "Jonas", "Kemi", "Lena"];
-const TECH = ["Redis", "PostgreSQL", "Kafka", "SQLite", "Vectorize", "Workers", "Terraform", "Kubernetes", "GraphQL", "Rust", "Python", "TypeScript", "S3", "ClickHouse"];
-const PURPOSE = ["caching", "billing", "search", "analytics", "authentication", "notifications", "the data pipeline", "session storage", "rate limiting", "feature flags"];
-const THING = ["dark mode", "short answers", "code examples", "email summaries", "metric units", "morning meetings", "bullet points", "British spelling"];
+const TECH = [
+  "Redis",
+  "PostgreSQL",
+  "Kafka",
+  "SQLite",
+  "Vectorize",
+  "Workers",
+  "Terraform",
+  "Kubernetes",
+  "GraphQL",
+  "Rust",
+  "Python",
+  "TypeScript",
+  "S3",
+  "ClickHouse",
+];
+const PURPOSE = [
+  "caching",
+  "billing",
+  "search",
+  "analytics",
+  "authentication",
+  "notifications",
+  "the data pipeline",
+  "session storage",
+  "rate limiting",
+  "feature flags",
+];
+const THING = [
+  "dark mode",
+  "short answers",
+  "code examples",
+  "email summaries",
+  "metric units",
+  "morning meetings",
+  "bullet points",
+  "British spelling",
+];
 const PROJECT = ["Apollo", "Borealis", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Helix"];
 const DAY = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "next week", "the end of the month", "Q3"];
 const TEMPLATES = [
@@ -73,7 +108,6 @@ const QUERIES = [
   "rate limiting with Redis",
 ];
 
-
 // ---------------------------------------------------------------------------------------------
 
 // The SDK over node:http with keep-alive: far less client CPU than the global fetch, which matters
@@ -82,12 +116,17 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 function httpFetch(url: string, init: RequestInit): Promise<Response> {
   const body = init.body as string | undefined;
-  const headers = { ...(init.headers as Record<string, string>), ...(body ? { "content-length": String(Buffer.byteLength(body)) } : {}) };
+  const headers = {
+    ...(init.headers as Record<string, string>),
+    ...(body ? { "content-length": String(Buffer.byteLength(body)) } : {}),
+  };
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: init.method, agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve(new Response(res.statusCode === 204 ? null : Buffer.concat(chunks), { status: res.statusCode })));
+      res.on("end", () =>
+        resolve(new Response(res.statusCode === 204 ? null : Buffer.concat(chunks), { status: res.statusCode })),
+      );
     });
     req.on("error", reject);
     req.end(body);
@@ -133,7 +172,16 @@ async function measure(
   const wall = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!);
-  return { size, scenario, requests: REQUESTS, concurrency, p50: q(0.5), p95: q(0.95), p99: q(0.99), rps: round(REQUESTS / wall) };
+  return {
+    size,
+    scenario,
+    requests: REQUESTS,
+    concurrency,
+    p50: q(0.5),
+    p95: q(0.95),
+    p99: q(0.99),
+    rps: round(REQUESTS / wall),
+  };
 }
 
 /** A raw WebSocket to /ws (AUTH_MODE=none in the bench), for the runtime's ping/pong auto-response (not an engram command). */
@@ -167,7 +215,11 @@ async function openSocket(): Promise<BenchSocket> {
 }
 
 /** Round trips (on one socket or session), one at a time. */
-async function measureSocket(size: number, scenario: string, roundTrip: (i: number) => Promise<unknown>): Promise<Stat> {
+async function measureSocket(
+  size: number,
+  scenario: string,
+  roundTrip: (i: number) => Promise<unknown>,
+): Promise<Stat> {
   for (let i = 0; i < 20; i++) await roundTrip(i);
   const latencies: number[] = [];
   const started = performance.now();
@@ -205,7 +257,16 @@ async function measureFanOut(size: number, sockets: number, writes: number): Pro
 function summarize(size: number, scenario: string, concurrency: number, latencies: number[], wall: number): Stat {
   latencies.sort((a, b) => a - b);
   const q = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!);
-  return { size, scenario, requests: latencies.length, concurrency, p50: q(0.5), p95: q(0.95), p99: q(0.99), rps: round(latencies.length / wall) };
+  return {
+    size,
+    scenario,
+    requests: latencies.length,
+    concurrency,
+    p50: q(0.5),
+    p95: q(0.95),
+    p99: q(0.99),
+    rps: round(latencies.length / wall),
+  };
 }
 
 async function seedTo(target: number, have: number, rand: Rand): Promise<number> {
@@ -280,28 +341,49 @@ async function main(): Promise<void> {
     const chat = conversation(rand);
     // Check once that the scenario measures what it says: a PUT that summarizes.
     const check = await client.putWorkingMemory("bench-check", { messages: chat, namespace: "bench" }, SESSION_MODEL);
-    if (!check.context || check.messages.length >= chat.length) throw new Error("the working-memory scenario did not summarize");
-    console.error(`a 200-message PUT keeps ${check.messages.length} messages and a ${check.context.length}-character summary`);
+    if (!check.context || check.messages.length >= chat.length)
+      throw new Error("the working-memory scenario did not summarize");
+    console.error(
+      `a 200-message PUT keeps ${check.messages.length} messages and a ${check.context.length}-character summary`,
+    );
     for (const size of SIZES) {
       const t = performance.now();
       have = await seedTo(size, have, rand);
       const status = await client.status();
-      console.error(`seeded ${have} memories (${round((performance.now() - t) / 1000)} s); the tenant holds ${status.memories.total}`);
+      console.error(
+        `seeded ${have} memories (${round((performance.now() - t) / 1000)} s); the tenant holds ${status.memories.total}`,
+      );
       const q = (i: number) => QUERIES[((i % QUERIES.length) + QUERIES.length) % QUERIES.length]!;
       for (const c of LEVELS) {
         stats.push(await measure(size, c, "no-op (GET /v1/health)", () => client.health()));
-        stats.push(await measure(size, c, "hybrid search", (i) => client.searchLongTermMemory({ text: q(i), limit: 10 })));
-        stats.push(await measure(size, c, "keyword search", (i) => client.searchLongTermMemory({ text: q(i), limit: 10, search_mode: "keyword" })));
+        stats.push(
+          await measure(size, c, "hybrid search", (i) => client.searchLongTermMemory({ text: q(i), limit: 10 })),
+        );
+        stats.push(
+          await measure(size, c, "keyword search", (i) =>
+            client.searchLongTermMemory({ text: q(i), limit: 10, search_mode: "keyword" }),
+          ),
+        );
         stats.push(
           await measure(size, c, "store (1 memory)", () =>
             // A new fact each time (the number makes it one), so this measures a write, dedup check included.
-            client.createLongTermMemories([{ id: `bench-store-${stored}`, text: `${rand.pick(TEMPLATES)(rand)} (ticket ${stored++})`, namespace: "bench" }]),
+            client.createLongTermMemories([
+              {
+                id: `bench-store-${stored}`,
+                text: `${rand.pick(TEMPLATES)(rand)} (ticket ${stored++})`,
+                namespace: "bench",
+              },
+            ]),
           ),
         );
         // A new session each time, so every PUT summarizes from scratch.
         stats.push(
           await measure(size, c, "PUT session (200 msgs)", () =>
-            client.putWorkingMemory(`bench-session-${sessions++}`, { messages: chat, namespace: "bench" }, SESSION_MODEL),
+            client.putWorkingMemory(
+              `bench-session-${sessions++}`,
+              { messages: chat, namespace: "bench" },
+              SESSION_MODEL,
+            ),
           ),
         );
         stats.push(await measure(size, c, "think", (i) => client.think({ question: `${q(i)}?` })));
@@ -316,7 +398,9 @@ async function main(): Promise<void> {
         );
         // Last at each level: it adds memories (in its own namespace).
         stats.push(
-          await measure(size, c, `ingest (${INGEST_BATCH} msgs)`, () => client.ingest({ messages: conversation(rand, INGEST_BATCH), namespace: "bench-ingest" })),
+          await measure(size, c, `ingest (${INGEST_BATCH} msgs)`, () =>
+            client.ingest({ messages: conversation(rand, INGEST_BATCH), namespace: "bench-ingest" }),
+          ),
         );
       }
     }
@@ -335,7 +419,11 @@ async function main(): Promise<void> {
     ws.close();
     const engram = new EngramSocket({ url: BASE });
     await engram.connect();
-    stats.push(await measureSocket(size, "WS engram recall", (i) => engram.send("recall", { query: QUERIES[i % QUERIES.length], limit: 10 })));
+    stats.push(
+      await measureSocket(size, "WS engram recall", (i) =>
+        engram.send("recall", { query: QUERIES[i % QUERIES.length], limit: 10 }),
+      ),
+    );
     engram.close();
     stats.push(await measureFanOut(size, 100, 50));
 
@@ -344,7 +432,10 @@ async function main(): Promise<void> {
     await mcp.connect(new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`)));
     stats.push(
       await measureSocket(size, "MCP search tool call", async (i) => {
-        const res = await mcp.callTool({ name: "search_long_term_memory", arguments: { text: QUERIES[i % QUERIES.length], limit: 10 } });
+        const res = await mcp.callTool({
+          name: "search_long_term_memory",
+          arguments: { text: QUERIES[i % QUERIES.length], limit: 10 },
+        });
         if (res.isError) throw new Error(`MCP search failed: ${JSON.stringify(res.content)}`);
       }),
     );
@@ -367,19 +458,30 @@ async function main(): Promise<void> {
         prompt_p95_ms: p95(size, c, "memory prompt"),
         think_p95_ms: p95(size, c, "think"),
         ingest_messages_per_s: round(
-          stats.find((s) => s.size === size && s.concurrency === c && s.scenario === `ingest (${INGEST_BATCH} msgs)`)!.rps * INGEST_BATCH,
+          stats.find((s) => s.size === size && s.concurrency === c && s.scenario === `ingest (${INGEST_BATCH} msgs)`)!
+            .rps * INGEST_BATCH,
         ),
       })),
     );
 
     console.log(`\nedgemem bench — ${cpus().length} cores, ${REQUESTS} requests per scenario, latencies in ms\n`);
-    const cols = ["memories".padEnd(9), "conc".padStart(4), "scenario".padEnd(24), "p50".padStart(8), "p95".padStart(8), "p99".padStart(8), "req/s".padStart(8)];
+    const cols = [
+      "memories".padEnd(9),
+      "conc".padStart(4),
+      "scenario".padEnd(24),
+      "p50".padStart(8),
+      "p95".padStart(8),
+      "p99".padStart(8),
+      "req/s".padStart(8),
+    ];
     console.log(cols.join(" "));
     for (const s of stats) {
       const row = [String(s.size).padEnd(9), String(s.concurrency).padStart(4), s.scenario.padEnd(24)];
       console.log([...row, ...[s.p50, s.p95, s.p99, s.rps].map((x) => String(x).padStart(8))].join(" "));
     }
-    console.log("\ntargets: hybrid search p95 ≤ 3× no-op p95 at 10,000 memories; store p95 ≤ 15 ms; WS fan-out p95 ≤ 25 ms");
+    console.log(
+      "\ntargets: hybrid search p95 ≤ 3× no-op p95 at 10,000 memories; store p95 ≤ 15 ms; WS fan-out p95 ≤ 25 ms",
+    );
     for (const r of ratios) {
       console.log(
         `${String(r.size).padEnd(6)} memories, concurrency ${r.concurrency}: hybrid p95 / no-op p95 = ${r.hybrid_p95_over_noop_p95}×, keyword = ${r.keyword_p95_over_noop_p95}×, store p95 = ${r.store_p95_ms} ms, session PUT p95 = ${r.session_put_p95_ms} ms, prompt p95 = ${r.prompt_p95_ms} ms, think p95 = ${r.think_p95_ms} ms, ingest = ${r.ingest_messages_per_s} messages/s`,
@@ -388,7 +490,11 @@ async function main(): Promise<void> {
 
     writeFileSync(
       args.out!,
-      JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, requests: REQUESTS, stats, ratios }, null, 2),
+      JSON.stringify(
+        { date: new Date().toISOString(), cores: cpus().length, requests: REQUESTS, stats, ratios },
+        null,
+        2,
+      ),
     );
     console.log(`\nwritten to ${args.out}`);
   } finally {

@@ -1,7 +1,13 @@
 // End to end: a real `wrangler dev` (workerd, local D1, the tenant hub Durable Object), driven from
 // Node through the client SDK over real HTTP and WebSockets, with JWT auth on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EdgememClient, EdgememError, EngramSocket, type ConnectionState, type EngramEvent } from "../../client/index.ts";
+import {
+  EdgememClient,
+  EdgememError,
+  EngramSocket,
+  type ConnectionState,
+  type EngramEvent,
+} from "../../client/index.ts";
 import { signToken } from "./tools.ts";
 import { startWranglerDev, type WranglerDev } from "./wrangler-dev.ts";
 
@@ -51,8 +57,12 @@ describe("the client SDK against wrangler dev", () => {
     await socket.connect();
 
     // Store over REST: the socket is told.
-    await client.createLongTermMemories([{ id: "redis", text: "We decided to use Redis for caching", topics: ["infra"] }]);
-    await until("memory_created", () => events.find((e) => e.event === "memory_created" && e.data.memory_id === "redis"));
+    await client.createLongTermMemories([
+      { id: "redis", text: "We decided to use Redis for caching", topics: ["infra"] },
+    ]);
+    await until("memory_created", () =>
+      events.find((e) => e.event === "memory_created" && e.data.memory_id === "redis"),
+    );
     const found = await client.searchLongTermMemory({ text: "what do we use for caching?", limit: 3 });
     expect(found.memories[0]!.id).toBe("redis");
     // Commands over the socket.
@@ -74,7 +84,9 @@ describe("the client SDK against wrangler dev", () => {
 
     // Reconnected (1 s later, with ?since): the missed events arrive, in order, each once; the queued command ran.
     expect((await queued).memory_id).toBe("deploys");
-    await until("missed events", () => events.find((e) => e.event === "memory_created" && e.data.memory_id === "deploys"));
+    await until("missed events", () =>
+      events.find((e) => e.event === "memory_created" && e.data.memory_id === "deploys"),
+    );
     expect(opened.length).toBeGreaterThanOrEqual(2);
     for (const ws of opened.slice(1)) expect(new URL(ws.url).searchParams.get("since")).toBe(String(seqBefore));
     const after = events.filter((e) => e.seq > seqBefore);
@@ -96,7 +108,9 @@ describe("the client SDK against wrangler dev", () => {
     const tenant = `e2e-${crypto.randomUUID()}`;
     const client = new EdgememClient({ baseUrl: dev.url, token: () => tokenFor(tenant) });
     expect((await client.health()).now).toBeGreaterThan(0);
-    const ingested = await client.ingest({ messages: [{ role: "user", content: "We decided to use Redis for caching." }] });
+    const ingested = await client.ingest({
+      messages: [{ role: "user", content: "We decided to use Redis for caching." }],
+    });
     expect(ingested.memories[0]!.memory_type).toBe("decision");
     expect((await client.queryGraph({ query: "Redis" })).entities.map((e) => e.name)).toEqual(["Redis"]);
 
@@ -110,10 +124,18 @@ describe("the client SDK against wrangler dev", () => {
     expect(done.citations[0].memory_id).toBe(ingested.memories[0]!.id);
     expect((await client.think({ question: "What do we use for caching?" })).answer).toBe(tokens.join(""));
 
-    const session = await client.putWorkingMemory("s1", { messages: [{ role: "user", content: "Launch is on May 4" }] }, { model_name: "gpt-4o" });
+    const session = await client.putWorkingMemory(
+      "s1",
+      { messages: [{ role: "user", content: "Launch is on May 4" }] },
+      { model_name: "gpt-4o" },
+    );
     expect(session.context_percentage_total_used).toBeGreaterThan(0);
     expect((await client.listSessions()).sessions).toEqual(["s1"]);
-    const prompt = await client.memoryPrompt({ query: "When is the launch?", session: { session_id: "s1" }, long_term_search: true });
+    const prompt = await client.memoryPrompt({
+      query: "When is the launch?",
+      session: { session_id: "s1" },
+      long_term_search: true,
+    });
     expect(prompt.messages.at(-1)).toEqual({ role: "user", content: "When is the launch?" });
     await client.deleteWorkingMemory("s1");
 
@@ -140,9 +162,16 @@ describe("the client SDK against wrangler dev", () => {
     const { Client, StreamableHTTPClientTransport } = await import("@modelcontextprotocol/client");
     const token = await tokenFor(`e2e-${crypto.randomUUID()}`);
     const mcp = new Client({ name: "e2e", version: "1.0.0" });
-    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${dev.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    await mcp.connect(
+      new StreamableHTTPClientTransport(new URL(`${dev.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
     expect((await mcp.listTools()).tools.length).toBe(14);
-    const res = (await mcp.callTool({ name: "create_long_term_memories", arguments: { memories: [{ text: "MCP works end to end" }] } })) as any;
+    const res = (await mcp.callTool({
+      name: "create_long_term_memories",
+      arguments: { memories: [{ text: "MCP works end to end" }] },
+    })) as any;
     expect(res.isError).toBeFalsy();
     await mcp.close();
   });

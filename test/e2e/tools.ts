@@ -3,8 +3,16 @@ import { SignJWT } from "jose";
 /** Helpers shared by the Node-side drivers of a real `wrangler dev`: the e2e tests, the bench and the soak. */
 
 /** An HS256 token for `tenant` (subject `sub`, optional `scope`), valid for `expires` (default 1 h). */
-export function signToken(secret: string, tenant: string, opts: { scope?: string; sub?: string; expires?: string } = {}): Promise<string> {
-  return new SignJWT({ tenant_id: tenant, sub: opts.sub ?? `user-of-${tenant}`, ...(opts.scope ? { scope: opts.scope } : {}) })
+export function signToken(
+  secret: string,
+  tenant: string,
+  opts: { scope?: string; sub?: string; expires?: string } = {},
+): Promise<string> {
+  return new SignJWT({
+    tenant_id: tenant,
+    sub: opts.sub ?? `user-of-${tenant}`,
+    ...(opts.scope ? { scope: opts.scope } : {}),
+  })
     .setProtectedHeader({ alg: "HS256" })
     .setIssuedAt()
     .setExpirationTime(opts.expires ?? "1h")

@@ -68,7 +68,10 @@ describe("@trustgraph/client against wrangler dev (JWT)", () => {
     });
     expect(frames.length).toBeGreaterThan(1);
     expect(last.complete).toBe(true);
-    const streamed = frames.slice(0, -1).map((f) => f.response!.content).join("");
+    const streamed = frames
+      .slice(0, -1)
+      .map((f) => f.response!.content)
+      .join("");
     expect(streamed).toContain("We decided to use Redis for caching. [redis]");
     expect(last.response!.answer).toBe(streamed);
     expect(last.response!.citations[0].memory_id).toBe("redis");
@@ -76,12 +79,25 @@ describe("@trustgraph/client against wrangler dev (JWT)", () => {
     // The client's own agent call: answer chunks, done when the server says complete.
     const chunks: string[] = [];
     const errors: unknown[] = [];
-    await api.flow("default").agent(question, () => {}, () => {}, (chunk) => chunks.push(chunk), (e) => errors.push(e));
+    await api.flow("default").agent(
+      question,
+      () => {},
+      () => {},
+      (chunk) => chunks.push(chunk),
+      (e) => errors.push(e),
+    );
     expect(errors).toEqual([]);
     expect(chunks.join("")).toBe(streamed);
 
     // The older client's agent (`{question}`, no streaming) waits for a frame carrying `answer`.
-    const old = await api.makeRequestMulti<object, Frame>("agent", { question }, (msg) => Boolean((msg as Frame).response?.answer), 10_000, 1, "default");
+    const old = await api.makeRequestMulti<object, Frame>(
+      "agent",
+      { question },
+      (msg) => Boolean((msg as Frame).response?.answer),
+      10_000,
+      1,
+      "default",
+    );
     expect(old.response!.answer).toBe(streamed);
   });
 
@@ -92,20 +108,35 @@ describe("@trustgraph/client against wrangler dev (JWT)", () => {
     expect((missing as Error).message).toMatch(/nope/);
 
     const { api: reader } = await client(tenant, "memory:read");
-    const forbidden = await reader.makeRequest("memory", { operation: "store", memories: [{ text: "not allowed" }] }).catch((e: unknown) => e);
+    const forbidden = await reader
+      .makeRequest("memory", { operation: "store", memories: [{ text: "not allowed" }] })
+      .catch((e: unknown) => e);
     expect((forbidden as Error).message).toMatch(/memory:write/);
     expect((await reader.makeRequest<object, any>("status", {})).memories.total).toBe(0);
 
     await expect(api.makeFlowRequest("agent", { question: "" })).rejects.toThrow(/question/);
     const errors: unknown[] = [];
-    await api.flow("default").agent("   ", () => {}, () => {}, () => {}, (e) => errors.push(e));
+    await api.flow("default").agent(
+      "   ",
+      () => {},
+      () => {},
+      () => {},
+      (e) => errors.push(e),
+    );
     expect(errors).toHaveLength(1);
     expect(JSON.stringify(errors[0])).toMatch(/question/);
     await expect(api.makeRequest("teleport", {})).rejects.toThrow(/unknown service/);
 
     // Older clients (the repository's `trustgraph-socket.ts`) read only `response`: the error must be in it.
     const onlyResponse = (service: string, request: object) =>
-      api.makeRequestMulti<object, Frame>(service, request, (msg) => (msg as Frame).response !== undefined, 3000, 1, "default");
+      api.makeRequestMulti<object, Frame>(
+        service,
+        request,
+        (msg) => (msg as Frame).response !== undefined,
+        3000,
+        1,
+        "default",
+      );
     expect((await onlyResponse("memory", { operation: "get", id: "nope" })).response!.error!.type).toBe("not_found");
     expect((await onlyResponse("agent", { question: "" })).response!.error!.message).toMatch(/^question/);
     // After all that the socket still serves.
@@ -128,7 +159,12 @@ describe("@trustgraph/client against wrangler dev (JWT)", () => {
     await expect(b.api.makeRequest("memory", { operation: "get", id: "redis" })).rejects.toThrow();
     expect((await a.api.makeRequest<object, any>("status", {})).memories.total).toBe(1);
 
-    for (const token of ["garbage", await new SignJWT({ tenant_id: "x" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("another-secret-0123456789abcdef"))]) {
+    for (const token of [
+      "garbage",
+      await new SignJWT({ tenant_id: "x" })
+        .setProtectedHeader({ alg: "HS256" })
+        .sign(new TextEncoder().encode("another-secret-0123456789abcdef")),
+    ]) {
       const { createTrustGraphSocket } = await import("@trustgraph/client");
       const refused = createTrustGraphSocket("edgemem-e2e", token, `${dev.url.replace(/^http/, "ws")}/api/socket`);
       clients.push(refused);
@@ -142,7 +178,9 @@ describe("@trustgraph/client against wrangler dev (JWT)", () => {
     const tenant = `tg-${crypto.randomUUID()}`;
     const { api } = await client(tenant);
     await api.makeRequest("memory", { operation: "store", memories: [REDIS] });
-    const ws = new WebSocket(`${dev.url.replace(/^http/, "ws")}/api/v1/socket?token=${await tokenFor(tenant, "memory:read")}`);
+    const ws = new WebSocket(
+      `${dev.url.replace(/^http/, "ws")}/api/v1/socket?token=${await tokenFor(tenant, "memory:read")}`,
+    );
     const frames: any[] = [];
     ws.addEventListener("message", (e) => frames.push(JSON.parse(String(e.data))));
     await new Promise((resolve, reject) => {
@@ -163,7 +201,13 @@ describe("@trustgraph/client against wrangler dev (JWT)", () => {
     expect((await next((f) => f.type === "auth-failed")).error).toMatch(/another tenant/);
     ws.send(JSON.stringify({ id: "s", service: "status", request: {} }));
     expect((await next((f) => f.id === "s")).response.memories.total).toBe(1);
-    ws.send(JSON.stringify({ id: "w", service: "memory", request: { operation: "store", memories: [{ text: "still read-only" }] } }));
+    ws.send(
+      JSON.stringify({
+        id: "w",
+        service: "memory",
+        request: { operation: "store", memories: [{ text: "still read-only" }] },
+      }),
+    );
     expect((await next((f) => f.id === "w")).response.error.type).toBe("forbidden");
     ws.close();
   });

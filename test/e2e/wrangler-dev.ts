@@ -31,18 +31,37 @@ export async function freePort(): Promise<number> {
  * `wrangler dev` with `vars` (e.g. AUTH_MODE, LOG_LEVEL), logging at warn, on `port` (default: a
  * free one), resolved once /v1/health answers. `stop()` ends it and removes its state.
  */
-export async function startWranglerDev(opts: { port?: number; vars?: Record<string, string>; output?: "inherit" | "ignore" } = {}): Promise<WranglerDev> {
+export async function startWranglerDev(
+  opts: { port?: number; vars?: Record<string, string>; output?: "inherit" | "ignore" } = {},
+): Promise<WranglerDev> {
   const port = opts.port ?? (await freePort());
   const state = mkdtempSync(join(tmpdir(), "edgemem-dev-"));
   const env = { ...process.env, ...QUIET };
-  await promisify(execFile)("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env });
+  await promisify(execFile)("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    env,
+  });
   const vars = Object.entries({ LOG_LEVEL: "warn", ...opts.vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   // Its own inspector port too: wrangler dev defaults to 9229, and a second one started meanwhile
   // (e2e files run in parallel) exits with "Address already in use (socket direct:1:default)".
   const inspector = await freePort();
   const child: ChildProcess = spawn(
     "npx",
-    ["wrangler", "dev", "--port", String(port), "--inspector-port", String(inspector), "--ip", "127.0.0.1", "--persist-to", state, "--log-level", "warn", ...vars, "--show-interactive-dev-session=false"],
+    [
+      "wrangler",
+      "dev",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspector),
+      "--ip",
+      "127.0.0.1",
+      "--persist-to",
+      state,
+      "--log-level",
+      "warn",
+      ...vars,
+      "--show-interactive-dev-session=false",
+    ],
     { env, stdio: ["ignore", opts.output ?? "inherit", opts.output ?? "inherit"], detached: true },
   );
   const stop = () => {

@@ -159,7 +159,9 @@ function locomoEvidence(raw: unknown, known: ReadonlySet<string>, where: string,
   const list = Array.isArray(raw) ? raw : raw === undefined || raw === null ? [] : [raw];
   const out: string[] = [];
   for (const entry of list) {
-    for (const part of str(entry).split(/[\s;,]+/).filter(Boolean)) {
+    for (const part of str(entry)
+      .split(/[\s;,]+/)
+      .filter(Boolean)) {
       let id = part;
       if (!known.has(id)) {
         const m = /^D:?(\d+):(\d+)$/.exec(part);
@@ -178,7 +180,20 @@ function locomoEvidence(raw: unknown, known: ReadonlySet<string>, where: string,
   return out;
 }
 
-const MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+const MONTHS = [
+  "january",
+  "february",
+  "march",
+  "april",
+  "may",
+  "june",
+  "july",
+  "august",
+  "september",
+  "october",
+  "november",
+  "december",
+];
 
 /** "1:56 pm on 8 May, 2023" → epoch ms (UTC); also without the time; null if unreadable. */
 export function parseLocomoDate(s: string): number | null {
@@ -208,7 +223,8 @@ export function loadLongMemEval(data: unknown): Dataset {
   const questions: Question[] = [];
   let sessionLevel = 0;
   instances.forEach((inst, ii) => {
-    if (!isObject(inst) || !Array.isArray(inst.haystack_sessions)) throw new Error(`LongMemEval instance ${ii}: no haystack_sessions`);
+    if (!isObject(inst) || !Array.isArray(inst.haystack_sessions))
+      throw new Error(`LongMemEval instance ${ii}: no haystack_sessions`);
     const id = str(inst.question_id) || `q-${ii}`;
     const sessionIds = Array.isArray(inst.haystack_session_ids) ? inst.haystack_session_ids.map(str) : [];
     const dates = Array.isArray(inst.haystack_dates) ? inst.haystack_dates : [];
@@ -253,7 +269,9 @@ export function loadLongMemEval(data: unknown): Dataset {
     });
   });
   if (sessionLevel) {
-    warnings.push(`${sessionLevel} question(s) have no turn flagged has_answer: their evidence is every turn of their answer sessions`);
+    warnings.push(
+      `${sessionLevel} question(s) have no turn flagged has_answer: their evidence is every turn of their answer sessions`,
+    );
   }
   return { layout: "longmemeval", conversations, questions, warnings };
 }

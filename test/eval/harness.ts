@@ -115,7 +115,14 @@ export interface ThinkCell {
 }
 
 export interface EvalReport {
-  dataset: { layout: string; conversations: number; turns: number; questions: number; answerable: number; warnings: string[] };
+  dataset: {
+    layout: string;
+    conversations: number;
+    turns: number;
+    questions: number;
+    answerable: number;
+    warnings: string[];
+  };
   seeding: { memories: number; requests: number; ms: number; errors: number };
   asking: { searches: number; thinks: number; ms: number };
   modes: SearchMode[];
@@ -244,8 +251,20 @@ interface Hit {
   score_details?: unknown;
 }
 
-async function search(opts: EvalOptions, q: Question, mode: SearchMode, turns: Map<string, string>): Promise<ModeResult> {
-  const body = { ...opts.searchOptions, text: q.question, namespace: { eq: q.conversation }, limit: SEARCH_LIMIT, search_mode: mode, explain: true };
+async function search(
+  opts: EvalOptions,
+  q: Question,
+  mode: SearchMode,
+  turns: Map<string, string>,
+): Promise<ModeResult> {
+  const body = {
+    ...opts.searchOptions,
+    text: q.question,
+    namespace: { eq: q.conversation },
+    limit: SEARCH_LIMIT,
+    search_mode: mode,
+    explain: true,
+  };
   const res = await send(opts, "/v1/long-term-memory/search", body);
   const failed = (error: { status: number; body: string }): ModeResult => ({
     ranked: [],
@@ -257,7 +276,8 @@ async function search(opts: EvalOptions, q: Question, mode: SearchMode, turns: M
   });
   if (res.status !== 200) return failed({ status: res.status, body: res.body });
   const parsed = parseJson(res.body) as { memories?: Hit[]; warnings?: string[] } | null;
-  if (!parsed || !Array.isArray(parsed.memories)) return failed({ status: res.status, body: `unexpected body: ${res.body.slice(0, 500)}` });
+  if (!parsed || !Array.isArray(parsed.memories))
+    return failed({ status: res.status, body: `unexpected body: ${res.body.slice(0, 500)}` });
   const ranked = parsed.memories.map((h) => turns.get(h.id) ?? h.id);
   const scored = q.answerable && q.evidence.length > 0;
   const first = parsed.memories[0];
@@ -266,16 +286,33 @@ async function search(opts: EvalOptions, q: Question, mode: SearchMode, turns: M
     recall_at_5: scored ? recall(q.evidence, ranked, 5) : null,
     recall_at_10: scored ? recall(q.evidence, ranked, 10) : null,
     latency_ms: res.ms,
-    top: first ? { turn: ranked[0]!, score: first.score ?? 0, score_type: first.score_type ?? "", score_details: first.score_details ?? null } : null,
+    top: first
+      ? {
+          turn: ranked[0]!,
+          score: first.score ?? 0,
+          score_type: first.score_type ?? "",
+          score_details: first.score_details ?? null,
+        }
+      : null,
     ...(parsed.warnings?.length ? { warnings: parsed.warnings } : {}),
   };
 }
 
 async function think(opts: EvalOptions, q: Question, turns: Map<string, string>): Promise<ThinkResult> {
   const res = await send(opts, "/v1/think", { question: q.question, namespace: q.conversation });
-  const parsed = res.status === 200 ? (parseJson(res.body) as { answer?: string; citations?: { memory_id: string }[] } | null) : null;
+  const parsed =
+    res.status === 200
+      ? (parseJson(res.body) as { answer?: string; citations?: { memory_id: string }[] } | null)
+      : null;
   if (!parsed || !Array.isArray(parsed.citations)) {
-    return { answered: false, answer: "", cited: [], cited_evidence: false, latency_ms: res.ms, error: { status: res.status, body: res.body } };
+    return {
+      answered: false,
+      answer: "",
+      cited: [],
+      cited_evidence: false,
+      latency_ms: res.ms,
+      error: { status: res.status, body: res.body },
+    };
   }
   const cited = parsed.citations.map((c) => turns.get(c.memory_id) ?? c.memory_id);
   return {
@@ -315,7 +352,11 @@ export function summarize(
       warnings: dataset.warnings,
     },
     seeding: { memories: seed.memories, requests: seed.requests, ms: round(seed.ms), errors: seed.errors.length },
-    asking: { searches: results.length * modes.length, thinks: results.filter((r) => r.think).length, ms: round(askMs) },
+    asking: {
+      searches: results.length * modes.length,
+      thinks: results.filter((r) => r.think).length,
+      ms: round(askMs),
+    },
     modes: [...modes],
     overall: {},
     by_category: {},
@@ -353,13 +394,17 @@ export function summarize(
       latency: quantiles(results.flatMap((r) => (r.think ? [r.think.latency_ms] : []))),
     };
     for (const r of results) {
-      if (r.think?.error) errors.push({ phase: "think", conversation: r.conversation, question: r.id, ...r.think.error });
+      if (r.think?.error)
+        errors.push({ phase: "think", conversation: r.conversation, question: r.id, ...r.think.error });
     }
   }
   return report;
 }
 
-function group(rows: { r: QuestionResult; m: ModeResult | undefined }[], keys: (r: QuestionResult) => string[]): Record<string, RecallCell> {
+function group(
+  rows: { r: QuestionResult; m: ModeResult | undefined }[],
+  keys: (r: QuestionResult) => string[],
+): Record<string, RecallCell> {
   const by = new Map<string, (ModeResult | undefined)[]>();
   for (const { r, m } of rows) {
     for (const k of keys(r)) by.set(k, [...(by.get(k) ?? []), m]);
@@ -368,7 +413,10 @@ function group(rows: { r: QuestionResult; m: ModeResult | undefined }[], keys: (
 }
 
 function cell(ms: (ModeResult | undefined)[]): RecallCell {
-  const scored = ms.filter((m): m is ModeResult & { recall_at_5: number; recall_at_10: number } => m?.recall_at_5 != null && m.recall_at_10 != null);
+  const scored = ms.filter(
+    (m): m is ModeResult & { recall_at_5: number; recall_at_10: number } =>
+      m?.recall_at_5 != null && m.recall_at_10 != null,
+  );
   const mean = (xs: number[]) => (xs.length ? round(xs.reduce((a, b) => a + b, 0) / xs.length, 4) : null);
   return {
     questions: ms.length,
@@ -389,9 +437,15 @@ function quantiles(xs: number[]): { p50: number; p95: number; max: number } {
 export function formatReport(report: EvalReport): string {
   const modes = report.modes;
   const num = (x: number | null) => (x === null ? "    –" : x.toFixed(3));
-  const head = ["".padEnd(22), "n".padStart(5), ...modes.map((m) => `${m} @5`.padStart(14) + "@10".padStart(7))].join(" ");
+  const head = ["".padEnd(22), "n".padStart(5), ...modes.map((m) => `${m} @5`.padStart(14) + "@10".padStart(7))].join(
+    " ",
+  );
   const line = (label: string, cells: (RecallCell | undefined)[], n: number) =>
-    [label.slice(0, 22).padEnd(22), String(n).padStart(5), ...cells.map((c) => `${num(c?.recall_at_5 ?? null)}`.padStart(14) + num(c?.recall_at_10 ?? null).padStart(7))].join(" ");
+    [
+      label.slice(0, 22).padEnd(22),
+      String(n).padStart(5),
+      ...cells.map((c) => `${num(c?.recall_at_5 ?? null)}`.padStart(14) + num(c?.recall_at_10 ?? null).padStart(7)),
+    ].join(" ");
   const out: string[] = [];
   const d = report.dataset;
   out.push(
@@ -405,7 +459,13 @@ export function formatReport(report: EvalReport): string {
     const cells = modes.map((m) => report.by_category[m]?.[c]);
     out.push(line(c, cells, cells[0]?.questions ?? 0));
   }
-  out.push(line("overall", modes.map((m) => report.overall[m]), report.dataset.questions));
+  out.push(
+    line(
+      "overall",
+      modes.map((m) => report.overall[m]),
+      report.dataset.questions,
+    ),
+  );
   const tags = [...new Set(modes.flatMap((m) => Object.keys(report.by_tag[m] ?? {})))].sort();
   if (tags.length) {
     out.push("", "by tag", head);
@@ -424,12 +484,19 @@ export function formatReport(report: EvalReport): string {
   }
   if (report.think) {
     const t = report.think;
-    const c = (x: ThinkCell) => `${x.answered} answered (${x.cited_evidence} citing evidence), ${x.abstained} abstained, ${x.errors} error(s) of ${x.questions}`;
-    out.push(`think     answerable: ${c(t.answerable)}; unanswerable: ${c(t.unanswerable)}; p50 ${t.latency.p50} ms, p95 ${t.latency.p95} ms`);
+    const c = (x: ThinkCell) =>
+      `${x.answered} answered (${x.cited_evidence} citing evidence), ${x.abstained} abstained, ${x.errors} error(s) of ${x.questions}`;
+    out.push(
+      `think     answerable: ${c(t.answerable)}; unanswerable: ${c(t.unanswerable)}; p50 ${t.latency.p50} ms, p95 ${t.latency.p95} ms`,
+    );
   }
-  out.push(`errors: ${report.errors.length}${report.seeding.errors ? ` (${report.seeding.errors} while seeding)` : ""}`);
+  out.push(
+    `errors: ${report.errors.length}${report.seeding.errors ? ` (${report.seeding.errors} while seeding)` : ""}`,
+  );
   for (const e of report.errors.slice(0, 10)) {
-    out.push(`  ${e.phase} ${e.conversation}${e.question ? ` ${e.question}` : ""}${e.mode ? ` ${e.mode}` : ""}: ${e.status} ${e.body.slice(0, 200)}`);
+    out.push(
+      `  ${e.phase} ${e.conversation}${e.question ? ` ${e.question}` : ""}${e.mode ? ` ${e.mode}` : ""}: ${e.status} ${e.body.slice(0, 200)}`,
+    );
   }
   if (report.errors.length > 10) out.push(`  … ${report.errors.length - 10} more`);
   if (d.warnings.length) {
@@ -443,7 +510,11 @@ export function formatReport(report: EvalReport): string {
 // ---------------------------------------------------------------------------------------------
 
 /** One request; a failure to send is status 0 with the error's message, never a throw. */
-async function send(opts: EvalOptions, path: string, body: unknown): Promise<{ status: number; body: string; ms: number }> {
+async function send(
+  opts: EvalOptions,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; body: string; ms: number }> {
   const started = now();
   try {
     const res = await opts.fetch(`${opts.baseUrl.replace(/\/+$/, "")}${path}`, {

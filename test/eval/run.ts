@@ -39,7 +39,9 @@ const { values: args, positionals } = parseArgs({
 });
 
 function fail(message: string): never {
-  console.error(`eval: ${message}\nusage: npm run eval -- <file> [--url URL] [--token JWT] [--port N] [--modes hybrid,semantic,keyword] [--limit N] [--think] [--concurrency N] [--json out.json] [--search JSON] [--var K=V]`);
+  console.error(
+    `eval: ${message}\nusage: npm run eval -- <file> [--url URL] [--token JWT] [--port N] [--modes hybrid,semantic,keyword] [--limit N] [--think] [--concurrency N] [--json out.json] [--search JSON] [--var K=V]`,
+  );
   process.exit(2);
 }
 
@@ -78,7 +80,9 @@ async function main(): Promise<void> {
   let dataset = loadDataset(JSON.parse(readFileSync(file, "utf8")));
   if (limit !== undefined) dataset = firstQuestions(dataset, limit);
   const turns = dataset.conversations.reduce((n, c) => n + c.turns.length, 0);
-  console.error(`${file}: ${dataset.layout}, ${dataset.conversations.length} conversation(s), ${turns} turns, ${dataset.questions.length} questions`);
+  console.error(
+    `${file}: ${dataset.layout}, ${dataset.conversations.length} conversation(s), ${turns} turns, ${dataset.questions.length} questions`,
+  );
 
   const dev = args.url ? null : await startWranglerDev({ port: args.port ? Number(args.port) : undefined, vars });
   const stop = () => dev?.stop();
@@ -100,7 +104,10 @@ async function main(): Promise<void> {
     });
     console.log(`\n${formatReport(report)}`);
     if (args.json) {
-      writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), file, url: args.url ?? null, report, results }, null, 2));
+      writeFileSync(
+        args.json,
+        JSON.stringify({ date: new Date().toISOString(), file, url: args.url ?? null, report, results }, null, 2),
+      );
       console.log(`\nwritten to ${args.json}`);
     }
     if (report.errors.length) process.exitCode = 1;

@@ -38,7 +38,14 @@ import { createHash } from "node:crypto";
 import { Agent, createServer, request as httpRequest } from "node:http";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { EdgememClient, EngramSocket, type EngramEvent, type EngramSocketOptions, type MemoryInput, type SearchMode } from "../../client/index.ts";
+import {
+  EdgememClient,
+  EngramSocket,
+  type EngramEvent,
+  type EngramSocketOptions,
+  type MemoryInput,
+  type SearchMode,
+} from "../../client/index.ts";
 import { Rand, signToken } from "../e2e/tools.ts";
 import { startWranglerDev, type WranglerDev } from "../e2e/wrangler-dev.ts";
 
@@ -79,10 +86,34 @@ const MEMORY_EVENTS = new Set(["memory_created", "memory_updated", "memory_delet
 // ---------------------------------------------------------------------------------------------
 // Deterministic variety.
 
-
 const PEOPLE = ["Alice", "Bob", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hiro", "Ines", "Jonas", "Kemi", "Lena"];
-const TECH = ["Redis", "PostgreSQL", "Kafka", "SQLite", "Vectorize", "Workers", "Terraform", "Kubernetes", "GraphQL", "Rust", "Python", "TypeScript", "ClickHouse"];
-const PURPOSE = ["caching", "billing", "search", "analytics", "authentication", "notifications", "the data pipeline", "session storage", "rate limiting", "feature flags"];
+const TECH = [
+  "Redis",
+  "PostgreSQL",
+  "Kafka",
+  "SQLite",
+  "Vectorize",
+  "Workers",
+  "Terraform",
+  "Kubernetes",
+  "GraphQL",
+  "Rust",
+  "Python",
+  "TypeScript",
+  "ClickHouse",
+];
+const PURPOSE = [
+  "caching",
+  "billing",
+  "search",
+  "analytics",
+  "authentication",
+  "notifications",
+  "the data pipeline",
+  "session storage",
+  "rate limiting",
+  "feature flags",
+];
 const PROJECT = ["Apollo", "Borealis", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Helix"];
 const DAY = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "next week", "the end of the month", "Q3"];
 const WORDS = (
@@ -121,7 +152,8 @@ function pseudoWord(r: Rand, syllables = r.int(2, 4)): string {
   const c = "bcdfghklmnprstvz";
   const v = "aeiou";
   let w = "";
-  for (let i = 0; i < syllables; i++) w += c[r.int(0, c.length - 1)]! + v[r.int(0, v.length - 1)]! + (r.chance(0.3) ? c[r.int(0, c.length - 1)]! : "");
+  for (let i = 0; i < syllables; i++)
+    w += c[r.int(0, c.length - 1)]! + v[r.int(0, v.length - 1)]! + (r.chance(0.3) ? c[r.int(0, c.length - 1)]! : "");
   return w;
 }
 
@@ -184,11 +216,20 @@ const networkErrorSamples: string[] = [];
 
 /** `/v1/long-term-memory/abc/history` → `/v1/long-term-memory/:id/history`; search by mode. */
 function routeOf(method: string, url: URL, body: string | undefined): string {
-  const fixed = new Set(["/v1/long-term-memory/", "/v1/long-term-memory/search", "/v1/long-term-memory/forget", "/v1/working-memory/", "/api/memories", "/api/memories/search"]);
+  const fixed = new Set([
+    "/v1/long-term-memory/",
+    "/v1/long-term-memory/search",
+    "/v1/long-term-memory/forget",
+    "/v1/working-memory/",
+    "/api/memories",
+    "/api/memories/search",
+  ]);
   let path = url.pathname;
-  if (!fixed.has(path)) path = path.replace(/^(\/v1\/long-term-memory|\/v1\/working-memory|\/api\/memories)\/[^/]+/, "$1/:id");
+  if (!fixed.has(path))
+    path = path.replace(/^(\/v1\/long-term-memory|\/v1\/working-memory|\/api\/memories)\/[^/]+/, "$1/:id");
   let route = `${method} ${path}`;
-  if (path === "/v1/long-term-memory/search" && body) route += ` [${(JSON.parse(body) as { search_mode?: string }).search_mode ?? "hybrid"}]`;
+  if (path === "/v1/long-term-memory/search" && body)
+    route += ` [${(JSON.parse(body) as { search_mode?: string }).search_mode ?? "hybrid"}]`;
   return route;
 }
 
@@ -205,7 +246,10 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 function httpFetch(url: string, init: RequestInit): Promise<Response> {
   const body = init.body as string | undefined;
-  const headers = { ...(init.headers as Record<string, string>), ...(body ? { "content-length": String(Buffer.byteLength(body)) } : {}) };
+  const headers = {
+    ...(init.headers as Record<string, string>),
+    ...(body ? { "content-length": String(Buffer.byteLength(body)) } : {}),
+  };
   const u = new URL(url);
   const route = routeOf(init.method ?? "GET", u, body);
   const started = performance.now();
@@ -217,10 +261,18 @@ function httpFetch(url: string, init: RequestInit): Promise<Response> {
         const status = res.statusCode ?? 0;
         const raw = Buffer.concat(chunks);
         record(route, status, performance.now() - started);
-        const sample = () => ({ route, method: init.method ?? "GET", path: u.pathname + u.search, status, request: clip(body ?? ""), response: clip(raw.toString("utf8")) });
+        const sample = () => ({
+          route,
+          method: init.method ?? "GET",
+          path: u.pathname + u.search,
+          status,
+          request: clip(body ?? ""),
+          response: clip(raw.toString("utf8")),
+        });
         if (status >= 500) {
           serverErrorCount++;
-          if (serverErrors.length < 20 && serverErrors.filter((e) => e.route === route).length < SAMPLES_PER_ROUTE) serverErrors.push(sample());
+          if (serverErrors.length < 20 && serverErrors.filter((e) => e.route === route).length < SAMPLES_PER_ROUTE)
+            serverErrors.push(sample());
         } else if (status >= 400 && status !== 404 && oddClientErrors.length < 10) {
           // Every input here is valid: a 4xx other than a race's 404 is worth a look.
           oddClientErrors.push(sample());
@@ -232,7 +284,8 @@ function httpFetch(url: string, init: RequestInit): Promise<Response> {
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)));
     req.on("error", (e) => {
       networkErrors++;
-      if (networkErrorSamples.length < 10) networkErrorSamples.push(`${init.method ?? "GET"} ${u.pathname}: ${e.message}`);
+      if (networkErrorSamples.length < 10)
+        networkErrorSamples.push(`${init.method ?? "GET"} ${u.pathname}: ${e.message}`);
       record(route, 0, performance.now() - started);
       reject(e);
     });
@@ -368,7 +421,12 @@ function engramSocket(base: string, tenant: Tenant, index: number): EngramRecord
     }
   }
   const WebSocketImpl: EngramSocketOptions["WebSocket"] = Watched;
-  rec.socket = new EngramSocket({ url: base, token: tenant.token, WebSocket: WebSocketImpl, backoff: { initialMs: 1000, maxMs: 5000 } });
+  rec.socket = new EngramSocket({
+    url: base,
+    token: tenant.token,
+    WebSocket: WebSocketImpl,
+    backoff: { initialMs: 1000, maxMs: 5000 },
+  });
   rec.socket.onState((s) => {
     if (s === "reconnecting" && rec.state === "open") rec.reconnects++;
     rec.state = s;
@@ -409,9 +467,24 @@ function onEngramFrame(rec: EngramRecord, f: Record<string, unknown>): void {
 }
 
 /** A raw SYMindX (`/ws`) or TrustGraph (`/api/v1/socket`) socket. */
-function rawSocket(url: string, name: string, onFrame: (f: Record<string, unknown>, rec: RawRecord) => void): Promise<RawRecord> {
+function rawSocket(
+  url: string,
+  name: string,
+  onFrame: (f: Record<string, unknown>, rec: RawRecord) => void,
+): Promise<RawRecord> {
   const ws = new WebSocket(url);
-  const rec: RawRecord = { name, ws, open: false, closedEarly: null, sent: 0, replies: 0, errors: new Map(), errorSamples: [], events: 0, seqs: new Set() };
+  const rec: RawRecord = {
+    name,
+    ws,
+    open: false,
+    closedEarly: null,
+    sent: 0,
+    replies: 0,
+    errors: new Map(),
+    errorSamples: [],
+    events: 0,
+    seqs: new Set(),
+  };
   ws.addEventListener("message", (e) => onFrame(parseFrame(e.data), rec));
   ws.addEventListener("close", (e) => {
     if (rec.open && !finished) rec.closedEarly = `closed ${e.code} ${e.reason}`;
@@ -465,7 +538,8 @@ function trustgraphFrame(t: Tenant, f: Record<string, unknown>, rec: RawRecord):
   if (response["end-of-stream"] === false) return;
   rec.replies++;
   const stored = response.memories;
-  if (String(f.id).startsWith("store-") && Array.isArray(stored)) for (const m of stored) t.acked.set(String(obj(m).id), "TrustGraph memory store");
+  if (String(f.id).startsWith("store-") && Array.isArray(stored))
+    for (const m of stored) t.acked.set(String(obj(m).id), "TrustGraph memory store");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,7 +566,11 @@ async function restOp(r: Rand, t: Tenant): Promise<void> {
       namespace: r.pick(["team", "personal", "ops"]),
       memory_type: r.pick(["fact", "decision", "preference", "event", "semantic"] as const),
       priority: r.int(1, 10),
-      ...(r.chance(0.1) ? { metadata: deep(20) } : r.chance(0.2) ? { metadata: { source: "soak", url: "https://example.com/a?b=c", emoji: "🧪" } } : {}),
+      ...(r.chance(0.1)
+        ? { metadata: deep(20) }
+        : r.chance(0.2)
+          ? { metadata: { source: "soak", url: "https://example.com/a?b=c", emoji: "🧪" } }
+          : {}),
       ...(r.chance(0.1) ? { event_date: "2026-11-04T10:00:00Z" } : {}),
     };
   };
@@ -511,7 +589,10 @@ async function restOp(r: Rand, t: Tenant): Promise<void> {
   } else if (roll <= 17) {
     const batch = Array.from({ length: r.chance(0.3) ? 100 : r.int(2, 30) }, memory);
     await c.createLongTermMemories(batch, { deduplicate: false });
-    created(batch.map((m) => m.id!), `POST /v1/long-term-memory/ (${batch.length} memories)`);
+    created(
+      batch.map((m) => m.id!),
+      `POST /v1/long-term-memory/ (${batch.length} memories)`,
+    );
   } else if (roll <= 19) {
     // With dedup (the default): may be folded into an existing memory, so not tracked by id.
     await c.createLongTermMemories([{ text: fact(r, r.int(0, 50)), namespace: "dedup" }]);
@@ -537,7 +618,11 @@ async function restOp(r: Rand, t: Tenant): Promise<void> {
     ])();
     await c.editLongTermMemory(someId(), patch);
   } else if (roll <= 56) {
-    await c.feedback({ memory_id: someId(), rating: r.chance(0.8) ? "positive" : "negative", comment: r.chance(0.3) ? `👍 ${r.pick(HOSTILE)}` : null });
+    await c.feedback({
+      memory_id: someId(),
+      rating: r.chance(0.8) ? "positive" : "negative",
+      comment: r.chance(0.3) ? `👍 ${r.pick(HOSTILE)}` : null,
+    });
   } else if (roll <= 60) {
     const ids = Array.from({ length: r.int(1, 5) }, someId);
     await c.deleteLongTermMemories(ids);
@@ -566,21 +651,36 @@ async function restOp(r: Rand, t: Tenant): Promise<void> {
     await c.memories.list({ agent_id: `agent-${r.int(0, 4)}`, limit: 20 });
   } else if (roll <= 78) {
     const n = r.chance(0.1) ? 200 : r.int(2, 30);
-    const messages = Array.from({ length: n }, (_, i) => ({ role: i % 2 ? ("assistant" as const) : ("user" as const), content: r.chance(0.5) ? fact(r, i) : question(r) }));
-    await c.putWorkingMemory(conv(), { messages, data: r.chance(0.3) ? deep(12) : { step: n } }, { model_name: "gpt-4o", context_window_max: r.pick([4000, 16000]) });
+    const messages = Array.from({ length: n }, (_, i) => ({
+      role: i % 2 ? ("assistant" as const) : ("user" as const),
+      content: r.chance(0.5) ? fact(r, i) : question(r),
+    }));
+    await c.putWorkingMemory(
+      conv(),
+      { messages, data: r.chance(0.3) ? deep(12) : { step: n } },
+      { model_name: "gpt-4o", context_window_max: r.pick([4000, 16000]) },
+    );
   } else if (roll <= 82) {
     await c.getWorkingMemory(conv(), { model_name: "gpt-4o" });
   } else if (roll <= 85) {
-    const messages = Array.from({ length: r.int(2, 10) }, (_, i) => ({ role: i % 2 ? ("assistant" as const) : ("user" as const), content: `${fact(r, t.counter++)}. ${fact(r, t.counter++)}.` }));
+    const messages = Array.from({ length: r.int(2, 10) }, (_, i) => ({
+      role: i % 2 ? ("assistant" as const) : ("user" as const),
+      content: `${fact(r, t.counter++)}. ${fact(r, t.counter++)}.`,
+    }));
     const res = await c.ingest({ messages, namespace: "ingest" });
-    created(res.memories.map((m) => m.id), "POST /v1/ingest");
+    created(
+      res.memories.map((m) => m.id),
+      "POST /v1/ingest",
+    );
   } else if (roll <= 90) {
     await c.think({ question: question(r), limit: r.int(3, 12) });
   } else if (roll <= 95) {
     await c.memoryPrompt({
       query: question(r),
       session: { session_id: conv(), model_name: "gpt-4o" },
-      long_term_search: r.chance(0.5) ? true : { limit: 10, search_mode: r.pick(["hybrid", "keyword", "semantic"] as const), namespace: { eq: "team" } },
+      long_term_search: r.chance(0.5)
+        ? true
+        : { limit: 10, search_mode: r.pick(["hybrid", "keyword", "semantic"] as const), namespace: { eq: "team" } },
     });
   } else if (roll <= 97) {
     await c.queryGraph({ query: r.pick([...TECH, ...PEOPLE]), hops: 2 });
@@ -608,7 +708,15 @@ async function engramCommands(rec: EngramRecord, seed: number, deadline: number)
     const kind = r.pick(["recall", "recall", "remember", "status", "think"] as const);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`no reply in ${REQUEST_TIMEOUT_MS / 1000} s (queued or sent)`), { code: "SOAK_TIMEOUT" })), REQUEST_TIMEOUT_MS);
+      timer = setTimeout(
+        () =>
+          reject(
+            Object.assign(new Error(`no reply in ${REQUEST_TIMEOUT_MS / 1000} s (queued or sent)`), {
+              code: "SOAK_TIMEOUT",
+            }),
+          ),
+        REQUEST_TIMEOUT_MS,
+      );
     });
     const send = <T>(p: Promise<T>) => Promise.race([p, timeout]);
     try {
@@ -617,7 +725,9 @@ async function engramCommands(rec: EngramRecord, seed: number, deadline: number)
       else if (kind === "think") await send(rec.socket.send("think", { question: question(r), limit: 5 }));
       else {
         const id = `ws-${rec.tenant.counter++}-${pseudoWord(r, 1)}`;
-        const res = await send(rec.socket.send("remember", { id, content: fact(r, rec.tenant.counter), topics: [r.pick(PURPOSE)] }));
+        const res = await send(
+          rec.socket.send("remember", { id, content: fact(r, rec.tenant.counter), topics: [r.pick(PURPOSE)] }),
+        );
         if (!res.deduplicated) rec.tenant.acked.set(res.memory_id, "engram remember");
         rec.tenant.ids.push(res.memory_id);
       }
@@ -641,8 +751,21 @@ async function symindxLoad(t: Tenant, seed: number, deadline: number): Promise<v
   while (Date.now() < deadline && t.symindx?.open) {
     const id = `sx-${n++}`;
     const frame = r.pick([
-      () => ({ id, type: "chat", data: { message: question(r), conversationId: `conv-${r.int(0, CONVERSATIONS - 1)}` } }),
-      () => ({ id, type: "agent_handoff", data: { fromAgent: "planner", toAgent: "coder 🤖", conversationId: `conv-${r.int(0, CONVERSATIONS - 1)}`, reason: r.pick(HOSTILE) } }),
+      () => ({
+        id,
+        type: "chat",
+        data: { message: question(r), conversationId: `conv-${r.int(0, CONVERSATIONS - 1)}` },
+      }),
+      () => ({
+        id,
+        type: "agent_handoff",
+        data: {
+          fromAgent: "planner",
+          toAgent: "coder 🤖",
+          conversationId: `conv-${r.int(0, CONVERSATIONS - 1)}`,
+          reason: r.pick(HOSTILE),
+        },
+      }),
       () => ({ id, type: "status", targetAgent: undefined }),
       () => ({ id, type: "command", data: { instruction: `recall ${question(r)}` } }),
     ])();
@@ -661,11 +784,28 @@ async function trustgraphLoad(t: Tenant, seed: number, deadline: number): Promis
     const id = `${["search", "store", "wm", "think", "status"][roll - 1]}-${n++}`;
     const request =
       roll === 1
-        ? { service: "search", request: { text: question(r), search_mode: r.pick(["hybrid", "keyword", "semantic"]), limit: 10 } }
+        ? {
+            service: "search",
+            request: { text: question(r), search_mode: r.pick(["hybrid", "keyword", "semantic"]), limit: 10 },
+          }
         : roll === 2
-          ? { service: "memory", request: { operation: "store", deduplicate: false, memories: [{ id: `tg-${t.counter++}-${pseudoWord(r, 1)}`, text: fact(r, t.counter) }] } }
+          ? {
+              service: "memory",
+              request: {
+                operation: "store",
+                deduplicate: false,
+                memories: [{ id: `tg-${t.counter++}-${pseudoWord(r, 1)}`, text: fact(r, t.counter) }],
+              },
+            }
           : roll === 3
-            ? { service: "working-memory", request: { operation: "put", session_id: `conv-${r.int(0, CONVERSATIONS - 1)}`, messages: [{ role: "user", content: question(r) }] } }
+            ? {
+                service: "working-memory",
+                request: {
+                  operation: "put",
+                  session_id: `conv-${r.int(0, CONVERSATIONS - 1)}`,
+                  messages: [{ role: "user", content: question(r) }],
+                },
+              }
             : roll === 4
               ? { service: "think", request: { question: question(r), streaming: r.chance(0.5) } }
               : { service: "status", request: {} };
@@ -694,9 +834,13 @@ interface ChaosStep {
 /** Forced reconnects and bulk ingests, one at a time so a reconnect never races a bulk publish. */
 async function chaos(r: Rand, tenants: Tenant[], start: number, deadline: number): Promise<ChaosStep[]> {
   // Each kind spread evenly over the run, then merged in time order.
-  const spread = (kind: "reconnect" | "bulk" | "refused", n: number) => Array.from({ length: Math.max(0, n) }, (_, i) => ({ s: kind, k: (i + 0.5) / n }));
+  const spread = (kind: "reconnect" | "bulk" | "refused", n: number) =>
+    Array.from({ length: Math.max(0, n) }, (_, i) => ({ s: kind, k: (i + 0.5) / n }));
   // Refused reconnects last: with an SDK that does not recover, the steps after one would wait on it.
-  const order = [...[...spread("reconnect", RECONNECTS), ...spread("bulk", BULK)].sort((a, b) => a.k - b.k), ...spread("refused", REFUSED)];
+  const order = [
+    ...[...spread("reconnect", RECONNECTS), ...spread("bulk", BULK)].sort((a, b) => a.k - b.k),
+    ...spread("refused", REFUSED),
+  ];
   const log: ChaosStep[] = [];
   let bulks = 0;
   const span = deadline - start;
@@ -716,13 +860,23 @@ async function chaos(r: Rand, tenants: Tenant[], start: number, deadline: number
       rec.refused = false;
       // The SDK's backoff is capped at 5 s here: 15 s is three tries.
       const ok = await until(() => rec.upgrades.length > before + 1 && rec.state === "open", 15_000);
-      log.push({ at: offset, what: `cut ${rec.name}, its first reconnect refused (401)`, result: ok ? `reconnected with ${rec.upgrades.at(-1)}` : `not reconnected after 15 s (state ${rec.state}, ${rec.upgrades.length - before} attempts)` });
+      log.push({
+        at: offset,
+        what: `cut ${rec.name}, its first reconnect refused (401)`,
+        result: ok
+          ? `reconnected with ${rec.upgrades.at(-1)}`
+          : `not reconnected after 15 s (state ${rec.state}, ${rec.upgrades.length - before} attempts)`,
+      });
     } else if (s === "reconnect") {
       const rec = r.pick(t.engram);
       const before = rec.upgrades.length;
       rec.ws?.close();
       const ok = await until(() => rec.upgrades.length > before && rec.state === "open", 30_000);
-      log.push({ at: offset, what: `cut ${rec.name}`, result: ok ? `reconnected with ${rec.upgrades.at(-1)}` : `not reconnected after 30 s (state ${rec.state})` });
+      log.push({
+        at: offset,
+        what: `cut ${rec.name}`,
+        result: ok ? `reconnected with ${rec.upgrades.at(-1)}` : `not reconnected after 30 s (state ${rec.state})`,
+      });
     } else {
       // Every other bulk runs while one socket is offline: its reconnect must replay the burst or announce a gap.
       const down = bulks++ % 2 === 1 ? r.pick(t.engram) : null;
@@ -736,10 +890,22 @@ async function chaos(r: Rand, tenants: Tenant[], start: number, deadline: number
       }));
       try {
         const res = await t.client.ingest({ messages, namespace: "bulk" });
-        for (const m of res.memories) t.acked.set(m.id, `POST /v1/ingest (bulk, ${BULK_MESSAGES} messages, ${res.memories.length} memories, at +${offset} s)`);
-        log.push({ at: offset, what: `bulk ingest of ${BULK_MESSAGES} messages into ${t.name}`, result: `${res.memories.length} memories stored` });
+        for (const m of res.memories)
+          t.acked.set(
+            m.id,
+            `POST /v1/ingest (bulk, ${BULK_MESSAGES} messages, ${res.memories.length} memories, at +${offset} s)`,
+          );
+        log.push({
+          at: offset,
+          what: `bulk ingest of ${BULK_MESSAGES} messages into ${t.name}`,
+          result: `${res.memories.length} memories stored`,
+        });
       } catch (e) {
-        log.push({ at: offset, what: `bulk ingest of ${BULK_MESSAGES} messages into ${t.name}`, result: `failed: ${(e as Error).message}` });
+        log.push({
+          at: offset,
+          what: `bulk ingest of ${BULK_MESSAGES} messages into ${t.name}`,
+          result: `failed: ${(e as Error).message}`,
+        });
       }
       if (down) {
         const before = down.upgrades.length;
@@ -748,7 +914,11 @@ async function chaos(r: Rand, tenants: Tenant[], start: number, deadline: number
         down.offline = false;
         const ok = await until(() => down.upgrades.length > before && down.state === "open", 30_000);
         const since = down.upgrades.at(-1);
-        log.push({ at: offset, what: `${down.name} offline during that bulk ingest`, result: ok ? `back with ${since}` : `not reconnected after 30 s (state ${down.state})` });
+        log.push({
+          at: offset,
+          what: `${down.name} offline during that bulk ingest`,
+          result: ok ? `back with ${since}` : `not reconnected after 30 s (state ${down.state})`,
+        });
       }
     }
   }
@@ -762,8 +932,12 @@ async function chaos(r: Rand, tenants: Tenant[], start: number, deadline: number
 function startBlackhole(): Promise<{ url: string; close(): void }> {
   const server = createServer((_req, res) => res.writeHead(503).end());
   server.on("upgrade", (req, socket) => {
-    const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    const accept = createHash("sha1")
+      .update(`${req.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest("base64");
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
     socket.end(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
   });
   return new Promise((resolve) => {
@@ -936,7 +1110,12 @@ async function main(): Promise<void> {
       if (mb !== null) byPid[pid] = Math.round(mb * 10) / 10;
     }
     const mb = Object.values(byPid);
-    if (mb.length) rss.push({ t: Math.round((performance.now() - wallStart) / 1000), mb: Math.round(mb.reduce((a, b) => a + b, 0) * 10) / 10, by_pid: byPid });
+    if (mb.length)
+      rss.push({
+        t: Math.round((performance.now() - wallStart) / 1000),
+        mb: Math.round(mb.reduce((a, b) => a + b, 0) * 10) / 10,
+        by_pid: byPid,
+      });
   };
   sampleRss();
   const rssTimer = setInterval(sampleRss, 2000);
@@ -964,7 +1143,9 @@ async function main(): Promise<void> {
     }
 
     // Every socket is open before the first write, so each must receive its tenant's events from seq 1.
-    console.error(`opening ${SOCKETS} engram sockets and ${2 * TENANTS} SYMindX/TrustGraph sockets over ${TENANTS} tenants…`);
+    console.error(
+      `opening ${SOCKETS} engram sockets and ${2 * TENANTS} SYMindX/TrustGraph sockets over ${TENANTS} tenants…`,
+    );
     const engram: EngramRecord[] = [];
     for (let i = 0; i < SOCKETS; i++) {
       const t = tenants[i % TENANTS]!;
@@ -974,33 +1155,49 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < engram.length; i += 10) {
       const opening = engram.slice(i, i + 10).map((rec) => rec.socket.connect());
-      if (!(await Promise.race([Promise.all(opening).then(() => true), sleep(30_000).then(() => false)]))) throw new Error("engram sockets did not open in 30 s");
+      if (!(await Promise.race([Promise.all(opening).then(() => true), sleep(30_000).then(() => false)])))
+        throw new Error("engram sockets did not open in 30 s");
     }
     for (const t of tenants) {
       const sx = await rawSocket(wsUrl(base, "/ws", t.token), `${t.name}/symindx`, (f, rec) => symindxFrame(t, f, rec));
       t.symindx = sx;
       sx.ws.send(JSON.stringify({ id: "sub", type: "subscribe", data: { events: ["*"] } }));
-      for (let k = 0; k < CONVERSATIONS; k++) sx.ws.send(JSON.stringify({ id: `join-${k}`, type: "join_conversation", data: { conversationId: `conv-${k}` } }));
+      for (let k = 0; k < CONVERSATIONS; k++)
+        sx.ws.send(
+          JSON.stringify({ id: `join-${k}`, type: "join_conversation", data: { conversationId: `conv-${k}` } }),
+        );
       sx.sent += 1 + CONVERSATIONS;
-      if (!(await until(() => sx.replies >= 1 + CONVERSATIONS, 10_000))) throw new Error(`${sx.name}: no reply to subscribe/join in 10 s`);
-      t.trustgraph = await rawSocket(wsUrl(base, "/api/v1/socket", t.token), `${t.name}/trustgraph`, (f, rec) => trustgraphFrame(t, f, rec));
+      if (!(await until(() => sx.replies >= 1 + CONVERSATIONS, 10_000)))
+        throw new Error(`${sx.name}: no reply to subscribe/join in 10 s`);
+      t.trustgraph = await rawSocket(wsUrl(base, "/api/v1/socket", t.token), `${t.name}/trustgraph`, (f, rec) =>
+        trustgraphFrame(t, f, rec),
+      );
     }
 
     const loadStart = Date.now();
     const deadline = loadStart + SECONDS * 1000;
-    console.error(`load for ${SECONDS} s: ${CONCURRENCY} REST workers, ${RECONNECTS} forced reconnects, ${BULK} bulk ingests, ${REFUSED} refused reconnects`);
+    console.error(
+      `load for ${SECONDS} s: ${CONCURRENCY} REST workers, ${RECONNECTS} forced reconnects, ${BULK} bulk ingests, ${REFUSED} refused reconnects`,
+    );
     const seed = Number(args.seed);
     const chaosRun = chaos(new Rand(seed * 7919), tenants, loadStart, deadline);
     const progress = setInterval(() => {
       const total = [...statuses.values()].reduce((a, m) => a + [...m.values()].reduce((x, y) => x + y, 0), 0);
-      console.error(`  ${Math.round((Date.now() - loadStart) / 1000)} s: ${total} requests, ${serverErrorCount} 5xx, ${wsInternalErrorCount} internal error frames`);
+      console.error(
+        `  ${Math.round((Date.now() - loadStart) / 1000)} s: ${total} requests, ${serverErrorCount} 5xx, ${wsInternalErrorCount} internal error frames`,
+      );
     }, 10_000);
     const running = new Set<string>();
     const loop = (name: string, p: Promise<void>) => (running.add(name), p.finally(() => running.delete(name)));
     const loops = Promise.all([
-      ...Array.from({ length: CONCURRENCY }, (_, i) => loop(`REST worker ${i}`, restWorker(seed * 1000 + i, tenants, deadline))),
+      ...Array.from({ length: CONCURRENCY }, (_, i) =>
+        loop(`REST worker ${i}`, restWorker(seed * 1000 + i, tenants, deadline)),
+      ),
       ...engram.map((rec, i) => loop(`${rec.name} commands`, engramCommands(rec, seed * 100_000 + i, deadline))),
-      ...tenants.flatMap((t, i) => [loop(`${t.name}/symindx load`, symindxLoad(t, seed * 31 + i, deadline)), loop(`${t.name}/trustgraph load`, trustgraphLoad(t, seed * 37 + i, deadline))]),
+      ...tenants.flatMap((t, i) => [
+        loop(`${t.name}/symindx load`, symindxLoad(t, seed * 31 + i, deadline)),
+        loop(`${t.name}/trustgraph load`, trustgraphLoad(t, seed * 37 + i, deadline)),
+      ]),
     ]);
     // Every loop ends at the deadline once its request is answered (each times out after REQUEST_TIMEOUT_MS).
     await Promise.race([loops, sleep(deadline - Date.now() + REQUEST_TIMEOUT_MS + 10_000)]);
@@ -1050,8 +1247,23 @@ async function main(): Promise<void> {
         acknowledged_without_event_sample: ackedWithoutEvent.slice(0, 10),
         acknowledged_without_event_by_request: Object.fromEntries(byOrigin),
         replay_log: replay.get(t.name),
-        symindx: t.symindx && { missing: observerMissing.length, missing_sample: observerMissing.slice(0, 10), sent: t.symindx.sent, replies: t.symindx.replies, events: t.symindx.events, closed_early: t.symindx.closedEarly, errors: Object.fromEntries(t.symindx.errors), error_samples: t.symindx.errorSamples },
-        trustgraph: t.trustgraph && { sent: t.trustgraph.sent, replies: t.trustgraph.replies, closed_early: t.trustgraph.closedEarly, errors: Object.fromEntries(t.trustgraph.errors), error_samples: t.trustgraph.errorSamples },
+        symindx: t.symindx && {
+          missing: observerMissing.length,
+          missing_sample: observerMissing.slice(0, 10),
+          sent: t.symindx.sent,
+          replies: t.symindx.replies,
+          events: t.symindx.events,
+          closed_early: t.symindx.closedEarly,
+          errors: Object.fromEntries(t.symindx.errors),
+          error_samples: t.symindx.errorSamples,
+        },
+        trustgraph: t.trustgraph && {
+          sent: t.trustgraph.sent,
+          replies: t.trustgraph.replies,
+          closed_early: t.trustgraph.closedEarly,
+          errors: Object.fromEntries(t.trustgraph.errors),
+          error_samples: t.trustgraph.errorSamples,
+        },
       };
     });
 
@@ -1059,7 +1271,13 @@ async function main(): Promise<void> {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([route, byStatus]) => {
         const l = [...latencies.get(route)!].sort((a, b) => a - b);
-        return { route, requests: l.length, statuses: Object.fromEntries([...byStatus].sort(([a], [b]) => a - b)), p50_ms: quantile(l, 0.5), p95_ms: quantile(l, 0.95) };
+        return {
+          route,
+          requests: l.length,
+          statuses: Object.fromEntries([...byStatus].sort(([a], [b]) => a - b)),
+          p50_ms: quantile(l, 0.5),
+          p95_ms: quantile(l, 0.95),
+        };
       });
     const requests = routes.reduce((a, r) => a + r.requests, 0);
     const lost = socketReports.filter((s) => s.state === "open").reduce((a, s) => a + s.missing, 0);
@@ -1071,10 +1289,21 @@ async function main(): Promise<void> {
     const unseen = tenantReports.reduce((a, t) => a + t.seqs_seen_by_no_socket, 0);
     const observerLost = tenantReports.reduce((a, t) => a + (t.symindx?.missing ?? 0), 0);
     const ackedLost = tenantReports.reduce((a, t) => a + t.acknowledged_without_event, 0);
-    const rawClosed = tenants.flatMap((t) => [t.symindx, t.trustgraph]).filter((x) => x?.closedEarly).map((x) => `${x!.name}: ${x!.closedEarly}`);
+    const rawClosed = tenants
+      .flatMap((t) => [t.symindx, t.trustgraph])
+      .filter((x) => x?.closedEarly)
+      .map((x) => `${x!.name}: ${x!.closedEarly}`);
     const mb = rss.map((s) => s.mb);
     const memory = mb.length
-      ? { pids: rssPids, start_mb: mb[0], max_mb: Math.max(...mb), end_mb: mb.at(-1), start_by_pid: rss[0]!.by_pid, end_by_pid: rss.at(-1)!.by_pid, samples: rss.filter((_, i) => i % Math.max(1, Math.ceil(rss.length / 60)) === 0) }
+      ? {
+          pids: rssPids,
+          start_mb: mb[0],
+          max_mb: Math.max(...mb),
+          end_mb: mb.at(-1),
+          start_by_pid: rss[0]!.by_pid,
+          end_by_pid: rss.at(-1)!.by_pid,
+          samples: rss.filter((_, i) => i % Math.max(1, Math.ceil(rss.length / 60)) === 0),
+        }
       : { pids: rssPids, note: "not sampled (pass --pid with --url)" };
     const failures = [
       serverErrorCount && `${serverErrorCount} HTTP 5xx`,
@@ -1092,19 +1321,31 @@ async function main(): Promise<void> {
 
     // ---- Report --------------------------------------------------------------------------------
     const out: string[] = [];
-    out.push(`\nedgemem soak — ${loadSeconds.toFixed(0)} s of load, ${SOCKETS} engram + ${2 * TENANTS} other sockets, ${TENANTS} tenants, ${CONCURRENCY} REST workers`);
-    out.push(`\nrequests: ${requests} (${(requests / loadSeconds).toFixed(1)}/s), 5xx: ${serverErrorCount}, network errors: ${networkErrors}\n`);
+    out.push(
+      `\nedgemem soak — ${loadSeconds.toFixed(0)} s of load, ${SOCKETS} engram + ${2 * TENANTS} other sockets, ${TENANTS} tenants, ${CONCURRENCY} REST workers`,
+    );
+    out.push(
+      `\nrequests: ${requests} (${(requests / loadSeconds).toFixed(1)}/s), 5xx: ${serverErrorCount}, network errors: ${networkErrors}\n`,
+    );
     out.push(`${"route".padEnd(46)} ${"n".padStart(6)} ${"p50".padStart(7)} ${"p95".padStart(7)}  statuses`);
     for (const r of routes) {
-      out.push(`${r.route.padEnd(46)} ${String(r.requests).padStart(6)} ${String(r.p50_ms).padStart(7)} ${String(r.p95_ms).padStart(7)}  ${Object.entries(r.statuses).map(([s, n]) => `${s}×${n}`).join(" ")}`);
+      out.push(
+        `${r.route.padEnd(46)} ${String(r.requests).padStart(6)} ${String(r.p50_ms).padStart(7)} ${String(r.p95_ms).padStart(7)}  ${Object.entries(
+          r.statuses,
+        )
+          .map(([s, n]) => `${s}×${n}`)
+          .join(" ")}`,
+      );
     }
     if (serverErrors.length) {
       out.push(`\n5xx (first ${serverErrors.length} of ${serverErrorCount}):`);
-      for (const e of serverErrors) out.push(`  ${e.status} ${e.method} ${e.path}\n    request:  ${e.request}\n    response: ${e.response}`);
+      for (const e of serverErrors)
+        out.push(`  ${e.status} ${e.method} ${e.path}\n    request:  ${e.request}\n    response: ${e.response}`);
     }
     if (oddClientErrors.length) {
       out.push(`\n4xx other than 404 on valid input (first ${oddClientErrors.length}):`);
-      for (const e of oddClientErrors) out.push(`  ${e.status} ${e.method} ${e.path}\n    request:  ${e.request}\n    response: ${e.response}`);
+      for (const e of oddClientErrors)
+        out.push(`  ${e.status} ${e.method} ${e.path}\n    request:  ${e.request}\n    response: ${e.response}`);
     }
     if (networkErrorSamples.length) {
       out.push(`\nnetwork errors (first ${networkErrorSamples.length} of ${networkErrors}):`);
@@ -1123,7 +1364,8 @@ async function main(): Promise<void> {
           `replay log: ${t.replay_log?.events} events${t.replay_log?.gap ? `, gap ${JSON.stringify(t.replay_log.gap)}` : ""}`,
       );
       for (const raw of [t.symindx, t.trustgraph]) {
-        if (raw && (Object.keys(raw.errors).length || raw.closed_early || ("missing" in raw && raw.missing))) out.push(`    ${JSON.stringify({ ...raw, error_samples: raw.error_samples.slice(0, 1) })}`);
+        if (raw && (Object.keys(raw.errors).length || raw.closed_early || ("missing" in raw && raw.missing)))
+          out.push(`    ${JSON.stringify({ ...raw, error_samples: raw.error_samples.slice(0, 1) })}`);
       }
     }
     const received = socketReports.map((s) => s.received);
@@ -1133,11 +1375,19 @@ async function main(): Promise<void> {
         `reconnects ${socketReports.reduce((a, s) => a + s.reconnects, 0)}, not open at the end ${notRecovered.length}`,
     );
     const commandFailures = new Map<string, number>();
-    for (const s of socketReports) for (const [k, v] of Object.entries(s.commands_failed)) commandFailures.set(k, (commandFailures.get(k) ?? 0) + v);
-    out.push(`engram commands: ${socketReports.reduce((a, s) => a + s.commands_ok, 0)} ok, failed ${JSON.stringify(Object.fromEntries(commandFailures))}`);
-    const bad = socketReports.filter((s) => s.missing || s.announced_missing || s.duplicates || s.out_of_order || s.gap_frames.length || s.state !== "open");
+    for (const s of socketReports)
+      for (const [k, v] of Object.entries(s.commands_failed)) commandFailures.set(k, (commandFailures.get(k) ?? 0) + v);
+    out.push(
+      `engram commands: ${socketReports.reduce((a, s) => a + s.commands_ok, 0)} ok, failed ${JSON.stringify(Object.fromEntries(commandFailures))}`,
+    );
+    const bad = socketReports.filter(
+      (s) =>
+        s.missing || s.announced_missing || s.duplicates || s.out_of_order || s.gap_frames.length || s.state !== "open",
+    );
     for (const s of bad.slice(0, 20)) {
-      out.push(`  ${s.socket}: state ${s.state}, received ${s.received} (seq ${s.first_seq}…${s.last_seq}), missing ${s.missing}${s.missing ? ` (e.g. ${s.missing_sample.join(", ")})` : ""}, announced by a gap ${s.announced_missing}, duplicates ${s.duplicates}, out of order ${s.out_of_order}, gaps ${JSON.stringify(s.gap_frames)}, reconnects ${s.reconnects}`);
+      out.push(
+        `  ${s.socket}: state ${s.state}, received ${s.received} (seq ${s.first_seq}…${s.last_seq}), missing ${s.missing}${s.missing ? ` (e.g. ${s.missing_sample.join(", ")})` : ""}, announced by a gap ${s.announced_missing}, duplicates ${s.duplicates}, out of order ${s.out_of_order}, gaps ${JSON.stringify(s.gap_frames)}, reconnects ${s.reconnects}`,
+      );
     }
     if (bad.length > 20) out.push(`  … and ${bad.length - 20} more sockets`);
     out.push(`\nchaos:`);
@@ -1146,8 +1396,16 @@ async function main(): Promise<void> {
       `\nworkerd RSS: ${"max_mb" in memory ? `start ${memory.start_mb} MB, max ${memory.max_mb} MB, end ${memory.end_mb} MB (summed over the workerd processes, sampled every 2 s; per pid ${JSON.stringify(memory.start_by_pid)} → ${JSON.stringify(memory.end_by_pid)})` : memory.note}`,
     );
     const wall = (performance.now() - wallStart) / 1000;
-    out.push(`wall time: ${wall.toFixed(1)} s; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${cpus().length} cores`);
-    out.push(failures.length ? `\nFAILED: ${failures.join("; ")}` : `\nOK: no 5xx, no lost or duplicated event, every socket recovered`);
+    out.push(
+      `wall time: ${wall.toFixed(1)} s; load average at the end ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(" ")} on ${cpus().length} cores`,
+    );
+    out.push(
+      failures.length
+        ? `\nFAILED: ${failures.join("; ")}`
+        : `\nOK: no 5xx, no lost or duplicated event, every socket recovered`,
+    );
     console.log(out.join("\n"));
 
     writeFileSync(
@@ -1155,7 +1413,15 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           date: new Date().toISOString(),
-          options: { seconds: SECONDS, sockets: SOCKETS, tenants: TENANTS, concurrency: CONCURRENCY, reconnects: RECONNECTS, bulk: BULK, seed },
+          options: {
+            seconds: SECONDS,
+            sockets: SOCKETS,
+            tenants: TENANTS,
+            concurrency: CONCURRENCY,
+            reconnects: RECONNECTS,
+            bulk: BULK,
+            seed,
+          },
           ok: failures.length === 0,
           failures,
           wall_seconds: Math.round(wall * 10) / 10,

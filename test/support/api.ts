@@ -12,7 +12,10 @@ export interface Reply<T = any> {
 }
 
 /** A signed HS256 token for the test secret, expiring in an hour unless `expiresIn` says otherwise (null: no `exp`). */
-export async function sign(claims: Record<string, unknown>, opts: { expiresIn?: string | number | null; secret?: string } = {}) {
+export async function sign(
+  claims: Record<string, unknown>,
+  opts: { expiresIn?: string | number | null; secret?: string } = {},
+) {
   let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
   const expiresIn = opts.expiresIn === undefined ? "1h" : opts.expiresIn;
   if (expiresIn !== null) jwt = jwt.setExpirationTime(expiresIn);
@@ -36,7 +39,8 @@ export async function call<T = any>(
   headers: Record<string, string> = {},
 ): Promise<Reply<T>> {
   const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };
-  if (body !== undefined) init.body = typeof body === "string" || body instanceof ReadableStream ? body : JSON.stringify(body);
+  if (body !== undefined)
+    init.body = typeof body === "string" || body instanceof ReadableStream ? body : JSON.stringify(body);
   const ctx = createExecutionContext();
   const res = await worker.fetch(new Request(`https://edgemem.test${path}`, init) as never, e, ctx);
   await waitOnExecutionContext(ctx);
@@ -58,7 +62,9 @@ export interface Api {
 }
 
 /** A fresh tenant with its own token: tests sharing a file's database never see each other's data. */
-export async function tenantApi(opts: { tenant?: string; env?: Record<string, unknown>; scope?: string } = {}): Promise<Api> {
+export async function tenantApi(
+  opts: { tenant?: string; env?: Record<string, unknown>; scope?: string } = {},
+): Promise<Api> {
   const tenant = opts.tenant ?? `t-${crypto.randomUUID()}`;
   const e = jwtEnv(opts.env);
   const claims: Record<string, unknown> = { tenant_id: tenant, sub: `user-of-${tenant}` };

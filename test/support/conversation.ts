@@ -13,7 +13,10 @@ export const CONVERSATION = [
   { role: "assistant", content: "Understood. I will send the status reports every Monday and avoid Fridays." },
   { role: "user", content: "Ok." },
   { role: "assistant", content: "Is there anything else about the launch team?" },
-  { role: "user", content: "Dmitri Ivanov will handle the iOS build and Aisha Khan owns QA. Beta testing starts on August 3." },
+  {
+    role: "user",
+    content: "Dmitri Ivanov will handle the iOS build and Aisha Khan owns QA. Beta testing starts on August 3.",
+  },
   { role: "assistant", content: "Got it." },
   { role: "user", content: "The weather has been nice lately, hasn't it?" },
   { role: "assistant", content: "It has been lovely." },

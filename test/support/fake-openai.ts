@@ -22,7 +22,13 @@ export type Behaviour =
 export interface RecordedRequest {
   url: string;
   headers: Record<string, string>;
-  body: { model: string; messages: { role: string; content: string }[]; stream?: boolean; max_tokens?: number; temperature?: number };
+  body: {
+    model: string;
+    messages: { role: string; content: string }[];
+    stream?: boolean;
+    max_tokens?: number;
+    temperature?: number;
+  };
 }
 
 export interface FakeOpenAi {
@@ -49,8 +55,10 @@ export function fakeOpenAi(): FakeOpenAi {
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const req = new Request(input, init);
     if (!req.url.startsWith(LLM_BASE_URL)) return original(input, init);
-    if (req.method !== "POST" || new URL(req.url).pathname !== "/v1/chat/completions") return apiError(404, "unknown endpoint");
-    if (req.headers.get("authorization") !== `Bearer ${LLM_API_KEY}`) return apiError(401, "Incorrect API key provided");
+    if (req.method !== "POST" || new URL(req.url).pathname !== "/v1/chat/completions")
+      return apiError(404, "unknown endpoint");
+    if (req.headers.get("authorization") !== `Bearer ${LLM_API_KEY}`)
+      return apiError(401, "Incorrect API key provided");
     let body: RecordedRequest["body"];
     try {
       body = (await req.json()) as RecordedRequest["body"];
@@ -71,7 +79,10 @@ export function fakeOpenAi(): FakeOpenAi {
       case "status": {
         const headers: Record<string, string> = { "content-type": "application/json" };
         if (b.retryAfter !== undefined) headers["retry-after"] = b.retryAfter;
-        return Response.json({ error: { message: b.message ?? `status ${b.status}`, type: "server_error" } }, { status: b.status, headers });
+        return Response.json(
+          { error: { message: b.message ?? `status ${b.status}`, type: "server_error" } },
+          { status: b.status, headers },
+        );
       }
       case "hang":
         return new Promise<Response>((_, reject) => {
@@ -112,9 +123,14 @@ function apiError(status: number, message: string): Response {
  */
 function sse(text: string, mode: "complete" | "stall" | "cut"): Response {
   const words = text.split(/(?<= )/);
-  const events = words.map((w) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })}\n\n`);
+  const events = words.map(
+    (w) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })}\n\n`,
+  );
   if (mode === "complete") {
-    events.push(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`, "data: [DONE]\n\n");
+    events.push(
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`,
+      "data: [DONE]\n\n",
+    );
   }
   const bytes = new TextEncoder().encode(mode === "stall" ? events[0]! : events.join(""));
   const stream = new ReadableStream<Uint8Array>({

@@ -8,7 +8,10 @@ export class FakeVectorize {
   failQueries = false;
   failWrites = false;
   readonly upserts: { id: string; namespace?: string }[][] = [];
-  private readonly vectors = new Map<string, { id: string; values: number[]; namespace?: string; metadata: Record<string, unknown> }>();
+  private readonly vectors = new Map<
+    string,
+    { id: string; values: number[]; namespace?: string; metadata: Record<string, unknown> }
+  >();
   private processedAt: number | null = null;
   private processedMutation: string | null = null;
   private queue: Promise<void> = Promise.resolve();
@@ -19,7 +22,8 @@ export class FakeVectorize {
     if (this.failWrites) throw new Error("VECTOR_UPSERT_ERROR (fake)");
     this.upserts.push(vectors.map((v) => ({ id: v.id, namespace: v.namespace })));
     return this.mutate(() => {
-      for (const v of vectors) this.vectors.set(v.id, { ...v, values: Array.from(v.values), metadata: v.metadata ?? {} });
+      for (const v of vectors)
+        this.vectors.set(v.id, { ...v, values: Array.from(v.values), metadata: v.metadata ?? {} });
     });
   }
 
@@ -30,7 +34,10 @@ export class FakeVectorize {
     });
   }
 
-  async query(vector: number[], opts: { topK?: number; namespace?: string; filter?: Record<string, Record<string, unknown>> } = {}) {
+  async query(
+    vector: number[],
+    opts: { topK?: number; namespace?: string; filter?: Record<string, Record<string, unknown>> } = {},
+  ) {
     if (this.failQueries) throw new Error("VECTOR_QUERY_ERROR (fake)");
     const topK = opts.topK ?? 5;
     if (topK > 100) throw new Error("VECTOR_QUERY_ERROR: topK exceeds 100");

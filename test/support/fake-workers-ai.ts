@@ -18,7 +18,12 @@ export class FakeWorkersAi {
 
   async run(model: string, input: Record<string, unknown>): Promise<unknown> {
     if (this.down) throw new Error("AI binding unavailable (fake outage)");
-    if (Array.isArray(input.contexts)) return this.rerank(String(input.query), input.contexts as { text: string }[], Number(input.top_k ?? input.contexts.length));
+    if (Array.isArray(input.contexts))
+      return this.rerank(
+        String(input.query),
+        input.contexts as { text: string }[],
+        Number(input.top_k ?? input.contexts.length),
+      );
     if (Array.isArray(input.text)) {
       const vectors = await this.embedder.embed(input.text as string[]);
       return { shape: [vectors.length, 768], data: vectors.map((v) => Array.from(v)) };
@@ -32,7 +37,8 @@ export class FakeWorkersAi {
     const [q, ...texts] = await this.embedder.embed([query, ...contexts.map((c) => c.text)]);
     const response = texts.map((t, id) => {
       let logit = 8 * (dot(q!, t) - 0.3);
-      for (const [a, related] of RELATED) if (has(query, a) && related.some((r) => has(contexts[id]!.text, r))) logit += 4;
+      for (const [a, related] of RELATED)
+        if (has(query, a) && related.some((r) => has(contexts[id]!.text, r))) logit += 4;
       return { id, score: 1 / (1 + Math.exp(-logit)) };
     });
     return { response: response.sort((a, b) => b.score - a.score).slice(0, topK) };

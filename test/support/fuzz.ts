@@ -38,7 +38,7 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
     "maria.lopez+work@example-company.co.uk",
     "supercalifragilisticexpialidociousantidisestablishment",
     "What programming language did I say I prefer for backend services, and why would that matter now?",
-    "{\"a\":[[[[1]]]]}",
+    '{"a":[[[[1]]]]}',
     "null",
     "-1",
     "1e309",
@@ -54,12 +54,33 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.string({ unit: "grapheme", maxLength: 40 }),
   fc.nat({ max: 120_000 }).map((n) => "z".repeat(n)),
-  fc.array(fc.constantFrom("alpha", "東京", "🦀", "x".repeat(49), "and", "the", "Redis", "2026"), { maxLength: 80 }).map((w) => w.join(" ")),
+  fc
+    .array(fc.constantFrom("alpha", "東京", "🦀", "x".repeat(49), "and", "the", "Redis", "2026"), { maxLength: 80 })
+    .map((w) => w.join(" ")),
 );
 
 /** Numbers at the edges: zero, negatives, fractions, huge, dates in ms/s far outside any calendar. */
 export const hostileNumber: fc.Arbitrary<number> = fc.oneof(
-  fc.constantFrom(0, -0, -1, 1, 0.5, -0.5, 1e-300, 2 ** 31, 2 ** 53, -(2 ** 53), 9e12, -9e12, 1e13, 8.64e15, 8.64e15 + 1, 1e300, -1e300, Number.MAX_VALUE),
+  fc.constantFrom(
+    0,
+    -0,
+    -1,
+    1,
+    0.5,
+    -0.5,
+    1e-300,
+    2 ** 31,
+    2 ** 53,
+    -(2 ** 53),
+    9e12,
+    -9e12,
+    1e13,
+    8.64e15,
+    8.64e15 + 1,
+    1e300,
+    -1e300,
+    Number.MAX_VALUE,
+  ),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.integer(),
 );
@@ -107,7 +128,10 @@ function node(schema: JsonSchema, ctx: Ctx): fc.Arbitrary<unknown> {
   const valid = validNode(schema, { ...ctx, depth: ctx.depth + 1 });
   if (ctx.chaos <= 0) return valid;
   const hostileWeight = Math.max(1, Math.round(100 * ctx.chaos));
-  return fc.oneof({ weight: 100 - hostileWeight, arbitrary: valid }, { weight: hostileWeight, arbitrary: hostileValue });
+  return fc.oneof(
+    { weight: 100 - hostileWeight, arbitrary: valid },
+    { weight: hostileWeight, arbitrary: hostileValue },
+  );
 }
 
 function validNode(schema: JsonSchema, ctx: Ctx): fc.Arbitrary<unknown> {
@@ -155,45 +179,55 @@ function objectNode(schema: JsonSchema, ctx: Ctx): fc.Arbitrary<unknown> {
   if (!keys.length) {
     // Free-form objects (metadata, data): small JSON, sometimes deep or big.
     return fc.oneof(
-      { weight: 6, arbitrary: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }) },
+      {
+        weight: 6,
+        arbitrary: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }),
+      },
       { weight: 1, arbitrary: fc.constantFrom(20, 31, 32, 33, 60).map((d) => ({ a: deepJson(d) })) },
     );
   }
-  const record = fc.record(
-    Object.fromEntries(keys.map((k) => [k, node(props[k]!, ctx)])),
-    { requiredKeys: keys.filter((k) => required.has(k)) },
-  );
+  const record = fc.record(Object.fromEntries(keys.map((k) => [k, node(props[k]!, ctx)])), {
+    requiredKeys: keys.filter((k) => required.has(k)),
+  });
   if (ctx.chaos <= 0) return record;
   // Now and then an unknown field rides along.
-  return fc.tuple(record, fc.option(fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), hostileValue), { freq: 10 })).map(([r, extra]) =>
-    extra ? { ...(r as object), [extra[0]]: extra[1] } : r,
-  );
+  return fc
+    .tuple(record, fc.option(fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), hostileValue), { freq: 10 }))
+    .map(([r, extra]) => (extra ? { ...(r as object), [extra[0]]: extra[1] } : r));
 }
 
 function stringNode(schema: JsonSchema): fc.Arbitrary<string> {
   const max = Math.min(schema.maxLength ?? 200, 200);
   const min = Math.min(schema.minLength ?? 0, max);
   if (schema.format === "date-time") {
-    return fc.date({ min: new Date("1000-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }).map((d) => d.toISOString());
+    return fc
+      .date({ min: new Date("1000-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true })
+      .map((d) => d.toISOString());
   }
   const sized = (s: string) => (s.length < min ? s.padEnd(min, "x") : s.slice(0, Math.max(min, max)));
   return fc
     .oneof(
       { weight: 5, arbitrary: fc.lorem({ maxCount: 12 }) },
       { weight: 2, arbitrary: fc.string({ unit: "grapheme", maxLength: max }) },
-      { weight: 1, arbitrary: fc.constantFrom("東京で会いましょう", "🧠 memory 💾", "Maria prefers Rust for backend services") },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom("東京で会いましょう", "🧠 memory 💾", "Maria prefers Rust for backend services"),
+      },
       // At the documented maximum (long texts stress the write path).
       { weight: 1, arbitrary: fc.constant("long words ".repeat(Math.ceil((schema.maxLength ?? 200) / 11))) },
     )
     .map((s) => {
-      const full = schema.maxLength !== undefined && s.startsWith("long words ") ? s.slice(0, schema.maxLength) : sized(s);
+      const full =
+        schema.maxLength !== undefined && s.startsWith("long words ") ? s.slice(0, schema.maxLength) : sized(s);
       return full.length < min ? full.padEnd(min, "x") : full;
     });
 }
 
 function numberNode(schema: JsonSchema, integer: boolean): fc.Arbitrary<number> {
-  const lo = schema.minimum ?? (schema.exclusiveMinimum !== undefined ? schema.exclusiveMinimum + (integer ? 1 : 1e-9) : -1e6);
-  const hi = schema.maximum ?? (schema.exclusiveMaximum !== undefined ? schema.exclusiveMaximum - (integer ? 1 : 1e-9) : 1e6);
+  const lo =
+    schema.minimum ?? (schema.exclusiveMinimum !== undefined ? schema.exclusiveMinimum + (integer ? 1 : 1e-9) : -1e6);
+  const hi =
+    schema.maximum ?? (schema.exclusiveMaximum !== undefined ? schema.exclusiveMaximum - (integer ? 1 : 1e-9) : 1e6);
   if (integer) {
     const min = Math.max(Math.ceil(lo), Number.MIN_SAFE_INTEGER);
     const max = Math.min(Math.floor(hi), Number.MAX_SAFE_INTEGER);
@@ -212,13 +246,25 @@ export async function check<T>(property: fc.IAsyncProperty<T>, params: fc.Parame
   } catch (e) {
     const cause = e instanceof Error && e.cause instanceof Error ? `\ncaused by: ${e.cause.message}` : "";
     const message = `${e instanceof Error ? e.message : String(e)}${cause}`;
-    throw new Error(message.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd"));
+    throw new Error(
+      message.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd"),
+    );
   }
 }
 
 /** Rows a tenant owns, by table: a rejected request must leave every count as it was. */
 export async function footprint(tenant: string): Promise<Record<string, number>> {
-  const tables = ["memories", "memory_history", "memory_vectors", "working_memory", "entities", "relations", "feedback"];
-  const rows = await env.DB.batch<{ n: number }>(tables.map((t) => env.DB.prepare(`SELECT count(*) AS n FROM ${t} WHERE tenant = ?`).bind(tenant)));
+  const tables = [
+    "memories",
+    "memory_history",
+    "memory_vectors",
+    "working_memory",
+    "entities",
+    "relations",
+    "feedback",
+  ];
+  const rows = await env.DB.batch<{ n: number }>(
+    tables.map((t) => env.DB.prepare(`SELECT count(*) AS n FROM ${t} WHERE tenant = ?`).bind(tenant)),
+  );
   return Object.fromEntries(tables.map((t, i) => [t, Number(rows[i]!.results[0]!.n)]));
 }

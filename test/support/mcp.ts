@@ -4,7 +4,11 @@ import worker from "../../src/index.ts";
 import type { Api } from "./api.ts";
 
 /** The real MCP SDK client over streamable HTTP, its requests served by the Worker's fetch handler. */
-export async function mcpClient(api: Api, token: string | null = api.token, era: "2025" | "2026-07-28" = "2025"): Promise<Client> {
+export async function mcpClient(
+  api: Api,
+  token: string | null = api.token,
+  era: "2025" | "2026-07-28" = "2025",
+): Promise<Client> {
   const fetchViaWorker = async (url: string | URL, init?: RequestInit): Promise<Response> => {
     const req = new Request(url, init);
     const headers = new Headers(req.headers);
@@ -16,7 +20,12 @@ export async function mcpClient(api: Api, token: string | null = api.token, era:
     return res;
   };
   // The client's default is the 2025 protocol (what agent hosts speak today); 2026-07-28 is opt-in.
-  const client = new Client({ name: "edgemem-test", version: "1.0.0" }, era === "2025" ? {} : { versionNegotiation: { mode: { pin: era } } });
-  await client.connect(new StreamableHTTPClientTransport(new URL("https://edgemem.test/mcp"), { fetch: fetchViaWorker }));
+  const client = new Client(
+    { name: "edgemem-test", version: "1.0.0" },
+    era === "2025" ? {} : { versionNegotiation: { mode: { pin: era } } },
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL("https://edgemem.test/mcp"), { fetch: fetchViaWorker }),
+  );
   return client;
 }

@@ -28,7 +28,9 @@ export async function open(api: Api, init: OpenInit = {}): Promise<Response> {
   const token = init.token === undefined ? api.token : init.token;
   const q = new URLSearchParams(init.query ?? "");
   if (token) q.set("token", token);
-  const req = new Request(`https://edgemem.test${init.path ?? "/ws"}?${q}`, { headers: { upgrade: "websocket", ...init.headers } });
+  const req = new Request(`https://edgemem.test${init.path ?? "/ws"}?${q}`, {
+    headers: { upgrade: "websocket", ...init.headers },
+  });
   return worker.fetch(req as never, api.env, createExecutionContext());
 }
 
@@ -49,7 +51,7 @@ export async function connect(api: Api, init: OpenInit = {}): Promise<Client> {
     frames,
     send: (f) => ws.send(typeof f === "string" || f instanceof ArrayBuffer ? f : JSON.stringify(f)),
     async next(pred, from = 0, ms = 4000) {
-      for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + ms; Date.now() < deadline;) {
         const hit = frames.slice(from).find(pred);
         if (hit) return hit;
         await pause(5);
@@ -57,7 +59,7 @@ export async function connect(api: Api, init: OpenInit = {}): Promise<Client> {
       throw new Error(`no matching frame; got ${JSON.stringify(frames).slice(0, 2000)}`);
     },
     async collect(pred, count, ms = 10_000) {
-      for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + ms; Date.now() < deadline;) {
         const hits = frames.filter(pred);
         if (hits.length >= count) return hits;
         await pause(10);

@@ -56,7 +56,9 @@ function socket(extra: Partial<ConstructorParameters<typeof EngramSocket>[0]> = 
 
 describe("EngramSocket (client SDK)", () => {
   it("backs off 1 s, 2 s, 4 s … up to 30 s", () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelay(a))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelay(a))).toEqual([
+      1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000,
+    ]);
     expect(backoffDelay(100)).toBe(30000);
   });
 
@@ -116,8 +118,17 @@ describe("EngramSocket (client SDK)", () => {
     // The replay may overlap what was already seen: each event is delivered once.
     for (const seq of [7, 8, 9]) second.deliver({ event: "memory_created", data: { memory_id: `m${seq}` }, seq });
     expect(seen).toEqual([7, 8, 9]);
-    second.deliver({ id: second.sent[0].id, command: "remember", status: "error", error: { code: "INVALID_MESSAGE", message: "content: too long" } });
-    await expect(whileDown).rejects.toMatchObject({ name: "EngramError", code: "INVALID_MESSAGE", message: "content: too long" });
+    second.deliver({
+      id: second.sent[0].id,
+      command: "remember",
+      status: "error",
+      error: { code: "INVALID_MESSAGE", message: "content: too long" },
+    });
+    await expect(whileDown).rejects.toMatchObject({
+      name: "EngramError",
+      code: "INVALID_MESSAGE",
+      message: "content: too long",
+    });
     s.close();
     expect(s.connectionState).toBe("closed");
   });
@@ -132,7 +143,12 @@ describe("EngramSocket (client SDK)", () => {
     const id = ws.sent[0].id;
     ws.deliver({ id, command: "think", status: "streaming", data: { token: "Because " } });
     ws.deliver({ id, command: "think", status: "streaming", data: { token: "Redis." } });
-    ws.deliver({ id, command: "think", status: "ok", data: { answer: "Because Redis.", citations: [], facts: [], provider: "offline" } });
+    ws.deliver({
+      id,
+      command: "think",
+      status: "ok",
+      data: { answer: "Because Redis.", citations: [], facts: [], provider: "offline" },
+    });
     expect((await answer).answer).toBe("Because Redis.");
     expect(tokens).toEqual(["Because ", "Redis."]);
     s.close();

@@ -28,7 +28,12 @@ describe("filters", () => {
   });
 
   it("folds operator aliases", () => {
-    expect(normalizeTagFilter({ not_eq: "a", not_in: ["b"], none: ["c"], ne: "d" }).ne.sort()).toEqual(["a", "b", "c", "d"]);
+    expect(normalizeTagFilter({ not_eq: "a", not_in: ["b"], none: ["c"], ne: "d" }).ne.sort()).toEqual([
+      "a",
+      "b",
+      "c",
+      "d",
+    ]);
     expect(normalizeTagFilter({ any: ["a", "b"], in_: ["b", "c"] }).any).toEqual(["b"]);
   });
 
@@ -65,7 +70,12 @@ describe("ranking", () => {
     expect(recencyScore({ created_at: NOW + DAY, last_accessed: NOW + DAY }, NOW, DEFAULT_RECENCY)).toBe(1);
   });
 
-  const cand = (id: string, vector: number | null, keyword: number, ranks: [number | null, number | null] = [null, null]) => ({
+  const cand = (
+    id: string,
+    vector: number | null,
+    keyword: number,
+    ranks: [number | null, number | null] = [null, null],
+  ) => ({
     id,
     vector,
     keyword,
@@ -107,7 +117,9 @@ describe("ranking", () => {
     // None holds even 40% of them: the words differ from the question's, meaning decides more.
     expect(fuseScores(withMatch(0.2), semantic).alpha).toBeCloseTo(0.65, 12);
     // Only the keyword list's head counts, so every page of a search weighs alike.
-    expect(fuseScores([...withMatch(0.6), { ...cand("deep", 0.1, 0.5, [null, 21]), keywordMatch: 1 }], semantic).alpha).toBeCloseTo(0.5, 12);
+    expect(
+      fuseScores([...withMatch(0.6), { ...cand("deep", 0.1, 0.5, [null, 21]), keywordMatch: 1 }], semantic).alpha,
+    ).toBeCloseTo(0.5, 12);
     // An explicit hybrid_alpha is taken as given.
     expect(fuseScores(withMatch(0.2), { ...semantic, alpha: 0.3 }).alpha).toBe(0.3);
   });
@@ -131,12 +143,20 @@ describe("ranking", () => {
       { item: { id: "new", created_at: NOW, last_accessed: NOW }, relevance: 0.9 },
     ];
     expect(rerankWithRecency(items, NOW, DEFAULT_RECENCY).map((s) => s.item.id)).toEqual(["new", "old"]);
-    expect(rerankWithRecency(items, NOW, { ...DEFAULT_RECENCY, recency_weight: 0 }).map((s) => s.item.id)).toEqual(["old", "new"]);
+    expect(rerankWithRecency(items, NOW, { ...DEFAULT_RECENCY, recency_weight: 0 }).map((s) => s.item.id)).toEqual([
+      "old",
+      "new",
+    ]);
   });
 });
 
 describe("forgetting policy", () => {
-  const mem = (id: string, ageDays: number, idleDays: number, extra: Partial<{ memory_type: string; pinned: boolean }> = {}) => ({
+  const mem = (
+    id: string,
+    ageDays: number,
+    idleDays: number,
+    extra: Partial<{ memory_type: string; pinned: boolean }> = {},
+  ) => ({
     id,
     memory_type: (extra.memory_type ?? "semantic") as "semantic",
     created_at: NOW - ageDays * DAY,
@@ -159,7 +179,13 @@ describe("forgetting policy", () => {
   });
 
   it("budget keeps the most recent; pinned, pinned_ids and the allowlist protect", () => {
-    const ms = [mem("r1", 1, 1), mem("r2", 2, 2), mem("r3", 50, 50), mem("p", 99, 99, { pinned: true }), mem("e", 90, 90, { memory_type: "episodic" })];
+    const ms = [
+      mem("r1", 1, 1),
+      mem("r2", 2, 2),
+      mem("r3", 50, 50),
+      mem("p", 99, 99, { pinned: true }),
+      mem("e", 90, 90, { memory_type: "episodic" }),
+    ];
     expect(selectForForgetting(ms, { budget: 2 }, NOW).sort()).toEqual(["e", "r3"]);
     expect(selectForForgetting(ms, { budget: 2, memory_type_allowlist: ["semantic"] }, NOW)).toEqual(["r3"]);
     expect(selectForForgetting(ms, { max_age_days: 10 }, NOW, new Set(["r3"]))).toEqual(["e"]);
@@ -187,7 +213,13 @@ describe("text", () => {
   });
 
   it("stems as FTS5's porter tokenizer does", () => {
-    expect(["use", "caching", "cache", "memories", "authentication"].map(stem)).toEqual(["us", "cach", "cach", "memori", "authent"]);
+    expect(["use", "caching", "cache", "memories", "authentication"].map(stem)).toEqual([
+      "us",
+      "cach",
+      "cach",
+      "memori",
+      "authent",
+    ]);
   });
 });
 
@@ -223,7 +255,14 @@ describe("memory model", () => {
 
   it("builds defaults and derives the scope", async () => {
     const m = await buildMemory("t", "id", { text: "x", agent_id: "a" }, NOW);
-    expect(m).toMatchObject({ scope: "agent", memory_type: "semantic", priority: 5, pinned: false, created_at: NOW, last_accessed: NOW });
+    expect(m).toMatchObject({
+      scope: "agent",
+      memory_type: "semantic",
+      priority: 5,
+      pinned: false,
+      created_at: NOW,
+      last_accessed: NOW,
+    });
     expect((await buildMemory("t", "id", { text: "x", session_id: "s", agent_id: "a" }, NOW)).scope).toBe("session");
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { detectLayout, loadDataset, loadLocomo, loadLongMemEval, parseLocomoDate, parseLongMemEvalDate } from "../eval/datasets.ts";
+import {
+  detectLayout,
+  loadDataset,
+  loadLocomo,
+  loadLongMemEval,
+  parseLocomoDate,
+  parseLongMemEvalDate,
+} from "../eval/datasets.ts";
 
 /** A LoCoMo sample with the real dataset's quirks: sessions out of order, a photo, malformed evidence. */
 const LOCOMO = [
@@ -12,7 +19,13 @@ const LOCOMO = [
       session_10: [{ speaker: "Caroline", dia_id: "D10:1", text: "I went to a pride parade last weekend." }],
       session_2_date_time: "1:56 pm on 8 May, 2023",
       session_2: [
-        { speaker: "Melanie", dia_id: "D2:1", text: "Look what I painted!", img_url: ["https://x/y.jpg"], blip_caption: "a painting of a sunset over a lake" },
+        {
+          speaker: "Melanie",
+          dia_id: "D2:1",
+          text: "Look what I painted!",
+          img_url: ["https://x/y.jpg"],
+          blip_caption: "a painting of a sunset over a lake",
+        },
         { speaker: "Caroline", dia_id: "D2:2", text: "Wow, beautiful." },
         { speaker: "Melanie", dia_id: "D2:3", text: "Thanks, it took me 3 weeks." },
         { speaker: "Caroline", dia_id: "D2:2", text: "Really." },
@@ -25,10 +38,26 @@ const LOCOMO = [
     event_summary: {},
     qa: [
       { question: "What did Melanie paint?", answer: "A sunset", evidence: ["D2:1"], category: 4 },
-      { question: "When did Melanie paint the sunset?", answer: 2023, evidence: ["D2:1 D2:3"], category: 2, tags: ["date"] },
-      { question: "Where did Caroline go?", answer: "A pride parade", evidence: ["D10:", "D10:1", "D99:9"], category: 1 },
+      {
+        question: "When did Melanie paint the sunset?",
+        answer: 2023,
+        evidence: ["D2:1 D2:3"],
+        category: 2,
+        tags: ["date"],
+      },
+      {
+        question: "Where did Caroline go?",
+        answer: "A pride parade",
+        evidence: ["D10:", "D10:1", "D99:9"],
+        category: 1,
+      },
       { question: "Which turns?", answer: "x", evidence: ["D2:02; D:2:3", "D2:3"], category: 3 },
-      { question: "What did Caroline paint?", adversarial_answer: "Nothing; Melanie painted", evidence: ["D2:1"], category: 5 },
+      {
+        question: "What did Caroline paint?",
+        adversarial_answer: "Nothing; Melanie painted",
+        evidence: ["D2:1"],
+        category: 5,
+      },
     ],
   },
 ];
@@ -96,7 +125,13 @@ describe("eval datasets: LoCoMo", () => {
   });
 
   it("names categories, ids questions, keeps tags, and reads adversarial answers as unanswerable", () => {
-    expect(d.questions.map((q) => q.category)).toEqual(["single-hop", "temporal", "multi-hop", "open-domain", "adversarial"]);
+    expect(d.questions.map((q) => q.category)).toEqual([
+      "single-hop",
+      "temporal",
+      "multi-hop",
+      "open-domain",
+      "adversarial",
+    ]);
     expect(d.questions.map((q) => q.id)).toEqual(["conv-1-q1", "conv-1-q2", "conv-1-q3", "conv-1-q4", "conv-1-q5"]);
     expect(d.questions[1]!.answer).toBe("2023");
     expect(d.questions[1]!.tags).toEqual(["date"]);
@@ -136,7 +171,12 @@ describe("eval datasets: LongMemEval", () => {
     expect(d.conversations[0]!.turns).toEqual([
       { id: "s-a:0", speaker: "user", text: "Tips for a road trip?", date: Date.UTC(2023, 4, 20, 2, 21) },
       { id: "s-a:1", speaker: "assistant", text: "Plan your stops.", date: Date.UTC(2023, 4, 20, 2, 21) },
-      { id: "answer_1:0", speaker: "user", text: "I graduated with a degree in Business Administration.", date: Date.UTC(2023, 4, 21, 14, 5) },
+      {
+        id: "answer_1:0",
+        speaker: "user",
+        text: "I graduated with a degree in Business Administration.",
+        date: Date.UTC(2023, 4, 21, 14, 5),
+      },
       { id: "answer_1:1", speaker: "assistant", text: "Congratulations!", date: Date.UTC(2023, 4, 21, 14, 5) },
     ]);
     // A repeated session id keeps turn ids unique.
@@ -154,7 +194,12 @@ describe("eval datasets: LongMemEval", () => {
       answerable: true,
       date: Date.UTC(2023, 4, 30, 23, 40),
     });
-    expect(q2).toMatchObject({ category: "temporal-reasoning", evidence: ["dup:0", "dup#1:0", "dup#1:1"], evidenceLevel: "session", answerable: false });
+    expect(q2).toMatchObject({
+      category: "temporal-reasoning",
+      evidence: ["dup:0", "dup#1:0", "dup#1:1"],
+      evidenceLevel: "session",
+      answerable: false,
+    });
     expect(d.warnings).toContain("q2_abs: 1 session(s) without a readable date");
     expect(d.warnings.some((w) => w.startsWith("1 question(s) have no turn flagged has_answer"))).toBe(true);
   });

@@ -16,8 +16,30 @@ const DATASET: Dataset = {
     },
   ],
   questions: [
-    { conversation: "c1", id: "q1", question: "Where?", answer: "Kyoto", evidence: ["D1:1", "D1:3"], category: "multi-hop", tags: ["t"], answerable: true, date: null, evidenceLevel: "turn" },
-    { conversation: "c1", id: "q2", question: "Piano?", answer: "-", evidence: [], category: "adversarial", tags: [], answerable: false, date: null, evidenceLevel: "turn" },
+    {
+      conversation: "c1",
+      id: "q1",
+      question: "Where?",
+      answer: "Kyoto",
+      evidence: ["D1:1", "D1:3"],
+      category: "multi-hop",
+      tags: ["t"],
+      answerable: true,
+      date: null,
+      evidenceLevel: "turn",
+    },
+    {
+      conversation: "c1",
+      id: "q2",
+      question: "Piano?",
+      answer: "-",
+      evidence: [],
+      category: "adversarial",
+      tags: [],
+      answerable: false,
+      date: null,
+      evidenceLevel: "turn",
+    },
   ],
 };
 
@@ -52,7 +74,12 @@ function fakeServer(): { fetch: FetchLike; sent: Sent[] } {
 describe("eval harness", () => {
   it("seeds one episodic memory per turn, dated, in the conversation's namespace", async () => {
     const server = fakeServer();
-    const { report } = await runEval(DATASET, { baseUrl: "http://x/", fetch: server.fetch, modes: ["hybrid"], batchSize: 2 });
+    const { report } = await runEval(DATASET, {
+      baseUrl: "http://x/",
+      fetch: server.fetch,
+      modes: ["hybrid"],
+      batchSize: 2,
+    });
     const creates = server.sent.filter((s) => s.url === "http://x/v1/long-term-memory/");
     expect(creates.map((c) => (c.body.memories as unknown[]).length)).toEqual([2, 1]);
     expect(creates[0]!.body.deduplicate).toBe(false);
@@ -73,7 +100,13 @@ describe("eval harness", () => {
     const server = fakeServer();
     const { report, results } = await runEval(DATASET, { baseUrl: "http://x", fetch: server.fetch });
     const search = server.sent.find((s) => s.body.search_mode === "hybrid")!;
-    expect(search.body).toEqual({ text: "Where?", namespace: { eq: "c1" }, limit: 10, search_mode: "hybrid", explain: true });
+    expect(search.body).toEqual({
+      text: "Where?",
+      namespace: { eq: "c1" },
+      limit: 10,
+      search_mode: "hybrid",
+      explain: true,
+    });
 
     const hybrid = results[0]!.modes.hybrid!;
     expect(hybrid.ranked).toEqual(["D1:2", "D1:1", "stranger"]);

@@ -18,7 +18,9 @@ describe("offline extractor", () => {
   });
 
   it("finds technologies (with aliases), people, places, organisations, dates and topics", () => {
-    const t = tagText("Yesterday Maria Lopez moved the billing service from postgres to Redis for caching in Berlin at Acme Labs on March 3.");
+    const t = tagText(
+      "Yesterday Maria Lopez moved the billing service from postgres to Redis for caching in Berlin at Acme Labs on March 3.",
+    );
     expect(t.entities).toEqual(
       expect.arrayContaining([
         { name: "PostgreSQL", type: "technology" },
@@ -38,14 +40,22 @@ describe("offline extractor", () => {
   });
 
   it("reads relations: uses-for, preferences, home, employer, roles, ownership", () => {
-    expect(relationsOf("We decided to use Redis for caching", "alice")).toEqual([{ subject: "caching", predicate: "uses", object: "Redis" }]);
-    expect(relationsOf("I prefer dark mode over light mode", "alice")).toEqual([{ subject: "alice", predicate: "prefers", object: "dark mode" }]);
+    expect(relationsOf("We decided to use Redis for caching", "alice")).toEqual([
+      { subject: "caching", predicate: "uses", object: "Redis" },
+    ]);
+    expect(relationsOf("I prefer dark mode over light mode", "alice")).toEqual([
+      { subject: "alice", predicate: "prefers", object: "dark mode" },
+    ]);
     expect(relationsOf("I live in New York and work at Globex Corp", "bob")).toEqual([
       { subject: "bob", predicate: "lives_in", object: "New York" },
       { subject: "bob", predicate: "works_at", object: "Globex Corp" },
     ]);
-    expect(relationsOf("Maria Lopez is the product owner.", "x")).toEqual([{ subject: "Maria Lopez", predicate: "role", object: "product owner" }]);
-    expect(relationsOf("Dmitri Ivanov will handle the iOS build.", "x")).toEqual([{ subject: "Dmitri Ivanov", predicate: "owns", object: "iOS build" }]);
+    expect(relationsOf("Maria Lopez is the product owner.", "x")).toEqual([
+      { subject: "Maria Lopez", predicate: "role", object: "product owner" },
+    ]);
+    expect(relationsOf("Dmitri Ivanov will handle the iOS build.", "x")).toEqual([
+      { subject: "Dmitri Ivanov", predicate: "owns", object: "iOS build" },
+    ]);
   });
 
   it("extracts one memory per informative sentence, user turns first-person as the speaker", () => {
@@ -57,14 +67,21 @@ describe("offline extractor", () => {
       ],
       "alice",
     );
-    expect(r.memories.map((m) => [m.memory_type, m.text])).toEqual([["decision", "We decided to use Redis for caching."]]);
+    expect(r.memories.map((m) => [m.memory_type, m.text])).toEqual([
+      ["decision", "We decided to use Redis for caching."],
+    ]);
     expect(r.topics).toEqual(["caching"]);
   });
 });
 
 describe("bounded CPU on pathological text", () => {
   it("extracts and tags 100 KB of letter runs, capitalised runs and name lists in linear time", () => {
-    const inputs = ["ABC".repeat(33_000), "Ab ".repeat(33_000), "記憶".repeat(50_000), "Maria Lopez from Berlin uses PostgreSQL ".repeat(2_500)];
+    const inputs = [
+      "ABC".repeat(33_000),
+      "Ab ".repeat(33_000),
+      "記憶".repeat(50_000),
+      "Maria Lopez from Berlin uses PostgreSQL ".repeat(2_500),
+    ];
     const t = performance.now();
     for (const text of inputs) {
       extract([{ role: "user", content: text }]);
@@ -73,7 +90,9 @@ describe("bounded CPU on pathological text", () => {
     // Coarse: the first two took 20 s and 4.7 s before (quadratic relation patterns and context slices).
     expect(performance.now() - t).toBeLessThan(3_000);
     // Short sentences still give their relations.
-    expect(relationsOf("Maria Lopez is the tech lead for payments.", "user")).toEqual([{ subject: "Maria Lopez", predicate: "role", object: "tech lead" }]);
+    expect(relationsOf("Maria Lopez is the tech lead for payments.", "user")).toEqual([
+      { subject: "Maria Lopez", predicate: "role", object: "tech lead" },
+    ]);
   });
 });
 
@@ -91,7 +110,10 @@ describe("same fact or not", () => {
 
   it("compares 100 KB texts in linear time (a long letter run once took 11 s)", () => {
     const run = "z".repeat(99_000);
-    const prose = Array.from({ length: 1_500 }, (_, i) => `Maria met Tom ${i} in Berlin about PostgreSQL caching.`).join(" ");
+    const prose = Array.from(
+      { length: 1_500 },
+      (_, i) => `Maria met Tom ${i} in Berlin about PostgreSQL caching.`,
+    ).join(" ");
     const t = performance.now();
     expect(compatibleFacts(`note 1 ${run}`, `note 2 ${run}`)).toBe(false);
     expect(compatibleFacts(prose, `${prose} again`)).toBe(true);

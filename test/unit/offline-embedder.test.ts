@@ -41,11 +41,15 @@ describe("offline embedder (edgemem-lexsem-v2)", () => {
 
   it("finds paraphrases the lexical embedder could not", async () => {
     const q = "does the user have any diet restrictions or allergies?";
-    expect(await searchSim(q, "I'm allergic to peanuts")).toBeGreaterThan(await searchSim(q, "The deploy moved to Friday"));
+    expect(await searchSim(q, "I'm allergic to peanuts")).toBeGreaterThan(
+      await searchSim(q, "The deploy moved to Friday"),
+    );
     expect(await searchSim(q, "I have been vegetarian for six years")).toBeGreaterThan(e.noiseFloor);
     const trip = "is the user going to Japan?";
     expect(await searchSim(trip, "I booked a ryokan in Kyoto for April")).toBeGreaterThan(e.noiseFloor);
-    expect(await searchSim(trip, "I booked a ryokan in Kyoto for April")).toBeGreaterThan(await searchSim(trip, "I booked a table for Friday"));
+    expect(await searchSim(trip, "I booked a ryokan in Kyoto for April")).toBeGreaterThan(
+      await searchSim(trip, "I booked a table for Friday"),
+    );
   });
 
   it("still ranks shared words first", async () => {
@@ -63,7 +67,16 @@ describe("offline embedder (edgemem-lexsem-v2)", () => {
   });
 
   it("gives no NaN for empty, emoji, CJK, unknown or huge text", () => {
-    for (const text of ["", "   ", "🎉🎉🎉", "東京の天気は晴れです", "zxqv blorft wubbalubb", "123 456 7890", "a".repeat(100_000), "word ".repeat(20_000)]) {
+    for (const text of [
+      "",
+      "   ",
+      "🎉🎉🎉",
+      "東京の天気は晴れです",
+      "zxqv blorft wubbalubb",
+      "123 456 7890",
+      "a".repeat(100_000),
+      "word ".repeat(20_000),
+    ]) {
       const v = e.embedOne(text);
       expect(v.length).toBe(256);
       expect(v.every((x) => Number.isFinite(x))).toBe(true);

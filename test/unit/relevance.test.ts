@@ -15,7 +15,10 @@ import {
 } from "../../src/domain/relevance.ts";
 
 const floors: RelevanceFloors = { vector: 0.3, keyword: 0.5 };
-const hit = (id: string, vector: number | null, keyword_match: number | null) => ({ id, details: { vector, keyword_match } });
+const hit = (id: string, vector: number | null, keyword_match: number | null) => ({
+  id,
+  details: { vector, keyword_match },
+});
 
 describe("relevance of retrieved memories", () => {
   it("a hit is relevant when either signal reaches its floor (inclusive); a missing signal never counts", () => {
@@ -42,7 +45,10 @@ describe("relevance of retrieved memories", () => {
     const far = hit("far", 0.4 * CITE_SHARE - 0.01, 0.5 * CITE_SHARE - 0.01);
     expect(citedHits([near, far], floors)).toEqual([]);
     expect(citedHits([hit("sure", 0.45, null), near, far], floors).map((h) => h.id)).toEqual(["sure", "near"]);
-    expect(citedHits([hit("sure", null, 0.5), hit("kw", null, 0.5 * CITE_SHARE)], floors).map((h) => h.id)).toEqual(["sure", "kw"]);
+    expect(citedHits([hit("sure", null, 0.5), hit("kw", null, 0.5 * CITE_SHARE)], floors).map((h) => h.id)).toEqual([
+      "sure",
+      "kw",
+    ]);
   });
 
   it("the defaults and the abstain text are constants every transport shares", () => {
@@ -53,7 +59,10 @@ describe("relevance of retrieved memories", () => {
   it("the offline embedder's floor separates a question from its memory and from an unrelated one", async () => {
     const e = new OfflineEmbedder();
     const q = await e.embedQuery("when is the deploy window?");
-    const [answer, unrelated] = await e.embed(["The deploy window is Friday at 6pm", "I drink two cups of coffee every morning"]);
+    const [answer, unrelated] = await e.embed([
+      "The deploy window is Friday at 6pm",
+      "I drink two cups of coffee every morning",
+    ]);
     expect(dot(q, answer!)).toBeGreaterThanOrEqual(e.relevanceFloor);
     expect(dot(q, unrelated!)).toBeLessThan(e.relevanceFloor);
   });

@@ -160,7 +160,12 @@ describe("parseTimeQuery: forms", () => {
   });
 
   it("events cannot be resolved by parsing", () => {
-    for (const text of ["before the trip", "after I moved to Berlin", "since the wedding", "between the move and the trip"]) {
+    for (const text of [
+      "before the trip",
+      "after I moved to Berlin",
+      "since the wedding",
+      "between the move and the trip",
+    ]) {
       expect(parsed(text), text).toBeNull();
     }
   });
@@ -197,14 +202,43 @@ describe("parseTimeQuery: year-less resolution", () => {
 describe("parseTimeQuery: traps", () => {
   it("ordinary words that look like times do not parse", () => {
     const traps = [
-      "May I ask what you did?", "you may want to check", "it may rain", "this may take a while",
-      "the last may be wrong", "they march on", "we march 10 miles", "the march of progress",
-      "a spring in the mattress", "drink spring water", "leaves fall", "did you fall?",
-      "before the fall of Rome", "the summer of love", "April said hi", "I asked June about it",
-      "an august institution", "the second time", "wait a second", "a Sunday roast", "2,000 users",
-      "version 2023.1", "in 1500 ms", "it costs $2000", "build 2024", "room 1999", "in 2000 users",
-      "what's an easter egg", "we may 2 times try", "8/5/2023", "today's agenda", "my spring project",
-      "", "   ", "🙂", "五月に何をしましたか", "now",
+      "May I ask what you did?",
+      "you may want to check",
+      "it may rain",
+      "this may take a while",
+      "the last may be wrong",
+      "they march on",
+      "we march 10 miles",
+      "the march of progress",
+      "a spring in the mattress",
+      "drink spring water",
+      "leaves fall",
+      "did you fall?",
+      "before the fall of Rome",
+      "the summer of love",
+      "April said hi",
+      "I asked June about it",
+      "an august institution",
+      "the second time",
+      "wait a second",
+      "a Sunday roast",
+      "2,000 users",
+      "version 2023.1",
+      "in 1500 ms",
+      "it costs $2000",
+      "build 2024",
+      "room 1999",
+      "in 2000 users",
+      "what's an easter egg",
+      "we may 2 times try",
+      "8/5/2023",
+      "today's agenda",
+      "my spring project",
+      "",
+      "   ",
+      "🙂",
+      "五月に何をしましたか",
+      "now",
     ];
     for (const text of traps) expect(parsed(text), text).toBeNull();
   });
@@ -288,9 +322,15 @@ describe("parseTimeQuery: properties", () => {
     const text = fc.oneof(
       fc.string({ unit: "binary", maxLength: 200 }),
       fc.string({ unit: "grapheme", maxLength: 200 }),
-      fc.string({ unit: fc.constantFrom("五", "月", "🙂", "\u0000", "\ud800", " ", "2", "0", "-", "/", "M", "a", "y"), maxLength: 60 }),
+      fc.string({
+        unit: fc.constantFrom("五", "月", "🙂", "\u0000", "\ud800", " ", "2", "0", "-", "/", "M", "a", "y"),
+        maxLength: 60,
+      }),
     );
-    fc.assert(fc.property(text, anyNow, (t, now) => valid(parseTimeQuery(t, now), t)), { numRuns: 500 });
+    fc.assert(
+      fc.property(text, anyNow, (t, now) => valid(parseTimeQuery(t, now), t)),
+      { numRuns: 500 },
+    );
   });
 
   it("sentences made of time words at any now, including the window's ends", () => {
@@ -302,7 +342,10 @@ describe("parseTimeQuery: properties", () => {
     ).split(" ");
     const sentence = fc.array(fc.constantFrom(...vocab), { maxLength: 12 }).map((ws) => ws.join(" "));
     const now = fc.oneof(anyNow, fc.constantFrom(MIN_DATE_MS, MAX_DATE_MS, NOW));
-    fc.assert(fc.property(sentence, now, (t, n) => valid(parseTimeQuery(t, n), t)), { numRuns: 3000 });
+    fc.assert(
+      fc.property(sentence, now, (t, n) => valid(parseTimeQuery(t, n), t)),
+      { numRuns: 3000 },
+    );
   });
 
   it("a bad now gives null, not a throw", () => {
@@ -311,7 +354,8 @@ describe("parseTimeQuery: properties", () => {
 
   it("a 1,000-word query parses in linear time", () => {
     // Every other word can start a time expression, none completes one: the scanner's worst case.
-    const words = "the quick fox may march into spring while April said it may fall on a Sunday roast with 2,000 users".split(" ");
+    const words =
+      "the quick fox may march into spring while April said it may fall on a Sunday roast with 2,000 users".split(" ");
     const query = (n: number) => Array.from({ length: n }, (_, i) => words[i % words.length]).join(" ");
     // Best of five batches: the machine may be shared.
     const cost = (text: string) => {

@@ -17,7 +17,19 @@ function sparse(v: Float32Array): Float32Array {
 }
 
 function row(id: string, vector: Float32Array, vseq: number, namespace: string | null = null): VectorRow {
-  return { vseq, memory_id: id, vector_id: id, model: "m", vector, namespace, user_id: null, session_id: null, memory_type: "semantic", state: "indexed", sent_at: null };
+  return {
+    vseq,
+    memory_id: id,
+    vector_id: id,
+    model: "m",
+    vector,
+    namespace,
+    user_id: null,
+    session_id: null,
+    memory_type: "semantic",
+    state: "indexed",
+    sent_at: null,
+  };
 }
 
 describe("VectorMatrix", () => {
@@ -55,11 +67,21 @@ describe("VectorMatrix", () => {
     vs.forEach((v, i) => m.upsert(row(`v${i}`, v, i + 1)));
     m.upsert(row("v0", vs[199]!, 201));
     expect(m.size).toBe(200);
-    expect(m.topK(vs[199]!, 2, {}).map((h) => h.id).sort()).toEqual(["v0", "v199"]);
+    expect(
+      m
+        .topK(vs[199]!, 2, {})
+        .map((h) => h.id)
+        .sort(),
+    ).toEqual(["v0", "v199"]);
 
     m.retainOnly(new Set(["v0", "v5", "v7"]));
     expect(m.size).toBe(3);
-    expect(m.topK(vs[5]!, 10, {}).map((h) => h.id).sort()).toEqual(["v0", "v5", "v7"]);
+    expect(
+      m
+        .topK(vs[5]!, 10, {})
+        .map((h) => h.id)
+        .sort(),
+    ).toEqual(["v0", "v5", "v7"]);
     expect(m.topK(vs[5]!, 1, {})[0]!.id).toBe("v5");
   });
 
@@ -75,7 +97,10 @@ describe("VectorMatrix", () => {
     }
     expect(m.size).toBe(100);
     const [q] = vectors(1, dims, 5);
-    const expected = current.map((v, i) => ({ id: `v${i}`, score: dot(q!, v) })).sort((a, b) => b.score - a.score).slice(0, 5);
+    const expected = current
+      .map((v, i) => ({ id: `v${i}`, score: dot(q!, v) }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, 5);
     const got = m.topK(q!, 5, {});
     expect(got.map((h) => h.id)).toEqual(expected.map((h) => h.id));
     got.forEach((h, i) => expect(h.score).toBeCloseTo(expected[i]!.score, 5));
@@ -96,7 +121,12 @@ describe("VectorMatrix", () => {
     m.upsert(row("gone", vs[1]!, 2));
     m.upsert(row("newer", vs[2]!, 9)); // loaded after the id snapshot (taken at vseq 4) was read
     m.retainOnly(new Set(["old"]), 4);
-    expect(m.topK(vs[0]!, 10, {}).map((h) => h.id).sort()).toEqual(["newer", "old"]);
+    expect(
+      m
+        .topK(vs[0]!, 10, {})
+        .map((h) => h.id)
+        .sort(),
+    ).toEqual(["newer", "old"]);
   });
 
   it("ignores vectors of another dimension", () => {

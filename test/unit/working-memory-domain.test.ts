@@ -1,12 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { chatRole, packPrompt, planSummarization, SUMMARY_HEADING } from "../../src/domain/budget.ts";
 import { extractiveSummary, fitLines, sentences } from "../../src/domain/summarize.ts";
-import { countInPieces, messageTokens, modelInfo, REPLY_PRIMING_TOKENS, tokenCounter } from "../../src/domain/tokens.ts";
+import {
+  countInPieces,
+  messageTokens,
+  modelInfo,
+  REPLY_PRIMING_TOKENS,
+  tokenCounter,
+} from "../../src/domain/tokens.ts";
 import { CONVERSATION } from "../support/conversation.ts";
 import { warmTokenizers } from "../support/tokens.ts";
 
 warmTokenizers();
-
 
 describe("tokens", () => {
   it("counts exactly for OpenAI models and knows their windows, by prefix and with provider prefixes", async () => {
@@ -36,7 +41,12 @@ describe("tokens", () => {
     // No long word: one pass, exact (the same as counting in one piece).
     expect(countInPieces(prose, (t) => t.length)).toBe(prose.length);
     const t = performance.now();
-    for (const run of ["é".repeat(99_000), "記憶".repeat(49_500), "🧠".repeat(50_000), `see ${"x".repeat(99_000)} there`]) {
+    for (const run of [
+      "é".repeat(99_000),
+      "記憶".repeat(49_500),
+      "🧠".repeat(50_000),
+      `see ${"x".repeat(99_000)} there`,
+    ]) {
       const n = cl100k.count(run);
       expect(n).toBeGreaterThan(0);
     }
@@ -59,10 +69,20 @@ describe("offline summarizer", () => {
     const count = (s: string) => counter.count(s);
     const summary = extractiveSummary({ previous: null, messages: CONVERSATION, maxTokens: 150 }, count);
     expect(count(summary)).toBeLessThanOrEqual(150);
-    for (const fact of ["PostgreSQL", "Redis", "September 14, 2026", "$45,000", "Maria Lopez", "Mondays", "Dmitri Ivanov", "August 3"]) {
+    for (const fact of [
+      "PostgreSQL",
+      "Redis",
+      "September 14, 2026",
+      "$45,000",
+      "Maria Lopez",
+      "Mondays",
+      "Dmitri Ivanov",
+      "August 3",
+    ]) {
       expect(summary).toContain(fact);
     }
-    for (const filler of ["Hi there", "Thanks!", "Sounds good", "Got it", "weather"]) expect(summary).not.toContain(filler);
+    for (const filler of ["Hi there", "Thanks!", "Sounds good", "Got it", "weather"])
+      expect(summary).not.toContain(filler);
     expect(summary).toContain("- user: We decided to use PostgreSQL for the main database and Redis for caching.");
     // Conversation order is preserved.
     expect(summary.indexOf("Atlas")).toBeLessThan(summary.indexOf("PostgreSQL"));
@@ -77,7 +97,8 @@ describe("offline summarizer", () => {
     expect(count(tight)).toBeLessThanOrEqual(60);
     const lines = tight.split("\n");
     expect(lines.length).toBeGreaterThanOrEqual(2);
-    for (const line of lines) expect(line).toMatch(/^- user: .*(launch|PostgreSQL|\$45,000|Mondays|Dmitri|August 3|Maria)/);
+    for (const line of lines)
+      expect(line).toMatch(/^- user: .*(launch|PostgreSQL|\$45,000|Mondays|Dmitri|August 3|Maria)/);
   });
 
   it("folds the previous summary in, without repeating what it already says", async () => {
@@ -103,9 +124,11 @@ describe("offline summarizer", () => {
   it("sentences that differ only in a name are different facts; an exact repeat is not", async () => {
     const counter = await tokenCounter("cl100k_base");
     const count = (s: string) => counter.count(s);
-    const messages = ["Alice decided to use Redis for caching.", "Bob decided to use Redis for caching.", "Bob decided to use Redis for caching."].map(
-      (content) => ({ role: "user", content }),
-    );
+    const messages = [
+      "Alice decided to use Redis for caching.",
+      "Bob decided to use Redis for caching.",
+      "Bob decided to use Redis for caching.",
+    ].map((content) => ({ role: "user", content }));
     expect(extractiveSummary({ previous: null, messages, maxTokens: 100 }, count).split("\n")).toEqual([
       "- user: Alice decided to use Redis for caching.",
       "- user: Bob decided to use Redis for caching.",
@@ -125,7 +148,11 @@ describe("offline summarizer", () => {
   });
 
   it("splits sentences at terminal punctuation, not inside numbers", () => {
-    expect(sentences("Version 3.5 ships. Then 4.0 follows!\nNew line here")).toEqual(["Version 3.5 ships.", "Then 4.0 follows!", "New line here"]);
+    expect(sentences("Version 3.5 ships. Then 4.0 follows!\nNew line here")).toEqual([
+      "Version 3.5 ships.",
+      "Then 4.0 follows!",
+      "New line here",
+    ]);
   });
 
   it("fitLines drops the oldest lines, then cuts words, to fit", async () => {
@@ -167,7 +194,16 @@ describe("prompt packing", () => {
 
   it("one system message (summary + memories), the recent messages, then the query", async () => {
     const counter = await tokenCounter("o200k_base");
-    const p = packPrompt({ query: "When is the launch?", summary: "- user: Launch on September 14.", memories, messages: CONVERSATION.slice(-4) }, 4000, counter);
+    const p = packPrompt(
+      {
+        query: "When is the launch?",
+        summary: "- user: Launch on September 14.",
+        memories,
+        messages: CONVERSATION.slice(-4),
+      },
+      4000,
+      counter,
+    );
     expect(p.messages[0]!.role).toBe("system");
     expect(p.messages[0]!.content).toContain(`${SUMMARY_HEADING}\n- user: Launch on September 14.`);
     expect(p.messages[0]!.content).toContain("- Maria Lopez is the product owner. (ID: m2)");
@@ -181,12 +217,19 @@ describe("prompt packing", () => {
   it("never exceeds the window: older messages and weaker memories give way first", async () => {
     const counter = await tokenCounter("o200k_base");
     for (const window of [60, 90, 120, 200, 300]) {
-      const p = packPrompt({ query: "When is the launch?", summary: "- user: Launch on September 14.", memories, messages: CONVERSATION }, window, counter);
+      const p = packPrompt(
+        { query: "When is the launch?", summary: "- user: Launch on September 14.", memories, messages: CONVERSATION },
+        window,
+        counter,
+      );
       const total = p.messages.reduce((n, m) => n + messageTokens(counter, m), REPLY_PRIMING_TOKENS);
       expect(total).toBeLessThanOrEqual(window);
       expect(p.messages.at(-1)!.content).toBe("When is the launch?");
       // What is kept of the conversation is its newest part, in order.
-      const kept = p.messages.filter((m) => m.role !== "system").slice(0, -1).map((m) => m.content);
+      const kept = p.messages
+        .filter((m) => m.role !== "system")
+        .slice(0, -1)
+        .map((m) => m.content);
       expect(kept).toEqual(CONVERSATION.slice(CONVERSATION.length - kept.length).map((m) => m.content));
       // Memories are kept best-first.
       const ids = [...(p.messages[0]?.content.matchAll(/\(ID: (m\d)\)/g) ?? [])].map((m) => m[1]);
@@ -198,9 +241,13 @@ describe("prompt packing", () => {
     const counter = await tokenCounter("o200k_base");
     const p = packPrompt({ query: "hi", summary: null, memories: [], messages: [] }, 1000, counter);
     expect(p.messages[0]!.content).toContain("No relevant long-term memories found.");
-    expect(() => packPrompt({ query: "a long question about many things", summary: null, memories: null, messages: [] }, 8, counter)).toThrow(
-      /too small for the query/,
-    );
+    expect(() =>
+      packPrompt(
+        { query: "a long question about many things", summary: null, memories: null, messages: [] },
+        8,
+        counter,
+      ),
+    ).toThrow(/too small for the query/);
   });
 
   it("maps stored roles to chat roles", () => {

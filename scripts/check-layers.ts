@@ -1,0 +1,74 @@
+// The layering rules of src/ (docs/architecture.md), checked on every `npm test`:
+// each module may import only the layers listed for it, and no D1 type appears above the storage
+// adapters. Prints every violation and exits 1 if there is one.
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative, dirname, resolve } from "node:path";
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), "..");
+const src = join(root, "src");
+
+/** A module's layer: its folder under src/, or its file name for the files at the top. */
+function layerOf(path: string): string {
+  const rel = relative(src, path);
+  const [first] = rel.split("/");
+  return rel.includes("/") ? first! : first!.replace(/\.ts$/, "");
+}
+
+const base = ["log", "timeout", "version", "modules.d"];
+/** Which layers each layer may import (its own is always allowed). */
+const allowed: Record<string, string[]> = {
+  domain: [],
+  ai: ["domain", ...base],
+  vector: ["domain", "store", "ai", ...base],
+  store: ["domain", ...base],
+  service: ["domain", "ai", "vector", "config", ...base],
+  wire: ["domain", "config", ...base],
+  auth: ["domain", "config", ...base],
+  http: ["wire", "service", "domain", "auth", "config", "deps", ...base],
+  realtime: ["wire", "service", "domain", "auth", "config", "deps", ...base],
+  mcp: ["wire", "service", "domain", "auth", "config", "deps", ...base],
+  config: [],
+  log: [],
+  timeout: [],
+  version: [],
+  "modules.d": [],
+  deps: ["*"],
+  index: ["*"],
+};
+/** Where D1's types and SQL may appear. */
+const d1Layers = new Set(["store", "vector", "deps", "index"]);
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+  );
+}
+
+const problems: string[] = [];
+for (const file of files(src)) {
+  const layer = layerOf(file);
+  const may = allowed[layer];
+  const text = readFileSync(file, "utf8");
+  const name = relative(root, file);
+  if (!may) {
+    problems.push(`${name}: layer "${layer}" has no rule in scripts/check-layers.ts`);
+    continue;
+  }
+  for (const [, spec] of text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
+    const target = layerOf(resolve(dirname(file), spec!));
+    if (target === layer || may.includes("*") || may.includes(target)) continue;
+    problems.push(`${name}: ${layer}/ may not import ${spec} (${target})`);
+  }
+  if (!d1Layers.has(layer)) {
+    for (const [m] of text.matchAll(/\bD1(?:Database|PreparedStatement|Result|Response|DatabaseSession)\b/g)) {
+      problems.push(`${name}: D1 type ${m} above store/`);
+    }
+  }
+}
+
+for (const p of problems) console.error(p);
+if (problems.length) {
+  console.error(`layers: ${problems.length} violation(s)`);
+  process.exit(1);
+}
+console.log("layers: ok");
