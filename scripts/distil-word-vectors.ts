@@ -52,7 +52,7 @@ export interface DistilOptions {
   sifA: number;
 }
 
-/** Chosen by scripts/embedder-quality.ts (see the README): more words or bits measured no better. */
+/** Chosen by scripts/embedder-quality.ts (figures in docs/embeddings.md): more words or bits measured no better. */
 export const DEFAULT_OPTIONS: DistilOptions = {
   words: 40_000,
   dims: 64,
