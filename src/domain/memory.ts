@@ -1,3 +1,4 @@
+import type { MemoryFilter } from "./filters.ts";
 import { sha256Hex } from "./ids.ts";
 
 /**
@@ -88,6 +89,45 @@ export interface NewMemory {
 
 /** A partial update: only the fields present change. `null` clears a nullable field. */
 export type MemoryPatch = Partial<Omit<NewMemory, "id">>;
+
+/** One entry of a memory's history: a version written (or deleted), by whom and why. */
+export interface HistoryEntry {
+  op: "create" | "update" | "delete";
+  actor: string;
+  at: number;
+  reason: string | null;
+  before: Memory | null;
+  after: Memory | null;
+}
+
+export interface ListOptions {
+  filter?: MemoryFilter;
+  /** Case-insensitive substring that every word of must appear in key or text. */
+  contains?: string;
+  order?: "created_desc" | "created_asc" | "updated_desc";
+  limit: number;
+  offset?: number;
+}
+
+export interface Deduplication {
+  /** The id the caller gave (or would have been generated), which was not stored. */
+  requested_id: string | null;
+  existing_id: string;
+  /** `exact`: same content, nothing written; `near`: the existing memory was updated instead. */
+  kind: "exact" | "near";
+}
+
+export interface WriteResult {
+  memories: Memory[];
+  warnings: string[];
+  deduplicated: Deduplication[];
+}
+
+export interface CreateOptions {
+  reason?: string;
+  /** Content dedup (default: DEDUP_ON_WRITE). The CRUD API's key upsert turns it off. */
+  dedup?: boolean;
+}
 
 export const DEFAULT_PRIORITY = 5;
 export const DEFAULT_CONFIDENCE = 0.8;

@@ -39,7 +39,7 @@ import {
   workingMemoryResponse,
 } from "../http/working-memory-schemas.ts";
 import { errorMessage } from "../log.ts";
-import type { Principal } from "../service/memory-service.ts";
+import type { Principal } from "../domain/principal.ts";
 import { VERSION } from "../version.ts";
 
 /**

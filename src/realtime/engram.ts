@@ -20,8 +20,8 @@ import {
 } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
 import { frameId } from "./frame.ts";
-import type { DomainEvent } from "../service/events.ts";
-import type { Principal } from "../service/memory-service.ts";
+import type { DomainEvent } from "../domain/events.ts";
+import type { Principal } from "../domain/principal.ts";
 import type { Gap } from "./replay.ts";
 
 /**

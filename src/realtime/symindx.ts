@@ -9,8 +9,9 @@ import { amsRecord } from "../http/ams-schemas.ts";
 import { citationOut, statsResponse } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
 import { frameId } from "./frame.ts";
-import type { DomainEvent } from "../service/events.ts";
-import type { Principal, SearchRequest } from "../service/memory-service.ts";
+import type { DomainEvent } from "../domain/events.ts";
+import type { Principal } from "../domain/principal.ts";
+import type { SearchRequest } from "../domain/search.ts";
 
 /**
  * The SYMindX dialect (`/ws`, frames `{id, type, data, targetAgent, priority, timestamp}`).

@@ -23,7 +23,7 @@ import {
   workingMemoryBody,
   workingMemoryResponse,
 } from "../http/working-memory-schemas.ts";
-import type { Principal } from "../service/memory-service.ts";
+import type { Principal } from "../domain/principal.ts";
 
 /**
  * The TrustGraph dialect (`/api/v1/socket`, and `/api/socket` where TrustGraph's apps proxy it):

@@ -6,13 +6,30 @@ import { AppError } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import type { ForgetPolicy } from "../domain/forget.ts";
 import { newId } from "../domain/ids.ts";
+import type { ConsolidationResult } from "../domain/consolidation.ts";
+import type { FeedbackResult, Rating } from "../domain/feedback.ts";
+import {
+  factOf,
+  factSentence,
+  nameKey,
+  type Entity,
+  type GraphFact,
+  type GraphQuery,
+  type GraphResult,
+  type GraphScope,
+  type IngestResult,
+  type Owner,
+  type Relation,
+} from "../domain/graph.ts";
 import type { Memory, NewMemory } from "../domain/memory.ts";
+import type { Principal } from "../domain/principal.ts";
+import type { SearchHit } from "../domain/search.ts";
 import { ABSTAIN_ANSWER, citedHits, type RelevanceFloors } from "../domain/relevance.ts";
 import { compatibleFacts, faithfulMerge } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import { nameKey, type Entity, type GraphRepo, type GraphScope, type Relation } from "../store/graph-repo.ts";
+import type { GraphRepo } from "../store/graph-repo.ts";
 import type { MaintenanceRepo } from "../store/maintenance-repo.ts";
-import type { Change, Deduplication, MemoryService, Principal, SearchHit } from "./memory-service.ts";
+import type { Change, MemoryService } from "./memory-service.ts";
 import { retryOnConflict } from "./retry.ts";
 
 export interface KnowledgeDeps {
@@ -29,62 +46,12 @@ export interface KnowledgeDeps {
   clock: () => number;
 }
 
-export interface Owner {
-  namespace?: string | null;
-  user_id?: string | null;
-  session_id?: string | null;
-}
-
-export interface IngestResult {
-  memories: Memory[];
-  deduplicated: Deduplication[];
-  entities: Extraction["entities"];
-  relations: { subject: string; predicate: string; object: string; source_memory_id: string | null }[];
-  topics: string[];
-  warnings: string[];
-}
-
-export interface GraphFact {
-  id: string;
-  subject: Entity;
-  predicate: string;
-  object: Entity;
-  source_memory_id: string | null;
-  valid_from: number;
-  valid_to: number | null;
-}
-
-export interface GraphResult {
-  entities: Entity[];
-  relations: GraphFact[];
-  neighbours: { entity: Entity; hops: number }[];
-  memories: Memory[];
-}
-
-/** A graph query: the text naming entities, and whose facts it may see (`filter`, as a search's). */
-export interface GraphQuery {
-  query: string;
-  hops: number;
-  history: boolean;
-  /** Memories mentioning the entities to include (0: none). */
-  limit: number;
-  filter: MemoryFilter;
-}
-
 export interface ThinkResult {
   /** The answer as it is produced (streamed when the provider streams). */
   answer: AsyncIterable<string>;
   citations: SearchHit[];
   facts: GraphFact[];
   provider: string;
-}
-
-export type Rating = "positive" | "negative";
-
-export interface FeedbackResult {
-  feedback_id: string;
-  memory: Memory;
-  deleted: boolean;
 }
 
 export interface Stats {
@@ -96,13 +63,6 @@ export interface Stats {
   index: { pending: number; sent: number; indexed: number };
   last_consolidation: number | null;
   last_consolidation_result: Record<string, unknown> | null;
-}
-
-export interface ConsolidationResult {
-  checked: number;
-  merged: number;
-  removed: number;
-  forgotten: number;
 }
 
 /** Feedback rules (engram's defaults). */
@@ -258,7 +218,7 @@ export class KnowledgeService {
     }
     const facts = [...relations.values()]
       .filter((r) => entities.has(r.subject_id) && entities.has(r.object_id))
-      .map((r) => fact(r, entities));
+      .map((r) => factOf(r, entities));
     return { seeds, facts, neighbours };
   }
 
@@ -463,22 +423,6 @@ export class KnowledgeService {
     }
     return out;
   }
-}
-
-function fact(r: Relation, entities: Map<string, Entity>): GraphFact {
-  return {
-    id: r.id,
-    subject: entities.get(r.subject_id)!,
-    predicate: r.predicate,
-    object: entities.get(r.object_id)!,
-    source_memory_id: r.source_memory_id,
-    valid_from: r.valid_from,
-    valid_to: r.valid_to,
-  };
-}
-
-export function factSentence(f: GraphFact): string {
-  return `${f.subject.name} ${f.predicate.replace(/_/g, " ")} ${f.object.name}`;
 }
 
 async function* once(text: string): AsyncGenerator<string> {

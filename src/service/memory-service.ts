@@ -4,7 +4,7 @@ import { withTimeout } from "../timeout.ts";
 import type { Config } from "../config.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
 import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
-import { selectForForgetting, type ForgetPolicy } from "../domain/forget.ts";
+import { selectForForgetting, type ForgetRequest, type ForgetResult } from "../domain/forget.ts";
 import { byteLength, MAX_ID_BYTES, newId, sha256Hex } from "../domain/ids.ts";
 import {
   applyPatch,
@@ -13,11 +13,19 @@ import {
   DEFAULT_CONFIDENCE,
   sameList,
   vectorInputsChanged,
+  type CreateOptions,
+  type Deduplication,
+  type HistoryEntry,
+  type ListOptions,
   type Memory,
   type MemoryPatch,
   type NewMemory,
   type Scope,
+  type WriteResult,
 } from "../domain/memory.ts";
+import type { MemoryEvent } from "../domain/events.ts";
+import type { Principal } from "../domain/principal.ts";
+import type { ScoreDetails, SearchHit, SearchMode, SearchRequest, SearchResult } from "../domain/search.ts";
 import {
   boostInTime,
   fuseScores,
@@ -32,20 +40,11 @@ import { parseTimeQuery, type TimeQuery } from "../domain/time-query.ts";
 import { compatibleFacts, keywordQuery, keywordScore, queryTerms, termOf, type KeywordQuery } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { GraphRepo } from "../store/graph-repo.ts";
-import type { HistoryEntry, ListOptions, MemoryRepo, PutOp, WriteOp } from "../store/memory-repo.ts";
+import type { MemoryRepo, PutOp, WriteOp } from "../store/memory-repo.ts";
 import type { VectorWrite } from "../store/vector-repo.ts";
 import { vectorFilterOf, type VectorFilter, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
-import type { EventSink, MemoryEvent } from "./events.ts";
+import type { EventSink } from "./events.ts";
 import { retryOnConflict } from "./retry.ts";
-
-/** Who is acting: the tenant comes from a verified token, never from a request body. */
-export interface Principal {
-  tenant: string;
-  /** The acting user (`sub`), recorded in history. */
-  subject: string;
-  /** Token scopes, or null when the token carries none (then everything is allowed). */
-  scopes: string[] | null;
-}
 
 export interface ServiceDeps {
   repo: MemoryRepo;
@@ -68,93 +67,6 @@ export interface ServiceDeps {
   clock: () => number;
   /** Runs work after the response (ctx.waitUntil). */
   defer: (p: Promise<unknown>) => void;
-}
-
-export type SearchMode = "hybrid" | "semantic" | "keyword";
-
-export interface SearchRequest {
-  text?: string | null;
-  limit: number;
-  offset: number;
-  filter: MemoryFilter;
-  mode: SearchMode;
-  /** Weight of the vector side in the fusion (1 - alpha goes to keywords); null lets the fusion choose. */
-  hybridAlpha: number | null;
-  /** Recency re-rank parameters, or null for none. */
-  recency: RecencyParams | null;
-  /** Drop vector hits whose distance (1 - cosine) exceeds this (keyword matches are kept). */
-  distanceThreshold: number | null;
-  explain: boolean;
-}
-
-export interface ScoreDetails {
-  vector: number | null;
-  vector_rank: number | null;
-  keyword: number | null;
-  keyword_rank: number | null;
-  /** Share of the query's IDF weight the memory matched. */
-  keyword_match: number | null;
-  /** Weight the fusion gave the vector side (hybrid_alpha, or chosen by trust). */
-  vector_weight: number | null;
-  /** The reranker's score, when it re-ordered this hit. */
-  rerank: number | null;
-  /** How well the memory's date fits a time the query names (null when it names none). */
-  time: number | null;
-  relevance: number;
-  recency: number | null;
-  final: number;
-}
-
-export interface SearchHit {
-  memory: Memory;
-  dist: number;
-  score: number;
-  scoreType: SearchMode;
-  details?: ScoreDetails;
-}
-
-export interface SearchResult {
-  hits: SearchHit[];
-  total: number;
-  nextOffset: number | null;
-  warnings: string[];
-}
-
-export interface ForgetRequest {
-  policy: ForgetPolicy;
-  namespace?: string | null;
-  user_id?: string | null;
-  session_id?: string | null;
-  limit: number;
-  dry_run: boolean;
-  pinned_ids: string[];
-}
-
-export interface ForgetResult {
-  scanned: number;
-  deleted: number;
-  deleted_ids: string[];
-  dry_run: boolean;
-}
-
-export interface Deduplication {
-  /** The id the caller gave (or would have been generated), which was not stored. */
-  requested_id: string | null;
-  existing_id: string;
-  /** `exact`: same content, nothing written; `near`: the existing memory was updated instead. */
-  kind: "exact" | "near";
-}
-
-export interface WriteResult {
-  memories: Memory[];
-  warnings: string[];
-  deduplicated: Deduplication[];
-}
-
-export interface CreateOptions {
-  reason?: string;
-  /** Content dedup (default: DEDUP_ON_WRITE). The CRUD API's key upsert turns it off. */
-  dedup?: boolean;
 }
 
 /** What rides along with a write: statements for the same D1 transaction (graph rows, feedback)

@@ -8,8 +8,11 @@ import { DEFAULT_STRATEGY, snapshot, type MessageRole, type Session, type Sessio
 import { messageTokens, modelInfo, tokenCounter, type TokenCounter } from "../domain/tokens.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { SessionRepo } from "../store/session-repo.ts";
-import type { EventSink, SessionEvent } from "./events.ts";
-import type { MemoryService, Principal, SearchHit, SearchRequest } from "./memory-service.ts";
+import type { SessionEvent } from "../domain/events.ts";
+import type { Principal } from "../domain/principal.ts";
+import type { SearchHit, SearchRequest } from "../domain/search.ts";
+import type { EventSink } from "./events.ts";
+import type { MemoryService } from "./memory-service.ts";
 import { retryOnConflict } from "./retry.ts";
 
 export interface WorkingMemoryDeps {

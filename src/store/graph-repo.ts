@@ -1,40 +1,12 @@
 import type { EntityType } from "../domain/extract.ts";
 import { newId } from "../domain/ids.ts";
-import type { MemoryFilter } from "../domain/filters.ts";
+import { nameKey, type Entity, type GraphScope, type Relation } from "../domain/graph.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { bindChecked, IN_JSON, jsonList } from "./d1-limits.ts";
 import { LIVE } from "./memory-repo.ts";
 import { compileFilter } from "./sql-filter.ts";
 
-export interface Entity {
-  id: string;
-  name: string;
-  type: EntityType;
-  aliases: string[];
-  created_at: number;
-  updated_at: number;
-}
-
-export interface Relation {
-  id: string;
-  subject_id: string;
-  predicate: string;
-  object_id: string;
-  source_memory_id: string | null;
-  confidence: number;
-  valid_from: number;
-  valid_to: number | null;
-}
-
-/** Whose facts a read may see: those stated by a live memory passing `filter` (at time `now`). */
-export interface GraphScope {
-  filter: MemoryFilter;
-  now: number;
-}
-
 type Row = Record<string, unknown>;
-
-export const nameKey = (name: string) => name.trim().replace(/\s+/g, " ").toLowerCase();
 
 /** D1 repository for the knowledge graph: entities (with their names) and relations (with history). */
 export class GraphRepo {

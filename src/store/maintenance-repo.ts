@@ -1,12 +1,7 @@
+import type { ConsolidationCursor } from "../domain/consolidation.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 
 type Row = Record<string, unknown>;
-
-/** How far consolidation got: memories are visited in (updated_at, id) order. */
-export interface ConsolidationCursor {
-  at: number;
-  id: string;
-}
 
 export interface FeedbackRow {
   id: string;

@@ -1,4 +1,4 @@
-import type { Memory } from "../domain/memory.ts";
+import type { HistoryEntry, ListOptions, Memory } from "../domain/memory.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { WriteConflict } from "../domain/errors.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
@@ -23,24 +23,6 @@ export type PutOp = {
 
 /** A change to one memory, written atomically with its vector and history rows. */
 export type WriteOp = PutOp | { kind: "delete"; before: Memory; reason?: string };
-
-export interface HistoryEntry {
-  op: "create" | "update" | "delete";
-  actor: string;
-  at: number;
-  reason: string | null;
-  before: Memory | null;
-  after: Memory | null;
-}
-
-export interface ListOptions {
-  filter?: MemoryFilter;
-  /** Case-insensitive substring that every word of must appear in key or text. */
-  contains?: string;
-  order?: "created_desc" | "created_asc" | "updated_desc";
-  limit: number;
-  offset?: number;
-}
 
 type Row = Record<string, unknown>;
 
