@@ -91,3 +91,51 @@ export function factOf(r: Relation, entities: Map<string, Entity>): GraphFact {
 export function factSentence(f: GraphFact): string {
   return `${f.subject.name} ${f.predicate.replace(/_/g, " ")} ${f.object.name}`;
 }
+
+/**
+ * The names a text may mention an entity by: the whole text and each run of one to three words
+ * (stripped of punctuation but what names use: `.+#-`).
+ */
+export function nameCandidates(query: string): string[] {
+  const text = query.trim();
+  const words = text.split(/\s+/);
+  const grams = new Set<string>([text]);
+  for (let n = 1; n <= 3; n++)
+    for (let i = 0; i + n <= words.length; i++)
+      grams.add(
+        words
+          .slice(i, i + n)
+          .join(" ")
+          .replace(/[^\p{L}\p{N} .+#-]/gu, ""),
+      );
+  return [...grams].filter(Boolean);
+}
+
+/** Predicates whose subject is a person (the speaker, or a named person). */
+const PERSON_SUBJECT = new Set(["prefers", "lives_in", "works_at", "role", "owns"]);
+
+/** The types a relation implies for its subject and object (for entities the extraction did not type). */
+export function relationEntityTypes(r: {
+  subject: string;
+  predicate: string;
+  object: string;
+}): [name: string, type: EntityType][] {
+  return [
+    [r.subject, r.predicate === "uses" ? "topic" : PERSON_SUBJECT.has(r.predicate) ? "person" : "concept"],
+    [r.object, r.predicate === "lives_in" ? "place" : r.predicate === "works_at" ? "organization" : "concept"],
+  ];
+}
+
+/**
+ * The fact a relation states, whoever stated it: owners who stated the same fact each have their
+ * relation, and a reader sees a current fact once; a closed one keeps its period, so a fact true
+ * twice shows twice in the history.
+ */
+export function factKey(r: Relation): string {
+  return JSON.stringify([
+    r.subject_id,
+    r.predicate,
+    r.object_id,
+    r.valid_to === null ? null : [r.valid_from, r.valid_to],
+  ]);
+}

@@ -208,6 +208,11 @@ export function isExpired(m: Pick<Memory, "expires_at">, now: number): boolean {
   return m.expires_at !== null && m.expires_at <= now;
 }
 
+/** Same namespace and user: only such memories are duplicates of each other. */
+export function sameOwner(m: Memory, input: Pick<NewMemory, "namespace" | "user_id">): boolean {
+  return m.namespace === (input.namespace ?? null) && m.user_id === (input.user_id ?? null);
+}
+
 /** Whether two lists hold the same strings in the same order. */
 export function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);

@@ -42,7 +42,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: ingestBody,
       response: ingestOut,
     },
-    async (c, { body }) => ingestResponse(await c.app.knowledge.ingest(c.principal, body.messages, body)),
+    async (c, { body }) => ingestResponse(await c.app.graph.ingest(c.principal, body.messages, body)),
   );
 
   route(
@@ -59,7 +59,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: graphQueryBody,
       response: graphOut,
     },
-    async (c, { body }) => graphResponse(await c.app.knowledge.query(c.principal, graphRequest(body))),
+    async (c, { body }) => graphResponse(await c.app.graph.query(c.principal, graphRequest(body))),
   );
 
   route(
@@ -78,7 +78,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       events: thinkEvent,
     },
     async (c, { body }) => {
-      const res = await c.app.knowledge.think(c.principal, thinkRequest(body));
+      const res = await c.app.think.think(c.principal, thinkRequest(body));
       if (!body.stream) return thinkResponse(res);
       // Server-sent events: one `token` event per chunk, then `done` with the citations.
       const encoder = new TextEncoder();
@@ -118,7 +118,7 @@ export function knowledgeRoutes(r: AppRouter): void {
     },
     async (c, { body }) =>
       feedbackResponse(
-        await c.app.knowledge.feedback(c.principal, body.memory_id, ratingOf(body), body.comment ?? null),
+        await c.app.feedback.feedback(c.principal, body.memory_id, ratingOf(body), body.comment ?? null),
       ),
   );
 
@@ -133,7 +133,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       auth: "read",
       response: statsOut,
     },
-    async (c) => statsResponse(await c.app.knowledge.stats(c.principal)),
+    async (c) => statsResponse(await c.app.feedback.stats(c.principal)),
   );
 
   route(
@@ -149,6 +149,6 @@ export function knowledgeRoutes(r: AppRouter): void {
       auth: "write",
       response: consolidationOut,
     },
-    async (c) => c.app.knowledge.consolidate(c.principal.tenant),
+    async (c) => c.app.consolidation.consolidate(c.principal.tenant),
   );
 }

@@ -11,13 +11,16 @@ import type { SessionRepo } from "../store/session-repo.ts";
 import type { SessionEvent } from "../domain/events.ts";
 import type { Principal } from "../domain/principal.ts";
 import type { SearchHit, SearchRequest } from "../domain/search.ts";
+import { inBackground } from "./background.ts";
 import type { EventSink } from "./events.ts";
-import type { MemoryService } from "./memory-service.ts";
+import type { MemorySearch } from "./memory-search.ts";
+import type { MemoryWrites } from "./memory-writes.ts";
 import { retryOnConflict } from "./retry.ts";
 
 export interface WorkingMemoryDeps {
   repo: SessionRepo;
-  memories: MemoryService;
+  memories: MemoryWrites;
+  search: MemorySearch;
   llm: LlmProvider;
   events: EventSink;
   config: Pick<
@@ -91,7 +94,7 @@ interface Budget {
 /**
  * Working memory (AMS sessions) and prompt hydration: the session half of the memory service.
  * Summarizes sessions over their token budget with the LLM provider, promotes structured
- * memories to long-term memory through the MemoryService, and emits session events.
+ * memories to long-term memory through MemoryWrites, and emits session events.
  */
 export class WorkingMemoryService {
   constructor(private readonly d: WorkingMemoryDeps) {}
@@ -214,7 +217,7 @@ export class WorkingMemoryService {
       },
     ]);
     if (stored.memories.some((m) => m.persisted_at === null))
-      this.background(this.promote(p, stored), "working-memory promotion");
+      inBackground(this.d, this.promote(p, stored), "working-memory promotion");
     return { session: stored, tokens, usage: this.usage(tokens, budget), newSession: created, warnings };
   }
 
@@ -278,7 +281,7 @@ export class WorkingMemoryService {
     }
     const interval = this.d.config.LAST_ACCESSED_MIN_INTERVAL_SECONDS * 1000;
     if (session.last_accessed < now - interval) {
-      this.background(this.d.repo.touch(p.tenant, sessionId, now, interval), "session last_accessed update");
+      inBackground(this.d, this.d.repo.touch(p.tenant, sessionId, now, interval), "session last_accessed update");
     }
     return {
       session: { ...session, messages },
@@ -328,7 +331,7 @@ export class WorkingMemoryService {
     }
     const [session, found] = await Promise.all([
       req.session ? this.d.repo.get(p.tenant, req.session.session_id, now) : null,
-      search ? this.d.memories.search(p, search) : null,
+      search ? this.d.search.search(p, search) : null,
     ]);
     const usable = session && req.session && matches(session, req.session) ? session : null;
     const packed = packPrompt(
@@ -439,10 +442,6 @@ export class WorkingMemoryService {
 
   private emit(tenant: string, events: SessionEvent[]): void {
     if (events.length) this.d.events.publish(tenant, events);
-  }
-
-  private background(work: Promise<unknown>, what: string): void {
-    this.d.defer(work.catch((e) => this.d.log.warn(`${what} failed`, { error: errorMessage(e) })));
   }
 }
 
