@@ -10,13 +10,14 @@ import { WorkersAiEmbedder } from "./ai/workers-ai-embedder.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { DEFAULT_KEYWORD_FLOOR } from "./domain/relevance.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
-import { chunkEvents, type EventSink } from "./service/events.ts";
+import { chunkEvents } from "./service/events.ts";
 import { Consolidation } from "./service/consolidation.ts";
 import { Feedback } from "./service/feedback.ts";
 import { KnowledgeGraph } from "./service/graph.ts";
 import { MemorySearch } from "./service/memory-search.ts";
 import { MemoryWriter } from "./service/memory-writer.ts";
 import { MemoryWrites } from "./service/memory-writes.ts";
+import type { EventSink } from "./service/ports.ts";
 import { Thinker } from "./service/think.ts";
 import { Upkeep } from "./service/upkeep.ts";
 import { WorkingMemoryService } from "./service/working-memory.ts";
@@ -67,7 +68,7 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
   const repo = new MemoryRepo(env.DB, index.remote);
   const graphRepo = new GraphRepo(env.DB);
   const maintenance = new MaintenanceRepo(env.DB);
-  const writer = new MemoryWriter({ repo, graph: graphRepo, index, embedder, events, log, clock, defer });
+  const writer = new MemoryWriter({ repo, index, embedder, events, log, clock, defer });
   const upkeep = new Upkeep({ repo, index, embedder, writer, log, clock, defer });
   const memories = new MemoryWrites({ repo, index, embedder, writer, upkeep, config, clock });
   const search = new MemorySearch({ repo, index, embedder, reranker, upkeep, config, log, clock, defer });
@@ -91,7 +92,7 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
     relevance: { vector: embedder.relevanceFloor, keyword: DEFAULT_KEYWORD_FLOOR },
     clock,
   });
-  const feedback = new Feedback({ memories, graph: graphRepo, maintenance, config, clock });
+  const feedback = new Feedback({ memories, feedback: maintenance, graph: graphRepo, maintenance, config, clock });
   const consolidation = new Consolidation({
     memories,
     maintenance,

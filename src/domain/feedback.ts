@@ -2,6 +2,18 @@ import type { Memory } from "./memory.ts";
 
 export type Rating = "positive" | "negative";
 
+/** One feedback as recorded, with the memory's confidence before and after it. */
+export interface FeedbackRecord {
+  id: string;
+  memory_id: string;
+  rating: Rating;
+  comment: string | null;
+  actor: string;
+  at: number;
+  confidence_before: number;
+  confidence_after: number;
+}
+
 export interface FeedbackResult {
   feedback_id: string;
   memory: Memory;

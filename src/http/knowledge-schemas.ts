@@ -4,7 +4,7 @@ import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
 import type { FeedbackResult, Rating } from "../domain/feedback.ts";
 import type { Entity, GraphFact, GraphQuery, GraphResult, IngestResult } from "../domain/graph.ts";
 import type { SearchHit } from "../domain/search.ts";
-import type { Stats } from "../service/feedback.ts";
+import type { Stats } from "../domain/stats.ts";
 import type { ThinkResult } from "../service/think.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";

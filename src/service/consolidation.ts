@@ -6,13 +6,13 @@ import type { Memory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import { compatibleFacts, faithfulMerge } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { MaintenanceRepo } from "../store/maintenance-repo.ts";
 import type { MemoryWrites } from "./memory-writes.ts";
+import type { MaintenanceStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 
 export interface ConsolidationDeps {
   memories: MemoryWrites;
-  maintenance: MaintenanceRepo;
+  maintenance: MaintenanceStore;
   llm: LlmProvider;
   config: Pick<Config, "CONSOLIDATION" | "FORGET_POLICY">;
   /** Similarity at or above which memories are near-duplicates (the embedder's, or DEDUP_SIMILARITY). */

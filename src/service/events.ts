@@ -1,11 +1,6 @@
 import type { DomainEvent } from "../domain/events.ts";
 import { packInOrder } from "../domain/pack.ts";
 
-/** Where the services send their events (the tenant's hub in the Worker; a list in tests). */
-export interface EventSink {
-  publish(tenant: string, events: DomainEvent[]): void;
-}
-
 /** Events per publish call to the hub. */
 export const PUBLISH_CHUNK_EVENTS = 200;
 /** Serialized bytes per publish call (far below the 32 MiB a Workers RPC call may carry). */

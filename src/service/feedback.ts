@@ -3,28 +3,18 @@ import { afterFeedback, deletedByFeedback, type FeedbackResult, type Rating } fr
 import { newId } from "../domain/ids.ts";
 import type { Memory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { GraphRepo } from "../store/graph-repo.ts";
-import type { MaintenanceRepo } from "../store/maintenance-repo.ts";
+import type { WriteIntent } from "../domain/writes.ts";
+import type { Stats } from "../domain/stats.ts";
 import type { Change, MemoryWrites } from "./memory-writes.ts";
+import type { FeedbackStore, GraphStore, MaintenanceStore } from "./ports.ts";
 
 export interface FeedbackDeps {
   memories: MemoryWrites;
-  graph: GraphRepo;
-  maintenance: MaintenanceRepo;
+  feedback: FeedbackStore;
+  graph: Pick<GraphStore, "counts">;
+  maintenance: Pick<MaintenanceStore, "stats">;
   config: Pick<Config, "FEEDBACK_DELETE_THRESHOLD" | "FEEDBACK_DELETE_AFTER">;
   clock: () => number;
-}
-
-/** A tenant's statistics. */
-export interface Stats {
-  memories: { total: number; by_type: Record<string, number> };
-  entities: number;
-  relations: { total: number; current: number };
-  sessions: number;
-  feedback: number;
-  index: { pending: number; sent: number; indexed: number };
-  last_consolidation: number | null;
-  last_consolidation_result: Record<string, unknown> | null;
 }
 
 /** Feedback on memories, and the tenant's statistics. */
@@ -44,23 +34,25 @@ export class Feedback {
     // so concurrent feedbacks add up and the feedback row's before/after are the history's.
     const res = await this.d.memories.change(p, memoryId, async (before, now): Promise<Change> => {
       const { confidence, priority } = afterFeedback(before, rating);
-      const negatives =
-        (await this.d.maintenance.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
-      const row = this.d.maintenance.feedbackRow(p.tenant, {
-        id,
-        memory_id: memoryId,
-        rating,
-        comment,
-        actor: p.subject,
-        at: now,
-        confidence_before: before.confidence,
-        confidence_after: confidence,
-      });
+      const negatives = (await this.d.feedback.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
+      const row: WriteIntent = {
+        kind: "feedback",
+        feedback: {
+          id,
+          memory_id: memoryId,
+          rating,
+          comment,
+          actor: p.subject,
+          at: now,
+          confidence_before: before.confidence,
+          confidence_after: confidence,
+        },
+      };
       const after = { ...before, confidence, priority, updated_at: now };
       written = after;
       // feedback_recorded goes out with (and just before) the change's own event, only if the write succeeds.
       const extras = {
-        statements: [row],
+        intents: [row],
         events: [{ type: "feedback_recorded" as const, at: now, memory: after, actor: p.subject, reason: rating }],
       };
       const limits = {

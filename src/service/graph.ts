@@ -18,13 +18,14 @@ import {
 import { newId } from "../domain/ids.ts";
 import type { NewMemory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { GraphRepo } from "../store/graph-repo.ts";
+import type { WriteIntent } from "../domain/writes.ts";
 import { llmFailure } from "./llm-failure.ts";
 import type { MemoryWrites } from "./memory-writes.ts";
+import type { GraphStore } from "./ports.ts";
 
 export interface KnowledgeGraphDeps {
   memories: MemoryWrites;
-  graph: GraphRepo;
+  graph: GraphStore;
   llm: LlmProvider;
   clock: () => number;
 }
@@ -86,20 +87,17 @@ export class KnowledgeGraph {
         if (!names.has(nameKey(name))) names.set(nameKey(name), { name, type });
       }
     }
-    const stmts = this.d.graph.ensureEntities(p.tenant, [...names.values()], now);
     const ns = owner.namespace ?? null;
     const user = owner.user_id ?? null;
-    for (const r of relations) {
-      stmts.push(
-        ...this.d.graph.relate(
-          p.tenant,
-          { ...r, confidence: 0.8, namespace: ns, user_id: user },
-          SINGLE_VALUED.has(r.predicate),
-          now,
-        ),
-      );
-    }
-    await this.d.graph.run(stmts);
+    const intents: WriteIntent[] = [
+      ...(names.size ? [{ kind: "entities" as const, entities: [...names.values()] }] : []),
+      ...relations.map((r): WriteIntent => ({
+        kind: "relation",
+        relation: { ...r, confidence: 0.8, namespace: ns, user_id: user },
+        singleValued: SINGLE_VALUED.has(r.predicate),
+      })),
+    ];
+    await this.d.graph.apply(p.tenant, intents, now);
     return {
       memories: res.memories,
       deduplicated: res.deduplicated,

@@ -15,15 +15,15 @@ import type { SearchHit, SearchMode, SearchRequest, SearchResult } from "../doma
 import { parseTimeQuery } from "../domain/time-query.ts";
 import { keywordQuery, keywordScore, queryTerms, termOf, type KeywordQuery } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { MemoryRepo } from "../store/memory-repo.ts";
 import { withTimeout } from "../timeout.ts";
 import { vectorFilterOf, type VectorHit, type VectorIndex } from "../vector/vector-index.ts";
 import { inBackground } from "./background.ts";
+import type { MemoryStore } from "./ports.ts";
 import { unembeddedCount } from "./unembedded.ts";
 import type { Upkeep } from "./upkeep.ts";
 
 export interface MemorySearchDeps {
-  repo: MemoryRepo;
+  repo: MemoryStore;
   index: VectorIndex;
   embedder: Embedder;
   /** Optional second stage for hybrid search. */

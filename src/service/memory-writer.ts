@@ -1,22 +1,18 @@
 import type { Embedder } from "../ai/embedder.ts";
-import { AppError } from "../domain/errors.ts";
 import type { MemoryEvent } from "../domain/events.ts";
 import { entityTypes, type EntityType } from "../domain/extract.ts";
 import { vectorId } from "../domain/ids.ts";
 import { sameList, vectorInputsChanged, type Memory, type WriteResult } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { GraphRepo } from "../store/graph-repo.ts";
-import type { MemoryRepo, PutOp, WriteOp } from "../store/memory-repo.ts";
-import type { VectorWrite } from "../store/vector-repo.ts";
+import type { PutOp, VectorWrite, WriteIntent, WriteOp } from "../domain/writes.ts";
 import type { VectorIndex } from "../vector/vector-index.ts";
 import { inBackground } from "./background.ts";
-import type { EventSink } from "./events.ts";
+import type { EventSink, MemoryStore } from "./ports.ts";
 import { forgetUnembedded } from "./unembedded.ts";
 
 export interface MemoryWriterDeps {
-  repo: MemoryRepo;
-  graph: GraphRepo;
+  repo: MemoryStore;
   index: VectorIndex;
   embedder: Embedder;
   events: EventSink;
@@ -26,18 +22,11 @@ export interface MemoryWriterDeps {
   defer: (p: Promise<unknown>) => void;
 }
 
-/** What rides along with a write: statements for the same D1 transaction (graph rows, feedback)
+/** What rides along with a write: intents recorded in the same transaction (e.g. a feedback row)
  * and events to publish just before the write's own (e.g. feedback_recorded). */
 export interface WriteExtras {
-  statements?: D1PreparedStatement[];
+  intents?: WriteIntent[];
   events?: MemoryEvent[];
-}
-
-const KEY_TAKEN = "another memory already has this (agent_id, scope, key)";
-
-/** A create lost the race for a CRUD key (agent_id, scope, key) to another memory. */
-export function isKeyTaken(e: unknown): boolean {
-  return e instanceof AppError && e.code === "conflict" && e.message === KEY_TAKEN;
 }
 
 /**
@@ -109,18 +98,10 @@ export class MemoryWriter {
       const fresh = after.entities.filter((name) => !entities.has(name.toLowerCase()));
       for (const [name, type] of entityTypes(fresh, after.text)) entities.set(name.toLowerCase(), { name, type });
     }
-    const graph = this.d.graph.ensureEntities(p.tenant, [...entities.values()], now);
-    let memories: Memory[];
-    try {
-      memories = await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [
-        ...graph,
-        ...(extras.statements ?? []),
-      ]);
-    } catch (e) {
-      // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
-      if (/UNIQUE constraint failed/.test(errorMessage(e))) throw new AppError("conflict", KEY_TAKEN);
-      throw e;
-    }
+    const memories = await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [
+      ...(entities.size ? [{ kind: "entities" as const, entities: [...entities.values()] }] : []),
+      ...(extras.intents ?? []),
+    ]);
 
     if (this.d.index.remote)
       inBackground(
@@ -168,7 +149,7 @@ export class MemoryWriter {
       memories.map((m) => ({ kind: "delete", before: m, reason })),
       actor,
       now,
-      extras.statements,
+      extras.intents,
     );
     if (this.d.index.remote) inBackground(this.d, this.d.index.flushDeletes(tenant), "vector delete");
     this.emit(tenant, [

@@ -6,6 +6,7 @@ import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
 import { selectForForgetting, type ForgetRequest, type ForgetResult } from "../domain/forget.ts";
 import { byteLength, MAX_ID_BYTES, newId } from "../domain/ids.ts";
 import {
+  KEY_TAKEN,
   applyPatch,
   buildMemory,
   contentHash,
@@ -22,14 +23,14 @@ import {
 } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import { compatibleFacts } from "../domain/text.ts";
-import type { MemoryRepo } from "../store/memory-repo.ts";
 import { vectorFilterOf, type VectorIndex } from "../vector/vector-index.ts";
-import { isKeyTaken, type MemoryWriter, type WriteExtras } from "./memory-writer.ts";
+import type { MemoryWriter, WriteExtras } from "./memory-writer.ts";
+import type { MemoryStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 import type { Upkeep } from "./upkeep.ts";
 
 export interface MemoryWritesDeps {
-  repo: MemoryRepo;
+  repo: MemoryStore;
   index: VectorIndex;
   embedder: Embedder;
   writer: MemoryWriter;
@@ -395,6 +396,11 @@ export class MemoryWrites {
     }
     return out;
   }
+}
+
+/** A create lost the race for a CRUD key (agent_id, scope, key) to another memory. */
+function isKeyTaken(e: unknown): boolean {
+  return e instanceof AppError && e.code === "conflict" && e.message === KEY_TAKEN;
 }
 
 /** A memory with neither topics nor entities gets them from the offline tagger. */

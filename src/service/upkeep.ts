@@ -3,15 +3,16 @@ import { WriteConflict } from "../domain/errors.ts";
 import { vectorId } from "../domain/ids.ts";
 import type { Memory } from "../domain/memory.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { MemoryRepo, PutOp } from "../store/memory-repo.ts";
+import type { PutOp } from "../domain/writes.ts";
 import type { VectorIndex } from "../vector/vector-index.ts";
 import { inBackground } from "./background.ts";
 import type { MemoryWriter } from "./memory-writer.ts";
+import type { MemoryStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 import { forgetUnembedded } from "./unembedded.ts";
 
 export interface UpkeepDeps {
-  repo: MemoryRepo;
+  repo: MemoryStore;
   index: VectorIndex;
   embedder: Embedder;
   writer: MemoryWriter;

@@ -7,18 +7,17 @@ import { buildMemory, sameList, type Memory, type NewMemory } from "../domain/me
 import { DEFAULT_STRATEGY, snapshot, type MessageRole, type Session, type SessionMessage } from "../domain/session.ts";
 import { messageTokens, modelInfo, tokenCounter, type TokenCounter } from "../domain/tokens.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { SessionRepo } from "../store/session-repo.ts";
 import type { SessionEvent } from "../domain/events.ts";
 import type { Principal } from "../domain/principal.ts";
 import type { SearchHit, SearchRequest } from "../domain/search.ts";
 import { inBackground } from "./background.ts";
-import type { EventSink } from "./events.ts";
 import type { MemorySearch } from "./memory-search.ts";
 import type { MemoryWrites } from "./memory-writes.ts";
+import type { EventSink, SessionStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 
 export interface WorkingMemoryDeps {
-  repo: SessionRepo;
+  repo: SessionStore;
   memories: MemoryWrites;
   search: MemorySearch;
   llm: LlmProvider;
