@@ -272,27 +272,20 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
         user_id: b.user_id ?? undefined,
         recent_messages_limit: b.recent_messages_limit ?? undefined,
       };
-      try {
-        return workingMemoryResponse(
-          await sessions.get(principal, b.session_id, sel, {
-            model_name: b.model_name ?? undefined,
-            context_window_max: b.context_window_max ?? undefined,
-          }),
-        );
-      } catch (e) {
-        if (e instanceof AppError && e.code === "not_found") {
-          return {
-            session_id: b.session_id,
-            namespace: b.namespace ?? null,
-            user_id: b.user_id ?? null,
-            messages: [],
-            memories: [],
-            context: null,
-            data: null,
-          };
-        }
-        throw e;
-      }
+      const view = await sessions.getIfExists(principal, b.session_id, sel, {
+        model_name: b.model_name ?? undefined,
+        context_window_max: b.context_window_max ?? undefined,
+      });
+      if (view) return workingMemoryResponse(view);
+      return {
+        session_id: b.session_id,
+        namespace: b.namespace ?? null,
+        user_id: b.user_id ?? null,
+        messages: [],
+        memories: [],
+        context: null,
+        data: null,
+      };
     },
   );
 

@@ -362,11 +362,7 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       const d = parse(handoffData, m.data ?? {});
       requireScope(p, WRITE_SCOPE);
       // Recorded in the conversation: a system message in its working-memory session.
-      await recordInSession(
-        ctx,
-        d.conversationId,
-        `Agent handoff from ${d.fromAgent} to ${d.toAgent}${d.reason ? `: ${d.reason}` : ""}`,
-      );
+      await app.sessions.recordHandoff(p, d.conversationId, { from: d.fromAgent, to: d.toAgent, reason: d.reason });
       const data = {
         eventType: "agent_handoff",
         conversationId: d.conversationId,
@@ -426,10 +422,6 @@ export function symindxOperations(raw: unknown): number {
 }
 
 /** Appends a system message to a conversation's working-memory session (creating it if needed). */
-async function recordInSession(ctx: SymindxContext, conversationId: string, text: string): Promise<void> {
-  await ctx.app.sessions.append(ctx.principal, conversationId, [{ role: "system", content: text }]);
-}
-
 /** An agent exists when the tenant has memories of it. */
 async function requireAgent(ctx: SymindxContext, agent: string | undefined): Promise<void> {
   if (!agent) return;

@@ -196,6 +196,19 @@ export class WorkingMemoryService {
     });
   }
 
+  /**
+   * Records an agent handoff in a session (creating it if needed): a system message, appended
+   * as `append` does, so concurrent writes to the session all land.
+   */
+  async recordHandoff(
+    p: Principal,
+    sessionId: string,
+    handoff: { from: string; to: string; reason?: string | null },
+  ): Promise<SessionView> {
+    const text = `Agent handoff from ${handoff.from} to ${handoff.to}${handoff.reason ? `: ${handoff.reason}` : ""}`;
+    return this.append(p, sessionId, [{ role: "system", content: text }]);
+  }
+
   /** After a session write: its event, promotion of its new memories (after the response), and its view. */
   private stored(
     p: Principal,
@@ -259,16 +272,32 @@ export class WorkingMemoryService {
     }
   }
 
-  /** A session; with a model or window, the oldest messages beyond it are left out (at least one stays). */
+  /** A session (404 if there is none the selector matches); see {@link getIfExists}. */
   async get(
     p: Principal,
     sessionId: string,
     sel: SessionSelector & { recent_messages_limit?: number },
     model: ModelParams,
   ): Promise<SessionView> {
+    const view = await this.getIfExists(p, sessionId, sel, model);
+    if (!view) throw AppError.notFound(`session ${sessionId}`);
+    return view;
+  }
+
+  /**
+   * A session, or null when none exists that the selector matches; with a model or window, the
+   * oldest messages beyond it are left out (at least one stays).
+   */
+  async getIfExists(
+    p: Principal,
+    sessionId: string,
+    sel: SessionSelector & { recent_messages_limit?: number },
+    model: ModelParams,
+  ): Promise<SessionView | null> {
     const now = this.d.clock();
     const budget = await this.budget(model);
-    const session = await this.find(p, sessionId, sel, now);
+    const session = await this.d.repo.get(p.tenant, sessionId, now);
+    if (!session || !matches(session, sel)) return null;
     let messages = session.messages;
     if (sel.recent_messages_limit !== undefined) messages = messages.slice(-sel.recent_messages_limit);
     const costs = messages.map((m) => messageTokens(budget.counter, m));
@@ -427,12 +456,6 @@ export class WorkingMemoryService {
     const limit = Math.floor(budget.window * this.d.config.SUMMARIZATION_THRESHOLD);
     const pct = (n: number, of: number) => (of > 0 ? Math.min(100, (n / of) * 100) : 100);
     return { total: pct(tokens, budget.window), untilSummarization: pct(tokens, limit) };
-  }
-
-  private async find(p: Principal, sessionId: string, sel: SessionSelector, now: number): Promise<Session> {
-    const session = await this.d.repo.get(p.tenant, sessionId, now);
-    if (!session || !matches(session, sel)) throw AppError.notFound(`session ${sessionId}`);
-    return session;
   }
 
   private deleted(s: Session, at: number, actor: string, reason?: string): SessionEvent {
