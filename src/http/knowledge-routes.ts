@@ -1,4 +1,5 @@
 import { AppError } from "../domain/errors.ts";
+import { FEEDBACK_EFFECT } from "../domain/feedback.ts";
 import { errorMessage } from "../log.ts";
 import { route, type AppRouter } from "./handler.ts";
 import {
@@ -25,6 +26,8 @@ import {
 } from "./knowledge-schemas.ts";
 
 /** edgemem's cognitive layer over REST: ingest, the knowledge graph, think, feedback, status, consolidation. */
+const { positive, negative } = FEEDBACK_EFFECT;
+
 export function knowledgeRoutes(r: AppRouter): void {
   const tag = "Knowledge (edgemem)";
 
@@ -110,8 +113,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       operationId: "feedback",
       tag,
       summary: "Rate a memory",
-      description:
-        "Positive feedback raises confidence (+0.15) and priority (+1), negative lowers them (-0.2, -1); under the threshold the memory is deleted.",
+      description: `Positive feedback raises confidence (+${positive.confidence}) and priority (+${positive.priority}), negative lowers them (${negative.confidence}, ${negative.priority}); under the threshold the memory is deleted.`,
       auth: "write",
       body: feedbackBody,
       response: feedbackOut,
