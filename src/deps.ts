@@ -10,9 +10,16 @@ import { WorkersAiEmbedder } from "./ai/workers-ai-embedder.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { DEFAULT_KEYWORD_FLOOR } from "./domain/relevance.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
-import { chunkEvents, type EventSink } from "./service/events.ts";
-import { MemoryService } from "./service/memory-service.ts";
-import { KnowledgeService } from "./service/knowledge.ts";
+import { chunkEvents } from "./service/events.ts";
+import { Consolidation } from "./service/consolidation.ts";
+import { Feedback } from "./service/feedback.ts";
+import { KnowledgeGraph } from "./service/graph.ts";
+import { MemorySearch } from "./service/memory-search.ts";
+import { MemoryWriter } from "./service/memory-writer.ts";
+import { MemoryWrites } from "./service/memory-writes.ts";
+import type { EventSink } from "./service/ports.ts";
+import { Thinker } from "./service/think.ts";
+import { Upkeep } from "./service/upkeep.ts";
 import { WorkingMemoryService } from "./service/working-memory.ts";
 import { GraphRepo } from "./store/graph-repo.ts";
 import { MaintenanceRepo } from "./store/maintenance-repo.ts";
@@ -26,9 +33,14 @@ import { VectorizeVectorIndex } from "./vector/vectorize-index.ts";
 export interface AppDeps {
   config: Config;
   log: Logger;
-  service: MemoryService;
+  memories: MemoryWrites;
+  search: MemorySearch;
+  upkeep: Upkeep;
   sessions: WorkingMemoryService;
-  knowledge: KnowledgeService;
+  graph: KnowledgeGraph;
+  think: Thinker;
+  feedback: Feedback;
+  consolidation: Consolidation;
 }
 
 /**
@@ -52,42 +64,45 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
   const reranker =
     config.RERANK && env.AI ? new WorkersAiReranker(env.AI as unknown as AiRunner, config.RERANK_MODEL) : null;
   events ??= hubSink(env, defer, log);
-  const graph = new GraphRepo(env.DB);
-  const service = new MemoryService({
-    repo: new MemoryRepo(env.DB, index.remote),
-    graph,
-    index,
-    embedder,
-    reranker,
-    events,
-    config,
-    log,
-    clock: Date.now,
-    defer,
-  });
+  const clock = Date.now;
+  const repo = new MemoryRepo(env.DB, index.remote);
+  const graphRepo = new GraphRepo(env.DB);
+  const maintenance = new MaintenanceRepo(env.DB);
+  const writer = new MemoryWriter({ repo, index, embedder, events, log, clock, defer });
+  const upkeep = new Upkeep({ repo, index, embedder, writer, log, clock, defer });
+  const memories = new MemoryWrites({ repo, index, embedder, writer, upkeep, config, clock });
+  const search = new MemorySearch({ repo, index, embedder, reranker, upkeep, config, log, clock, defer });
   const llm = llmProvider(env, config);
   const sessions = new WorkingMemoryService({
     repo: new SessionRepo(env.DB),
-    memories: service,
+    memories,
+    search,
     llm,
     events,
     config,
     log,
-    clock: Date.now,
+    clock,
     defer,
   });
-  const knowledge = new KnowledgeService({
-    memories: service,
+  const graph = new KnowledgeGraph({ memories, graph: graphRepo, llm, clock });
+  const think = new Thinker({
+    search,
     graph,
-    maintenance: new MaintenanceRepo(env.DB),
+    llm,
+    relevance: { vector: embedder.relevanceFloor, keyword: DEFAULT_KEYWORD_FLOOR },
+    clock,
+  });
+  const feedback = new Feedback({ memories, feedback: maintenance, graph: graphRepo, maintenance, config, clock });
+  const consolidation = new Consolidation({
+    memories,
+    maintenance,
     llm,
     config,
     nearDuplicate: config.DEDUP_SIMILARITY ?? embedder.nearDuplicate,
-    relevance: { vector: embedder.relevanceFloor, keyword: DEFAULT_KEYWORD_FLOOR },
     log,
-    clock: Date.now,
+    clock,
   });
-  return { config, log, service, sessions, knowledge };
+  return { config, log, memories, search, upkeep, sessions, graph, think, feedback, consolidation };
 }
 
 const offlineLlm = new OfflineLlm();

@@ -28,13 +28,13 @@ export default {
    * sync, consolidate near-duplicates (and run the forget policy when configured).
    */
   async scheduled(_controller, env, ctx): Promise<void> {
-    const { service, sessions, knowledge, log } = buildDeps(env, ctx);
-    const result = await service.upkeep();
+    const { upkeep, sessions, consolidation, log } = buildDeps(env, ctx);
+    const result = await upkeep.upkeep();
     const sessionsPurged = await sessions.purgeExpired().catch((e: unknown) => {
       log.error("upkeep: session purge failed", { error: errorMessage(e) });
       return 0;
     });
-    const consolidation = await knowledge.consolidateAll();
-    log.info("upkeep done", { ...result, sessionsPurged, consolidation });
+    const consolidated = await consolidation.consolidateAll();
+    log.info("upkeep done", { ...result, sessionsPurged, consolidation: consolidated });
   },
 } satisfies ExportedHandler<Env>;

@@ -318,14 +318,14 @@ describe("consolidation and the scheduled handler", () => {
     });
     const ctx = createExecutionContext();
     const deps = buildDeps(api.env, ctx);
-    const merge = deps.service.merge.bind(deps.service);
+    const merge = deps.memories.merge.bind(deps.memories);
     let calls = 0;
     // The second cluster's transaction fails, as if the Worker died there.
-    const spy = vi.spyOn(deps.service, "merge").mockImplementation(async (...args) => {
+    const spy = vi.spyOn(deps.memories, "merge").mockImplementation(async (...args) => {
       if (++calls === 2) throw new Error("D1 went away");
       return merge(...args);
     });
-    await expect(deps.knowledge.consolidate(api.tenant)).rejects.toThrow("D1 went away");
+    await expect(deps.consolidation.consolidate(api.tenant)).rejects.toThrow("D1 went away");
     spy.mockRestore();
     await waitOnExecutionContext(ctx);
     const mid = await search(api, { text: "", limit: 10 });

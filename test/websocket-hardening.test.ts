@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { DomainEvent } from "../src/service/events.ts";
+import type { DomainEvent } from "../src/domain/events.ts";
 import { call, hubEvents, store, tenantApi, type Api } from "./support/api.ts";
 import { connect, hibernate, open, settle } from "./support/sockets.ts";
 

@@ -10,7 +10,7 @@ import {
 import type { Config } from "../config.ts";
 import { AppError } from "../domain/errors.ts";
 import { byteLength } from "../domain/ids.ts";
-import type { Principal } from "../service/memory-service.ts";
+import type { Principal } from "../domain/principal.ts";
 
 /** HS256 for a shared secret; asymmetric algorithms only for keys from a JWK set (no confusion). */
 const SECRET_ALGS = ["HS256"];

@@ -15,6 +15,24 @@ export interface ForgetPolicy {
   hard_age_multiplier?: number | null;
 }
 
+/** A forgetting pass: the policy, the owner it is limited to, and ids it must keep. */
+export interface ForgetRequest {
+  policy: ForgetPolicy;
+  namespace?: string | null;
+  user_id?: string | null;
+  session_id?: string | null;
+  limit: number;
+  dry_run: boolean;
+  pinned_ids: string[];
+}
+
+export interface ForgetResult {
+  scanned: number;
+  deleted: number;
+  deleted_ids: string[];
+  dry_run: boolean;
+}
+
 type Candidate = Pick<Memory, "id" | "memory_type" | "created_at" | "last_accessed" | "pinned">;
 
 /**

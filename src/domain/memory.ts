@@ -1,3 +1,4 @@
+import type { MemoryFilter } from "./filters.ts";
 import { sha256Hex } from "./ids.ts";
 
 /**
@@ -89,6 +90,48 @@ export interface NewMemory {
 /** A partial update: only the fields present change. `null` clears a nullable field. */
 export type MemoryPatch = Partial<Omit<NewMemory, "id">>;
 
+/** One entry of a memory's history: a version written (or deleted), by whom and why. */
+export interface HistoryEntry {
+  op: "create" | "update" | "delete";
+  actor: string;
+  at: number;
+  reason: string | null;
+  before: Memory | null;
+  after: Memory | null;
+}
+
+export interface ListOptions {
+  filter?: MemoryFilter;
+  /** Case-insensitive substring that every word of must appear in key or text. */
+  contains?: string;
+  order?: "created_desc" | "created_asc" | "updated_desc";
+  limit: number;
+  offset?: number;
+}
+
+export interface Deduplication {
+  /** The id the caller gave (or would have been generated), which was not stored. */
+  requested_id: string | null;
+  existing_id: string;
+  /** `exact`: same content, nothing written; `near`: the existing memory was updated instead. */
+  kind: "exact" | "near";
+}
+
+export interface WriteResult {
+  memories: Memory[];
+  warnings: string[];
+  deduplicated: Deduplication[];
+}
+
+export interface CreateOptions {
+  reason?: string;
+  /** Content dedup (default: DEDUP_ON_WRITE). The CRUD API's key upsert turns it off. */
+  dedup?: boolean;
+}
+
+/** The conflict a write gets when another memory holds the CRUD key (agent_id, scope, key) it takes. */
+export const KEY_TAKEN = "another memory already has this (agent_id, scope, key)";
+
 export const DEFAULT_PRIORITY = 5;
 export const DEFAULT_CONFIDENCE = 0.8;
 
@@ -166,6 +209,11 @@ export function vectorInputsChanged(a: Memory, b: Memory): boolean {
 
 export function isExpired(m: Pick<Memory, "expires_at">, now: number): boolean {
   return m.expires_at !== null && m.expires_at <= now;
+}
+
+/** Same namespace and user: only such memories are duplicates of each other. */
+export function sameOwner(m: Memory, input: Pick<NewMemory, "namespace" | "user_id">): boolean {
+  return m.namespace === (input.namespace ?? null) && m.user_id === (input.user_id ?? null);
 }
 
 /** Whether two lists hold the same strings in the same order. */

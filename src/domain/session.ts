@@ -73,3 +73,11 @@ export function snapshot(s: Session, tokens: number, summarized: number): Sessio
     summarized_messages: summarized,
   };
 }
+
+/** Filters for listing sessions. */
+export interface SessionListOptions {
+  namespace?: string;
+  user_id?: string;
+  limit: number;
+  offset: number;
+}

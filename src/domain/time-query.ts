@@ -1101,7 +1101,7 @@ export function parseTimeQuery(text: string, now: number): TimeQuery | null {
  * still prefers 3 June (0.96) over December (0.006). 0 when the memory has no date.
  *
  * Search weighs relevance by it (`boostInTime` in ranking.ts) and adds the memories dated in
- * [from, to) to its candidates; it keeps the query's words (see MemoryService.search).
+ * [from, to) to its candidates; it keeps the query's words (see MemorySearch.search).
  */
 export function timeBoost(date: number | null | undefined, q: TimeQuery): number {
   if (date === null || date === undefined || !Number.isFinite(date)) return 0;

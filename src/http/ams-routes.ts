@@ -33,7 +33,7 @@ export const memoryHistory: OperationHandler<typeof idPath, undefined, undefined
   c,
   { params },
 ) => {
-  const entries = await c.app.service.history(c.principal, params.id);
+  const entries = await c.app.memories.history(c.principal, params.id);
   return { memory_id: params.id, history: entries.map(historyEntry) };
 };
 
@@ -73,7 +73,7 @@ export function amsRoutes(r: AppRouter): void {
     async (c, { query, body }) => {
       checkBatch(body.memories, c.app.config.MAX_BATCH);
       const now = Date.now();
-      const res = await c.app.service.create(
+      const res = await c.app.memories.create(
         c.principal,
         body.memories.map((m) => toNewMemory(m, now, query.namespace)),
         { dedup: body.deduplicate ?? undefined },
@@ -100,7 +100,7 @@ export function amsRoutes(r: AppRouter): void {
       body: searchBody,
       response: searchResultOut,
     },
-    async (c, { body }) => amsSearchResult(await c.app.service.search(c.principal, toSearchRequest(body))),
+    async (c, { body }) => amsSearchResult(await c.app.search.search(c.principal, toSearchRequest(body))),
   );
 
   route(
@@ -120,7 +120,7 @@ export function amsRoutes(r: AppRouter): void {
       response: forgetOut,
     },
     async (c, { query: q, body }) =>
-      c.app.service.forget(c.principal, {
+      c.app.memories.forget(c.principal, {
         policy: body.policy,
         namespace: body.namespace ?? q.namespace,
         user_id: body.user_id ?? q.user_id,
@@ -144,7 +144,7 @@ export function amsRoutes(r: AppRouter): void {
       query: namespaceQuery,
       response: memoryRecordOut,
     },
-    async (c, { params, query }) => amsRecord(await c.app.service.get(c.principal, params.id, query.namespace)),
+    async (c, { params, query }) => amsRecord(await c.app.memories.get(c.principal, params.id, query.namespace)),
   );
 
   route(
@@ -178,7 +178,7 @@ export function amsRoutes(r: AppRouter): void {
       response: memoryRecordOut,
     },
     async (c, { params, body }) =>
-      amsRecord((await c.app.service.update(c.principal, params.id, toPatch(body, Date.now()))).memory),
+      amsRecord((await c.app.memories.update(c.principal, params.id, toPatch(body, Date.now()))).memory),
   );
 
   route(
@@ -195,7 +195,7 @@ export function amsRoutes(r: AppRouter): void {
       response: ackOut,
     },
     async (c, { query }) => {
-      await c.app.service.remove(c.principal, query.memory_ids);
+      await c.app.memories.remove(c.principal, query.memory_ids);
       return OK;
     },
   );

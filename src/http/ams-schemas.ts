@@ -6,8 +6,8 @@ import { byteLength, MAX_ID_BYTES } from "../domain/ids.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory } from "../domain/memory.ts";
 import { DEFAULT_RECENCY, type RecencyParams } from "../domain/ranking.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
-import type { SearchHit, SearchRequest, SearchResult } from "../service/memory-service.ts";
-import type { HistoryEntry } from "../store/memory-repo.ts";
+import type { SearchHit, SearchRequest, SearchResult } from "../domain/search.ts";
+import type { HistoryEntry } from "../domain/memory.ts";
 
 /**
  * Wire schemas of the Agent Memory Server API (seed + the official clients' extras). The

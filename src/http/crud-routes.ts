@@ -35,7 +35,7 @@ export function crudRoutes(r: AppRouter): void {
       status: 201,
       response: crudRecordOut,
     },
-    async (c, { body }) => crudRecord((await c.app.service.upsertByKey(c.principal, toKeyedMemory(body))).memory),
+    async (c, { body }) => crudRecord((await c.app.memories.upsertByKey(c.principal, toKeyedMemory(body))).memory),
   );
 
   route(
@@ -51,7 +51,7 @@ export function crudRoutes(r: AppRouter): void {
       response: crudListOut,
     },
     async (c, { query }) => {
-      const { memories } = await c.app.service.list(c.principal, {
+      const { memories } = await c.app.memories.list(c.principal, {
         filter: crudFilter(query),
         limit: query.limit,
         offset: query.offset,
@@ -73,7 +73,7 @@ export function crudRoutes(r: AppRouter): void {
       response: crudListOut,
     },
     async (c, { body }) => {
-      const { memories } = await c.app.service.list(c.principal, {
+      const { memories } = await c.app.memories.list(c.principal, {
         filter: crudFilter(body),
         contains: body.query,
         order: "updated_desc",
@@ -95,7 +95,7 @@ export function crudRoutes(r: AppRouter): void {
       params: idPath,
       response: crudRecordOut,
     },
-    async (c, { params }) => crudRecord(await c.app.service.get(c.principal, params.id)),
+    async (c, { params }) => crudRecord(await c.app.memories.get(c.principal, params.id)),
   );
 
   route(
@@ -128,7 +128,7 @@ export function crudRoutes(r: AppRouter): void {
       response: crudRecordOut,
     },
     async (c, { params, body }) =>
-      crudRecord((await c.app.service.update(c.principal, params.id, toCrudPatch(body))).memory),
+      crudRecord((await c.app.memories.update(c.principal, params.id, toCrudPatch(body))).memory),
   );
 
   route(
@@ -145,7 +145,7 @@ export function crudRoutes(r: AppRouter): void {
       response: null,
     },
     async (c, { params }) => {
-      const removed = await c.app.service.remove(c.principal, [params.id]);
+      const removed = await c.app.memories.remove(c.principal, [params.id]);
       if (!removed.length) throw AppError.notFound(`memory ${params.id}`);
       return new Response(null, { status: 204 });
     },

@@ -3,7 +3,7 @@ import type * as z from "zod";
 import { ANONYMOUS, READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
-import type { Principal } from "../service/memory-service.ts";
+import type { Principal } from "../domain/principal.ts";
 import { json, parse, queryObject, readJson } from "./respond.ts";
 
 /** What every handler gets: the original request (itty hands routes a proxy), its URL, the app. */

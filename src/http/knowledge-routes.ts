@@ -1,4 +1,5 @@
 import { AppError } from "../domain/errors.ts";
+import { FEEDBACK_EFFECT } from "../domain/feedback.ts";
 import { errorMessage } from "../log.ts";
 import { route, type AppRouter } from "./handler.ts";
 import {
@@ -25,6 +26,8 @@ import {
 } from "./knowledge-schemas.ts";
 
 /** edgemem's cognitive layer over REST: ingest, the knowledge graph, think, feedback, status, consolidation. */
+const { positive, negative } = FEEDBACK_EFFECT;
+
 export function knowledgeRoutes(r: AppRouter): void {
   const tag = "Knowledge (edgemem)";
 
@@ -42,7 +45,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: ingestBody,
       response: ingestOut,
     },
-    async (c, { body }) => ingestResponse(await c.app.knowledge.ingest(c.principal, body.messages, body)),
+    async (c, { body }) => ingestResponse(await c.app.graph.ingest(c.principal, body.messages, body)),
   );
 
   route(
@@ -59,7 +62,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: graphQueryBody,
       response: graphOut,
     },
-    async (c, { body }) => graphResponse(await c.app.knowledge.query(c.principal, graphRequest(body))),
+    async (c, { body }) => graphResponse(await c.app.graph.query(c.principal, graphRequest(body))),
   );
 
   route(
@@ -78,7 +81,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       events: thinkEvent,
     },
     async (c, { body }) => {
-      const res = await c.app.knowledge.think(c.principal, thinkRequest(body));
+      const res = await c.app.think.think(c.principal, thinkRequest(body));
       if (!body.stream) return thinkResponse(res);
       // Server-sent events: one `token` event per chunk, then `done` with the citations.
       const encoder = new TextEncoder();
@@ -110,15 +113,14 @@ export function knowledgeRoutes(r: AppRouter): void {
       operationId: "feedback",
       tag,
       summary: "Rate a memory",
-      description:
-        "Positive feedback raises confidence (+0.15) and priority (+1), negative lowers them (-0.2, -1); under the threshold the memory is deleted.",
+      description: `Positive feedback raises confidence (+${positive.confidence}) and priority (+${positive.priority}), negative lowers them (${negative.confidence}, ${negative.priority}); under the threshold the memory is deleted.`,
       auth: "write",
       body: feedbackBody,
       response: feedbackOut,
     },
     async (c, { body }) =>
       feedbackResponse(
-        await c.app.knowledge.feedback(c.principal, body.memory_id, ratingOf(body), body.comment ?? null),
+        await c.app.feedback.feedback(c.principal, body.memory_id, ratingOf(body), body.comment ?? null),
       ),
   );
 
@@ -133,7 +135,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       auth: "read",
       response: statsOut,
     },
-    async (c) => statsResponse(await c.app.knowledge.stats(c.principal)),
+    async (c) => statsResponse(await c.app.feedback.stats(c.principal)),
   );
 
   route(
@@ -149,6 +151,6 @@ export function knowledgeRoutes(r: AppRouter): void {
       auth: "write",
       response: consolidationOut,
     },
-    async (c) => c.app.knowledge.consolidate(c.principal.tenant),
+    async (c) => c.app.consolidation.consolidate(c.principal.tenant),
   );
 }

@@ -1,18 +1,11 @@
 import * as z from "zod";
 import { MESSAGE_ROLES } from "../domain/session.ts";
-import type { Entity } from "../store/graph-repo.ts";
 import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
-import type {
-  FeedbackResult,
-  GraphFact,
-  GraphQuery,
-  GraphResult,
-  IngestResult,
-  Rating,
-  Stats,
-  ThinkResult,
-} from "../service/knowledge.ts";
-import type { SearchHit } from "../service/memory-service.ts";
+import type { FeedbackResult, Rating } from "../domain/feedback.ts";
+import type { Entity, GraphFact, GraphQuery, GraphResult, IngestResult } from "../domain/graph.ts";
+import type { SearchHit } from "../domain/search.ts";
+import type { Stats } from "../domain/stats.ts";
+import type { ThinkResult } from "../service/think.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";
 import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams-schemas.ts";

@@ -3,7 +3,7 @@ import { checkJsonBounds, jsonObject, timestamp } from "../domain/input-limits.t
 import { MESSAGE_ROLES, type Session } from "../domain/session.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 import type { PromptRequest, PromptResult, SessionInput, SessionView } from "../service/working-memory.ts";
-import type { SearchRequest } from "../service/memory-service.ts";
+import type { SearchRequest } from "../domain/search.ts";
 import {
   amsHit,
   amsRecord,

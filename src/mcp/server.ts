@@ -39,7 +39,7 @@ import {
   workingMemoryResponse,
 } from "../http/working-memory-schemas.ts";
 import { errorMessage } from "../log.ts";
-import type { Principal } from "../service/memory-service.ts";
+import type { Principal } from "../domain/principal.ts";
 import { VERSION } from "../version.ts";
 
 /**
@@ -124,7 +124,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
         "edgemem is long-term memory for agents. Check memory (search_long_term_memory or memory_prompt) before answering questions about the user's preferences, history or earlier decisions; store durable facts with create_long_term_memories; use think to answer a question from memory with citations.",
     },
   );
-  const { service, sessions, knowledge } = app;
+  const { sessions } = app;
 
   /** Registers a tool that needs `scope`; errors become tool errors, never protocol failures. */
   const tool = <S extends z.ZodObject>(
@@ -171,7 +171,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     async (b) => {
       checkBatch(b.memories, app.config.MAX_BATCH);
       const now = Date.now();
-      const res = await service.create(
+      const res = await app.memories.create(
         principal,
         b.memories.map((m) => toNewMemory(m, now)),
         { dedup: b.deduplicate ?? undefined },
@@ -196,7 +196,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
       "Every option of the REST search is accepted: limit, offset, search_mode, hybrid_alpha, distance_threshold, recency_* weights and half-lives, explain.",
     ].join(" "),
     searchBody.extend({ optimize_query: z.boolean().nullish() }),
-    async (b) => amsSearchResult(await service.search(principal, toSearchRequest(b))),
+    async (b) => amsSearchResult(await app.search.search(principal, toSearchRequest(b))),
   );
 
   tool(
@@ -272,27 +272,20 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
         user_id: b.user_id ?? undefined,
         recent_messages_limit: b.recent_messages_limit ?? undefined,
       };
-      try {
-        return workingMemoryResponse(
-          await sessions.get(principal, b.session_id, sel, {
-            model_name: b.model_name ?? undefined,
-            context_window_max: b.context_window_max ?? undefined,
-          }),
-        );
-      } catch (e) {
-        if (e instanceof AppError && e.code === "not_found") {
-          return {
-            session_id: b.session_id,
-            namespace: b.namespace ?? null,
-            user_id: b.user_id ?? null,
-            messages: [],
-            memories: [],
-            context: null,
-            data: null,
-          };
-        }
-        throw e;
-      }
+      const view = await sessions.getIfExists(principal, b.session_id, sel, {
+        model_name: b.model_name ?? undefined,
+        context_window_max: b.context_window_max ?? undefined,
+      });
+      if (view) return workingMemoryResponse(view);
+      return {
+        session_id: b.session_id,
+        namespace: b.namespace ?? null,
+        user_id: b.user_id ?? null,
+        messages: [],
+        memories: [],
+        context: null,
+        data: null,
+      };
     },
   );
 
@@ -301,7 +294,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     READ_SCOPE,
     "One long-term memory by its id.",
     z.object({ memory_id: memoryId }),
-    async (b) => amsRecord(await service.get(principal, b.memory_id)),
+    async (b) => amsRecord(await app.memories.get(principal, b.memory_id)),
   );
 
   tool(
@@ -310,7 +303,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     "Change fields of a long-term memory; fields not given stay as they are. Use it when the user corrects or updates something remembered. event_date takes ISO 8601 (call get_current_datetime for relative dates).",
     patchMemoryBody.extend({ memory_id: memoryId }),
     async ({ memory_id, ...patch }) =>
-      amsRecord((await service.update(principal, memory_id, toPatch(patch, Date.now()))).memory),
+      amsRecord((await app.memories.update(principal, memory_id, toPatch(patch, Date.now()))).memory),
   );
 
   tool(
@@ -318,7 +311,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     WRITE_SCOPE,
     "Delete long-term memories by id. This cannot be undone (the audit history keeps a record).",
     z.object({ memory_ids: z.array(memoryId).min(1).max(1000) }),
-    async (b) => ({ status: "ok", deleted_ids: await service.remove(principal, b.memory_ids) }),
+    async (b) => ({ status: "ok", deleted_ids: await app.memories.remove(principal, b.memory_ids) }),
   );
 
   tool(
@@ -326,7 +319,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     READ_SCOPE,
     "Answer a question from memory: retrieves the relevant memories and knowledge-graph facts and answers with citations (memory ids). Prefer it to search when you need an answer rather than records.",
     thinkBody.omit({ stream: true }),
-    async (b) => thinkResponse(await knowledge.think(principal, thinkRequest(b))),
+    async (b) => thinkResponse(await app.think.think(principal, thinkRequest(b))),
   );
 
   tool(
@@ -334,7 +327,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     WRITE_SCOPE,
     "Extract and store what is worth remembering from chat messages ({role, content}): typed memories (fact, decision, preference, todo, ...), entities, relations and topics. Near-duplicates of known memories are merged, not repeated.",
     ingestBody,
-    async (b) => ingestResponse(await knowledge.ingest(principal, b.messages, b)),
+    async (b) => ingestResponse(await app.graph.ingest(principal, b.messages, b)),
   );
 
   tool(
@@ -342,7 +335,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     WRITE_SCOPE,
     "Rate a memory after using it: positive raises its confidence and priority, negative lowers them; a memory that keeps getting negative feedback is deleted. rating: positive|negative (or helpful: true|false).",
     feedbackBody,
-    async (b) => feedbackResponse(await knowledge.feedback(principal, b.memory_id, ratingOf(b), b.comment ?? null)),
+    async (b) => feedbackResponse(await app.feedback.feedback(principal, b.memory_id, ratingOf(b), b.comment ?? null)),
   );
 
   tool(
@@ -350,7 +343,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     READ_SCOPE,
     "Look up entities (people, tools, products, places) by name or alias in the knowledge graph: their relations, neighbours up to 2 hops, and the memories that mention them. include_history adds relations that newer facts superseded.",
     graphQueryBody,
-    async (b) => graphResponse(await knowledge.query(principal, graphRequest(b))),
+    async (b) => graphResponse(await app.graph.query(principal, graphRequest(b))),
   );
 
   tool(
@@ -362,7 +355,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     ].join(" "),
     forgetBody,
     async (b) =>
-      service.forget(principal, {
+      app.memories.forget(principal, {
         policy: b.policy,
         namespace: b.namespace,
         user_id: b.user_id,

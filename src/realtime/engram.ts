@@ -20,8 +20,8 @@ import {
 } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
 import { frameId } from "./frame.ts";
-import type { DomainEvent } from "../service/events.ts";
-import type { Principal } from "../service/memory-service.ts";
+import type { DomainEvent } from "../domain/events.ts";
+import type { Principal } from "../domain/principal.ts";
 import type { Gap } from "./replay.ts";
 
 /**
@@ -157,23 +157,20 @@ async function run(
   switch (command) {
     case "remember": {
       const b = parse(payloads.remember, raw);
-      const res = await app.service.create(p, [
-        {
-          id: b.id ?? undefined,
-          text: b.content,
-          memory_type: b.memory_type ?? "fact",
-          priority: b.priority ?? undefined,
-          confidence: b.confidence ?? undefined,
-          topics: b.topics ?? undefined,
-          entities: b.entities ?? undefined,
-          metadata: b.metadata ?? undefined,
-          namespace: b.namespace ?? null,
-          user_id: b.user_id ?? null,
-          session_id: b.session_id ?? null,
-        },
-      ]);
-      const memory = res.memories[0] ?? (await app.service.get(p, res.deduplicated[0]!.existing_id));
-      return { memory_id: memory.id, memory: amsRecord(memory), deduplicated: res.deduplicated.length > 0 };
+      const res = await app.memories.createOne(p, {
+        id: b.id ?? undefined,
+        text: b.content,
+        memory_type: b.memory_type ?? "fact",
+        priority: b.priority ?? undefined,
+        confidence: b.confidence ?? undefined,
+        topics: b.topics ?? undefined,
+        entities: b.entities ?? undefined,
+        metadata: b.metadata ?? undefined,
+        namespace: b.namespace ?? null,
+        user_id: b.user_id ?? null,
+        session_id: b.session_id ?? null,
+      });
+      return { memory_id: res.memory.id, memory: amsRecord(res.memory), deduplicated: res.deduplicated };
     }
     case "recall": {
       const b = parse(payloads.recall, raw);
@@ -182,7 +179,7 @@ async function run(
       if (b.namespace) filter.namespace = { eq: b.namespace };
       if (b.user_id) filter.user_id = { eq: b.user_id };
       if (b.session_id) filter.session_id = { eq: b.session_id };
-      const res = await app.service.search(p, {
+      const res = await app.search.search(p, {
         text: b.query ?? null,
         limit: b.limit,
         offset: 0,
@@ -197,7 +194,7 @@ async function run(
     }
     case "think": {
       const b = parse(payloads.think, raw);
-      const res = await app.knowledge.think(p, thinkRequest({ ...b, question: (b.question ?? b.query)! }));
+      const res = await app.think.think(p, thinkRequest({ ...b, question: (b.question ?? b.query)! }));
       let answer = "";
       for await (const t of res.answer) {
         answer += t;
@@ -207,18 +204,18 @@ async function run(
     }
     case "feedback": {
       const b = parse(payloads.feedback, raw);
-      return feedbackResponse(await app.knowledge.feedback(p, b.memory_id, ratingOf(b), b.comment ?? null));
+      return feedbackResponse(await app.feedback.feedback(p, b.memory_id, ratingOf(b), b.comment ?? null));
     }
     case "query": {
       const b = parse(payloads.query, raw);
-      return graphResponse(await app.knowledge.query(p, graphRequest(b)));
+      return graphResponse(await app.graph.query(p, graphRequest(b)));
     }
     case "ingest": {
       const b = parse(payloads.ingest, raw);
-      return ingestResponse(await app.knowledge.ingest(p, b.messages, b));
+      return ingestResponse(await app.graph.ingest(p, b.messages, b));
     }
     case "status":
-      return statsResponse(await app.knowledge.stats(p));
+      return statsResponse(await app.feedback.stats(p));
   }
 }
 

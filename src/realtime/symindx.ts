@@ -3,14 +3,14 @@ import { requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import { jsonObject } from "../domain/input-limits.ts";
-import type { Memory } from "../domain/memory.ts";
 import { formatIso } from "../domain/stored-values.ts";
 import { amsRecord } from "../http/ams-schemas.ts";
 import { citationOut, statsResponse } from "../http/knowledge-schemas.ts";
 import { parse } from "../http/respond.ts";
 import { frameId } from "./frame.ts";
-import type { DomainEvent } from "../service/events.ts";
-import type { Principal, SearchRequest } from "../service/memory-service.ts";
+import type { DomainEvent } from "../domain/events.ts";
+import type { Principal } from "../domain/principal.ts";
+import type { SearchRequest } from "../domain/search.ts";
 
 /**
  * The SYMindX dialect (`/ws`, frames `{id, type, data, targetAgent, priority, timestamp}`).
@@ -209,7 +209,7 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       await requireAgent(ctx, named);
       // Like the runtime (index.ts: `message.agentId || firstAgent?.id`), a chat without an agent
       // goes to the first agent; with no agent at all, to all of the tenant's memories.
-      const agent = named ?? (await app.service.firstAgent(p)) ?? undefined;
+      const agent = named ?? (await app.memories.firstAgent(p)) ?? undefined;
       const { answer: response, citations, chunks } = await think(ctx, d.message, agent);
       const processingTime = Date.now() - started;
       reply(
@@ -313,7 +313,7 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       return;
     }
     case "status": {
-      const stats = statsResponse(await app.knowledge.stats(p));
+      const stats = statsResponse(await app.feedback.stats(p));
       reply("status_update", {
         agentId: m.targetAgent ?? null,
         status: "active",
@@ -362,11 +362,7 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
       const d = parse(handoffData, m.data ?? {});
       requireScope(p, WRITE_SCOPE);
       // Recorded in the conversation: a system message in its working-memory session.
-      await recordInSession(
-        ctx,
-        d.conversationId,
-        `Agent handoff from ${d.fromAgent} to ${d.toAgent}${d.reason ? `: ${d.reason}` : ""}`,
-      );
+      await app.sessions.recordHandoff(p, d.conversationId, { from: d.fromAgent, to: d.toAgent, reason: d.reason });
       const data = {
         eventType: "agent_handoff",
         conversationId: d.conversationId,
@@ -426,14 +422,10 @@ export function symindxOperations(raw: unknown): number {
 }
 
 /** Appends a system message to a conversation's working-memory session (creating it if needed). */
-async function recordInSession(ctx: SymindxContext, conversationId: string, text: string): Promise<void> {
-  await ctx.app.sessions.append(ctx.principal, conversationId, [{ role: "system", content: text }]);
-}
-
 /** An agent exists when the tenant has memories of it. */
 async function requireAgent(ctx: SymindxContext, agent: string | undefined): Promise<void> {
   if (!agent) return;
-  const { total } = await ctx.app.service.list(ctx.principal, { filter: { agent_id: { eq: agent } }, limit: 1 });
+  const { total } = await ctx.app.memories.list(ctx.principal, { filter: { agent_id: { eq: agent } }, limit: 1 });
   if (!total) throw new AppError("not_found", `agent '${agent}' not found`);
 }
 
@@ -456,9 +448,8 @@ async function command(ctx: SymindxContext, instruction: string, agent: string |
     case "save": {
       need("the text to remember");
       requireScope(p, WRITE_SCOPE);
-      const res = await app.service.create(p, [{ text: arg, agent_id: agent ?? null, memory_type: "fact" }]);
-      const memory: Memory = res.memories[0] ?? (await app.service.get(p, res.deduplicated[0]!.existing_id));
-      return { memory: amsRecord(memory), deduplicated: res.deduplicated.length > 0 };
+      const res = await app.memories.createOne(p, { text: arg, agent_id: agent ?? null, memory_type: "fact" });
+      return { memory: amsRecord(res.memory), deduplicated: res.deduplicated };
     }
     case "recall":
     case "search":
@@ -476,21 +467,21 @@ async function command(ctx: SymindxContext, instruction: string, agent: string |
         distanceThreshold: null,
         explain: false,
       };
-      const res = await app.service.search(p, req);
+      const res = await app.search.search(p, req);
       return { memories: res.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: res.total };
     }
     case "forget":
     case "delete": {
       need("a memory id");
       requireScope(p, WRITE_SCOPE);
-      return { deleted: await app.service.remove(p, [arg], "symindx command") };
+      return { deleted: await app.memories.remove(p, [arg], "symindx command") };
     }
     case "think":
     case "ask":
       need("a question");
       return answerOf(await think(ctx, arg, agent));
     case "status":
-      return statsResponse(await app.knowledge.stats(p));
+      return statsResponse(await app.feedback.stats(p));
     default:
       return answerOf(await think(ctx, instruction, agent));
   }
@@ -505,7 +496,7 @@ async function think(
   question: string,
   agent: string | undefined,
 ): Promise<{ answer: string; citations: unknown[]; chunks: number }> {
-  const res = await ctx.app.knowledge.think(ctx.principal, {
+  const res = await ctx.app.think.think(ctx.principal, {
     question,
     limit: 8,
     filter: agent ? { agent_id: { eq: agent } } : {},

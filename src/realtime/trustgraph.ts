@@ -23,7 +23,7 @@ import {
   workingMemoryBody,
   workingMemoryResponse,
 } from "../http/working-memory-schemas.ts";
-import type { Principal } from "../service/memory-service.ts";
+import type { Principal } from "../domain/principal.ts";
 
 /**
  * The TrustGraph dialect (`/api/v1/socket`, and `/api/socket` where TrustGraph's apps proxy it):
@@ -83,7 +83,7 @@ export const SERVICES: Record<string, Service> = {
     if (operation === "store") {
       requireScope(p, WRITE_SCOPE);
       const body = parse(createMemoriesBody, req);
-      const res = await app.service.create(
+      const res = await app.memories.create(
         p,
         body.memories.map((m) => toNewMemory(m, Date.now())),
         { dedup: body.deduplicate ?? undefined },
@@ -91,10 +91,10 @@ export const SERVICES: Record<string, Service> = {
       return { memories: res.memories.map(amsRecord), deduplicated: res.deduplicated };
     }
     if (operation === "get")
-      return amsRecord(await app.service.get(p, parse(z.object({ id: z.string().min(1) }), req).id));
+      return amsRecord(await app.memories.get(p, parse(z.object({ id: z.string().min(1) }), req).id));
     requireScope(p, WRITE_SCOPE);
     return {
-      deleted: await app.service.remove(
+      deleted: await app.memories.remove(
         p,
         parse(z.object({ ids: z.array(z.string().min(1)).min(1).max(1000) }), req).ids,
       ),
@@ -102,13 +102,13 @@ export const SERVICES: Record<string, Service> = {
   },
   /** The AMS search body. */
   search: async (req, app, p) => {
-    const res = await app.service.search(p, toSearchRequest(parse(searchBody, req)));
+    const res = await app.search.search(p, toSearchRequest(parse(searchBody, req)));
     return { memories: res.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: res.total };
   },
   /** `{question, limit?, streaming?}`: with streaming, answer chunks then the citations. */
   think: async (req, app, p, stream) => {
     const b = parse(thinkBody.extend({ streaming: z.boolean().default(false) }), req);
-    const res = await app.knowledge.think(p, thinkRequest(b));
+    const res = await app.think.think(p, thinkRequest(b));
     let answer = "";
     for await (const t of res.answer) {
       answer += t;
@@ -127,11 +127,11 @@ export const SERVICES: Record<string, Service> = {
   ingest: async (req, app, p) => {
     requireScope(p, WRITE_SCOPE);
     const b = parse(ingestBody, req);
-    return ingestResponse(await app.knowledge.ingest(p, b.messages, b));
+    return ingestResponse(await app.graph.ingest(p, b.messages, b));
   },
   "graph-query": async (req, app, p) => {
     const b = parse(graphQueryBody, req);
-    return graphResponse(await app.knowledge.query(p, graphRequest(b)));
+    return graphResponse(await app.graph.query(p, graphRequest(b)));
   },
   /** `{operation: "get", session_id, ...}` | `{operation: "put", session_id, ...session}` | `{operation: "delete", session_id}`. */
   "working-memory": async (req, app, p) => {
@@ -148,7 +148,7 @@ export const SERVICES: Record<string, Service> = {
     const body = parse(workingMemoryBody, { ...req, session_id: undefined });
     return workingMemoryResponse(await app.sessions.put(p, session_id, toSessionInput(body, {}), {}));
   },
-  status: async (_req, app, p) => statsResponse(await app.knowledge.stats(p)),
+  status: async (_req, app, p) => statsResponse(await app.feedback.stats(p)),
   /**
    * `{operation: "list-flows"}` → `{"flow-ids"}` (TrustGraph Workbench's first call);
    * `{operation: "get-flow", "flow-id"}` → `{flow}`, a JSON string as the gateway sends it (the client parses it).

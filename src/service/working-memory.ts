@@ -7,14 +7,19 @@ import { buildMemory, sameList, type Memory, type NewMemory } from "../domain/me
 import { DEFAULT_STRATEGY, snapshot, type MessageRole, type Session, type SessionMessage } from "../domain/session.ts";
 import { messageTokens, modelInfo, tokenCounter, type TokenCounter } from "../domain/tokens.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { SessionRepo } from "../store/session-repo.ts";
-import type { EventSink, SessionEvent } from "./events.ts";
-import type { MemoryService, Principal, SearchHit, SearchRequest } from "./memory-service.ts";
+import type { SessionEvent } from "../domain/events.ts";
+import type { Principal } from "../domain/principal.ts";
+import type { SearchHit, SearchRequest } from "../domain/search.ts";
+import { inBackground } from "./background.ts";
+import type { MemorySearch } from "./memory-search.ts";
+import type { MemoryWrites } from "./memory-writes.ts";
+import type { EventSink, SessionStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 
 export interface WorkingMemoryDeps {
-  repo: SessionRepo;
-  memories: MemoryService;
+  repo: SessionStore;
+  memories: MemoryWrites;
+  search: MemorySearch;
   llm: LlmProvider;
   events: EventSink;
   config: Pick<
@@ -88,7 +93,7 @@ interface Budget {
 /**
  * Working memory (AMS sessions) and prompt hydration: the session half of the memory service.
  * Summarizes sessions over their token budget with the LLM provider, promotes structured
- * memories to long-term memory through the MemoryService, and emits session events.
+ * memories to long-term memory through MemoryWrites, and emits session events.
  */
 export class WorkingMemoryService {
   constructor(private readonly d: WorkingMemoryDeps) {}
@@ -191,6 +196,19 @@ export class WorkingMemoryService {
     });
   }
 
+  /**
+   * Records an agent handoff in a session (creating it if needed): a system message, appended
+   * as `append` does, so concurrent writes to the session all land.
+   */
+  async recordHandoff(
+    p: Principal,
+    sessionId: string,
+    handoff: { from: string; to: string; reason?: string | null },
+  ): Promise<SessionView> {
+    const text = `Agent handoff from ${handoff.from} to ${handoff.to}${handoff.reason ? `: ${handoff.reason}` : ""}`;
+    return this.append(p, sessionId, [{ role: "system", content: text }]);
+  }
+
   /** After a session write: its event, promotion of its new memories (after the response), and its view. */
   private stored(
     p: Principal,
@@ -211,7 +229,7 @@ export class WorkingMemoryService {
       },
     ]);
     if (stored.memories.some((m) => m.persisted_at === null))
-      this.background(this.promote(p, stored), "working-memory promotion");
+      inBackground(this.d, this.promote(p, stored), "working-memory promotion");
     return { session: stored, tokens, usage: this.usage(tokens, budget), newSession: created, warnings };
   }
 
@@ -254,16 +272,32 @@ export class WorkingMemoryService {
     }
   }
 
-  /** A session; with a model or window, the oldest messages beyond it are left out (at least one stays). */
+  /** A session (404 if there is none the selector matches); see {@link getIfExists}. */
   async get(
     p: Principal,
     sessionId: string,
     sel: SessionSelector & { recent_messages_limit?: number },
     model: ModelParams,
   ): Promise<SessionView> {
+    const view = await this.getIfExists(p, sessionId, sel, model);
+    if (!view) throw AppError.notFound(`session ${sessionId}`);
+    return view;
+  }
+
+  /**
+   * A session, or null when none exists that the selector matches; with a model or window, the
+   * oldest messages beyond it are left out (at least one stays).
+   */
+  async getIfExists(
+    p: Principal,
+    sessionId: string,
+    sel: SessionSelector & { recent_messages_limit?: number },
+    model: ModelParams,
+  ): Promise<SessionView | null> {
     const now = this.d.clock();
     const budget = await this.budget(model);
-    const session = await this.find(p, sessionId, sel, now);
+    const session = await this.d.repo.get(p.tenant, sessionId, now);
+    if (!session || !matches(session, sel)) return null;
     let messages = session.messages;
     if (sel.recent_messages_limit !== undefined) messages = messages.slice(-sel.recent_messages_limit);
     const costs = messages.map((m) => messageTokens(budget.counter, m));
@@ -275,7 +309,7 @@ export class WorkingMemoryService {
     }
     const interval = this.d.config.LAST_ACCESSED_MIN_INTERVAL_SECONDS * 1000;
     if (session.last_accessed < now - interval) {
-      this.background(this.d.repo.touch(p.tenant, sessionId, now, interval), "session last_accessed update");
+      inBackground(this.d, this.d.repo.touch(p.tenant, sessionId, now, interval), "session last_accessed update");
     }
     return {
       session: { ...session, messages },
@@ -325,7 +359,7 @@ export class WorkingMemoryService {
     }
     const [session, found] = await Promise.all([
       req.session ? this.d.repo.get(p.tenant, req.session.session_id, now) : null,
-      search ? this.d.memories.search(p, search) : null,
+      search ? this.d.search.search(p, search) : null,
     ]);
     const usable = session && req.session && matches(session, req.session) ? session : null;
     const packed = packPrompt(
@@ -424,22 +458,12 @@ export class WorkingMemoryService {
     return { total: pct(tokens, budget.window), untilSummarization: pct(tokens, limit) };
   }
 
-  private async find(p: Principal, sessionId: string, sel: SessionSelector, now: number): Promise<Session> {
-    const session = await this.d.repo.get(p.tenant, sessionId, now);
-    if (!session || !matches(session, sel)) throw AppError.notFound(`session ${sessionId}`);
-    return session;
-  }
-
   private deleted(s: Session, at: number, actor: string, reason?: string): SessionEvent {
     return { type: "session_deleted", at, session: snapshot(s, 0, 0), actor, reason };
   }
 
   private emit(tenant: string, events: SessionEvent[]): void {
     if (events.length) this.d.events.publish(tenant, events);
-  }
-
-  private background(work: Promise<unknown>, what: string): void {
-    this.d.defer(work.catch((e) => this.d.log.warn(`${what} failed`, { error: errorMessage(e) })));
   }
 }
 

@@ -1,132 +1,21 @@
 import type { EntityType } from "../domain/extract.ts";
-import { newId } from "../domain/ids.ts";
-import type { MemoryFilter } from "../domain/filters.ts";
+import { nameKey, type Entity, type GraphScope, type Relation } from "../domain/graph.ts";
+import type { GraphCounts } from "../domain/stats.ts";
+import type { WriteIntent } from "../domain/writes.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { bindChecked, IN_JSON, jsonList } from "./d1-limits.ts";
-import { LIVE } from "./memory-repo.ts";
-import { compileFilter } from "./sql-filter.ts";
-
-export interface Entity {
-  id: string;
-  name: string;
-  type: EntityType;
-  aliases: string[];
-  created_at: number;
-  updated_at: number;
-}
-
-export interface Relation {
-  id: string;
-  subject_id: string;
-  predicate: string;
-  object_id: string;
-  source_memory_id: string | null;
-  confidence: number;
-  valid_from: number;
-  valid_to: number | null;
-}
-
-/** Whose facts a read may see: those stated by a live memory passing `filter` (at time `now`). */
-export interface GraphScope {
-  filter: MemoryFilter;
-  now: number;
-}
+import { intentStatements } from "./intents.ts";
+import { compileFilter, LIVE } from "./sql-filter.ts";
 
 type Row = Record<string, unknown>;
-
-export const nameKey = (name: string) => name.trim().replace(/\s+/g, " ").toLowerCase();
 
 /** D1 repository for the knowledge graph: entities (with their names) and relations (with history). */
 export class GraphRepo {
   constructor(private readonly db: D1Database) {}
 
-  /**
-   * Two statements (whatever the number of entities) that make sure entities exist: one per
-   * name in a tenant; a known name or alias resolves to its entity. Run them in the caller's batch.
-   */
-  ensureEntities(tenant: string, entities: { name: string; type: EntityType }[], now: number): D1PreparedStatement[] {
-    if (!entities.length) return [];
-    const rows = JSON.stringify(
-      entities.map((e) => ({ id: newId(now), name: e.name.trim(), key: nameKey(e.name), type: e.type })),
-    );
-    return [
-      this.db
-        .prepare(
-          `INSERT INTO entities (tenant, id, name, name_key, type, aliases, created_at, updated_at)
-           SELECT ?1, value ->> '$.id', value ->> '$.name', value ->> '$.key', value ->> '$.type', '[]', ?2, ?2 FROM json_each(?3)
-           WHERE NOT EXISTS (SELECT 1 FROM entity_names n WHERE n.tenant = ?1 AND n.name_key = value ->> '$.key')
-           ON CONFLICT DO NOTHING`,
-        )
-        .bind(tenant, now, rows),
-      this.db
-        .prepare(
-          `INSERT INTO entity_names (tenant, name_key, entity_id)
-           SELECT tenant, name_key, id FROM entities WHERE tenant = ?1 AND name_key IN (SELECT value ->> '$.key' FROM json_each(?2))
-           ON CONFLICT DO NOTHING`,
-        )
-        .bind(tenant, rows),
-    ];
-  }
-
-  /**
-   * Statements that record a relation between two named entities (which must be ensured in the
-   * same batch) for an owner (namespace, user_id), stated by `source_memory_id`. A single-valued
-   * predicate closes the owner's current relation of the subject to any other object (valid_to =
-   * now); the same fact again is not duplicated, but gains the memory as another source. Owners
-   * never touch each other's relations.
-   */
-  relate(
-    tenant: string,
-    r: {
-      subject: string;
-      predicate: string;
-      object: string;
-      source_memory_id: string | null;
-      confidence: number;
-      namespace: string | null;
-      user_id: string | null;
-    },
-    singleValued: boolean,
-    now: number,
-  ): D1PreparedStatement[] {
-    const s = nameKey(r.subject);
-    const o = nameKey(r.object);
-    // ?1 tenant, ?2 namespace, ?3 user_id, ?4 predicate, ?5 subject key, ?6 object key.
-    const owner = [tenant, r.namespace, r.user_id, r.predicate, s, o];
-    const entity = (n: 5 | 6) => `(SELECT entity_id FROM entity_names WHERE tenant = ?1 AND name_key = ?${n})`;
-    const current = `tenant = ?1 AND namespace IS ?2 AND user_id IS ?3 AND predicate = ?4 AND subject_id = ${entity(5)} AND valid_to IS NULL`;
-    const stmts: D1PreparedStatement[] = [];
-    if (singleValued) {
-      stmts.push(
-        this.db
-          .prepare(`UPDATE relations SET valid_to = ?7 WHERE ${current} AND object_id != ${entity(6)}`)
-          .bind(...owner, now),
-      );
-    }
-    stmts.push(
-      this.db
-        .prepare(
-          `INSERT INTO relations (tenant, id, subject_id, predicate, object_id, source_memory_id, confidence, valid_from, valid_to, created_at, namespace, user_id)
-           SELECT ?1, ?7, ${entity(5)}, ?4, ${entity(6)}, ?8, ?9, ?10, NULL, ?10, ?2, ?3
-           WHERE NOT EXISTS (SELECT 1 FROM relations WHERE ${current} AND object_id = ${entity(6)})`,
-        )
-        .bind(...owner, newId(now), r.source_memory_id, r.confidence, now),
-    );
-    if (r.source_memory_id !== null) {
-      stmts.push(
-        this.db
-          .prepare(
-            `INSERT INTO relation_sources (tenant, relation_id, memory_id)
-             SELECT tenant, id, ?7 FROM relations WHERE ${current} AND object_id = ${entity(6)}
-             ON CONFLICT DO NOTHING`,
-          )
-          .bind(...owner, r.source_memory_id),
-      );
-    }
-    return stmts;
-  }
-
-  async run(stmts: D1PreparedStatement[]): Promise<void> {
+  /** Records `intents` (entities, relations) in one batch: one transaction. */
+  async apply(tenant: string, intents: WriteIntent[], now: number): Promise<void> {
+    const stmts = intentStatements(this.db, tenant, intents, now);
     if (stmts.length) await this.db.batch(stmts);
   }
 
@@ -200,7 +89,7 @@ export class GraphRepo {
     return results.map((r) => String(r.id));
   }
 
-  async counts(tenant: string): Promise<{ entities: number; relations: number; current_relations: number }> {
+  async counts(tenant: string): Promise<GraphCounts> {
     const row = await this.db
       .prepare(
         `SELECT (SELECT count(*) FROM entities WHERE tenant = ?1) AS entities,

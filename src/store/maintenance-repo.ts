@@ -1,37 +1,12 @@
+import type { ConsolidationCursor } from "../domain/consolidation.ts";
+import type { StoredCounts } from "../domain/stats.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 
 type Row = Record<string, unknown>;
 
-/** How far consolidation got: memories are visited in (updated_at, id) order. */
-export interface ConsolidationCursor {
-  at: number;
-  id: string;
-}
-
-export interface FeedbackRow {
-  id: string;
-  memory_id: string;
-  rating: "positive" | "negative";
-  comment: string | null;
-  actor: string;
-  at: number;
-  confidence_before: number;
-  confidence_after: number;
-}
-
 /** D1 repository for feedback records, per-tenant maintenance state and statistics. */
 export class MaintenanceRepo {
   constructor(private readonly db: D1Database) {}
-
-  /** The statement recording one feedback (run in the same batch as the memory change). */
-  feedbackRow(tenant: string, f: FeedbackRow): D1PreparedStatement {
-    return this.db
-      .prepare(
-        `INSERT INTO feedback (tenant, id, memory_id, rating, comment, actor, at, confidence_before, confidence_after)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .bind(tenant, f.id, f.memory_id, f.rating, f.comment, f.actor, f.at, f.confidence_before, f.confidence_after);
-  }
 
   async negativeFeedback(tenant: string, memoryId: string): Promise<number> {
     const row = await this.db
@@ -91,17 +66,7 @@ export class MaintenanceRepo {
     return results.map((r) => String(r.tenant));
   }
 
-  async stats(
-    tenant: string,
-    now: number,
-  ): Promise<{
-    memories: { total: number; by_type: Record<string, number> };
-    sessions: number;
-    feedback: number;
-    index: { pending: number; sent: number; indexed: number };
-    last_consolidation: number | null;
-    last_consolidation_result: Record<string, unknown> | null;
-  }> {
+  async stats(tenant: string, now: number): Promise<StoredCounts> {
     const [types, sessions, feedback, index, maintenance] = await this.db.batch<Row>([
       this.db
         .prepare(

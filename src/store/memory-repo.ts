@@ -1,46 +1,14 @@
-import type { Memory } from "../domain/memory.ts";
+import { KEY_TAKEN, type HistoryEntry, type ListOptions, type Memory } from "../domain/memory.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
-import { WriteConflict } from "../domain/errors.ts";
+import { AppError, WriteConflict } from "../domain/errors.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
+import { errorMessage } from "../log.ts";
 import { BM25_B, BM25_K1, indexTerms, type KeywordQuery, type KeywordStats } from "../domain/text.ts";
 import { andAll, bindChecked, containsAllWords, IN_JSON, jsonList } from "./d1-limits.ts";
-import { compileFilter } from "./sql-filter.ts";
-import { vectorStatements, type VectorWrite } from "./vector-repo.ts";
-
-/**
- * A new version of a memory. `before` is the row as read (null: the id was free, or held by an
- * expired memory); the write applies only if the row is still that. `audit: false` skips the
- * history row (re-embedding is not a change of content).
- */
-export type PutOp = {
-  kind: "put";
-  before: Memory | null;
-  after: Memory;
-  vector: VectorWrite;
-  reason?: string;
-  audit?: boolean;
-};
-
-/** A change to one memory, written atomically with its vector and history rows. */
-export type WriteOp = PutOp | { kind: "delete"; before: Memory; reason?: string };
-
-export interface HistoryEntry {
-  op: "create" | "update" | "delete";
-  actor: string;
-  at: number;
-  reason: string | null;
-  before: Memory | null;
-  after: Memory | null;
-}
-
-export interface ListOptions {
-  filter?: MemoryFilter;
-  /** Case-insensitive substring that every word of must appear in key or text. */
-  contains?: string;
-  order?: "created_desc" | "created_asc" | "updated_desc";
-  limit: number;
-  offset?: number;
-}
+import type { WriteIntent, WriteOp } from "../domain/writes.ts";
+import { intentStatements } from "./intents.ts";
+import { compileFilter, LIVE } from "./sql-filter.ts";
+import { vectorStatements } from "./vector-repo.ts";
 
 type Row = Record<string, unknown>;
 
@@ -96,8 +64,6 @@ const DELETE = "DELETE FROM memories WHERE tenant = ? AND id = ? AND version = ?
 const GUARD = "INSERT INTO write_conflicts (n) SELECT 1 WHERE changes() = 0";
 /** The message of the write_conflicts trigger (migration 0005). */
 const CONFLICT_MESSAGE = "edgemem: write conflict";
-/** A memory (aliased `m`) not expired at the bound time. */
-export const LIVE = "(m.expires_at IS NULL OR m.expires_at > ?)";
 
 /** D1 repository for memory records, their history, and (through vector-repo) their vectors. */
 export class MemoryRepo {
@@ -108,18 +74,19 @@ export class MemoryRepo {
   ) {}
 
   /**
-   * Applies all ops in one D1 batch: one transaction, so a failure writes nothing. `extra`
-   * statements (graph entities, feedback rows) join the same transaction. Each op applies only
-   * if its memory is still as `before` says (same version, or absent for a create); otherwise
-   * nothing is written and this throws WriteConflict. Returns the written memories of the put
-   * ops, with their new versions.
+   * Applies all ops in one D1 batch: one transaction, so a failure writes nothing. The
+   * `intents` (graph entities and relations, feedback rows) join the same transaction. Each op
+   * applies only if its memory is still as `before` says (same version, or absent for a create);
+   * otherwise nothing is written and this throws WriteConflict. A create that takes another
+   * memory's CRUD key (agent_id, scope, key) throws a `conflict` (KEY_TAKEN). Returns the written
+   * memories of the put ops, with their new versions.
    */
   async write(
     tenant: string,
     ops: WriteOp[],
     actor: string,
     now: number,
-    extra: D1PreparedStatement[] = [],
+    intents: WriteIntent[] = [],
   ): Promise<Memory[]> {
     const stmts: D1PreparedStatement[] = [];
     const puts: { after: Memory; at: number }[] = [];
@@ -147,7 +114,7 @@ export class MemoryRepo {
         stmts.push(this.historyRow(tenant, op.before.id, "delete", actor, now, op.reason, op.before, null));
       }
     }
-    stmts.push(...extra);
+    stmts.push(...intentStatements(this.db, tenant, intents, now));
     if (!stmts.length) return [];
     let results: D1Result<Row>[];
     try {
@@ -155,6 +122,8 @@ export class MemoryRepo {
     } catch (e) {
       if (e instanceof Error && e.message.includes(CONFLICT_MESSAGE))
         throw new WriteConflict(`memory of tenant ${tenant}`);
+      // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
+      if (/UNIQUE constraint failed/.test(errorMessage(e))) throw new AppError("conflict", KEY_TAKEN);
       throw e;
     }
     return puts.map(({ after, at }) => ({ ...after, version: Number(results[at]!.results[0]?.version) }));

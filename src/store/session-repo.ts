@@ -1,5 +1,5 @@
 import type { Memory } from "../domain/memory.ts";
-import { DEFAULT_STRATEGY, type Session, type SessionMessage } from "../domain/session.ts";
+import { DEFAULT_STRATEGY, type Session, type SessionListOptions, type SessionMessage } from "../domain/session.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { checkRowSize } from "./d1-limits.ts";
 
@@ -26,14 +26,6 @@ const COLUMNS = [
 const LIVE = "(expires_at IS NULL OR expires_at > ?)";
 /** In an upsert: the row being replaced had expired, so the write starts a new session. */
 const EXPIRED = "working_memory.expires_at IS NOT NULL AND working_memory.expires_at <= excluded.updated_at";
-
-/** Filters for listing sessions. */
-export interface SessionListOptions {
-  namespace?: string;
-  user_id?: string;
-  limit: number;
-  offset: number;
-}
 
 /** D1 repository for working-memory sessions (one row per session, transcript as JSON). */
 export class SessionRepo {

@@ -8,6 +8,9 @@ import {
 } from "../domain/filters.ts";
 import { andAll, IN_JSON } from "./d1-limits.ts";
 
+/** A memory (aliased `m`) not expired at the bound time. */
+export const LIVE = "(m.expires_at IS NULL OR m.expires_at > ?)";
+
 /** A WHERE fragment and its parameters. */
 export interface SqlFragment {
   sql: string;

@@ -1,12 +1,5 @@
 import type { Memory } from "../domain/memory.ts";
-
-/** What a memory write does to its vector row. */
-export type VectorWrite =
-  | { kind: "set"; model: string; vectorId: string; vector: Float32Array }
-  /** Same vector, new index metadata (namespace, user, session or type changed). */
-  | { kind: "refresh" }
-  | { kind: "keep" }
-  | { kind: "drop" };
+import type { VectorWrite } from "../domain/writes.ts";
 
 /** A vector row as the indexes read it. */
 export interface VectorRow {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { planReplay } from "../../src/realtime/replay.ts";
-import { chunkEvents, type DomainEvent } from "../../src/service/events.ts";
+import type { DomainEvent } from "../../src/domain/events.ts";
+import { chunkEvents } from "../../src/service/events.ts";
 
 describe("planReplay (what ?since= gets)", () => {
   it("replays after since when the log covers it, with no gap", () => {

@@ -1,0 +1,8 @@
+/** Who is acting: the tenant comes from a verified token, never from a request body. */
+export interface Principal {
+  tenant: string;
+  /** The acting user (`sub`), recorded in history. */
+  subject: string;
+  /** Token scopes, or null when the token carries none (then everything is allowed). */
+  scopes: string[] | null;
+}

@@ -1,0 +1,158 @@
+import type { LlmProvider } from "../ai/llm.ts";
+import { SINGLE_VALUED, tagText, type Extraction } from "../domain/extract.ts";
+import {
+  factKey,
+  factOf,
+  nameCandidates,
+  nameKey,
+  relationEntityTypes,
+  type Entity,
+  type GraphFact,
+  type GraphQuery,
+  type GraphResult,
+  type GraphScope,
+  type IngestResult,
+  type Owner,
+  type Relation,
+} from "../domain/graph.ts";
+import { newId } from "../domain/ids.ts";
+import type { NewMemory } from "../domain/memory.ts";
+import type { Principal } from "../domain/principal.ts";
+import type { WriteIntent } from "../domain/writes.ts";
+import { llmFailure } from "./llm-failure.ts";
+import type { MemoryWrites } from "./memory-writes.ts";
+import type { GraphStore } from "./ports.ts";
+
+export interface KnowledgeGraphDeps {
+  memories: MemoryWrites;
+  graph: GraphStore;
+  llm: LlmProvider;
+  clock: () => number;
+}
+
+/** The graph around a text: the entities it names, and the facts and neighbours within reach. */
+export interface GraphAround {
+  seeds: Entity[];
+  facts: GraphFact[];
+  neighbours: { entity: Entity; hops: number }[];
+}
+
+/**
+ * The knowledge graph: ingest (extraction into memories, entities and relations) and graph
+ * queries. Memories are written through MemoryWrites (so dedup, history and events apply).
+ */
+export class KnowledgeGraph {
+  constructor(private readonly d: KnowledgeGraphDeps) {}
+
+  /**
+   * Extracts memories, entities, relations and topics from chat messages and stores them. The
+   * extraction completes (or fails) before anything is written: nothing is stored half-parsed.
+   */
+  async ingest(p: Principal, messages: { role: string; content: string }[], owner: Owner): Promise<IngestResult> {
+    let extraction: Extraction;
+    try {
+      extraction = await this.d.llm.extract(messages, owner.user_id ?? "user");
+    } catch (e) {
+      throw llmFailure(e, "extraction");
+    }
+    const now = this.d.clock();
+    // Ids up front, so each relation can point at the memory that states it (or its duplicate).
+    const ids = extraction.memories.map(() => newId(now));
+    const inputs: NewMemory[] = extraction.memories.map((m, i) => ({
+      id: ids[i],
+      text: m.text,
+      memory_type: m.memory_type,
+      topics: m.topics,
+      entities: m.entities.length || m.topics.length ? m.entities : tagText(m.text).entities.map((e) => e.name),
+      namespace: owner.namespace ?? null,
+      user_id: owner.user_id ?? null,
+      session_id: owner.session_id ?? null,
+      extraction_strategy: "ingest",
+      discrete_memory_extracted: "t",
+    }));
+    const res = inputs.length
+      ? await this.d.memories.create(p, inputs, { reason: "ingest" })
+      : { memories: [], deduplicated: [], warnings: [] };
+
+    const stored = new Set(res.memories.map((m) => m.id));
+    const idOf = (id: string): string | null =>
+      stored.has(id) ? id : (res.deduplicated.find((d) => d.requested_id === id)?.existing_id ?? null);
+    const relations = extraction.memories.flatMap((m, i) =>
+      m.relations.map((r) => ({ ...r, source_memory_id: idOf(ids[i]!) })),
+    );
+    const names = new Map<string, { name: string; type: Extraction["entities"][number]["type"] }>();
+    for (const e of extraction.entities) names.set(nameKey(e.name), e);
+    for (const r of relations) {
+      for (const [name, type] of relationEntityTypes(r)) {
+        if (!names.has(nameKey(name))) names.set(nameKey(name), { name, type });
+      }
+    }
+    const ns = owner.namespace ?? null;
+    const user = owner.user_id ?? null;
+    const intents: WriteIntent[] = [
+      ...(names.size ? [{ kind: "entities" as const, entities: [...names.values()] }] : []),
+      ...relations.map((r): WriteIntent => ({
+        kind: "relation",
+        relation: { ...r, confidence: 0.8, namespace: ns, user_id: user },
+        singleValued: SINGLE_VALUED.has(r.predicate),
+      })),
+    ];
+    await this.d.graph.apply(p.tenant, intents, now);
+    return {
+      memories: res.memories,
+      deduplicated: res.deduplicated,
+      entities: extraction.entities,
+      relations,
+      topics: extraction.topics,
+      warnings: res.warnings,
+    };
+  }
+
+  /**
+   * The graph around a query: entities named by it (by name or alias, or named inside it), their
+   * relations (current, or all with `history`), neighbours up to `hops` away, and the memories
+   * that mention them. Only what the filter lets the caller see: a relation (and so a neighbour)
+   * when a live memory that stated it passes the filter, an entity when such a memory or relation
+   * names it, memories that pass it.
+   */
+  async query(p: Principal, q: GraphQuery): Promise<GraphResult> {
+    const scope: GraphScope = { filter: q.filter, now: this.d.clock() };
+    const { seeds, facts, neighbours } = await this.around(p, q.query, q.hops, q.history, scope);
+    const mentioned = seeds.flatMap((e) => [e.name, ...e.aliases]);
+    const [memories, named] = await Promise.all([
+      mentioned.length && q.limit > 0 ? this.d.memories.mentioning(p, mentioned, q.limit, q.filter) : [],
+      this.d.graph.namedInScope(p.tenant, seeds, scope),
+    ]);
+    const visible = new Set([...named, ...facts.flatMap((f) => [f.subject.id, f.object.id])]);
+    return { entities: seeds.filter((e) => visible.has(e.id)), relations: facts, neighbours, memories };
+  }
+
+  /** The entities a text names, and the relations and neighbours within `hops` visible in `scope`. */
+  async around(p: Principal, query: string, hops: number, history: boolean, scope: GraphScope): Promise<GraphAround> {
+    const seeds = await this.d.graph.findByNames(p.tenant, nameCandidates(query));
+    const entities = new Map(seeds.map((e) => [e.id, e]));
+    const neighbours: { entity: Entity; hops: number }[] = [];
+    let frontier = seeds.map((e) => e.id);
+    // By fact (factKey): a fact several owners stated is seen once.
+    const relations = new Map<string, Relation>();
+    for (let hop = 1; hop <= hops && frontier.length; hop++) {
+      const rels = await this.d.graph.relationsOf(p.tenant, frontier, history, scope);
+      const next: string[] = [];
+      for (const r of rels) {
+        const key = factKey(r);
+        if (!relations.has(key)) relations.set(key, r);
+        for (const id of [r.subject_id, r.object_id]) if (!entities.has(id) && !next.includes(id)) next.push(id);
+      }
+      const found = await this.d.graph.getEntities(p.tenant, next);
+      for (const e of found) {
+        entities.set(e.id, e);
+        neighbours.push({ entity: e, hops: hop });
+      }
+      frontier = next;
+    }
+    const facts = [...relations.values()]
+      .filter((r) => entities.has(r.subject_id) && entities.has(r.object_id))
+      .map((r) => factOf(r, entities));
+    return { seeds, facts, neighbours };
+  }
+}

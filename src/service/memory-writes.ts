@@ -1,0 +1,419 @@
+import type { Embedder } from "../ai/embedder.ts";
+import type { Config } from "../config.ts";
+import { AppError, WriteConflict } from "../domain/errors.ts";
+import { tagText } from "../domain/extract.ts";
+import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
+import { selectForForgetting, type ForgetRequest, type ForgetResult } from "../domain/forget.ts";
+import { byteLength, MAX_ID_BYTES, newId } from "../domain/ids.ts";
+import {
+  KEY_TAKEN,
+  applyPatch,
+  buildMemory,
+  contentHash,
+  sameOwner,
+  type CreateOptions,
+  type Deduplication,
+  type HistoryEntry,
+  type ListOptions,
+  type Memory,
+  type MemoryPatch,
+  type NewMemory,
+  type Scope,
+  type WriteResult,
+} from "../domain/memory.ts";
+import type { Principal } from "../domain/principal.ts";
+import { compatibleFacts } from "../domain/text.ts";
+import { vectorFilterOf, type VectorIndex } from "../vector/vector-index.ts";
+import type { MemoryWriter, WriteExtras } from "./memory-writer.ts";
+import type { MemoryStore } from "./ports.ts";
+import { retryOnConflict } from "./retry.ts";
+import type { Upkeep } from "./upkeep.ts";
+
+export interface MemoryWritesDeps {
+  repo: MemoryStore;
+  index: VectorIndex;
+  embedder: Embedder;
+  writer: MemoryWriter;
+  upkeep: Upkeep;
+  config: Pick<Config, "DEDUP_ON_WRITE" | "DEDUP_SIMILARITY">;
+  clock: () => number;
+}
+
+/** What a read-modify-write (`MemoryWrites.change`) does with the memory it read. */
+export type Change =
+  | { kind: "update"; patch: MemoryPatch; reason?: string; extras?: WriteExtras }
+  | { kind: "delete"; reason?: string; extras?: WriteExtras };
+
+/**
+ * Memory writes and reads by id or list: every memory operation but search and upkeep,
+ * implemented once, used by every transport. Creates deduplicate by content and by near-identical
+ * vectors; every write is a compare-and-set retried on conflict.
+ */
+export class MemoryWrites {
+  constructor(private readonly d: MemoryWritesDeps) {}
+
+  /**
+   * Creates or replaces memories by id (idempotent: the same id again updates, never duplicates).
+   * With dedup, a new memory whose content (case and spacing aside) already exists in the same
+   * namespace and user is not stored again, and one nearly identical to an existing memory
+   * (cosine ≥ DEDUP_SIMILARITY, with no number or name the other lacks) updates that memory
+   * instead — texts are never concatenated, so unrelated facts never merge.
+   * Memories without topics and entities get them from the offline tagger.
+   */
+  async create(p: Principal, inputs: NewMemory[], opts: CreateOptions = {}): Promise<WriteResult> {
+    const dedup = opts.dedup ?? this.d.config.DEDUP_ON_WRITE;
+    const prepared = new Map<string, NewMemory>();
+    for (const input of inputs) {
+      const id = input.id ?? newId(this.d.clock());
+      checkId(id);
+      prepared.set(id, withTags({ ...input, id }));
+    }
+    const supplied = inputs.flatMap((i) => (i.id === undefined ? [] : [i.id]));
+    const hashes = new Map<string, string>();
+    if (dedup) for (const [id, input] of prepared) hashes.set(id, await contentHash(input.text));
+    // Vectors by text: computed once, reused by every attempt.
+    const vectors = new Map<string, Float32Array>();
+    return retryOnConflict("memory", () =>
+      this.createOnce(p, new Map(prepared), supplied, hashes, dedup, vectors, opts),
+    );
+  }
+
+  /** One attempt of `create`: reads what exists, decides, and writes if nothing changed meanwhile. */
+  private async createOnce(
+    p: Principal,
+    byId: Map<string, NewMemory>,
+    supplied: string[],
+    hashes: Map<string, string>,
+    dedup: boolean,
+    vectors: Map<string, Float32Array>,
+    opts: CreateOptions,
+  ): Promise<WriteResult> {
+    const now = this.d.clock();
+    // The lookup by id and hash and the nearest-neighbour query are independent: run them together.
+    const [found, nearHits] = await Promise.all([
+      this.d.repo.findByIdsOrHashes(p.tenant, supplied, dedup ? [...hashes.values()] : [], now),
+      dedup ? this.nearHits(p.tenant, [...byId], vectors) : new Map<string, string[]>(),
+    ]);
+    const existing = new Map(found.filter((m) => byId.has(m.id)).map((m) => [m.id, m]));
+
+    const deduplicated: Deduplication[] = [];
+    const pairs: { before: Memory | null; after: Memory }[] = [];
+    if (dedup) {
+      const seen = new Map<string, string>();
+      for (const [id, input] of byId) {
+        if (existing.has(id)) continue;
+        const hash = hashes.get(id)!;
+        const same =
+          found.find((m) => m.memory_hash === hash && sameOwner(m, input) && !byId.has(m.id))?.id ??
+          seen.get(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`);
+        if (same) {
+          deduplicated.push({ requested_id: input.id === undefined ? null : id, existing_id: same, kind: "exact" });
+          byId.delete(id);
+        } else seen.set(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`, id);
+      }
+      const fresh = [...byId].filter(([id]) => !existing.has(id));
+      for (const near of await this.nearDuplicates(p.tenant, fresh, nearHits, new Set(byId.keys()), now)) {
+        const input = byId.get(near.id)!;
+        const after = await applyPatch(
+          near.existing,
+          {
+            text: input.text,
+            memory_type: input.memory_type ?? near.existing.memory_type,
+            topics: [...near.existing.topics, ...(input.topics ?? [])],
+            entities: [...near.existing.entities, ...(input.entities ?? [])],
+          },
+          now,
+        );
+        pairs.push({ before: near.existing, after });
+        deduplicated.push({
+          requested_id: input.id === undefined ? null : near.id,
+          existing_id: near.existing.id,
+          kind: "near",
+        });
+        byId.delete(near.id);
+      }
+    }
+    for (const [id, input] of byId) {
+      const before = existing.get(id) ?? null;
+      const fresh = await buildMemory(p.tenant, id, input, now);
+      // Replacing keeps the original creation time unless the caller sets one.
+      const after = before ? { ...fresh, created_at: input.created_at ?? before.created_at } : fresh;
+      pairs.push({ before, after });
+    }
+    const res = await this.d.writer.put(p, pairs, { reason: opts.reason, known: vectors });
+    return { ...res, deduplicated };
+  }
+
+  /**
+   * Creates one memory (with dedup as `create`); returns the memory created, or the one it was
+   * deduplicated into.
+   */
+  async createOne(
+    p: Principal,
+    input: NewMemory,
+    opts: CreateOptions = {},
+  ): Promise<{ memory: Memory; deduplicated: boolean; warnings: string[] }> {
+    const res = await this.create(p, [input], opts);
+    const memory = res.memories[0] ?? (await this.get(p, res.deduplicated[0]!.existing_id));
+    return { memory, deduplicated: res.deduplicated.length > 0, warnings: res.warnings };
+  }
+
+  /** The CRUD API's create: upsert on (agent_id, scope, key). */
+  async upsertByKey(
+    p: Principal,
+    input: NewMemory & { key: string; scope: Scope },
+  ): Promise<{ memory: Memory; created: boolean; warnings: string[] }> {
+    const known = new Map<string, Float32Array>();
+    return retryOnConflict(
+      "memory",
+      async () => {
+        const now = this.d.clock();
+        const before = await this.d.repo.findByKey(p.tenant, input.agent_id ?? null, input.scope, input.key, now);
+        if (before) {
+          const { id: _ignored, ...patch } = input;
+          const after = await applyPatch(before, patch, now);
+          const res = await this.d.writer.put(p, [{ before, after }], { known });
+          return { memory: res.memories[0]!, created: false, warnings: res.warnings };
+        }
+        try {
+          const res = await this.create(p, [input], { dedup: false });
+          return { memory: res.memories[0]!, created: true, warnings: res.warnings };
+        } catch (e) {
+          // The key's holder may be an expired memory (reads skip it; the unique index does not):
+          // purge it (with its history and event) so the retry creates.
+          if (isKeyTaken(e)) await this.d.upkeep.purgeExpired(p.tenant);
+          throw e;
+        }
+      },
+      // A create that lost the race for the key retries as an update of the winner.
+      (e) => e instanceof WriteConflict || isKeyTaken(e),
+    );
+  }
+
+  async get(p: Principal, id: string, namespace?: string | null): Promise<Memory> {
+    const m = await this.d.repo.get(p.tenant, id, this.d.clock());
+    if (!m || (namespace != null && m.namespace !== namespace)) throw AppError.notFound(`memory ${id}`);
+    return m;
+  }
+
+  /** Live memories among `ids` (ids that do not exist are left out). */
+  async getMany(p: Principal, ids: string[]): Promise<Memory[]> {
+    return this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
+  }
+
+  async update(
+    p: Principal,
+    id: string,
+    patch: MemoryPatch,
+    reason?: string,
+  ): Promise<WriteResult & { memory: Memory }> {
+    const res = await this.change(p, id, () => ({ kind: "update", patch, reason }));
+    return { memories: [res.memory], warnings: res.warnings, deduplicated: [], memory: res.memory };
+  }
+
+  /**
+   * A read-modify-write of one memory that never loses a concurrent write: `decide` sees the
+   * memory as it is now and says what to do; the write applies only if nobody wrote the memory
+   * in between, else the memory is read again and `decide` runs again (so its extras, e.g. a
+   * feedback row, always describe the state actually written). 404 if the memory does not exist.
+   */
+  async change(
+    p: Principal,
+    id: string,
+    decide: (before: Memory, now: number) => Change | Promise<Change>,
+  ): Promise<{ memory: Memory; deleted: boolean; warnings: string[] }> {
+    const known = new Map<string, Float32Array>();
+    return retryOnConflict(`memory ${id}`, async () => {
+      const now = this.d.clock();
+      const before = await this.d.repo.get(p.tenant, id, now);
+      if (!before) throw AppError.notFound(`memory ${id}`);
+      const c = await decide(before, now);
+      if (c.kind === "delete") {
+        await this.d.writer.delete(p.tenant, [before], p.subject, c.reason, c.extras);
+        return { memory: before, deleted: true, warnings: [] };
+      }
+      const after = await applyPatch(before, c.patch, now);
+      const res = await this.d.writer.put(p, [{ before, after }], { reason: c.reason, extras: c.extras, known });
+      return { memory: res.memories[0]!, deleted: false, warnings: res.warnings };
+    });
+  }
+
+  /** Deletes the given ids; returns those that existed. */
+  async remove(p: Principal, ids: string[], reason?: string): Promise<string[]> {
+    return retryOnConflict("memory", async () => {
+      const found = await this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
+      await this.d.writer.delete(p.tenant, found, p.subject, reason);
+      return found.map((m) => m.id);
+    });
+  }
+
+  /** Live memories passing `filter` that name any of the entities (by their `entities`), most recently updated first. */
+  async mentioning(p: Principal, names: string[], limit: number, filter: MemoryFilter = {}): Promise<Memory[]> {
+    return this.d.repo.mentioning(p.tenant, names, this.d.clock(), limit, filter);
+  }
+
+  /** A tenant's live memories after `cursor` in (updated_at, id) order (for consolidation). */
+  async changedSince(tenant: string, cursor: { at: number; id: string }, limit: number): Promise<Memory[]> {
+    return this.d.repo.changedSince(tenant, cursor, this.d.clock(), limit);
+  }
+
+  /** Memories of the same owner whose vectors are at least `threshold` similar to `m`'s. */
+  async similar(p: Principal, m: Memory, threshold: number): Promise<Memory[]> {
+    const [vector] = await this.d.embedder.embed([m.text]);
+    const hits = await this.d.index.query(p.tenant, vector!, {
+      topK: 10,
+      model: this.d.embedder.model,
+      filter: vectorFilterOf(ownerFilter(m)),
+    });
+    const ids = hits.filter((h) => h.id !== m.id && h.score >= threshold).map((h) => h.id);
+    const rows = await this.d.repo.getMany(p.tenant, ids, this.d.clock());
+    return rows.filter((o) => sameOwner(o, m));
+  }
+
+  /**
+   * Merges near-duplicates into one memory in one transaction: `keep` is rewritten as `after`
+   * and the others are deleted (history and events say `consolidated into <id>`). Throws
+   * WriteConflict, writing nothing, if any of them changed since it was read.
+   */
+  async merge(tenant: string, keep: Memory, after: Memory, others: Memory[], actor: string): Promise<void> {
+    const reason = `consolidated into ${keep.id}`;
+    const p: Principal = { tenant, subject: actor, scopes: null };
+    if (after.text !== keep.text) after = { ...after, memory_hash: await contentHash(after.text) };
+    await this.d.writer.put(p, [{ before: keep, after }], {
+      reason: "consolidated",
+      removed: others,
+      removedReason: reason,
+    });
+  }
+
+  async list(p: Principal, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
+    const res = await this.d.repo.list(p.tenant, this.d.clock(), opts);
+    this.d.upkeep.purgeOnRead(p.tenant);
+    return res;
+  }
+
+  /** The tenant's first agent: the agent of its earliest live memory that names one (null when none does). */
+  async firstAgent(p: Principal): Promise<string | null> {
+    return this.d.repo.firstAgent(p.tenant, this.d.clock());
+  }
+
+  async history(p: Principal, id: string): Promise<HistoryEntry[]> {
+    const entries = await this.d.repo.history(p.tenant, id);
+    if (!entries.length) throw AppError.notFound(`memory ${id}`);
+    return entries;
+  }
+
+  /** Runs a forgetting pass (AMS policy); dry_run only reports what would go. */
+  async forget(p: Principal, req: ForgetRequest): Promise<ForgetResult> {
+    return retryOnConflict("memories", () => this.forgetOnce(p, req));
+  }
+
+  private async forgetOnce(p: Principal, req: ForgetRequest): Promise<ForgetResult> {
+    const now = this.d.clock();
+    const filter: MemoryFilter = {};
+    if (req.namespace) filter.namespace = { eq: req.namespace };
+    if (req.user_id) filter.user_id = { eq: req.user_id };
+    if (req.session_id) filter.session_id = { eq: req.session_id };
+    const { memories } = await this.d.repo.list(p.tenant, now, { filter, limit: req.limit, order: "created_asc" });
+    const ids = selectForForgetting(memories, req.policy, now, new Set(req.pinned_ids));
+    if (!req.dry_run && ids.length) {
+      const chosen = new Set(ids);
+      await this.d.writer.delete(
+        p.tenant,
+        memories.filter((m) => chosen.has(m.id)),
+        p.subject,
+        "forget",
+      );
+    }
+    return { scanned: memories.length, deleted: ids.length, deleted_ids: ids, dry_run: req.dry_run };
+  }
+
+  /**
+   * For each input, the memories of the same owner whose vectors are at least DEDUP_SIMILARITY
+   * similar (one index query for the batch). Vectors computed here are kept in `vectors` (by
+   * text) for the write; an embedder failure only skips the check (the write reports it).
+   */
+  private async nearHits(
+    tenant: string,
+    inputs: [string, NewMemory][],
+    vectors: Map<string, Float32Array>,
+  ): Promise<Map<string, string[]>> {
+    const hits = new Map<string, string[]>();
+    if (!inputs.length) return hits;
+    const threshold = this.d.config.DEDUP_SIMILARITY ?? this.d.embedder.nearDuplicate;
+    // A retried create has its vectors already.
+    const missing = [...new Set(inputs.map(([, m]) => m.text).filter((t) => !vectors.has(t)))];
+    try {
+      const embedded = missing.length ? await this.d.embedder.embed(missing) : [];
+      missing.forEach((t, i) => vectors.set(t, embedded[i]!));
+    } catch {
+      return hits;
+    }
+    // The index filters what it can; rows are re-checked for the same owner afterwards.
+    const queries = inputs.map(([, m]) => ({ vector: vectors.get(m.text)!, filter: vectorFilterOf(ownerFilter(m)) }));
+    const results = await this.d.index.queryMany(tenant, queries, { topK: 5, model: this.d.embedder.model });
+    for (const [i, [id]] of inputs.entries()) {
+      const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => h.id);
+      if (near.length) hits.set(id, near);
+    }
+    return hits;
+  }
+
+  /**
+   * New memories nearly identical to an existing one: a near hit of the same owner stating the
+   * same fact (no number or name the other lacks). Each existing memory absorbs at most one, and
+   * none the batch itself writes (two compare-and-sets on one row would conflict on every retry).
+   */
+  private async nearDuplicates(
+    tenant: string,
+    fresh: [string, NewMemory][],
+    nearHits: Map<string, string[]>,
+    batch: Set<string>,
+    now: number,
+  ): Promise<{ id: string; existing: Memory }[]> {
+    const candidates = fresh.flatMap(([id]) =>
+      (nearHits.get(id) ?? []).filter((hit) => !batch.has(hit)).map((hit) => ({ id, hit })),
+    );
+    if (!candidates.length) return [];
+    const rows = new Map(
+      (
+        await this.d.repo.getMany(
+          tenant,
+          candidates.map((c) => c.hit),
+          now,
+        )
+      ).map((m) => [m.id, m]),
+    );
+    const taken = new Set<string>();
+    const out: { id: string; existing: Memory }[] = [];
+    for (const c of candidates) {
+      const existing = rows.get(c.hit);
+      const input = fresh.find(([id]) => id === c.id)![1];
+      if (out.some((o) => o.id === c.id) || !existing || taken.has(existing.id)) continue;
+      if (!sameOwner(existing, input) || !compatibleFacts(existing.text, input.text)) continue;
+      taken.add(existing.id);
+      out.push({ id: c.id, existing });
+    }
+    return out;
+  }
+}
+
+/** A create lost the race for a CRUD key (agent_id, scope, key) to another memory. */
+function isKeyTaken(e: unknown): boolean {
+  return e instanceof AppError && e.code === "conflict" && e.message === KEY_TAKEN;
+}
+
+/** A memory with neither topics nor entities gets them from the offline tagger. */
+function withTags(m: NewMemory): NewMemory {
+  if (m.topics?.length || m.entities?.length) return m;
+  const tags = tagText(m.text);
+  return { ...m, topics: tags.topics, entities: tags.entities.map((e) => e.name) };
+}
+
+function checkId(id: string): void {
+  if (!id || byteLength(id) > MAX_ID_BYTES) {
+    throw new AppError("validation_error", `id must be 1 to ${MAX_ID_BYTES} bytes`, [
+      { field: "id", message: `must be 1 to ${MAX_ID_BYTES} bytes` },
+    ]);
+  }
+}

@@ -1,0 +1,77 @@
+import type { LlmProvider } from "../ai/llm.ts";
+import type { MemoryFilter } from "../domain/filters.ts";
+import { factSentence, type GraphFact, type GraphScope } from "../domain/graph.ts";
+import type { Principal } from "../domain/principal.ts";
+import { ABSTAIN_ANSWER, citedHits, type RelevanceFloors } from "../domain/relevance.ts";
+import type { SearchHit } from "../domain/search.ts";
+import type { KnowledgeGraph } from "./graph.ts";
+import { llmFailure } from "./llm-failure.ts";
+import type { MemorySearch } from "./memory-search.ts";
+
+export interface ThinkerDeps {
+  search: MemorySearch;
+  graph: KnowledgeGraph;
+  llm: LlmProvider;
+  /** What a retrieved memory must score for think to answer from it (the vector floor is the embedder's). */
+  relevance: RelevanceFloors;
+  clock: () => number;
+}
+
+export interface ThinkResult {
+  /** The answer as it is produced (streamed when the provider streams). */
+  answer: AsyncIterable<string>;
+  citations: SearchHit[];
+  facts: GraphFact[];
+  provider: string;
+}
+
+/** Answers questions from long-term memory and the knowledge graph. */
+export class Thinker {
+  constructor(private readonly d: ThinkerDeps) {}
+
+  /**
+   * Answers a question from both stores: episodic memories by hybrid search and the current
+   * graph facts about the entities the question names (both under the question's filter), then
+   * the LLM provider (offline: the best-supported sentences), citing memory ids. Only memories
+   * relevant enough count (domain/relevance.ts); when none is, the answer is ABSTAIN_ANSWER with
+   * no citations and no facts, and the provider is not called. Every transport answers through here.
+   */
+  async think(p: Principal, q: { question: string; limit: number; filter: MemoryFilter }): Promise<ThinkResult> {
+    const scope: GraphScope = { filter: q.filter, now: this.d.clock() };
+    const [search, graph] = await Promise.all([
+      this.d.search.search(p, {
+        text: q.question,
+        limit: q.limit,
+        offset: 0,
+        filter: q.filter,
+        mode: "hybrid",
+        hybridAlpha: null,
+        recency: null,
+        distanceThreshold: null,
+        // The relevance signals (vector similarity, keyword match) come with the explanation.
+        explain: true,
+      }),
+      this.d.graph.around(p, q.question, 1, false, scope),
+    ]);
+    const llm = this.d.llm;
+    const citations = citedHits(search.hits, this.d.relevance);
+    if (!citations.length) return { answer: once(ABSTAIN_ANSWER), citations: [], facts: [], provider: llm.name };
+    const facts = graph.facts;
+    async function* answer(): AsyncGenerator<string> {
+      try {
+        yield* llm.answer({
+          question: q.question,
+          memories: citations.map((h) => ({ id: h.memory.id, text: h.memory.text, score: h.score })),
+          facts: facts.map(factSentence),
+        });
+      } catch (e) {
+        throw llmFailure(e, "answer");
+      }
+    }
+    return { answer: answer(), citations, facts, provider: llm.name };
+  }
+}
+
+async function* once(text: string): AsyncGenerator<string> {
+  yield text;
+}
