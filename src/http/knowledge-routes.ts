@@ -22,7 +22,7 @@ import {
   thinkRequest,
   thinkResponse,
   thinkSources,
-} from "./knowledge-schemas.ts";
+} from "../wire/knowledge.ts";
 
 /** edgemem's cognitive layer over REST: ingest, the knowledge graph, think, feedback, status, consolidation. */
 export function knowledgeRoutes(r: AppRouter): void {

@@ -9,7 +9,7 @@ import { workingMemoryRoutes } from "./working-memory-routes.ts";
 import { operations, route, type AppRouter, type RequestContext } from "./handler.ts";
 import { openApiDocument } from "./openapi.ts";
 import { VERSION } from "../version.ts";
-import { errorResponse } from "./respond.ts";
+import { errorResponse } from "../wire/http.ts";
 
 export const router: AppRouter = Router<IRequest, [RequestContext]>();
 amsRoutes(router);

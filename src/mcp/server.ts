@@ -17,7 +17,7 @@ import {
   toNewMemory,
   toPatch,
   toSearchRequest,
-} from "../http/ams-schemas.ts";
+} from "../wire/ams.ts";
 import {
   feedbackBody,
   feedbackResponse,
@@ -30,14 +30,10 @@ import {
   thinkBody,
   thinkRequest,
   thinkResponse,
-} from "../http/knowledge-schemas.ts";
-import { errorResponse, readBody, rejectUnpairedSurrogates } from "../http/respond.ts";
-import {
-  promptResponse,
-  toSessionInput,
-  workingMemoryBody,
-  workingMemoryResponse,
-} from "../http/working-memory-schemas.ts";
+} from "../wire/knowledge.ts";
+import { errorResponse, readBody } from "../wire/http.ts";
+import { rejectUnpairedSurrogates } from "../wire/parse.ts";
+import { promptResponse, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../wire/working-memory.ts";
 import { errorMessage } from "../log.ts";
 import type { Principal } from "../service/memory-service.ts";
 import { VERSION } from "../version.ts";

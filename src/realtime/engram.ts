@@ -7,7 +7,7 @@ import { jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import { formatIso } from "../domain/stored-values.ts";
-import { amsRecord, label, memoryId } from "../http/ams-schemas.ts";
+import { amsRecord, label, memoryId } from "../wire/ams.ts";
 import {
   feedbackResponse,
   graphRequest,
@@ -17,8 +17,8 @@ import {
   statsResponse,
   thinkRequest,
   thinkSources,
-} from "../http/knowledge-schemas.ts";
-import { parse } from "../http/respond.ts";
+} from "../wire/knowledge.ts";
+import { parse } from "../wire/parse.ts";
 import { frameId } from "./frame.ts";
 import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { READ_SCOPE, requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
-import { amsRecord, createMemoriesBody, searchBody, toNewMemory, toSearchRequest } from "../http/ams-schemas.ts";
+import { amsRecord, createMemoriesBody, searchBody, toNewMemory, toSearchRequest } from "../wire/ams.ts";
 import {
   citationOut,
   factOut,
@@ -14,15 +14,15 @@ import {
   statsResponse,
   thinkBody,
   thinkRequest,
-} from "../http/knowledge-schemas.ts";
-import { parse } from "../http/respond.ts";
+} from "../wire/knowledge.ts";
+import { parse } from "../wire/parse.ts";
 import {
   getSessionQuery,
   sessionPath,
   toSessionInput,
   workingMemoryBody,
   workingMemoryResponse,
-} from "../http/working-memory-schemas.ts";
+} from "../wire/working-memory.ts";
 import type { Principal } from "../service/memory-service.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { READ_SCOPE, requireScope, verifyToken } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
-import { errorResponse } from "../http/respond.ts";
+import { errorResponse } from "../wire/http.ts";
 import { PRINCIPAL_HEADER } from "./tenant-hub.ts";
 import { trustgraphError } from "./trustgraph.ts";
 

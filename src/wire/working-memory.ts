@@ -17,7 +17,7 @@ import {
   searchBody,
   toNewMemory,
   toSearchRequest,
-} from "./ams-schemas.ts";
+} from "./ams.ts";
 
 /** Wire schemas of AMS working memory and prompt hydration (seed + the official clients' extras). */
 

@@ -15,7 +15,7 @@ import type {
 import type { SearchHit } from "../service/memory-service.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";
-import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams-schemas.ts";
+import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 
 /** Wire schemas of edgemem's cognitive routes (ingest, graph query, think, feedback, status). */
