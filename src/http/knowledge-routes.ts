@@ -1,5 +1,6 @@
 import { AppError } from "../domain/errors.ts";
 import { errorMessage } from "../log.ts";
+import { httpError } from "../wire/http.ts";
 import { route, type AppRouter } from "./handler.ts";
 import {
   consolidationOut,
@@ -93,7 +94,8 @@ export function knowledgeRoutes(r: AppRouter): void {
             // Headers are sent: the failure becomes the stream's last event.
             const err = e instanceof AppError ? e : null;
             if (!err) log.error("think stream failed", { error: errorMessage(e) });
-            send({ error: { code: err?.code ?? "internal_error", message: err?.message ?? "internal error" } });
+            const { code } = httpError(err?.reason ?? { code: "internal_error" });
+            send({ error: { code, message: err?.message ?? "internal error" } });
           }
           controller.close();
         },

@@ -2,7 +2,7 @@ import { createMcpHandler, McpServer, type CallToolResult } from "@modelcontextp
 import * as z from "zod";
 import { READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
 import { tagFilterSchema } from "../domain/filters.ts";
 import {
   amsRecord,
@@ -79,6 +79,11 @@ function result(body: unknown): CallToolResult {
   };
 }
 
+/** The code an MCP tool error starts with: the REST error code, which hosts show to the model. */
+function mcpCode(r: Reason): ErrorCode {
+  return r.code;
+}
+
 /** A failure the model can read and act on; the request itself succeeds (MCP tool-error convention). */
 function toolError(e: unknown, app: AppDeps): CallToolResult {
   const err = e instanceof AppError ? e : null;
@@ -86,7 +91,7 @@ function toolError(e: unknown, app: AppDeps): CallToolResult {
   const issues = err?.issues.length
     ? ` (${err.issues.map((i) => `${i.field || "arguments"}: ${i.message}`).join("; ")})`
     : "";
-  const text = err ? `${err.code}: ${err.message}${issues}` : "internal_error: internal error";
+  const text = `${mcpCode(err?.reason ?? { code: "internal_error" })}: ${err?.message ?? "internal error"}${issues}`;
   return { isError: true, content: [{ type: "text", text }] };
 }
 

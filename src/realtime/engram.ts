@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { requireScope, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
@@ -139,7 +139,7 @@ export async function handleEngram(raw: unknown, app: AppDeps, p: Principal, sen
     reply({
       status: "error",
       error: {
-        code: errorCode(err),
+        code: engramCode(err?.reason ?? { code: "internal_error" }),
         message: err?.message ?? "internal error",
         issues: err?.issues.length ? err.issues : undefined,
       },
@@ -223,24 +223,23 @@ async function run(
 }
 
 /** engram's error codes: the validation and lookup failures a client can act on, else internal. */
-function errorCode(e: AppError | null): string {
-  switch (e?.code) {
-    case "validation_error":
-    case "bad_request":
-      return "INVALID_MESSAGE";
-    case "not_found":
-      return "NOT_FOUND";
-    case "unauthorized":
-    case "forbidden":
-      return "UNAUTHORIZED";
-    case "payload_too_large":
-      return "MESSAGE_TOO_LARGE";
-    case "upstream_error":
-    case "upstream_timeout":
-      return "UPSTREAM_ERROR";
-    default:
-      return "INTERNAL_ERROR";
-  }
+const ENGRAM_CODES = {
+  bad_request: "INVALID_MESSAGE",
+  validation_error: "INVALID_MESSAGE",
+  unauthorized: "UNAUTHORIZED",
+  forbidden: "UNAUTHORIZED",
+  not_found: "NOT_FOUND",
+  conflict: "INTERNAL_ERROR",
+  payload_too_large: "MESSAGE_TOO_LARGE",
+  unsupported_media_type: "INTERNAL_ERROR",
+  upstream_error: "UPSTREAM_ERROR",
+  upstream_timeout: "UPSTREAM_ERROR",
+  internal_error: "INTERNAL_ERROR",
+} as const satisfies Record<ErrorCode, string>;
+
+/** engram's error code for a reason. */
+export function engramCode(r: Reason): (typeof ENGRAM_CODES)[ErrorCode] {
+  return ENGRAM_CODES[r.code];
 }
 
 /** A memory event as engram pushes it: `{event, data: {memory_id, content, memory_type, created_at, ...}, seq}`. */

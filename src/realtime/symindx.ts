@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, type Reason } from "../domain/errors.ts";
 import { jsonObject } from "../domain/input-limits.ts";
 import type { Memory } from "../domain/memory.ts";
 import { formatIso } from "../domain/stored-values.ts";
@@ -183,15 +183,31 @@ export async function handleSymindx(raw: unknown, ctx: SymindxContext, send: Sen
     const err = e instanceof AppError ? e : null;
     if (!err)
       ctx.app.log.error("symindx message failed", { type: m.type, error: e instanceof Error ? e.message : String(e) });
-    const code =
-      err?.code === "unauthorized" || err?.code === "forbidden"
-        ? "UNAUTHORIZED"
-        : err?.code === "not_found" && /agent/.test(err.message)
-          ? "AGENT_NOT_FOUND"
-          : err
-            ? "INVALID_MESSAGE"
-            : "INTERNAL_ERROR";
+    const code = err ? symindxCode(err.reason) : "INTERNAL_ERROR";
     send(symindxError(code, err?.message ?? "internal error", m.id, err?.issues.length ? err.issues : undefined));
+  }
+}
+
+/**
+ * SYMindX's error code for a reason: a refused token, an unknown agent, else the message (its
+ * fields, its target, its size) was not acceptable.
+ */
+export function symindxCode(r: Reason): "UNAUTHORIZED" | "AGENT_NOT_FOUND" | "INVALID_MESSAGE" {
+  switch (r.code) {
+    case "unauthorized":
+    case "forbidden":
+      return "UNAUTHORIZED";
+    case "not_found":
+      return r.missing === "agent" ? "AGENT_NOT_FOUND" : "INVALID_MESSAGE";
+    case "bad_request":
+    case "validation_error":
+    case "conflict":
+    case "payload_too_large":
+    case "unsupported_media_type":
+    case "upstream_error":
+    case "upstream_timeout":
+    case "internal_error":
+      return "INVALID_MESSAGE";
   }
 }
 
@@ -434,7 +450,7 @@ async function recordInSession(ctx: SymindxContext, conversationId: string, text
 async function requireAgent(ctx: SymindxContext, agent: string | undefined): Promise<void> {
   if (!agent) return;
   const { total } = await ctx.app.service.list(ctx.principal, { filter: { agent_id: { eq: agent } }, limit: 1 });
-  if (!total) throw new AppError("not_found", `agent '${agent}' not found`);
+  if (!total) throw AppError.notFound(`agent '${agent}'`, "agent");
 }
 
 /**

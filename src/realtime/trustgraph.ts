@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { READ_SCOPE, requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
 import { amsRecord, createMemoriesBody, searchBody, toNewMemory, toSearchRequest } from "../wire/ams.ts";
 import {
   citationOut,
@@ -64,6 +64,11 @@ export const DEFAULT_FLOW = "default";
 export function trustgraphError(id: unknown, type: string, message: string): Record<string, unknown> {
   const error = { type, message };
   return { id, error, response: { error }, complete: true };
+}
+
+/** TrustGraph's error `type` for a reason: the REST error code (the seed defines none of its own). */
+export function trustgraphType(r: Reason): ErrorCode {
+  return r.code;
 }
 
 type Service = (
@@ -158,7 +163,10 @@ export const SERVICES: Record<string, Service> = {
     if (operation === "list-flows") return { "flow-ids": [DEFAULT_FLOW] };
     const id = parse(z.object({ "flow-id": z.string().min(1).max(256) }), req)["flow-id"];
     if (id !== DEFAULT_FLOW)
-      throw new AppError("not_found", `no flow '${id}'; edgemem has one flow, '${DEFAULT_FLOW}'`);
+      throw new AppError(
+        { code: "not_found", missing: "flow" },
+        `no flow '${id}'; edgemem has one flow, '${DEFAULT_FLOW}'`,
+      );
     return {
       flow: JSON.stringify({
         "class-name": "edgemem",
@@ -247,6 +255,6 @@ export async function handleTrustgraph(raw: unknown, app: AppDeps, p: Principal,
     const err = e instanceof AppError ? e : null;
     if (!err)
       app.log.error("trustgraph request failed", { service, error: e instanceof Error ? e.message : String(e) });
-    send(trustgraphError(id, err?.code ?? "internal-error", err?.message ?? "internal error"));
+    send(trustgraphError(id, err ? trustgraphType(err.reason) : "internal-error", err?.message ?? "internal error"));
   }
 }

@@ -47,7 +47,8 @@ export function socketToken(req: Request, url: URL): { token: string | null; pro
 export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Response> {
   const url = new URL(req.url);
   try {
-    if (!SOCKET_PATHS.has(url.pathname)) throw new AppError("not_found", `no WebSocket endpoint at ${url.pathname}`);
+    if (!SOCKET_PATHS.has(url.pathname))
+      throw new AppError({ code: "not_found", missing: "route" }, `no WebSocket endpoint at ${url.pathname}`);
     const { token, protocol } = socketToken(req, url);
     let principal;
     try {

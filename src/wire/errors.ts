@@ -1,10 +1,10 @@
 import * as z from "zod";
-import { STATUS, type ErrorCode } from "../domain/errors.ts";
+import { ERROR_CODES } from "../domain/errors.ts";
 
 /** Every error body. */
 export const errorOut = z
   .object({
-    error: z.enum(Object.keys(STATUS) as [ErrorCode, ...ErrorCode[]]),
+    error: z.enum(ERROR_CODES),
     message: z.string(),
     detail: z.string().meta({ description: "The message again, where FastAPI clients (AMS's) read it." }),
     issues: z
