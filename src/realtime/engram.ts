@@ -19,10 +19,9 @@ import {
   thinkSources,
 } from "../wire/knowledge.ts";
 import { parse } from "../wire/parse.ts";
-import { frameId } from "./frame.ts";
-import type { DomainEvent } from "../service/events.ts";
 import type { Principal } from "../service/memory-service.ts";
-import type { Gap } from "./replay.ts";
+import type { Dialect, Frame, Refusal, SequencedEvent } from "./dialect.ts";
+import { frameId, isSymindxFrame } from "./frame.ts";
 
 /**
  * The engram dialect (`/ws`, frames `{command, payload}`): each command runs through the same
@@ -99,53 +98,91 @@ const payloads = {
   status: z.object({}).passthrough(),
 };
 
-export type EngramCommand = keyof typeof payloads;
+type EngramCommand = keyof typeof payloads;
 /** Commands that change memories need the write scope (the upgrade checked read). */
-const WRITES = new Set(["remember", "ingest", "feedback"]);
-export const ENGRAM_COMMANDS = Object.keys(payloads) as EngramCommand[];
+const WRITES = new Set<EngramCommand>(["remember", "ingest", "feedback"]);
+const ENGRAM_COMMANDS = Object.keys(payloads) as EngramCommand[];
 
-const frame = z.object({
+const envelope = z.object({
   command: z.string().min(1),
   payload: z.unknown().optional(),
   id: z.union([z.string(), z.number()]).optional(),
 });
 
-/** A reply frame to send. */
-export type Send = (frame: Record<string, unknown>) => void;
+type Id = string | number | undefined;
+/** An engram frame: a known command, an unknown one, or not `{command, payload}` at all. */
+export type EngramFrame =
+  | { kind: "command"; id: Id; command: EngramCommand; payload: unknown }
+  | { kind: "unknown"; id: Id; command: string }
+  | { kind: "invalid"; id: Id };
 
-/** Runs one engram frame: the reply (or stream of replies) goes through `send`; errors become error frames. */
-export async function handleEngram(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
-  const f = frame.safeParse(raw);
-  if (!f.success) {
-    const id = frameId(raw);
-    const error = { code: "INVALID_MESSAGE", message: "expected {command, payload}" };
-    send(id === undefined ? { status: "error", error } : { id, status: "error", error });
-    return;
-  }
-  const { command, id } = f.data;
-  const reply = (r: Record<string, unknown>) => send(id === undefined ? { command, ...r } : { id, command, ...r });
-  try {
-    if (!(command in payloads)) {
-      throw new AppError("bad_request", `unknown command '${command}'; expected one of ${ENGRAM_COMMANDS.join(", ")}`);
-    }
-    if (WRITES.has(command)) requireScope(p, WRITE_SCOPE);
-    const data = await run(command as EngramCommand, f.data.payload ?? {}, app, p, (token) =>
-      reply({ status: "streaming", data: { token } }),
-    );
-    reply({ status: "ok", data });
-  } catch (e) {
-    const err = e instanceof AppError ? e : null;
-    if (!err) app.log.error("engram command failed", { command, error: e instanceof Error ? e.message : String(e) });
-    reply({
-      status: "error",
-      error: {
-        code: engramCode(err?.reason ?? { code: "internal_error" }),
-        message: err?.message ?? "internal error",
-        issues: err?.issues.length ? err.issues : undefined,
-      },
-    });
-  }
+/** An error frame: `{id?, command?, status: "error", error}`. */
+function errorFrame(id: Id, command: string | undefined, error: Frame): Frame {
+  return { ...(id === undefined ? {} : { id }), ...(command === undefined ? {} : { command }), status: "error", error };
 }
+
+const REFUSALS = {
+  rate_limited: "RATE_LIMIT_EXCEEDED",
+  too_large: "MESSAGE_TOO_LARGE",
+  binary: "INVALID_MESSAGE",
+  not_json: "INVALID_MESSAGE",
+} as const satisfies Record<Refusal, string>;
+
+/** The engram dialect: every event of the tenant is pushed to every socket, and replayed on `?since=`. */
+export const engram: Dialect<EngramFrame> = {
+  name: "engram",
+  provisional: true,
+  handoff: (raw) => (isSymindxFrame(raw) ? "symindx" : undefined),
+
+  parse(raw) {
+    const f = envelope.safeParse(raw);
+    if (!f.success) return { kind: "invalid", id: frameId(raw) };
+    const { command, id, payload } = f.data;
+    return Object.hasOwn(payloads, command)
+      ? { kind: "command", id, command: command as EngramCommand, payload: payload ?? {} }
+      : { kind: "unknown", id, command };
+  },
+
+  async handle(f, { app, principal, send }) {
+    if (f.kind === "invalid") {
+      send(errorFrame(f.id, undefined, { code: "INVALID_MESSAGE", message: "expected {command, payload}" }));
+      return;
+    }
+    const { command, id } = f;
+    const reply = (r: Frame) => send(id === undefined ? { command, ...r } : { id, command, ...r });
+    try {
+      if (f.kind === "unknown") {
+        throw new AppError(
+          "bad_request",
+          `unknown command '${command}'; expected one of ${ENGRAM_COMMANDS.join(", ")}`,
+        );
+      }
+      if (WRITES.has(f.command)) requireScope(principal, WRITE_SCOPE);
+      const data = await run(f.command, f.payload, app, principal, (token) =>
+        reply({ status: "streaming", data: { token } }),
+      );
+      reply({ status: "ok", data });
+    } catch (e) {
+      const err = e instanceof AppError ? e : null;
+      if (!err) app.log.error("engram command failed", { command, error: e instanceof Error ? e.message : String(e) });
+      send(
+        errorFrame(id, command, {
+          code: engramCode(err?.reason ?? { code: "internal_error" }),
+          message: err?.message ?? "internal error",
+          issues: err?.issues.length ? err.issues : undefined,
+        }),
+      );
+    }
+  },
+
+  refuse: (refusal, message, id) => errorFrame(id, undefined, { code: REFUSALS[refusal], message }),
+
+  push: { shared: true, frames: engramPush },
+
+  // The frame for a replay gap: events were missed for good (or `since` was unusable): resync, then
+  // carry on from the events that follow.
+  gap: (gap) => ({ event: "gap", data: gap }),
+};
 
 async function run(
   command: EngramCommand,
@@ -243,33 +280,26 @@ export function engramCode(r: Reason): (typeof ENGRAM_CODES)[ErrorCode] {
 }
 
 /** A memory event as engram pushes it: `{event, data: {memory_id, content, memory_type, created_at, ...}, seq}`. */
-export function engramPush(e: DomainEvent & { seq: number }): Record<string, unknown> | null {
-  if (!("memory" in e)) return null; // session events are not part of the engram protocol
+function engramPush(e: SequencedEvent): Frame[] {
+  if (!("memory" in e)) return []; // session events are not part of the engram protocol
   const m = e.memory as Memory;
-  return {
-    event: e.type,
-    data: {
-      memory_id: m.id,
-      content: m.text,
-      memory_type: m.memory_type,
-      created_at: formatIso(m.created_at),
-      updated_at: formatIso(m.updated_at),
-      priority: m.priority,
-      confidence: m.confidence,
-      namespace: m.namespace,
-      user_id: m.user_id,
-      actor: e.actor,
-      reason: e.reason ?? null,
+  return [
+    {
+      event: e.type,
+      data: {
+        memory_id: m.id,
+        content: m.text,
+        memory_type: m.memory_type,
+        created_at: formatIso(m.created_at),
+        updated_at: formatIso(m.updated_at),
+        priority: m.priority,
+        confidence: m.confidence,
+        namespace: m.namespace,
+        user_id: m.user_id,
+        actor: e.actor,
+        reason: e.reason ?? null,
+      },
+      seq: e.seq,
     },
-    seq: e.seq,
-  };
-}
-
-/**
- * The engram frame for a replay gap: `{event: "gap", data: {since, oldest_seq, latest_seq,
- * resume_after}}`. Events were missed for good (or `since` was unusable): resync, then carry on
- * from the events that follow.
- */
-export function engramGap(gap: Gap): { event: "gap"; data: Gap } {
-  return { event: "gap", data: gap };
+  ];
 }

@@ -24,6 +24,7 @@ import {
   workingMemoryResponse,
 } from "../wire/working-memory.ts";
 import type { Principal } from "../service/memory-service.ts";
+import type { Dialect, Frame, Refusal, Send } from "./dialect.ts";
 
 /**
  * The TrustGraph dialect (`/api/v1/socket`, and `/api/socket` where TrustGraph's apps proxy it):
@@ -51,17 +52,15 @@ const envelope = z.object({
   request: z.record(z.string(), z.unknown()),
 });
 
-export type Send = (frame: Record<string, unknown>) => void;
-
 /** The one flow edgemem has: every service answers on it, whatever `flow` a request names. */
-export const DEFAULT_FLOW = "default";
+const DEFAULT_FLOW = "default";
 
 /**
  * A final error frame: the seed's top-level `error`, and the gateway's `response.error`, which is
  * all that older `@trustgraph/client` versions read (without it a failed call resolves `undefined`
  * or throws inside the client's parser and is re-sent after its timeout).
  */
-export function trustgraphError(id: unknown, type: string, message: string): Record<string, unknown> {
+export function trustgraphError(id: unknown, type: string, message: string): Frame {
   const error = { type, message };
   return { id, error, response: { error }, complete: true };
 }
@@ -81,7 +80,7 @@ type Service = (
 const memoryOp = z.object({ operation: z.enum(["store", "get", "delete"]) });
 
 /** edgemem's capabilities as TrustGraph services. */
-export const SERVICES: Record<string, Service> = {
+const SERVICES: Record<string, Service> = {
   /** `{operation: "store", memories}` | `{operation: "get", id}` | `{operation: "delete", ids}`. */
   memory: async (req, app, p) => {
     const { operation } = parse(memoryOp, req);
@@ -189,18 +188,93 @@ const authFrame = z.object({
   id: z.unknown().optional(),
 });
 
+function isAuthFrame(raw: unknown): boolean {
+  return typeof raw === "object" && raw !== null && !Array.isArray(raw) && (raw as { type?: unknown }).type === "auth";
+}
+
+/** A TrustGraph frame: in-band auth, a request for a service, or neither. */
+export type TrustgraphFrame =
+  | { kind: "auth"; id: { id?: string }; token: string | null }
+  | { kind: "invalid-auth"; message: string }
+  | { kind: "request"; id: string; service: string; request: Record<string, unknown>; run: Service }
+  | { kind: "unknown-service"; id: string; service: string }
+  | { kind: "invalid"; id: unknown; message: string };
+
+const REFUSALS = {
+  rate_limited: "rate-limit-exceeded",
+  too_large: "message-too-large",
+  binary: "invalid-message",
+  not_json: "invalid-message",
+} as const satisfies Record<Refusal, string>;
+
+/** The TrustGraph dialect: requests run side by side, answered by id; no push events. */
+export const trustgraph: Dialect<TrustgraphFrame> = {
+  name: "trustgraph",
+  // Each request runs on its own, so a slow one never delays the next (answers are matched by id).
+  concurrent: true,
+
+  parse(raw) {
+    if (isAuthFrame(raw)) {
+      const f = authFrame.safeParse(raw);
+      if (!f.success)
+        return { kind: "invalid-auth", message: `${f.error.issues[0]!.path.join(".")}: ${f.error.issues[0]!.message}` };
+      return { kind: "auth", id: typeof f.data.id === "string" ? { id: f.data.id } : {}, token: f.data.token || null };
+    }
+    const env = envelope.safeParse(raw);
+    if (!env.success) {
+      const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
+      const issue = env.error.issues[0]!;
+      return { kind: "invalid", id, message: `${issue.path.join(".") || "message"}: ${issue.message}` };
+    }
+    const { id, service, request } = env.data;
+    // Own keys only: `constructor` or `toString` are not services.
+    const run = Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
+    return run ? { kind: "request", id, service, request, run } : { kind: "unknown-service", id, service };
+  },
+
+  async handle(f, { app, principal, send }) {
+    switch (f.kind) {
+      case "auth":
+        return authenticate(f, app, principal, send);
+      case "invalid-auth":
+        return send({ type: "auth-failed", error: f.message });
+      case "invalid":
+        return send(trustgraphError(f.id, "invalid-request", f.message));
+      case "unknown-service":
+        return send(
+          trustgraphError(
+            f.id,
+            "unknown-service",
+            `unknown service '${f.service}'; available: ${Object.keys(SERVICES).join(", ")}`,
+          ),
+        );
+      case "request":
+        return request(f, app, principal, send);
+    }
+  },
+
+  refuse: (refusal, message, id) => trustgraphError(id ?? null, REFUSALS[refusal], message),
+};
+
+/** Runs one TrustGraph frame; its response(s) or error go through `send`. */
+export async function handleTrustgraph(raw: unknown, app: AppDeps, principal: Principal, send: Send): Promise<void> {
+  await trustgraph.handle(trustgraph.parse(raw), { app, principal, send });
+}
+
 /**
  * TrustGraph's in-band auth (`{type: "auth", token}`, gateway `mux.py`): the token is verified as
  * at the upgrade and must name the socket's tenant, which was fixed when the socket opened and
  * never changes; the socket keeps the principal it opened with. `auth-ok` or `auth-failed`, as the gateway answers.
  */
-async function authenticate(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
-  const frame = authFrame.safeParse(raw);
-  const id = frame.success && typeof frame.data.id === "string" ? { id: frame.data.id } : {};
-  const failed = (message: string) => send({ type: "auth-failed", ...id, error: message });
-  if (!frame.success) return failed(`${frame.error.issues[0]!.path.join(".")}: ${frame.error.issues[0]!.message}`);
+async function authenticate(
+  f: Extract<TrustgraphFrame, { kind: "auth" }>,
+  app: AppDeps,
+  p: Principal,
+  send: Send,
+): Promise<void> {
+  const failed = (message: string) => send({ type: "auth-failed", ...f.id, error: message });
   try {
-    const q = await verifyToken(frame.data.token || null, app.config);
+    const q = await verifyToken(f.token, app.config);
     requireScope(q, READ_SCOPE);
     if (q.tenant !== p.tenant) return failed("token is for another tenant; a socket's tenant is fixed when it opens");
   } catch (e) {
@@ -209,34 +283,16 @@ async function authenticate(raw: unknown, app: AppDeps, p: Principal, send: Send
       app.log.error("trustgraph auth failed", { error: e instanceof Error ? e.message : String(e) });
     return failed(e instanceof AppError ? e.message : "internal error");
   }
-  send({ type: "auth-ok", ...id, workspace: p.tenant });
+  send({ type: "auth-ok", ...f.id, workspace: p.tenant });
 }
 
-function isAuthFrame(raw: unknown): boolean {
-  return typeof raw === "object" && raw !== null && !Array.isArray(raw) && (raw as { type?: unknown }).type === "auth";
-}
-
-/** Runs one TrustGraph request; its response(s) or error go through `send`. */
-export async function handleTrustgraph(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
-  if (isAuthFrame(raw)) return authenticate(raw, app, p, send);
-  const env = envelope.safeParse(raw);
-  if (!env.success) {
-    const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
-    const issue = env.error.issues[0]!;
-    send(trustgraphError(id, "invalid-request", `${issue.path.join(".") || "message"}: ${issue.message}`));
-    return;
-  }
-  const { id, service, request } = env.data;
-  // Own keys only: `constructor` or `toString` are not services.
-  const run = Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
-  if (!run)
-    return send(
-      trustgraphError(
-        id,
-        "unknown-service",
-        `unknown service '${service}'; available: ${Object.keys(SERVICES).join(", ")}`,
-      ),
-    );
+/** Runs a request on its service: streamed chunks, then the final response (or an error). */
+async function request(
+  { id, service, request, run }: Extract<TrustgraphFrame, { kind: "request" }>,
+  app: AppDeps,
+  p: Principal,
+  send: Send,
+): Promise<void> {
   try {
     let streamed = false;
     const result = await run(request, app, p, (chunk) => {
