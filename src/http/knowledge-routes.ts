@@ -9,11 +9,10 @@ import {
   feedbackResponse,
   graphOut,
   graphQueryBody,
-  graphRequest,
-  graphResponse,
   ingestBody,
   ingestOut,
   ingestResponse,
+  queryGraph,
   ratingOf,
   statsOut,
   statsResponse,
@@ -60,7 +59,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: graphQueryBody,
       response: graphOut,
     },
-    async (c, { body }) => graphResponse(await c.app.knowledge.query(c.principal, graphRequest(body))),
+    async (c, { body }) => queryGraph(c.app.knowledge, c.principal, body),
   );
 
   route(

@@ -22,10 +22,9 @@ import {
   feedbackBody,
   feedbackResponse,
   graphQueryBody,
-  graphRequest,
-  graphResponse,
   ingestBody,
   ingestResponse,
+  queryGraph,
   ratingOf,
   thinkBody,
   thinkRequest,
@@ -351,7 +350,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     READ_SCOPE,
     "Look up entities (people, tools, products, places) by name or alias in the knowledge graph: their relations, neighbours up to 2 hops, and the memories that mention them. include_history adds relations that newer facts superseded.",
     graphQueryBody,
-    async (b) => graphResponse(await knowledge.query(principal, graphRequest(b))),
+    async (b) => queryGraph(knowledge, principal, b),
   );
 
   tool(

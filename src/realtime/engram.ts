@@ -7,12 +7,12 @@ import { jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import { formatIso } from "../domain/stored-values.ts";
-import { amsRecord, label, memoryId } from "../wire/ams.ts";
+import { amsRecord, hybridSearch, label, memoryId, scoredMemories } from "../wire/ams.ts";
 import {
+  collectAnswer,
   feedbackResponse,
-  graphRequest,
-  graphResponse,
   ingestResponse,
+  queryGraph,
   ratingOf,
   statsResponse,
   thinkRequest,
@@ -219,27 +219,12 @@ async function run(
       if (b.namespace) filter.namespace = { eq: b.namespace };
       if (b.user_id) filter.user_id = { eq: b.user_id };
       if (b.session_id) filter.session_id = { eq: b.session_id };
-      const res = await app.service.search(p, {
-        text: b.query ?? null,
-        limit: b.limit,
-        offset: 0,
-        filter,
-        mode: "hybrid",
-        hybridAlpha: null,
-        recency: null,
-        distanceThreshold: null,
-        explain: false,
-      });
-      return { memories: res.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: res.total };
+      return scoredMemories(await app.service.search(p, hybridSearch(b.query ?? null, b.limit, filter)));
     }
     case "think": {
       const b = parse(payloads.think, raw);
       const res = await app.knowledge.think(p, thinkRequest({ ...b, question: (b.question ?? b.query)! }));
-      let answer = "";
-      for await (const t of res.answer) {
-        answer += t;
-        token(t);
-      }
+      const { answer } = await collectAnswer(res.answer, token);
       return { answer, ...thinkSources(res) };
     }
     case "feedback": {
@@ -248,7 +233,7 @@ async function run(
     }
     case "query": {
       const b = parse(payloads.query, raw);
-      return graphResponse(await app.knowledge.query(p, graphRequest(b)));
+      return queryGraph(app.knowledge, p, b);
     }
     case "ingest": {
       const b = parse(payloads.ingest, raw);

@@ -4,10 +4,9 @@ import { AppError, type Reason } from "../domain/errors.ts";
 import { jsonObject } from "../domain/input-limits.ts";
 import type { Memory } from "../domain/memory.ts";
 import { formatIso } from "../domain/stored-values.ts";
-import { amsRecord } from "../wire/ams.ts";
-import { citationOut, statsResponse } from "../wire/knowledge.ts";
+import { amsRecord, hybridSearch, scoredMemories } from "../wire/ams.ts";
+import { citationOut, collectAnswer, statsResponse } from "../wire/knowledge.ts";
 import { parse } from "../wire/parse.ts";
-import type { SearchRequest } from "../service/memory-service.ts";
 import { VERSION } from "../version.ts";
 import type {
   Dialect,
@@ -498,19 +497,8 @@ async function command(ctx: SocketContext, instruction: string, agent: string | 
     case "find": {
       need("a query");
       await requireAgent(ctx, agent);
-      const req: SearchRequest = {
-        text: arg,
-        limit: 10,
-        offset: 0,
-        filter: agent ? { agent_id: { eq: agent } } : {},
-        mode: "hybrid",
-        hybridAlpha: null,
-        recency: null,
-        distanceThreshold: null,
-        explain: false,
-      };
-      const res = await app.service.search(p, req);
-      return { memories: res.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: res.total };
+      const filter = agent ? { agent_id: { eq: agent } } : {};
+      return scoredMemories(await app.service.search(p, hybridSearch(arg, 10, filter)));
     }
     case "forget":
     case "delete": {
@@ -543,12 +531,7 @@ async function think(
     limit: 8,
     filter: agent ? { agent_id: { eq: agent } } : {},
   });
-  let answer = "";
-  let chunks = 0;
-  for await (const t of res.answer) {
-    answer += t;
-    chunks++;
-  }
+  const { answer, chunks } = await collectAnswer(res.answer);
   return { answer, citations: res.citations.map(citationOut), chunks };
 }
 

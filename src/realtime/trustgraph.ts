@@ -2,15 +2,22 @@ import * as z from "zod";
 import { READ_SCOPE, requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
-import { amsRecord, createMemoriesBody, searchBody, toNewMemory, toSearchRequest } from "../wire/ams.ts";
+import {
+  amsRecord,
+  createMemoriesBody,
+  scoredMemories,
+  searchBody,
+  toNewMemory,
+  toSearchRequest,
+} from "../wire/ams.ts";
 import {
   citationOut,
+  collectAnswer,
   factOut,
   graphQueryBody,
-  graphRequest,
-  graphResponse,
   ingestBody,
   ingestResponse,
+  queryGraph,
   statsResponse,
   thinkBody,
   thinkRequest,
@@ -107,18 +114,18 @@ const SERVICES: Record<string, Service> = {
   /** The AMS search body. */
   search: async (req, app, p) => {
     const res = await app.service.search(p, toSearchRequest(parse(searchBody, req)));
-    return { memories: res.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: res.total };
+    return scoredMemories(res);
   },
   /** `{question, limit?, streaming?}`: with streaming, answer chunks then the citations. */
   think: async (req, app, p, stream) => {
     const b = parse(thinkBody.extend({ streaming: z.boolean().default(false) }), req);
     const res = await app.knowledge.think(p, thinkRequest(b));
-    let answer = "";
-    for await (const t of res.answer) {
-      answer += t;
-      if (b.streaming)
-        stream({ ...answerChunk(t), "end-of-stream": false, end_of_message: false, end_of_dialog: false });
-    }
+    const { answer } = await collectAnswer(
+      res.answer,
+      b.streaming
+        ? (t) => stream({ ...answerChunk(t), "end-of-stream": false, end_of_message: false, end_of_dialog: false })
+        : undefined,
+    );
     return {
       ...answerChunk(b.streaming ? "" : answer),
       answer,
@@ -135,7 +142,7 @@ const SERVICES: Record<string, Service> = {
   },
   "graph-query": async (req, app, p) => {
     const b = parse(graphQueryBody, req);
-    return graphResponse(await app.knowledge.query(p, graphRequest(b)));
+    return queryGraph(app.knowledge, p, b);
   },
   /** `{operation: "get", session_id, ...}` | `{operation: "put", session_id, ...session}` | `{operation: "delete", session_id}`. */
   "working-memory": async (req, app, p) => {
