@@ -146,7 +146,7 @@ export function crudRoutes(r: AppRouter): void {
     },
     async (c, { params }) => {
       const removed = await c.app.service.remove(c.principal, [params.id]);
-      if (!removed.length) throw AppError.notFound(`memory ${params.id}`);
+      if (!removed.length) throw AppError.notFound(`memory ${params.id}`, "memory");
       return new Response(null, { status: 204 });
     },
   );
