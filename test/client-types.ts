@@ -15,8 +15,8 @@ import type {
   patchMemoryBody,
   searchBody,
   searchResultOut,
-} from "../src/http/ams-schemas.ts";
-import type { createCrudBody, crudRecordOut, searchCrudBody, updateCrudBody } from "../src/http/crud-schemas.ts";
+} from "../src/wire/ams.ts";
+import type { createCrudBody, crudRecordOut, searchCrudBody, updateCrudBody } from "../src/wire/crud.ts";
 import type {
   consolidationOut,
   feedbackBody,
@@ -29,15 +29,15 @@ import type {
   thinkBody,
   thinkEvent,
   thinkOut,
-} from "../src/http/knowledge-schemas.ts";
-import type { errorOut } from "../src/http/respond.ts";
+} from "../src/wire/knowledge.ts";
+import type { errorOut } from "../src/wire/errors.ts";
 import type {
   promptBody,
   promptOut,
   sessionListOut,
   workingMemoryBody,
   workingMemoryOut,
-} from "../src/http/working-memory-schemas.ts";
+} from "../src/wire/working-memory.ts";
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type In<S extends z.ZodType> = z.input<S>;

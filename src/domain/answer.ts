@@ -1,3 +1,5 @@
+import type { GraphFact } from "./graph.ts";
+import type { SearchHit } from "./search.ts";
 import { sentences } from "./summarize.ts";
 import { stem, STOPWORDS, words } from "./text.ts";
 
@@ -34,4 +36,13 @@ export function extractiveAnswer(
   const relevant = facts.filter((f) => words(f).some((w) => q.has(stem(w))));
   if (relevant.length) lines.push(`Known facts: ${relevant.slice(0, 5).join("; ")}.`);
   return lines;
+}
+
+/** What think returns, whatever the transport. */
+export interface ThinkResult {
+  /** The answer as it is produced (streamed when the provider streams). */
+  answer: AsyncIterable<string>;
+  citations: SearchHit[];
+  facts: GraphFact[];
+  provider: string;
 }

@@ -1,19 +1,35 @@
-/** Machine-readable error codes; each maps to one HTTP status. */
-export type ErrorCode = keyof typeof STATUS;
+/** Machine-readable error codes, one per kind of failure (REST answers each with one HTTP status). */
+export const ERROR_CODES = [
+  "bad_request",
+  "validation_error",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "payload_too_large",
+  "unsupported_media_type",
+  "upstream_error",
+  "upstream_timeout",
+  "internal_error",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export const STATUS = {
-  bad_request: 400,
-  validation_error: 422,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  upstream_error: 502,
-  upstream_timeout: 504,
-  internal_error: 500,
-} as const;
+/** What a request named that is not there (`unspecified`: the thrower did not say). */
+export type Missing = "memory" | "session" | "agent" | "flow" | "route" | "unspecified";
+/** Which bound a request went over. */
+export type Limit = "body" | "row" | "unspecified";
+/** What a write collided with: a taken CRUD key, or concurrent writers that kept winning. */
+export type Clash = "key" | "concurrent" | "unspecified";
+
+/**
+ * Why a request failed, whatever wire it came by: the code, refined where a wire (or a caller)
+ * tells cases apart. Each wire maps every reason to its own errors in one place.
+ */
+export type Reason =
+  | { code: "not_found"; missing: Missing }
+  | { code: "payload_too_large"; limit: Limit }
+  | { code: "conflict"; clash: Clash }
+  | { code: Exclude<ErrorCode, "not_found" | "payload_too_large" | "conflict"> };
 
 export interface ErrorIssue {
   /** Dotted path of the offending field, e.g. `memories.0.text`. */
@@ -21,22 +37,28 @@ export interface ErrorIssue {
   message: string;
 }
 
-/** The one error type of the service and transports: a status, a code and a message safe to show. */
+/** The one error type of the service and transports: a reason and a message safe to show. */
 export class AppError extends Error {
-  readonly status: number;
+  readonly reason: Reason;
 
+  /** A bare code is its reason with the detail `unspecified`. */
   constructor(
-    readonly code: ErrorCode,
+    reason: ErrorCode | Reason,
     message: string,
     readonly issues: ErrorIssue[] = [],
   ) {
     super(message);
     this.name = "AppError";
-    this.status = STATUS[code];
+    this.reason = typeof reason === "string" ? unspecified(reason) : reason;
   }
 
-  static notFound(what: string): AppError {
-    return new AppError("not_found", `${what} not found`);
+  get code(): ErrorCode {
+    return this.reason.code;
+  }
+
+  /** `<what> not found`; `missing` says which kind of thing. */
+  static notFound(what: string, missing: Missing = "unspecified"): AppError {
+    return new AppError({ code: "not_found", missing }, `${what} not found`);
   }
 
   static validation(issues: ErrorIssue[]): AppError {
@@ -44,6 +66,13 @@ export class AppError extends Error {
     const message = first ? `${first.field ? `${first.field}: ` : ""}${first.message}` : "invalid input";
     return new AppError("validation_error", message, issues);
   }
+}
+
+function unspecified(code: ErrorCode): Reason {
+  if (code === "not_found") return { code, missing: "unspecified" };
+  if (code === "payload_too_large") return { code, limit: "unspecified" };
+  if (code === "conflict") return { code, clash: "unspecified" };
+  return { code };
 }
 
 /**

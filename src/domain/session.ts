@@ -1,4 +1,6 @@
-import type { Memory } from "./memory.ts";
+import type { ChatMessage } from "./budget.ts";
+import type { Memory, NewMemory } from "./memory.ts";
+import type { SearchHit, SearchRequest } from "./search.ts";
 
 /**
  * Working memory: one conversation session (AMS's working memory). Its messages, a summary of
@@ -80,4 +82,53 @@ export interface SessionListOptions {
   user_id?: string;
   limit: number;
   offset: number;
+}
+
+/** The client's model, which sets the token budget (AMS: `model_name`, `context_window_max`). */
+export interface ModelParams {
+  model_name?: string | null;
+  context_window_max?: number | null;
+}
+
+export interface SessionInput {
+  namespace: string | null;
+  user_id: string | null;
+  messages: { id?: string; role: MessageRole; content: string; created_at?: number }[];
+  /** Structured memories; those with `persisted_at` were promoted already and are not promoted again. */
+  memories: (NewMemory & { persisted_at?: number | null })[];
+  context: string | null;
+  data: Record<string, unknown> | null;
+  long_term_memory_strategy: Record<string, unknown> | null;
+  ttl_seconds: number | null;
+}
+
+export interface SessionSelector {
+  namespace?: string;
+  user_id?: string;
+}
+
+export interface SessionView {
+  session: Session;
+  /** Tokens of the session's messages, counted for the client's model. */
+  tokens: number;
+  /** AMS's usage figures; null unless the request named a model or a window. */
+  usage: { total: number; untilSummarization: number } | null;
+  newSession: boolean;
+  warnings: string[];
+}
+
+export interface PromptRequest {
+  query: string;
+  session: ({ session_id: string } & SessionSelector & ModelParams) | null;
+  /** A long-term search (its text defaults to the query), or null for none. */
+  longTermSearch: SearchRequest | null;
+}
+
+export interface PromptResult {
+  messages: ChatMessage[];
+  /** The long-term memories the prompt includes, best first. */
+  memories: SearchHit[];
+  tokens: number;
+  window: number;
+  warnings: string[];
 }

@@ -22,7 +22,7 @@ import {
   toNewMemory,
   toPatch,
   toSearchRequest,
-} from "./ams-schemas.ts";
+} from "../wire/ams.ts";
 import { route, type AppRouter, type OperationHandler } from "./handler.ts";
 
 const OK = { status: "ok" } as const;

@@ -1,5 +1,5 @@
 import { AppError } from "../domain/errors.ts";
-import { historyOut } from "./ams-schemas.ts";
+import { historyOut } from "../wire/ams.ts";
 import { idPath, memoryHistory } from "./ams-routes.ts";
 import {
   createCrudBody,
@@ -12,7 +12,7 @@ import {
   toCrudPatch,
   toKeyedMemory,
   updateCrudBody,
-} from "./crud-schemas.ts";
+} from "../wire/crud.ts";
 import { route, type AppRouter } from "./handler.ts";
 
 /** The memory CRUD API (`/api/memories`): the same memories, keyed by (agent_id, scope, key). */
@@ -146,7 +146,7 @@ export function crudRoutes(r: AppRouter): void {
     },
     async (c, { params }) => {
       const removed = await c.app.memories.remove(c.principal, [params.id]);
-      if (!removed.length) throw AppError.notFound(`memory ${params.id}`);
+      if (!removed.length) throw AppError.notFound(`memory ${params.id}`, "memory");
       return new Response(null, { status: 204 });
     },
   );

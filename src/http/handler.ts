@@ -4,7 +4,8 @@ import { ANONYMOUS, READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE 
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import type { Principal } from "../domain/principal.ts";
-import { json, parse, queryObject, readJson } from "./respond.ts";
+import { parse } from "../wire/parse.ts";
+import { json, queryObject, readJson } from "./respond.ts";
 
 /** What every handler gets: the original request (itty hands routes a proxy), its URL, the app. */
 export interface RequestContext {

@@ -1,6 +1,7 @@
 import { AppError } from "../domain/errors.ts";
 import { FEEDBACK_EFFECT } from "../domain/feedback.ts";
 import { errorMessage } from "../log.ts";
+import { httpError } from "../wire/http.ts";
 import { route, type AppRouter } from "./handler.ts";
 import {
   consolidationOut,
@@ -9,11 +10,10 @@ import {
   feedbackResponse,
   graphOut,
   graphQueryBody,
-  graphRequest,
-  graphResponse,
   ingestBody,
   ingestOut,
   ingestResponse,
+  queryGraph,
   ratingOf,
   statsOut,
   statsResponse,
@@ -23,7 +23,7 @@ import {
   thinkRequest,
   thinkResponse,
   thinkSources,
-} from "./knowledge-schemas.ts";
+} from "../wire/knowledge.ts";
 
 /** edgemem's cognitive layer over REST: ingest, the knowledge graph, think, feedback, status, consolidation. */
 const { positive, negative } = FEEDBACK_EFFECT;
@@ -62,7 +62,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: graphQueryBody,
       response: graphOut,
     },
-    async (c, { body }) => graphResponse(await c.app.graph.query(c.principal, graphRequest(body))),
+    async (c, { body }) => queryGraph(c.app.graph, c.principal, body),
   );
 
   route(
@@ -96,7 +96,8 @@ export function knowledgeRoutes(r: AppRouter): void {
             // Headers are sent: the failure becomes the stream's last event.
             const err = e instanceof AppError ? e : null;
             if (!err) log.error("think stream failed", { error: errorMessage(e) });
-            send({ error: { code: err?.code ?? "internal_error", message: err?.message ?? "internal error" } });
+            const { code } = httpError(err?.reason ?? { code: "internal_error" });
+            send({ error: { code, message: err?.message ?? "internal error" } });
           }
           controller.close();
         },

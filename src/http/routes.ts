@@ -9,7 +9,7 @@ import { workingMemoryRoutes } from "./working-memory-routes.ts";
 import { operations, route, type AppRouter, type RequestContext } from "./handler.ts";
 import { openApiDocument } from "./openapi.ts";
 import { VERSION } from "../version.ts";
-import { errorResponse } from "./respond.ts";
+import { errorResponse } from "../wire/http.ts";
 
 export const router: AppRouter = Router<IRequest, [RequestContext]>();
 amsRoutes(router);
@@ -44,7 +44,8 @@ export async function handleHttp(req: Request, app: AppDeps): Promise<Response> 
   let res: Response;
   try {
     const routed = (await router.fetch(req, { req, url, app })) as Response | undefined;
-    if (!routed) throw new AppError("not_found", `no route for ${req.method} ${url.pathname}`);
+    if (!routed)
+      throw new AppError({ code: "not_found", missing: "route" }, `no route for ${req.method} ${url.pathname}`);
     res = routed;
   } catch (e) {
     res = errorResponse(e, app.log);

@@ -1,5 +1,5 @@
 import { AppError } from "../domain/errors.ts";
-import { ackOut } from "./ams-schemas.ts";
+import { ackOut } from "../wire/ams.ts";
 import { route, type AppRouter } from "./handler.ts";
 import {
   deleteSessionQuery,
@@ -16,7 +16,7 @@ import {
   workingMemoryBody,
   workingMemoryOut,
   workingMemoryResponse,
-} from "./working-memory-schemas.ts";
+} from "../wire/working-memory.ts";
 
 /** AMS working memory (`/v1/working-memory/...`) and prompt hydration (`/v1/memory/prompt`). */
 export function workingMemoryRoutes(r: AppRouter): void {

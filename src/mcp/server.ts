@@ -2,7 +2,7 @@ import { createMcpHandler, McpServer, type CallToolResult } from "@modelcontextp
 import * as z from "zod";
 import { READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
 import { tagFilterSchema } from "../domain/filters.ts";
 import {
   amsRecord,
@@ -17,27 +17,22 @@ import {
   toNewMemory,
   toPatch,
   toSearchRequest,
-} from "../http/ams-schemas.ts";
+} from "../wire/ams.ts";
 import {
   feedbackBody,
   feedbackResponse,
   graphQueryBody,
-  graphRequest,
-  graphResponse,
   ingestBody,
   ingestResponse,
+  queryGraph,
   ratingOf,
   thinkBody,
   thinkRequest,
   thinkResponse,
-} from "../http/knowledge-schemas.ts";
-import { errorResponse, readBody, rejectUnpairedSurrogates } from "../http/respond.ts";
-import {
-  promptResponse,
-  toSessionInput,
-  workingMemoryBody,
-  workingMemoryResponse,
-} from "../http/working-memory-schemas.ts";
+} from "../wire/knowledge.ts";
+import { errorResponse, readBody } from "../wire/http.ts";
+import { rejectUnpairedSurrogates } from "../wire/parse.ts";
+import { promptResponse, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../wire/working-memory.ts";
 import { errorMessage } from "../log.ts";
 import type { Principal } from "../domain/principal.ts";
 import { VERSION } from "../version.ts";
@@ -83,6 +78,11 @@ function result(body: unknown): CallToolResult {
   };
 }
 
+/** The code an MCP tool error starts with: the REST error code, which hosts show to the model. */
+function mcpCode(r: Reason): ErrorCode {
+  return r.code;
+}
+
 /** A failure the model can read and act on; the request itself succeeds (MCP tool-error convention). */
 function toolError(e: unknown, app: AppDeps): CallToolResult {
   const err = e instanceof AppError ? e : null;
@@ -90,7 +90,7 @@ function toolError(e: unknown, app: AppDeps): CallToolResult {
   const issues = err?.issues.length
     ? ` (${err.issues.map((i) => `${i.field || "arguments"}: ${i.message}`).join("; ")})`
     : "";
-  const text = err ? `${err.code}: ${err.message}${issues}` : "internal_error: internal error";
+  const text = `${mcpCode(err?.reason ?? { code: "internal_error" })}: ${err?.message ?? "internal error"}${issues}`;
   return { isError: true, content: [{ type: "text", text }] };
 }
 
@@ -343,7 +343,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     READ_SCOPE,
     "Look up entities (people, tools, products, places) by name or alias in the knowledge graph: their relations, neighbours up to 2 hops, and the memories that mention them. include_history adds relations that newer facts superseded.",
     graphQueryBody,
-    async (b) => graphResponse(await app.graph.query(principal, graphRequest(b))),
+    async (b) => queryGraph(app.graph, principal, b),
   );
 
   tool(

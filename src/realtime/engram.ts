@@ -1,28 +1,27 @@
 import * as z from "zod";
 import { requireScope, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import { formatIso } from "../domain/stored-values.ts";
-import { amsRecord, label, memoryId } from "../http/ams-schemas.ts";
+import { amsRecord, hybridSearch, label, memoryId, scoredMemories } from "../wire/ams.ts";
 import {
+  collectAnswer,
   feedbackResponse,
-  graphRequest,
-  graphResponse,
   ingestResponse,
+  queryGraph,
   ratingOf,
   statsResponse,
   thinkRequest,
   thinkSources,
-} from "../http/knowledge-schemas.ts";
-import { parse } from "../http/respond.ts";
-import { frameId } from "./frame.ts";
-import type { DomainEvent } from "../domain/events.ts";
+} from "../wire/knowledge.ts";
+import { parse } from "../wire/parse.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { Gap } from "./replay.ts";
+import type { Dialect, Frame, Refusal, SequencedEvent } from "./dialect.ts";
+import { frameId, isSymindxFrame } from "./frame.ts";
 
 /**
  * The engram dialect (`/ws`, frames `{command, payload}`): each command runs through the same
@@ -99,53 +98,91 @@ const payloads = {
   status: z.object({}).passthrough(),
 };
 
-export type EngramCommand = keyof typeof payloads;
+type EngramCommand = keyof typeof payloads;
 /** Commands that change memories need the write scope (the upgrade checked read). */
-const WRITES = new Set(["remember", "ingest", "feedback"]);
-export const ENGRAM_COMMANDS = Object.keys(payloads) as EngramCommand[];
+const WRITES = new Set<EngramCommand>(["remember", "ingest", "feedback"]);
+const ENGRAM_COMMANDS = Object.keys(payloads) as EngramCommand[];
 
-const frame = z.object({
+const envelope = z.object({
   command: z.string().min(1),
   payload: z.unknown().optional(),
   id: z.union([z.string(), z.number()]).optional(),
 });
 
-/** A reply frame to send. */
-export type Send = (frame: Record<string, unknown>) => void;
+type Id = string | number | undefined;
+/** An engram frame: a known command, an unknown one, or not `{command, payload}` at all. */
+export type EngramFrame =
+  | { kind: "command"; id: Id; command: EngramCommand; payload: unknown }
+  | { kind: "unknown"; id: Id; command: string }
+  | { kind: "invalid"; id: Id };
 
-/** Runs one engram frame: the reply (or stream of replies) goes through `send`; errors become error frames. */
-export async function handleEngram(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
-  const f = frame.safeParse(raw);
-  if (!f.success) {
-    const id = frameId(raw);
-    const error = { code: "INVALID_MESSAGE", message: "expected {command, payload}" };
-    send(id === undefined ? { status: "error", error } : { id, status: "error", error });
-    return;
-  }
-  const { command, id } = f.data;
-  const reply = (r: Record<string, unknown>) => send(id === undefined ? { command, ...r } : { id, command, ...r });
-  try {
-    if (!(command in payloads)) {
-      throw new AppError("bad_request", `unknown command '${command}'; expected one of ${ENGRAM_COMMANDS.join(", ")}`);
-    }
-    if (WRITES.has(command)) requireScope(p, WRITE_SCOPE);
-    const data = await run(command as EngramCommand, f.data.payload ?? {}, app, p, (token) =>
-      reply({ status: "streaming", data: { token } }),
-    );
-    reply({ status: "ok", data });
-  } catch (e) {
-    const err = e instanceof AppError ? e : null;
-    if (!err) app.log.error("engram command failed", { command, error: e instanceof Error ? e.message : String(e) });
-    reply({
-      status: "error",
-      error: {
-        code: errorCode(err),
-        message: err?.message ?? "internal error",
-        issues: err?.issues.length ? err.issues : undefined,
-      },
-    });
-  }
+/** An error frame: `{id?, command?, status: "error", error}`. */
+function errorFrame(id: Id, command: string | undefined, error: Frame): Frame {
+  return { ...(id === undefined ? {} : { id }), ...(command === undefined ? {} : { command }), status: "error", error };
 }
+
+const REFUSALS = {
+  rate_limited: "RATE_LIMIT_EXCEEDED",
+  too_large: "MESSAGE_TOO_LARGE",
+  binary: "INVALID_MESSAGE",
+  not_json: "INVALID_MESSAGE",
+} as const satisfies Record<Refusal, string>;
+
+/** The engram dialect: every event of the tenant is pushed to every socket, and replayed on `?since=`. */
+export const engram: Dialect<EngramFrame> = {
+  name: "engram",
+  provisional: true,
+  handoff: (raw) => (isSymindxFrame(raw) ? "symindx" : undefined),
+
+  parse(raw) {
+    const f = envelope.safeParse(raw);
+    if (!f.success) return { kind: "invalid", id: frameId(raw) };
+    const { command, id, payload } = f.data;
+    return Object.hasOwn(payloads, command)
+      ? { kind: "command", id, command: command as EngramCommand, payload: payload ?? {} }
+      : { kind: "unknown", id, command };
+  },
+
+  async handle(f, { app, principal, send }) {
+    if (f.kind === "invalid") {
+      send(errorFrame(f.id, undefined, { code: "INVALID_MESSAGE", message: "expected {command, payload}" }));
+      return;
+    }
+    const { command, id } = f;
+    const reply = (r: Frame) => send(id === undefined ? { command, ...r } : { id, command, ...r });
+    try {
+      if (f.kind === "unknown") {
+        throw new AppError(
+          "bad_request",
+          `unknown command '${command}'; expected one of ${ENGRAM_COMMANDS.join(", ")}`,
+        );
+      }
+      if (WRITES.has(f.command)) requireScope(principal, WRITE_SCOPE);
+      const data = await run(f.command, f.payload, app, principal, (token) =>
+        reply({ status: "streaming", data: { token } }),
+      );
+      reply({ status: "ok", data });
+    } catch (e) {
+      const err = e instanceof AppError ? e : null;
+      if (!err) app.log.error("engram command failed", { command, error: e instanceof Error ? e.message : String(e) });
+      send(
+        errorFrame(id, command, {
+          code: engramCode(err?.reason ?? { code: "internal_error" }),
+          message: err?.message ?? "internal error",
+          issues: err?.issues.length ? err.issues : undefined,
+        }),
+      );
+    }
+  },
+
+  refuse: (refusal, message, id) => errorFrame(id, undefined, { code: REFUSALS[refusal], message }),
+
+  push: { shared: true, frames: engramPush },
+
+  // The frame for a replay gap: events were missed for good (or `since` was unusable): resync, then
+  // carry on from the events that follow.
+  gap: (gap) => ({ event: "gap", data: gap }),
+};
 
 async function run(
   command: EngramCommand,
@@ -179,27 +216,12 @@ async function run(
       if (b.namespace) filter.namespace = { eq: b.namespace };
       if (b.user_id) filter.user_id = { eq: b.user_id };
       if (b.session_id) filter.session_id = { eq: b.session_id };
-      const res = await app.search.search(p, {
-        text: b.query ?? null,
-        limit: b.limit,
-        offset: 0,
-        filter,
-        mode: "hybrid",
-        hybridAlpha: null,
-        recency: null,
-        distanceThreshold: null,
-        explain: false,
-      });
-      return { memories: res.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: res.total };
+      return scoredMemories(await app.search.search(p, hybridSearch(b.query ?? null, b.limit, filter)));
     }
     case "think": {
       const b = parse(payloads.think, raw);
       const res = await app.think.think(p, thinkRequest({ ...b, question: (b.question ?? b.query)! }));
-      let answer = "";
-      for await (const t of res.answer) {
-        answer += t;
-        token(t);
-      }
+      const { answer } = await collectAnswer(res.answer, token);
       return { answer, ...thinkSources(res) };
     }
     case "feedback": {
@@ -208,7 +230,7 @@ async function run(
     }
     case "query": {
       const b = parse(payloads.query, raw);
-      return graphResponse(await app.graph.query(p, graphRequest(b)));
+      return queryGraph(app.graph, p, b);
     }
     case "ingest": {
       const b = parse(payloads.ingest, raw);
@@ -220,54 +242,46 @@ async function run(
 }
 
 /** engram's error codes: the validation and lookup failures a client can act on, else internal. */
-function errorCode(e: AppError | null): string {
-  switch (e?.code) {
-    case "validation_error":
-    case "bad_request":
-      return "INVALID_MESSAGE";
-    case "not_found":
-      return "NOT_FOUND";
-    case "unauthorized":
-    case "forbidden":
-      return "UNAUTHORIZED";
-    case "payload_too_large":
-      return "MESSAGE_TOO_LARGE";
-    case "upstream_error":
-    case "upstream_timeout":
-      return "UPSTREAM_ERROR";
-    default:
-      return "INTERNAL_ERROR";
-  }
+const ENGRAM_CODES = {
+  bad_request: "INVALID_MESSAGE",
+  validation_error: "INVALID_MESSAGE",
+  unauthorized: "UNAUTHORIZED",
+  forbidden: "UNAUTHORIZED",
+  not_found: "NOT_FOUND",
+  conflict: "INTERNAL_ERROR",
+  payload_too_large: "MESSAGE_TOO_LARGE",
+  unsupported_media_type: "INTERNAL_ERROR",
+  upstream_error: "UPSTREAM_ERROR",
+  upstream_timeout: "UPSTREAM_ERROR",
+  internal_error: "INTERNAL_ERROR",
+} as const satisfies Record<ErrorCode, string>;
+
+/** engram's error code for a reason. */
+export function engramCode(r: Reason): (typeof ENGRAM_CODES)[ErrorCode] {
+  return ENGRAM_CODES[r.code];
 }
 
 /** A memory event as engram pushes it: `{event, data: {memory_id, content, memory_type, created_at, ...}, seq}`. */
-export function engramPush(e: DomainEvent & { seq: number }): Record<string, unknown> | null {
-  if (!("memory" in e)) return null; // session events are not part of the engram protocol
+function engramPush(e: SequencedEvent): Frame[] {
+  if (!("memory" in e)) return []; // session events are not part of the engram protocol
   const m = e.memory as Memory;
-  return {
-    event: e.type,
-    data: {
-      memory_id: m.id,
-      content: m.text,
-      memory_type: m.memory_type,
-      created_at: formatIso(m.created_at),
-      updated_at: formatIso(m.updated_at),
-      priority: m.priority,
-      confidence: m.confidence,
-      namespace: m.namespace,
-      user_id: m.user_id,
-      actor: e.actor,
-      reason: e.reason ?? null,
+  return [
+    {
+      event: e.type,
+      data: {
+        memory_id: m.id,
+        content: m.text,
+        memory_type: m.memory_type,
+        created_at: formatIso(m.created_at),
+        updated_at: formatIso(m.updated_at),
+        priority: m.priority,
+        confidence: m.confidence,
+        namespace: m.namespace,
+        user_id: m.user_id,
+        actor: e.actor,
+        reason: e.reason ?? null,
+      },
+      seq: e.seq,
     },
-    seq: e.seq,
-  };
-}
-
-/**
- * The engram frame for a replay gap: `{event: "gap", data: {since, oldest_seq, latest_seq,
- * resume_after}}`. Events were missed for good (or `since` was unusable): resync, then carry on
- * from the events that follow.
- */
-export function engramGap(gap: Gap): { event: "gap"; data: Gap } {
-  return { event: "gap", data: gap };
+  ];
 }

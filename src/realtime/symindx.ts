@@ -1,16 +1,23 @@
 import * as z from "zod";
 import { requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
-import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, type Reason } from "../domain/errors.ts";
 import { jsonObject } from "../domain/input-limits.ts";
 import { formatIso } from "../domain/stored-values.ts";
-import { amsRecord } from "../http/ams-schemas.ts";
-import { citationOut, statsResponse } from "../http/knowledge-schemas.ts";
-import { parse } from "../http/respond.ts";
-import { frameId } from "./frame.ts";
-import type { DomainEvent } from "../domain/events.ts";
-import type { Principal } from "../domain/principal.ts";
-import type { SearchRequest } from "../domain/search.ts";
+import { amsRecord, hybridSearch, scoredMemories } from "../wire/ams.ts";
+import { citationOut, collectAnswer, statsResponse } from "../wire/knowledge.ts";
+import { parse } from "../wire/parse.ts";
+import { VERSION } from "../version.ts";
+import type {
+  Dialect,
+  Frame,
+  HubContext,
+  Refusal,
+  SequencedEvent,
+  Send,
+  SocketContext,
+  Subscription,
+} from "./dialect.ts";
+import { frameId, isSymindxFrame } from "./frame.ts";
 
 /**
  * The SYMindX dialect (`/ws`, frames `{id, type, data, targetAgent, priority, timestamp}`).
@@ -32,7 +39,7 @@ import type { SearchRequest } from "../domain/search.ts";
  *   `agent.command.result`, errors `{type: "error", data: {error, timestamp}}`.
  */
 
-export const SYMINDX_TYPES = [
+const SYMINDX_TYPES = [
   "chat",
   "chat_message",
   "command",
@@ -50,20 +57,11 @@ export const SYMINDX_TYPES = [
   "typing_stop",
 ] as const;
 
-/** What a SYMindX socket asked to receive (kept in its attachment). */
-export interface Subscription {
-  /** Seed-style names (`data.events`, `data.stream`): changes arrive as `{type: "event", data: {eventType}}`. */
-  events: string[];
-  minImportance: number;
-  /** Runtime-style channels (`data.channel`): changes arrive with the event as the top-level type. */
-  channels?: string[];
-}
-
 /**
  * The channels whose subscribers get memory changes as top-level `memory_update` frames, the type
  * SYMindX's website reads (`website/src/components/ThoughtStream.tsx`: `data.agentId`, `content`).
  */
-export const MEMORY_CHANNELS = ["memory_update", "memory", "memories", "*"];
+const MEMORY_CHANNELS = ["memory_update", "memory", "memories", "*"];
 
 const envelope = z.object({
   id: z.union([z.string(), z.number()]).optional(),
@@ -119,35 +117,9 @@ const handoffData = z.object({
   reason: z.string().max(2000).optional(),
 });
 
-export type Send = (frame: Record<string, unknown>) => void;
-
-export interface SymindxContext {
-  app: AppDeps;
-  principal: Principal;
-  /** The socket's id: the runtime's `sessionId` of a chat (index.ts uses its connection id). */
-  connectionId: string;
-  /** Sends a frame to every SYMindX socket of the tenant, this one included (`command_update`). */
-  broadcast(frame: Record<string, unknown>): void;
-  subscription: Subscription;
-  /** Persists a changed subscription in the socket's attachment. */
-  setSubscription(s: Subscription): void;
-  /** When the hub started (for `uptime`). */
-  startedAt: number;
-  /** The conversations (working-memory sessions) this socket has joined. */
-  rooms: string[];
-  setRooms(rooms: string[]): void;
-  /** Sends a frame to the other sockets in a conversation; returns how many got it. */
-  toRoom(conversationId: string, frame: Record<string, unknown>): number;
-}
-
 const now = () => new Date().toISOString();
 
-export function symindxError(
-  code: string,
-  message: string,
-  id?: string | number,
-  details?: unknown,
-): Record<string, unknown> {
+function symindxError(code: string, message: string, id?: string | number, details?: unknown): Frame {
   // `error` (a string) is where the runtime's own clients read it (index.ts, websocket-server.ts).
   const frame: Record<string, unknown> = {
     type: "error",
@@ -159,46 +131,105 @@ export function symindxError(
   return frame;
 }
 
-/** Runs one SYMindX frame; replies (and errors) go through `send`. */
-export async function handleSymindx(raw: unknown, ctx: SymindxContext, send: Send): Promise<void> {
-  const env = envelope.safeParse(raw);
-  if (!env.success) {
+/** A SYMindX frame: a message in the envelope, or not one (`details` says why). */
+export type SymindxFrame =
+  { kind: "message"; m: Envelope } | { kind: "invalid"; id: string | number | undefined; details: string };
+
+const REFUSALS = {
+  rate_limited: "RATE_LIMIT_EXCEEDED",
+  too_large: "INVALID_MESSAGE",
+  binary: "INVALID_MESSAGE",
+  not_json: "INVALID_MESSAGE",
+} as const satisfies Record<Refusal, string>;
+
+/**
+ * The SYMindX dialect: sockets say so with the `symindx` subprotocol (greeted on connect) or by
+ * their first SYMindX frame on `/ws`; they get the changes they subscribed to, and are pinged.
+ */
+export const symindx: Dialect<SymindxFrame, HubContext> = {
+  name: "symindx",
+  heartbeat: true,
+  handoff: (raw) => (isSymindxFrame(raw) ? undefined : "engram"),
+  cost: symindxOperations,
+
+  parse(raw) {
+    const env = envelope.safeParse(raw);
+    if (env.success) return { kind: "message", m: env.data };
     const issue = env.error.issues[0]!;
-    send(
-      symindxError(
-        "INVALID_MESSAGE",
-        "Message format is invalid",
-        frameId(raw),
-        `${issue.path.join(".") || "message"}: ${issue.message}`,
-      ),
-    );
-    return;
-  }
-  const m = env.data;
-  const reply: Reply = (type, data, top) =>
-    send({ ...(m.id === undefined ? {} : { id: m.id }), type, ...top, data, timestamp: now() });
-  try {
-    await run(m, ctx, reply, send);
-  } catch (e) {
-    const err = e instanceof AppError ? e : null;
-    if (!err)
-      ctx.app.log.error("symindx message failed", { type: m.type, error: e instanceof Error ? e.message : String(e) });
-    const code =
-      err?.code === "unauthorized" || err?.code === "forbidden"
-        ? "UNAUTHORIZED"
-        : err?.code === "not_found" && /agent/.test(err.message)
-          ? "AGENT_NOT_FOUND"
-          : err
-            ? "INVALID_MESSAGE"
-            : "INTERNAL_ERROR";
-    send(symindxError(code, err?.message ?? "internal error", m.id, err?.issues.length ? err.issues : undefined));
+    return { kind: "invalid", id: frameId(raw), details: `${issue.path.join(".") || "message"}: ${issue.message}` };
+  },
+
+  async handle(f, ctx) {
+    if (f.kind === "invalid") {
+      ctx.send(symindxError("INVALID_MESSAGE", "Message format is invalid", f.id, f.details));
+      return;
+    }
+    const { m } = f;
+    const reply: Reply = (type, data, top) =>
+      ctx.send({ ...(m.id === undefined ? {} : { id: m.id }), type, ...top, data, timestamp: now() });
+    try {
+      await run(m, ctx, reply);
+    } catch (e) {
+      const err = e instanceof AppError ? e : null;
+      if (!err)
+        ctx.app.log.error("symindx message failed", {
+          type: m.type,
+          error: e instanceof Error ? e.message : String(e),
+        });
+      const code = err ? symindxCode(err.reason) : "INTERNAL_ERROR";
+      ctx.send(symindxError(code, err?.message ?? "internal error", m.id, err?.issues.length ? err.issues : undefined));
+    }
+  },
+
+  refuse: (refusal, message, id) => symindxError(REFUSALS[refusal], message, id),
+
+  push: { shared: false, frames: (e, socket) => symindxEvents(e, socket.subscription, socket.rooms) },
+
+  // The greeting of SYMindX's skill server (websocket-server.ts `handleConnection`); the website
+  // reads `data.name` from it (website/src/App.tsx).
+  greeting(connectionId) {
+    const timestamp = now();
+    return {
+      type: "connection_established",
+      connectionId,
+      timestamp,
+      data: { connectionId, name: "edgemem", serverVersion: VERSION, timestamp },
+    };
+  },
+};
+
+/** Runs one SYMindX frame; replies (and errors) go through `send`. */
+export async function handleSymindx(raw: unknown, ctx: SocketContext, send: Send): Promise<void> {
+  await symindx.handle(symindx.parse(raw), { ...ctx, send });
+}
+
+/**
+ * SYMindX's error code for a reason: a refused token, an unknown agent, else the message (its
+ * fields, its target, its size) was not acceptable.
+ */
+export function symindxCode(r: Reason): "UNAUTHORIZED" | "AGENT_NOT_FOUND" | "INVALID_MESSAGE" {
+  switch (r.code) {
+    case "unauthorized":
+    case "forbidden":
+      return "UNAUTHORIZED";
+    case "not_found":
+      return r.missing === "agent" ? "AGENT_NOT_FOUND" : "INVALID_MESSAGE";
+    case "bad_request":
+    case "validation_error":
+    case "conflict":
+    case "payload_too_large":
+    case "unsupported_media_type":
+    case "upstream_error":
+    case "upstream_timeout":
+    case "internal_error":
+      return "INVALID_MESSAGE";
   }
 }
 
 /** Sends a reply: `top` adds top-level fields next to `data` (the runtime's `agentId`, `channel`). */
 type Reply = (type: string, data: unknown, top?: Record<string, unknown>) => void;
 
-async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): Promise<void> {
+async function run(m: Envelope, ctx: HubContext, reply: Reply): Promise<void> {
   const { app, principal: p } = ctx;
   switch (m.type) {
     case "chat":
@@ -332,7 +363,7 @@ async function run(m: Envelope, ctx: SymindxContext, reply: Reply, send: Send): 
           { field: `data.messages.${nested}.type`, message: "a batch cannot contain a batch" },
         ]);
       // In order: each message gets its own reply, as if sent one by one.
-      for (const inner of d.messages) await handleSymindx(inner, ctx, send);
+      for (const inner of d.messages) await symindx.handle(symindx.parse(inner), ctx);
       return;
     }
     case "join_conversation":
@@ -415,18 +446,17 @@ function isBatch(raw: unknown): boolean {
  * The operations a SYMindX frame asks for, as the rate limit counts them: each message of a
  * batch is one, as if sent on its own (a nested batch is refused before it runs).
  */
-export function symindxOperations(raw: unknown): number {
+function symindxOperations(raw: unknown): number {
   if (!isBatch(raw)) return 1;
   const messages = ((raw as { data?: { messages?: unknown } }).data ?? {}).messages;
   return Array.isArray(messages) ? Math.max(1, messages.length) : 1;
 }
 
-/** Appends a system message to a conversation's working-memory session (creating it if needed). */
 /** An agent exists when the tenant has memories of it. */
-async function requireAgent(ctx: SymindxContext, agent: string | undefined): Promise<void> {
+async function requireAgent(ctx: SocketContext, agent: string | undefined): Promise<void> {
   if (!agent) return;
   const { total } = await ctx.app.memories.list(ctx.principal, { filter: { agent_id: { eq: agent } }, limit: 1 });
-  if (!total) throw new AppError("not_found", `agent '${agent}' not found`);
+  if (!total) throw AppError.notFound(`agent '${agent}'`, "agent");
 }
 
 /**
@@ -435,7 +465,7 @@ async function requireAgent(ctx: SymindxContext, agent: string | undefined): Pro
  * instruction is a question: SYMindX sends its agents free-form instructions ("analyze project
  * structure"), which the tenant's memories answer as think does.
  */
-async function command(ctx: SymindxContext, instruction: string, agent: string | undefined): Promise<unknown> {
+async function command(ctx: SocketContext, instruction: string, agent: string | undefined): Promise<unknown> {
   const { app, principal: p } = ctx;
   const [verb = "", ...rest] = instruction.trim().split(/\s+/);
   const arg = rest.join(" ");
@@ -456,19 +486,8 @@ async function command(ctx: SymindxContext, instruction: string, agent: string |
     case "find": {
       need("a query");
       await requireAgent(ctx, agent);
-      const req: SearchRequest = {
-        text: arg,
-        limit: 10,
-        offset: 0,
-        filter: agent ? { agent_id: { eq: agent } } : {},
-        mode: "hybrid",
-        hybridAlpha: null,
-        recency: null,
-        distanceThreshold: null,
-        explain: false,
-      };
-      const res = await app.search.search(p, req);
-      return { memories: res.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: res.total };
+      const filter = agent ? { agent_id: { eq: agent } } : {};
+      return scoredMemories(await app.search.search(p, hybridSearch(arg, 10, filter)));
     }
     case "forget":
     case "delete": {
@@ -492,7 +511,7 @@ const answerOf = ({ answer, citations }: { answer: string; citations: unknown[] 
 
 /** Think over the agent's memories (all the tenant's without one); `chunks`: streamed answer pieces. */
 async function think(
-  ctx: SymindxContext,
+  ctx: SocketContext,
   question: string,
   agent: string | undefined,
 ): Promise<{ answer: string; citations: unknown[]; chunks: number }> {
@@ -501,12 +520,7 @@ async function think(
     limit: 8,
     filter: agent ? { agent_id: { eq: agent } } : {},
   });
-  let answer = "";
-  let chunks = 0;
-  for await (const t of res.answer) {
-    answer += t;
-    chunks++;
-  }
+  const { answer, chunks } = await collectAnswer(res.answer);
   return { answer, citations: res.citations.map(citationOut), chunks };
 }
 
@@ -516,11 +530,7 @@ async function think(
  * frames for sockets subscribed to a memory channel; session changes for sockets in that
  * conversation (a working-memory session).
  */
-export function symindxEvents(
-  e: DomainEvent & { seq: number },
-  s: Subscription,
-  rooms: string[],
-): Record<string, unknown>[] {
+function symindxEvents(e: SequencedEvent, s: Subscription, rooms: string[]): Record<string, unknown>[] {
   const timestamp = formatIso(e.at);
   if (!("memory" in e)) {
     if (!rooms.includes(e.session.session_id)) return [];

@@ -5,12 +5,10 @@ import { buildDeps, type AppDeps } from "../deps.ts";
 import { createLogger, errorMessage, type Logger } from "../log.ts";
 import type { DomainEvent } from "../domain/events.ts";
 import type { Principal } from "../domain/principal.ts";
-import { engramGap, engramPush, handleEngram } from "./engram.ts";
+import type { Dialect, DialectName, Frame, HubContext, SequencedEvent, SocketState, Subscription } from "./dialect.ts";
+import { DIALECTS, ENDPOINTS } from "./dialects.ts";
 import { frameId } from "./frame.ts";
 import { planReplay } from "./replay.ts";
-import { VERSION } from "../version.ts";
-import { handleSymindx, symindxError, symindxEvents, symindxOperations, type Subscription } from "./symindx.ts";
-import { handleTrustgraph, trustgraphError } from "./trustgraph.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
 const REPLAY_LOG_SIZE = 1000;
@@ -33,7 +31,7 @@ interface Attachment {
   v: 1;
   id: string;
   principal: Principal;
-  dialect: "engram" | "symindx" | "trustgraph";
+  dialect: DialectName;
   subscription: Subscription;
   /** SYMindX conversations joined (working-memory session ids). */
   rooms?: string[];
@@ -43,18 +41,11 @@ interface Attachment {
 }
 
 /**
- * The SYMindX heartbeat: the hub pings its SYMindX sockets this often. Only a socket that answered
- * a ping once and then missed one is closed: SYMindX's own clients never answer an application
- * ping (its servers use protocol pings), and the runtime's own liveness covers them.
+ * The heartbeat: the hub pings the sockets of dialects that have one (SYMindX) this often. Only a
+ * socket that answered a ping once and then missed one is closed: SYMindX's own clients never
+ * answer an application ping (its servers use protocol pings), and the runtime's own liveness covers them.
  */
 const HEARTBEAT_MS = 30_000;
-
-/**
- * The subprotocol with which a client says it speaks SYMindX from the start, so it is greeted
- * (`connection_established`) on connect. Without it a `/ws` socket stays silent until its first
- * frame: engram clients read the first frame after a command as its reply.
- */
-export const SYMINDX_PROTOCOL = "symindx";
 
 /** Sockets are tagged with their id and this (tags are fixed at accept; the dialect is in the attachment). */
 const WS_TAG = "ws";
@@ -75,8 +66,6 @@ const eventSchema = z.discriminatedUnion("type", [
 // No count cap: one write can emit thousands of events (an ingest, a forget), and refusing the call
 // loses them all. The Worker's sink sends them in chunks (`chunkEvents`), which bounds each RPC.
 const publishInput = z.array(eventSchema);
-
-export type SequencedEvent = DomainEvent & { seq: number };
 
 /**
  * One per tenant: numbers the tenant's memory and session events, keeps a bounded replay log in its SQLite
@@ -123,19 +112,13 @@ export class TenantHub extends DurableObject<Env> {
       sequenced.push({ ...e, seq });
     }
     if (seq > REPLAY_LOG_SIZE) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ?", seq - REPLAY_LOG_SIZE);
-    // engram clients get every event of their tenant without asking; SYMindX clients what they
-    // subscribed to; TrustGraph has no push events.
-    let engram: string[] | null = null;
+    // Each socket gets the events as its dialect pushes them (engram: every event; SYMindX: what
+    // the socket subscribed to; TrustGraph: none); frames the same for every socket are shaped once.
+    const shared = new Map<DialectName, string[]>();
     for (const ws of this.ctx.getWebSockets(WS_TAG)) {
       const att = ws.deserializeAttachment() as Attachment;
-      if (att.dialect === "engram") {
-        engram ??= sequenced.map((e) => this.frame(e, engramPush)).filter((f) => f !== null);
-        for (const f of engram) send(ws, f);
-      } else if (att.dialect === "symindx") {
-        for (const e of sequenced) {
-          for (const f of this.frames(e, (x) => symindxEvents(x, att.subscription, att.rooms ?? []))) send(ws, f);
-        }
-      }
+      const socket = { subscription: att.subscription, rooms: att.rooms ?? [] };
+      for (const f of this.pushes(DIALECTS[att.dialect], sequenced, socket, shared)) send(ws, f);
     }
     return seq;
   }
@@ -152,53 +135,35 @@ export class TenantHub extends DurableObject<Env> {
     const pair = new WebSocketPair();
     const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
     const protocol = url.searchParams.get("protocol");
-    const dialect =
-      url.pathname === "/api/v1/socket"
-        ? "trustgraph"
-        : protocol?.toLowerCase() === SYMINDX_PROTOCOL
-          ? "symindx"
-          : "engram";
+    const endpoint = ENDPOINTS.get(url.pathname);
+    if (!endpoint) return new Response("no WebSocket endpoint here", { status: 404 });
+    const dialect = DIALECTS[endpoint.dialect(protocol)];
     const attachment: Attachment = {
       v: 1,
       id: crypto.randomUUID(),
       principal,
-      dialect,
+      dialect: dialect.name,
       subscription: { events: [], minImportance: 0 },
     };
     this.ctx.acceptWebSocket(server, [attachment.id, WS_TAG]);
     server.serializeAttachment(attachment);
-    if (dialect === "symindx") {
-      // The greeting of SYMindX's skill server (websocket-server.ts `handleConnection`); the website
-      // reads `data.name` from it (website/src/App.tsx).
-      const timestamp = new Date().toISOString();
-      send(
-        server,
-        JSON.stringify({
-          type: "connection_established",
-          connectionId: attachment.id,
-          timestamp,
-          data: { connectionId: attachment.id, name: "edgemem", serverVersion: VERSION, timestamp },
-        }),
-      );
-      await this.armHeartbeat();
-    }
+    if (dialect.greeting) send(server, JSON.stringify(dialect.greeting(attachment.id)));
     // `/ws` replays in engram's format (a socket is engram until its first SYMindX frame); TrustGraph
     // has no push events, so nothing to replay. All synchronous: no publish can slip in between.
-    if (dialect === "engram") {
+    if (dialect.gap) {
       const bounds = this.ctx.storage.sql
         .exec<{ oldest: number | null; latest: number | null }>(
           "SELECT MIN(seq) AS oldest, MAX(seq) AS latest FROM events",
         )
         .one();
       const plan = planReplay(url.searchParams.get("since"), bounds.oldest, bounds.latest ?? 0);
-      if (plan?.gap) send(server, JSON.stringify(engramGap(plan.gap)));
+      if (plan?.gap) send(server, JSON.stringify(dialect.gap(plan.gap)));
       if (plan?.after != null) {
-        for (const e of this.eventsAfter(plan.after)) {
-          const f = this.frame(e, engramPush);
-          if (f) send(server, f);
-        }
+        const socket = { subscription: attachment.subscription, rooms: [] };
+        for (const f of this.pushes(dialect, this.eventsAfter(plan.after), socket)) send(server, f);
       }
     }
+    if (dialect.heartbeat) await this.armHeartbeat();
     const headers = new Headers();
     if (protocol) headers.set("sec-websocket-protocol", protocol);
     return new Response(null, { status: 101, webSocket: client, headers });
@@ -210,7 +175,7 @@ export class TenantHub extends DurableObject<Env> {
     // The events a frame causes are held until its reply is sent, so its sender reads the reply
     // first (engram's own example reads the first frame after `remember` as its reply).
     // Work that outlives the frame (purge on read, promotion) publishes directly once it is answered.
-    const held = att.dialect === "trustgraph" ? undefined : { events: [] as DomainEvent[], open: true };
+    const held = DIALECTS[att.dialect].concurrent ? undefined : { events: [] as DomainEvent[], open: true };
     const app = this.deps(held);
     try {
       await this.dispatch(ws, att, app, message);
@@ -223,115 +188,107 @@ export class TenantHub extends DurableObject<Env> {
   }
 
   private async dispatch(ws: WebSocket, att: Attachment, app: AppDeps, message: string | ArrayBuffer): Promise<void> {
-    const fail = (code: string, text: string) =>
-      send(
-        ws,
-        JSON.stringify(
-          att.dialect === "symindx"
-            ? symindxError(code, text)
-            : att.dialect === "trustgraph"
-              ? trustgraphError(null, code.toLowerCase().replace(/_/g, "-"), text)
-              : { status: "error", error: { code, message: text } },
-        ),
-      );
+    const own = DIALECTS[att.dialect];
+    const reply = (f: Frame) => send(ws, JSON.stringify(f));
     const limit = app.config.WS_RATE_LIMIT;
     if (!this.allow(att.id, limit))
-      return fail("RATE_LIMIT_EXCEEDED", `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s`);
+      return reply(own.refuse("rate_limited", `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s`));
     const maxBytes = app.config.WS_MAX_FRAME_BYTES;
     const bytes = typeof message === "string" ? utf8Length(message, maxBytes) : message.byteLength;
-    if (bytes > maxBytes)
-      return fail(
-        att.dialect === "symindx" ? "INVALID_MESSAGE" : "MESSAGE_TOO_LARGE",
-        `frame exceeds ${maxBytes} bytes`,
-      );
-    if (typeof message !== "string") return fail("INVALID_MESSAGE", "binary frames are not supported; send JSON text");
+    if (bytes > maxBytes) return reply(own.refuse("too_large", `frame exceeds ${maxBytes} bytes`));
+    if (typeof message !== "string")
+      return reply(own.refuse("binary", "binary frames are not supported; send JSON text"));
     let raw: unknown;
     try {
       raw = JSON.parse(message);
     } catch {
-      return fail("INVALID_MESSAGE", "frame is not valid JSON");
+      return reply(own.refuse("not_json", "frame is not valid JSON"));
     }
-    const reply = (f: Record<string, unknown>) => send(ws, JSON.stringify(f));
     if (isPong(raw)) {
       att.pongAt = Date.now();
       ws.serializeAttachment(att);
       return;
     }
-    if (att.dialect === "trustgraph") {
-      // Not awaited: each request runs on its own, so a slow one never delays the next (answers are matched by id).
-      this.ctx.waitUntil(handleTrustgraph(raw, app, att.principal, reply));
-      return;
-    }
-    const isSymindx = typeof raw === "object" && raw !== null && "type" in raw && !("command" in raw);
-    if (!isSymindx) return handleEngram(raw, app, att.principal, reply);
-    if (att.dialect !== "symindx") {
-      att.dialect = "symindx";
+    const dialect = DIALECTS[own.handoff?.(raw) ?? own.name];
+    if (dialect !== own && own.provisional) {
+      att.dialect = dialect.name;
       ws.serializeAttachment(att);
-      await this.armHeartbeat();
+      if (dialect.heartbeat) await this.armHeartbeat();
     }
     // A batch is as many operations as it has messages: the frame itself was counted above.
-    const more = symindxOperations(raw) - 1;
+    const more = (dialect.cost?.(raw) ?? 1) - 1;
     if (more > 0 && !this.allow(att.id, limit, more)) {
       return reply(
-        symindxError(
-          "RATE_LIMIT_EXCEEDED",
+        dialect.refuse(
+          "rate_limited",
           `more than ${limit} operations in ${RATE_WINDOW_MS / 1000} s (each message of a batch counts)`,
           frameId(raw),
         ),
       );
     }
-    await handleSymindx(
-      raw,
-      {
-        app,
-        principal: att.principal,
-        connectionId: att.id,
-        broadcast: (frame) => {
-          const text = JSON.stringify(frame);
-          for (const other of this.ctx.getWebSockets(WS_TAG)) {
-            if ((other.deserializeAttachment() as Attachment).dialect === "symindx") send(other, text);
-          }
-        },
-        subscription: att.subscription ?? { events: [], minImportance: 0 },
-        setSubscription: (sub) => {
-          att.subscription = sub;
-          ws.serializeAttachment(att);
-        },
-        startedAt: this.startedAt,
-        rooms: att.rooms ?? [],
-        setRooms: (rooms) => {
-          att.rooms = rooms;
-          ws.serializeAttachment(att);
-        },
-        toRoom: (conversationId, frame) => {
-          let n = 0;
-          const text = JSON.stringify(frame);
-          for (const other of this.ctx.getWebSockets(WS_TAG)) {
-            const o = other.deserializeAttachment() as Attachment;
-            if (o.id === att.id) continue;
-            if (o.dialect === "symindx" && o.rooms?.includes(conversationId)) {
-              send(other, text);
-              n++;
-            }
-          }
-          return n;
-        },
+    const run = dialect.handle(dialect.parse(raw), this.context(ws, att, app, dialect, reply));
+    if (dialect.concurrent) this.ctx.waitUntil(run);
+    else await run;
+  }
+
+  /** What a frame's handler gets: the services, the socket's state, its reply channel and the other sockets of its dialect. */
+  private context(
+    ws: WebSocket,
+    att: Attachment,
+    app: AppDeps,
+    dialect: Dialect<unknown, HubContext>,
+    reply: (f: Frame) => void,
+  ): HubContext {
+    const peers = () =>
+      this.ctx
+        .getWebSockets(WS_TAG)
+        .map((other) => ({ other, o: other.deserializeAttachment() as Attachment }))
+        .filter(({ o }) => o.dialect === dialect.name);
+    return {
+      app,
+      principal: att.principal,
+      send: reply,
+      connectionId: att.id,
+      startedAt: this.startedAt,
+      subscription: att.subscription ?? { events: [], minImportance: 0 },
+      setSubscription: (sub) => {
+        att.subscription = sub;
+        ws.serializeAttachment(att);
       },
-      reply,
-    );
+      rooms: att.rooms ?? [],
+      setRooms: (rooms) => {
+        att.rooms = rooms;
+        ws.serializeAttachment(att);
+      },
+      broadcast: (frame) => {
+        const text = JSON.stringify(frame);
+        for (const { other } of peers()) send(other, text);
+      },
+      toRoom: (conversationId, frame) => {
+        let n = 0;
+        const text = JSON.stringify(frame);
+        for (const { other, o } of peers()) {
+          if (o.id !== att.id && o.rooms?.includes(conversationId)) {
+            send(other, text);
+            n++;
+          }
+        }
+        return n;
+      },
+    };
   }
 
   /**
-   * The heartbeat: each SYMindX socket gets `{"type": "ping"}`; one that answered a ping before
-   * but not the previous one is dead and closed. A socket that never answered stays open (see
-   * HEARTBEAT_MS). Re-armed while SYMindX sockets remain.
+   * The heartbeat: each socket of a dialect with one (SYMindX) gets `{"type": "ping"}`; one that
+   * answered a ping before but not the previous one is dead and closed. A socket that never
+   * answered stays open (see HEARTBEAT_MS). Re-armed while such sockets remain.
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
     let alive = 0;
     for (const ws of this.ctx.getWebSockets(WS_TAG)) {
       const att = ws.deserializeAttachment() as Attachment;
-      if (att.dialect !== "symindx") continue;
+      if (!DIALECTS[att.dialect].heartbeat) continue;
       if (att.pingedAt !== undefined && att.pongAt !== undefined && att.pongAt < att.pingedAt) {
         try {
           ws.close(1011, "heartbeat timeout");
@@ -380,24 +337,34 @@ export class TenantHub extends DurableObject<Env> {
     return (this.logger ??= createLogger(loadConfig(this.env).LOG_LEVEL));
   }
 
-  /** An event as one dialect's frames: none when not for this socket, or not serializable (logged, skipped). */
-  private frames(e: SequencedEvent, shape: (e: SequencedEvent) => Record<string, unknown>[]): string[] {
+  /**
+   * Events as a dialect pushes them to one socket, in order; an event that cannot be shaped or
+   * serialized is logged and skipped. Frames the same for every socket are kept in `shared`.
+   */
+  private pushes(
+    d: Dialect<unknown, HubContext>,
+    events: SequencedEvent[],
+    socket: SocketState,
+    shared?: Map<DialectName, string[]>,
+  ): string[] {
+    const push = d.push;
+    if (!push) return [];
+    if (!push.shared) return events.flatMap((e) => this.frames(e, (x) => push.frames(x, socket)));
+    let frames = shared?.get(d.name);
+    if (!frames) {
+      frames = events.flatMap((e) => this.frames(e, push.frames));
+      shared?.set(d.name, frames);
+    }
+    return frames;
+  }
+
+  /** An event as frames, or none when it cannot be shaped or serialized (logged, skipped). */
+  private frames(e: SequencedEvent, shape: (e: SequencedEvent) => Frame[]): string[] {
     try {
       return shape(e).map((f) => JSON.stringify(f));
     } catch (err) {
       this.log.warn("event skipped: not serializable", { seq: e.seq, type: e.type, error: errorMessage(err) });
       return [];
-    }
-  }
-
-  /** An event as one dialect's frame, or null: not for this socket, or not serializable (logged, skipped). */
-  private frame(e: SequencedEvent, shape: (e: SequencedEvent) => Record<string, unknown> | null): string | null {
-    try {
-      const f = shape(e);
-      return f ? JSON.stringify(f) : null;
-    } catch (err) {
-      this.log.warn("event skipped: not serializable", { seq: e.seq, type: e.type, error: errorMessage(err) });
-      return null;
     }
   }
 

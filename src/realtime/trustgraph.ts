@@ -1,29 +1,37 @@
 import * as z from "zod";
 import { READ_SCOPE, requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
-import { amsRecord, createMemoriesBody, searchBody, toNewMemory, toSearchRequest } from "../http/ams-schemas.ts";
+import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
+import {
+  amsRecord,
+  createMemoriesBody,
+  scoredMemories,
+  searchBody,
+  toNewMemory,
+  toSearchRequest,
+} from "../wire/ams.ts";
 import {
   citationOut,
+  collectAnswer,
   factOut,
   graphQueryBody,
-  graphRequest,
-  graphResponse,
   ingestBody,
   ingestResponse,
+  queryGraph,
   statsResponse,
   thinkBody,
   thinkRequest,
-} from "../http/knowledge-schemas.ts";
-import { parse } from "../http/respond.ts";
+} from "../wire/knowledge.ts";
+import { parse } from "../wire/parse.ts";
 import {
   getSessionQuery,
   sessionPath,
   toSessionInput,
   workingMemoryBody,
   workingMemoryResponse,
-} from "../http/working-memory-schemas.ts";
+} from "../wire/working-memory.ts";
 import type { Principal } from "../domain/principal.ts";
+import type { Dialect, Frame, Refusal, Send } from "./dialect.ts";
 
 /**
  * The TrustGraph dialect (`/api/v1/socket`, and `/api/socket` where TrustGraph's apps proxy it):
@@ -51,19 +59,22 @@ const envelope = z.object({
   request: z.record(z.string(), z.unknown()),
 });
 
-export type Send = (frame: Record<string, unknown>) => void;
-
 /** The one flow edgemem has: every service answers on it, whatever `flow` a request names. */
-export const DEFAULT_FLOW = "default";
+const DEFAULT_FLOW = "default";
 
 /**
  * A final error frame: the seed's top-level `error`, and the gateway's `response.error`, which is
  * all that older `@trustgraph/client` versions read (without it a failed call resolves `undefined`
  * or throws inside the client's parser and is re-sent after its timeout).
  */
-export function trustgraphError(id: unknown, type: string, message: string): Record<string, unknown> {
+export function trustgraphError(id: unknown, type: string, message: string): Frame {
   const error = { type, message };
   return { id, error, response: { error }, complete: true };
+}
+
+/** TrustGraph's error `type` for a reason: the REST error code (the seed defines none of its own). */
+export function trustgraphType(r: Reason): ErrorCode {
+  return r.code;
 }
 
 type Service = (
@@ -76,7 +87,7 @@ type Service = (
 const memoryOp = z.object({ operation: z.enum(["store", "get", "delete"]) });
 
 /** edgemem's capabilities as TrustGraph services. */
-export const SERVICES: Record<string, Service> = {
+const SERVICES: Record<string, Service> = {
   /** `{operation: "store", memories}` | `{operation: "get", id}` | `{operation: "delete", ids}`. */
   memory: async (req, app, p) => {
     const { operation } = parse(memoryOp, req);
@@ -103,18 +114,18 @@ export const SERVICES: Record<string, Service> = {
   /** The AMS search body. */
   search: async (req, app, p) => {
     const res = await app.search.search(p, toSearchRequest(parse(searchBody, req)));
-    return { memories: res.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: res.total };
+    return scoredMemories(res);
   },
   /** `{question, limit?, streaming?}`: with streaming, answer chunks then the citations. */
   think: async (req, app, p, stream) => {
     const b = parse(thinkBody.extend({ streaming: z.boolean().default(false) }), req);
     const res = await app.think.think(p, thinkRequest(b));
-    let answer = "";
-    for await (const t of res.answer) {
-      answer += t;
-      if (b.streaming)
-        stream({ ...answerChunk(t), "end-of-stream": false, end_of_message: false, end_of_dialog: false });
-    }
+    const { answer } = await collectAnswer(
+      res.answer,
+      b.streaming
+        ? (t) => stream({ ...answerChunk(t), "end-of-stream": false, end_of_message: false, end_of_dialog: false })
+        : undefined,
+    );
     return {
       ...answerChunk(b.streaming ? "" : answer),
       answer,
@@ -131,7 +142,7 @@ export const SERVICES: Record<string, Service> = {
   },
   "graph-query": async (req, app, p) => {
     const b = parse(graphQueryBody, req);
-    return graphResponse(await app.graph.query(p, graphRequest(b)));
+    return queryGraph(app.graph, p, b);
   },
   /** `{operation: "get", session_id, ...}` | `{operation: "put", session_id, ...session}` | `{operation: "delete", session_id}`. */
   "working-memory": async (req, app, p) => {
@@ -158,7 +169,10 @@ export const SERVICES: Record<string, Service> = {
     if (operation === "list-flows") return { "flow-ids": [DEFAULT_FLOW] };
     const id = parse(z.object({ "flow-id": z.string().min(1).max(256) }), req)["flow-id"];
     if (id !== DEFAULT_FLOW)
-      throw new AppError("not_found", `no flow '${id}'; edgemem has one flow, '${DEFAULT_FLOW}'`);
+      throw new AppError(
+        { code: "not_found", missing: "flow" },
+        `no flow '${id}'; edgemem has one flow, '${DEFAULT_FLOW}'`,
+      );
     return {
       flow: JSON.stringify({
         "class-name": "edgemem",
@@ -181,18 +195,93 @@ const authFrame = z.object({
   id: z.unknown().optional(),
 });
 
+function isAuthFrame(raw: unknown): boolean {
+  return typeof raw === "object" && raw !== null && !Array.isArray(raw) && (raw as { type?: unknown }).type === "auth";
+}
+
+/** A TrustGraph frame: in-band auth, a request for a service, or neither. */
+export type TrustgraphFrame =
+  | { kind: "auth"; id: { id?: string }; token: string | null }
+  | { kind: "invalid-auth"; message: string }
+  | { kind: "request"; id: string; service: string; request: Record<string, unknown>; run: Service }
+  | { kind: "unknown-service"; id: string; service: string }
+  | { kind: "invalid"; id: unknown; message: string };
+
+const REFUSALS = {
+  rate_limited: "rate-limit-exceeded",
+  too_large: "message-too-large",
+  binary: "invalid-message",
+  not_json: "invalid-message",
+} as const satisfies Record<Refusal, string>;
+
+/** The TrustGraph dialect: requests run side by side, answered by id; no push events. */
+export const trustgraph: Dialect<TrustgraphFrame> = {
+  name: "trustgraph",
+  // Each request runs on its own, so a slow one never delays the next (answers are matched by id).
+  concurrent: true,
+
+  parse(raw) {
+    if (isAuthFrame(raw)) {
+      const f = authFrame.safeParse(raw);
+      if (!f.success)
+        return { kind: "invalid-auth", message: `${f.error.issues[0]!.path.join(".")}: ${f.error.issues[0]!.message}` };
+      return { kind: "auth", id: typeof f.data.id === "string" ? { id: f.data.id } : {}, token: f.data.token || null };
+    }
+    const env = envelope.safeParse(raw);
+    if (!env.success) {
+      const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
+      const issue = env.error.issues[0]!;
+      return { kind: "invalid", id, message: `${issue.path.join(".") || "message"}: ${issue.message}` };
+    }
+    const { id, service, request } = env.data;
+    // Own keys only: `constructor` or `toString` are not services.
+    const run = Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
+    return run ? { kind: "request", id, service, request, run } : { kind: "unknown-service", id, service };
+  },
+
+  async handle(f, { app, principal, send }) {
+    switch (f.kind) {
+      case "auth":
+        return authenticate(f, app, principal, send);
+      case "invalid-auth":
+        return send({ type: "auth-failed", error: f.message });
+      case "invalid":
+        return send(trustgraphError(f.id, "invalid-request", f.message));
+      case "unknown-service":
+        return send(
+          trustgraphError(
+            f.id,
+            "unknown-service",
+            `unknown service '${f.service}'; available: ${Object.keys(SERVICES).join(", ")}`,
+          ),
+        );
+      case "request":
+        return request(f, app, principal, send);
+    }
+  },
+
+  refuse: (refusal, message, id) => trustgraphError(id ?? null, REFUSALS[refusal], message),
+};
+
+/** Runs one TrustGraph frame; its response(s) or error go through `send`. */
+export async function handleTrustgraph(raw: unknown, app: AppDeps, principal: Principal, send: Send): Promise<void> {
+  await trustgraph.handle(trustgraph.parse(raw), { app, principal, send });
+}
+
 /**
  * TrustGraph's in-band auth (`{type: "auth", token}`, gateway `mux.py`): the token is verified as
  * at the upgrade and must name the socket's tenant, which was fixed when the socket opened and
  * never changes; the socket keeps the principal it opened with. `auth-ok` or `auth-failed`, as the gateway answers.
  */
-async function authenticate(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
-  const frame = authFrame.safeParse(raw);
-  const id = frame.success && typeof frame.data.id === "string" ? { id: frame.data.id } : {};
-  const failed = (message: string) => send({ type: "auth-failed", ...id, error: message });
-  if (!frame.success) return failed(`${frame.error.issues[0]!.path.join(".")}: ${frame.error.issues[0]!.message}`);
+async function authenticate(
+  f: Extract<TrustgraphFrame, { kind: "auth" }>,
+  app: AppDeps,
+  p: Principal,
+  send: Send,
+): Promise<void> {
+  const failed = (message: string) => send({ type: "auth-failed", ...f.id, error: message });
   try {
-    const q = await verifyToken(frame.data.token || null, app.config);
+    const q = await verifyToken(f.token, app.config);
     requireScope(q, READ_SCOPE);
     if (q.tenant !== p.tenant) return failed("token is for another tenant; a socket's tenant is fixed when it opens");
   } catch (e) {
@@ -201,34 +290,16 @@ async function authenticate(raw: unknown, app: AppDeps, p: Principal, send: Send
       app.log.error("trustgraph auth failed", { error: e instanceof Error ? e.message : String(e) });
     return failed(e instanceof AppError ? e.message : "internal error");
   }
-  send({ type: "auth-ok", ...id, workspace: p.tenant });
+  send({ type: "auth-ok", ...f.id, workspace: p.tenant });
 }
 
-function isAuthFrame(raw: unknown): boolean {
-  return typeof raw === "object" && raw !== null && !Array.isArray(raw) && (raw as { type?: unknown }).type === "auth";
-}
-
-/** Runs one TrustGraph request; its response(s) or error go through `send`. */
-export async function handleTrustgraph(raw: unknown, app: AppDeps, p: Principal, send: Send): Promise<void> {
-  if (isAuthFrame(raw)) return authenticate(raw, app, p, send);
-  const env = envelope.safeParse(raw);
-  if (!env.success) {
-    const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
-    const issue = env.error.issues[0]!;
-    send(trustgraphError(id, "invalid-request", `${issue.path.join(".") || "message"}: ${issue.message}`));
-    return;
-  }
-  const { id, service, request } = env.data;
-  // Own keys only: `constructor` or `toString` are not services.
-  const run = Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
-  if (!run)
-    return send(
-      trustgraphError(
-        id,
-        "unknown-service",
-        `unknown service '${service}'; available: ${Object.keys(SERVICES).join(", ")}`,
-      ),
-    );
+/** Runs a request on its service: streamed chunks, then the final response (or an error). */
+async function request(
+  { id, service, request, run }: Extract<TrustgraphFrame, { kind: "request" }>,
+  app: AppDeps,
+  p: Principal,
+  send: Send,
+): Promise<void> {
   try {
     let streamed = false;
     const result = await run(request, app, p, (chunk) => {
@@ -247,6 +318,6 @@ export async function handleTrustgraph(raw: unknown, app: AppDeps, p: Principal,
     const err = e instanceof AppError ? e : null;
     if (!err)
       app.log.error("trustgraph request failed", { service, error: e instanceof Error ? e.message : String(e) });
-    send(trustgraphError(id, err?.code ?? "internal-error", err?.message ?? "internal error"));
+    send(trustgraphError(id, err ? trustgraphType(err.reason) : "internal-error", err?.message ?? "internal error"));
   }
 }

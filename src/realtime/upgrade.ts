@@ -1,19 +1,10 @@
 import { READ_SCOPE, requireScope, verifyToken } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
-import { errorResponse } from "../http/respond.ts";
+import { errorResponse } from "../wire/http.ts";
+import type { Frame } from "./dialect.ts";
+import { ENDPOINTS } from "./dialects.ts";
 import { PRINCIPAL_HEADER } from "./tenant-hub.ts";
-import { trustgraphError } from "./trustgraph.ts";
-
-/** TrustGraph's gateway path, which the hub knows the dialect by. */
-const TRUSTGRAPH_PATH = "/api/v1/socket";
-/**
- * WebSocket endpoints: engram and SYMindX on `/ws`, TrustGraph on `/api/v1/socket` and on
- * `/api/socket`, the relative path `@trustgraph/client` opens (TrustGraph's apps proxy it to the gateway).
- */
-const TRUSTGRAPH_PATHS = new Set([TRUSTGRAPH_PATH, "/api/socket"]);
-const SOCKET_PATHS = new Set(["/ws", ...TRUSTGRAPH_PATHS]);
-const isTrustgraph = (path: string) => TRUSTGRAPH_PATHS.has(path);
 
 /**
  * The token of a WebSocket upgrade, in REST's order with the subprotocol between headers and
@@ -47,7 +38,9 @@ export function socketToken(req: Request, url: URL): { token: string | null; pro
 export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Response> {
   const url = new URL(req.url);
   try {
-    if (!SOCKET_PATHS.has(url.pathname)) throw new AppError("not_found", `no WebSocket endpoint at ${url.pathname}`);
+    const endpoint = ENDPOINTS.get(url.pathname);
+    if (!endpoint)
+      throw new AppError({ code: "not_found", missing: "route" }, `no WebSocket endpoint at ${url.pathname}`);
     const { token, protocol } = socketToken(req, url);
     let principal;
     try {
@@ -57,10 +50,10 @@ export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Res
       const asFrame =
         url.searchParams.get("auth_errors") === "frame" ||
         (req.headers.has("origin") && url.searchParams.get("auth_errors") !== "status");
-      if (asFrame && e instanceof AppError) return refuseWithFrame(url.pathname, e.message, protocol);
+      if (asFrame && e instanceof AppError) return refuseWithFrame(endpoint.unauthorized(e.message), protocol);
       throw e;
     }
-    const forward = new URL(`https://hub${isTrustgraph(url.pathname) ? TRUSTGRAPH_PATH : url.pathname}`);
+    const forward = new URL(`https://hub${url.pathname}`);
     const since = url.searchParams.get("since");
     if (since !== null) forward.searchParams.set("since", since);
     if (protocol) forward.searchParams.set("protocol", protocol);
@@ -71,26 +64,12 @@ export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Res
   }
 }
 
-/** Accepts the socket only to say why it is refused, in a frame every dialect on the path can read. */
-function refuseWithFrame(path: string, message: string, protocol: string | null): Response {
+/** Accepts the socket only to send the frame that says why it is refused, then closes it (1008). */
+function refuseWithFrame(frame: Frame, protocol: string | null): Response {
   const pair = new WebSocketPair();
   const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
   server.accept();
-  const error = { code: "UNAUTHORIZED", message };
-  server.send(
-    JSON.stringify(
-      isTrustgraph(path)
-        ? trustgraphError(null, "unauthorized", message)
-        : // engram reads status/error, SYMindX type/data: one frame for both.
-          {
-            type: "error",
-            status: "error",
-            data: { ...error, details: null },
-            error,
-            timestamp: new Date().toISOString(),
-          },
-    ),
-  );
+  server.send(JSON.stringify(frame));
   server.close(1008, "unauthorized");
   return new Response(null, {
     status: 101,

@@ -1,9 +1,9 @@
 import type { LlmProvider } from "../ai/llm.ts";
+import type { ThinkResult } from "../domain/answer.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
-import { factSentence, type GraphFact, type GraphScope } from "../domain/graph.ts";
+import { factSentence, type GraphScope } from "../domain/graph.ts";
 import type { Principal } from "../domain/principal.ts";
 import { ABSTAIN_ANSWER, citedHits, type RelevanceFloors } from "../domain/relevance.ts";
-import type { SearchHit } from "../domain/search.ts";
 import type { KnowledgeGraph } from "./graph.ts";
 import { llmFailure } from "./llm-failure.ts";
 import type { MemorySearch } from "./memory-search.ts";
@@ -15,14 +15,6 @@ export interface ThinkerDeps {
   /** What a retrieved memory must score for think to answer from it (the vector floor is the embedder's). */
   relevance: RelevanceFloors;
   clock: () => number;
-}
-
-export interface ThinkResult {
-  /** The answer as it is produced (streamed when the provider streams). */
-  answer: AsyncIterable<string>;
-  citations: SearchHit[];
-  facts: GraphFact[];
-  provider: string;
 }
 
 /** Answers questions from long-term memory and the knowledge graph. */

@@ -1,15 +1,26 @@
 import type { LlmProvider } from "../ai/llm.ts";
 import type { Config } from "../config.ts";
-import { packPrompt, planSummarization, type ChatMessage } from "../domain/budget.ts";
+import { packPrompt, planSummarization } from "../domain/budget.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
 import { newId } from "../domain/ids.ts";
 import { buildMemory, sameList, type Memory, type NewMemory } from "../domain/memory.ts";
-import { DEFAULT_STRATEGY, snapshot, type MessageRole, type Session, type SessionMessage } from "../domain/session.ts";
+import {
+  DEFAULT_STRATEGY,
+  snapshot,
+  type MessageRole,
+  type ModelParams,
+  type PromptRequest,
+  type PromptResult,
+  type Session,
+  type SessionInput,
+  type SessionMessage,
+  type SessionSelector,
+  type SessionView,
+} from "../domain/session.ts";
 import { messageTokens, modelInfo, tokenCounter, type TokenCounter } from "../domain/tokens.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { SessionEvent } from "../domain/events.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { SearchHit, SearchRequest } from "../domain/search.ts";
 import { inBackground } from "./background.ts";
 import type { MemorySearch } from "./memory-search.ts";
 import type { MemoryWrites } from "./memory-writes.ts";
@@ -32,55 +43,6 @@ export interface WorkingMemoryDeps {
   log: Logger;
   clock: () => number;
   defer: (p: Promise<unknown>) => void;
-}
-
-/** The client's model, which sets the token budget (AMS: `model_name`, `context_window_max`). */
-export interface ModelParams {
-  model_name?: string | null;
-  context_window_max?: number | null;
-}
-
-export interface SessionInput {
-  namespace: string | null;
-  user_id: string | null;
-  messages: { id?: string; role: MessageRole; content: string; created_at?: number }[];
-  /** Structured memories; those with `persisted_at` were promoted already and are not promoted again. */
-  memories: (NewMemory & { persisted_at?: number | null })[];
-  context: string | null;
-  data: Record<string, unknown> | null;
-  long_term_memory_strategy: Record<string, unknown> | null;
-  ttl_seconds: number | null;
-}
-
-export interface SessionSelector {
-  namespace?: string;
-  user_id?: string;
-}
-
-export interface SessionView {
-  session: Session;
-  /** Tokens of the session's messages, counted for the client's model. */
-  tokens: number;
-  /** AMS's usage figures; null unless the request named a model or a window. */
-  usage: { total: number; untilSummarization: number } | null;
-  newSession: boolean;
-  warnings: string[];
-}
-
-export interface PromptRequest {
-  query: string;
-  session: ({ session_id: string } & SessionSelector & ModelParams) | null;
-  /** A long-term search (its text defaults to the query), or null for none. */
-  longTermSearch: SearchRequest | null;
-}
-
-export interface PromptResult {
-  messages: ChatMessage[];
-  /** The long-term memories the prompt includes, best first. */
-  memories: SearchHit[];
-  tokens: number;
-  window: number;
-  warnings: string[];
 }
 
 interface Budget {

@@ -158,7 +158,7 @@ export async function runEval(dataset: Dataset, opts: EvalOptions): Promise<Eval
 
 /**
  * The memory id of a turn: `<conversation>:<turn>` when that fits the 64-byte id limit, otherwise
- * a hash of the conversation id in its place. Any string is a valid id (src/http/ams-schemas.ts).
+ * a hash of the conversation id in its place. Any string is a valid id (src/wire/ams.ts).
  */
 export function memoryIdFor(conversation: string, turn: string): string {
   const plain = `${conversation}:${turn}`;

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { checkJsonBounds, jsonObject, timestamp } from "../domain/input-limits.ts";
 import { MESSAGE_ROLES, type Session } from "../domain/session.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
-import type { PromptRequest, PromptResult, SessionInput, SessionView } from "../service/working-memory.ts";
+import type { PromptRequest, PromptResult, SessionInput, SessionView } from "../domain/session.ts";
 import type { SearchRequest } from "../domain/search.ts";
 import {
   amsHit,
@@ -17,7 +17,7 @@ import {
   searchBody,
   toNewMemory,
   toSearchRequest,
-} from "./ams-schemas.ts";
+} from "./ams.ts";
 
 /** Wire schemas of AMS working memory and prompt hydration (seed + the official clients' extras). */
 

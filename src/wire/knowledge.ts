@@ -5,10 +5,11 @@ import type { FeedbackResult, Rating } from "../domain/feedback.ts";
 import type { Entity, GraphFact, GraphQuery, GraphResult, IngestResult } from "../domain/graph.ts";
 import type { SearchHit } from "../domain/search.ts";
 import type { Stats } from "../domain/stats.ts";
-import type { ThinkResult } from "../service/think.ts";
+import type { ThinkResult } from "../domain/answer.ts";
+import type { Principal } from "../domain/principal.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";
-import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams-schemas.ts";
+import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 
 /** Wire schemas of edgemem's cognitive routes (ingest, graph query, think, feedback, status). */
@@ -161,7 +162,7 @@ export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeo
 }
 
 /** A graph query body as the service's query: namespace and user_id narrow the facts and memories seen. */
-export function graphRequest(
+function graphRequest(
   b: Pick<z.output<typeof graphQueryBody>, "query" | "hops" | "include_history" | "limit" | "namespace" | "user_id">,
 ): GraphQuery {
   return { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit, filter: ownerFilter(b) };
@@ -174,9 +175,37 @@ export function thinkSources(r: ThinkResult): z.input<typeof thinkSourcesOut> {
 
 /** A whole (not streamed) think reply: the answer collected, then its sources. */
 export async function thinkResponse(r: ThinkResult): Promise<z.input<typeof thinkOut>> {
-  let answer = "";
-  for await (const chunk of r.answer) answer += chunk;
+  const { answer } = await collectAnswer(r.answer);
   return { answer, ...thinkSources(r) };
+}
+
+/** A streamed answer read to its end: the text and how many chunks it came in; `onChunk` sees each as it arrives. */
+export async function collectAnswer(
+  chunks: AsyncIterable<string>,
+  onChunk?: (chunk: string) => void,
+): Promise<{ answer: string; chunks: number }> {
+  let answer = "";
+  let n = 0;
+  for await (const chunk of chunks) {
+    answer += chunk;
+    n++;
+    onChunk?.(chunk);
+  }
+  return { answer, chunks: n };
+}
+
+/** What answers graph queries (the knowledge service). */
+interface GraphQuerier {
+  query(p: Principal, q: GraphQuery): Promise<GraphResult>;
+}
+
+/** A graph query body run and answered: REST, engram, TrustGraph and MCP all query the graph this way. */
+export async function queryGraph(
+  graph: GraphQuerier,
+  p: Principal,
+  b: Parameters<typeof graphRequest>[0],
+): Promise<z.input<typeof graphOut>> {
+  return graphResponse(await graph.query(p, graphRequest(b)));
 }
 
 export function entityOut(e: Entity): z.input<typeof entityOutSchema> {
@@ -207,7 +236,7 @@ export function ingestResponse(r: IngestResult): z.input<typeof ingestOut> {
   };
 }
 
-export function graphResponse(r: GraphResult): z.input<typeof graphOut> {
+function graphResponse(r: GraphResult): z.input<typeof graphOut> {
   return {
     entities: r.entities.map(entityOut),
     relations: r.relations.map(factOut),

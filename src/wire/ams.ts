@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { AppError } from "../domain/errors.ts";
-import { numericFilterSchema, tagFilterSchema } from "../domain/filters.ts";
+import { numericFilterSchema, tagFilterSchema, type MemoryFilter } from "../domain/filters.ts";
 import { jsonObject, MAX_SPAN_DAYS, MAX_TTL_SECONDS, timestamp } from "../domain/input-limits.ts";
 import { byteLength, MAX_ID_BYTES } from "../domain/ids.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory } from "../domain/memory.ts";
@@ -244,6 +244,21 @@ export function toSearchRequest(b: SearchBody): SearchRequest {
   };
 }
 
+/** The search of a plain recall (engram's, SYMindX's): hybrid, from the first hit, no recency boost, unexplained. */
+export function hybridSearch(text: string | null, limit: number, filter: MemoryFilter): SearchRequest {
+  return {
+    text,
+    limit,
+    offset: 0,
+    filter,
+    mode: "hybrid",
+    hybridAlpha: null,
+    recency: null,
+    distanceThreshold: null,
+    explain: false,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Service → wire: the response schemas (documented in /openapi.json) and the functions that fill them
 
@@ -390,6 +405,14 @@ export function amsSearchResult(r: SearchResult): z.input<typeof searchResultOut
     next_offset: r.nextOffset,
     ...(r.warnings.length ? { warnings: r.warnings } : {}),
   };
+}
+
+/** Search hits as the WebSocket dialects answer them: the records with their scores, and the total. */
+export function scoredMemories(r: SearchResult): {
+  memories: (z.input<typeof memoryRecordOut> & { score: number })[];
+  total: number;
+} {
+  return { memories: r.hits.map((h) => ({ ...amsRecord(h.memory), score: h.score })), total: r.total };
 }
 
 export function amsHit(h: SearchHit): z.input<typeof memoryHitOut> {
