@@ -14,12 +14,10 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** What a request named that is not there (`unspecified`: the thrower did not say). */
-export type Missing = "memory" | "session" | "agent" | "flow" | "route" | "unspecified";
-/** Which bound a request went over. */
-export type Limit = "body" | "row" | "unspecified";
+/** What a request named that is not there. */
+export type Missing = "memory" | "session" | "agent" | "flow" | "route";
 /** What a write collided with: a taken CRUD key, or concurrent writers that kept winning. */
-export type Clash = "key" | "concurrent" | "unspecified";
+export type Clash = "key" | "concurrent";
 
 /**
  * Why a request failed, whatever wire it came by: the code, refined where a wire (or a caller)
@@ -27,9 +25,8 @@ export type Clash = "key" | "concurrent" | "unspecified";
  */
 export type Reason =
   | { code: "not_found"; missing: Missing }
-  | { code: "payload_too_large"; limit: Limit }
   | { code: "conflict"; clash: Clash }
-  | { code: Exclude<ErrorCode, "not_found" | "payload_too_large" | "conflict"> };
+  | { code: Exclude<ErrorCode, "not_found" | "conflict"> };
 
 export interface ErrorIssue {
   /** Dotted path of the offending field, e.g. `memories.0.text`. */
@@ -41,15 +38,15 @@ export interface ErrorIssue {
 export class AppError extends Error {
   readonly reason: Reason;
 
-  /** A bare code is its reason with the detail `unspecified`. */
+  /** A code that needs no refinement may be given bare. */
   constructor(
-    reason: ErrorCode | Reason,
+    reason: Reason | Exclude<ErrorCode, "not_found" | "conflict">,
     message: string,
     readonly issues: ErrorIssue[] = [],
   ) {
     super(message);
     this.name = "AppError";
-    this.reason = typeof reason === "string" ? unspecified(reason) : reason;
+    this.reason = typeof reason === "string" ? { code: reason } : reason;
   }
 
   get code(): ErrorCode {
@@ -57,7 +54,7 @@ export class AppError extends Error {
   }
 
   /** `<what> not found`; `missing` says which kind of thing. */
-  static notFound(what: string, missing: Missing = "unspecified"): AppError {
+  static notFound(what: string, missing: Missing): AppError {
     return new AppError({ code: "not_found", missing }, `${what} not found`);
   }
 
@@ -66,13 +63,6 @@ export class AppError extends Error {
     const message = first ? `${first.field ? `${first.field}: ` : ""}${first.message}` : "invalid input";
     return new AppError("validation_error", message, issues);
   }
-}
-
-function unspecified(code: ErrorCode): Reason {
-  if (code === "not_found") return { code, missing: "unspecified" };
-  if (code === "payload_too_large") return { code, limit: "unspecified" };
-  if (code === "conflict") return { code, clash: "unspecified" };
-  return { code };
 }
 
 /**

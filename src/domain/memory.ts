@@ -129,9 +129,6 @@ export interface CreateOptions {
   dedup?: boolean;
 }
 
-/** The conflict a write gets when another memory holds the CRUD key (agent_id, scope, key) it takes. */
-export const KEY_TAKEN = "another memory already has this (agent_id, scope, key)";
-
 export const DEFAULT_PRIORITY = 5;
 export const DEFAULT_CONFIDENCE = 0.8;
 

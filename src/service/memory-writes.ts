@@ -6,7 +6,6 @@ import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
 import { selectForForgetting, type ForgetRequest, type ForgetResult } from "../domain/forget.ts";
 import { byteLength, MAX_ID_BYTES, newId } from "../domain/ids.ts";
 import {
-  KEY_TAKEN,
   applyPatch,
   buildMemory,
   contentHash,
@@ -192,7 +191,7 @@ export class MemoryWrites {
 
   async get(p: Principal, id: string, namespace?: string | null): Promise<Memory> {
     const m = await this.d.repo.get(p.tenant, id, this.d.clock());
-    if (!m || (namespace != null && m.namespace !== namespace)) throw AppError.notFound(`memory ${id}`);
+    if (!m || (namespace != null && m.namespace !== namespace)) throw AppError.notFound(`memory ${id}`, "memory");
     return m;
   }
 
@@ -226,7 +225,7 @@ export class MemoryWrites {
     return retryOnConflict(`memory ${id}`, async () => {
       const now = this.d.clock();
       const before = await this.d.repo.get(p.tenant, id, now);
-      if (!before) throw AppError.notFound(`memory ${id}`);
+      if (!before) throw AppError.notFound(`memory ${id}`, "memory");
       const c = await decide(before, now);
       if (c.kind === "delete") {
         await this.d.writer.delete(p.tenant, [before], p.subject, c.reason, c.extras);
@@ -299,7 +298,7 @@ export class MemoryWrites {
 
   async history(p: Principal, id: string): Promise<HistoryEntry[]> {
     const entries = await this.d.repo.history(p.tenant, id);
-    if (!entries.length) throw AppError.notFound(`memory ${id}`);
+    if (!entries.length) throw AppError.notFound(`memory ${id}`, "memory");
     return entries;
   }
 
@@ -400,7 +399,7 @@ export class MemoryWrites {
 
 /** A create lost the race for a CRUD key (agent_id, scope, key) to another memory. */
 function isKeyTaken(e: unknown): boolean {
-  return e instanceof AppError && e.code === "conflict" && e.message === KEY_TAKEN;
+  return e instanceof AppError && e.reason.code === "conflict" && e.reason.clash === "key";
 }
 
 /** A memory with neither topics nor entities gets them from the offline tagger. */

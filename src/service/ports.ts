@@ -19,7 +19,7 @@ export interface MemoryStore {
   /**
    * Applies all ops and `intents` in one transaction, so a failure writes nothing. Each op
    * applies only if its memory is still as `before` says; otherwise this throws WriteConflict.
-   * A create taking another memory's CRUD key throws AppError `conflict` (KEY_TAKEN). Returns the
+   * A create taking another memory's CRUD key throws AppError `conflict` (clash `key`). Returns the
    * written memories of the put ops, with their new versions.
    */
   write(tenant: string, ops: WriteOp[], actor: string, now: number, intents?: WriteIntent[]): Promise<Memory[]>;

@@ -22,7 +22,10 @@ export async function retryOnConflict<T>(
     } catch (e) {
       if (!retryable(e)) throw e;
       if (n >= MAX_ATTEMPTS)
-        throw new AppError("conflict", `${what} kept changing concurrently (${n} attempts); try again`);
+        throw new AppError(
+          { code: "conflict", clash: "concurrent" },
+          `${what} kept changing concurrently (${n} attempts); try again`,
+        );
       const cap = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** n);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * cap));
     }

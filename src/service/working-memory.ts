@@ -242,7 +242,7 @@ export class WorkingMemoryService {
     model: ModelParams,
   ): Promise<SessionView> {
     const view = await this.getIfExists(p, sessionId, sel, model);
-    if (!view) throw AppError.notFound(`session ${sessionId}`);
+    if (!view) throw AppError.notFound(`session ${sessionId}`, "session");
     return view;
   }
 

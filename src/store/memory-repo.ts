@@ -1,4 +1,4 @@
-import { KEY_TAKEN, type HistoryEntry, type ListOptions, type Memory } from "../domain/memory.ts";
+import type { HistoryEntry, ListOptions, Memory } from "../domain/memory.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
@@ -9,6 +9,9 @@ import type { WriteIntent, WriteOp } from "../domain/writes.ts";
 import { intentStatements } from "./intents.ts";
 import { compileFilter, LIVE } from "./sql-filter.ts";
 import { vectorStatements } from "./vector-repo.ts";
+
+/** The conflict a write gets when another memory holds the CRUD key (agent_id, scope, key) it takes. */
+const KEY_TAKEN = "another memory already has this (agent_id, scope, key)";
 
 type Row = Record<string, unknown>;
 
@@ -78,7 +81,7 @@ export class MemoryRepo {
    * `intents` (graph entities and relations, feedback rows) join the same transaction. Each op
    * applies only if its memory is still as `before` says (same version, or absent for a create);
    * otherwise nothing is written and this throws WriteConflict. A create that takes another
-   * memory's CRUD key (agent_id, scope, key) throws a `conflict` (KEY_TAKEN). Returns the written
+   * memory's CRUD key (agent_id, scope, key) throws a `conflict` (clash `key`). Returns the written
    * memories of the put ops, with their new versions.
    */
   async write(
@@ -123,7 +126,8 @@ export class MemoryRepo {
       if (e instanceof Error && e.message.includes(CONFLICT_MESSAGE))
         throw new WriteConflict(`memory of tenant ${tenant}`);
       // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
-      if (/UNIQUE constraint failed/.test(errorMessage(e))) throw new AppError("conflict", KEY_TAKEN);
+      if (/UNIQUE constraint failed/.test(errorMessage(e)))
+        throw new AppError({ code: "conflict", clash: "key" }, KEY_TAKEN);
       throw e;
     }
     return puts.map(({ after, at }) => ({ ...after, version: Number(results[at]!.results[0]?.version) }));

@@ -41,8 +41,7 @@ export function errorResponse(e: unknown, log: Logger): Response {
  * so far pass the cap (a chunked body without a length is not read whole first).
  */
 export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
-  const tooLarge = () =>
-    new AppError({ code: "payload_too_large", limit: "body" }, `request body exceeds ${maxBytes} bytes`);
+  const tooLarge = () => new AppError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
   if (Number(req.headers.get("content-length") ?? "0") > maxBytes) throw tooLarge();
   if (!req.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
