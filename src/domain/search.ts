@@ -51,3 +51,18 @@ export interface SearchResult {
   nextOffset: number | null;
   warnings: string[];
 }
+
+/** A plain recall (engram's, SYMindX's, think's): hybrid, from the first hit, no recency boost, unexplained. */
+export function hybridSearch(text: string | null, limit: number, filter: MemoryFilter): SearchRequest {
+  return {
+    text,
+    limit,
+    offset: 0,
+    filter,
+    mode: "hybrid",
+    hybridAlpha: null,
+    recency: null,
+    distanceThreshold: null,
+    explain: false,
+  };
+}

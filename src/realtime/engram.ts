@@ -7,7 +7,8 @@ import { jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import { formatIso } from "../domain/stored-values.ts";
-import { amsRecord, hybridSearch, label, memoryId, scoredMemories } from "../wire/ams.ts";
+import { hybridSearch } from "../domain/search.ts";
+import { amsRecord, label, memoryId, scoredMemories } from "../wire/ams.ts";
 import {
   collectAnswer,
   feedbackResponse,

@@ -3,6 +3,7 @@ import type { ThinkResult } from "../domain/answer.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { factSentence, type GraphScope } from "../domain/graph.ts";
 import type { Principal } from "../domain/principal.ts";
+import { hybridSearch } from "../domain/search.ts";
 import { ABSTAIN_ANSWER, citedHits, type RelevanceFloors } from "../domain/relevance.ts";
 import type { KnowledgeGraph } from "./graph.ts";
 import { llmFailure } from "./llm-failure.ts";
@@ -31,18 +32,8 @@ export class Thinker {
   async think(p: Principal, q: { question: string; limit: number; filter: MemoryFilter }): Promise<ThinkResult> {
     const scope: GraphScope = { filter: q.filter, now: this.d.clock() };
     const [search, graph] = await Promise.all([
-      this.d.search.search(p, {
-        text: q.question,
-        limit: q.limit,
-        offset: 0,
-        filter: q.filter,
-        mode: "hybrid",
-        hybridAlpha: null,
-        recency: null,
-        distanceThreshold: null,
-        // The relevance signals (vector similarity, keyword match) come with the explanation.
-        explain: true,
-      }),
+      // The relevance signals (vector similarity, keyword match) come with the explanation.
+      this.d.search.search(p, { ...hybridSearch(q.question, q.limit, q.filter), explain: true }),
       this.d.graph.around(p, q.question, 1, false, scope),
     ]);
     const llm = this.d.llm;

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { AppError } from "../domain/errors.ts";
-import { numericFilterSchema, tagFilterSchema, type MemoryFilter } from "../domain/filters.ts";
+import { numericFilterSchema, tagFilterSchema } from "../domain/filters.ts";
 import { jsonObject, MAX_SPAN_DAYS, MAX_TTL_SECONDS, timestamp } from "../domain/input-limits.ts";
 import { byteLength, MAX_ID_BYTES } from "../domain/ids.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory } from "../domain/memory.ts";
@@ -241,21 +241,6 @@ export function toSearchRequest(b: SearchBody): SearchRequest {
     recency,
     distanceThreshold: b.distance_threshold ?? null,
     explain: b.explain ?? false,
-  };
-}
-
-/** The search of a plain recall (engram's, SYMindX's): hybrid, from the first hit, no recency boost, unexplained. */
-export function hybridSearch(text: string | null, limit: number, filter: MemoryFilter): SearchRequest {
-  return {
-    text,
-    limit,
-    offset: 0,
-    filter,
-    mode: "hybrid",
-    hybridAlpha: null,
-    recency: null,
-    distanceThreshold: null,
-    explain: false,
   };
 }
 
