@@ -30,7 +30,7 @@ import type {
   thinkEvent,
   thinkOut,
 } from "../src/wire/knowledge.ts";
-import type { errorOut } from "../src/wire/errors.ts";
+import type { errorOut } from "../src/wire/http.ts";
 import type {
   promptBody,
   promptOut,

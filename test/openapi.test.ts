@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { operations } from "../src/http/handler.ts";
 import { openApiPath } from "../src/http/openapi.ts";
-import { errorOut } from "../src/wire/errors.ts";
+import { errorOut } from "../src/wire/http.ts";
 import { router } from "../src/http/routes.ts";
 import { call, tenantApi, type Reply } from "./support/api.ts";
 import { env } from "cloudflare:workers";

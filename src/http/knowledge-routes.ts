@@ -1,7 +1,6 @@
 import { AppError } from "../domain/errors.ts";
 import { FEEDBACK_EFFECT } from "../domain/feedback.ts";
 import { errorMessage } from "../log.ts";
-import { httpError } from "../wire/http.ts";
 import { route, type AppRouter } from "./handler.ts";
 import {
   consolidationOut,
@@ -13,7 +12,8 @@ import {
   ingestBody,
   ingestOut,
   ingestResponse,
-  queryGraph,
+  graphRequest,
+  graphResponse,
   ratingOf,
   statsOut,
   statsResponse,
@@ -25,9 +25,9 @@ import {
   thinkSources,
 } from "../wire/knowledge.ts";
 
-/** edgemem's cognitive layer over REST: ingest, the knowledge graph, think, feedback, status, consolidation. */
 const { positive, negative } = FEEDBACK_EFFECT;
 
+/** edgemem's cognitive layer over REST: ingest, the knowledge graph, think, feedback, status, consolidation. */
 export function knowledgeRoutes(r: AppRouter): void {
   const tag = "Knowledge (edgemem)";
 
@@ -62,7 +62,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: graphQueryBody,
       response: graphOut,
     },
-    async (c, { body }) => queryGraph(c.app.graph, c.principal, body),
+    async (c, { body }) => graphResponse(await c.app.graph.query(c.principal, graphRequest(body))),
   );
 
   route(
@@ -96,8 +96,7 @@ export function knowledgeRoutes(r: AppRouter): void {
             // Headers are sent: the failure becomes the stream's last event.
             const err = e instanceof AppError ? e : null;
             if (!err) log.error("think stream failed", { error: errorMessage(e) });
-            const { code } = httpError(err?.reason ?? { code: "internal_error" });
-            send({ error: { code, message: err?.message ?? "internal error" } });
+            send({ error: { code: err?.code ?? "internal_error", message: err?.message ?? "internal error" } });
           }
           controller.close();
         },

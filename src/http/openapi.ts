@@ -1,6 +1,6 @@
 import * as z from "zod";
 import type { Operation } from "./handler.ts";
-import { errorOut } from "../wire/errors.ts";
+import { errorOut } from "../wire/http.ts";
 
 type Json = Record<string, unknown>;
 

@@ -2,7 +2,7 @@ import { createMcpHandler, McpServer, type CallToolResult } from "@modelcontextp
 import * as z from "zod";
 import { READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
+import { AppError } from "../domain/errors.ts";
 import { tagFilterSchema } from "../domain/filters.ts";
 import {
   amsRecord,
@@ -24,7 +24,8 @@ import {
   graphQueryBody,
   ingestBody,
   ingestResponse,
-  queryGraph,
+  graphRequest,
+  graphResponse,
   ratingOf,
   thinkBody,
   thinkRequest,
@@ -78,11 +79,6 @@ function result(body: unknown): CallToolResult {
   };
 }
 
-/** The code an MCP tool error starts with: the REST error code, which hosts show to the model. */
-function mcpCode(r: Reason): ErrorCode {
-  return r.code;
-}
-
 /** A failure the model can read and act on; the request itself succeeds (MCP tool-error convention). */
 function toolError(e: unknown, app: AppDeps): CallToolResult {
   const err = e instanceof AppError ? e : null;
@@ -90,7 +86,8 @@ function toolError(e: unknown, app: AppDeps): CallToolResult {
   const issues = err?.issues.length
     ? ` (${err.issues.map((i) => `${i.field || "arguments"}: ${i.message}`).join("; ")})`
     : "";
-  const text = `${mcpCode(err?.reason ?? { code: "internal_error" })}: ${err?.message ?? "internal error"}${issues}`;
+  // MCP names errors by REST's codes; hosts show the text to the model.
+  const text = `${err?.code ?? "internal_error"}: ${err?.message ?? "internal error"}${issues}`;
   return { isError: true, content: [{ type: "text", text }] };
 }
 
@@ -124,8 +121,6 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
         "edgemem is long-term memory for agents. Check memory (search_long_term_memory or memory_prompt) before answering questions about the user's preferences, history or earlier decisions; store durable facts with create_long_term_memories; use think to answer a question from memory with citations.",
     },
   );
-  const { sessions } = app;
-
   /** Registers a tool that needs `scope`; errors become tool errors, never protocol failures. */
   const tool = <S extends z.ZodObject>(
     name: string,
@@ -217,7 +212,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
         ]);
       }
       const { query, model_name, context_window_max, include_long_term_search, optimize_query: _, ...search } = b;
-      const res = await sessions.prompt(principal, {
+      const res = await app.sessions.prompt(principal, {
         query,
         session: sessionId
           ? {
@@ -250,7 +245,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     }),
     async (b) => {
       const model = { model_name: b.model_name ?? undefined, context_window_max: b.context_window_max ?? undefined };
-      return workingMemoryResponse(await sessions.put(principal, b.session_id, toSessionInput(b, {}), model));
+      return workingMemoryResponse(await app.sessions.put(principal, b.session_id, toSessionInput(b, {}), model));
     },
   );
 
@@ -272,7 +267,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
         user_id: b.user_id ?? undefined,
         recent_messages_limit: b.recent_messages_limit ?? undefined,
       };
-      const view = await sessions.getIfExists(principal, b.session_id, sel, {
+      const view = await app.sessions.getIfExists(principal, b.session_id, sel, {
         model_name: b.model_name ?? undefined,
         context_window_max: b.context_window_max ?? undefined,
       });
@@ -343,7 +338,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     READ_SCOPE,
     "Look up entities (people, tools, products, places) by name or alias in the knowledge graph: their relations, neighbours up to 2 hops, and the memories that mention them. include_history adds relations that newer facts superseded.",
     graphQueryBody,
-    async (b) => queryGraph(app.graph, principal, b),
+    async (b) => graphResponse(await app.graph.query(principal, graphRequest(b))),
   );
 
   tool(

@@ -13,7 +13,9 @@ import {
   collectAnswer,
   feedbackResponse,
   ingestResponse,
-  queryGraph,
+  graphQueryBody,
+  graphRequest,
+  graphResponse,
   ratingOf,
   statsResponse,
   thinkRequest,
@@ -73,14 +75,8 @@ const payloads = {
       message: "give rating (positive|negative) or positive (boolean)",
       path: ["rating"],
     }),
-  query: z.object({
-    query: text.max(1000),
-    hops: z.number().int().min(1).max(2).default(2),
-    include_history: z.boolean().default(false),
-    limit: z.number().int().min(1).max(100).default(20),
-    namespace: owner.namespace,
-    user_id: owner.user_id,
-  }),
+  query: graphQueryBody,
+  // Not wire/knowledge's ingestBody: an empty `messages` keeps zod's own message here.
   ingest: z.object({
     messages: z
       .array(
@@ -231,7 +227,7 @@ async function run(
     }
     case "query": {
       const b = parse(payloads.query, raw);
-      return queryGraph(app.graph, p, b);
+      return graphResponse(await app.graph.query(p, graphRequest(b)));
     }
     case "ingest": {
       const b = parse(payloads.ingest, raw);

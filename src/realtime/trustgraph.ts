@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { READ_SCOPE, requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
+import { AppError } from "../domain/errors.ts";
 import {
   amsRecord,
   createMemoriesBody,
@@ -17,7 +17,8 @@ import {
   graphQueryBody,
   ingestBody,
   ingestResponse,
-  queryGraph,
+  graphRequest,
+  graphResponse,
   statsResponse,
   thinkBody,
   thinkRequest,
@@ -70,11 +71,6 @@ const DEFAULT_FLOW = "default";
 export function trustgraphError(id: unknown, type: string, message: string): Frame {
   const error = { type, message };
   return { id, error, response: { error }, complete: true };
-}
-
-/** TrustGraph's error `type` for a reason: the REST error code (the seed defines none of its own). */
-export function trustgraphType(r: Reason): ErrorCode {
-  return r.code;
 }
 
 type Service = (
@@ -142,7 +138,7 @@ const SERVICES: Record<string, Service> = {
   },
   "graph-query": async (req, app, p) => {
     const b = parse(graphQueryBody, req);
-    return queryGraph(app.graph, p, b);
+    return graphResponse(await app.graph.query(p, graphRequest(b)));
   },
   /** `{operation: "get", session_id, ...}` | `{operation: "put", session_id, ...session}` | `{operation: "delete", session_id}`. */
   "working-memory": async (req, app, p) => {
@@ -318,6 +314,7 @@ async function request(
     const err = e instanceof AppError ? e : null;
     if (!err)
       app.log.error("trustgraph request failed", { service, error: e instanceof Error ? e.message : String(e) });
-    send(trustgraphError(id, err ? trustgraphType(err.reason) : "internal-error", err?.message ?? "internal error"));
+    // TrustGraph names errors by REST's codes (the seed defines none of its own).
+    send(trustgraphError(id, err?.code ?? "internal-error", err?.message ?? "internal error"));
   }
 }

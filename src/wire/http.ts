@@ -1,9 +1,23 @@
-import type * as z from "zod";
-import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
+import * as z from "zod";
+import { AppError, ERROR_CODES, type ErrorCode, type Reason } from "../domain/errors.ts";
 import type { Logger } from "../log.ts";
-import { errorOut } from "./errors.ts";
 
 /** What every transport carried by an HTTP request shares: REST, the MCP endpoint, the WebSocket upgrade. */
+
+/** Every error body. */
+export const errorOut = z
+  .object({
+    error: z.enum(ERROR_CODES),
+    message: z.string(),
+    detail: z.string().meta({ description: "The message again, where FastAPI clients (AMS's) read it." }),
+    issues: z
+      .array(
+        z.object({ field: z.string().meta({ description: "Dotted path, e.g. memories.0.text" }), message: z.string() }),
+      )
+      .optional()
+      .meta({ description: "Each invalid field (validation_error)." }),
+  })
+  .meta({ id: "Error" });
 
 /** The HTTP status of each error code. */
 const STATUS = {

@@ -6,7 +6,6 @@ import type { Entity, GraphFact, GraphQuery, GraphResult, IngestResult } from ".
 import type { SearchHit } from "../domain/search.ts";
 import type { Stats } from "../domain/stats.ts";
 import type { ThinkResult } from "../domain/answer.ts";
-import type { Principal } from "../domain/principal.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";
 import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams.ts";
@@ -151,7 +150,6 @@ export const statsOut = z.object({
 
 export const consolidationOut = z.object({ checked: count, merged: count, removed: count, forgotten: count });
 
-/** The filter of a request's `namespace` and `user_id` (either may be absent). */
 /** A think body as the service's question: namespace and user_id narrow the memories and facts consulted. */
 export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeof thinkBody>, "stream">): {
   question: string;
@@ -162,9 +160,7 @@ export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeo
 }
 
 /** A graph query body as the service's query: namespace and user_id narrow the facts and memories seen. */
-function graphRequest(
-  b: Pick<z.output<typeof graphQueryBody>, "query" | "hops" | "include_history" | "limit" | "namespace" | "user_id">,
-): GraphQuery {
+export function graphRequest(b: z.output<typeof graphQueryBody>): GraphQuery {
   return { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit, filter: ownerFilter(b) };
 }
 
@@ -192,20 +188,6 @@ export async function collectAnswer(
     onChunk?.(chunk);
   }
   return { answer, chunks: n };
-}
-
-/** What answers graph queries (the knowledge service). */
-interface GraphQuerier {
-  query(p: Principal, q: GraphQuery): Promise<GraphResult>;
-}
-
-/** A graph query body run and answered: REST, engram, TrustGraph and MCP all query the graph this way. */
-export async function queryGraph(
-  graph: GraphQuerier,
-  p: Principal,
-  b: Parameters<typeof graphRequest>[0],
-): Promise<z.input<typeof graphOut>> {
-  return graphResponse(await graph.query(p, graphRequest(b)));
 }
 
 export function entityOut(e: Entity): z.input<typeof entityOutSchema> {
@@ -236,7 +218,7 @@ export function ingestResponse(r: IngestResult): z.input<typeof ingestOut> {
   };
 }
 
-function graphResponse(r: GraphResult): z.input<typeof graphOut> {
+export function graphResponse(r: GraphResult): z.input<typeof graphOut> {
   return {
     entities: r.entities.map(entityOut),
     relations: r.relations.map(factOut),
