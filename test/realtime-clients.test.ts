@@ -3,9 +3,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { buildDeps } from "../src/deps.ts";
 import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
-import { handleSymindx } from "../src/realtime/symindx.ts";
+import { symindx as symindxDialect } from "../src/realtime/symindx.ts";
 import { jwtEnv, sign, store, tenantApi } from "./support/api.ts";
-import { connect, settle, type Client } from "./support/sockets.ts";
+import { connect, hubContext, settle, type Client } from "./support/sockets.ts";
 
 /**
  * The frames real clients send, exactly as their sources write them (issue 16). SYMindX:
@@ -264,21 +264,9 @@ describe("SYMindX: subscriptions, events and in-band auth", () => {
     const principal = { tenant: api.tenant, subject: `user-of-${api.tenant}`, scopes: null };
     const frames: any[] = [];
     const run = (token: string) =>
-      handleSymindx(
+      symindxDialect.receive(
         { type: "auth", data: { token } },
-        {
-          app,
-          principal,
-          connectionId: "c1",
-          broadcast: () => {},
-          subscription: { events: [], minImportance: 0 },
-          setSubscription: () => {},
-          startedAt: Date.now(),
-          rooms: [],
-          setRooms: () => {},
-          toRoom: () => 0,
-        },
-        (f) => frames.push(f),
+        hubContext(app, principal, (f) => frames.push(f)),
       );
     await run(api.token);
     expect(frames.pop()).toMatchObject({

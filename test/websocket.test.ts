@@ -3,9 +3,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { buildDeps } from "../src/deps.ts";
 import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
-import { handleTrustgraph } from "../src/realtime/trustgraph.ts";
+import { trustgraph } from "../src/realtime/trustgraph.ts";
 import { call, search, sign, store, tenantApi, type Api } from "./support/api.ts";
-import { connect, hibernate, open } from "./support/sockets.ts";
+import { connect, hibernate, hubContext, open } from "./support/sockets.ts";
 
 const reply =
   (command: string, status = "ok") =>
@@ -777,7 +777,10 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
       const principal = { tenant: api.tenant, subject: "reader", scopes: ["memory:read"] };
       const auth = async (frame: Record<string, unknown>) => {
         const sent: Record<string, unknown>[] = [];
-        await handleTrustgraph(frame, app, principal, (f) => sent.push(f));
+        await trustgraph.receive(
+          frame,
+          hubContext(app, principal, (f) => sent.push(f)),
+        );
         expect(sent).toHaveLength(1);
         return sent[0];
       };

@@ -7,6 +7,8 @@ import type { Gap } from "./replay.ts";
 export type Frame = Record<string, unknown>;
 export type Send = (frame: Frame) => void;
 export type SequencedEvent = DomainEvent & { seq: number };
+/** A frame's `id` as a client sent it, echoed in its reply. */
+export type FrameId = string | number;
 
 export type DialectName = "engram" | "symindx" | "trustgraph";
 
@@ -29,21 +31,16 @@ export interface SocketState {
   rooms: string[];
 }
 
-/** What every frame's handler gets: the services, who the socket is, and its reply channel. */
-export interface FrameContext {
-  app: AppDeps;
-  principal: Principal;
-  send: Send;
-}
-
-/** What the hub offers beyond the reply channel: the socket's state and the other sockets. */
-export interface SocketContext extends SocketState {
+/** What the hub gives a frame: the services, who the socket is, its state, its reply channel and its peers. */
+export interface HubContext extends SocketState {
   app: AppDeps;
   principal: Principal;
   /** The socket's id. */
   connectionId: string;
   /** When the hub started. */
   startedAt: number;
+  /** Replies on this socket. */
+  send: Send;
   setSubscription(s: Subscription): void;
   setRooms(rooms: string[]): void;
   /** Sends a frame to every socket of this dialect in the tenant, this one included. */
@@ -52,41 +49,57 @@ export interface SocketContext extends SocketState {
   toRoom(conversationId: string, frame: Frame): number;
 }
 
-/** What the hub gives every frame's handler; each dialect reads what it needs. */
-export type HubContext = SocketContext & FrameContext;
+/**
+ * An application-level heartbeat: the hub sends `ping` to the dialect's sockets and closes one that
+ * answered a ping once and then missed one.
+ */
+export interface Heartbeat {
+  /** The ping, as sent. */
+  readonly ping: string;
+  /** The answer to a ping, as the runtime sends it to a client that pings (without waking the hub). */
+  readonly pong: string;
+  /** A client's answer to a ping: recorded by the hub and not run. */
+  isPong(raw: unknown): boolean;
+}
 
 /**
- * One WebSocket protocol: a raw frame is parsed into the dialect's typed frame once, then handled;
- * replies, streams and errors go through the context's `send`. The hub owns sockets, rate limits,
- * the event log and hibernation, and asks the dialect only for frames.
+ * One WebSocket protocol. The hub owns sockets, rate limits, the event log and hibernation; a
+ * dialect turns frames into calls and results into frames.
  */
-export interface Dialect<F = unknown, C extends FrameContext = FrameContext> {
+export interface Dialect {
   readonly name: DialectName;
-  /** A frame's JSON as the dialect's frame union; never throws (a malformed frame is a variant). */
-  parse(raw: unknown): F;
-  /** Runs a frame; every failure becomes an error frame, never a rejection. */
-  handle(frame: F, ctx: C): Promise<void>;
-  /** The error frame for a frame the hub refused. */
-  refuse(refusal: Refusal, message: string, id?: string | number): Frame;
-  /** Each frame runs on its own (not awaited before the next is read; its events are not held for its reply). */
-  readonly concurrent?: boolean;
-  /** How many operations a raw frame counts as for the rate limit (1 unless given). */
-  cost?(raw: unknown): number;
   /**
-   * The dialect that runs a frame sent on a socket of this one, when not this one (dialects that
-   * share an endpoint tell theirs apart by shape).
+   * Runs a frame (its parsed JSON): read into the dialect's own frame union, run through the
+   * services, answered through `ctx.send`. Every failure becomes an error frame, never a rejection.
    */
-  handoff?(raw: unknown): DialectName | undefined;
-  /** A socket of this dialect becomes the dialect of the first frame it hands off (`/ws` is engram until then). */
-  readonly provisional?: boolean;
-  /** The hub pings sockets of this dialect and closes those that stop answering. */
-  readonly heartbeat?: boolean;
+  receive(raw: unknown, ctx: HubContext): Promise<void>;
+  /** The error frame for a frame the hub refused. */
+  refuse(refusal: Refusal, message: string, id?: FrameId): Frame;
+  /**
+   * `in-order`: the hub awaits each frame before reading the socket's next, and holds the events
+   * it causes until it is answered. `concurrent`: each frame runs on its own (answers are matched
+   * by id) and its events go out at once.
+   */
+  readonly runs: "in-order" | "concurrent";
+  /** How many operations a frame counts as for the rate limit (1 unless given). */
+  cost?(raw: unknown): number;
+  /** The hub pings sockets of this dialect. */
+  readonly heartbeat?: Heartbeat;
   /** The frame a new socket gets first. */
   greeting?(connectionId: string): Frame;
+  /** Replays `?since=` on connect: the gap frame (missed events) before the replayed events. */
+  gap?(gap: Gap): Frame;
   /** How an event reaches sockets of this dialect: the same frames for all, or chosen per socket. */
   readonly push?:
     | { readonly shared: true; frames(e: SequencedEvent): Frame[] }
     | { readonly shared: false; frames(e: SequencedEvent, socket: SocketState): Frame[] };
-  /** Replays `?since=` on connect: the gap frame (missed events) before the replayed events. */
-  gap?(gap: Gap): Frame;
+}
+
+/**
+ * The `id` of a raw frame when it has a usable one (a string or a number), even if the rest of the
+ * frame is refused: echoing it lets the client match the error to what it sent.
+ */
+export function frameId(raw: unknown): FrameId | undefined {
+  const id = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
+  return typeof id === "string" || typeof id === "number" ? id : undefined;
 }

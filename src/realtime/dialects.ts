@@ -1,17 +1,39 @@
-import type { Dialect, DialectName, Frame, HubContext } from "./dialect.ts";
+import type { Dialect, DialectName, Frame } from "./dialect.ts";
 import { engram } from "./engram.ts";
-import { symindx } from "./symindx.ts";
+import { heartbeat, symindx } from "./symindx.ts";
 import { trustgraph, trustgraphError } from "./trustgraph.ts";
 
 /** Every dialect by name (a socket's attachment names its own). */
-export const DIALECTS: { readonly [N in DialectName]: Dialect<unknown, HubContext> } = {
-  engram,
-  symindx,
-  trustgraph,
-};
+export const DIALECTS: { readonly [N in DialectName]: Dialect } = { engram, symindx, trustgraph };
 
-/** A WebSocket endpoint: the dialect a new socket on it speaks, and how it is told its upgrade was refused. */
+/** A SYMindX frame names its `type`; an engram frame its `command` (the two share `/ws`). */
+function isSymindxFrame(raw: unknown): boolean {
+  return typeof raw === "object" && raw !== null && "type" in raw && !("command" in raw);
+}
+
+/**
+ * The dialect that runs a frame sent on a socket speaking `current`, and the dialect the socket
+ * speaks from then on. On `/ws` the frame's shape decides: a SYMindX frame runs as SYMindX and
+ * makes the socket SYMindX for good (its pushes, its heartbeat); an engram frame runs as engram
+ * and leaves the socket as it was. A TrustGraph socket runs every frame as TrustGraph.
+ */
+export function frameDialect(current: DialectName, raw: unknown): { run: Dialect; speaks: DialectName } {
+  if (current === "trustgraph") return { run: trustgraph, speaks: current };
+  return isSymindxFrame(raw) ? { run: symindx, speaks: symindx.name } : { run: engram, speaks: current };
+}
+
+/**
+ * The frame any socket may send to have the runtime answer it without waking the hub (one pair per
+ * object): SYMindX's ping and pong.
+ */
+export const AUTO_RESPONSE = { request: heartbeat.ping, response: heartbeat.pong };
+
+/**
+ * A WebSocket endpoint: its canonical path (what the Worker forwards to the hub), the dialect a new
+ * socket on it speaks, and how it is told its upgrade was refused.
+ */
 interface Endpoint {
+  path: string;
   dialect(protocol: string | null): DialectName;
   /** The one frame a browser gets before the close when its token is refused (it cannot read a failed upgrade). */
   unauthorized(message: string): Frame;
@@ -25,6 +47,7 @@ interface Endpoint {
 const SYMINDX_PROTOCOL = "symindx";
 
 const ws: Endpoint = {
+  path: "/ws",
   dialect: (protocol) => (protocol?.toLowerCase() === SYMINDX_PROTOCOL ? "symindx" : "engram"),
   // engram reads status/error, SYMindX type/data: one frame for both.
   unauthorized(message) {
@@ -40,13 +63,14 @@ const ws: Endpoint = {
 };
 
 const trustgraphGateway: Endpoint = {
+  path: "/api/v1/socket",
   dialect: () => "trustgraph",
   unauthorized: (message) => trustgraphError(null, "unauthorized", message),
 };
 
 /**
- * The WebSocket endpoints: engram and SYMindX on `/ws`, TrustGraph on `/api/v1/socket` and on
- * `/api/socket`, the relative path `@trustgraph/client` opens (TrustGraph's apps proxy it to the gateway).
+ * The WebSocket endpoints by path: engram and SYMindX on `/ws`, TrustGraph on `/api/v1/socket` and
+ * on `/api/socket`, the relative path `@trustgraph/client` opens (TrustGraph's apps proxy it to the gateway).
  */
 export const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   ["/ws", ws],

@@ -23,8 +23,7 @@ import {
 } from "../wire/knowledge.ts";
 import { parse } from "../wire/parse.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { Dialect, Frame, Refusal, SequencedEvent } from "./dialect.ts";
-import { frameId, isSymindxFrame } from "./frame.ts";
+import { frameId, type Dialect, type Frame, type FrameId, type Refusal, type SequencedEvent } from "./dialect.ts";
 
 /**
  * The engram dialect (`/ws`, frames `{command, payload}`): each command runs through the same
@@ -106,9 +105,9 @@ const envelope = z.object({
   id: z.union([z.string(), z.number()]).optional(),
 });
 
-type Id = string | number | undefined;
+type Id = FrameId | undefined;
 /** An engram frame: a known command, an unknown one, or not `{command, payload}` at all. */
-export type EngramFrame =
+type EngramFrame =
   | { kind: "command"; id: Id; command: EngramCommand; payload: unknown }
   | { kind: "unknown"; id: Id; command: string }
   | { kind: "invalid"; id: Id };
@@ -125,22 +124,26 @@ const REFUSALS = {
   not_json: "INVALID_MESSAGE",
 } as const satisfies Record<Refusal, string>;
 
-/** The engram dialect: every event of the tenant is pushed to every socket, and replayed on `?since=`. */
-export const engram: Dialect<EngramFrame> = {
+function parseFrame(raw: unknown): EngramFrame {
+  const f = envelope.safeParse(raw);
+  if (!f.success) return { kind: "invalid", id: frameId(raw) };
+  const { command, id, payload } = f.data;
+  // Own keys only: `constructor` or `toString` are not commands.
+  return Object.hasOwn(payloads, command)
+    ? { kind: "command", id, command: command as EngramCommand, payload: payload ?? {} }
+    : { kind: "unknown", id, command };
+}
+
+/**
+ * The engram dialect: frames run one at a time, each answered before the events it caused; every
+ * event of the tenant is pushed to every socket, and replayed on `?since=`.
+ */
+export const engram: Dialect = {
   name: "engram",
-  provisional: true,
-  handoff: (raw) => (isSymindxFrame(raw) ? "symindx" : undefined),
+  runs: "in-order",
 
-  parse(raw) {
-    const f = envelope.safeParse(raw);
-    if (!f.success) return { kind: "invalid", id: frameId(raw) };
-    const { command, id, payload } = f.data;
-    return Object.hasOwn(payloads, command)
-      ? { kind: "command", id, command: command as EngramCommand, payload: payload ?? {} }
-      : { kind: "unknown", id, command };
-  },
-
-  async handle(f, { app, principal, send }) {
+  async receive(raw, { app, principal, send }) {
+    const f = parseFrame(raw);
     if (f.kind === "invalid") {
       send(errorFrame(f.id, undefined, { code: "INVALID_MESSAGE", message: "expected {command, payload}" }));
       return;
@@ -254,7 +257,7 @@ const ENGRAM_CODES = {
 } as const satisfies Record<ErrorCode, string>;
 
 /** engram's error code for a reason. */
-export function engramCode(r: Reason): (typeof ENGRAM_CODES)[ErrorCode] {
+function engramCode(r: Reason): (typeof ENGRAM_CODES)[ErrorCode] {
   return ENGRAM_CODES[r.code];
 }
 

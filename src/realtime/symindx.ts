@@ -8,17 +8,17 @@ import { amsRecord, scoredMemories } from "../wire/ams.ts";
 import { citationOut, collectAnswer, statsResponse } from "../wire/knowledge.ts";
 import { parse } from "../wire/parse.ts";
 import { VERSION } from "../version.ts";
-import type {
-  Dialect,
-  Frame,
-  HubContext,
-  Refusal,
-  SequencedEvent,
-  Send,
-  SocketContext,
-  Subscription,
+import {
+  frameId,
+  type Dialect,
+  type Frame,
+  type FrameId,
+  type Heartbeat,
+  type HubContext,
+  type Refusal,
+  type SequencedEvent,
+  type Subscription,
 } from "./dialect.ts";
-import { frameId, isSymindxFrame } from "./frame.ts";
 
 /**
  * The SYMindX dialect (`/ws`, frames `{id, type, data, targetAgent, priority, timestamp}`).
@@ -120,7 +120,7 @@ const handoffData = z.object({
 
 const now = () => new Date().toISOString();
 
-function symindxError(code: string, message: string, id?: string | number, details?: unknown): Frame {
+function symindxError(code: string, message: string, id?: FrameId, details?: unknown): Frame {
   // `error` (a string) is where the runtime's own clients read it (index.ts, websocket-server.ts).
   const frame: Record<string, unknown> = {
     type: "error",
@@ -133,8 +133,14 @@ function symindxError(code: string, message: string, id?: string | number, detai
 }
 
 /** A SYMindX frame: a message in the envelope, or not one (`details` says why). */
-export type SymindxFrame =
-  { kind: "message"; m: Envelope } | { kind: "invalid"; id: string | number | undefined; details: string };
+type SymindxFrame = { kind: "message"; m: Envelope } | { kind: "invalid"; id: FrameId | undefined; details: string };
+
+function parseFrame(raw: unknown): SymindxFrame {
+  const env = envelope.safeParse(raw);
+  if (env.success) return { kind: "message", m: env.data };
+  const issue = env.error.issues[0]!;
+  return { kind: "invalid", id: frameId(raw), details: `${issue.path.join(".") || "message"}: ${issue.message}` };
+}
 
 const REFUSALS = {
   rate_limited: "RATE_LIMIT_EXCEEDED",
@@ -144,23 +150,28 @@ const REFUSALS = {
 } as const satisfies Record<Refusal, string>;
 
 /**
- * The SYMindX dialect: sockets say so with the `symindx` subprotocol (greeted on connect) or by
- * their first SYMindX frame on `/ws`; they get the changes they subscribed to, and are pinged.
+ * SYMindX's application heartbeat (the seed's `{type: "ping"}` answered `{type: "pong"}`); a pong
+ * with more fields still counts.
  */
-export const symindx: Dialect<SymindxFrame, HubContext> = {
+export const heartbeat: Heartbeat = {
+  ping: '{"type":"ping"}',
+  pong: '{"type":"pong"}',
+  isPong: (raw) => typeof raw === "object" && raw !== null && (raw as { type?: unknown }).type === "pong",
+};
+
+/**
+ * The SYMindX dialect: sockets say so with the `symindx` subprotocol (greeted on connect) or by
+ * their first SYMindX frame on `/ws`; frames run one at a time; sockets get the changes they
+ * subscribed to, and are pinged.
+ */
+export const symindx: Dialect = {
   name: "symindx",
-  heartbeat: true,
-  handoff: (raw) => (isSymindxFrame(raw) ? undefined : "engram"),
+  runs: "in-order",
+  heartbeat,
   cost: symindxOperations,
 
-  parse(raw) {
-    const env = envelope.safeParse(raw);
-    if (env.success) return { kind: "message", m: env.data };
-    const issue = env.error.issues[0]!;
-    return { kind: "invalid", id: frameId(raw), details: `${issue.path.join(".") || "message"}: ${issue.message}` };
-  },
-
-  async handle(f, ctx) {
+  async receive(raw, ctx) {
+    const f = parseFrame(raw);
     if (f.kind === "invalid") {
       ctx.send(symindxError("INVALID_MESSAGE", "Message format is invalid", f.id, f.details));
       return;
@@ -199,16 +210,11 @@ export const symindx: Dialect<SymindxFrame, HubContext> = {
   },
 };
 
-/** Runs one SYMindX frame; replies (and errors) go through `send`. */
-export async function handleSymindx(raw: unknown, ctx: SocketContext, send: Send): Promise<void> {
-  await symindx.handle(symindx.parse(raw), { ...ctx, send });
-}
-
 /**
  * SYMindX's error code for a reason: a refused token, an unknown agent, else the message (its
  * fields, its target, its size) was not acceptable.
  */
-export function symindxCode(r: Reason): "UNAUTHORIZED" | "AGENT_NOT_FOUND" | "INVALID_MESSAGE" {
+function symindxCode(r: Reason): "UNAUTHORIZED" | "AGENT_NOT_FOUND" | "INVALID_MESSAGE" {
   switch (r.code) {
     case "unauthorized":
     case "forbidden":
@@ -364,7 +370,7 @@ async function run(m: Envelope, ctx: HubContext, reply: Reply): Promise<void> {
           { field: `data.messages.${nested}.type`, message: "a batch cannot contain a batch" },
         ]);
       // In order: each message gets its own reply, as if sent one by one.
-      for (const inner of d.messages) await symindx.handle(symindx.parse(inner), ctx);
+      for (const inner of d.messages) await symindx.receive(inner, ctx);
       return;
     }
     case "join_conversation":
@@ -454,7 +460,7 @@ function symindxOperations(raw: unknown): number {
 }
 
 /** An agent exists when the tenant has memories of it. */
-async function requireAgent(ctx: SocketContext, agent: string | undefined): Promise<void> {
+async function requireAgent(ctx: HubContext, agent: string | undefined): Promise<void> {
   if (!agent) return;
   const { total } = await ctx.app.memories.list(ctx.principal, { filter: { agent_id: { eq: agent } }, limit: 1 });
   if (!total) throw AppError.notFound(`agent '${agent}'`, "agent");
@@ -466,7 +472,7 @@ async function requireAgent(ctx: SocketContext, agent: string | undefined): Prom
  * instruction is a question: SYMindX sends its agents free-form instructions ("analyze project
  * structure"), which the tenant's memories answer as think does.
  */
-async function command(ctx: SocketContext, instruction: string, agent: string | undefined): Promise<unknown> {
+async function command(ctx: HubContext, instruction: string, agent: string | undefined): Promise<unknown> {
   const { app, principal: p } = ctx;
   const [verb = "", ...rest] = instruction.trim().split(/\s+/);
   const arg = rest.join(" ");
@@ -512,7 +518,7 @@ const answerOf = ({ answer, citations }: { answer: string; citations: unknown[] 
 
 /** Think over the agent's memories (all the tenant's without one); `chunks`: streamed answer pieces. */
 async function think(
-  ctx: SocketContext,
+  ctx: HubContext,
   question: string,
   agent: string | undefined,
 ): Promise<{ answer: string; citations: unknown[]; chunks: number }> {

@@ -5,9 +5,17 @@ import { buildDeps, type AppDeps } from "../deps.ts";
 import { createLogger, errorMessage, type Logger } from "../log.ts";
 import type { DomainEvent } from "../domain/events.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { Dialect, DialectName, Frame, HubContext, SequencedEvent, SocketState, Subscription } from "./dialect.ts";
-import { DIALECTS, ENDPOINTS } from "./dialects.ts";
-import { frameId } from "./frame.ts";
+import {
+  frameId,
+  type Dialect,
+  type DialectName,
+  type Frame,
+  type HubContext,
+  type SequencedEvent,
+  type SocketState,
+  type Subscription,
+} from "./dialect.ts";
+import { AUTO_RESPONSE, DIALECTS, ENDPOINTS, frameDialect } from "./dialects.ts";
 import { planReplay } from "./replay.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
@@ -24,8 +32,8 @@ const principalSchema = z.object({
 });
 
 /**
- * Per-socket state, in the socket's attachment so it survives hibernation. Versioned. A `/ws`
- * socket is engram until it sends a SYMindX frame (`type` instead of `command`).
+ * Per-socket state, in the socket's attachment so it survives hibernation. Versioned. `dialect` is
+ * what the socket speaks now: a `/ws` socket can become SYMindX (`frameDialect`).
  */
 interface Attachment {
   v: 1;
@@ -35,7 +43,7 @@ interface Attachment {
   subscription: Subscription;
   /** SYMindX conversations joined (working-memory session ids). */
   rooms?: string[];
-  /** SYMindX heartbeat: when the hub last pinged, and when the client last answered. */
+  /** The heartbeat (dialects with one): when the hub last pinged, and when the client last answered. */
   pingedAt?: number;
   pongAt?: number;
 }
@@ -80,8 +88,7 @@ export class TenantHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    // A client `ping` is answered by the runtime without waking the object (SYMindX heartbeat).
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(AUTO_RESPONSE.request, AUTO_RESPONSE.response));
     ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec(
         "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, body TEXT NOT NULL)",
@@ -148,8 +155,8 @@ export class TenantHub extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [attachment.id, WS_TAG]);
     server.serializeAttachment(attachment);
     if (dialect.greeting) send(server, JSON.stringify(dialect.greeting(attachment.id)));
-    // `/ws` replays in engram's format (a socket is engram until its first SYMindX frame); TrustGraph
-    // has no push events, so nothing to replay. All synchronous: no publish can slip in between.
+    // Only dialects with a gap frame replay (engram; a `/ws` socket is engram until its first SYMindX
+    // frame). All synchronous: no publish can slip in between.
     if (dialect.gap) {
       const bounds = this.ctx.storage.sql
         .exec<{ oldest: number | null; latest: number | null }>(
@@ -169,25 +176,29 @@ export class TenantHub extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: client, headers });
   }
 
-  /** A frame from a socket: parsed, run through the services, answered in the socket's dialect. */
+  /** A frame from a socket: checked, then run by the dialect `frameDialect` picks. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
-    // The events a frame causes are held until its reply is sent, so its sender reads the reply
+    // An in-order frame's events are held until its reply is sent, so its sender reads the reply
     // first (engram's own example reads the first frame after `remember` as its reply).
     // Work that outlives the frame (purge on read, promotion) publishes directly once it is answered.
-    const held = DIALECTS[att.dialect].concurrent ? undefined : { events: [] as DomainEvent[], open: true };
+    const held: Held = { events: [], open: false };
     const app = this.deps(held);
     try {
-      await this.dispatch(ws, att, app, message);
+      await this.dispatch(ws, att, app, message, held);
     } finally {
-      if (held) {
-        held.open = false;
-        if (held.events.length) this.ctx.waitUntil(this.publish(held.events));
-      }
+      held.open = false;
+      if (held.events.length) this.ctx.waitUntil(this.publish(held.events));
     }
   }
 
-  private async dispatch(ws: WebSocket, att: Attachment, app: AppDeps, message: string | ArrayBuffer): Promise<void> {
+  private async dispatch(
+    ws: WebSocket,
+    att: Attachment,
+    app: AppDeps,
+    message: string | ArrayBuffer,
+    held: Held,
+  ): Promise<void> {
     const own = DIALECTS[att.dialect];
     const reply = (f: Frame) => send(ws, JSON.stringify(f));
     const limit = app.config.WS_RATE_LIMIT;
@@ -204,16 +215,17 @@ export class TenantHub extends DurableObject<Env> {
     } catch {
       return reply(own.refuse("not_json", "frame is not valid JSON"));
     }
-    if (isPong(raw)) {
+    const { run: dialect, speaks } = frameDialect(att.dialect, raw);
+    // A pong answers the hub's ping: recorded, not run, and it changes no socket's dialect.
+    if (dialect.heartbeat?.isPong(raw)) {
       att.pongAt = Date.now();
       ws.serializeAttachment(att);
       return;
     }
-    const dialect = DIALECTS[own.handoff?.(raw) ?? own.name];
-    if (dialect !== own && own.provisional) {
-      att.dialect = dialect.name;
+    if (speaks !== att.dialect) {
+      att.dialect = speaks;
       ws.serializeAttachment(att);
-      if (dialect.heartbeat) await this.armHeartbeat();
+      if (DIALECTS[speaks].heartbeat) await this.armHeartbeat();
     }
     // A batch is as many operations as it has messages: the frame itself was counted above.
     const more = (dialect.cost?.(raw) ?? 1) - 1;
@@ -226,9 +238,10 @@ export class TenantHub extends DurableObject<Env> {
         ),
       );
     }
-    const run = dialect.handle(dialect.parse(raw), this.context(ws, att, app, dialect, reply));
-    if (dialect.concurrent) this.ctx.waitUntil(run);
-    else await run;
+    const ctx = this.context(ws, att, app, dialect, reply);
+    if (dialect.runs === "concurrent") return this.ctx.waitUntil(dialect.receive(raw, ctx));
+    held.open = true;
+    await dialect.receive(raw, ctx);
   }
 
   /** What a frame's handler gets: the services, the socket's state, its reply channel and the other sockets of its dialect. */
@@ -236,7 +249,7 @@ export class TenantHub extends DurableObject<Env> {
     ws: WebSocket,
     att: Attachment,
     app: AppDeps,
-    dialect: Dialect<unknown, HubContext>,
+    dialect: Dialect,
     reply: (f: Frame) => void,
   ): HubContext {
     const peers = () =>
@@ -279,16 +292,17 @@ export class TenantHub extends DurableObject<Env> {
   }
 
   /**
-   * The heartbeat: each socket of a dialect with one (SYMindX) gets `{"type": "ping"}`; one that
-   * answered a ping before but not the previous one is dead and closed. A socket that never
-   * answered stays open (see HEARTBEAT_MS). Re-armed while such sockets remain.
+   * The heartbeat: each socket of a dialect with one (SYMindX) gets its ping; one that answered a
+   * ping before but not the previous one is dead and closed. A socket that never answered stays
+   * open (see HEARTBEAT_MS). Re-armed while such sockets remain.
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
     let alive = 0;
     for (const ws of this.ctx.getWebSockets(WS_TAG)) {
       const att = ws.deserializeAttachment() as Attachment;
-      if (!DIALECTS[att.dialect].heartbeat) continue;
+      const heartbeat = DIALECTS[att.dialect].heartbeat;
+      if (!heartbeat) continue;
       if (att.pingedAt !== undefined && att.pongAt !== undefined && att.pongAt < att.pingedAt) {
         try {
           ws.close(1011, "heartbeat timeout");
@@ -297,7 +311,7 @@ export class TenantHub extends DurableObject<Env> {
         }
         continue;
       }
-      send(ws, '{"type":"ping"}');
+      send(ws, heartbeat.ping);
       att.pingedAt = now;
       ws.serializeAttachment(att);
       alive++;
@@ -342,7 +356,7 @@ export class TenantHub extends DurableObject<Env> {
    * serialized is logged and skipped. Frames the same for every socket are kept in `shared`.
    */
   private pushes(
-    d: Dialect<unknown, HubContext>,
+    d: Dialect,
     events: SequencedEvent[],
     socket: SocketState,
     shared?: Map<DialectName, string[]>,
@@ -392,10 +406,10 @@ export class TenantHub extends DurableObject<Env> {
    * The services, publishing their events here directly rather than through an RPC to this object;
    * into `held` while it is open (published once the frame that caused them is answered).
    */
-  private deps(held?: { events: DomainEvent[]; open: boolean }): AppDeps {
+  private deps(held: Held): AppDeps {
     return buildDeps(this.env, this.ctx, {
       publish: (_tenant, events) =>
-        held?.open ? held.events.push(...events) : this.ctx.waitUntil(this.publish(events)),
+        held.open ? held.events.push(...events) : this.ctx.waitUntil(this.publish(events)),
     });
   }
 
@@ -405,8 +419,10 @@ export class TenantHub extends DurableObject<Env> {
   }
 }
 
-function isPong(raw: unknown): boolean {
-  return typeof raw === "object" && raw !== null && (raw as { type?: unknown }).type === "pong";
+/** The events a frame causes, held while `open` (until the frame is answered). */
+interface Held {
+  events: DomainEvent[];
+  open: boolean;
 }
 
 /** Sends without throwing: a socket closing meanwhile must not fail the hub or other sockets. */

@@ -196,7 +196,7 @@ function isAuthFrame(raw: unknown): boolean {
 }
 
 /** A TrustGraph frame: in-band auth, a request for a service, or neither. */
-export type TrustgraphFrame =
+type TrustgraphFrame =
   | { kind: "auth"; id: { id?: string }; token: string | null }
   | { kind: "invalid-auth"; message: string }
   | { kind: "request"; id: string; service: string; request: Record<string, unknown>; run: Service }
@@ -210,32 +210,33 @@ const REFUSALS = {
   not_json: "invalid-message",
 } as const satisfies Record<Refusal, string>;
 
+function parseFrame(raw: unknown): TrustgraphFrame {
+  if (isAuthFrame(raw)) {
+    const f = authFrame.safeParse(raw);
+    if (!f.success)
+      return { kind: "invalid-auth", message: `${f.error.issues[0]!.path.join(".")}: ${f.error.issues[0]!.message}` };
+    return { kind: "auth", id: typeof f.data.id === "string" ? { id: f.data.id } : {}, token: f.data.token || null };
+  }
+  const env = envelope.safeParse(raw);
+  if (!env.success) {
+    const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
+    const issue = env.error.issues[0]!;
+    return { kind: "invalid", id, message: `${issue.path.join(".") || "message"}: ${issue.message}` };
+  }
+  const { id, service, request } = env.data;
+  // Own keys only: `constructor` or `toString` are not services.
+  const run = Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
+  return run ? { kind: "request", id, service, request, run } : { kind: "unknown-service", id, service };
+}
+
 /** The TrustGraph dialect: requests run side by side, answered by id; no push events. */
-export const trustgraph: Dialect<TrustgraphFrame> = {
+export const trustgraph: Dialect = {
   name: "trustgraph",
   // Each request runs on its own, so a slow one never delays the next (answers are matched by id).
-  concurrent: true,
+  runs: "concurrent",
 
-  parse(raw) {
-    if (isAuthFrame(raw)) {
-      const f = authFrame.safeParse(raw);
-      if (!f.success)
-        return { kind: "invalid-auth", message: `${f.error.issues[0]!.path.join(".")}: ${f.error.issues[0]!.message}` };
-      return { kind: "auth", id: typeof f.data.id === "string" ? { id: f.data.id } : {}, token: f.data.token || null };
-    }
-    const env = envelope.safeParse(raw);
-    if (!env.success) {
-      const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
-      const issue = env.error.issues[0]!;
-      return { kind: "invalid", id, message: `${issue.path.join(".") || "message"}: ${issue.message}` };
-    }
-    const { id, service, request } = env.data;
-    // Own keys only: `constructor` or `toString` are not services.
-    const run = Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
-    return run ? { kind: "request", id, service, request, run } : { kind: "unknown-service", id, service };
-  },
-
-  async handle(f, { app, principal, send }) {
+  async receive(raw, { app, principal, send }) {
+    const f = parseFrame(raw);
     switch (f.kind) {
       case "auth":
         return authenticate(f, app, principal, send);
@@ -258,11 +259,6 @@ export const trustgraph: Dialect<TrustgraphFrame> = {
 
   refuse: (refusal, message, id) => trustgraphError(id ?? null, REFUSALS[refusal], message),
 };
-
-/** Runs one TrustGraph frame; its response(s) or error go through `send`. */
-export async function handleTrustgraph(raw: unknown, app: AppDeps, principal: Principal, send: Send): Promise<void> {
-  await trustgraph.handle(trustgraph.parse(raw), { app, principal, send });
-}
 
 /**
  * TrustGraph's in-band auth (`{type: "auth", token}`, gateway `mux.py`): the token is verified as

@@ -1,7 +1,10 @@
 import { createExecutionContext, evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import type { AppDeps } from "../../src/deps.ts";
+import type { Principal } from "../../src/domain/principal.ts";
 import worker from "../../src/index.ts";
+import type { Frame, HubContext } from "../../src/realtime/dialect.ts";
 import type { Api } from "./api.ts";
 
 /** A real WebSocket to the Worker, with the frames it received and a way to wait for them. */
@@ -84,3 +87,23 @@ export async function hibernate(api: Api): Promise<void> {
 
 /** Waits `ms` so that frames which must not arrive would have (a negative check, not a timing assertion). */
 export const settle = (ms = 100) => pause(ms);
+
+/**
+ * What the hub gives a frame, for running a dialect directly (with a configuration the hub's own
+ * env does not have): `send` collects the replies; nothing else reaches other sockets.
+ */
+export function hubContext(app: AppDeps, principal: Principal, send: (f: Frame) => void): HubContext {
+  return {
+    app,
+    principal,
+    send,
+    connectionId: "c1",
+    startedAt: Date.now(),
+    subscription: { events: [], minImportance: 0 },
+    setSubscription: () => {},
+    rooms: [],
+    setRooms: () => {},
+    broadcast: () => {},
+    toRoom: () => 0,
+  };
+}
