@@ -170,6 +170,19 @@ describe("engram over WebSocket", () => {
     await c.next(reply("status"));
   });
 
+  it("a name every object inherits (toString, constructor, __proto__) is an unknown command", async () => {
+    const c = await connect(await tenantApi());
+    for (const command of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+      c.send({ id: command, command, payload: {} });
+      expect((await c.next((f) => f.id === command)).error).toEqual({
+        code: "INVALID_MESSAGE",
+        message: `unknown command '${command}'; expected one of remember, recall, think, feedback, query, ingest, status`,
+      });
+    }
+    c.send({ command: "status", payload: {} });
+    await c.next(reply("status"));
+  });
+
   it("answers a ping with a pong (runtime auto-response) and limits each socket's frame rate", async () => {
     const api = await tenantApi();
     const c = await connect(api);

@@ -53,7 +53,8 @@ export async function upgrade(req: Request, env: Env, app: AppDeps): Promise<Res
       if (asFrame && e instanceof AppError) return refuseWithFrame(endpoint.unauthorized(e.message), protocol);
       throw e;
     }
-    const forward = new URL(`https://hub${url.pathname}`);
+    // The canonical path: a hub of another version (mid-deploy) knows it.
+    const forward = new URL(`https://hub${endpoint.path}`);
     const since = url.searchParams.get("since");
     if (since !== null) forward.searchParams.set("since", since);
     if (protocol) forward.searchParams.set("protocol", protocol);
