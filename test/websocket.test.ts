@@ -517,6 +517,21 @@ describe("SYMindX heartbeat", () => {
   });
 });
 
+describe("a pong is the heartbeat's answer", () => {
+  it("on /ws it is recorded, not run, and leaves an engram socket engram; on TrustGraph's socket it is an invalid request", async () => {
+    const api = await tenantApi();
+    const ws = await connect(api);
+    ws.send({ type: "pong" });
+    await store(api, [{ id: "after-pong", text: "Still engram after a pong" }]);
+    await ws.next(pushed("memory_created", "after-pong"));
+    expect(ws.frames.filter((f) => f.status === "error" || f.type === "error")).toEqual([]);
+
+    const tg = await connect(api, { path: "/api/v1/socket" });
+    tg.send({ type: "pong" });
+    expect((await tg.next((f) => f.error)).error.type).toBe("invalid-request");
+  });
+});
+
 describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
   const answer = (id: string) => (f: any) => f.id === id && (f.response || f.error);
   const tg = (api: Api) => connect(api, { path: "/api/v1/socket" });
