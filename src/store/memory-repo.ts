@@ -12,6 +12,12 @@ import { vectorStatements } from "./vector-repo.ts";
 
 /** The conflict a write gets when another memory holds the CRUD key (agent_id, scope, key) it takes. */
 const KEY_TAKEN = "another memory already has this (agent_id, scope, key)";
+/**
+ * SQLite's error when a write takes a CRUD key: the unique index memories_agent_scope_key
+ * (migration 0001) is on an expression, ifnull(agent_id, ''), so SQLite names the index rather
+ * than its columns.
+ */
+const KEY_INDEX_VIOLATION = "UNIQUE constraint failed: index 'memories_agent_scope_key'";
 
 type Row = Record<string, unknown>;
 
@@ -125,8 +131,9 @@ export class MemoryRepo {
     } catch (e) {
       if (e instanceof Error && e.message.includes(CONFLICT_MESSAGE))
         throw new WriteConflict(`memory of tenant ${tenant}`);
-      // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
-      if (/UNIQUE constraint failed/.test(errorMessage(e)))
+      // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key). Any
+      // other unique violation in the batch is a bug, not a key clash.
+      if (errorMessage(e).includes(KEY_INDEX_VIOLATION))
         throw new AppError({ code: "conflict", clash: "key" }, KEY_TAKEN);
       throw e;
     }
