@@ -54,3 +54,23 @@ describe("MemoryRepo.write: key conflicts", () => {
     expect(await repo.get(tenant, "b", now)).toBeNull();
   });
 });
+
+describe("MemoryRepo.hasAgent", () => {
+  it("is true only for an agent with a live memory in the tenant", async () => {
+    const repo = new MemoryRepo(env.DB, false);
+    const tenant = `t-${crypto.randomUUID()}`;
+    const now = Date.now();
+    const put = async (id: string, agent_id: string, expires_at?: number): Promise<WriteOp> => ({
+      kind: "put",
+      before: null,
+      after: await buildMemory(tenant, id, { text: `memory ${id}`, agent_id, expires_at }, now),
+      vector: { kind: "keep" },
+    });
+    await repo.write(tenant, [await put("a", "live"), await put("b", "expired", now + 1000)], "test", now);
+    expect(await repo.hasAgent(tenant, "live", now)).toBe(true);
+    expect(await repo.hasAgent(tenant, "expired", now)).toBe(true);
+    expect(await repo.hasAgent(tenant, "expired", now + 1000)).toBe(false);
+    expect(await repo.hasAgent(tenant, "ghost", now)).toBe(false);
+    expect(await repo.hasAgent(`t-${crypto.randomUUID()}`, "live", now)).toBe(false);
+  });
+});

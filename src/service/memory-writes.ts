@@ -291,6 +291,13 @@ export class MemoryWrites {
     return res;
   }
 
+  /** An agent exists when the tenant has live memories of it; otherwise this throws `not_found` (missing `agent`). */
+  async requireAgent(p: Principal, agent: string): Promise<void> {
+    if (!(await this.d.repo.hasAgent(p.tenant, agent, this.d.clock()))) {
+      throw AppError.notFound(`agent '${agent}'`, "agent");
+    }
+  }
+
   /** The tenant's first agent: the agent of its earliest live memory that names one (null when none does). */
   async firstAgent(p: Principal): Promise<string | null> {
     return this.d.repo.firstAgent(p.tenant, this.d.clock());

@@ -33,6 +33,8 @@ export interface MemoryStore {
   mentioning(tenant: string, names: string[], now: number, limit: number, filter?: MemoryFilter): Promise<Memory[]>;
   /** Live memories after the cursor in (updated_at, id) order. */
   changedSince(tenant: string, cursor: ConsolidationCursor, now: number, limit: number): Promise<Memory[]>;
+  /** Whether the tenant has a live memory of the agent. */
+  hasAgent(tenant: string, agent: string, now: number): Promise<boolean>;
   /** The agent of the tenant's earliest live memory that names one, or null. */
   firstAgent(tenant: string, now: number): Promise<string | null>;
   /** Live memories passing `filter` whose time (`event_date`, else `created_at`) lies in [from, to), latest first. */

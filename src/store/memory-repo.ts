@@ -226,6 +226,15 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
+  /** Whether the tenant has a live memory of the agent. */
+  async hasAgent(tenant: string, agent: string, now: number): Promise<boolean> {
+    const row = await this.db
+      .prepare(`SELECT 1 AS found FROM memories m WHERE m.tenant = ? AND m.agent_id = ? AND ${LIVE} LIMIT 1`)
+      .bind(tenant, agent, now)
+      .first();
+    return row !== null;
+  }
+
   /** The agent of the tenant's earliest live memory that names one, or null (none does). */
   async firstAgent(tenant: string, now: number): Promise<string | null> {
     const row = await this.db
