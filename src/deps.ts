@@ -18,6 +18,7 @@ import { MemorySearch } from "./service/memory-search.ts";
 import { MemoryWriter } from "./service/memory-writer.ts";
 import { MemoryWrites } from "./service/memory-writes.ts";
 import type { EventSink } from "./service/ports.ts";
+import { TenantStats } from "./service/stats.ts";
 import { Thinker } from "./service/think.ts";
 import { Upkeep } from "./service/upkeep.ts";
 import { WorkingMemoryService } from "./service/working-memory.ts";
@@ -40,6 +41,7 @@ export interface AppDeps {
   graph: KnowledgeGraph;
   think: Thinker;
   feedback: Feedback;
+  stats: TenantStats;
   consolidation: Consolidation;
 }
 
@@ -92,7 +94,8 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
     relevance: { vector: embedder.relevanceFloor, keyword: DEFAULT_KEYWORD_FLOOR },
     clock,
   });
-  const feedback = new Feedback({ memories, feedback: maintenance, graph: graphRepo, maintenance, config, clock });
+  const feedback = new Feedback({ memories, feedback: maintenance, config, clock });
+  const stats = new TenantStats({ graphStore: graphRepo, maintenanceStore: maintenance, clock });
   const consolidation = new Consolidation({
     memories,
     maintenance,
@@ -102,7 +105,7 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
     log,
     clock,
   });
-  return { config, log, memories, search, upkeep, sessions, graph, think, feedback, consolidation };
+  return { config, log, memories, search, upkeep, sessions, graph, think, feedback, stats, consolidation };
 }
 
 const offlineLlm = new OfflineLlm();

@@ -345,7 +345,7 @@ async function run(m: Envelope, ctx: HubContext, reply: Reply): Promise<void> {
       return;
     }
     case "status": {
-      const stats = statsResponse(await app.feedback.stats(p));
+      const stats = statsResponse(await app.stats.get(p));
       reply("status_update", {
         agentId: m.targetAgent ?? null,
         status: "active",
@@ -494,7 +494,7 @@ async function command(ctx: SocketContext, instruction: string, agent: string | 
       need("a question");
       return answerOf(await think(ctx, arg, agent));
     case "status":
-      return statsResponse(await app.feedback.stats(p));
+      return statsResponse(await app.stats.get(p));
     default:
       return answerOf(await think(ctx, instruction, agent));
   }
