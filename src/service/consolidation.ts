@@ -12,7 +12,7 @@ import { retryOnConflict } from "./retry.ts";
 
 export interface ConsolidationDeps {
   memories: MemoryWrites;
-  maintenance: MaintenanceStore;
+  maintenance: Pick<MaintenanceStore, "get" | "advance" | "finish" | "tenantsToConsolidate">;
   llm: LlmProvider;
   config: Pick<Config, "CONSOLIDATION" | "FORGET_POLICY">;
   /** Similarity at or above which memories are near-duplicates (the embedder's, or DEDUP_SIMILARITY). */
@@ -58,7 +58,7 @@ export class Consolidation {
       const res = await this.d.memories.forget(p, { policy, limit: 1000, dry_run: false, pinned_ids: [] });
       result.forgotten = res.deleted;
     }
-    await this.d.maintenance.finish(tenant, this.d.clock(), { ...result });
+    await this.d.maintenance.finish(tenant, this.d.clock(), result);
     return result;
   }
 

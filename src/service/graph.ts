@@ -18,14 +18,14 @@ import {
 import { newId } from "../domain/ids.ts";
 import type { NewMemory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { WriteIntent } from "../domain/writes.ts";
+import type { GraphIntent } from "../domain/writes.ts";
 import { llmFailure } from "./llm-failure.ts";
 import type { MemoryWrites } from "./memory-writes.ts";
 import type { GraphStore } from "./ports.ts";
 
 export interface KnowledgeGraphDeps {
   memories: MemoryWrites;
-  graph: GraphStore;
+  graph: Pick<GraphStore, "apply" | "findByNames" | "getEntities" | "relationsOf" | "namedInScope">;
   llm: LlmProvider;
   clock: () => number;
 }
@@ -89,9 +89,9 @@ export class KnowledgeGraph {
     }
     const ns = owner.namespace ?? null;
     const user = owner.user_id ?? null;
-    const intents: WriteIntent[] = [
+    const intents: GraphIntent[] = [
       ...(names.size ? [{ kind: "entities" as const, entities: [...names.values()] }] : []),
-      ...relations.map((r): WriteIntent => ({
+      ...relations.map((r): GraphIntent => ({
         kind: "relation",
         relation: { ...r, confidence: 0.8, namespace: ns, user_id: user },
         singleValued: SINGLE_VALUED.has(r.predicate),

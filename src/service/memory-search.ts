@@ -23,7 +23,10 @@ import { unembeddedCount } from "./unembedded.ts";
 import type { Upkeep } from "./upkeep.ts";
 
 export interface MemorySearchDeps {
-  repo: MemoryStore;
+  repo: Pick<
+    MemoryStore,
+    "keywordSearch" | "keywordStats" | "getMany" | "datedIn" | "list" | "touch" | "countNotEmbeddedWith"
+  >;
   index: VectorIndex;
   embedder: Embedder;
   /** Optional second stage for hybrid search. */

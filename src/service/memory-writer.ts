@@ -1,7 +1,6 @@
 import type { Embedder } from "../ai/embedder.ts";
 import type { MemoryEvent } from "../domain/events.ts";
 import { entityTypes, type EntityType } from "../domain/extract.ts";
-import { vectorId } from "../domain/ids.ts";
 import { sameList, vectorInputsChanged, type Memory, type WriteResult } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import { errorMessage, type Logger } from "../log.ts";
@@ -12,7 +11,7 @@ import type { EventSink, MemoryStore } from "./ports.ts";
 import { forgetUnembedded } from "./unembedded.ts";
 
 export interface MemoryWriterDeps {
-  repo: MemoryStore;
+  repo: Pick<MemoryStore, "write">;
   index: VectorIndex;
   embedder: Embedder;
   events: EventSink;
@@ -81,7 +80,7 @@ export class MemoryWriter {
       let vector: VectorWrite;
       if (i >= 0 && vectors) {
         after.embedding_model = model;
-        vector = { kind: "set", model, vectorId: await vectorId(p.tenant, after.id), vector: vectors[i]! };
+        vector = { kind: "set", model, vector: vectors[i]! };
       } else if (i >= 0) {
         after.embedding_model = null;
         vector = { kind: "drop" };

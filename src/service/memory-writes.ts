@@ -29,7 +29,19 @@ import { retryOnConflict } from "./retry.ts";
 import type { Upkeep } from "./upkeep.ts";
 
 export interface MemoryWritesDeps {
-  repo: MemoryStore;
+  repo: Pick<
+    MemoryStore,
+    | "get"
+    | "getMany"
+    | "findByKey"
+    | "findByIdsOrHashes"
+    | "mentioning"
+    | "changedSince"
+    | "list"
+    | "history"
+    | "hasAgent"
+    | "firstAgent"
+  >;
   index: VectorIndex;
   embedder: Embedder;
   writer: MemoryWriter;

@@ -1,6 +1,5 @@
 import type { Embedder } from "../ai/embedder.ts";
 import { WriteConflict } from "../domain/errors.ts";
-import { vectorId } from "../domain/ids.ts";
 import type { Memory } from "../domain/memory.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { PutOp } from "../domain/writes.ts";
@@ -12,7 +11,7 @@ import { retryOnConflict } from "./retry.ts";
 import { forgetUnembedded } from "./unembedded.ts";
 
 export interface UpkeepDeps {
-  repo: MemoryStore;
+  repo: Pick<MemoryStore, "expired" | "needingEmbedding" | "write">;
   index: VectorIndex;
   embedder: Embedder;
   writer: MemoryWriter;
@@ -65,7 +64,7 @@ export class Upkeep {
     for (const [tenant, memories] of groupByTenant(stale)) {
       const ops: PutOp[] = [];
       for (const m of memories) {
-        const vector = { kind: "set" as const, model, vectorId: await vectorId(tenant, m.id), vector: byId.get(m.id)! };
+        const vector = { kind: "set" as const, model, vector: byId.get(m.id)! };
         ops.push({ kind: "put", before: m, after: { ...m, embedding_model: model }, vector, audit: false });
       }
       try {

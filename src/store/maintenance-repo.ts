@@ -1,4 +1,4 @@
-import type { ConsolidationCursor } from "../domain/consolidation.ts";
+import type { ConsolidationCursor, ConsolidationResult } from "../domain/consolidation.ts";
 import type { StoredCounts } from "../domain/stats.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 
@@ -41,7 +41,8 @@ export class MaintenanceRepo {
       .run();
   }
 
-  async finish(tenant: string, at: number, result: Record<string, unknown>): Promise<void> {
+  /** Records a consolidation pass: when it ran and what it did. */
+  async finish(tenant: string, at: number, result: ConsolidationResult): Promise<void> {
     await this.db
       .prepare(
         `INSERT INTO maintenance (tenant, last_consolidation, last_result) VALUES (?, ?, ?)

@@ -110,7 +110,7 @@ export class MemoryRepo {
             : this.db.prepare(CREATE).bind(...values, now),
         );
         stmts.push(this.db.prepare(GUARD));
-        stmts.push(...vectorStatements(this.db, after, op.vector, this.remoteIndex, now));
+        stmts.push(...(await vectorStatements(this.db, after, op.vector, this.remoteIndex, now)));
         if (op.audit !== false) {
           stmts.push(
             this.historyRow(tenant, after.id, before ? "update" : "create", actor, now, op.reason, before, after),
@@ -119,7 +119,7 @@ export class MemoryRepo {
       } else {
         stmts.push(this.db.prepare(DELETE).bind(tenant, op.before.id, op.before.version));
         stmts.push(this.db.prepare(GUARD));
-        stmts.push(...vectorStatements(this.db, op.before, { kind: "drop" }, this.remoteIndex, now));
+        stmts.push(...(await vectorStatements(this.db, op.before, { kind: "drop" }, this.remoteIndex, now)));
         stmts.push(this.historyRow(tenant, op.before.id, "delete", actor, now, op.reason, op.before, null));
       }
     }
