@@ -5,7 +5,7 @@ import { OfflineLlm } from "./ai/offline-llm.ts";
 import { OpenAiChat } from "./ai/openai-chat.ts";
 import { WorkersAiChat, type AiRunner } from "./ai/workers-ai-chat.ts";
 import { OfflineEmbedder } from "./ai/offline-embedder.ts";
-import { WorkersAiReranker } from "./ai/reranker.ts";
+import { WorkersAiReranker } from "./ai/workers-ai-reranker.ts";
 import { WorkersAiEmbedder } from "./ai/workers-ai-embedder.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { DEFAULT_KEYWORD_FLOOR } from "./domain/relevance.ts";
