@@ -1,4 +1,4 @@
-import type { LlmProvider } from "../ai/llm.ts";
+import { llmFailure, type LlmProvider } from "../ai/llm.ts";
 import { SINGLE_VALUED, tagText, type Extraction } from "../domain/extract.ts";
 import {
   factKey,
@@ -19,7 +19,6 @@ import { newId } from "../domain/ids.ts";
 import type { NewMemory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import type { GraphIntent } from "../domain/writes.ts";
-import { llmFailure } from "./llm-failure.ts";
 import type { MemoryWrites } from "./memory-writes.ts";
 import type { GraphStore } from "./ports.ts";
 

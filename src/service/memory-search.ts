@@ -99,7 +99,9 @@ export class MemorySearch {
               : null,
           )
         : null,
-      wantVector ? this.unembeddedCount(p.tenant, now) : 0,
+      wantVector
+        ? unembeddedCount(p.tenant, now, () => this.d.repo.countNotEmbeddedWith(p.tenant, this.d.embedder.model))
+        : 0,
       // A fixed number, so every page of a search ranks the same candidates.
       time ? this.d.repo.datedIn(p.tenant, now, req.filter, time, DATED_CANDIDATES) : [],
     ]);
@@ -250,10 +252,6 @@ export class MemorySearch {
       warnings.push(`vector search unavailable (${errorMessage(e)}); results are keyword matches only`);
       return null;
     }
-  }
-
-  private unembeddedCount(tenant: string, now: number): Promise<number> {
-    return unembeddedCount(tenant, now, () => this.d.repo.countNotEmbeddedWith(tenant, this.d.embedder.model));
   }
 
   /** A query's keyword terms weighted by the tenant's own statistics, without terms too common to rank by. */
