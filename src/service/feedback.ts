@@ -4,12 +4,12 @@ import { newId } from "../domain/ids.ts";
 import type { Memory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import type { WriteIntent } from "../domain/writes.ts";
-import type { Change, MemoryWrites } from "./memory-writes.ts";
+import type { Change, Memories } from "./memories.ts";
 import type { FeedbackStore } from "./ports.ts";
 
 export interface FeedbackDeps {
-  memories: MemoryWrites;
-  feedback: FeedbackStore;
+  memories: Memories;
+  feedbackStore: FeedbackStore;
   config: Pick<Config, "FEEDBACK_DELETE_THRESHOLD" | "FEEDBACK_DELETE_AFTER">;
   clock: () => number;
 }
@@ -31,7 +31,8 @@ export class Feedback {
     // so concurrent feedbacks add up and the feedback row's before/after are the history's.
     const res = await this.d.memories.change(p, memoryId, async (before, now): Promise<Change> => {
       const { confidence, priority } = afterFeedback(before, rating);
-      const negatives = (await this.d.feedback.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
+      const negatives =
+        (await this.d.feedbackStore.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
       const row: WriteIntent = {
         kind: "feedback",
         feedback: {

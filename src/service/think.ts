@@ -9,8 +9,9 @@ import type { KnowledgeGraph } from "./graph.ts";
 import type { MemorySearch } from "./memory-search.ts";
 
 export interface ThinkerDeps {
-  search: MemorySearch;
-  graph: KnowledgeGraph;
+  search: Pick<MemorySearch, "search">;
+  /** The knowledge graph service (not a store): think reads the facts around a question. */
+  graph: Pick<KnowledgeGraph, "around">;
   llm: LlmProvider;
   /** What a retrieved memory must score for think to answer from it (the vector floor is the embedder's). */
   relevance: RelevanceFloors;
