@@ -53,9 +53,9 @@ interface Budget {
 }
 
 /**
- * Working memory (AMS sessions) and prompt hydration: the session half of the memory service.
- * Summarizes sessions over their token budget with the LLM provider, promotes structured
- * memories to long-term memory through Memories, and emits session events.
+ * Working memory (AMS sessions) and prompt hydration. Summarizes sessions over their token
+ * budget with the LLM provider, promotes structured memories to long-term memory through
+ * Memories, and emits session events.
  */
 export class WorkingMemory {
   constructor(private readonly d: WorkingMemoryDeps) {}

@@ -4,7 +4,10 @@ import { parseStoredJson } from "../domain/stored-values.ts";
 
 type Row = Record<string, unknown>;
 
-/** D1 repository for feedback records, per-tenant maintenance state and statistics. */
+/**
+ * D1 repository for negative-feedback counts (feedback rows are written as a `feedback` intent,
+ * store/intents.ts), the per-tenant consolidation state, and statistics.
+ */
 export class MaintenanceRepo {
   constructor(private readonly db: D1Database) {}
 
