@@ -1,6 +1,7 @@
 // The layering rules of src/ (docs/architecture.md), checked on every `npm test`:
-// each module may import only the layers listed for it, and no D1 type appears above the storage
-// adapters. Prints every violation and exits 1 if there is one.
+// each module may import only the layers listed for it; service/ reaches ai/ and vector/ only
+// through their interface modules (never an adapter such as D1VectorIndex or WorkersAiEmbedder);
+// and no D1 type appears above the storage adapters. Prints every violation and exits 1 if there is one.
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, dirname, resolve } from "node:path";
 
@@ -35,6 +36,16 @@ const allowed: Record<string, string[]> = {
   deps: ["*"],
   index: ["*"],
 };
+/**
+ * Layers a layer may import only through some of their modules: the interfaces, whose
+ * implementations deps.ts picks.
+ */
+const through: Record<string, Record<string, string[]>> = {
+  service: {
+    ai: ["ai/embedder.ts", "ai/llm.ts", "ai/reranker.ts"],
+    vector: ["vector/vector-index.ts"],
+  },
+};
 /** Where D1's types and SQL may appear. */
 const d1Layers = new Set(["store", "vector", "deps", "index"]);
 
@@ -55,9 +66,17 @@ for (const file of files(src)) {
     continue;
   }
   for (const [, spec] of text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
-    const target = layerOf(resolve(dirname(file), spec!));
-    if (target === layer || may.includes("*") || may.includes(target)) continue;
-    problems.push(`${name}: ${layer}/ may not import ${spec} (${target})`);
+    const path = resolve(dirname(file), spec!);
+    const target = layerOf(path);
+    if (target === layer || may.includes("*")) continue;
+    if (!may.includes(target)) {
+      problems.push(`${name}: ${layer}/ may not import ${spec} (${target})`);
+      continue;
+    }
+    const only = through[layer]?.[target];
+    if (only && !only.includes(relative(src, path))) {
+      problems.push(`${name}: ${layer}/ may import ${target}/ only through ${only.join(", ")}, not ${spec}`);
+    }
   }
   if (!d1Layers.has(layer)) {
     for (const [m] of text.matchAll(/\bD1(?:Database|PreparedStatement|Result|Response|DatabaseSession)\b/g)) {

@@ -5,7 +5,7 @@ import { OfflineLlm } from "./ai/offline-llm.ts";
 import { OpenAiChat } from "./ai/openai-chat.ts";
 import { WorkersAiChat, type AiRunner } from "./ai/workers-ai-chat.ts";
 import { OfflineEmbedder } from "./ai/offline-embedder.ts";
-import { WorkersAiReranker } from "./ai/reranker.ts";
+import { WorkersAiReranker } from "./ai/workers-ai-reranker.ts";
 import { WorkersAiEmbedder } from "./ai/workers-ai-embedder.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { DEFAULT_KEYWORD_FLOOR } from "./domain/relevance.ts";
@@ -15,12 +15,13 @@ import { Consolidation } from "./service/consolidation.ts";
 import { Feedback } from "./service/feedback.ts";
 import { KnowledgeGraph } from "./service/graph.ts";
 import { MemorySearch } from "./service/memory-search.ts";
-import { MemoryWriter } from "./service/memory-writer.ts";
-import { MemoryWrites } from "./service/memory-writes.ts";
+import { MemoryCommit } from "./service/memory-commit.ts";
+import { Memories } from "./service/memories.ts";
 import type { EventSink } from "./service/ports.ts";
+import { TenantStats } from "./service/stats.ts";
 import { Thinker } from "./service/think.ts";
 import { Upkeep } from "./service/upkeep.ts";
-import { WorkingMemoryService } from "./service/working-memory.ts";
+import { WorkingMemory } from "./service/working-memory.ts";
 import { GraphRepo } from "./store/graph-repo.ts";
 import { MaintenanceRepo } from "./store/maintenance-repo.ts";
 import { MemoryRepo } from "./store/memory-repo.ts";
@@ -33,13 +34,14 @@ import { VectorizeVectorIndex } from "./vector/vectorize-index.ts";
 export interface AppDeps {
   config: Config;
   log: Logger;
-  memories: MemoryWrites;
+  memories: Memories;
   search: MemorySearch;
   upkeep: Upkeep;
-  sessions: WorkingMemoryService;
+  sessions: WorkingMemory;
   graph: KnowledgeGraph;
   think: Thinker;
   feedback: Feedback;
+  stats: TenantStats;
   consolidation: Consolidation;
 }
 
@@ -65,16 +67,17 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
     config.RERANK && env.AI ? new WorkersAiReranker(env.AI as unknown as AiRunner, config.RERANK_MODEL) : null;
   events ??= hubSink(env, defer, log);
   const clock = Date.now;
-  const repo = new MemoryRepo(env.DB, index.remote);
-  const graphRepo = new GraphRepo(env.DB);
-  const maintenance = new MaintenanceRepo(env.DB);
-  const writer = new MemoryWriter({ repo, index, embedder, events, log, clock, defer });
-  const upkeep = new Upkeep({ repo, index, embedder, writer, log, clock, defer });
-  const memories = new MemoryWrites({ repo, index, embedder, writer, upkeep, config, clock });
-  const search = new MemorySearch({ repo, index, embedder, reranker, upkeep, config, log, clock, defer });
+  const memoryStore = new MemoryRepo(env.DB, index.remote);
+  const graphStore = new GraphRepo(env.DB);
+  // One repository holds feedback rows, the consolidation state and the statistics.
+  const maintenanceStore = new MaintenanceRepo(env.DB);
+  const commit = new MemoryCommit({ memoryStore, index, embedder, events, log, clock, defer });
+  const upkeep = new Upkeep({ memoryStore, index, embedder, commit, log, clock, defer });
+  const memories = new Memories({ memoryStore, index, embedder, commit, upkeep, config, clock });
+  const search = new MemorySearch({ memoryStore, index, embedder, reranker, upkeep, config, log, clock, defer });
   const llm = llmProvider(env, config);
-  const sessions = new WorkingMemoryService({
-    repo: new SessionRepo(env.DB),
+  const sessions = new WorkingMemory({
+    sessionStore: new SessionRepo(env.DB),
     memories,
     search,
     llm,
@@ -84,7 +87,7 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
     clock,
     defer,
   });
-  const graph = new KnowledgeGraph({ memories, graph: graphRepo, llm, clock });
+  const graph = new KnowledgeGraph({ memories, graphStore, llm, clock });
   const think = new Thinker({
     search,
     graph,
@@ -92,17 +95,18 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
     relevance: { vector: embedder.relevanceFloor, keyword: DEFAULT_KEYWORD_FLOOR },
     clock,
   });
-  const feedback = new Feedback({ memories, feedback: maintenance, graph: graphRepo, maintenance, config, clock });
+  const feedback = new Feedback({ memories, feedbackStore: maintenanceStore, config, clock });
+  const stats = new TenantStats({ graphStore, maintenanceStore, clock });
   const consolidation = new Consolidation({
     memories,
-    maintenance,
+    maintenanceStore,
     llm,
     config,
     nearDuplicate: config.DEDUP_SIMILARITY ?? embedder.nearDuplicate,
     log,
     clock,
   });
-  return { config, log, memories, search, upkeep, sessions, graph, think, feedback, consolidation };
+  return { config, log, memories, search, upkeep, sessions, graph, think, feedback, stats, consolidation };
 }
 
 const offlineLlm = new OfflineLlm();

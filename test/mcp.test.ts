@@ -79,7 +79,7 @@ describe("MCP (streamable HTTP at /mcp)", () => {
     );
   });
 
-  it("runs the AMS tools through the memory service", async () => {
+  it("runs the AMS tools: long-term memory, working memory, memory_prompt", async () => {
     const api = await tenantApi();
     const client = await mcpClient(api);
     const now = await callTool(client, "get_current_datetime");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { WorkersAiReranker } from "../src/ai/reranker.ts";
+import { WorkersAiReranker } from "../src/ai/workers-ai-reranker.ts";
 import { search, store, tenantApi, type Api } from "./support/api.ts";
 import { FakeWorkersAi } from "./support/fake-workers-ai.ts";
 

@@ -1,4 +1,5 @@
 import type { ChatMessage } from "../domain/budget.ts";
+import { AppError } from "../domain/errors.ts";
 import type { Extraction } from "../domain/extract.ts";
 
 export type { ChatMessage };
@@ -64,6 +65,15 @@ export class LlmError extends Error {
     super(message);
     this.name = "LlmError";
   }
+}
+
+/**
+ * A provider failure as an API error: a timeout is a 504 `upstream_timeout`, anything else a 502
+ * `upstream_error`; the cause is named. Any other error is returned as it is.
+ */
+export function llmFailure(e: unknown, what: string): unknown {
+  if (!(e instanceof LlmError)) return e;
+  return new AppError(e.kind === "timeout" ? "upstream_timeout" : "upstream_error", `LLM ${what} failed: ${e.message}`);
 }
 
 export interface RetryPolicy {

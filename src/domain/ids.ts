@@ -27,13 +27,3 @@ export async function sha256Hex(s: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(s));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
-
-/**
- * The Vectorize id of a memory: unique across tenants (hashed, so any tenant and id fit in 64 bytes).
- * The pair is encoded unambiguously: with a separator, tenant `v2` + id `ww\0zz` and tenant
- * `v2\0ww` + id `zz` hashed alike.
- */
-export async function vectorId(tenant: string, id: string): Promise<string> {
-  const hex = await sha256Hex(JSON.stringify([tenant, id]));
-  return hex.slice(0, 48);
-}

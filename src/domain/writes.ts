@@ -4,7 +4,7 @@ import type { Memory } from "./memory.ts";
 
 /** What a memory write does to its vector row. */
 export type VectorWrite =
-  | { kind: "set"; model: string; vectorId: string; vector: Float32Array }
+  | { kind: "set"; model: string; vector: Float32Array }
   /** Same vector, new index metadata (namespace, user, session or type changed). */
   | { kind: "refresh" }
   | { kind: "keep" }
@@ -50,3 +50,6 @@ export type WriteIntent =
   | { kind: "entities"; entities: { name: string; type: EntityType }[] }
   | { kind: "relation"; relation: RelationRecord; singleValued: boolean }
   | { kind: "feedback"; feedback: FeedbackRecord };
+
+/** The intents the knowledge graph records on its own (feedback is written only with a memory's change). */
+export type GraphIntent = Exclude<WriteIntent, { kind: "feedback" }>;

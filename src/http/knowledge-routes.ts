@@ -135,7 +135,7 @@ export function knowledgeRoutes(r: AppRouter): void {
       auth: "read",
       response: statsOut,
     },
-    async (c) => statsResponse(await c.app.feedback.stats(c.principal)),
+    async (c) => statsResponse(await c.app.stats.get(c.principal)),
   );
 
   route(

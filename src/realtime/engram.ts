@@ -237,7 +237,7 @@ async function run(
       return ingestResponse(await app.graph.ingest(p, b.messages, b));
     }
     case "status":
-      return statsResponse(await app.feedback.stats(p));
+      return statsResponse(await app.stats.get(p));
   }
 }
 

@@ -244,7 +244,7 @@ async function run(m: Envelope, ctx: HubContext, reply: Reply): Promise<void> {
       const d = parse(chatData, chatInput(m));
       const started = Date.now();
       const named = m.targetAgent ?? m.agentId;
-      await requireAgent(ctx, named);
+      if (named) await app.memories.requireAgent(p, named);
       // Like the runtime (index.ts: `message.agentId || firstAgent?.id`), a chat without an agent
       // goes to the first agent; with no agent at all, to all of the tenant's memories.
       const agent = named ?? (await app.memories.firstAgent(p)) ?? undefined;
@@ -351,7 +351,7 @@ async function run(m: Envelope, ctx: HubContext, reply: Reply): Promise<void> {
       return;
     }
     case "status": {
-      const stats = statsResponse(await app.feedback.stats(p));
+      const stats = statsResponse(await app.stats.get(p));
       reply("status_update", {
         agentId: m.targetAgent ?? null,
         status: "active",
@@ -459,13 +459,6 @@ function symindxOperations(raw: unknown): number {
   return Array.isArray(messages) ? Math.max(1, messages.length) : 1;
 }
 
-/** An agent exists when the tenant has memories of it. */
-async function requireAgent(ctx: HubContext, agent: string | undefined): Promise<void> {
-  if (!agent) return;
-  const { total } = await ctx.app.memories.list(ctx.principal, { filter: { agent_id: { eq: agent } }, limit: 1 });
-  if (!total) throw AppError.notFound(`agent '${agent}'`, "agent");
-}
-
 /**
  * Instructions map to memory operations by their first word: remember/store/save <text>,
  * recall/search/find <query>, forget/delete <memory id>, think/ask <question>, status. Any other
@@ -492,7 +485,7 @@ async function command(ctx: HubContext, instruction: string, agent: string | und
     case "search":
     case "find": {
       need("a query");
-      await requireAgent(ctx, agent);
+      if (agent) await app.memories.requireAgent(p, agent);
       const filter = agent ? { agent_id: { eq: agent } } : {};
       return scoredMemories(await app.search.search(p, hybridSearch(arg, 10, filter)));
     }
@@ -507,7 +500,7 @@ async function command(ctx: HubContext, instruction: string, agent: string | und
       need("a question");
       return answerOf(await think(ctx, arg, agent));
     case "status":
-      return statsResponse(await app.feedback.stats(p));
+      return statsResponse(await app.stats.get(p));
     default:
       return answerOf(await think(ctx, instruction, agent));
   }

@@ -155,7 +155,7 @@ const SERVICES: Record<string, Service> = {
     const body = parse(workingMemoryBody, { ...req, session_id: undefined });
     return workingMemoryResponse(await app.sessions.put(p, session_id, toSessionInput(body, {}), {}));
   },
-  status: async (_req, app, p) => statsResponse(await app.feedback.stats(p)),
+  status: async (_req, app, p) => statsResponse(await app.stats.get(p)),
   /**
    * `{operation: "list-flows"}` → `{"flow-ids"}` (TrustGraph Workbench's first call);
    * `{operation: "get-flow", "flow-id"}` → `{flow}`, a JSON string as the gateway sends it (the client parses it).

@@ -6,13 +6,13 @@ import type { Memory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import { compatibleFacts, faithfulMerge } from "../domain/text.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import type { MemoryWrites } from "./memory-writes.ts";
+import type { Memories } from "./memories.ts";
 import type { MaintenanceStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 
 export interface ConsolidationDeps {
-  memories: MemoryWrites;
-  maintenance: MaintenanceStore;
+  memories: Memories;
+  maintenanceStore: Pick<MaintenanceStore, "get" | "advance" | "finish" | "tenantsToConsolidate">;
   llm: LlmProvider;
   config: Pick<Config, "CONSOLIDATION" | "FORGET_POLICY">;
   /** Similarity at or above which memories are near-duplicates (the embedder's, or DEDUP_SIMILARITY). */
@@ -36,7 +36,7 @@ export class Consolidation {
    */
   async consolidate(tenant: string): Promise<ConsolidationResult> {
     const p: Principal = { tenant, subject: "system", scopes: null };
-    const state = await this.d.maintenance.get(tenant);
+    const state = await this.d.maintenanceStore.get(tenant);
     const batch = await this.d.memories.changedSince(tenant, state.cursor, CONSOLIDATION_BATCH);
     const result: ConsolidationResult = { checked: batch.length, merged: 0, removed: 0, forgotten: 0 };
     const gone = new Set<string>();
@@ -51,14 +51,14 @@ export class Consolidation {
           if (current) await this.mergeCluster(p, current, gone, result);
         });
       }
-      await this.d.maintenance.advance(tenant, { at: m.updated_at, id: m.id });
+      await this.d.maintenanceStore.advance(tenant, { at: m.updated_at, id: m.id });
     }
     if (this.d.config.FORGET_POLICY) {
       const policy = JSON.parse(this.d.config.FORGET_POLICY) as ForgetPolicy;
       const res = await this.d.memories.forget(p, { policy, limit: 1000, dry_run: false, pinned_ids: [] });
       result.forgotten = res.deleted;
     }
-    await this.d.maintenance.finish(tenant, this.d.clock(), { ...result });
+    await this.d.maintenanceStore.finish(tenant, this.d.clock(), result);
     return result;
   }
 
@@ -68,7 +68,7 @@ export class Consolidation {
   ): Promise<{ tenants: number; merged: number; removed: number; forgotten: number; errors: string[] }> {
     const out = { tenants: 0, merged: 0, removed: 0, forgotten: 0, errors: [] as string[] };
     if (!this.d.config.CONSOLIDATION) return out;
-    for (const tenant of await this.d.maintenance.tenantsToConsolidate(limit)) {
+    for (const tenant of await this.d.maintenanceStore.tenantsToConsolidate(limit)) {
       try {
         const r = await this.consolidate(tenant);
         out.tenants++;

@@ -4,20 +4,17 @@ import { newId } from "../domain/ids.ts";
 import type { Memory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import type { WriteIntent } from "../domain/writes.ts";
-import type { Stats } from "../domain/stats.ts";
-import type { Change, MemoryWrites } from "./memory-writes.ts";
-import type { FeedbackStore, GraphStore, MaintenanceStore } from "./ports.ts";
+import type { Change, Memories } from "./memories.ts";
+import type { FeedbackStore } from "./ports.ts";
 
 export interface FeedbackDeps {
-  memories: MemoryWrites;
-  feedback: FeedbackStore;
-  graph: Pick<GraphStore, "counts">;
-  maintenance: Pick<MaintenanceStore, "stats">;
+  memories: Memories;
+  feedbackStore: FeedbackStore;
   config: Pick<Config, "FEEDBACK_DELETE_THRESHOLD" | "FEEDBACK_DELETE_AFTER">;
   clock: () => number;
 }
 
-/** Feedback on memories, and the tenant's statistics. */
+/** Feedback on memories. */
 export class Feedback {
   constructor(private readonly d: FeedbackDeps) {}
 
@@ -34,7 +31,8 @@ export class Feedback {
     // so concurrent feedbacks add up and the feedback row's before/after are the history's.
     const res = await this.d.memories.change(p, memoryId, async (before, now): Promise<Change> => {
       const { confidence, priority } = afterFeedback(before, rating);
-      const negatives = (await this.d.feedback.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
+      const negatives =
+        (await this.d.feedbackStore.negativeFeedback(p.tenant, memoryId)) + (rating === "negative" ? 1 : 0);
       const row: WriteIntent = {
         kind: "feedback",
         feedback: {
@@ -64,22 +62,5 @@ export class Feedback {
       return { kind: "update", patch: { confidence, priority }, reason: `${rating} feedback`, extras };
     });
     return { feedback_id: id, memory: res.deleted ? written! : res.memory, deleted: res.deleted };
-  }
-
-  async stats(p: Principal): Promise<Stats> {
-    const [graph, rest] = await Promise.all([
-      this.d.graph.counts(p.tenant),
-      this.d.maintenance.stats(p.tenant, this.d.clock()),
-    ]);
-    return {
-      memories: rest.memories,
-      entities: graph.entities,
-      relations: { total: graph.relations, current: graph.current_relations },
-      sessions: rest.sessions,
-      feedback: rest.feedback,
-      index: rest.index,
-      last_consolidation: rest.last_consolidation,
-      last_consolidation_result: rest.last_consolidation_result,
-    };
   }
 }

@@ -1,4 +1,4 @@
-import type { LlmProvider } from "../ai/llm.ts";
+import { llmFailure, type LlmProvider } from "../ai/llm.ts";
 import { SINGLE_VALUED, tagText, type Extraction } from "../domain/extract.ts";
 import {
   factKey,
@@ -18,14 +18,13 @@ import {
 import { newId } from "../domain/ids.ts";
 import type { NewMemory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { WriteIntent } from "../domain/writes.ts";
-import { llmFailure } from "./llm-failure.ts";
-import type { MemoryWrites } from "./memory-writes.ts";
+import type { GraphIntent } from "../domain/writes.ts";
+import type { Memories } from "./memories.ts";
 import type { GraphStore } from "./ports.ts";
 
 export interface KnowledgeGraphDeps {
-  memories: MemoryWrites;
-  graph: GraphStore;
+  memories: Memories;
+  graphStore: Pick<GraphStore, "apply" | "findByNames" | "getEntities" | "relationsOf" | "namedInScope">;
   llm: LlmProvider;
   clock: () => number;
 }
@@ -39,7 +38,7 @@ export interface GraphAround {
 
 /**
  * The knowledge graph: ingest (extraction into memories, entities and relations) and graph
- * queries. Memories are written through MemoryWrites (so dedup, history and events apply).
+ * queries. Memories are written through Memories (so dedup, history and events apply).
  */
 export class KnowledgeGraph {
   constructor(private readonly d: KnowledgeGraphDeps) {}
@@ -89,15 +88,15 @@ export class KnowledgeGraph {
     }
     const ns = owner.namespace ?? null;
     const user = owner.user_id ?? null;
-    const intents: WriteIntent[] = [
+    const intents: GraphIntent[] = [
       ...(names.size ? [{ kind: "entities" as const, entities: [...names.values()] }] : []),
-      ...relations.map((r): WriteIntent => ({
+      ...relations.map((r): GraphIntent => ({
         kind: "relation",
         relation: { ...r, confidence: 0.8, namespace: ns, user_id: user },
         singleValued: SINGLE_VALUED.has(r.predicate),
       })),
     ];
-    await this.d.graph.apply(p.tenant, intents, now);
+    await this.d.graphStore.apply(p.tenant, intents, now);
     return {
       memories: res.memories,
       deduplicated: res.deduplicated,
@@ -121,29 +120,32 @@ export class KnowledgeGraph {
     const mentioned = seeds.flatMap((e) => [e.name, ...e.aliases]);
     const [memories, named] = await Promise.all([
       mentioned.length && q.limit > 0 ? this.d.memories.mentioning(p, mentioned, q.limit, q.filter) : [],
-      this.d.graph.namedInScope(p.tenant, seeds, scope),
+      this.d.graphStore.namedInScope(p.tenant, seeds, scope),
     ]);
     const visible = new Set([...named, ...facts.flatMap((f) => [f.subject.id, f.object.id])]);
     return { entities: seeds.filter((e) => visible.has(e.id)), relations: facts, neighbours, memories };
   }
 
-  /** The entities a text names, and the relations and neighbours within `hops` visible in `scope`. */
+  /**
+   * The entities a text names, and the relations and neighbours within `hops` visible in `scope`.
+   * Public for Thinker (think's graph facts); transports call `query`.
+   */
   async around(p: Principal, query: string, hops: number, history: boolean, scope: GraphScope): Promise<GraphAround> {
-    const seeds = await this.d.graph.findByNames(p.tenant, nameCandidates(query));
+    const seeds = await this.d.graphStore.findByNames(p.tenant, nameCandidates(query));
     const entities = new Map(seeds.map((e) => [e.id, e]));
     const neighbours: { entity: Entity; hops: number }[] = [];
     let frontier = seeds.map((e) => e.id);
     // By fact (factKey): a fact several owners stated is seen once.
     const relations = new Map<string, Relation>();
     for (let hop = 1; hop <= hops && frontier.length; hop++) {
-      const rels = await this.d.graph.relationsOf(p.tenant, frontier, history, scope);
+      const rels = await this.d.graphStore.relationsOf(p.tenant, frontier, history, scope);
       const next: string[] = [];
       for (const r of rels) {
         const key = factKey(r);
         if (!relations.has(key)) relations.set(key, r);
         for (const id of [r.subject_id, r.object_id]) if (!entities.has(id) && !next.includes(id)) next.push(id);
       }
-      const found = await this.d.graph.getEntities(p.tenant, next);
+      const found = await this.d.graphStore.getEntities(p.tenant, next);
       for (const e of found) {
         entities.set(e.id, e);
         neighbours.push({ entity: e, hops: hop });

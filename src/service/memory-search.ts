@@ -23,7 +23,10 @@ import { unembeddedCount } from "./unembedded.ts";
 import type { Upkeep } from "./upkeep.ts";
 
 export interface MemorySearchDeps {
-  repo: MemoryStore;
+  memoryStore: Pick<
+    MemoryStore,
+    "keywordSearch" | "keywordStats" | "getMany" | "datedIn" | "list" | "touch" | "countNotEmbeddedWith"
+  >;
   index: VectorIndex;
   embedder: Embedder;
   /** Optional second stage for hybrid search. */
@@ -76,7 +79,9 @@ export class MemorySearch {
     // memory's own words ("the September race"), and dropping them lost more than it gained.
     const time = req.mode === "hybrid" ? parseTimeQuery(text, now) : null;
     const keywordSide = async (q: KeywordQuery | null) =>
-      q ? { q, hits: await this.d.repo.keywordSearch(p.tenant, q, now, req.filter, Math.min(1000, depth)) } : null;
+      q
+        ? { q, hits: await this.d.memoryStore.keywordSearch(p.tenant, q, now, req.filter, Math.min(1000, depth)) }
+        : null;
     const [keywords, vectorSide, missingVectors, dated] = await Promise.all([
       req.mode === "semantic" ? null : this.keywordQuery(p.tenant, text).then(keywordSide),
       // The vector side reads its hits' rows as soon as it has them, without waiting for the keyword side.
@@ -86,7 +91,7 @@ export class MemorySearch {
             side
               ? {
                   ...side,
-                  rows: await this.d.repo.getMany(
+                  rows: await this.d.memoryStore.getMany(
                     p.tenant,
                     side.hits.map((h) => h.id),
                     now,
@@ -96,9 +101,11 @@ export class MemorySearch {
               : null,
           )
         : null,
-      wantVector ? this.unembeddedCount(p.tenant, now) : 0,
+      wantVector
+        ? unembeddedCount(p.tenant, now, () => this.d.memoryStore.countNotEmbeddedWith(p.tenant, this.d.embedder.model))
+        : 0,
       // A fixed number, so every page of a search ranks the same candidates.
-      time ? this.d.repo.datedIn(p.tenant, now, req.filter, time, DATED_CANDIDATES) : [],
+      time ? this.d.memoryStore.datedIn(p.tenant, now, req.filter, time, DATED_CANDIDATES) : [],
     ]);
     if (missingVectors > 0 && vectorSide) {
       // Never mix vector spaces, and never do it silently: say what vector search cannot see.
@@ -249,15 +256,11 @@ export class MemorySearch {
     }
   }
 
-  private unembeddedCount(tenant: string, now: number): Promise<number> {
-    return unembeddedCount(tenant, now, () => this.d.repo.countNotEmbeddedWith(tenant, this.d.embedder.model));
-  }
-
   /** A query's keyword terms weighted by the tenant's own statistics, without terms too common to rank by. */
   private async keywordQuery(tenant: string, text: string): Promise<KeywordQuery | null> {
     const terms = queryTerms(text).map(termOf);
     if (!terms.length) return null;
-    return keywordQuery(terms, await this.d.repo.keywordStats(tenant, terms));
+    return keywordQuery(terms, await this.d.memoryStore.keywordStats(tenant, terms));
   }
 
   private score(
@@ -305,7 +308,7 @@ export class MemorySearch {
 
   /** A search without text: the filtered memories, most recent first. */
   private async browse(p: Principal, req: SearchRequest, now: number): Promise<SearchResult> {
-    const { memories, total } = await this.d.repo.list(p.tenant, now, {
+    const { memories, total } = await this.d.memoryStore.list(p.tenant, now, {
       filter: req.filter,
       limit: req.limit,
       offset: req.offset,
@@ -342,6 +345,6 @@ export class MemorySearch {
   private touch(tenant: string, hits: SearchHit[], now: number): void {
     const interval = this.d.config.LAST_ACCESSED_MIN_INTERVAL_SECONDS * 1000;
     const ids = hits.filter((h) => h.memory.last_accessed < now - interval).map((h) => h.memory.id);
-    if (ids.length) inBackground(this.d, this.d.repo.touch(tenant, ids, now, interval), "last_accessed update");
+    if (ids.length) inBackground(this.d, this.d.memoryStore.touch(tenant, ids, now, interval), "last_accessed update");
   }
 }

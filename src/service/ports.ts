@@ -1,4 +1,4 @@
-import type { ConsolidationCursor } from "../domain/consolidation.ts";
+import type { ConsolidationCursor, ConsolidationResult } from "../domain/consolidation.ts";
 import type { DomainEvent } from "../domain/events.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import type { Entity, GraphScope, Relation } from "../domain/graph.ts";
@@ -6,7 +6,7 @@ import type { HistoryEntry, ListOptions, Memory } from "../domain/memory.ts";
 import type { Session, SessionListOptions } from "../domain/session.ts";
 import type { GraphCounts, StoredCounts } from "../domain/stats.ts";
 import type { KeywordQuery, KeywordStats } from "../domain/text.ts";
-import type { WriteIntent, WriteOp } from "../domain/writes.ts";
+import type { GraphIntent, WriteIntent, WriteOp } from "../domain/writes.ts";
 
 /**
  * The storage the services use, implemented by src/store (D1). Reads take `now` so that expired
@@ -33,6 +33,8 @@ export interface MemoryStore {
   mentioning(tenant: string, names: string[], now: number, limit: number, filter?: MemoryFilter): Promise<Memory[]>;
   /** Live memories after the cursor in (updated_at, id) order. */
   changedSince(tenant: string, cursor: ConsolidationCursor, now: number, limit: number): Promise<Memory[]>;
+  /** Whether the tenant has a live memory of the agent. */
+  hasAgent(tenant: string, agent: string, now: number): Promise<boolean>;
   /** The agent of the tenant's earliest live memory that names one, or null. */
   firstAgent(tenant: string, now: number): Promise<string | null>;
   /** Live memories passing `filter` whose time (`event_date`, else `created_at`) lies in [from, to), latest first. */
@@ -67,7 +69,7 @@ export interface MemoryStore {
 /** The knowledge graph: entities (with their names) and relations (with history). */
 export interface GraphStore {
   /** Records `intents` (entities, relations) in one transaction. */
-  apply(tenant: string, intents: WriteIntent[], now: number): Promise<void>;
+  apply(tenant: string, intents: GraphIntent[], now: number): Promise<void>;
   /** Entities known by any of the names (or aliases). */
   findByNames(tenant: string, names: string[]): Promise<Entity[]>;
   getEntities(tenant: string, ids: string[]): Promise<Entity[]>;
@@ -88,7 +90,8 @@ export interface MaintenanceStore {
   get(tenant: string): Promise<{ cursor: ConsolidationCursor; last: number | null }>;
   /** Moves the consolidation cursor forward (never back). */
   advance(tenant: string, c: ConsolidationCursor): Promise<void>;
-  finish(tenant: string, at: number, result: Record<string, unknown>): Promise<void>;
+  /** Records a consolidation pass: when it ran and what it did. */
+  finish(tenant: string, at: number, result: ConsolidationResult): Promise<void>;
   /** Tenants with memories written past their consolidation cursor, least recently consolidated first. */
   tenantsToConsolidate(limit: number): Promise<string[]>;
   stats(tenant: string, now: number): Promise<StoredCounts>;

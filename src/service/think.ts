@@ -1,4 +1,4 @@
-import type { LlmProvider } from "../ai/llm.ts";
+import { llmFailure, type LlmProvider } from "../ai/llm.ts";
 import type { ThinkResult } from "../domain/answer.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { factSentence, type GraphScope } from "../domain/graph.ts";
@@ -6,12 +6,12 @@ import type { Principal } from "../domain/principal.ts";
 import { hybridSearch } from "../domain/search.ts";
 import { ABSTAIN_ANSWER, citedHits, type RelevanceFloors } from "../domain/relevance.ts";
 import type { KnowledgeGraph } from "./graph.ts";
-import { llmFailure } from "./llm-failure.ts";
 import type { MemorySearch } from "./memory-search.ts";
 
 export interface ThinkerDeps {
-  search: MemorySearch;
-  graph: KnowledgeGraph;
+  search: Pick<MemorySearch, "search">;
+  /** The knowledge graph service (not a store): think reads the facts around a question. */
+  graph: Pick<KnowledgeGraph, "around">;
   llm: LlmProvider;
   /** What a retrieved memory must score for think to answer from it (the vector floor is the embedder's). */
   relevance: RelevanceFloors;

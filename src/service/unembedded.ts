@@ -1,4 +1,9 @@
-/** Per tenant: how many memories lack a vector of the current model (cached per isolate for a minute). */
+/**
+ * Per tenant: how many memories lack a vector of the current model, cached for a minute. The
+ * services are built anew for every request, so the cache is module state to outlive them: one
+ * per isolate. Another isolate's writes show after the TTL at worst (the count only words a
+ * search warning); this isolate's writes and upkeep drop the tenant's entry at once.
+ */
 const UNEMBEDDED_TTL_MS = 60_000;
 const unembedded = new Map<string, { n: number; at: number }>();
 

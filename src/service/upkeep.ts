@@ -1,21 +1,20 @@
 import type { Embedder } from "../ai/embedder.ts";
 import { WriteConflict } from "../domain/errors.ts";
-import { vectorId } from "../domain/ids.ts";
 import type { Memory } from "../domain/memory.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import type { PutOp } from "../domain/writes.ts";
 import type { VectorIndex } from "../vector/vector-index.ts";
 import { inBackground } from "./background.ts";
-import type { MemoryWriter } from "./memory-writer.ts";
+import type { MemoryCommit } from "./memory-commit.ts";
 import type { MemoryStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 import { forgetUnembedded } from "./unembedded.ts";
 
 export interface UpkeepDeps {
-  repo: MemoryStore;
+  memoryStore: Pick<MemoryStore, "expired" | "needingEmbedding" | "write">;
   index: VectorIndex;
   embedder: Embedder;
-  writer: MemoryWriter;
+  commit: MemoryCommit;
   log: Logger;
   clock: () => number;
   /** Runs work after the response (ctx.waitUntil). */
@@ -40,13 +39,13 @@ export class Upkeep {
 
   /** Deletes expired memories (of one tenant, or all); returns how many. */
   async purgeExpired(tenant?: string, limit = 200): Promise<number> {
-    const expired = await this.d.repo.expired(this.d.clock(), limit, tenant);
+    const expired = await this.d.memoryStore.expired(this.d.clock(), limit, tenant);
     let purged = 0;
     // Each tenant's purge retries on its own: one tenant's conflict never redoes (or miscounts) another's.
     for (const t of groupByTenant(expired).keys()) {
       purged += await retryOnConflict("expired memories", async () => {
-        const memories = await this.d.repo.expired(this.d.clock(), limit, t);
-        await this.d.writer.delete(t, memories, "system", "expired");
+        const memories = await this.d.memoryStore.expired(this.d.clock(), limit, t);
+        await this.d.commit.delete(t, memories, "system", "expired");
         return memories.length;
       });
     }
@@ -56,7 +55,7 @@ export class Upkeep {
   /** Re-embeds memories that have no vector, or one from another model (after a model change). */
   async reembed(limit = 100): Promise<number> {
     const now = this.d.clock();
-    const stale = await this.d.repo.needingEmbedding(this.d.embedder.model, limit);
+    const stale = await this.d.memoryStore.needingEmbedding(this.d.embedder.model, limit);
     if (!stale.length) return 0;
     const model = this.d.embedder.model;
     const vectors = await this.d.embedder.embed(stale.map((m) => m.text));
@@ -65,11 +64,11 @@ export class Upkeep {
     for (const [tenant, memories] of groupByTenant(stale)) {
       const ops: PutOp[] = [];
       for (const m of memories) {
-        const vector = { kind: "set" as const, model, vectorId: await vectorId(tenant, m.id), vector: byId.get(m.id)! };
+        const vector = { kind: "set" as const, model, vector: byId.get(m.id)! };
         ops.push({ kind: "put", before: m, after: { ...m, embedding_model: model }, vector, audit: false });
       }
       try {
-        await this.d.repo.write(tenant, ops, "system", now);
+        await this.d.memoryStore.write(tenant, ops, "system", now);
       } catch (e) {
         // A memory was written meanwhile (that write embedded it, or the next upkeep will).
         if (e instanceof WriteConflict) continue;

@@ -23,13 +23,13 @@ import type { SessionEvent } from "../domain/events.ts";
 import type { Principal } from "../domain/principal.ts";
 import { inBackground } from "./background.ts";
 import type { MemorySearch } from "./memory-search.ts";
-import type { MemoryWrites } from "./memory-writes.ts";
+import type { Memories } from "./memories.ts";
 import type { EventSink, SessionStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 
 export interface WorkingMemoryDeps {
-  repo: SessionStore;
-  memories: MemoryWrites;
+  sessionStore: SessionStore;
+  memories: Memories;
   search: MemorySearch;
   llm: LlmProvider;
   events: EventSink;
@@ -53,11 +53,11 @@ interface Budget {
 }
 
 /**
- * Working memory (AMS sessions) and prompt hydration: the session half of the memory service.
- * Summarizes sessions over their token budget with the LLM provider, promotes structured
- * memories to long-term memory through MemoryWrites, and emits session events.
+ * Working memory (AMS sessions) and prompt hydration. Summarizes sessions over their token
+ * budget with the LLM provider, promotes structured memories to long-term memory through
+ * Memories, and emits session events.
  */
-export class WorkingMemoryService {
+export class WorkingMemory {
   constructor(private readonly d: WorkingMemoryDeps) {}
 
   /**
@@ -113,7 +113,7 @@ export class WorkingMemoryService {
     };
     const tokens = this.tokensOf(messages, budget.counter);
     // One statement: version 1 is a new session (or one replacing an expired row).
-    const { version, created_at } = await this.d.repo.put(session, tokens);
+    const { version, created_at } = await this.d.sessionStore.put(session, tokens);
     return this.stored(p, { ...session, created_at, version }, tokens, summarized, budget, warnings);
   }
 
@@ -128,7 +128,7 @@ export class WorkingMemoryService {
     return retryOnConflict(`session ${sessionId}`, async () => {
       const now = this.d.clock();
       const warnings: string[] = [];
-      const existing = await this.d.repo.get(p.tenant, sessionId, now);
+      const existing = await this.d.sessionStore.get(p.tenant, sessionId, now);
       const all = [
         ...(existing?.messages ?? []),
         ...added.map((m) => ({ id: newId(now), role: m.role, content: m.content, created_at: now })),
@@ -152,7 +152,7 @@ export class WorkingMemoryService {
         last_accessed: now,
       };
       const tokens = this.tokensOf(messages, budget.counter);
-      const written = await this.d.repo.replaceIf(session, tokens, existing);
+      const written = await this.d.sessionStore.replaceIf(session, tokens, existing);
       if (!written) throw new WriteConflict(`session ${sessionId}`);
       return this.stored(p, { ...session, ...written }, tokens, summarized, budget, warnings);
     });
@@ -258,7 +258,7 @@ export class WorkingMemoryService {
   ): Promise<SessionView | null> {
     const now = this.d.clock();
     const budget = await this.budget(model);
-    const session = await this.d.repo.get(p.tenant, sessionId, now);
+    const session = await this.d.sessionStore.get(p.tenant, sessionId, now);
     if (!session || !matches(session, sel)) return null;
     let messages = session.messages;
     if (sel.recent_messages_limit !== undefined) messages = messages.slice(-sel.recent_messages_limit);
@@ -271,7 +271,11 @@ export class WorkingMemoryService {
     }
     const interval = this.d.config.LAST_ACCESSED_MIN_INTERVAL_SECONDS * 1000;
     if (session.last_accessed < now - interval) {
-      inBackground(this.d, this.d.repo.touch(p.tenant, sessionId, now, interval), "session last_accessed update");
+      inBackground(
+        this.d,
+        this.d.sessionStore.touch(p.tenant, sessionId, now, interval),
+        "session last_accessed update",
+      );
     }
     return {
       session: { ...session, messages },
@@ -285,9 +289,9 @@ export class WorkingMemoryService {
   /** Deletes a session's messages, context, memories and data; returns whether it existed. */
   async remove(p: Principal, sessionId: string, sel: SessionSelector): Promise<boolean> {
     const now = this.d.clock();
-    const existing = await this.d.repo.get(p.tenant, sessionId, now);
+    const existing = await this.d.sessionStore.get(p.tenant, sessionId, now);
     if (!existing || !matches(existing, sel)) return false;
-    const gone = await this.d.repo.delete(p.tenant, sessionId, now);
+    const gone = await this.d.sessionStore.delete(p.tenant, sessionId, now);
     if (gone) this.emit(p.tenant, [this.deleted(gone, now, p.subject)]);
     return gone !== null;
   }
@@ -296,7 +300,7 @@ export class WorkingMemoryService {
     p: Principal,
     opts: SessionSelector & { limit: number; offset: number },
   ): Promise<{ sessions: string[]; total: number }> {
-    return this.d.repo.list(p.tenant, this.d.clock(), opts);
+    return this.d.sessionStore.list(p.tenant, this.d.clock(), opts);
   }
 
   /**
@@ -320,7 +324,7 @@ export class WorkingMemoryService {
       search = { ...search, filter, text: search.text?.trim() ? search.text : req.query };
     }
     const [session, found] = await Promise.all([
-      req.session ? this.d.repo.get(p.tenant, req.session.session_id, now) : null,
+      req.session ? this.d.sessionStore.get(p.tenant, req.session.session_id, now) : null,
       search ? this.d.search.search(p, search) : null,
     ]);
     const usable = session && req.session && matches(session, req.session) ? session : null;
@@ -346,7 +350,7 @@ export class WorkingMemoryService {
   /** Deletes expired sessions (upkeep); returns how many. */
   async purgeExpired(limit = 500): Promise<number> {
     const now = this.d.clock();
-    const gone = await this.d.repo.deleteExpired(now, limit);
+    const gone = await this.d.sessionStore.deleteExpired(now, limit);
     const byTenant = new Map<string, SessionEvent[]>();
     for (const s of gone) {
       const list = byTenant.get(s.tenant) ?? [];
@@ -389,7 +393,7 @@ export class WorkingMemoryService {
     const at = this.d.clock();
     const promoted = new Set(pending.map((m) => m.id));
     const memories = session.memories.map((m) => (promoted.has(m.id) ? { ...m, persisted_at: at } : m));
-    await this.d.repo.setMemories(session, memories);
+    await this.d.sessionStore.setMemories(session, memories);
   }
 
   private async budget(model: ModelParams): Promise<Budget> {

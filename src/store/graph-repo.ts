@@ -1,7 +1,7 @@
 import type { EntityType } from "../domain/extract.ts";
 import { nameKey, type Entity, type GraphScope, type Relation } from "../domain/graph.ts";
 import type { GraphCounts } from "../domain/stats.ts";
-import type { WriteIntent } from "../domain/writes.ts";
+import type { GraphIntent } from "../domain/writes.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { bindChecked, IN_JSON, jsonList } from "./d1-limits.ts";
 import { intentStatements } from "./intents.ts";
@@ -14,7 +14,7 @@ export class GraphRepo {
   constructor(private readonly db: D1Database) {}
 
   /** Records `intents` (entities, relations) in one batch: one transaction. */
-  async apply(tenant: string, intents: WriteIntent[], now: number): Promise<void> {
+  async apply(tenant: string, intents: GraphIntent[], now: number): Promise<void> {
     const stmts = intentStatements(this.db, tenant, intents, now);
     if (stmts.length) await this.db.batch(stmts);
   }

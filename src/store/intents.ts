@@ -27,7 +27,7 @@ export function intentStatements(
  * Two statements (whatever the number of entities) that make sure entities exist: one per
  * name in a tenant; a known name or alias resolves to its entity. Run them in the caller's batch.
  */
-export function entityStatements(
+function entityStatements(
   db: D1Database,
   tenant: string,
   entities: { name: string; type: EntityType }[],
@@ -63,7 +63,7 @@ export function entityStatements(
  * now); the same fact again is not duplicated, but gains the memory as another source. Owners
  * never touch each other's relations.
  */
-export function relationStatements(
+function relationStatements(
   db: D1Database,
   tenant: string,
   r: RelationRecord,
@@ -108,7 +108,7 @@ export function relationStatements(
 }
 
 /** The statement recording one feedback (run in the same batch as the memory change). */
-export function feedbackStatement(db: D1Database, tenant: string, f: FeedbackRecord): D1PreparedStatement {
+function feedbackStatement(db: D1Database, tenant: string, f: FeedbackRecord): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO feedback (tenant, id, memory_id, rating, comment, actor, at, confidence_before, confidence_after)

@@ -1,10 +1,13 @@
-import type { ConsolidationCursor } from "../domain/consolidation.ts";
+import type { ConsolidationCursor, ConsolidationResult } from "../domain/consolidation.ts";
 import type { StoredCounts } from "../domain/stats.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 
 type Row = Record<string, unknown>;
 
-/** D1 repository for feedback records, per-tenant maintenance state and statistics. */
+/**
+ * D1 repository for negative-feedback counts (feedback rows are written as a `feedback` intent,
+ * store/intents.ts), the per-tenant consolidation state, and statistics.
+ */
 export class MaintenanceRepo {
   constructor(private readonly db: D1Database) {}
 
@@ -41,7 +44,8 @@ export class MaintenanceRepo {
       .run();
   }
 
-  async finish(tenant: string, at: number, result: Record<string, unknown>): Promise<void> {
+  /** Records a consolidation pass: when it ran and what it did. */
+  async finish(tenant: string, at: number, result: ConsolidationResult): Promise<void> {
     await this.db
       .prepare(
         `INSERT INTO maintenance (tenant, last_consolidation, last_result) VALUES (?, ?, ?)

@@ -12,6 +12,12 @@ import { vectorStatements } from "./vector-repo.ts";
 
 /** The conflict a write gets when another memory holds the CRUD key (agent_id, scope, key) it takes. */
 const KEY_TAKEN = "another memory already has this (agent_id, scope, key)";
+/**
+ * SQLite's error when a write takes a CRUD key: the unique index memories_agent_scope_key
+ * (migration 0001) is on an expression, ifnull(agent_id, ''), so SQLite names the index rather
+ * than its columns.
+ */
+const KEY_INDEX_VIOLATION = "UNIQUE constraint failed: index 'memories_agent_scope_key'";
 
 type Row = Record<string, unknown>;
 
@@ -104,7 +110,7 @@ export class MemoryRepo {
             : this.db.prepare(CREATE).bind(...values, now),
         );
         stmts.push(this.db.prepare(GUARD));
-        stmts.push(...vectorStatements(this.db, after, op.vector, this.remoteIndex, now));
+        stmts.push(...(await vectorStatements(this.db, after, op.vector, this.remoteIndex, now)));
         if (op.audit !== false) {
           stmts.push(
             this.historyRow(tenant, after.id, before ? "update" : "create", actor, now, op.reason, before, after),
@@ -113,7 +119,7 @@ export class MemoryRepo {
       } else {
         stmts.push(this.db.prepare(DELETE).bind(tenant, op.before.id, op.before.version));
         stmts.push(this.db.prepare(GUARD));
-        stmts.push(...vectorStatements(this.db, op.before, { kind: "drop" }, this.remoteIndex, now));
+        stmts.push(...(await vectorStatements(this.db, op.before, { kind: "drop" }, this.remoteIndex, now)));
         stmts.push(this.historyRow(tenant, op.before.id, "delete", actor, now, op.reason, op.before, null));
       }
     }
@@ -125,8 +131,9 @@ export class MemoryRepo {
     } catch (e) {
       if (e instanceof Error && e.message.includes(CONFLICT_MESSAGE))
         throw new WriteConflict(`memory of tenant ${tenant}`);
-      // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key).
-      if (/UNIQUE constraint failed/.test(errorMessage(e)))
+      // The one constraint a caller can break: the CRUD API's unique (agent_id, scope, key). Any
+      // other unique violation in the batch is a bug, not a key clash.
+      if (errorMessage(e).includes(KEY_INDEX_VIOLATION))
         throw new AppError({ code: "conflict", clash: "key" }, KEY_TAKEN);
       throw e;
     }
@@ -217,6 +224,15 @@ export class MemoryRepo {
       .bind(tenant, cursor.at, cursor.at, cursor.id, now, limit)
       .all<Row>();
     return results.map(fromRow);
+  }
+
+  /** Whether the tenant has a live memory of the agent. */
+  async hasAgent(tenant: string, agent: string, now: number): Promise<boolean> {
+    const row = await this.db
+      .prepare(`SELECT 1 AS found FROM memories m WHERE m.tenant = ? AND m.agent_id = ? AND ${LIVE} LIMIT 1`)
+      .bind(tenant, agent, now)
+      .first();
+    return row !== null;
   }
 
   /** The agent of the tenant's earliest live memory that names one, or null (none does). */

@@ -1,3 +1,4 @@
+import { sha256Hex } from "../domain/ids.ts";
 import type { Memory } from "../domain/memory.ts";
 import type { VectorWrite } from "../domain/writes.ts";
 
@@ -20,23 +21,34 @@ const ROW_COLUMNS =
   "vseq, memory_id, vector_id, model, vector, namespace, user_id, session_id, memory_type, state, sent_at";
 
 /**
+ * The Vectorize id of a memory: unique across tenants (hashed, so any tenant and id fit in 64 bytes).
+ * The pair is encoded unambiguously: with a separator, tenant `v2` + id `ww\0zz` and tenant
+ * `v2\0ww` + id `zz` hashed alike.
+ */
+async function vectorId(tenant: string, id: string): Promise<string> {
+  const hex = await sha256Hex(JSON.stringify([tenant, id]));
+  return hex.slice(0, 48);
+}
+
+/**
  * The statements that keep `memory_vectors` in step with a memory write; they run in the same
  * D1 batch as the memory row. Every rewrite is INSERT OR REPLACE, which deletes and re-inserts,
  * so `vseq` grows on every change: the D1 index's in-isolate cache loads only rows past the last
  * vseq it has seen. With a remote index, rows start 'pending' and deletions are queued.
  */
-export function vectorStatements(
+export async function vectorStatements(
   db: D1Database,
   m: Memory,
   write: VectorWrite,
   remoteIndex: boolean,
   now: number,
-): D1PreparedStatement[] {
+): Promise<D1PreparedStatement[]> {
   const state = remoteIndex ? "pending" : "indexed";
   switch (write.kind) {
     case "keep":
       return [];
     case "set": {
+      const id = await vectorId(m.tenant, m.id);
       const stmts: D1PreparedStatement[] = [];
       if (remoteIndex) {
         // A vector written under an earlier id scheme is removed from the remote index.
@@ -45,7 +57,7 @@ export function vectorStatements(
             .prepare(
               "INSERT OR IGNORE INTO vector_deletes (vector_id, tenant, created_at) SELECT vector_id, tenant, ? FROM memory_vectors WHERE tenant = ? AND memory_id = ? AND vector_id != ?",
             )
-            .bind(now, m.tenant, m.id, write.vectorId),
+            .bind(now, m.tenant, m.id, id),
         );
       }
       stmts.push(
@@ -57,7 +69,7 @@ export function vectorStatements(
           .bind(
             m.tenant,
             m.id,
-            write.vectorId,
+            id,
             write.model,
             write.vector.length,
             encodeVector(write.vector),

@@ -23,22 +23,34 @@ import {
 import type { Principal } from "../domain/principal.ts";
 import { compatibleFacts } from "../domain/text.ts";
 import { vectorFilterOf, type VectorIndex } from "../vector/vector-index.ts";
-import type { MemoryWriter, WriteExtras } from "./memory-writer.ts";
+import type { MemoryCommit, WriteExtras } from "./memory-commit.ts";
 import type { MemoryStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 import type { Upkeep } from "./upkeep.ts";
 
-export interface MemoryWritesDeps {
-  repo: MemoryStore;
+export interface MemoriesDeps {
+  memoryStore: Pick<
+    MemoryStore,
+    | "get"
+    | "getMany"
+    | "findByKey"
+    | "findByIdsOrHashes"
+    | "mentioning"
+    | "changedSince"
+    | "list"
+    | "history"
+    | "hasAgent"
+    | "firstAgent"
+  >;
   index: VectorIndex;
   embedder: Embedder;
-  writer: MemoryWriter;
+  commit: MemoryCommit;
   upkeep: Upkeep;
   config: Pick<Config, "DEDUP_ON_WRITE" | "DEDUP_SIMILARITY">;
   clock: () => number;
 }
 
-/** What a read-modify-write (`MemoryWrites.change`) does with the memory it read. */
+/** What a read-modify-write (`Memories.change`) does with the memory it read. */
 export type Change =
   | { kind: "update"; patch: MemoryPatch; reason?: string; extras?: WriteExtras }
   | { kind: "delete"; reason?: string; extras?: WriteExtras };
@@ -48,8 +60,8 @@ export type Change =
  * implemented once, used by every transport. Creates deduplicate by content and by near-identical
  * vectors; every write is a compare-and-set retried on conflict.
  */
-export class MemoryWrites {
-  constructor(private readonly d: MemoryWritesDeps) {}
+export class Memories {
+  constructor(private readonly d: MemoriesDeps) {}
 
   /**
    * Creates or replaces memories by id (idempotent: the same id again updates, never duplicates).
@@ -90,7 +102,7 @@ export class MemoryWrites {
     const now = this.d.clock();
     // The lookup by id and hash and the nearest-neighbour query are independent: run them together.
     const [found, nearHits] = await Promise.all([
-      this.d.repo.findByIdsOrHashes(p.tenant, supplied, dedup ? [...hashes.values()] : [], now),
+      this.d.memoryStore.findByIdsOrHashes(p.tenant, supplied, dedup ? [...hashes.values()] : [], now),
       dedup ? this.nearHits(p.tenant, [...byId], vectors) : new Map<string, string[]>(),
     ]);
     const existing = new Map(found.filter((m) => byId.has(m.id)).map((m) => [m.id, m]));
@@ -139,7 +151,7 @@ export class MemoryWrites {
       const after = before ? { ...fresh, created_at: input.created_at ?? before.created_at } : fresh;
       pairs.push({ before, after });
     }
-    const res = await this.d.writer.put(p, pairs, { reason: opts.reason, known: vectors });
+    const res = await this.d.commit.put(p, pairs, { reason: opts.reason, known: vectors });
     return { ...res, deduplicated };
   }
 
@@ -167,11 +179,17 @@ export class MemoryWrites {
       "memory",
       async () => {
         const now = this.d.clock();
-        const before = await this.d.repo.findByKey(p.tenant, input.agent_id ?? null, input.scope, input.key, now);
+        const before = await this.d.memoryStore.findByKey(
+          p.tenant,
+          input.agent_id ?? null,
+          input.scope,
+          input.key,
+          now,
+        );
         if (before) {
           const { id: _ignored, ...patch } = input;
           const after = await applyPatch(before, patch, now);
-          const res = await this.d.writer.put(p, [{ before, after }], { known });
+          const res = await this.d.commit.put(p, [{ before, after }], { known });
           return { memory: res.memories[0]!, created: false, warnings: res.warnings };
         }
         try {
@@ -190,14 +208,14 @@ export class MemoryWrites {
   }
 
   async get(p: Principal, id: string, namespace?: string | null): Promise<Memory> {
-    const m = await this.d.repo.get(p.tenant, id, this.d.clock());
+    const m = await this.d.memoryStore.get(p.tenant, id, this.d.clock());
     if (!m || (namespace != null && m.namespace !== namespace)) throw AppError.notFound(`memory ${id}`, "memory");
     return m;
   }
 
   /** Live memories among `ids` (ids that do not exist are left out). */
   async getMany(p: Principal, ids: string[]): Promise<Memory[]> {
-    return this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
+    return this.d.memoryStore.getMany(p.tenant, [...new Set(ids)], this.d.clock());
   }
 
   async update(
@@ -224,15 +242,15 @@ export class MemoryWrites {
     const known = new Map<string, Float32Array>();
     return retryOnConflict(`memory ${id}`, async () => {
       const now = this.d.clock();
-      const before = await this.d.repo.get(p.tenant, id, now);
+      const before = await this.d.memoryStore.get(p.tenant, id, now);
       if (!before) throw AppError.notFound(`memory ${id}`, "memory");
       const c = await decide(before, now);
       if (c.kind === "delete") {
-        await this.d.writer.delete(p.tenant, [before], p.subject, c.reason, c.extras);
+        await this.d.commit.delete(p.tenant, [before], p.subject, c.reason, c.extras);
         return { memory: before, deleted: true, warnings: [] };
       }
       const after = await applyPatch(before, c.patch, now);
-      const res = await this.d.writer.put(p, [{ before, after }], { reason: c.reason, extras: c.extras, known });
+      const res = await this.d.commit.put(p, [{ before, after }], { reason: c.reason, extras: c.extras, known });
       return { memory: res.memories[0]!, deleted: false, warnings: res.warnings };
     });
   }
@@ -240,20 +258,20 @@ export class MemoryWrites {
   /** Deletes the given ids; returns those that existed. */
   async remove(p: Principal, ids: string[], reason?: string): Promise<string[]> {
     return retryOnConflict("memory", async () => {
-      const found = await this.d.repo.getMany(p.tenant, [...new Set(ids)], this.d.clock());
-      await this.d.writer.delete(p.tenant, found, p.subject, reason);
+      const found = await this.d.memoryStore.getMany(p.tenant, [...new Set(ids)], this.d.clock());
+      await this.d.commit.delete(p.tenant, found, p.subject, reason);
       return found.map((m) => m.id);
     });
   }
 
   /** Live memories passing `filter` that name any of the entities (by their `entities`), most recently updated first. */
   async mentioning(p: Principal, names: string[], limit: number, filter: MemoryFilter = {}): Promise<Memory[]> {
-    return this.d.repo.mentioning(p.tenant, names, this.d.clock(), limit, filter);
+    return this.d.memoryStore.mentioning(p.tenant, names, this.d.clock(), limit, filter);
   }
 
   /** A tenant's live memories after `cursor` in (updated_at, id) order (for consolidation). */
   async changedSince(tenant: string, cursor: { at: number; id: string }, limit: number): Promise<Memory[]> {
-    return this.d.repo.changedSince(tenant, cursor, this.d.clock(), limit);
+    return this.d.memoryStore.changedSince(tenant, cursor, this.d.clock(), limit);
   }
 
   /** Memories of the same owner whose vectors are at least `threshold` similar to `m`'s. */
@@ -265,7 +283,7 @@ export class MemoryWrites {
       filter: vectorFilterOf(ownerFilter(m)),
     });
     const ids = hits.filter((h) => h.id !== m.id && h.score >= threshold).map((h) => h.id);
-    const rows = await this.d.repo.getMany(p.tenant, ids, this.d.clock());
+    const rows = await this.d.memoryStore.getMany(p.tenant, ids, this.d.clock());
     return rows.filter((o) => sameOwner(o, m));
   }
 
@@ -278,7 +296,7 @@ export class MemoryWrites {
     const reason = `consolidated into ${keep.id}`;
     const p: Principal = { tenant, subject: actor, scopes: null };
     if (after.text !== keep.text) after = { ...after, memory_hash: await contentHash(after.text) };
-    await this.d.writer.put(p, [{ before: keep, after }], {
+    await this.d.commit.put(p, [{ before: keep, after }], {
       reason: "consolidated",
       removed: others,
       removedReason: reason,
@@ -286,18 +304,25 @@ export class MemoryWrites {
   }
 
   async list(p: Principal, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
-    const res = await this.d.repo.list(p.tenant, this.d.clock(), opts);
+    const res = await this.d.memoryStore.list(p.tenant, this.d.clock(), opts);
     this.d.upkeep.purgeOnRead(p.tenant);
     return res;
   }
 
+  /** An agent exists when the tenant has live memories of it; otherwise this throws `not_found` (missing `agent`). */
+  async requireAgent(p: Principal, agent: string): Promise<void> {
+    if (!(await this.d.memoryStore.hasAgent(p.tenant, agent, this.d.clock()))) {
+      throw AppError.notFound(`agent '${agent}'`, "agent");
+    }
+  }
+
   /** The tenant's first agent: the agent of its earliest live memory that names one (null when none does). */
   async firstAgent(p: Principal): Promise<string | null> {
-    return this.d.repo.firstAgent(p.tenant, this.d.clock());
+    return this.d.memoryStore.firstAgent(p.tenant, this.d.clock());
   }
 
   async history(p: Principal, id: string): Promise<HistoryEntry[]> {
-    const entries = await this.d.repo.history(p.tenant, id);
+    const entries = await this.d.memoryStore.history(p.tenant, id);
     if (!entries.length) throw AppError.notFound(`memory ${id}`, "memory");
     return entries;
   }
@@ -313,11 +338,15 @@ export class MemoryWrites {
     if (req.namespace) filter.namespace = { eq: req.namespace };
     if (req.user_id) filter.user_id = { eq: req.user_id };
     if (req.session_id) filter.session_id = { eq: req.session_id };
-    const { memories } = await this.d.repo.list(p.tenant, now, { filter, limit: req.limit, order: "created_asc" });
+    const { memories } = await this.d.memoryStore.list(p.tenant, now, {
+      filter,
+      limit: req.limit,
+      order: "created_asc",
+    });
     const ids = selectForForgetting(memories, req.policy, now, new Set(req.pinned_ids));
     if (!req.dry_run && ids.length) {
       const chosen = new Set(ids);
-      await this.d.writer.delete(
+      await this.d.commit.delete(
         p.tenant,
         memories.filter((m) => chosen.has(m.id)),
         p.subject,
@@ -376,7 +405,7 @@ export class MemoryWrites {
     if (!candidates.length) return [];
     const rows = new Map(
       (
-        await this.d.repo.getMany(
+        await this.d.memoryStore.getMany(
           tenant,
           candidates.map((c) => c.hit),
           now,

@@ -1,7 +1,6 @@
 import type { Embedder } from "../ai/embedder.ts";
 import type { MemoryEvent } from "../domain/events.ts";
 import { entityTypes, type EntityType } from "../domain/extract.ts";
-import { vectorId } from "../domain/ids.ts";
 import { sameList, vectorInputsChanged, type Memory, type WriteResult } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import { errorMessage, type Logger } from "../log.ts";
@@ -11,8 +10,8 @@ import { inBackground } from "./background.ts";
 import type { EventSink, MemoryStore } from "./ports.ts";
 import { forgetUnembedded } from "./unembedded.ts";
 
-export interface MemoryWriterDeps {
-  repo: MemoryStore;
+export interface MemoryCommitDeps {
+  memoryStore: Pick<MemoryStore, "write">;
   index: VectorIndex;
   embedder: Embedder;
   events: EventSink;
@@ -30,12 +29,12 @@ export interface WriteExtras {
 }
 
 /**
- * The one way memories are written and deleted, shared by the memory services: each write in one
- * transaction with its vectors, history and graph entities, then its events and the vector
+ * The commit step of every memory write and delete, shared by Memories and Upkeep: each write in
+ * one transaction with its vectors, history and graph entities, then its events and the vector
  * index's sync after the response.
  */
-export class MemoryWriter {
-  constructor(private readonly d: MemoryWriterDeps) {}
+export class MemoryCommit {
+  constructor(private readonly d: MemoryCommitDeps) {}
 
   /**
    * Writes new versions of memories with their vectors, history, graph entities and events (and
@@ -81,7 +80,7 @@ export class MemoryWriter {
       let vector: VectorWrite;
       if (i >= 0 && vectors) {
         after.embedding_model = model;
-        vector = { kind: "set", model, vectorId: await vectorId(p.tenant, after.id), vector: vectors[i]! };
+        vector = { kind: "set", model, vector: vectors[i]! };
       } else if (i >= 0) {
         after.embedding_model = null;
         vector = { kind: "drop" };
@@ -98,7 +97,7 @@ export class MemoryWriter {
       const fresh = after.entities.filter((name) => !entities.has(name.toLowerCase()));
       for (const [name, type] of entityTypes(fresh, after.text)) entities.set(name.toLowerCase(), { name, type });
     }
-    const memories = await this.d.repo.write(p.tenant, [...ops, ...deletes], p.subject, now, [
+    const memories = await this.d.memoryStore.write(p.tenant, [...ops, ...deletes], p.subject, now, [
       ...(entities.size ? [{ kind: "entities" as const, entities: [...entities.values()] }] : []),
       ...(extras.intents ?? []),
     ]);
@@ -144,7 +143,7 @@ export class MemoryWriter {
   ): Promise<void> {
     if (!memories.length) return;
     const now = this.d.clock();
-    await this.d.repo.write(
+    await this.d.memoryStore.write(
       tenant,
       memories.map((m) => ({ kind: "delete", before: m, reason })),
       actor,
