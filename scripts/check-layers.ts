@@ -1,7 +1,9 @@
 // The layering rules of src/ (docs/architecture.md), checked on every `npm test`:
 // each module may import only the layers listed for it; service/ reaches ai/ and vector/ only
 // through their interface modules (never an adapter such as D1VectorIndex or WorkersAiEmbedder);
-// and no D1 type appears above the storage adapters. Prints every violation and exits 1 if there is one.
+// transports reach services only through AppDeps (deps.ts), never a service module; no D1 type appears
+// above the storage adapters, and only the composition root reads the storage and AI bindings.
+// Prints every violation and exits 1 if there is one.
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, dirname, resolve } from "node:path";
 
@@ -25,9 +27,9 @@ const allowed: Record<string, string[]> = {
   service: ["domain", "ai", "vector", "config", ...base],
   wire: ["domain", "config", ...base],
   auth: ["domain", "config", ...base],
-  http: ["wire", "service", "domain", "auth", "config", "deps", ...base],
-  realtime: ["wire", "service", "domain", "auth", "config", "deps", ...base],
-  mcp: ["wire", "service", "domain", "auth", "config", "deps", ...base],
+  http: ["wire", "domain", "auth", "config", "deps", ...base],
+  realtime: ["wire", "domain", "auth", "config", "deps", ...base],
+  mcp: ["wire", "domain", "auth", "config", "deps", ...base],
   config: [],
   log: [],
   timeout: [],
@@ -48,6 +50,8 @@ const through: Record<string, Record<string, string[]>> = {
 };
 /** Where D1's types and SQL may appear. */
 const d1Layers = new Set(["store", "vector", "deps", "index"]);
+/** Where the storage and AI bindings may be read (the hub's binding is the transports' own). */
+const bindingLayers = new Set(["deps", "index"]);
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -81,6 +85,11 @@ for (const file of files(src)) {
   if (!d1Layers.has(layer)) {
     for (const [m] of text.matchAll(/\bD1(?:Database|PreparedStatement|Result|Response|DatabaseSession)\b/g)) {
       problems.push(`${name}: D1 type ${m} above store/`);
+    }
+  }
+  if (!bindingLayers.has(layer)) {
+    for (const [m] of text.matchAll(/\benv\.(?:DB|VECTORIZE|AI)\b/g)) {
+      problems.push(`${name}: ${m} read outside deps.ts (the composition root)`);
     }
   }
 }

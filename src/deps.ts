@@ -46,7 +46,7 @@ export interface AppDeps {
 }
 
 /**
- * The only place that reads bindings: picks production or offline adapters by configuration.
+ * The only place that reads the storage and AI bindings (D1, Vectorize, Workers AI): picks production or offline adapters by configuration.
  * `events` replaces the hub sink (the hub itself publishes locally).
  */
 export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, events?: EventSink): AppDeps {
@@ -69,7 +69,7 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
   const clock = Date.now;
   const memoryStore = new MemoryRepo(env.DB, index.remote);
   const graphStore = new GraphRepo(env.DB);
-  // One repository holds feedback rows, the consolidation state and the statistics.
+  // The consolidation state and the statistics (feedback rows are written with their memory's change).
   const maintenanceStore = new MaintenanceRepo(env.DB);
   const commit = new MemoryCommit({ memoryStore, index, embedder, events, log, clock, defer });
   const upkeep = new Upkeep({ memoryStore, index, embedder, commit, log, clock, defer });

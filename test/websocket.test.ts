@@ -381,6 +381,22 @@ describe("SYMindX over WebSocket", () => {
     expect(quiet.frames.filter((f) => f.type === "event")).toEqual([]);
   });
 
+  it("a batch's subscribes add up: each sees the ones before it", async () => {
+    const c = await connect(await tenantApi());
+    c.send({
+      id: "b",
+      type: "batch",
+      data: {
+        messages: [
+          { id: "s1", type: "subscribe", data: { events: ["memory_update"] } },
+          { id: "s2", type: "subscribe", data: { events: ["agent_status"] } },
+        ],
+      },
+    });
+    await c.next(typed("subscribed", "s1"));
+    expect((await c.next(typed("subscribed", "s2"))).data.events).toEqual(["memory_update", "agent_status"]);
+  });
+
   it("subscriptions and rooms live in the socket's attachment: they survive the hub's eviction", async () => {
     const api = await tenantApi();
     const c = await connect(api);
@@ -518,17 +534,21 @@ describe("SYMindX heartbeat", () => {
 });
 
 describe("a pong is the heartbeat's answer", () => {
-  it("on /ws it is recorded, not run, and leaves an engram socket engram; on TrustGraph's socket it is an invalid request", async () => {
+  it("is recorded, not run, on any socket: no reply, an engram socket stays engram, TrustGraph answers on", async () => {
     const api = await tenantApi();
     const ws = await connect(api);
     ws.send({ type: "pong" });
+    ws.send({ type: "pong", command: "recall" });
     await store(api, [{ id: "after-pong", text: "Still engram after a pong" }]);
     await ws.next(pushed("memory_created", "after-pong"));
-    expect(ws.frames.filter((f) => f.status === "error" || f.type === "error")).toEqual([]);
+    expect(ws.frames.filter((f) => f.status === "error" || f.type === "error" || f.command)).toEqual([]);
 
     const tg = await connect(api, { path: "/api/v1/socket" });
     tg.send({ type: "pong" });
-    expect((await tg.next((f) => f.error)).error.type).toBe("invalid-request");
+    tg.send({ id: "r1", service: "memory", request: { operation: "get", id: "after-pong" } });
+    const first = await tg.next(() => true);
+    expect(first.id).toBe("r1");
+    expect(first.error).toBeUndefined();
   });
 });
 

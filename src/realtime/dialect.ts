@@ -56,7 +56,7 @@ export interface HubContext extends SocketState {
 export interface Heartbeat {
   /** The ping, as sent. */
   readonly ping: string;
-  /** The answer to a ping, as the runtime sends it to a client that pings (without waking the hub). */
+  /** The answer to a client's ping, which the runtime sends for the whole object without waking the hub (AUTO_RESPONSE). */
   readonly pong: string;
   /** A client's answer to a ping: recorded by the hub and not run. */
   isPong(raw: unknown): boolean;
@@ -76,11 +76,12 @@ export interface Dialect {
   /** The error frame for a frame the hub refused. */
   refuse(refusal: Refusal, message: string, id?: FrameId): Frame;
   /**
-   * `in-order`: the hub awaits each frame before reading the socket's next, and holds the events
-   * it causes until it is answered. `concurrent`: each frame runs on its own (answers are matched
-   * by id) and its events go out at once.
+   * `awaited`: the hub awaits the frame and holds the events it causes until it is answered, so
+   * its sender reads the reply first. `detached`: the frame runs in the background (answers are
+   * matched by id) and its events go out at once. Neither queues a socket's frames: a Durable
+   * Object takes the next message while one awaits D1 or a model.
    */
-  readonly runs: "in-order" | "concurrent";
+  readonly runs: "awaited" | "detached";
   /** How many operations a frame counts as for the rate limit (1 unless given). */
   cost?(raw: unknown): number;
   /** The hub pings sockets of this dialect. */

@@ -1,6 +1,6 @@
 import type { Dialect, DialectName, Frame } from "./dialect.ts";
 import { engram } from "./engram.ts";
-import { heartbeat, symindx } from "./symindx.ts";
+import { symindx } from "./symindx.ts";
 import { trustgraph, trustgraphError } from "./trustgraph.ts";
 
 /** Every dialect by name (a socket's attachment names its own). */
@@ -15,18 +15,21 @@ function isSymindxFrame(raw: unknown): boolean {
  * The dialect that runs a frame sent on a socket speaking `current`, and the dialect the socket
  * speaks from then on. On `/ws` the frame's shape decides: a SYMindX frame runs as SYMindX and
  * makes the socket SYMindX for good (its pushes, its heartbeat); an engram frame runs as engram
- * and leaves the socket as it was. A TrustGraph socket runs every frame as TrustGraph.
+ * and leaves the socket as it was. A socket of any other endpoint runs every frame in its own dialect.
  */
 export function frameDialect(current: DialectName, raw: unknown): { run: Dialect; speaks: DialectName } {
-  if (current === "trustgraph") return { run: trustgraph, speaks: current };
+  if (current !== "engram" && current !== "symindx") return { run: DIALECTS[current], speaks: current };
   return isSymindxFrame(raw) ? { run: symindx, speaks: symindx.name } : { run: engram, speaks: current };
 }
+
+/** The heartbeats of the dialects that have one: a pong to any of them is recorded on any socket. */
+export const HEARTBEATS = Object.values(DIALECTS).flatMap((d) => (d.heartbeat ? [d.heartbeat] : []));
 
 /**
  * The frame any socket may send to have the runtime answer it without waking the hub (one pair per
  * object): SYMindX's ping and pong.
  */
-export const AUTO_RESPONSE = { request: heartbeat.ping, response: heartbeat.pong };
+export const AUTO_RESPONSE = { request: symindx.heartbeat!.ping, response: symindx.heartbeat!.pong };
 
 /**
  * A WebSocket endpoint: its canonical path (what the Worker forwards to the hub), the dialect a new

@@ -135,12 +135,12 @@ function parseFrame(raw: unknown): EngramFrame {
 }
 
 /**
- * The engram dialect: frames run one at a time, each answered before the events it caused; every
+ * The engram dialect: each frame answered before the events it caused are pushed; every
  * event of the tenant is pushed to every socket, and replayed on `?since=`.
  */
 export const engram: Dialect = {
   name: "engram",
-  runs: "in-order",
+  runs: "awaited",
 
   async receive(raw, { app, principal, send }) {
     const f = parseFrame(raw);

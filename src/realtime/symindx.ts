@@ -153,7 +153,7 @@ const REFUSALS = {
  * SYMindX's application heartbeat (the seed's `{type: "ping"}` answered `{type: "pong"}`); a pong
  * with more fields still counts.
  */
-export const heartbeat: Heartbeat = {
+const heartbeat: Heartbeat = {
   ping: '{"type":"ping"}',
   pong: '{"type":"pong"}',
   isPong: (raw) => typeof raw === "object" && raw !== null && (raw as { type?: unknown }).type === "pong",
@@ -161,12 +161,12 @@ export const heartbeat: Heartbeat = {
 
 /**
  * The SYMindX dialect: sockets say so with the `symindx` subprotocol (greeted on connect) or by
- * their first SYMindX frame on `/ws`; frames run one at a time; sockets get the changes they
+ * their first SYMindX frame on `/ws`; each frame answered before its events; sockets get the changes they
  * subscribed to, and are pinged.
  */
 export const symindx: Dialect = {
   name: "symindx",
-  runs: "in-order",
+  runs: "awaited",
   heartbeat,
   cost: symindxOperations,
 

@@ -15,7 +15,7 @@ import {
   type SocketState,
   type Subscription,
 } from "./dialect.ts";
-import { AUTO_RESPONSE, DIALECTS, ENDPOINTS, frameDialect } from "./dialects.ts";
+import { AUTO_RESPONSE, DIALECTS, ENDPOINTS, frameDialect, HEARTBEATS } from "./dialects.ts";
 import { planReplay } from "./replay.ts";
 
 /** Events kept for replay to clients that reconnect (per tenant). */
@@ -179,7 +179,7 @@ export class TenantHub extends DurableObject<Env> {
   /** A frame from a socket: checked, then run by the dialect `frameDialect` picks. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
-    // An in-order frame's events are held until its reply is sent, so its sender reads the reply
+    // An awaited frame's events are held until its reply is sent, so its sender reads the reply
     // first (engram's own example reads the first frame after `remember` as its reply).
     // Work that outlives the frame (purge on read, promotion) publishes directly once it is answered.
     const held: Held = { events: [], open: false };
@@ -215,16 +215,12 @@ export class TenantHub extends DurableObject<Env> {
     } catch {
       return reply(own.refuse("not_json", "frame is not valid JSON"));
     }
+    // A pong answers the hub's ping: recorded, not run, on whatever socket it comes (as the runtime
+    // answers a ping on any), and it changes no socket's dialect.
+    if (HEARTBEATS.some((h) => h.isPong(raw))) return this.update(ws, att, { pongAt: Date.now() });
     const { run: dialect, speaks } = frameDialect(att.dialect, raw);
-    // A pong answers the hub's ping: recorded, not run, and it changes no socket's dialect.
-    if (dialect.heartbeat?.isPong(raw)) {
-      att.pongAt = Date.now();
-      ws.serializeAttachment(att);
-      return;
-    }
     if (speaks !== att.dialect) {
-      att.dialect = speaks;
-      ws.serializeAttachment(att);
+      this.update(ws, att, { dialect: speaks });
       if (DIALECTS[speaks].heartbeat) await this.armHeartbeat();
     }
     // A batch is as many operations as it has messages: the frame itself was counted above.
@@ -239,9 +235,18 @@ export class TenantHub extends DurableObject<Env> {
       );
     }
     const ctx = this.context(ws, att, app, dialect, reply);
-    if (dialect.runs === "concurrent") return this.ctx.waitUntil(dialect.receive(raw, ctx));
+    if (dialect.runs === "detached") return this.ctx.waitUntil(dialect.receive(raw, ctx));
     held.open = true;
     await dialect.receive(raw, ctx);
+  }
+
+  /**
+   * Changes fields of a socket's attachment: applied to `att` (this frame's copy) and written over
+   * the attachment as it is now, so a write by a frame that ran meanwhile (a pong) is kept.
+   */
+  private update(ws: WebSocket, att: Attachment, patch: Partial<Attachment>): void {
+    Object.assign(att, patch);
+    ws.serializeAttachment({ ...(ws.deserializeAttachment() as Attachment), ...patch });
   }
 
   /** What a frame's handler gets: the services, the socket's state, its reply channel and the other sockets of its dialect. */
@@ -263,16 +268,15 @@ export class TenantHub extends DurableObject<Env> {
       send: reply,
       connectionId: att.id,
       startedAt: this.startedAt,
-      subscription: att.subscription ?? { events: [], minImportance: 0 },
-      setSubscription: (sub) => {
-        att.subscription = sub;
-        ws.serializeAttachment(att);
+      // Read live: a batch's second subscribe sees its first.
+      get subscription() {
+        return att.subscription ?? { events: [], minImportance: 0 };
       },
-      rooms: att.rooms ?? [],
-      setRooms: (rooms) => {
-        att.rooms = rooms;
-        ws.serializeAttachment(att);
+      setSubscription: (subscription) => this.update(ws, att, { subscription }),
+      get rooms() {
+        return att.rooms ?? [];
       },
+      setRooms: (rooms) => this.update(ws, att, { rooms }),
       broadcast: (frame) => {
         const text = JSON.stringify(frame);
         for (const { other } of peers()) send(other, text);
@@ -435,7 +439,7 @@ function send(ws: WebSocket, frame: string): void {
 }
 
 /** The UTF-8 length of a string (what the wire carried), counting no further than just past `max`. */
-export function utf8Length(s: string, max = Infinity): number {
+function utf8Length(s: string, max = Infinity): number {
   let n = 0;
   for (let i = 0; i < s.length && n <= max; i++) {
     const c = s.charCodeAt(i);

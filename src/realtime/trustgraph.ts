@@ -233,7 +233,7 @@ function parseFrame(raw: unknown): TrustgraphFrame {
 export const trustgraph: Dialect = {
   name: "trustgraph",
   // Each request runs on its own, so a slow one never delays the next (answers are matched by id).
-  runs: "concurrent",
+  runs: "detached",
 
   async receive(raw, { app, principal, send }) {
     const f = parseFrame(raw);

@@ -13,7 +13,7 @@ import { PRINCIPAL_HEADER } from "./tenant-hub.ts";
  * the token source even when it is not a bearer token (a 401, as on REST). Returns the
  * subprotocol to echo, when the client offered some.
  */
-export function socketToken(req: Request, url: URL): { token: string | null; protocol: string | null } {
+function socketToken(req: Request, url: URL): { token: string | null; protocol: string | null } {
   const offered = (req.headers.get("sec-websocket-protocol") ?? "")
     .split(",")
     .map((p) => p.trim())

@@ -29,9 +29,10 @@ export interface WriteExtras {
 }
 
 /**
- * The commit step of every memory write and delete, shared by Memories and Upkeep: each write in
- * one transaction with its vectors, history and graph entities, then its events and the vector
- * index's sync after the response.
+ * The commit step of memory writes and deletes, shared by Memories and Upkeep: each write in one
+ * transaction with its vectors, history and graph entities, then its events and the vector index's
+ * sync after the response. (Re-embedding alone, which changes no content, writes through the
+ * store directly: no history, no event.)
  */
 export class MemoryCommit {
   constructor(private readonly d: MemoryCommitDeps) {}

@@ -246,7 +246,6 @@ export class MemoryRepo {
     return row?.agent ?? null;
   }
 
-  /** Live memories matching a filter, newest first, with the total count. */
   /**
    * Live memories passing `filter` whose time — `event_date`, or `created_at` for a memory without
    * one — lies in [from, to), the latest first (index `memories_when`, migration 0008).
@@ -268,6 +267,7 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
+  /** Live memories matching a filter, newest first, with the total count. */
   async list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
     const f = compileFilter(opts.filter ?? {});
     const contains = containsAllWords(

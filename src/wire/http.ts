@@ -35,7 +35,7 @@ const STATUS = {
 } as const satisfies Record<ErrorCode, number>;
 
 /** HTTP's error for a reason: the status and the body's `error` code (no reason needs more than its code). */
-export function httpError(r: Reason): { status: number; code: ErrorCode } {
+function httpError(r: Reason): { status: number; code: ErrorCode } {
   return { status: STATUS[r.code], code: r.code };
 }
 
