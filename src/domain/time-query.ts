@@ -276,71 +276,13 @@ const QUANTITY_NOUNS = new Set(
 
 // Time cues: which words before an ambiguous word make it a time. "*" stands for the operand of
 // a range or an open bound, where any time word is meant as one.
-const MONTH_CUES = new Set([
-  "in",
-  "during",
-  "since",
-  "until",
-  "till",
-  "before",
-  "after",
-  "of",
-  "throughout",
-  "around",
-  "from",
-  "between",
-  "on",
-  "by",
-  "through",
-]);
-const SEASON_CUES = new Set([
-  "in",
-  "during",
-  "over",
-  "since",
-  "until",
-  "till",
-  "before",
-  "after",
-  "of",
-  "throughout",
-  "around",
-  "from",
-  "between",
-  "by",
-  "through",
-]);
-const YEAR_CUES = new Set([
-  "in",
-  "during",
-  "since",
-  "until",
-  "till",
-  "before",
-  "after",
-  "of",
-  "throughout",
-  "around",
-  "from",
-  "between",
-  "by",
-  "through",
-]);
+/** Cues of a period's bounds, shared by months, seasons and years. */
+const BOUND_CUES = "since until till before after of throughout around from between by through".split(" ");
+const MONTH_CUES = new Set(["in", "during", "on", ...BOUND_CUES]);
+const SEASON_CUES = new Set(["in", "during", "over", ...BOUND_CUES]);
+const YEAR_CUES = new Set(["in", "during", ...BOUND_CUES]);
 const WEEKDAY_CUES = new Set(["on", "since", "until", "till", "before", "after", "from", "between", "by", "through"]);
-const WEEKEND_CUES = new Set([
-  "on",
-  "at",
-  "over",
-  "during",
-  "since",
-  "until",
-  "till",
-  "before",
-  "after",
-  "from",
-  "between",
-  "by",
-]);
+const WEEKEND_CUES = new Set("on at over during since until till before after from between by".split(" "));
 /** Every cue word: the scanner tries a time right after one. */
 const CUES = new Set([...MONTH_CUES, ...SEASON_CUES, ...YEAR_CUES, ...WEEKDAY_CUES, ...WEEKEND_CUES]);
 type Cue = string | null;
