@@ -17,7 +17,7 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { Client as McpClient, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { EdgememClient, EngramSocket } from "../../client/index.ts";
-import { Rand } from "../e2e/tools.ts";
+import { DAY, PEOPLE, PROJECT, PURPOSE, Rand, TECH } from "../e2e/tools.ts";
 import { startWranglerDev } from "../e2e/wrangler-dev.ts";
 
 const { values: args } = parseArgs({
@@ -48,35 +48,6 @@ interface Stat {
 // ---------------------------------------------------------------------------------------------
 // Synthetic but varied memories: agents' facts, decisions, preferences and events.
 
-const PEOPLE = ["Alice", "Bob", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hiro", "Ines", "Jonas", "Kemi", "Lena"];
-const TECH = [
-  "Redis",
-  "PostgreSQL",
-  "Kafka",
-  "SQLite",
-  "Vectorize",
-  "Workers",
-  "Terraform",
-  "Kubernetes",
-  "GraphQL",
-  "Rust",
-  "Python",
-  "TypeScript",
-  "S3",
-  "ClickHouse",
-];
-const PURPOSE = [
-  "caching",
-  "billing",
-  "search",
-  "analytics",
-  "authentication",
-  "notifications",
-  "the data pipeline",
-  "session storage",
-  "rate limiting",
-  "feature flags",
-];
 const THING = [
   "dark mode",
   "short answers",
@@ -87,8 +58,6 @@ const THING = [
   "bullet points",
   "British spelling",
 ];
-const PROJECT = ["Apollo", "Borealis", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Helix"];
-const DAY = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "next week", "the end of the month", "Q3"];
 const TEMPLATES = [
   (r: Rand) => `${r.pick(PEOPLE)} decided to use ${r.pick(TECH)} for ${r.pick(PURPOSE)}`,
   (r: Rand) => `${r.pick(PEOPLE)} prefers ${r.pick(THING)} in every reply`,

@@ -39,3 +39,49 @@ export class Rand {
     return this.next() < p;
   }
 }
+
+// The vocabulary of the bench's and the soak's synthetic memories: agents' facts, decisions, preferences, events.
+export const PEOPLE = [
+  "Alice",
+  "Bob",
+  "Chen",
+  "Dana",
+  "Emeka",
+  "Farah",
+  "Goran",
+  "Hiro",
+  "Ines",
+  "Jonas",
+  "Kemi",
+  "Lena",
+];
+export const TECH = [
+  "Redis",
+  "PostgreSQL",
+  "Kafka",
+  "SQLite",
+  "Vectorize",
+  "Workers",
+  "Terraform",
+  "Kubernetes",
+  "GraphQL",
+  "Rust",
+  "Python",
+  "TypeScript",
+  "S3",
+  "ClickHouse",
+];
+export const PURPOSE = [
+  "caching",
+  "billing",
+  "search",
+  "analytics",
+  "authentication",
+  "notifications",
+  "the data pipeline",
+  "session storage",
+  "rate limiting",
+  "feature flags",
+];
+export const PROJECT = ["Apollo", "Borealis", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Helix"];
+export const DAY = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "next week", "the end of the month", "Q3"];

@@ -46,7 +46,7 @@ import {
   type MemoryInput,
   type SearchMode,
 } from "../../client/index.ts";
-import { Rand, signToken } from "../e2e/tools.ts";
+import { DAY, PEOPLE, PROJECT, PURPOSE, Rand, signToken, TECH } from "../e2e/tools.ts";
 import { startWranglerDev, type WranglerDev } from "../e2e/wrangler-dev.ts";
 
 const { values: args } = parseArgs({
@@ -86,36 +86,6 @@ const MEMORY_EVENTS = new Set(["memory_created", "memory_updated", "memory_delet
 // ---------------------------------------------------------------------------------------------
 // Deterministic variety.
 
-const PEOPLE = ["Alice", "Bob", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hiro", "Ines", "Jonas", "Kemi", "Lena"];
-const TECH = [
-  "Redis",
-  "PostgreSQL",
-  "Kafka",
-  "SQLite",
-  "Vectorize",
-  "Workers",
-  "Terraform",
-  "Kubernetes",
-  "GraphQL",
-  "Rust",
-  "Python",
-  "TypeScript",
-  "ClickHouse",
-];
-const PURPOSE = [
-  "caching",
-  "billing",
-  "search",
-  "analytics",
-  "authentication",
-  "notifications",
-  "the data pipeline",
-  "session storage",
-  "rate limiting",
-  "feature flags",
-];
-const PROJECT = ["Apollo", "Borealis", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Helix"];
-const DAY = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "next week", "the end of the month", "Q3"];
 const WORDS = (
   "backend services deployment rollback latency budget quarterly roadmap customer onboarding invoice reconciliation " +
   "migration outage postmortem dashboard alerting threshold retention cohort experiment hypothesis vendor contract renewal " +
