@@ -228,6 +228,11 @@ export class EdgememClient {
     return this.request("POST", "/v1/feedback", { body: req });
   }
 
+  /** Who the token is: tenant, subject, scopes, whether it may write, and the server's auth mode. */
+  whoami(): Promise<T.Whoami> {
+    return this.request("GET", "/v1/whoami");
+  }
+
   status(): Promise<T.Status> {
     return this.request("GET", "/v1/status");
   }

@@ -398,6 +398,15 @@ export interface FeedbackResult {
   deleted: boolean;
 }
 
+export interface Whoami {
+  tenant: string;
+  subject: string;
+  /** The token's scopes; null when it has none (everything allowed). */
+  scopes: string[] | null;
+  can_write: boolean;
+  auth_mode: "none" | "jwt";
+}
+
 export interface Status {
   memories: { total: number; by_type: Record<string, number> };
   entities: number;

@@ -18,8 +18,12 @@ export default {
     }
     // Upgrades go to the tenant's hub before the router (itty-router hands handlers a proxy).
     if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return upgrade(request, env, deps);
+    const { pathname } = new URL(request.url);
+    // The explorer is a static asset (served before the Worker runs); the root leads to it.
+    if (pathname === "/" && (request.method === "GET" || request.method === "HEAD"))
+      return Response.redirect(new URL("/explorer/", request.url).href, 302);
     // The MCP SDK is loaded only when MCP is used: the REST paths never evaluate it.
-    if (new URL(request.url).pathname === "/mcp") return (await import("./mcp/server.ts")).serveMcp(request, deps);
+    if (pathname === "/mcp") return (await import("./mcp/server.ts")).serveMcp(request, deps);
     return handleHttp(request, deps);
   },
 

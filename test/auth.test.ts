@@ -99,6 +99,25 @@ describe("AUTH_MODE=jwt with an HS256 secret", () => {
     expect((await call(e, "POST", SEARCH, { text: "" }, bearer(unrelated))).status).toBe(403);
   });
 
+  it("/v1/whoami tells the tenant, subject, scopes and whether the token may write", async () => {
+    const readOnly = await sign({ ...good, scope: "memory:read" }, { expiresIn: "5m" });
+    expect((await call(e, "GET", "/v1/whoami", undefined, bearer(readOnly))).body).toEqual({
+      tenant: "acme",
+      subject: "alice",
+      scopes: ["memory:read"],
+      can_write: false,
+      auth_mode: "jwt",
+    });
+    const writer = await sign({ ...good, scope: "memory:read memory:write" }, { expiresIn: "5m" });
+    expect((await call(e, "GET", "/v1/whoami", undefined, bearer(writer))).body.can_write).toBe(true);
+    const unscoped = await sign(good, { expiresIn: "5m" });
+    expect((await call(e, "GET", "/v1/whoami", undefined, bearer(unscoped))).body).toMatchObject({
+      scopes: null,
+      can_write: true,
+    });
+    expect((await call(e, "GET", "/v1/whoami")).status).toBe(401);
+  });
+
   it("nothing is written when auth fails", async () => {
     await call(e, "POST", "/v1/long-term-memory/", { memories: [{ id: "never", text: "should not exist" }] });
     const row = await env.DB.prepare("SELECT count(*) AS n FROM memories WHERE id = 'never'").first<{ n: number }>();
@@ -242,5 +261,18 @@ describe("AUTH_MODE=none", () => {
     const row = await env.DB.prepare("SELECT tenant FROM memories WHERE id = 'open-1'").first<{ tenant: string }>();
     expect(row?.tenant).toBe("default");
     expect((await call(env, "GET", "/v1/long-term-memory/open-1")).status).toBe(200);
+    expect((await call(env, "GET", "/v1/whoami")).body).toEqual({
+      tenant: "default",
+      subject: "anonymous",
+      scopes: null,
+      can_write: true,
+      auth_mode: "none",
+    });
+  });
+
+  it("the root leads to the explorer", async () => {
+    const res = await call(env, "GET", "/");
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("https://edgemem.test/explorer/");
   });
 });

@@ -29,6 +29,7 @@ import type {
   thinkBody,
   thinkEvent,
   thinkOut,
+  whoamiOut,
 } from "../src/wire/knowledge.ts";
 import type { errorOut } from "../src/wire/http.ts";
 import type {
@@ -75,6 +76,7 @@ ok<Same<C.ThinkResult, Out<typeof thinkOut>>>();
 ok<Same<C.ThinkEvent, Out<typeof thinkEvent>>>();
 ok<Same<C.FeedbackResult, Out<typeof feedbackOut>>>();
 ok<Same<C.Status, Out<typeof statsOut>>>();
+ok<Same<C.Whoami, Out<typeof whoamiOut>>>();
 ok<Same<C.ConsolidationResult, Out<typeof consolidationOut>>>();
 ok<Same<C.CrudMemory, Out<typeof crudRecordOut>>>();
 ok<Same<C.ErrorBody, Out<typeof errorOut>>>();

@@ -138,6 +138,7 @@ describe("OpenAPI document (/openapi.json)", () => {
     await check("POST", "/v1/think", "/v1/think", { question: "What do we use for caching?" });
     await check("POST", "/v1/feedback", "/v1/feedback", { memory_id: "m1", rating: "positive" });
     await check("GET", "/v1/status", "/v1/status");
+    await check("GET", "/v1/whoami", "/v1/whoami");
     await check("POST", "/v1/consolidate", "/v1/consolidate");
     await check("DELETE", "/v1/long-term-memory/?memory_ids=m1", "/v1/long-term-memory/");
     const created = await check("POST", "/api/memories", "/api/memories", {

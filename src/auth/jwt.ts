@@ -88,6 +88,11 @@ export async function verifyToken(token: string | null, config: AuthConfig): Pro
   return { tenant, subject: typeof payload.sub === "string" ? payload.sub : "unknown", scopes: scopesOf(payload) };
 }
 
+/** Whether the principal may write (no scopes at all, as with AUTH_MODE=none, allows everything). */
+export function canWrite(p: Principal): boolean {
+  return !p.scopes || p.scopes.includes(WRITE_SCOPE);
+}
+
 /** 403 unless the principal's scopes (when it has any) allow the operation. Write implies read. */
 export function requireScope(p: Principal, scope: typeof READ_SCOPE | typeof WRITE_SCOPE): void {
   if (!p.scopes) return;

@@ -1,3 +1,4 @@
+import { canWrite } from "../auth/jwt.ts";
 import { AppError } from "../domain/errors.ts";
 import { FEEDBACK_EFFECT } from "../domain/feedback.ts";
 import { errorMessage } from "../log.ts";
@@ -23,6 +24,7 @@ import {
   thinkRequest,
   thinkResponse,
   thinkSources,
+  whoamiOut,
 } from "../wire/knowledge.ts";
 
 const { positive, negative } = FEEDBACK_EFFECT;
@@ -136,6 +138,28 @@ export function knowledgeRoutes(r: AppRouter): void {
       response: statsOut,
     },
     async (c) => statsResponse(await c.app.stats.get(c.principal)),
+  );
+
+  route(
+    r,
+    {
+      method: "get",
+      path: "/v1/whoami",
+      operationId: "whoami",
+      tag,
+      summary: "Who the token is",
+      description:
+        "The tenant and subject the request is served as, its scopes and whether it may write. With AUTH_MODE=none, no token is needed and the tenant is `default`; the explorer asks this first.",
+      auth: "read",
+      response: whoamiOut,
+    },
+    async (c) => ({
+      tenant: c.principal.tenant,
+      subject: c.principal.subject,
+      scopes: c.principal.scopes,
+      can_write: canWrite(c.principal),
+      auth_mode: c.app.config.AUTH_MODE,
+    }),
   );
 
   route(

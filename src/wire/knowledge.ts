@@ -148,6 +148,17 @@ export const statsOut = z.object({
   last_consolidation_result: z.record(z.string(), z.unknown()).nullable(),
 });
 
+export const whoamiOut = z.object({
+  tenant: z.string(),
+  subject: z.string(),
+  scopes: z
+    .array(z.string())
+    .nullable()
+    .meta({ description: "The token's scopes; null when it has none (all allowed)." }),
+  can_write: z.boolean(),
+  auth_mode: z.enum(["none", "jwt"]),
+});
+
 export const consolidationOut = z.object({ checked: count, merged: count, removed: count, forgotten: count });
 
 /** A think body as the service's question: namespace and user_id narrow the memories and facts consulted. */

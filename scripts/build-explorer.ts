@@ -1,0 +1,34 @@
+// Builds the explorer (explorer/) into dist/explorer/, which wrangler serves as static assets.
+// Run by wrangler's [build] before `wrangler dev` and `wrangler deploy`, and by `npm test`.
+// Each file is written to a temporary name and renamed, so a server reading dist/ while another
+// build runs (the end-to-end tests start several `wrangler dev` at once) never sees half a file.
+import { build } from "esbuild";
+import { copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "dist", "explorer");
+mkdirSync(out, { recursive: true });
+
+function publish(name: string, write: (tmp: string) => void): void {
+  const tmp = join(out, `.${name}.${process.pid}.tmp`);
+  write(tmp);
+  renameSync(tmp, join(out, name));
+}
+
+const result = await build({
+  entryPoints: [join(root, "explorer", "src", "main.ts")],
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  minify: true,
+  sourcemap: "linked",
+  outdir: out,
+  entryNames: "app",
+  write: false,
+  logLevel: "warning",
+});
+for (const file of result.outputFiles) publish(basename(file.path), (tmp) => writeFileSync(tmp, file.contents));
+for (const asset of ["index.html", "style.css"])
+  publish(asset, (tmp) => copyFileSync(join(root, "explorer", asset), tmp));
