@@ -18,14 +18,14 @@ function publish(name: string, write: (tmp: string) => void): void {
 }
 
 const result = await build({
-  entryPoints: [join(root, "explorer", "src", "main.ts")],
+  // The script, and the stylesheet with each view's rules bundled in (its @imports).
+  entryPoints: { app: join(root, "explorer", "src", "main.ts"), style: join(root, "explorer", "style.css") },
   bundle: true,
   format: "esm",
   target: "es2022",
   minify: true,
   sourcemap: "linked",
   outdir: out,
-  entryNames: "app",
   write: false,
   logLevel: "warning",
 });

@@ -1,1 +1,206 @@
-document.getElementById("root")!.textContent = "edgemem";
+// The explorer: signs in (or opens straight away when the server runs without auth), then shows
+// the tenant's memories, graph, sessions and status, with a live feed of memory events.
+import { EdgememClient, EdgememError, EngramSocket, type EngramEvent, type Whoami } from "../../client/index.ts";
+import type { App, View } from "./app.ts";
+import { h, problem, replace, when } from "./dom.ts";
+import { graphView } from "./views/graph.ts";
+import { memoriesView, memoryView } from "./views/memories.ts";
+import { sessionsView, sessionView } from "./views/sessions.ts";
+import { statusView } from "./views/status.ts";
+
+const TOKEN_KEY = "edgemem.token";
+const FEED_LIMIT = 50;
+
+/** `#/<name>[/<arg>][?query]` → the page; the first is the default. */
+const ROUTES: { name: string; label: string; list: View; item?: View }[] = [
+  { name: "memories", label: "Memories", list: memoriesView, item: memoryView },
+  { name: "graph", label: "Graph", list: graphView },
+  { name: "sessions", label: "Sessions", list: sessionsView, item: sessionView },
+  { name: "status", label: "Status", list: statusView },
+];
+
+const root = document.getElementById("root")!;
+void boot();
+
+async function boot(): Promise<void> {
+  // Without auth the server answers whoami with no token; otherwise the token from this tab.
+  const stored = sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+  try {
+    const client = new EdgememClient({ baseUrl: location.origin, token: stored });
+    start(client, await client.whoami(), stored);
+  } catch (e) {
+    if (stored) sessionStorage.removeItem(TOKEN_KEY);
+    signIn(e instanceof EdgememError && e.status === 401 && stored ? "That token is no longer accepted." : null);
+  }
+}
+
+function signIn(message: string | null): void {
+  const error = h("p", { class: "error", role: "alert", id: "signin-error" }, message);
+  const input = h("textarea", {
+    id: "token",
+    name: "token",
+    rows: 4,
+    required: true,
+    autocomplete: "off",
+    spellcheck: "false",
+    "aria-describedby": "token-help signin-error",
+  });
+  const form = h(
+    "form",
+    {
+      class: "signin card",
+      "aria-labelledby": "signin-title",
+      onsubmit: async (e: SubmitEvent) => {
+        e.preventDefault();
+        const token = input.value.trim();
+        const client = new EdgememClient({ baseUrl: location.origin, token });
+        try {
+          const me = await client.whoami();
+          sessionStorage.setItem(TOKEN_KEY, token);
+          start(client, me, token);
+        } catch (err) {
+          replace(error, `Sign-in failed: ${problem(err)}`);
+        }
+      },
+    },
+    h("h1", { id: "signin-title" }, "edgemem explorer"),
+    h("label", { for: "token" }, "Access token (JWT)"),
+    input,
+    h(
+      "p",
+      { id: "token-help", class: "hint" },
+      "Kept in this tab only (session storage). A development token: ",
+      h("code", {}, "npm run token -- --tenant acme"),
+    ),
+    h("button", { type: "submit" }, "Sign in"),
+    error,
+  );
+  replace(root, h("main", { class: "signin-page" }, form));
+  input.focus();
+}
+
+function start(client: EdgememClient, me: Whoami, token: string | undefined): void {
+  const handlers = new Set<(e: EngramEvent) => void>();
+  const status = h("p", { class: "status-line", role: "status", "aria-live": "polite" });
+  const view = h("main", { id: "view", tabindex: -1 });
+  const nav = h(
+    "nav",
+    { "aria-label": "Views" },
+    h(
+      "ul",
+      {},
+      ROUTES.map((r) => h("li", {}, h("a", { href: `#/${r.name}`, "data-route": r.name }, r.label))),
+    ),
+  );
+  const app: App = {
+    client,
+    me,
+    onEvent(handler) {
+      handlers.add(handler);
+      return () => handlers.delete(handler);
+    },
+    navigate(hash) {
+      if (location.hash === hash) route();
+      else location.hash = hash;
+    },
+    notify(message, kind = "info") {
+      status.className = `status-line ${kind}`;
+      replace(status, message);
+    },
+  };
+
+  const feed = liveFeed(me, token, (e) => handlers.forEach((f) => f(e)));
+  const header = h(
+    "header",
+    { class: "top" },
+    h("a", { class: "brand", href: "#/memories" }, "edgemem"),
+    nav,
+    h(
+      "p",
+      { class: "who", id: "who" },
+      h("span", { class: "tenant" }, me.tenant),
+      me.can_write ? null : h("span", { class: "badge", id: "read-only" }, "read-only"),
+      me.auth_mode === "jwt"
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "link",
+              onclick: () => {
+                sessionStorage.removeItem(TOKEN_KEY);
+                feed.close();
+                location.hash = "";
+                signIn(null);
+              },
+            },
+            "Sign out",
+          )
+        : null,
+    ),
+  );
+  replace(root, header, h("div", { class: "layout" }, view, feed.element), status);
+
+  let cleanup: void | (() => void);
+  function route(): void {
+    if (typeof cleanup === "function") cleanup();
+    const [path = "", search = ""] = location.hash.replace(/^#\/?/, "").split("?");
+    const [name, ...rest] = path.split("/");
+    const r = ROUTES.find((x) => x.name === name) ?? ROUTES[0]!;
+    const arg = rest.length ? decodeURIComponent(rest.join("/")) : undefined;
+    for (const a of nav.querySelectorAll("a"))
+      a.toggleAttribute("aria-current", a.getAttribute("data-route") === r.name);
+    app.notify("");
+    view.replaceChildren();
+    cleanup = (arg !== undefined && r.item ? r.item : r.list)(app, view, arg, new URLSearchParams(search));
+  }
+  window.onhashchange = route;
+  route();
+}
+
+/**
+ * The live event feed: the engram socket, resuming after the last event this tab saw (`?since=`),
+ * so events written while the page was reloading still arrive, once.
+ */
+function liveFeed(me: Whoami, token: string | undefined, deliver: (e: EngramEvent) => void) {
+  const seqKey = `edgemem.seq.${me.tenant}`;
+  const since = Number(sessionStorage.getItem(seqKey)) || undefined;
+  const socket = new EngramSocket({ url: location.origin, token, since });
+  const list = h("ol", { class: "feed", id: "feed" });
+  const state = h("span", { class: "conn", id: "conn" }, "connecting");
+  socket.onState((s) => {
+    state.textContent = s;
+    state.dataset.state = s;
+  });
+  socket.on("*", (e) => {
+    sessionStorage.setItem(seqKey, String(e.seq));
+    const label = e.event.replace("memory_", "").replace("_recorded", "");
+    list.prepend(
+      h(
+        "li",
+        { "data-event": e.event },
+        h("span", { class: `tag ${label}` }, label),
+        " ",
+        h(
+          "a",
+          { href: `#/memories/${encodeURIComponent(e.data.memory_id)}` },
+          e.data.content.slice(0, 80) || e.data.memory_id,
+        ),
+        h("time", { datetime: e.data.updated_at }, when(e.data.updated_at)),
+      ),
+    );
+    while (list.children.length > FEED_LIMIT) list.lastElementChild!.remove();
+    deliver(e);
+  });
+  socket.on("gap", () => {
+    list.prepend(h("li", { class: "gap" }, "Some events were missed; views reload."));
+    location.hash && window.dispatchEvent(new HashChangeEvent("hashchange"));
+  });
+  void socket.connect();
+  const element = h(
+    "aside",
+    { class: "live", "aria-labelledby": "live-title" },
+    h("h2", { id: "live-title" }, "Live ", state),
+    list,
+  );
+  return { element, close: () => socket.close() };
+}
