@@ -13,6 +13,10 @@ describeInBrowser("the explorer's frame", () => {
   it("the root leads to the sign-in; a bad token is refused with a message, a good one opens the tenant", async () => {
     const page = await x.open("/");
     expect(new URL(page.url()).pathname).toBe("/explorer/");
+    // Served as static assets with a content security policy: scripts from this origin only.
+    const html = await fetch(`${x.dev.url}/explorer/`);
+    expect(html.headers.get("content-type")).toMatch(/text\/html/);
+    expect(html.headers.get("content-security-policy")).toMatch(/script-src 'self';/);
     await page.getByLabel("Access token (JWT)").fill("not-a-token");
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.locator("#signin-error").textContent()).toMatch(/Sign-in failed: .*token/i);
