@@ -26,7 +26,8 @@ function findChromium(): string | undefined {
   return undefined;
 }
 
-const CHROMIUM = findChromium();
+/** The Chromium binary: CHROMIUM_PATH, else `chromium` on the PATH; undefined when there is none. */
+export const CHROMIUM = findChromium();
 if (!CHROMIUM && !process.env.CI)
   console.warn("explorer browser tests skipped: no Chromium (apt-get install -y chromium, or set CHROMIUM_PATH)");
 
@@ -37,6 +38,25 @@ if (!CHROMIUM && !process.env.CI)
 export const describeInBrowser: typeof describe = (
   CHROMIUM || process.env.CI ? describe : describe.skip
 ) as typeof describe;
+
+/** Headless Chromium with the flags a closed network and a root user need. */
+export function launchChromium(): Promise<Browser> {
+  if (!CHROMIUM) throw new Error("Chromium not found: apt-get install -y chromium, or set CHROMIUM_PATH");
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    // Without the background-networking flags Chromium keeps dialling Google's hosts, which a
+    // closed network refuses (see the machine notes); --no-sandbox because CI runs as root.
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
 
 export interface Explorer {
   dev: WranglerDev;
@@ -56,26 +76,12 @@ export interface Explorer {
 
 /** A server with JWT auth (the default) or none (`auth: "none"`: everyone is tenant `default`), and a browser. */
 export async function startExplorer(opts: { auth?: "jwt" | "none" } = {}): Promise<Explorer> {
-  if (!CHROMIUM) throw new Error("Chromium not found: apt-get install -y chromium, or set CHROMIUM_PATH");
   const vars: Record<string, string> =
     opts.auth === "none" ? { AUTH_MODE: "none" } : { AUTH_MODE: "jwt", JWT_SECRET: SECRET };
   const dev = await startWranglerDev({ vars, output: "ignore" });
   let browser: Browser;
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // Without the background-networking flags Chromium keeps dialling Google's hosts, which a
-      // closed network refuses (see the machine notes); --no-sandbox because CI runs as root.
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   } catch (e) {
     dev.stop();
     throw e;
