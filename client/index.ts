@@ -15,5 +15,6 @@ export {
   type EngramEventName,
   type EngramGap,
   type EngramSocketOptions,
+  type WebSocketFactory,
 } from "./engram-socket.ts";
 export type * from "./types.ts";
