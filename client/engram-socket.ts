@@ -92,7 +92,10 @@ export class EngramError extends Error {
   }
 }
 
-/** The WebSocket constructor shape the client needs (the global one in Node ≥ 22 and browsers). */
+/**
+ * The WebSocket constructor shape the client needs: the global one (browsers, Deno, Workers,
+ * Node ≥ 22), or on Node 18–21 one from a package (`ws`'s `WebSocket`, `undici`'s).
+ */
 export type WebSocketFactory = new (url: string, protocols?: string | string[]) => WebSocket;
 
 export interface EngramSocketOptions {
@@ -105,7 +108,7 @@ export interface EngramSocketOptions {
   since?: number;
   /** A command without a reply this long after it went out fails (default 30 s). */
   requestTimeoutMs?: number;
-  /** The WebSocket implementation (default: the global one). */
+  /** The WebSocket implementation (default: the global one; required on Node 18–21, which have none). */
   WebSocket?: WebSocketFactory;
 }
 
@@ -146,11 +149,27 @@ export class EngramSocket {
   /** close() was called: no reconnects, no new commands. */
   private finished = false;
   private readonly options: EngramSocketOptions;
+  /** The socket URL without token and since. */
+  private readonly url: URL;
+  private readonly Impl: WebSocketFactory;
 
+  /**
+   * Throws a TypeError when `url` is not a URL or there is no WebSocket implementation (Node 18–21
+   * without `options.WebSocket`): found here, not later on a reconnect where nothing could catch it.
+   */
   // No parameter properties here or below: Node runs this file by stripping types only.
   constructor(options: EngramSocketOptions) {
     this.options = options;
     this.seq = options.since ?? 0;
+    this.url = new URL(options.url);
+    if (this.url.protocol === "http:" || this.url.protocol === "https:") {
+      this.url.protocol = this.url.protocol === "https:" ? "wss:" : "ws:";
+      if (this.url.pathname === "/" || this.url.pathname === "") this.url.pathname = "/ws";
+    }
+    const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketFactory }).WebSocket;
+    if (!Impl)
+      throw new TypeError("no global WebSocket (Node < 22): pass one as options.WebSocket, e.g. the ws package's");
+    this.Impl = Impl;
   }
 
   /** The sequence number of the last event received (pass it as `since` to resume later). */
@@ -235,21 +254,23 @@ export class EngramSocket {
     this.failPending(() => true, "CLOSED", "the socket was closed");
   }
 
+  // Runs detached (from connect() and reconnect timers), so it must not reject: a failure to
+  // get a token or to create the socket is retried after the backoff, like a refused connection.
   private async open(): Promise<void> {
     if (this.attempt === 0) this.setState("connecting", { attempt: 0 });
-    const url = new URL(this.options.url);
-    if (url.protocol === "http:" || url.protocol === "https:") {
-      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-      if (url.pathname === "/" || url.pathname === "") url.pathname = "/ws";
-    }
+    const url = new URL(this.url);
     const t = this.options.token;
-    const token = typeof t === "function" ? await t() : t;
-    if (token) url.searchParams.set("token", token);
-    if (this.seq > 0) url.searchParams.set("since", String(this.seq));
-    if (this.finished) return; // closed while the token was fetched
-    const Impl = this.options.WebSocket ?? (globalThis.WebSocket as WebSocketFactory | undefined);
-    if (!Impl) throw new Error("no WebSocket implementation: pass options.WebSocket");
-    const ws = new Impl(url.toString());
+    let ws: WebSocket;
+    try {
+      const token = typeof t === "function" ? await t() : t;
+      if (token) url.searchParams.set("token", token);
+      if (this.seq > 0) url.searchParams.set("since", String(this.seq));
+      if (this.finished) return; // closed while the token was fetched
+      ws = new this.Impl(url.toString());
+    } catch {
+      if (!this.finished) this.scheduleReconnect();
+      return;
+    }
     this.ws = ws;
     ws.addEventListener("open", () => {
       if (this.ws !== ws) return;

@@ -1,6 +1,7 @@
 /**
  * edgemem's TypeScript client: `EdgememClient` for the REST API and `EngramSocket` for push events
- * and commands over the engram WebSocket dialect. No dependencies; Node ≥ 22, browsers, Workers.
+ * and commands over the engram WebSocket dialect. No dependencies; browsers, Node ≥ 18, Workers, Deno
+ * (Node 18–21 have no global WebSocket: give `EngramSocket` one in `options.WebSocket`).
  */
 export { EdgememClient, EdgememError, type ClientOptions, type TokenSource } from "./rest.ts";
 export {
@@ -14,5 +15,6 @@ export {
   type EngramEventName,
   type EngramGap,
   type EngramSocketOptions,
+  type WebSocketFactory,
 } from "./engram-socket.ts";
 export type * from "./types.ts";

@@ -42,7 +42,7 @@ type Query = object;
  * The REST API of edgemem: the Agent Memory Server routes (long-term and working memory, prompt
  * hydration), edgemem's knowledge routes (ingest, graph, think, feedback, status) and the CRUD API
  * (`client.memories`). Every method resolves with the parsed answer or rejects with an
- * {@link EdgememError}. Runs wherever `fetch` does: Node ≥ 22, browsers, Workers.
+ * {@link EdgememError}. Runs wherever `fetch` does: browsers, Node ≥ 18, Workers, Deno.
  */
 export class EdgememClient {
   readonly baseUrl: string;

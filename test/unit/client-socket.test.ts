@@ -91,6 +91,35 @@ describe("EngramSocket (client SDK)", () => {
     }
   });
 
+  it("retries after the backoff when the token source fails, rather than rejecting where no one listens", async () => {
+    let calls = 0;
+    const token = async () => {
+      if (calls++ === 0) throw new Error("token refresh failed");
+      return "fresh";
+    };
+    const s = socket({ token, backoff: { initialMs: 3, maxMs: 3 } });
+    const states: string[] = [];
+    s.onState((state) => states.push(state));
+    await s.connect();
+    expect(states).toEqual(["connecting", "reconnecting", "open"]);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(new URL(FakeSocket.all[0]!.url).searchParams.get("token")).toBe("fresh");
+    s.close();
+  });
+
+  it("fails at construction on a bad URL, or with no WebSocket (Node 18–21 have no global one)", () => {
+    expect(() => socket({ url: "edgemem.test" })).toThrow(TypeError);
+    const global = globalThis as { WebSocket?: unknown };
+    const saved = global.WebSocket;
+    try {
+      global.WebSocket = undefined;
+      expect(() => new EngramSocket({ url: "https://edgemem.test" })).toThrow(/options\.WebSocket/);
+      expect(() => socket()).not.toThrow();
+    } finally {
+      global.WebSocket = saved;
+    }
+  });
+
   it("queues commands while disconnected, replays events after the last seq once, fails in-flight commands on a drop", async () => {
     const s = socket({ backoff: { initialMs: 5 } });
     const seen: number[] = [];
