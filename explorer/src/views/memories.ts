@@ -35,12 +35,12 @@ const TYPES: MemoryType[] = [
 const MODES: SearchMode[] = ["hybrid", "semantic", "keyword"];
 const PAGE_SIZES = [10, 20, 50, 100];
 const LIVE_DEBOUNCE_MS = 300;
-/** The list's text filters: query parameter, label, hint. */
+/** The list's text filters: query parameter, label, hint, example. */
 const TEXT_FILTERS = [
-  ["namespace", "Namespace", ""],
-  ["user", "User", ""],
-  ["topics", "Topics", "any of, comma-separated"],
-  ["entities", "Entities", "any of, comma-separated"],
+  ["namespace", "Namespace", "", ""],
+  ["user", "User", "", ""],
+  ["topics", "Topics", "any of", "food, drinks"],
+  ["entities", "Entities", "any of", "Alice, Bob"],
 ] as const;
 
 /** The list as last shown, so the detail's way back keeps its filters and page. */
@@ -180,7 +180,9 @@ export const memoriesView: View = (app, root, _arg, query) => {
       {},
       h("legend", {}, "Filters"),
       field("f-type", "Type", select("type", TYPES, "any", q.get("type"))),
-      TEXT_FILTERS.map(([name, label, hint]) => field(`f-${name}`, label, input(name), hint)),
+      TEXT_FILTERS.map(([name, label, hint, example]) =>
+        field(`f-${name}`, label, input(name, { placeholder: example }), hint),
+      ),
       field("f-from", "Created from", input("from", { type: "date" })),
       field("f-to", "Created until", input("to", { type: "date" })),
       field("f-limit", "Per page", select("limit", PAGE_SIZES.map(String), null, q.get("limit") ?? "20")),
@@ -439,7 +441,7 @@ export const memoryView: View = (app, root, arg) => {
   const heading = h("h1", { id: "memory-title", tabindex: -1 }, "Memory");
   const top = h("div");
   const past = h("div");
-  const editNote = h("p", { class: "hint", role: "status" });
+  const editNote = h("p", { class: "hint edit-note", role: "status" });
   const section = h(
     "section",
     { class: "memory", "aria-labelledby": "memory-title" },
