@@ -58,6 +58,26 @@ const schema = z.object({
   FORGET_POLICY: optionalString,
   WS_RATE_LIMIT: positiveInt(120),
   WS_MAX_FRAME_BYTES: positiveInt(256 * 1024),
+  /**
+   * Origins whose pages may call the API from a browser (CORS), comma-separated, or `*` for any.
+   * Unset: none (same-origin pages such as the explorer need nothing).
+   */
+  CORS_ORIGINS: optionalString
+    .transform((s) =>
+      s
+        ? s
+            .split(",")
+            .map((o) => o.trim())
+            .filter(Boolean)
+        : [],
+    )
+    .pipe(
+      z.array(
+        z.string().refine((o) => o === "*" || URL.parse(o)?.origin === o, {
+          message: "each entry must be * or an origin such as https://app.example.com (no path, no trailing slash)",
+        }),
+      ),
+    ),
 });
 
 export type Config = z.output<typeof schema> & {

@@ -1,9 +1,20 @@
-import { buildDeps } from "./deps.ts";
+import { buildDeps, type AppDeps } from "./deps.ts";
+import { preflight, withCors } from "./http/cors.ts";
 import { handleHttp } from "./http/routes.ts";
 import { errorMessage } from "./log.ts";
 import { upgrade } from "./realtime/upgrade.ts";
 
 export { TenantHub } from "./realtime/tenant-hub.ts";
+
+async function route(request: Request, deps: AppDeps): Promise<Response> {
+  const { pathname } = new URL(request.url);
+  // The explorer is a static asset (served before the Worker runs); the root leads to it.
+  if (pathname === "/" && (request.method === "GET" || request.method === "HEAD"))
+    return Response.redirect(new URL("/explorer/", request.url).href, 302);
+  // The MCP SDK is loaded only when MCP is used: the REST paths never evaluate it.
+  if (pathname === "/mcp") return (await import("./mcp/server.ts")).serveMcp(request, deps);
+  return handleHttp(request, deps);
+}
 
 export default {
   async fetch(request, env, ctx): Promise<Response> {
@@ -18,13 +29,9 @@ export default {
     }
     // Upgrades go to the tenant's hub before the router (itty-router hands handlers a proxy).
     if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return upgrade(request, env, deps);
-    const { pathname } = new URL(request.url);
-    // The explorer is a static asset (served before the Worker runs); the root leads to it.
-    if (pathname === "/" && (request.method === "GET" || request.method === "HEAD"))
-      return Response.redirect(new URL("/explorer/", request.url).href, 302);
-    // The MCP SDK is loaded only when MCP is used: the REST paths never evaluate it.
-    if (pathname === "/mcp") return (await import("./mcp/server.ts")).serveMcp(request, deps);
-    return handleHttp(request, deps);
+    const origins = deps.config.CORS_ORIGINS;
+    const answer = preflight(request, origins) ?? (await route(request, deps));
+    return withCors(request, answer, origins);
   },
 
   /**
