@@ -11,10 +11,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist", "explorer");
 mkdirSync(out, { recursive: true });
 
-function publish(name: string, write: (tmp: string) => void): void {
-  const tmp = join(out, `.${name}.${process.pid}.tmp`);
+/** Writes `path` through a temporary file in the same folder, renamed into place. */
+function publish(path: string, write: (tmp: string) => void): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   write(tmp);
-  renameSync(tmp, join(out, name));
+  renameSync(tmp, path);
 }
 
 const result = await build({
@@ -29,6 +30,7 @@ const result = await build({
   write: false,
   logLevel: "warning",
 });
-for (const file of result.outputFiles) publish(basename(file.path), (tmp) => writeFileSync(tmp, file.contents));
-for (const asset of ["index.html", "style.css"])
-  publish(asset, (tmp) => copyFileSync(join(root, "explorer", asset), tmp));
+for (const file of result.outputFiles) publish(file.path, (tmp) => writeFileSync(tmp, file.contents));
+publish(join(out, "index.html"), (tmp) => copyFileSync(join(root, "explorer", "index.html"), tmp));
+// Response headers (the CSP and friends) are read from the root of the assets directory.
+publish(join(root, "dist", "_headers"), (tmp) => copyFileSync(join(root, "explorer", "_headers"), tmp));
