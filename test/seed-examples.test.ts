@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
 import { tenantApi } from "./support/api.ts";
-import { connect, type Client } from "./support/sockets.ts";
+import { connect, settle, type Client } from "./support/sockets.ts";
 
 /**
  * The first example of each seed document (the API contracts edgemem implements; they are not in
@@ -116,6 +116,37 @@ describe("engram-websocket-api.txt", () => {
     const back = await connect(api, { query: "since=1" });
     expect(await recv(back, 0)).toMatchObject({ ...next, data: { memory_id: second.data.memory_id } });
     expect(back.frames).toHaveLength(1);
+  });
+
+  it("remembers sent back to back: each reply precedes its own push; every socket gets each push once, numbered in order", async () => {
+    const api = await tenantApi();
+    const other = await connect(api);
+    const ws = await connect(api);
+    const contents = [
+      "The staging database is Postgres 16",
+      "Alice prefers tea over coffee",
+      "The deploy window is Friday at 6pm",
+      "Our cache runs on Redis with 6 GB",
+      "Bob is allergic to peanuts",
+      "The office moves to Lisbon in March",
+    ];
+    const n = contents.length;
+    contents.forEach((content, id) => ws.send({ id, command: "remember", payload: { content } }));
+    const replies = await ws.collect((f) => f.command === "remember", n);
+    const pushes = await ws.collect((f) => f.event === "memory_created", n);
+    for (const r of replies) {
+      expect(r.status).toBe("ok");
+      const push = pushes.find((p) => p.data.memory_id === r.data.memory_id);
+      expect(ws.frames.indexOf(r)).toBeLessThan(ws.frames.indexOf(push));
+    }
+    const seqs = pushes.map((p) => p.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(n);
+    const theirs = await other.collect((f) => f.event === "memory_created", n);
+    expect(theirs).toEqual(pushes);
+    await settle();
+    expect(ws.frames).toHaveLength(2 * n);
+    expect(other.frames).toHaveLength(n);
   });
 
   it("the other writes too: ingest (the seed's example) and feedback answer before their pushes", async () => {
