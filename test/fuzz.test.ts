@@ -360,6 +360,8 @@ const FIELDS = [
   "include_history",
   "status",
   "role",
+  "type",
+  "keys",
 ];
 
 const plausible: fc.Arbitrary<unknown> = fc.oneof(
@@ -371,6 +373,9 @@ const plausible: fc.Arbitrary<unknown> = fc.oneof(
     "get",
     "delete",
     "put",
+    "list",
+    "getvalues",
+    "flow",
     "positive",
     "negative",
     "remember Maria likes tea",
@@ -459,6 +464,7 @@ const dialects: Dialect[] = [
         "working-memory",
         "status",
         "flow",
+        "config",
         "bogus",
       ),
       request: payload,

@@ -816,6 +816,50 @@ describe("TrustGraph over WebSocket (/api/v1/socket)", () => {
       });
     });
 
+    it("the config service reads the one flow as TrustGraph's configuration store, and refuses writes", async () => {
+      const c = await tg(await tenantApi());
+      c.send({ id: "l", service: "config", request: { operation: "list", type: "flow" } });
+      expect(await c.next(answer("l"))).toEqual({
+        id: "l",
+        response: { version: 1, directory: ["default"] },
+        complete: true,
+      });
+      c.send({ id: "n", service: "config", request: { operation: "list", type: "prompt" } });
+      expect((await c.next(answer("n"))).response).toEqual({ version: 1, directory: [] });
+      c.send({ id: "v", service: "config", request: { operation: "getvalues", type: "flow" } });
+      const [value] = (await c.next(answer("v"))).response.values;
+      expect(value).toMatchObject({ type: "flow", key: "default" });
+      expect(JSON.parse(value.value).services).toContain("config");
+      c.send({
+        id: "g",
+        service: "config",
+        request: {
+          operation: "get",
+          keys: [
+            { type: "flow", key: "default" },
+            { type: "constructor", key: "name" },
+          ],
+        },
+      });
+      expect((await c.next(answer("g"))).response.values).toEqual([
+        value,
+        { type: "constructor", key: "name", value: null },
+      ]);
+      c.send({ id: "all", service: "config", request: { operation: "config" } });
+      expect((await c.next(answer("all"))).response).toEqual({
+        version: 1,
+        config: { flow: { default: value.value } },
+      });
+      c.send({
+        id: "p",
+        service: "config",
+        request: { operation: "put", values: [{ type: "flow", key: "x", value: "{}" }] },
+      });
+      expect((await c.next(answer("p"))).error).toMatchObject({ type: "bad_request", message: /read-only/ });
+      c.send({ id: "t", service: "config", request: { operation: "list" } });
+      expect((await c.next(answer("t"))).error).toMatchObject({ type: "validation_error", message: /^type/ });
+    });
+
     // Called directly with a JWT configuration: in this test pool the hub's own env runs AUTH_MODE=none
     // (only the Worker gets jwtEnv), and wrangler dev (test/e2e/trustgraph-client.test.ts) covers the socket.
     it("in-band auth ({type: auth, token}) is verified against the socket's tenant and changes nothing", async () => {

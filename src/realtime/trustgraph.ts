@@ -169,16 +169,77 @@ const SERVICES: Record<string, Service> = {
         { code: "not_found", missing: "flow" },
         `no flow '${id}'; edgemem has one flow, '${DEFAULT_FLOW}'`,
       );
-    return {
-      flow: JSON.stringify({
-        "class-name": "edgemem",
-        description: "edgemem: every service on one flow",
-        services: Object.keys(SERVICES),
-      }),
-    };
+    return { flow: flowDefinition() };
+  },
+  /**
+   * TrustGraph's configuration store, read-only: the seed's first example lists its flows with
+   * `{operation: "list", type: "flow"}`. Answers as TrustGraph's config service does (`version`, then
+   * `directory`, `values` or `config`); the one type edgemem has is `flow`, whose one key is the default flow.
+   */
+  config: async (req) => {
+    const op = parse(configRequest, req);
+    const store = configStore();
+    const entries = (type: string) => [...(store.get(type) ?? new Map<string, string>())];
+    switch (op.operation) {
+      case "list":
+        return { version: CONFIG_VERSION, directory: entries(op.type).map(([key]) => key) };
+      case "getvalues":
+        return {
+          version: CONFIG_VERSION,
+          values: entries(op.type).map(([key, value]) => ({ type: op.type, key, value })),
+        };
+      case "get":
+        return {
+          version: CONFIG_VERSION,
+          values: op.keys.map(({ type, key }) => ({ type, key, value: store.get(type)?.get(key) ?? null })),
+        };
+      case "config":
+        return {
+          version: CONFIG_VERSION,
+          config: Object.fromEntries([...store].map(([type, values]) => [type, Object.fromEntries(values)])),
+        };
+      case "put":
+      case "delete":
+        throw new AppError(
+          "bad_request",
+          `config is read-only here: edgemem has one flow, '${DEFAULT_FLOW}', and its settings are Worker variables`,
+        );
+    }
   },
 };
 SERVICES.agent = SERVICES.think!;
+
+/** The default flow as TrustGraph stores a flow: a JSON string (the client parses it). */
+function flowDefinition(): string {
+  return JSON.stringify({
+    "class-name": "edgemem",
+    description: "edgemem: every service on one flow",
+    services: Object.keys(SERVICES),
+  });
+}
+
+/** The configuration `config` reads: type → key → value (TrustGraph's values are strings). */
+function configStore(): Map<string, Map<string, string>> {
+  return new Map([["flow", new Map([[DEFAULT_FLOW, flowDefinition()]])]]);
+}
+
+/** The store never changes, so neither does its version. */
+const CONFIG_VERSION = 1;
+
+const configType = z.string().min(1).max(256);
+const configRequest = z.discriminatedUnion("operation", [
+  z.object({ operation: z.literal("list"), type: configType }),
+  z.object({ operation: z.literal("getvalues"), type: configType }),
+  z.object({
+    operation: z.literal("get"),
+    keys: z
+      .array(z.object({ type: configType, key: z.string().min(1).max(256) }))
+      .min(1)
+      .max(100),
+  }),
+  z.object({ operation: z.literal("config") }),
+  z.object({ operation: z.enum(["put", "delete"]) }),
+]);
 
 /** An answer chunk under both names: the seed's `chunk-type` and the gateway translator's `chunk_type`. */
 function answerChunk(content: string) {

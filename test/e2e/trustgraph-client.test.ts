@@ -150,6 +150,17 @@ describe("@trustgraph/client against wrangler dev (JWT)", () => {
     await expect(api.flows().getFlow("other")).rejects.toThrow(/no flow 'other'/);
   });
 
+  it("config(): the read-only store lists, gets and returns the one flow; writes are refused", async () => {
+    const { api } = await client();
+    const config = api.config();
+    expect(await config.list("flow")).toEqual({ version: 1, directory: ["default"] });
+    const values = (await config.getValues("flow")) as { type: string; key: string; value: string }[];
+    expect(values).toEqual([{ type: "flow", key: "default", value: expect.any(String) }]);
+    expect(await config.getTokenCosts()).toEqual([]);
+    expect(((await config.getConfigAll()) as any).config.flow.default).toBe(values[0]!.value);
+    await expect(config.putConfig([{ type: "flow", key: "x", value: "{}" }])).rejects.toThrow(/read-only/);
+  });
+
   it("tenants are isolated; bad tokens are refused at the upgrade", async () => {
     const a = await client();
     const b = await client();
