@@ -1,4 +1,4 @@
-// edgemem benchmark: `npm run bench` (Node >= 22.12 runs this TypeScript directly).
+// edgemem benchmark: `npm run bench` (on the pinned Node 22, which runs this TypeScript directly).
 //
 // Starts `wrangler dev` on its own port with fresh local state and logging at warn, seeds one
 // tenant through the client SDK (client/, as applications use edgemem) with 1,000 and then 10,000 memories, and at each size measures a
