@@ -1,4 +1,4 @@
-// edgemem benchmark: `npm run bench` (Node >= 22.12 runs this TypeScript directly).
+// edgemem benchmark: `npm run bench` (on the pinned Node 22, which runs this TypeScript directly).
 //
 // Starts `wrangler dev` on its own port with fresh local state and logging at warn, seeds one
 // tenant through the client SDK (client/, as applications use edgemem) with 1,000 and then 10,000 memories, and at each size measures a
@@ -7,7 +7,8 @@
 // (offline answer) and ingest (offline extractor; throughput in messages/s); at the last size also
 // WebSocket round trips and fan-out, and an MCP tool call (search_long_term_memory, official MCP
 // client over streamable HTTP); with CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set, the
-// Workers AI reranker's latency (what RERANK adds to a search). Prints one table and writes the
+// Workers AI reranker's latency (what RERANK adds to a search); and the production bundle's size
+// (wrangler deploy --dry-run, as test/e2e/bundle-size.test.ts). Prints one table and writes the
 // same as JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
 // Options: --port N (default 8799), --requests N per scenario (default 300), --concurrency N
 // (default 4), --out FILE (default bench-results.json).
@@ -17,6 +18,7 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { Client as McpClient, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { EdgememClient, EngramSocket } from "../../client/index.ts";
+import { measureBundle } from "../e2e/bundle-size.ts";
 import { DAY, PEOPLE, PROJECT, PURPOSE, Rand, TECH } from "../e2e/tools.ts";
 import { startWranglerDev } from "../e2e/wrangler-dev.ts";
 
@@ -295,6 +297,8 @@ function round(x: number): number {
 }
 
 async function main(): Promise<void> {
+  // Before wrangler dev starts, so the two builds do not share the cores.
+  const bundle = await measureBundle();
   // The socket scenarios send hundreds of frames in seconds: lift the per-socket rate limit.
   const { stop } = await startWranglerDev({ port: PORT, vars: { WS_RATE_LIMIT: "1000000" } });
   process.on("SIGINT", () => {
@@ -457,10 +461,19 @@ async function main(): Promise<void> {
       );
     }
 
+    console.log(`production bundle (wrangler deploy --dry-run): ${bundle.uploadKiB} KiB, ${bundle.gzipKiB} KiB gzip`);
+
     writeFileSync(
       args.out!,
       JSON.stringify(
-        { date: new Date().toISOString(), cores: cpus().length, requests: REQUESTS, stats, ratios },
+        {
+          date: new Date().toISOString(),
+          cores: cpus().length,
+          requests: REQUESTS,
+          bundle: { upload_kib: bundle.uploadKiB, gzip_kib: bundle.gzipKiB },
+          stats,
+          ratios,
+        },
         null,
         2,
       ),

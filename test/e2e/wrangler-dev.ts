@@ -13,7 +13,11 @@ export interface WranglerDev {
   stop(): void;
 }
 
-const QUIET = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
+export const QUIET = {
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_HIDE_BANNER: "true",
+};
 
 /** A free TCP port on the loopback interface. */
 export async function freePort(): Promise<number> {

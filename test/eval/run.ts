@@ -1,4 +1,4 @@
-// edgemem retrieval evaluation: `npm run eval -- <file> [options]` (Node >= 22.12 runs this TypeScript directly).
+// edgemem retrieval evaluation: `npm run eval -- <file> [options]` (on the pinned Node 22, which runs this TypeScript directly).
 //
 // Loads a conversation benchmark (LoCoMo or LongMemEval JSON layout, detected), seeds each
 // conversation through the REST API into its own namespace, asks every question in each search

@@ -1,4 +1,4 @@
-// edgemem soak: `npm run soak` (Node >= 22.12 runs this TypeScript directly, by stripping types).
+// edgemem soak: `npm run soak` (on the pinned Node 22, which runs this TypeScript directly by stripping types).
 //
 // A bounded mixed load against a real `wrangler dev` that must end with no 5xx and no lost or
 // duplicated event. It starts `wrangler dev` itself (free port, fresh state, migrations, JWT on)

@@ -1,0 +1,24 @@
+// The production bundle, measured on every run rather than written down: it prints the size and
+// fails before a deploy would (wrangler.toml and docs/deploy.md point here).
+import { describe, expect, it } from "vitest";
+import { measureBundle, parseTotalUpload, WORKER_SIZE_LIMIT_KIB } from "./bundle-size.ts";
+
+describe("the production bundle", () => {
+  it("fits Cloudflare's Worker size limit", { timeout: 120_000 }, async () => {
+    const { uploadKiB, gzipKiB } = await measureBundle();
+    console.log(
+      `production bundle: ${uploadKiB} KiB, ${gzipKiB} KiB gzip (limit: ${WORKER_SIZE_LIMIT_KIB} KiB uncompressed)`,
+    );
+    expect(uploadKiB).toBeGreaterThan(0);
+    expect(gzipKiB).toBeLessThan(uploadKiB);
+    expect(uploadKiB, "over Cloudflare's limit: npm run deploy would be refused").toBeLessThan(WORKER_SIZE_LIMIT_KIB);
+  });
+
+  it("reads wrangler's size line, coloured or not, and says so when there is none", () => {
+    expect(parseTotalUpload("Total Upload: \u001b[32m5796.37 KiB / gzip: 2767.40 KiB\u001b[39m\n")).toEqual({
+      uploadKiB: 5796.37,
+      gzipKiB: 2767.4,
+    });
+    expect(() => parseTotalUpload("✘ [ERROR] Build failed")).toThrow('no "Total Upload: X KiB / gzip: Y KiB" line');
+  });
+});
