@@ -8,7 +8,8 @@
 // WebSocket round trips and fan-out, and an MCP tool call (search_long_term_memory, official MCP
 // client over streamable HTTP); with CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set, the
 // Workers AI reranker's latency (what RERANK adds to a search); and the production bundle's size
-// (wrangler deploy --dry-run, as test/e2e/bundle-size.test.ts). Prints one table and writes the
+// (wrangler deploy --dry-run, as test/e2e/bundle-size.test.ts); with Chromium, the explorer's cold
+// load over the 10,000 memories (first paint, first page of data). Prints one table and writes the
 // same as JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
 // Options: --port N (default 8799), --requests N per scenario (default 300), --concurrency N
 // (default 4), --out FILE (default bench-results.json).
@@ -19,6 +20,7 @@ import { parseArgs } from "node:util";
 import { Client as McpClient, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { EdgememClient, EngramSocket } from "../../client/index.ts";
 import { measureBundle } from "../e2e/bundle-size.ts";
+import { measureExplorer } from "./explorer.ts";
 import { DAY, PEOPLE, PROJECT, PURPOSE, Rand, TECH } from "../e2e/tools.ts";
 import { startWranglerDev } from "../e2e/wrangler-dev.ts";
 
@@ -414,6 +416,9 @@ async function main(): Promise<void> {
     );
     await mcp.close();
 
+    const explorer = await measureExplorer(BASE);
+    if (!explorer) console.error("explorer: not measured (no Chromium: apt-get install -y chromium, or CHROMIUM_PATH)");
+
     const rerank = await measureRerank(size, rand);
     if (rerank) stats.push(rerank);
     else console.error(`rerank: not measured (set ${RERANK_ENV.join(" and ")} to time ${RERANK_MODEL} on Workers AI)`);
@@ -462,6 +467,10 @@ async function main(): Promise<void> {
     }
 
     console.log(`production bundle (wrangler deploy --dry-run): ${bundle.uploadKiB} KiB, ${bundle.gzipKiB} KiB gzip`);
+    if (explorer)
+      console.log(
+        `explorer, cold load of #/memories (median of ${explorer.loads}): first paint ${explorer.first_paint_ms} ms, first page of data ${explorer.data_ms} ms, ${explorer.bytes} bytes (target: first paint < 1,000 ms)`,
+      );
 
     writeFileSync(
       args.out!,
@@ -471,6 +480,7 @@ async function main(): Promise<void> {
           cores: cpus().length,
           requests: REQUESTS,
           bundle: { upload_kib: bundle.uploadKiB, gzip_kib: bundle.gzipKiB },
+          explorer,
           stats,
           ratios,
         },
