@@ -151,6 +151,8 @@ function start(client: EdgememClient, me: Whoami, token: string | undefined): vo
       a.toggleAttribute("aria-current", a.getAttribute("data-route") === r.name);
     app.notify("");
     view.replaceChildren();
+    // Which page #view holds (tests wait for it, with its data-ready, after a navigation).
+    view.dataset.route = arg !== undefined && r.item ? `${r.name}/${arg}` : r.name;
     cleanup = (arg !== undefined && r.item ? r.item : r.list)(app, view, arg, new URLSearchParams(search));
   }
   window.onhashchange = route;
