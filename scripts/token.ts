@@ -11,10 +11,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs, parseEnv } from "node:util";
 import { SignJWT } from "jose";
+import { MAX_TENANT_BYTES } from "../src/domain/principal.ts";
 
 const USAGE = "usage: npm run -s token -- --tenant T [--scope 'memory:read memory:write'] [--sub S] [--ttl 1h]";
-/** The server refuses longer tenants (they name a Vectorize namespace). */
-const MAX_TENANT_BYTES = 64;
 
 function fail(message: string): never {
   console.error(`token: ${message}`);

@@ -7,12 +7,8 @@ import { upgrade } from "./realtime/upgrade.ts";
 export { TenantHub } from "./realtime/tenant-hub.ts";
 
 async function route(request: Request, deps: AppDeps): Promise<Response> {
-  const { pathname } = new URL(request.url);
-  // The explorer is a static asset (served before the Worker runs); the root leads to it.
-  if (pathname === "/" && (request.method === "GET" || request.method === "HEAD"))
-    return Response.redirect(new URL("/explorer/", request.url).href, 302);
   // The MCP SDK is loaded only when MCP is used: the REST paths never evaluate it.
-  if (pathname === "/mcp") return (await import("./mcp/server.ts")).serveMcp(request, deps);
+  if (new URL(request.url).pathname === "/mcp") return (await import("./mcp/server.ts")).serveMcp(request, deps);
   return handleHttp(request, deps);
 }
 

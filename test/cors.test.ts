@@ -44,6 +44,7 @@ describe("CORS", () => {
     );
     expect(other.status).toBe(200);
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
+    expect(other.headers.get("vary")).toMatch(/Origin/);
     const refused = await preflightFrom(e, "https://evil.example");
     expect(refused.headers.get("access-control-allow-origin")).toBeNull();
   });

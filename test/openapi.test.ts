@@ -11,7 +11,8 @@ const doc = async () => (await call(env, "GET", "/openapi.json")).body as any;
 /** The (method, path) pairs itty-router really serves. */
 function servedRoutes(): string[] {
   return (router.routes as unknown as [string, RegExp, unknown, string][]).map(
-    ([method, , , path]) => `${method.toLowerCase()} ${openApiPath(path)}`,
+    // itty-router keeps the root as "".
+    ([method, , , path]) => `${method.toLowerCase()} ${openApiPath(path) || "/"}`,
   );
 }
 
@@ -139,6 +140,7 @@ describe("OpenAPI document (/openapi.json)", () => {
     await check("POST", "/v1/feedback", "/v1/feedback", { memory_id: "m1", rating: "positive" });
     await check("GET", "/v1/status", "/v1/status");
     await check("GET", "/v1/whoami", "/v1/whoami");
+    await check("GET", "/", "/");
     await check("POST", "/v1/consolidate", "/v1/consolidate");
     await check("DELETE", "/v1/long-term-memory/?memory_ids=m1", "/v1/long-term-memory/");
     const created = await check("POST", "/api/memories", "/api/memories", {

@@ -10,13 +10,11 @@ import {
 import type { Config } from "../config.ts";
 import { AppError } from "../domain/errors.ts";
 import { byteLength } from "../domain/ids.ts";
-import type { Principal } from "../domain/principal.ts";
+import { MAX_TENANT_BYTES, type Principal } from "../domain/principal.ts";
 
 /** HS256 for a shared secret; asymmetric algorithms only for keys from a JWK set (no confusion). */
 const SECRET_ALGS = ["HS256"];
 const JWKS_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
-/** The tenant is a Vectorize namespace: at most 64 bytes. */
-const MAX_TENANT_BYTES = 64;
 
 export const READ_SCOPE = "memory:read";
 export const WRITE_SCOPE = "memory:write";

@@ -6,3 +6,6 @@ export interface Principal {
   /** Token scopes, or null when the token carries none (then everything is allowed). */
   scopes: string[] | null;
 }
+
+/** The tenant names a Vectorize namespace: at most 64 bytes. */
+export const MAX_TENANT_BYTES = 64;

@@ -31,14 +31,19 @@ export function preflight(req: Request, allowed: readonly string[]): Response | 
   });
 }
 
-/** `res`, with the CORS headers when the request came from an allowed origin. */
+/**
+ * `res`, with the CORS headers when the request came from an allowed origin. With CORS on, every
+ * answer varies by Origin (a cache must not hand one origin's answer to another).
+ */
 export function withCors(req: Request, res: Response, allowed: readonly string[]): Response {
-  const origin = allowedOrigin(req, allowed);
-  if (!origin || res.status === 101) return res;
+  if (!allowed.length) return res;
   // Some responses (redirects, fetched ones) have immutable headers: copy before setting.
   const out = new Response(res.body, res);
-  out.headers.set("access-control-allow-origin", origin);
-  out.headers.set("access-control-expose-headers", EXPOSE_HEADERS);
   out.headers.append("vary", "Origin");
+  const origin = allowedOrigin(req, allowed);
+  if (origin) {
+    out.headers.set("access-control-allow-origin", origin);
+    out.headers.set("access-control-expose-headers", EXPOSE_HEADERS);
+  }
   return out;
 }

@@ -17,6 +17,22 @@ workingMemoryRoutes(router);
 knowledgeRoutes(router);
 crudRoutes(router);
 
+route(
+  router,
+  {
+    method: "get",
+    path: "/",
+    operationId: "explorer",
+    tag: "Meta",
+    summary: "The explorer",
+    description: "Redirects to `/explorer/`, the browser view of the tenant's memory (static assets).",
+    auth: "open",
+    status: 302,
+    response: null,
+  },
+  async (c) => Response.redirect(new URL("/explorer/", c.url).href, 302),
+);
+
 let document: Record<string, unknown> | undefined;
 route(
   router,
