@@ -2,12 +2,13 @@
 // explanation, state kept in the hash), one memory (edit with its history, pin, feedback, delete
 // through a confirm step), live updates from writes made elsewhere, and a phone-width window.
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import type { MemoryInput } from "../../../client/index.ts";
-import { describeInBrowser, startExplorer, type Explorer } from "./harness.ts";
+import { describeInBrowser, expectNoPageErrors, startExplorer, waitForView, type Explorer } from "./harness.ts";
 
-const TENANT = "acme-memories";
 const DAY = 86_400_000;
+/** One clock for the seed and the tests' expectations (the date filter's local day). */
+const NOW = Date.now();
 
 /** [text, type, topics, entities, namespace, user]: a team's and its people's memories. */
 const SEED: [string, MemoryInput["memory_type"], string[], string[], string, string][] = [
@@ -74,22 +75,30 @@ const SEED: [string, MemoryInput["memory_type"], string[], string[], string, str
 ];
 const id = (i: number) => `m${String(i + 1).padStart(2, "0")}`;
 /** m01 is the oldest (25 days ago), m25 the newest. */
-const created = (i: number) => new Date(Date.now() - (SEED.length - i) * DAY).toISOString();
+const created = (i: number) => new Date(NOW - (SEED.length - i) * DAY).toISOString();
 
 const rows = (page: Page) => page.locator("#memories tbody tr[data-id]");
 const ids = (page: Page) => rows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-id")));
 const count = (page: Page) => page.locator("#count").textContent();
 /** Waits for the list's current query to have answered. */
-const settled = (page: Page) => page.locator("#view .results:not([aria-busy])").waitFor();
+const settled = (page: Page) => page.locator('#view [aria-busy="true"]').waitFor({ state: "detached" });
 /** The hash route the page is on, decoded. */
 const hash = (page: Page) => decodeURIComponent(new URL(page.url()).hash);
 
 describeInBrowser("the Memories pages", () => {
   let x: Explorer;
-  let page: Page;
   beforeAll(async () => {
     x = await startExplorer();
-    const api = await x.client(TENANT);
+  });
+  afterEach(() => expectNoPageErrors(x));
+  afterAll(() => x?.close());
+
+  /**
+   * A tenant of the test's own holding SEED (m01 … m25, one SDK call), so each test may run alone
+   * and none sees another's edits; and a page signed in to it on `hash`.
+   */
+  async function seeded(tenant: string, hash = "#/memories"): Promise<Page> {
+    const api = await x.client(tenant);
     await api.createLongTermMemories(
       SEED.map(([text, memory_type, topics, entities, namespace, user_id], i) => ({
         id: id(i),
@@ -103,11 +112,11 @@ describeInBrowser("the Memories pages", () => {
       })),
       { deduplicate: false },
     );
-    page = await x.signIn(await x.token(TENANT));
-  });
-  afterAll(() => x?.close());
+    return x.signIn(await x.token(tenant), hash);
+  }
 
   it("lists the memories newest first, 20 a page; the page is in the hash, so a reload keeps it", async () => {
+    const page = await seeded("memories-list");
     await expect.poll(() => count(page)).toBe("Showing 1–20 of 25");
     expect((await ids(page))[0]).toBe("m25");
     const first = rows(page).first();
@@ -128,10 +137,12 @@ describeInBrowser("the Memories pages", () => {
     // Back returns to the page before.
     await page.goBack();
     await expect.poll(() => count(page)).toBe("Showing 21–25 of 25");
+    await page.context().close();
   });
 
   it("filters by type, topic, user and creation date; the filters are in the hash", async () => {
-    await page.goto(`${x.dev.url}/explorer/#/memories`);
+    const tenant = "memories-filters";
+    const page = await seeded(tenant);
     await page.getByLabel("Type", { exact: true }).selectOption("preference");
     const preferences = SEED.flatMap((s, i) => (s[1] === "preference" ? [id(i)] : [])).reverse();
     await expect.poll(() => ids(page)).toEqual(preferences);
@@ -144,7 +155,7 @@ describeInBrowser("the Memories pages", () => {
     await expect.poll(() => ids(page)).toEqual(["m21", "m03"]);
 
     // A link restores them.
-    const linked = await x.signIn(await x.token(TENANT), "#/memories?topics=drinks&user=bob&type=preference");
+    const linked = await x.signIn(await x.token(tenant), "#/memories?topics=drinks&user=bob&type=preference");
     await expect.poll(() => ids(linked)).toEqual(["m21", "m03"]);
     expect(await linked.getByLabel("Topics").inputValue()).toBe("drinks");
     await linked.context().close();
@@ -152,7 +163,7 @@ describeInBrowser("the Memories pages", () => {
     // Created from a date: the memories created on or after that local day.
     await page.getByRole("button", { name: "Clear" }).click();
     await expect.poll(() => count(page)).toBe("Showing 1–20 of 25");
-    const from = new Date(Date.now() - 3 * DAY);
+    const from = new Date(NOW - 3 * DAY);
     const day = `${from.getFullYear()}-${String(from.getMonth() + 1).padStart(2, "0")}-${String(from.getDate()).padStart(2, "0")}`;
     const start = new Date(`${day}T00:00`).getTime();
     const recent = SEED.flatMap((_, i) => (Date.parse(created(i)) >= start ? [id(i)] : [])).reverse();
@@ -163,11 +174,12 @@ describeInBrowser("the Memories pages", () => {
     await page.getByLabel("Namespace").fill("nowhere");
     await page.getByLabel("Namespace").press("Enter");
     await expect.poll(() => count(page)).toBe("No matches.");
-    expect(await page.locator(".empty").textContent()).toMatch(/No memories match/);
+    expect(await page.locator("#view").getByText("No memories match").count()).toBe(1);
+    await page.context().close();
   });
 
   it("searches with a question in each mode and explains each hit's score", async () => {
-    await page.goto(`${x.dev.url}/explorer/#/memories`);
+    const page = await seeded("memories-search");
     await page.getByLabel("Search", { exact: true }).fill("what does Alice drink?");
     await page.getByLabel("Explain scores").check();
     for (const mode of ["hybrid", "semantic", "keyword"]) {
@@ -176,7 +188,7 @@ describeInBrowser("the Memories pages", () => {
       expect(hash(page)).toContain(mode === "hybrid" ? "explain=1" : `mode=${mode}`);
       expect((await ids(page)).slice(0, 3)).toContain("m01");
       expect(await count(page)).toMatch(/^Showing 1–\d+ of \d+ ranked$/);
-      const why = rows(page).first().locator("details.why");
+      const why = rows(page).first().locator("details");
       await why.locator("summary").click();
       const parts = await why.locator("dt").allTextContents();
       expect(parts).toEqual(expect.arrayContaining(["Scored by", "Relevance", "Recency", "Final"]));
@@ -186,12 +198,15 @@ describeInBrowser("the Memories pages", () => {
       for (const value of (await why.locator("dd").allTextContents()).slice(1)) expect(value).toMatch(/^\d+\.\d{3}\b/);
       if (mode === "hybrid") await x.shot(page, "memories-search-explain");
     }
+    await page.context().close();
   });
 
   it("a memory's page shows its fields; edit, pin and feedback change it, and its history says how", async () => {
-    await page.goto(`${x.dev.url}/explorer/#/memories?topics=drinks`);
-    await page.getByRole("link", { name: "Alice drinks green tea every morning instead of coffee" }).click();
-    await page.locator("#memory-text").waitFor();
+    const tenant = "memories-detail";
+    const page = await seeded(tenant, "#/memories?topics=drinks");
+    await waitForView(page, "memories/m01", () =>
+      page.getByRole("link", { name: "Alice drinks green tea every morning instead of coffee" }).click(),
+    );
     expect(hash(page)).toBe("#/memories/m01");
     // The focus moves to the page's heading.
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("memory-title");
@@ -210,7 +225,7 @@ describeInBrowser("the Memories pages", () => {
       .toBe("Alice drinks jasmine tea every morning instead of coffee");
     const update = page.locator('#history tbody tr[data-op="update"]');
     await update.waitFor();
-    expect(await update.locator("td").nth(1).textContent()).toBe(`user-of-${TENANT}`);
+    expect(await update.locator("td").nth(1).textContent()).toBe(`user-of-${tenant}`);
     const text = update.locator("li", { hasText: /^text/ });
     expect(await text.locator("del").textContent()).toBe(
       "before: Alice drinks green tea every morning instead of coffee",
@@ -236,35 +251,43 @@ describeInBrowser("the Memories pages", () => {
     await x.shot(page, "memory-detail");
 
     // Back on the list (its filters kept), the memory is marked pinned.
-    await page.getByRole("link", { name: "← Memories" }).click();
+    await waitForView(page, "memories", () => page.getByRole("link", { name: "← Memories" }).click());
     expect(hash(page)).toBe("#/memories?topics=drinks");
-    await page.locator('#memories tr[data-id="m01"] .badge.pinned').waitFor();
-    expect(await page.locator("#memories .badge.pinned").count()).toBe(1);
+    const pinned = page.locator("#memories tbody tr").getByText("pinned", { exact: true });
+    await expect.poll(() => pinned.count()).toBe(1);
+    expect(await page.locator('#memories tr[data-id="m01"]').getByText("pinned", { exact: true }).count()).toBe(1);
+    await page.context().close();
   });
 
   it("deleting asks first (Keep keeps it); then the memory is gone from the list and its page says so", async () => {
-    await page.goto(`${x.dev.url}/explorer/#/memories`);
-    await rows(page)
-      .getByRole("link", { name: /^Write the postmortem/ })
-      .click();
+    const page = await seeded("memories-delete");
+    await waitForView(page, "memories/m25", () =>
+      rows(page)
+        .getByRole("link", { name: /^Write the postmortem/ })
+        .click(),
+    );
     expect(hash(page)).toBe("#/memories/m25");
     await page.getByRole("button", { name: "Delete" }).click();
-    await page.getByText("Delete this memory? This cannot be undone.").waitFor();
+    const confirm = page.getByRole("group", { name: "Delete this memory? This cannot be undone." });
+    await confirm.waitFor();
     await page.getByRole("button", { name: "Keep" }).click();
     expect(await page.getByText("Delete this memory?").count()).toBe(0);
     await page.getByRole("button", { name: "Delete" }).click();
-    await page.locator(".confirm").getByRole("button", { name: "Delete" }).click();
-    await expect.poll(() => hash(page)).toBe("#/memories");
+    await waitForView(page, "memories", () => confirm.getByRole("button", { name: "Delete" }).click());
+    expect(hash(page)).toBe("#/memories");
     await expect.poll(() => count(page)).toBe("Showing 1–20 of 24");
     expect(await ids(page)).not.toContain("m25");
     expect(await page.locator(".status-line").textContent()).toBe("Memory deleted.");
-    await page.goto(`${x.dev.url}/explorer/#/memories/m25`);
-    await expect.poll(() => page.locator("#view").textContent()).toMatch(/Memory m25 not found: it was deleted/);
+    // Its page: not found (a 404, on purpose), with the deletion in its history.
+    x.allowFailedLoad(page, 404, "/v1/long-term-memory/m25");
+    await x.goto(page, "#/memories/m25");
+    expect(await page.locator("#view").textContent()).toMatch(/Memory m25 not found: it was deleted/);
     expect(await page.locator('#history tr[data-op="delete"]').count()).toBe(1);
+    await page.context().close();
   });
 
   it("follows writes made elsewhere: the list and a memory's page update without a reload", async () => {
-    const tenant = "acme-memories-live";
+    const tenant = "memories-live";
     const live = await x.signIn(await x.token(tenant));
     await expect.poll(() => count(live)).toBe("No memories yet.");
     await expect.poll(() => live.locator("#conn").textContent()).toBe("open");
@@ -273,13 +296,16 @@ describeInBrowser("the Memories pages", () => {
     await expect.poll(() => ids(live)).toEqual(["live-1"]);
     expect(await count(live)).toBe("Showing 1–1 of 1");
 
-    await rows(live).getByRole("link", { name: "The deploy freeze starts on December 20th" }).click();
-    await live.locator("#memory-text").waitFor();
+    await waitForView(live, "memories/live-1", () =>
+      rows(live).getByRole("link", { name: "The deploy freeze starts on December 20th" }).click(),
+    );
     await api.editLongTermMemory("live-1", { text: "The deploy freeze starts on December 18th" });
     await expect
       .poll(() => live.locator("#memory-text").textContent())
       .toBe("The deploy freeze starts on December 18th");
     await expect.poll(() => live.locator('#history tr[data-op="update"]').count()).toBe(1);
+    // Deleted elsewhere: the page reloads the memory and gets a 404, on purpose.
+    x.allowFailedLoad(live, 404, "/v1/long-term-memory/live-1");
     await api.deleteLongTermMemories(["live-1"]);
     await expect.poll(() => live.locator("#view").textContent()).toMatch(/deleted/);
     expect(await live.locator("#memory-text").count()).toBe(0);
@@ -287,7 +313,7 @@ describeInBrowser("the Memories pages", () => {
   });
 
   it("fits a phone-width window (the table scrolls inside its frame) and works from the keyboard", async () => {
-    const phone = await x.signIn(await x.token(TENANT));
+    const phone = await seeded("memories-phone");
     await phone.setViewportSize({ width: 390, height: 844 });
     await expect.poll(() => count(phone)).toMatch(/^Showing/);
     const width = () => phone.evaluate(() => document.documentElement.scrollWidth);
@@ -298,7 +324,7 @@ describeInBrowser("the Memories pages", () => {
     await phone.keyboard.press("Enter");
     await expect.poll(async () => (await ids(phone))[0]).toBe("m20");
     await rows(phone).first().locator("a").first().focus();
-    await phone.keyboard.press("Enter");
+    await waitForView(phone, "memories/m20", () => phone.keyboard.press("Enter"));
     await phone.locator("#memory-text").waitFor();
     expect(await width()).toBeLessThanOrEqual(390);
     await phone.context().close();
