@@ -31,6 +31,15 @@ export function append(parent: Node, children: Child[]): void {
   }
 }
 
+/**
+ * Sets style properties through the CSSOM: the CSP (explorer/_headers) has no 'unsafe-inline',
+ * which blocks a `style` attribute but not `el.style`.
+ */
+export function styled<E extends HTMLElement | SVGElement>(el: E, style: Partial<CSSStyleDeclaration>): E {
+  Object.assign(el.style, style);
+  return el;
+}
+
 /** Replaces an element's children. */
 export function replace(el: Element, ...children: Child[]): void {
   el.replaceChildren();

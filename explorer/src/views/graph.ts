@@ -2,7 +2,7 @@
 // labelled arrows) and, below it, the same facts as a table with the memories that state them.
 import type { Entity, GraphResult, Relation } from "../../../client/index.ts";
 import type { View } from "../app.ts";
-import { h, problem, replace, when } from "../dom.ts";
+import { h, problem, replace, styled, when } from "../dom.ts";
 import { EDGE_LENGTH, labelSpot, layout, type Box, type Point } from "./graph-layout.ts";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -365,19 +365,21 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
   return h(
     "figure",
     { class: "graph-figure" },
-    svg(
-      "svg",
-      {
-        viewBox: `${left} ${y0} ${width} ${y1 - y0}`,
-        width: Math.round(width),
-        // A large graph scrolls inside its frame rather than shrinking its labels past reading.
-        style: `min-width: ${Math.round(Math.min(width, Math.max(width * 0.6, 320)))}px`,
-        role: "group",
-        "aria-label": title,
-      },
-      svg("defs", {}, arrow("arrow"), arrow("arrow-ended")),
-      svg("g", { class: "edges", "aria-hidden": "true" }, ...edgeEls),
-      svg("g", { class: "nodes" }, ...nodeEls),
+    styled(
+      svg(
+        "svg",
+        {
+          viewBox: `${left} ${y0} ${width} ${y1 - y0}`,
+          width: Math.round(width),
+          role: "group",
+          "aria-label": title,
+        },
+        svg("defs", {}, arrow("arrow"), arrow("arrow-ended")),
+        svg("g", { class: "edges", "aria-hidden": "true" }, ...edgeEls),
+        svg("g", { class: "nodes" }, ...nodeEls),
+      ),
+      // A large graph scrolls inside its frame rather than shrinking its labels past reading.
+      { minWidth: `${Math.round(Math.min(width, Math.max(width * 0.6, 320)))}px` },
     ),
     h(
       "figcaption",

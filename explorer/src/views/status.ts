@@ -2,7 +2,7 @@
 // last consolidation with a button to run one, and a think box that streams its answer.
 import type { Citation, Relation, Status } from "../../../client/index.ts";
 import type { App, View } from "../app.ts";
-import { h, problem, replace, when, type Child } from "../dom.ts";
+import { h, problem, replace, styled, when, type Child } from "../dom.ts";
 
 /** Reload the counts at most this often while memory events arrive. */
 const DEBOUNCE_MS = 800;
@@ -67,7 +67,7 @@ export const statusView: View = (app, root) => {
                     h(
                       "td",
                       { class: "bar", "aria-hidden": "true" },
-                      h("span", { style: `width: ${(n / most) * 100}%` }),
+                      styled(h("span"), { width: `${(n / most) * 100}%` }),
                     ),
                   ),
                 ),
@@ -106,7 +106,7 @@ export const statusView: View = (app, root) => {
           "div",
           { class: "stack", "aria-hidden": "true" },
           (["indexed", "sent", "pending"] as const).map((k) =>
-            s.index[k] ? h("span", { class: k, style: `flex-grow: ${s.index[k]}` }) : null,
+            s.index[k] ? styled(h("span", { class: k }), { flexGrow: String(s.index[k]) }) : null,
           ),
         ),
         h(
