@@ -25,13 +25,70 @@ void boot();
 async function boot(): Promise<void> {
   // Without auth the server answers whoami with no token; otherwise the token from this tab.
   const stored = sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+  const client = new EdgememClient({ baseUrl: location.origin, token: stored });
+  let me: Whoami;
   try {
-    const client = new EdgememClient({ baseUrl: location.origin, token: stored });
-    start(client, await client.whoami(), stored);
+    me = await client.whoami();
   } catch (e) {
-    if (stored) sessionStorage.removeItem(TOKEN_KEY);
-    signIn(e instanceof EdgememError && e.status === 401 && stored ? "That token is no longer accepted." : null);
+    // Only a refused token means signing in again: being offline or a 5xx says nothing about it.
+    if (e instanceof EdgememError && e.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      signIn(stored ? "That token is no longer accepted." : null);
+    } else unavailable(e, stored !== undefined);
+    return;
   }
+  start(client, me, stored);
+}
+
+/** Whoami failed for another reason than the token: says why, with Retry (and a way to another token). */
+function unavailable(e: unknown, signedIn: boolean): void {
+  const retry = h(
+    "button",
+    {
+      type: "button",
+      onclick: () => {
+        retry.disabled = true;
+        void boot();
+      },
+    },
+    "Retry",
+  );
+  replace(
+    root,
+    h(
+      "main",
+      { class: "signin-page" },
+      h(
+        "div",
+        { class: "signin card" },
+        h("h1", {}, "edgemem explorer"),
+        h("p", { class: "error", role: "alert", id: "boot-error" }, `Could not open the explorer: ${problem(e)}`),
+        h(
+          "p",
+          {},
+          retry,
+          signedIn
+            ? [
+                " ",
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "link",
+                    onclick: () => {
+                      sessionStorage.removeItem(TOKEN_KEY);
+                      signIn(null);
+                    },
+                  },
+                  "Use another token",
+                ),
+              ]
+            : null,
+        ),
+      ),
+    ),
+  );
+  retry.focus();
 }
 
 function signIn(message: string | null): void {
