@@ -184,16 +184,11 @@ export const graphView: View = (app, root, _arg, query) => {
     );
   }
 
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const unsubscribe = app.onEvent(() => {
-    clearTimeout(timer);
-    timer = setTimeout(() => void load(), DEBOUNCE_MS);
-  });
+  // Any memory event may add or end a relation around the term.
+  app.onEvent(() => void load(), { debounceMs: DEBOUNCE_MS });
   void load();
   return () => {
     closed = true;
-    clearTimeout(timer);
-    unsubscribe();
   };
 };
 

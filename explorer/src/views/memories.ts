@@ -121,7 +121,6 @@ function explain(d: ScoreDetails, type: SearchMode): HTMLElement {
 export const memoriesView: View = (app, root, _arg, query) => {
   let q = query;
   let seq = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const field = (id: string, label: string, control: HTMLElement, hint = "") =>
     h(
       "div",
@@ -193,18 +192,16 @@ export const memoriesView: View = (app, root, _arg, query) => {
   const prev = h("button", { type: "button", class: "secondary", onclick: () => page(-1) }, "Previous");
   const next = h("button", { type: "button", class: "secondary", onclick: () => page(1) }, "Next");
   const pager = h("nav", { class: "pager", "aria-label": "Pages" }, prev, next);
-  const heading = h("h1", { id: "memories-title", tabindex: -1 }, "Memories");
   const section = h(
     "section",
     { class: "memories", "aria-labelledby": "memories-title" },
-    heading,
+    h("h1", { id: "memories-title" }, "Memories"),
     form,
     count,
     results,
     pager,
   );
   replace(root, section);
-  heading.focus();
 
   /** Shows the list for `next` (new history entry when `push`: Back returns to the previous one). */
   function show(nextQuery: URLSearchParams, push: boolean): void {
@@ -335,14 +332,8 @@ export const memoriesView: View = (app, root, _arg, query) => {
   }
 
   show(q, false);
-  const off = app.onEvent((e) => {
-    if (e.event === "feedback_recorded") return;
-    clearTimeout(timer);
-    timer = setTimeout(() => void load(), LIVE_DEBOUNCE_MS);
-  });
+  app.onEvent(() => void load(), { debounceMs: LIVE_DEBOUNCE_MS, filter: (e) => e.event !== "feedback_recorded" });
   return () => {
-    off();
-    clearTimeout(timer);
     seq++;
   };
 };
@@ -436,9 +427,7 @@ export const memoryView: View = (app, root, arg) => {
   let note: Child = null;
   /** Feedback's answer, under the buttons. */
   let result: Child = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let left = false;
-  const heading = h("h1", { id: "memory-title", tabindex: -1 }, "Memory");
   const top = h("div");
   const past = h("div");
   const editNote = h("p", { class: "hint edit-note", role: "status" });
@@ -446,12 +435,11 @@ export const memoryView: View = (app, root, arg) => {
     "section",
     { class: "memory", "aria-labelledby": "memory-title" },
     h("p", {}, h("a", { href: listHash }, "← Memories")),
-    heading,
+    h("h1", { id: "memory-title" }, "Memory"),
     top,
     past,
   );
   replace(root, section);
-  heading.focus();
 
   async function load(): Promise<void> {
     const [m, hist] = await Promise.allSettled([app.client.getLongTermMemory(id), app.client.memoryHistory(id)]);
@@ -599,9 +587,7 @@ export const memoryView: View = (app, root, arg) => {
     try {
       await app.client.deleteLongTermMemories([id]);
       left = true;
-      // After the route change, which clears the status line.
-      window.addEventListener("hashchange", () => app.notify("Memory deleted."), { once: true });
-      app.navigate(listHash);
+      app.navigate(listHash, "Memory deleted.");
     } catch (e) {
       app.notify(`Delete failed: ${problem(e)}`, "error");
     }
@@ -658,18 +644,17 @@ export const memoryView: View = (app, root, arg) => {
   }
 
   void load();
-  const off = app.onEvent((e) => {
-    if (e.data.memory_id !== id || e.event === "feedback_recorded") return;
-    if (e.event === "memory_deleted") {
-      state = "gone";
-      note = h("p", { class: "gone", role: "status" }, `This memory was deleted by ${e.data.actor}.`);
-    }
-    clearTimeout(timer);
-    timer = setTimeout(() => void load(), LIVE_DEBOUNCE_MS);
-  });
+  app.onEvent(
+    (e) => {
+      if (e.event === "memory_deleted") {
+        state = "gone";
+        note = h("p", { class: "gone", role: "status" }, `This memory was deleted by ${e.data.actor}.`);
+      }
+      void load();
+    },
+    { debounceMs: LIVE_DEBOUNCE_MS, filter: (e) => e.data.memory_id === id && e.event !== "feedback_recorded" },
+  );
   return () => {
     left = true;
-    off();
-    clearTimeout(timer);
   };
 };

@@ -336,9 +336,7 @@ function deleteControl(app: App, id: string): HTMLElement {
             (e.currentTarget as HTMLButtonElement).disabled = true;
             try {
               await app.client.deleteWorkingMemory(id);
-              // Said once the list is shown: changing pages clears the status line.
-              addEventListener("hashchange", () => app.notify(`Session ${id} deleted.`), { once: true });
-              app.navigate("#/sessions");
+              app.navigate("#/sessions", `Session ${id} deleted.`);
             } catch (err) {
               app.notify(`Could not delete: ${problem(err)}`, "error");
               show();

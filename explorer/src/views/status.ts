@@ -170,16 +170,10 @@ export const statusView: View = (app, root) => {
     ];
   }
 
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const unsubscribe = app.onEvent(() => {
-    clearTimeout(timer);
-    timer = setTimeout(() => void load(), DEBOUNCE_MS);
-  });
+  app.onEvent(() => void load(), { debounceMs: DEBOUNCE_MS });
   void load();
   return () => {
     closed = true;
-    clearTimeout(timer);
-    unsubscribe();
   };
 };
 
