@@ -2,6 +2,7 @@
 // hash query, so a reload or a link restores it) and one memory (fields, history, edit, pin,
 // feedback, delete). Both follow live memory events.
 import type {
+  FeedbackResult,
   HistoryEntry,
   MemoryHit,
   MemoryPatch,
@@ -56,20 +57,27 @@ const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…`
 const time = (iso: string | null) => h("time", { datetime: iso ?? undefined }, when(iso));
 /** The day only, the time in a tooltip: the list has many columns. */
 const date = (iso: string) => h("time", { datetime: iso, title: when(iso) }, when(iso).slice(0, 10));
-/** A local date (yyyy-mm-dd) plus `days`, as an instant. */
-const day = (d: string, days = 0) => {
+/**
+ * The local day `d` (yyyy-mm-dd, the `from`/`to` query parameter) plus `days`, as an instant. A
+ * hand-edited address can hold anything: that is an error saying which parameter.
+ */
+const day = (name: string, d: string, days = 0) => {
   const t = new Date(`${d}T00:00`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(t.getTime()))
+    throw new Error(`“${d}” in the address is not a date (${name}=yyyy-mm-dd)`);
   t.setDate(t.getDate() + days);
   return t.toISOString();
 };
+const limitOf = (q: URLSearchParams) => Number(q.get("limit")) || 20;
+const offsetOf = (q: URLSearchParams) => Math.max(0, Number(q.get("offset")) || 0);
 
-/** The search request a list query stands for. */
+/** The search request a list query stands for; throws for a date that is not one. */
 function searchOf(q: URLSearchParams): SearchRequest {
   const text = q.get("q")?.trim() || undefined;
   const req: SearchRequest = {
     text,
-    limit: Number(q.get("limit")) || 20,
-    offset: Number(q.get("offset")) || 0,
+    limit: limitOf(q),
+    offset: offsetOf(q),
     search_mode: (q.get("mode") as SearchMode | null) ?? "hybrid",
     explain: Boolean(text && q.has("explain")),
   };
@@ -82,7 +90,7 @@ function searchOf(q: URLSearchParams): SearchRequest {
   req.entities = any("entities");
   const from = q.get("from");
   const to = q.get("to");
-  if (from || to) req.created_at = { gte: from ? day(from) : undefined, lt: to ? day(to, 1) : undefined };
+  if (from || to) req.created_at = { gte: from ? day("from", from) : undefined, lt: to ? day("to", to, 1) : undefined };
   return req;
 }
 
@@ -217,9 +225,8 @@ export const memoriesView: View = (app, root, _arg, query) => {
     void load();
   }
   function page(dir: 1 | -1): void {
-    const req = searchOf(q);
     const p = new URLSearchParams(q);
-    const offset = Math.max(0, (req.offset ?? 0) + dir * (req.limit ?? 20));
+    const offset = Math.max(0, offsetOf(q) + dir * limitOf(q));
     if (offset) p.set("offset", String(offset));
     else p.delete("offset");
     show(p, true);
@@ -227,9 +234,9 @@ export const memoriesView: View = (app, root, _arg, query) => {
 
   async function load(): Promise<void> {
     const mine = ++seq;
-    const req = searchOf(q);
     results.setAttribute("aria-busy", "true");
     try {
+      const req = searchOf(q);
       const res = await app.client.searchLongTermMemory(req);
       if (mine !== seq) return;
       render(req, res.memories, res.total, res.next_offset, res.warnings ?? []);
@@ -428,6 +435,8 @@ export const memoryView: View = (app, root, arg) => {
   /** Feedback's answer, under the buttons. */
   let result: Child = null;
   let left = false;
+  /** The latest load (or change): an older answer arriving after it is dropped. */
+  let seq = 0;
   const top = h("div");
   const past = h("div");
   const editNote = h("p", { class: "hint edit-note", role: "status" });
@@ -442,8 +451,9 @@ export const memoryView: View = (app, root, arg) => {
   replace(root, section);
 
   async function load(): Promise<void> {
+    const mine = ++seq;
     const [m, hist] = await Promise.allSettled([app.client.getLongTermMemory(id), app.client.memoryHistory(id)]);
-    if (left) return;
+    if (left || mine !== seq) return;
     history = hist.status === "fulfilled" ? hist.value.history : [];
     if (m.status === "rejected") {
       const missing = (m.reason as { status?: number }).status === 404;
@@ -496,14 +506,27 @@ export const memoryView: View = (app, root, arg) => {
   async function act(run: () => Promise<MemoryRecord>, done: string, focus?: string): Promise<void> {
     try {
       memory = await run();
-      state = "view";
-      note = result = null;
-      app.notify(done);
-      history = (await app.client.memoryHistory(id)).history;
     } catch (e) {
       app.notify(problem(e), "error");
+      if (!left && state !== "edit") render(focus);
+      return;
     }
-    if (!left && state !== "edit") render(focus);
+    // A load started before the change would show the memory as it was.
+    seq++;
+    state = "view";
+    note = result = null;
+    app.notify(await refreshHistory(done));
+    if (!left) render(focus);
+  }
+
+  /** Reloads the history after a change that succeeded; `done` says so, whatever the history does. */
+  async function refreshHistory(done: string): Promise<string> {
+    try {
+      history = (await app.client.memoryHistory(id)).history;
+      return done;
+    } catch (e) {
+      return `${done} (The history could not be reloaded: ${problem(e)})`;
+    }
   }
 
   function details(m: MemoryRecord): Child {
@@ -561,25 +584,27 @@ export const memoryView: View = (app, root, arg) => {
   async function feedback(helpful: boolean): Promise<void> {
     const said = helpful ? "Marked helpful" : "Marked not helpful";
     const before = memory!;
+    let r: FeedbackResult;
     try {
-      const r = await app.client.feedback({ memory_id: id, rating: helpful ? "positive" : "negative" });
-      const message = r.deleted
-        ? `${said}: the memory was deleted (repeated negative feedback).`
-        : `${said}: confidence ${num(before.confidence)} → ${num(r.memory.confidence)}, priority ${before.priority} → ${r.memory.priority}.`;
-      app.notify(r.deleted ? message : "Feedback recorded.");
-      const line = h("p", { id: "feedback-result", class: "ok" }, message);
-      if (r.deleted) {
-        state = "gone";
-        memory = null;
-        note = line;
-      } else {
-        memory = r.memory;
-        result = line;
-      }
-      history = (await app.client.memoryHistory(id)).history;
+      r = await app.client.feedback({ memory_id: id, rating: helpful ? "positive" : "negative" });
     } catch (e) {
       app.notify(`Feedback failed: ${problem(e)}`, "error");
+      return;
     }
+    seq++;
+    const message = r.deleted
+      ? `${said}: the memory was deleted (repeated negative feedback).`
+      : `${said}: confidence ${num(before.confidence)} → ${num(r.memory.confidence)}, priority ${before.priority} → ${r.memory.priority}.`;
+    const line = h("p", { id: "feedback-result", class: "ok" }, message);
+    if (r.deleted) {
+      state = "gone";
+      memory = null;
+      note = line;
+    } else {
+      memory = r.memory;
+      result = line;
+    }
+    app.notify(await refreshHistory(r.deleted ? message : "Feedback recorded."));
     if (!left) render();
   }
 
