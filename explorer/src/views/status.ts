@@ -14,8 +14,10 @@ const stat = (name: string, n: number) => h("span", { class: "stat", "data-stat"
 /** `#/status`. */
 export const statusView: View = (app, root) => {
   let closed = false;
+  // Ends a streaming answer when the page is left (it would otherwise run to its end).
+  const leaving = new AbortController();
   const counts = h("div", { class: "status-grid" }, h("p", { class: "hint" }, "Loading…"));
-  const think = thinkBox(app, () => closed);
+  const think = thinkBox(app, leaving.signal);
   replace(root, h("section", { id: "status" }, h("h1", {}, "Status"), counts, think));
 
   let generation = 0;
@@ -174,6 +176,7 @@ export const statusView: View = (app, root) => {
   void load();
   return () => {
     closed = true;
+    leaving.abort();
   };
 };
 
@@ -181,7 +184,7 @@ export const statusView: View = (app, root) => {
  * Think: a question, and the answer streamed into a live region as its tokens arrive (announced
  * once complete: `aria-busy` while it streams), then the memories it cites and the facts it used.
  */
-function thinkBox(app: App, closed: () => boolean): HTMLElement {
+function thinkBox(app: App, signal: AbortSignal): HTMLElement {
   const question = h("textarea", { id: "think-q", name: "question", rows: 3, required: true });
   const ask = h("button", { type: "submit" }, "Ask");
   const answer = h("div", { id: "think-answer", class: "answer", "aria-live": "polite", "aria-busy": "false" });
@@ -203,8 +206,7 @@ function thinkBox(app: App, closed: () => boolean): HTMLElement {
         let text = "";
         let ended = false;
         try {
-          for await (const ev of app.client.thinkStream({ question: q })) {
-            if (closed()) return;
+          for await (const ev of app.client.thinkStream({ question: q }, { signal })) {
             if ("token" in ev) {
               text += ev.token;
               answer.append(ev.token);
@@ -220,7 +222,7 @@ function thinkBox(app: App, closed: () => boolean): HTMLElement {
           }
           if (!ended) sources.append(failure("the answer stopped before it was complete"));
         } catch (err) {
-          sources.append(failure(problem(err)));
+          if (!signal.aborted) sources.append(failure(problem(err)));
         } finally {
           // Done: the live region is read out now, and the tests know the answer is complete.
           answer.setAttribute("aria-busy", "false");
