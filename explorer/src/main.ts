@@ -2,7 +2,7 @@
 // the tenant's memories, graph, sessions and status, with a live feed of memory events.
 import { EdgememClient, EdgememError, EngramSocket, type EngramEvent, type Whoami } from "../../client/index.ts";
 import type { App, EventOptions, View } from "./app.ts";
-import { h, problem, replace, when } from "./dom.ts";
+import { clip, h, memoryLink, problem, replace, when } from "./dom.ts";
 import { graphView } from "./views/graph.ts";
 import { memoriesView, memoryView } from "./views/memories.ts";
 import { sessionsView, sessionView } from "./views/sessions.ts";
@@ -317,11 +317,7 @@ function liveFeed(me: Whoami, token: string | undefined, deliver: (e: EngramEven
         { "data-event": e.event },
         h("span", { class: `tag ${label}` }, label),
         " ",
-        h(
-          "a",
-          { href: `#/memories/${encodeURIComponent(e.data.memory_id)}` },
-          e.data.content.slice(0, 80) || e.data.memory_id,
-        ),
+        memoryLink(e.data.memory_id, clip(e.data.content, 80) || e.data.memory_id),
         h("time", { datetime: e.data.updated_at }, when(e.data.updated_at)),
       ),
     );

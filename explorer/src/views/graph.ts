@@ -2,7 +2,7 @@
 // labelled arrows) and, below it, the same facts as a table with the memories that state them.
 import type { Entity, GraphResult, Relation } from "../../../client/index.ts";
 import type { View } from "../app.ts";
-import { h, problem, replace, styled, when } from "../dom.ts";
+import { clip, graphHref, h, memoryItem, memoryLink, problem, replace, styled, when } from "../dom.ts";
 import { EDGE_LENGTH, labelSpot, layout, type Box, type Point } from "./graph-layout.ts";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -38,8 +38,7 @@ function svg<K extends keyof SVGElementTagNameMap>(
 export const graphView: View = (app, root, _arg, query) => {
   const term = query.get("q")?.trim() ?? "";
   const history = query.get("history") === "1";
-  const go = (q: string, withHistory = history) =>
-    app.navigate(`#/graph?q=${encodeURIComponent(q)}${withHistory ? "&history=1" : ""}`);
+  const go = (q: string, withHistory = history) => app.navigate(graphHref(q, withHistory));
 
   const input = h("input", { id: "graph-q", name: "q", type: "search", value: term, required: true });
   const toggle = h("input", {
@@ -138,15 +137,7 @@ export const graphView: View = (app, root, _arg, query) => {
             h(
               "ul",
               { class: "graph-memories" },
-              g.memories.map((m) =>
-                h(
-                  "li",
-                  {},
-                  h("a", { href: `#/memories/${encodeURIComponent(m.id)}` }, m.text),
-                  " ",
-                  h("span", { class: "badge" }, m.memory_type),
-                ),
-              ),
+              g.memories.map((m) => memoryItem(m)),
             ),
           ]
         : null,
@@ -154,8 +145,7 @@ export const graphView: View = (app, root, _arg, query) => {
   }
 
   function factRow(f: Fact) {
-    const entity = (e: Entity) =>
-      h("a", { href: `#/graph?q=${encodeURIComponent(e.name)}${history ? "&history=1" : ""}` }, e.name);
+    const entity = (e: Entity) => h("a", { href: graphHref(e.name, history) }, e.name);
     return h(
       "tr",
       { class: f.current ? null : "ended" },
@@ -174,11 +164,7 @@ export const graphView: View = (app, root, _arg, query) => {
         {},
         f.memories.map((id, i) => [
           i ? ", " : null,
-          h(
-            "a",
-            { href: `#/memories/${encodeURIComponent(id)}`, title: id, "aria-label": `memory ${id}` },
-            `memory …${id.slice(-6)}`,
-          ),
+          memoryLink(id, `memory …${id.slice(-6)}`, { title: id, "aria-label": `memory ${id}` }),
         ]),
       ),
     );
@@ -211,7 +197,7 @@ function mergeFacts(relations: Relation[]): Fact[] {
 }
 
 const relationName = (predicate: string) => predicate.replace(/_/g, " ");
-const shortName = (name: string) => (name.length > MAX_NAME ? `${name.slice(0, MAX_NAME - 1)}…` : name);
+const shortName = (name: string) => clip(name, MAX_NAME);
 
 /**
  * The picture: nodes placed by the force layout, centre (the entities the term names) larger;
@@ -289,7 +275,7 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
       y: (1 - t) ** 2 * from.y + 2 * (1 - t) * t * c.y + t * t * to.y,
     });
     const name = relationName(f.predicate);
-    const until = f.current ? null : `until ${when(f.valid_to).slice(0, 10)}`;
+    const until = f.current ? null : `until ${when(f.valid_to, "day")}`;
     const width = labelW(f);
     const spot = labelSpot(at, width, until ? 32 : 18, taken);
     taken.push(spot);

@@ -13,7 +13,7 @@ import type {
   SearchRequest,
 } from "../../../client/index.ts";
 import type { View } from "../app.ts";
-import { h, problem, replace, when, type Child } from "../dom.ts";
+import { clip, confirmInline, h, memoryLink, problem, replace, when, type Child } from "../dom.ts";
 
 const TYPES: MemoryType[] = [
   "semantic",
@@ -53,10 +53,9 @@ const list = (s: string | null) =>
     .map((t) => t.trim())
     .filter(Boolean);
 const num = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toFixed(3));
-const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 const time = (iso: string | null) => h("time", { datetime: iso ?? undefined }, when(iso));
 /** The day only, the time in a tooltip: the list has many columns. */
-const date = (iso: string) => h("time", { datetime: iso, title: when(iso) }, when(iso).slice(0, 10));
+const date = (iso: string) => h("time", { datetime: iso, title: when(iso) }, when(iso, "day"));
 /**
  * The local day `d` (yyyy-mm-dd, the `from`/`to` query parameter) plus `days`, as an instant. A
  * hand-edited address can hold anything: that is an error saying which parameter.
@@ -320,7 +319,7 @@ export const memoriesView: View = (app, root, _arg, query) => {
                   { class: "text" },
                   m.pinned ? h("span", { class: "badge pinned", title: "Pinned: never forgotten" }, "pinned") : null,
                   " ",
-                  h("a", { href: `#/memories/${encodeURIComponent(m.id)}` }, clip(m.text, 140)),
+                  memoryLink(m.id, clip(m.text, 140)),
                   m.score_details ? explain(m.score_details, m.score_type) : null,
                 ),
                 searching ? h("td", { class: "score" }, num(m.score)) : null,
@@ -429,7 +428,7 @@ export const memoryView: View = (app, root, arg) => {
   const id = arg ?? "";
   let memory: MemoryRecord | null = null;
   let history: HistoryEntry[] = [];
-  let state: "view" | "edit" | "confirm" | "gone" = "view";
+  let state: "view" | "edit" | "gone" = "view";
   /** A message above the memory: why it is gone, or could not be read. */
   let note: Child = null;
   /** Feedback's answer, under the buttons. */
@@ -567,18 +566,15 @@ export const memoryView: View = (app, root, arg) => {
         ),
         button("helpful", "Helpful", () => feedback(true)),
         button("not-helpful", "Not helpful", () => feedback(false)),
-        button("delete", "Delete", to("confirm", "keep"), "danger"),
+        deleteButton,
       );
-    const confirm =
-      state === "confirm" &&
-      h(
-        "div",
-        { class: "confirm card", role: "group", "aria-labelledby": "confirm-q" },
-        h("p", { id: "confirm-q" }, "Delete this memory? This cannot be undone."),
-        button("confirm-delete", "Delete", remove, "danger"),
-        h("button", { type: "button", id: "keep", class: "secondary", onclick: to("view", "delete") }, "Keep"),
-      );
-    return [h("blockquote", { class: "memory-text", id: "memory-text" }, m.text), actions, result, confirm, fields];
+    return [
+      h("blockquote", { class: "memory-text", id: "memory-text" }, m.text),
+      actions,
+      result,
+      app.me.can_write && deleteConfirm,
+      fields,
+    ];
   }
 
   async function feedback(helpful: boolean): Promise<void> {
@@ -607,6 +603,16 @@ export const memoryView: View = (app, root, arg) => {
     app.notify(await refreshHistory(r.deleted ? message : "Feedback recorded."));
     if (!left) render();
   }
+
+  // Made once, not on each render: a live re-render keeps an open confirmation open.
+  const deleteButton = h("button", { type: "button", id: "delete", class: "danger", "data-write": true }, "Delete");
+  const deleteConfirm = confirmInline(deleteButton, {
+    id: "delete",
+    question: "Delete this memory? This cannot be undone.",
+    confirm: "Delete",
+    cancel: "Keep",
+    run: remove,
+  });
 
   async function remove(): Promise<void> {
     try {

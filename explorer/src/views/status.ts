@@ -2,12 +2,11 @@
 // last consolidation with a button to run one, and a think box that streams its answer.
 import type { Citation, Relation, Status } from "../../../client/index.ts";
 import type { App, View } from "../app.ts";
-import { h, problem, replace, styled, when, type Child } from "../dom.ts";
+import { count, graphHref, h, memoryItem, memoryLink, problem, replace, styled, when, type Child } from "../dom.ts";
 
 /** Reload the counts at most this often while memory events arrive. */
 const DEBOUNCE_MS = 800;
 
-const count = (n: number) => n.toLocaleString("en-US");
 /** A number the tests (and people) can find: `data-stat` names the field of the status it shows. */
 const stat = (name: string, n: number) => h("span", { class: "stat", "data-stat": name }, count(n));
 
@@ -254,9 +253,7 @@ function cited(text: string, citations: Citation[]): Child[] {
   return text.split(/\[([^\]\s]+)\]/).map((part, i) => {
     if (i % 2 === 0) return part;
     const n = number.get(part);
-    return n
-      ? h("a", { class: "cite", href: `#/memories/${encodeURIComponent(part)}`, "aria-label": `source ${n}` }, `[${n}]`)
-      : `[${part}]`;
+    return n ? memoryLink(part, `[${n}]`, { class: "cite", "aria-label": `source ${n}` }) : `[${part}]`;
   });
 }
 
@@ -269,14 +266,7 @@ function sourcesOf(citations: Citation[], facts: Relation[], provider: string): 
             "ol",
             { id: "citations" },
             citations.map((c) =>
-              h(
-                "li",
-                {},
-                h("a", { href: `#/memories/${encodeURIComponent(c.memory_id)}` }, c.text),
-                " ",
-                h("span", { class: "badge" }, c.memory_type),
-                h("span", { class: "hint" }, ` score ${c.score.toFixed(2)}`),
-              ),
+              memoryItem({ ...c, id: c.memory_id }, h("span", { class: "hint" }, ` score ${c.score.toFixed(2)}`)),
             ),
           ),
         ]
@@ -291,9 +281,9 @@ function sourcesOf(citations: Citation[], facts: Relation[], provider: string): 
               h(
                 "li",
                 {},
-                h("a", { href: `#/graph?q=${encodeURIComponent(f.subject.name)}` }, f.subject.name),
+                h("a", { href: graphHref(f.subject.name) }, f.subject.name),
                 ` ${f.predicate.replace(/_/g, " ")} `,
-                h("a", { href: `#/graph?q=${encodeURIComponent(f.object.name)}` }, f.object.name),
+                h("a", { href: graphHref(f.object.name) }, f.object.name),
               ),
             ),
           ),
