@@ -18,3 +18,4 @@ export {
   type WebSocketFactory,
 } from "./engram-socket.ts";
 export type * from "./types.ts";
+export { MEMORY_TYPES } from "./types.ts";

@@ -1,38 +1,21 @@
 // The Memories pages: the list (filters, search with its mode and explain, pages; its state in the
 // hash query, so a reload or a link restores it) and one memory (fields, history, edit, pin,
 // feedback, delete). Both follow live memory events.
-import type {
-  FeedbackResult,
-  HistoryEntry,
-  MemoryHit,
-  MemoryPatch,
-  MemoryRecord,
-  MemoryType,
-  ScoreDetails,
-  SearchMode,
-  SearchRequest,
+import {
+  MEMORY_TYPES,
+  type FeedbackResult,
+  type HistoryEntry,
+  type MemoryHit,
+  type MemoryPatch,
+  type MemoryRecord,
+  type MemoryType,
+  type ScoreDetails,
+  type SearchMode,
+  type SearchRequest,
 } from "../../../client/index.ts";
 import type { View } from "../app.ts";
 import { clip, confirmInline, h, memoryLink, problem, replace, when, type Child } from "../dom.ts";
 
-const TYPES: MemoryType[] = [
-  "semantic",
-  "episodic",
-  "message",
-  "fact",
-  "decision",
-  "preference",
-  "todo",
-  "event",
-  "insight",
-  "procedure",
-  "pattern",
-  "error",
-  "context",
-  "observation",
-  "goal",
-  "summary",
-];
 const MODES: SearchMode[] = ["hybrid", "semantic", "keyword"];
 const PAGE_SIZES = [10, 20, 50, 100];
 const LIVE_DEBOUNCE_MS = 300;
@@ -137,7 +120,7 @@ export const memoriesView: View = (app, root, _arg, query) => {
     );
   const input = (name: string, attrs: Record<string, string> = {}) =>
     h("input", { id: `f-${name}`, name, value: q.get(name) ?? "", ...attrs });
-  const select = (name: string, options: string[], empty: string | null, value: string | null) =>
+  const select = (name: string, options: readonly string[], empty: string | null, value: string | null) =>
     h(
       "select",
       { id: `f-${name}`, name, onchange: () => form.requestSubmit() },
@@ -185,7 +168,7 @@ export const memoriesView: View = (app, root, _arg, query) => {
       "fieldset",
       {},
       h("legend", {}, "Filters"),
-      field("f-type", "Type", select("type", TYPES, "any", q.get("type"))),
+      field("f-type", "Type", select("type", MEMORY_TYPES, "any", q.get("type"))),
       TEXT_FILTERS.map(([name, label, hint, example]) =>
         field(`f-${name}`, label, input(name, { placeholder: example }), hint),
       ),
@@ -629,7 +612,7 @@ export const memoryView: View = (app, root, arg) => {
     const type = h(
       "select",
       { id: "edit-type", name: "memory_type" },
-      TYPES.map((t) => h("option", { value: t, selected: t === m.memory_type }, t)),
+      MEMORY_TYPES.map((t) => h("option", { value: t, selected: t === m.memory_type }, t)),
     );
     const topics = h("input", { id: "edit-topics", name: "topics", value: m.topics.join(", ") });
     const entities = h("input", { id: "edit-entities", name: "entities", value: m.entities.join(", ") });
