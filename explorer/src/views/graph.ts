@@ -291,7 +291,7 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
       ),
       svg("path", {
         d: `M${from.x},${from.y} Q${c.x},${c.y} ${to.x},${to.y}`,
-        "marker-end": `url(#${f.current ? "arrow" : "arrow-ended"})`,
+        "marker-end": "url(#arrow)",
       }),
       text,
     );
@@ -316,12 +316,14 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
       svg("circle", { r }),
       svg("text", { y: r + LABEL_H - 6, "text-anchor": "middle" }, shortName(e.name)),
     );
+    // As a native button: Enter acts on keydown, Space on keyup (its keydown would scroll).
     el.addEventListener("click", go);
     el.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" || ev.key === " ") {
-        ev.preventDefault();
-        go();
-      }
+      if (ev.key === "Enter" || ev.key === " ") ev.preventDefault();
+      if (ev.key === "Enter" && !ev.repeat) go();
+    });
+    el.addEventListener("keyup", (ev) => {
+      if (ev.key === " ") go();
     });
     return el;
   });
@@ -335,12 +337,19 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
   const y1 = Math.max(...taken.map((b) => b.y + b.h / 2)) + pad;
   const width = Math.max(x1 - x0, EDGE_LENGTH * 2);
   const left = (x0 + x1) / 2 - width / 2;
-  const arrow = (id: string) =>
-    svg(
-      "marker",
-      { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
-      svg("path", { d: "M0,0 L10,5 L0,10 z" }),
-    );
+  const arrow = svg(
+    "marker",
+    {
+      id: "arrow",
+      viewBox: "0 0 10 10",
+      refX: 9,
+      refY: 5,
+      markerWidth: 7,
+      markerHeight: 7,
+      orient: "auto-start-reverse",
+    },
+    svg("path", { d: "M0,0 L10,5 L0,10 z" }),
+  );
   const types = [...new Set([...entities.values()].map((e) => e.type))].sort();
   const title = `Graph of ${g.entities.map((e) => e.name).join(", ")}: ${entities.size} entities, ${facts.length} relations`;
   return h(
@@ -355,7 +364,7 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
           role: "group",
           "aria-label": title,
         },
-        svg("defs", {}, arrow("arrow"), arrow("arrow-ended")),
+        svg("defs", {}, arrow),
         svg("g", { class: "edges", "aria-hidden": "true" }, ...edgeEls),
         svg("g", { class: "nodes" }, ...nodeEls),
       ),
