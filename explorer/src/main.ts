@@ -42,12 +42,16 @@ async function boot(): Promise<void> {
 
 /** Whoami failed for another reason than the token: says why, with Retry (and a way to another token). */
 function unavailable(e: unknown, signedIn: boolean): void {
+  let retrying = false;
   const retry = h(
     "button",
     {
       type: "button",
+      // Not `disabled`: that would drop the focus, which the next page takes over (see start).
       onclick: () => {
-        retry.disabled = true;
+        if (retrying) return;
+        retrying = true;
+        retry.setAttribute("aria-disabled", "true");
         void boot();
       },
     },
@@ -324,7 +328,9 @@ function liveFeed(me: Whoami, token: string | undefined, deliver: (e: EngramEven
     while (list.children.length > FEED_LIMIT) list.lastElementChild!.remove();
     deliver(e);
   });
-  socket.on("gap", () => {
+  socket.on("gap", (g) => {
+    // Where the socket carries on from: a reload before the next event must not see the gap again.
+    sessionStorage.setItem(seqKey, String(g.data.resume_after));
     list.prepend(h("li", { class: "gap" }, "Some events were missed; views reload."));
     reload();
   });

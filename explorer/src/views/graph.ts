@@ -73,7 +73,6 @@ export const graphView: View = (app, root, _arg, query) => {
         "Name a person, place, organisation or topic to see what is known about it.",
       ),
     );
-    input.focus();
     return;
   }
 
