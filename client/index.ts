@@ -3,7 +3,7 @@
  * and commands over the engram WebSocket dialect. No dependencies; browsers, Node ≥ 18, Workers, Deno
  * (Node 18–21 have no global WebSocket: give `EngramSocket` one in `options.WebSocket`).
  */
-export { EdgememClient, EdgememError, type ClientOptions, type TokenSource } from "./rest.ts";
+export { EdgememClient, EdgememError, type ClientOptions, type StreamOptions, type TokenSource } from "./rest.ts";
 export {
   backoffDelay,
   EngramError,
@@ -18,3 +18,4 @@ export {
   type WebSocketFactory,
 } from "./engram-socket.ts";
 export type * from "./types.ts";
+export { MEMORY_TYPES } from "./types.ts";

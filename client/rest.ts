@@ -14,6 +14,15 @@ export interface ClientOptions {
   headers?: Record<string, string>;
 }
 
+/** Options of a streamed call ({@link EdgememClient.thinkStream}). */
+export interface StreamOptions {
+  /**
+   * Stops the stream: aborting cancels the request (or the body being read) and the `for await`
+   * loop throws the signal's reason (an `AbortError` `DOMException` unless `abort()` was given one).
+   */
+  signal?: AbortSignal;
+}
+
 /** An error answer from the server: its HTTP status, code, message and invalid fields. */
 export class EdgememError extends Error {
   override readonly name = "EdgememError";
@@ -73,7 +82,7 @@ export class EdgememClient {
   private async send(
     method: string,
     path: string,
-    { query, body }: { query?: Query; body?: unknown },
+    { query, body, signal }: { query?: Query; body?: unknown; signal?: AbortSignal },
   ): Promise<Response> {
     const url = new URL(this.baseUrl + path);
     for (const [k, v] of Object.entries(query ?? {}) as [string, unknown][]) {
@@ -91,8 +100,11 @@ export class EdgememClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
       });
     } catch (e) {
+      // An abort is the caller's doing, not the network's: it gets its own reason back.
+      signal?.throwIfAborted();
       throw new EdgememError(0, "network_error", `${method} ${path}: ${e instanceof Error ? e.message : String(e)}`);
     }
     if (res.ok) return res;
@@ -200,27 +212,40 @@ export class EdgememClient {
     return this.request("POST", "/v1/think", { body: { ...req, stream: false } });
   }
 
-  /** think, streamed: tokens as they come, then the sources (`done`) or an `error` event. */
-  async *thinkStream(req: T.ThinkRequest): AsyncGenerator<T.ThinkEvent> {
-    const res = await this.send("POST", "/v1/think", { body: { ...req, stream: true } });
+  /**
+   * think, streamed: tokens as they come, then the sources (`done`) or an `error` event. Leaving
+   * the loop early (`break`) or aborting `options.signal` cancels the request.
+   */
+  async *thinkStream(req: T.ThinkRequest, options: StreamOptions = {}): AsyncGenerator<T.ThinkEvent> {
+    const { signal } = options;
+    const res = await this.send("POST", "/v1/think", { body: { ...req, stream: true }, signal });
     if (!res.body) throw new EdgememError(res.status, "invalid_response", "think: the stream has no body");
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = event
-          .split("\n")
-          .filter((l) => l.startsWith("data:"))
-          .map((l) => l.slice(5).trimStart())
-          .join("\n");
-        if (data) yield JSON.parse(data) as T.ThinkEvent;
+    try {
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = event
+            .split("\n")
+            .filter((l) => l.startsWith("data:"))
+            .map((l) => l.slice(5).trimStart())
+            .join("\n");
+          // Events already read are not handed out after an abort.
+          signal?.throwIfAborted();
+          if (data) yield JSON.parse(data) as T.ThinkEvent;
+        }
       }
+      signal?.throwIfAborted();
+    } finally {
+      // Ends the response (and the server's work on it) when the loop stops early; a stream
+      // that has already ended or failed rejects the cancel, which has nothing left to say.
+      await reader.cancel().catch(() => {});
     }
   }
 

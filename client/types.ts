@@ -1,26 +1,30 @@
 /**
  * The wire types of edgemem's REST API, as its OpenAPI document (`/openapi.json`) describes them.
- * Plain types with no runtime: `npm run typecheck` proves each is the server's zod schema
- * (test/client-types.ts), so they cannot drift from what the server validates and sends.
+ * Types, and one list a program needs as a value (the memory types); `npm run typecheck` proves
+ * each is the server's (test/client-types.ts), so they cannot drift from what the server
+ * validates and sends.
  */
 
-export type MemoryType =
-  | "semantic"
-  | "episodic"
-  | "message"
-  | "fact"
-  | "decision"
-  | "preference"
-  | "todo"
-  | "event"
-  | "insight"
-  | "procedure"
-  | "pattern"
-  | "error"
-  | "context"
-  | "observation"
-  | "goal"
-  | "summary";
+/** Every memory type the server accepts, in its order: for a picker or a check before sending. */
+export const MEMORY_TYPES = [
+  "semantic",
+  "episodic",
+  "message",
+  "fact",
+  "decision",
+  "preference",
+  "todo",
+  "event",
+  "insight",
+  "procedure",
+  "pattern",
+  "error",
+  "context",
+  "observation",
+  "goal",
+  "summary",
+] as const;
+export type MemoryType = (typeof MEMORY_TYPES)[number];
 export type Scope = "session" | "agent" | "global";
 export type MessageRole = "user" | "assistant" | "system" | "tool" | "function" | "developer";
 export type EntityType = "person" | "organization" | "technology" | "product" | "place" | "date" | "topic" | "concept";

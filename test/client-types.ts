@@ -32,6 +32,7 @@ import type {
   whoamiOut,
 } from "../src/wire/knowledge.ts";
 import type { errorOut } from "../src/wire/http.ts";
+import type { MEMORY_TYPES } from "../src/domain/memory.ts";
 import type {
   promptBody,
   promptOut,
@@ -80,3 +81,5 @@ ok<Same<C.Whoami, Out<typeof whoamiOut>>>();
 ok<Same<C.ConsolidationResult, Out<typeof consolidationOut>>>();
 ok<Same<C.CrudMemory, Out<typeof crudRecordOut>>>();
 ok<Same<C.ErrorBody, Out<typeof errorOut>>>();
+// The list itself, in the same order (the explorer's type picker shows it).
+ok<Same<typeof C.MEMORY_TYPES, typeof MEMORY_TYPES>>();

@@ -1,8 +1,8 @@
 // The explorer: signs in (or opens straight away when the server runs without auth), then shows
 // the tenant's memories, graph, sessions and status, with a live feed of memory events.
 import { EdgememClient, EdgememError, EngramSocket, type EngramEvent, type Whoami } from "../../client/index.ts";
-import type { App, View } from "./app.ts";
-import { h, problem, replace, when } from "./dom.ts";
+import type { App, EventOptions, View } from "./app.ts";
+import { clip, h, memoryLink, problem, replace, when } from "./dom.ts";
 import { graphView } from "./views/graph.ts";
 import { memoriesView, memoryView } from "./views/memories.ts";
 import { sessionsView, sessionView } from "./views/sessions.ts";
@@ -25,13 +25,74 @@ void boot();
 async function boot(): Promise<void> {
   // Without auth the server answers whoami with no token; otherwise the token from this tab.
   const stored = sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+  const client = new EdgememClient({ baseUrl: location.origin, token: stored });
+  let me: Whoami;
   try {
-    const client = new EdgememClient({ baseUrl: location.origin, token: stored });
-    start(client, await client.whoami(), stored);
+    me = await client.whoami();
   } catch (e) {
-    if (stored) sessionStorage.removeItem(TOKEN_KEY);
-    signIn(e instanceof EdgememError && e.status === 401 && stored ? "That token is no longer accepted." : null);
+    // Only a refused token means signing in again: being offline or a 5xx says nothing about it.
+    if (e instanceof EdgememError && e.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      signIn(stored ? "That token is no longer accepted." : null);
+    } else unavailable(e, stored !== undefined);
+    return;
   }
+  start(client, me, stored);
+}
+
+/** Whoami failed for another reason than the token: says why, with Retry (and a way to another token). */
+function unavailable(e: unknown, signedIn: boolean): void {
+  let retrying = false;
+  const retry = h(
+    "button",
+    {
+      type: "button",
+      // Not `disabled`: that would drop the focus, which the next page takes over (see start).
+      onclick: () => {
+        if (retrying) return;
+        retrying = true;
+        retry.setAttribute("aria-disabled", "true");
+        void boot();
+      },
+    },
+    "Retry",
+  );
+  replace(
+    root,
+    h(
+      "main",
+      { class: "signin-page" },
+      h(
+        "div",
+        { class: "signin card" },
+        h("h1", {}, "edgemem explorer"),
+        h("p", { class: "error", role: "alert", id: "boot-error" }, `Could not open the explorer: ${problem(e)}`),
+        h(
+          "p",
+          {},
+          retry,
+          signedIn
+            ? [
+                " ",
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "link",
+                    onclick: () => {
+                      sessionStorage.removeItem(TOKEN_KEY);
+                      signIn(null);
+                    },
+                  },
+                  "Use another token",
+                ),
+              ]
+            : null,
+        ),
+      ),
+    ),
+  );
+  retry.focus();
 }
 
 function signIn(message: string | null): void {
@@ -92,14 +153,14 @@ function start(client: EdgememClient, me: Whoami, token: string | undefined): vo
       ROUTES.map((r) => h("li", {}, h("a", { href: `#/${r.name}`, "data-route": r.name }, r.label))),
     ),
   );
+  /** Said once the next page is shown: a route change clears the status line. */
+  let notice = "";
   const app: App = {
     client,
     me,
-    onEvent(handler) {
-      handlers.add(handler);
-      return () => handlers.delete(handler);
-    },
-    navigate(hash) {
+    onEvent: subscribe,
+    navigate(hash, next = "") {
+      notice = next;
       if (location.hash === hash) route();
       else location.hash = hash;
     },
@@ -109,7 +170,27 @@ function start(client: EdgememClient, me: Whoami, token: string | undefined): vo
     },
   };
 
-  const feed = liveFeed(me, token, (e) => handlers.forEach((f) => f(e)));
+  function subscribe(handler: (e: EngramEvent) => void, { filter, debounceMs = 0 }: EventOptions = {}) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const listener = (e: EngramEvent) => {
+      if (filter && !filter(e)) return;
+      if (!debounceMs) return handler(e);
+      clearTimeout(timer);
+      timer = setTimeout(() => handler(e), debounceMs);
+    };
+    handlers.add(listener);
+    return () => {
+      handlers.delete(listener);
+      clearTimeout(timer);
+    };
+  }
+
+  const feed = liveFeed(
+    me,
+    token,
+    (e) => handlers.forEach((f) => f(e)),
+    () => route({ reload: true }),
+  );
   const header = h(
     "header",
     { class: "top" },
@@ -120,50 +201,108 @@ function start(client: EdgememClient, me: Whoami, token: string | undefined): vo
       { class: "who", id: "who" },
       h("span", { class: "tenant" }, me.tenant),
       me.can_write ? null : h("span", { class: "badge", id: "read-only" }, "read-only"),
-      me.auth_mode === "jwt"
-        ? h(
-            "button",
-            {
-              type: "button",
-              class: "link",
-              onclick: () => {
-                sessionStorage.removeItem(TOKEN_KEY);
-                feed.close();
-                location.hash = "";
-                signIn(null);
-              },
-            },
-            "Sign out",
-          )
-        : null,
+      me.auth_mode === "jwt" ? h("button", { type: "button", class: "link", onclick: signOut }, "Sign out") : null,
     ),
   );
-  replace(root, header, h("div", { class: "layout" }, view, feed.element), status);
 
-  let cleanup: void | (() => void);
-  function route(): void {
-    if (typeof cleanup === "function") cleanup();
+  /** Stops this app (its page, the router, the socket) before the sign-in replaces it. */
+  function signOut(): void {
+    leave();
+    window.onhashchange = null;
+    feed.close();
+    sessionStorage.removeItem(TOKEN_KEY);
+    history.replaceState(null, "", location.pathname + location.search);
+    signIn(null);
+  }
+
+  /** Leaves the current page: its cleanup, its event subscriptions. */
+  let leave = () => {};
+  /**
+   * Shows the page the hash names, the keyboard focus on its heading. A `reload` (after missed
+   * events) re-renders in place: the status line and the focused control (by id) stay.
+   */
+  function route({ reload = false, focus = true } = {}): void {
+    const focused = reload ? document.activeElement?.id : undefined;
+    leave();
     const [path = "", search = ""] = location.hash.replace(/^#\/?/, "").split("?");
     const [name, ...rest] = path.split("/");
     const r = ROUTES.find((x) => x.name === name) ?? ROUTES[0]!;
-    const arg = rest.length ? decodeURIComponent(rest.join("/")) : undefined;
     for (const a of nav.querySelectorAll("a"))
       a.toggleAttribute("aria-current", a.getAttribute("data-route") === r.name);
-    app.notify("");
+    if (!reload) app.notify(notice);
+    notice = "";
     view.replaceChildren();
+    let arg: string | undefined;
+    try {
+      arg = rest.length ? decodeURIComponent(rest.join("/")) : undefined;
+    } catch {
+      // A hand-edited address such as #/memories/%E0.
+      view.dataset.route = r.name;
+      replace(view, invalidAddress(r.name, r.label));
+      if (focus && !reload) focusHeading();
+      return;
+    }
     // Which page #view holds (tests wait for it, with its data-ready, after a navigation).
     view.dataset.route = arg !== undefined && r.item ? `${r.name}/${arg}` : r.name;
-    cleanup = (arg !== undefined && r.item ? r.item : r.list)(app, view, arg, new URLSearchParams(search));
+    // The page's own app: what it subscribes to ends with it, even a subscription made late.
+    const subscriptions = new Set<() => void>();
+    let left = false;
+    const page: App = {
+      ...app,
+      onEvent(handler, options) {
+        if (left) return () => {};
+        const off = subscribe(handler, options);
+        subscriptions.add(off);
+        return off;
+      },
+    };
+    const cleanup = (arg !== undefined && r.item ? r.item : r.list)(page, view, arg, new URLSearchParams(search));
+    leave = () => {
+      left = true;
+      subscriptions.forEach((off) => off());
+      if (typeof cleanup === "function") cleanup();
+      leave = () => {};
+    };
+    if (focused) document.getElementById(focused)?.focus();
+    else if (focus && !reload) focusHeading();
   }
-  window.onhashchange = route;
-  route();
+
+  /**
+   * Moves the keyboard focus to the new page's heading, so a screen reader starts there and Tab
+   * continues from it; a view that put the focus somewhere itself (an empty search box) keeps it.
+   */
+  function focusHeading(): void {
+    if (view.contains(document.activeElement)) return;
+    const heading = view.querySelector("h1");
+    if (!heading) return;
+    heading.tabIndex = -1;
+    heading.focus();
+  }
+
+  // The first page takes the focus only from what it replaces (the sign-in form, Retry): on a
+  // plain page load the browser's starting point is left alone.
+  const replacing = document.activeElement !== document.body && root.contains(document.activeElement);
+  replace(root, header, h("div", { class: "layout" }, view, feed.element), status);
+  window.onhashchange = () => route();
+  route({ focus: replacing });
+}
+
+/** The page for an address that cannot be decoded. */
+function invalidAddress(name: string, label: string): HTMLElement {
+  return h(
+    "section",
+    { "data-ready": true },
+    h("h1", {}, "Not found"),
+    h("p", { class: "error", role: "alert" }, "This address is not valid: it may have been cut or mistyped."),
+    h("p", {}, h("a", { href: `#/${name}` }, label)),
+  );
 }
 
 /**
  * The live event feed: the engram socket, resuming after the last event this tab saw (`?since=`),
  * so events written while the page was reloading still arrive, once.
  */
-function liveFeed(me: Whoami, token: string | undefined, deliver: (e: EngramEvent) => void) {
+function liveFeed(me: Whoami, token: string | undefined, deliver: (e: EngramEvent) => void, reload: () => void) {
   const seqKey = `edgemem.seq.${me.tenant}`;
   const since = Number(sessionStorage.getItem(seqKey)) || undefined;
   const socket = new EngramSocket({ url: location.origin, token, since });
@@ -182,20 +321,18 @@ function liveFeed(me: Whoami, token: string | undefined, deliver: (e: EngramEven
         { "data-event": e.event },
         h("span", { class: `tag ${label}` }, label),
         " ",
-        h(
-          "a",
-          { href: `#/memories/${encodeURIComponent(e.data.memory_id)}` },
-          e.data.content.slice(0, 80) || e.data.memory_id,
-        ),
+        memoryLink(e.data.memory_id, clip(e.data.content, 80) || e.data.memory_id),
         h("time", { datetime: e.data.updated_at }, when(e.data.updated_at)),
       ),
     );
     while (list.children.length > FEED_LIMIT) list.lastElementChild!.remove();
     deliver(e);
   });
-  socket.on("gap", () => {
+  socket.on("gap", (g) => {
+    // Where the socket carries on from: a reload before the next event must not see the gap again.
+    sessionStorage.setItem(seqKey, String(g.data.resume_after));
     list.prepend(h("li", { class: "gap" }, "Some events were missed; views reload."));
-    location.hash && window.dispatchEvent(new HashChangeEvent("hashchange"));
+    reload();
   });
   void socket.connect();
   const element = h(

@@ -158,6 +158,29 @@ describe("the client SDK against wrangler dev", () => {
     expect(((await client.openapi()) as any).openapi).toBe("3.1.0");
   });
 
+  it("stops a streamed think when its signal aborts: before the request, or between events", async () => {
+    const tenant = `e2e-${crypto.randomUUID()}`;
+    const client = new EdgememClient({ baseUrl: dev.url, token: () => tokenFor(tenant) });
+    await client.ingest({ messages: [{ role: "user", content: "We decided to use Redis for caching." }] });
+    const question = { question: "What do we use for caching?" };
+    const before = new AbortController();
+    before.abort();
+    await expect(client.thinkStream(question, { signal: before.signal }).next()).rejects.toMatchObject({
+      name: "AbortError",
+    });
+    // Aborted after the first event: no further event, even one already received, and the loop throws.
+    const during = new AbortController();
+    const seen: unknown[] = [];
+    const loop = (async () => {
+      for await (const e of client.thinkStream(question, { signal: during.signal })) {
+        seen.push(e);
+        during.abort();
+      }
+    })();
+    await expect(loop).rejects.toMatchObject({ name: "AbortError" });
+    expect(seen).toHaveLength(1);
+  });
+
   it("serves MCP at /mcp to the official SDK client", async () => {
     const { Client, StreamableHTTPClientTransport } = await import("@modelcontextprotocol/client");
     const token = await tokenFor(`e2e-${crypto.randomUUID()}`);

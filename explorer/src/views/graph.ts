@@ -2,7 +2,7 @@
 // labelled arrows) and, below it, the same facts as a table with the memories that state them.
 import type { Entity, GraphResult, Relation } from "../../../client/index.ts";
 import type { View } from "../app.ts";
-import { h, problem, replace, when } from "../dom.ts";
+import { clip, graphHref, h, memoryItem, memoryLink, problem, replace, styled, when } from "../dom.ts";
 import { EDGE_LENGTH, labelSpot, layout, type Box, type Point } from "./graph-layout.ts";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -38,8 +38,7 @@ function svg<K extends keyof SVGElementTagNameMap>(
 export const graphView: View = (app, root, _arg, query) => {
   const term = query.get("q")?.trim() ?? "";
   const history = query.get("history") === "1";
-  const go = (q: string, withHistory = history) =>
-    app.navigate(`#/graph?q=${encodeURIComponent(q)}${withHistory ? "&history=1" : ""}`);
+  const go = (q: string, withHistory = history) => app.navigate(graphHref(q, withHistory));
 
   const input = h("input", { id: "graph-q", name: "q", type: "search", value: term, required: true });
   const toggle = h("input", {
@@ -74,7 +73,6 @@ export const graphView: View = (app, root, _arg, query) => {
         "Name a person, place, organisation or topic to see what is known about it.",
       ),
     );
-    input.focus();
     return;
   }
 
@@ -138,15 +136,7 @@ export const graphView: View = (app, root, _arg, query) => {
             h(
               "ul",
               { class: "graph-memories" },
-              g.memories.map((m) =>
-                h(
-                  "li",
-                  {},
-                  h("a", { href: `#/memories/${encodeURIComponent(m.id)}` }, m.text),
-                  " ",
-                  h("span", { class: "badge" }, m.memory_type),
-                ),
-              ),
+              g.memories.map((m) => memoryItem(m)),
             ),
           ]
         : null,
@@ -154,8 +144,7 @@ export const graphView: View = (app, root, _arg, query) => {
   }
 
   function factRow(f: Fact) {
-    const entity = (e: Entity) =>
-      h("a", { href: `#/graph?q=${encodeURIComponent(e.name)}${history ? "&history=1" : ""}` }, e.name);
+    const entity = (e: Entity) => h("a", { href: graphHref(e.name, history) }, e.name);
     return h(
       "tr",
       { class: f.current ? null : "ended" },
@@ -174,26 +163,17 @@ export const graphView: View = (app, root, _arg, query) => {
         {},
         f.memories.map((id, i) => [
           i ? ", " : null,
-          h(
-            "a",
-            { href: `#/memories/${encodeURIComponent(id)}`, title: id, "aria-label": `memory ${id}` },
-            `memory …${id.slice(-6)}`,
-          ),
+          memoryLink(id, `memory …${id.slice(-6)}`, { title: id, "aria-label": `memory ${id}` }),
         ]),
       ),
     );
   }
 
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const unsubscribe = app.onEvent(() => {
-    clearTimeout(timer);
-    timer = setTimeout(() => void load(), DEBOUNCE_MS);
-  });
+  // Any memory event may add or end a relation around the term.
+  app.onEvent(() => void load(), { debounceMs: DEBOUNCE_MS });
   void load();
   return () => {
     closed = true;
-    clearTimeout(timer);
-    unsubscribe();
   };
 };
 
@@ -216,7 +196,7 @@ function mergeFacts(relations: Relation[]): Fact[] {
 }
 
 const relationName = (predicate: string) => predicate.replace(/_/g, " ");
-const shortName = (name: string) => (name.length > MAX_NAME ? `${name.slice(0, MAX_NAME - 1)}…` : name);
+const shortName = (name: string) => clip(name, MAX_NAME);
 
 /**
  * The picture: nodes placed by the force layout, centre (the entities the term names) larger;
@@ -294,7 +274,7 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
       y: (1 - t) ** 2 * from.y + 2 * (1 - t) * t * c.y + t * t * to.y,
     });
     const name = relationName(f.predicate);
-    const until = f.current ? null : `until ${when(f.valid_to).slice(0, 10)}`;
+    const until = f.current ? null : `until ${when(f.valid_to, "day")}`;
     const width = labelW(f);
     const spot = labelSpot(at, width, until ? 32 : 18, taken);
     taken.push(spot);
@@ -310,7 +290,7 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
       ),
       svg("path", {
         d: `M${from.x},${from.y} Q${c.x},${c.y} ${to.x},${to.y}`,
-        "marker-end": `url(#${f.current ? "arrow" : "arrow-ended"})`,
+        "marker-end": "url(#arrow)",
       }),
       text,
     );
@@ -335,12 +315,14 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
       svg("circle", { r }),
       svg("text", { y: r + LABEL_H - 6, "text-anchor": "middle" }, shortName(e.name)),
     );
+    // As a native button: Enter acts on keydown, Space on keyup (its keydown would scroll).
     el.addEventListener("click", go);
     el.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" || ev.key === " ") {
-        ev.preventDefault();
-        go();
-      }
+      if (ev.key === "Enter" || ev.key === " ") ev.preventDefault();
+      if (ev.key === "Enter" && !ev.repeat) go();
+    });
+    el.addEventListener("keyup", (ev) => {
+      if (ev.key === " ") go();
     });
     return el;
   });
@@ -354,30 +336,39 @@ function picture(g: GraphResult, facts: Fact[], recentre: (name: string) => void
   const y1 = Math.max(...taken.map((b) => b.y + b.h / 2)) + pad;
   const width = Math.max(x1 - x0, EDGE_LENGTH * 2);
   const left = (x0 + x1) / 2 - width / 2;
-  const arrow = (id: string) =>
-    svg(
-      "marker",
-      { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
-      svg("path", { d: "M0,0 L10,5 L0,10 z" }),
-    );
+  const arrow = svg(
+    "marker",
+    {
+      id: "arrow",
+      viewBox: "0 0 10 10",
+      refX: 9,
+      refY: 5,
+      markerWidth: 7,
+      markerHeight: 7,
+      orient: "auto-start-reverse",
+    },
+    svg("path", { d: "M0,0 L10,5 L0,10 z" }),
+  );
   const types = [...new Set([...entities.values()].map((e) => e.type))].sort();
   const title = `Graph of ${g.entities.map((e) => e.name).join(", ")}: ${entities.size} entities, ${facts.length} relations`;
   return h(
     "figure",
     { class: "graph-figure" },
-    svg(
-      "svg",
-      {
-        viewBox: `${left} ${y0} ${width} ${y1 - y0}`,
-        width: Math.round(width),
-        // A large graph scrolls inside its frame rather than shrinking its labels past reading.
-        style: `min-width: ${Math.round(Math.min(width, Math.max(width * 0.6, 320)))}px`,
-        role: "group",
-        "aria-label": title,
-      },
-      svg("defs", {}, arrow("arrow"), arrow("arrow-ended")),
-      svg("g", { class: "edges", "aria-hidden": "true" }, ...edgeEls),
-      svg("g", { class: "nodes" }, ...nodeEls),
+    styled(
+      svg(
+        "svg",
+        {
+          viewBox: `${left} ${y0} ${width} ${y1 - y0}`,
+          width: Math.round(width),
+          role: "group",
+          "aria-label": title,
+        },
+        svg("defs", {}, arrow),
+        svg("g", { class: "edges", "aria-hidden": "true" }, ...edgeEls),
+        svg("g", { class: "nodes" }, ...nodeEls),
+      ),
+      // A large graph scrolls inside its frame rather than shrinking its labels past reading.
+      { minWidth: `${Math.round(Math.min(width, Math.max(width * 0.6, 320)))}px` },
     ),
     h(
       "figcaption",

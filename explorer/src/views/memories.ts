@@ -1,37 +1,21 @@
 // The Memories pages: the list (filters, search with its mode and explain, pages; its state in the
 // hash query, so a reload or a link restores it) and one memory (fields, history, edit, pin,
 // feedback, delete). Both follow live memory events.
-import type {
-  HistoryEntry,
-  MemoryHit,
-  MemoryPatch,
-  MemoryRecord,
-  MemoryType,
-  ScoreDetails,
-  SearchMode,
-  SearchRequest,
+import {
+  MEMORY_TYPES,
+  type FeedbackResult,
+  type HistoryEntry,
+  type MemoryHit,
+  type MemoryPatch,
+  type MemoryRecord,
+  type MemoryType,
+  type ScoreDetails,
+  type SearchMode,
+  type SearchRequest,
 } from "../../../client/index.ts";
 import type { View } from "../app.ts";
-import { h, problem, replace, when, type Child } from "../dom.ts";
+import { clip, confirmInline, h, memoryLink, problem, replace, when, type Child } from "../dom.ts";
 
-const TYPES: MemoryType[] = [
-  "semantic",
-  "episodic",
-  "message",
-  "fact",
-  "decision",
-  "preference",
-  "todo",
-  "event",
-  "insight",
-  "procedure",
-  "pattern",
-  "error",
-  "context",
-  "observation",
-  "goal",
-  "summary",
-];
 const MODES: SearchMode[] = ["hybrid", "semantic", "keyword"];
 const PAGE_SIZES = [10, 20, 50, 100];
 const LIVE_DEBOUNCE_MS = 300;
@@ -52,24 +36,30 @@ const list = (s: string | null) =>
     .map((t) => t.trim())
     .filter(Boolean);
 const num = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toFixed(3));
-const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 const time = (iso: string | null) => h("time", { datetime: iso ?? undefined }, when(iso));
 /** The day only, the time in a tooltip: the list has many columns. */
-const date = (iso: string) => h("time", { datetime: iso, title: when(iso) }, when(iso).slice(0, 10));
-/** A local date (yyyy-mm-dd) plus `days`, as an instant. */
-const day = (d: string, days = 0) => {
+const date = (iso: string) => h("time", { datetime: iso, title: when(iso) }, when(iso, "day"));
+/**
+ * The local day `d` (yyyy-mm-dd, the `from`/`to` query parameter) plus `days`, as an instant. A
+ * hand-edited address can hold anything: that is an error saying which parameter.
+ */
+const day = (name: string, d: string, days = 0) => {
   const t = new Date(`${d}T00:00`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(t.getTime()))
+    throw new Error(`“${d}” in the address is not a date (${name}=yyyy-mm-dd)`);
   t.setDate(t.getDate() + days);
   return t.toISOString();
 };
+const limitOf = (q: URLSearchParams) => Number(q.get("limit")) || 20;
+const offsetOf = (q: URLSearchParams) => Math.max(0, Number(q.get("offset")) || 0);
 
-/** The search request a list query stands for. */
+/** The search request a list query stands for; throws for a date that is not one. */
 function searchOf(q: URLSearchParams): SearchRequest {
   const text = q.get("q")?.trim() || undefined;
   const req: SearchRequest = {
     text,
-    limit: Number(q.get("limit")) || 20,
-    offset: Number(q.get("offset")) || 0,
+    limit: limitOf(q),
+    offset: offsetOf(q),
     search_mode: (q.get("mode") as SearchMode | null) ?? "hybrid",
     explain: Boolean(text && q.has("explain")),
   };
@@ -82,7 +72,7 @@ function searchOf(q: URLSearchParams): SearchRequest {
   req.entities = any("entities");
   const from = q.get("from");
   const to = q.get("to");
-  if (from || to) req.created_at = { gte: from ? day(from) : undefined, lt: to ? day(to, 1) : undefined };
+  if (from || to) req.created_at = { gte: from ? day("from", from) : undefined, lt: to ? day("to", to, 1) : undefined };
   return req;
 }
 
@@ -121,7 +111,6 @@ function explain(d: ScoreDetails, type: SearchMode): HTMLElement {
 export const memoriesView: View = (app, root, _arg, query) => {
   let q = query;
   let seq = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const field = (id: string, label: string, control: HTMLElement, hint = "") =>
     h(
       "div",
@@ -131,7 +120,7 @@ export const memoriesView: View = (app, root, _arg, query) => {
     );
   const input = (name: string, attrs: Record<string, string> = {}) =>
     h("input", { id: `f-${name}`, name, value: q.get(name) ?? "", ...attrs });
-  const select = (name: string, options: string[], empty: string | null, value: string | null) =>
+  const select = (name: string, options: readonly string[], empty: string | null, value: string | null) =>
     h(
       "select",
       { id: `f-${name}`, name, onchange: () => form.requestSubmit() },
@@ -179,7 +168,7 @@ export const memoriesView: View = (app, root, _arg, query) => {
       "fieldset",
       {},
       h("legend", {}, "Filters"),
-      field("f-type", "Type", select("type", TYPES, "any", q.get("type"))),
+      field("f-type", "Type", select("type", MEMORY_TYPES, "any", q.get("type"))),
       TEXT_FILTERS.map(([name, label, hint, example]) =>
         field(`f-${name}`, label, input(name, { placeholder: example }), hint),
       ),
@@ -193,18 +182,16 @@ export const memoriesView: View = (app, root, _arg, query) => {
   const prev = h("button", { type: "button", class: "secondary", onclick: () => page(-1) }, "Previous");
   const next = h("button", { type: "button", class: "secondary", onclick: () => page(1) }, "Next");
   const pager = h("nav", { class: "pager", "aria-label": "Pages" }, prev, next);
-  const heading = h("h1", { id: "memories-title", tabindex: -1 }, "Memories");
   const section = h(
     "section",
     { class: "memories", "aria-labelledby": "memories-title" },
-    heading,
+    h("h1", { id: "memories-title" }, "Memories"),
     form,
     count,
     results,
     pager,
   );
   replace(root, section);
-  heading.focus();
 
   /** Shows the list for `next` (new history entry when `push`: Back returns to the previous one). */
   function show(nextQuery: URLSearchParams, push: boolean): void {
@@ -220,9 +207,8 @@ export const memoriesView: View = (app, root, _arg, query) => {
     void load();
   }
   function page(dir: 1 | -1): void {
-    const req = searchOf(q);
     const p = new URLSearchParams(q);
-    const offset = Math.max(0, (req.offset ?? 0) + dir * (req.limit ?? 20));
+    const offset = Math.max(0, offsetOf(q) + dir * limitOf(q));
     if (offset) p.set("offset", String(offset));
     else p.delete("offset");
     show(p, true);
@@ -230,9 +216,9 @@ export const memoriesView: View = (app, root, _arg, query) => {
 
   async function load(): Promise<void> {
     const mine = ++seq;
-    const req = searchOf(q);
     results.setAttribute("aria-busy", "true");
     try {
+      const req = searchOf(q);
       const res = await app.client.searchLongTermMemory(req);
       if (mine !== seq) return;
       render(req, res.memories, res.total, res.next_offset, res.warnings ?? []);
@@ -316,7 +302,7 @@ export const memoriesView: View = (app, root, _arg, query) => {
                   { class: "text" },
                   m.pinned ? h("span", { class: "badge pinned", title: "Pinned: never forgotten" }, "pinned") : null,
                   " ",
-                  h("a", { href: `#/memories/${encodeURIComponent(m.id)}` }, clip(m.text, 140)),
+                  memoryLink(m.id, clip(m.text, 140)),
                   m.score_details ? explain(m.score_details, m.score_type) : null,
                 ),
                 searching ? h("td", { class: "score" }, num(m.score)) : null,
@@ -335,14 +321,8 @@ export const memoriesView: View = (app, root, _arg, query) => {
   }
 
   show(q, false);
-  const off = app.onEvent((e) => {
-    if (e.event === "feedback_recorded") return;
-    clearTimeout(timer);
-    timer = setTimeout(() => void load(), LIVE_DEBOUNCE_MS);
-  });
+  app.onEvent(() => void load(), { debounceMs: LIVE_DEBOUNCE_MS, filter: (e) => e.event !== "feedback_recorded" });
   return () => {
-    off();
-    clearTimeout(timer);
     seq++;
   };
 };
@@ -431,14 +411,14 @@ export const memoryView: View = (app, root, arg) => {
   const id = arg ?? "";
   let memory: MemoryRecord | null = null;
   let history: HistoryEntry[] = [];
-  let state: "view" | "edit" | "confirm" | "gone" = "view";
+  let state: "view" | "edit" | "gone" = "view";
   /** A message above the memory: why it is gone, or could not be read. */
   let note: Child = null;
   /** Feedback's answer, under the buttons. */
   let result: Child = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let left = false;
-  const heading = h("h1", { id: "memory-title", tabindex: -1 }, "Memory");
+  /** The latest load (or change): an older answer arriving after it is dropped. */
+  let seq = 0;
   const top = h("div");
   const past = h("div");
   const editNote = h("p", { class: "hint edit-note", role: "status" });
@@ -446,16 +426,16 @@ export const memoryView: View = (app, root, arg) => {
     "section",
     { class: "memory", "aria-labelledby": "memory-title" },
     h("p", {}, h("a", { href: listHash }, "← Memories")),
-    heading,
+    h("h1", { id: "memory-title" }, "Memory"),
     top,
     past,
   );
   replace(root, section);
-  heading.focus();
 
   async function load(): Promise<void> {
+    const mine = ++seq;
     const [m, hist] = await Promise.allSettled([app.client.getLongTermMemory(id), app.client.memoryHistory(id)]);
-    if (left) return;
+    if (left || mine !== seq) return;
     history = hist.status === "fulfilled" ? hist.value.history : [];
     if (m.status === "rejected") {
       const missing = (m.reason as { status?: number }).status === 404;
@@ -508,14 +488,27 @@ export const memoryView: View = (app, root, arg) => {
   async function act(run: () => Promise<MemoryRecord>, done: string, focus?: string): Promise<void> {
     try {
       memory = await run();
-      state = "view";
-      note = result = null;
-      app.notify(done);
-      history = (await app.client.memoryHistory(id)).history;
     } catch (e) {
       app.notify(problem(e), "error");
+      if (!left && state !== "edit") render(focus);
+      return;
     }
-    if (!left && state !== "edit") render(focus);
+    // A load started before the change would show the memory as it was.
+    seq++;
+    state = "view";
+    note = result = null;
+    app.notify(await refreshHistory(done));
+    if (!left) render(focus);
+  }
+
+  /** Reloads the history after a change that succeeded; `done` says so, whatever the history does. */
+  async function refreshHistory(done: string): Promise<string> {
+    try {
+      history = (await app.client.memoryHistory(id)).history;
+      return done;
+    } catch (e) {
+      return `${done} (The history could not be reloaded: ${problem(e)})`;
+    }
   }
 
   function details(m: MemoryRecord): Child {
@@ -556,52 +549,59 @@ export const memoryView: View = (app, root, arg) => {
         ),
         button("helpful", "Helpful", () => feedback(true)),
         button("not-helpful", "Not helpful", () => feedback(false)),
-        button("delete", "Delete", to("confirm", "keep"), "danger"),
+        deleteButton,
       );
-    const confirm =
-      state === "confirm" &&
-      h(
-        "div",
-        { class: "confirm card", role: "group", "aria-labelledby": "confirm-q" },
-        h("p", { id: "confirm-q" }, "Delete this memory? This cannot be undone."),
-        button("confirm-delete", "Delete", remove, "danger"),
-        h("button", { type: "button", id: "keep", class: "secondary", onclick: to("view", "delete") }, "Keep"),
-      );
-    return [h("blockquote", { class: "memory-text", id: "memory-text" }, m.text), actions, result, confirm, fields];
+    return [
+      h("blockquote", { class: "memory-text", id: "memory-text" }, m.text),
+      actions,
+      result,
+      app.me.can_write && deleteConfirm,
+      fields,
+    ];
   }
 
   async function feedback(helpful: boolean): Promise<void> {
     const said = helpful ? "Marked helpful" : "Marked not helpful";
     const before = memory!;
+    let r: FeedbackResult;
     try {
-      const r = await app.client.feedback({ memory_id: id, rating: helpful ? "positive" : "negative" });
-      const message = r.deleted
-        ? `${said}: the memory was deleted (repeated negative feedback).`
-        : `${said}: confidence ${num(before.confidence)} → ${num(r.memory.confidence)}, priority ${before.priority} → ${r.memory.priority}.`;
-      app.notify(r.deleted ? message : "Feedback recorded.");
-      const line = h("p", { id: "feedback-result", class: "ok" }, message);
-      if (r.deleted) {
-        state = "gone";
-        memory = null;
-        note = line;
-      } else {
-        memory = r.memory;
-        result = line;
-      }
-      history = (await app.client.memoryHistory(id)).history;
+      r = await app.client.feedback({ memory_id: id, rating: helpful ? "positive" : "negative" });
     } catch (e) {
       app.notify(`Feedback failed: ${problem(e)}`, "error");
+      return;
     }
+    seq++;
+    const message = r.deleted
+      ? `${said}: the memory was deleted (repeated negative feedback).`
+      : `${said}: confidence ${num(before.confidence)} → ${num(r.memory.confidence)}, priority ${before.priority} → ${r.memory.priority}.`;
+    const line = h("p", { id: "feedback-result", class: "ok" }, message);
+    if (r.deleted) {
+      state = "gone";
+      memory = null;
+      note = line;
+    } else {
+      memory = r.memory;
+      result = line;
+    }
+    app.notify(await refreshHistory(r.deleted ? message : "Feedback recorded."));
     if (!left) render();
   }
+
+  // Made once, not on each render: a live re-render keeps an open confirmation open.
+  const deleteButton = h("button", { type: "button", id: "delete", class: "danger", "data-write": true }, "Delete");
+  const deleteConfirm = confirmInline(deleteButton, {
+    id: "delete",
+    question: "Delete this memory? This cannot be undone.",
+    confirm: "Delete",
+    cancel: "Keep",
+    run: remove,
+  });
 
   async function remove(): Promise<void> {
     try {
       await app.client.deleteLongTermMemories([id]);
       left = true;
-      // After the route change, which clears the status line.
-      window.addEventListener("hashchange", () => app.notify("Memory deleted."), { once: true });
-      app.navigate(listHash);
+      app.navigate(listHash, "Memory deleted.");
     } catch (e) {
       app.notify(`Delete failed: ${problem(e)}`, "error");
     }
@@ -612,7 +612,7 @@ export const memoryView: View = (app, root, arg) => {
     const type = h(
       "select",
       { id: "edit-type", name: "memory_type" },
-      TYPES.map((t) => h("option", { value: t, selected: t === m.memory_type }, t)),
+      MEMORY_TYPES.map((t) => h("option", { value: t, selected: t === m.memory_type }, t)),
     );
     const topics = h("input", { id: "edit-topics", name: "topics", value: m.topics.join(", ") });
     const entities = h("input", { id: "edit-entities", name: "entities", value: m.entities.join(", ") });
@@ -658,18 +658,17 @@ export const memoryView: View = (app, root, arg) => {
   }
 
   void load();
-  const off = app.onEvent((e) => {
-    if (e.data.memory_id !== id || e.event === "feedback_recorded") return;
-    if (e.event === "memory_deleted") {
-      state = "gone";
-      note = h("p", { class: "gone", role: "status" }, `This memory was deleted by ${e.data.actor}.`);
-    }
-    clearTimeout(timer);
-    timer = setTimeout(() => void load(), LIVE_DEBOUNCE_MS);
-  });
+  app.onEvent(
+    (e) => {
+      if (e.event === "memory_deleted") {
+        state = "gone";
+        note = h("p", { class: "gone", role: "status" }, `This memory was deleted by ${e.data.actor}.`);
+      }
+      void load();
+    },
+    { debounceMs: LIVE_DEBOUNCE_MS, filter: (e) => e.data.memory_id === id && e.event !== "feedback_recorded" },
+  );
   return () => {
     left = true;
-    off();
-    clearTimeout(timer);
   };
 };

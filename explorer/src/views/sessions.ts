@@ -2,7 +2,7 @@
 // session: its messages, summary, memories, and how much of a model's context window it fills.
 import { EdgememError, type WorkingMemory } from "../../../client/index.ts";
 import type { App, View } from "../app.ts";
-import { append, h, problem, replace, when } from "../dom.ts";
+import { append, clip, confirmInline, count, h, memoryItem, problem, replace, when } from "../dom.ts";
 
 const PAGE = 20;
 /**
@@ -22,7 +22,6 @@ const MODELS: [name: string, window: number][] = [
   ["mistral-large", 32_768],
 ];
 
-const count = (n: number) => n.toLocaleString("en-US");
 const sessionLink = (id: string) => `#/sessions/${encodeURIComponent(id)}`;
 
 /** `#/sessions[?namespace=&user_id=&offset=]`. */
@@ -106,7 +105,7 @@ export const sessionsView: View = (app, root, _arg, query) => {
                   h(
                     "td",
                     { class: "preview" },
-                    m ? [h("span", { class: "badge" }, m.role), " ", m.content.slice(0, 120)] : "—",
+                    m ? [h("span", { class: "badge" }, m.role), " ", clip(m.content, 120)] : "—",
                   ),
                   h("td", {}, h("time", { datetime: s?.updated_at }, when(s?.updated_at))),
                 );
@@ -208,14 +207,7 @@ export const sessionView: View = (app, root, id = "") => {
               "ul",
               { id: "session-memories" },
               s.memories.map((m) =>
-                h(
-                  "li",
-                  {},
-                  h("a", { href: `#/memories/${encodeURIComponent(m.id)}` }, m.text),
-                  " ",
-                  h("span", { class: "badge" }, m.memory_type),
-                  m.persisted_at ? null : h("span", { class: "hint" }, " (not yet in long-term memory)"),
-                ),
+                memoryItem(m, m.persisted_at ? null : h("span", { class: "hint" }, " (not yet in long-term memory)")),
               ),
             ),
           ]
@@ -319,41 +311,20 @@ function usage(app: App, s: WorkingMemory): HTMLElement {
 
 /** Delete, with an inline confirmation. */
 function deleteControl(app: App, id: string): HTMLElement {
-  const box = h("div", { class: "danger-zone" });
-  const ask = () => {
-    const cancel = h("button", { type: "button", class: "secondary", onclick: () => show() }, "Cancel");
-    replace(
-      box,
-      h("p", { id: "delete-question" }, "Delete this session: its messages, summary and data? This cannot be undone."),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "danger",
-          "data-write": true,
-          "aria-describedby": "delete-question",
-          onclick: async (e: MouseEvent) => {
-            (e.currentTarget as HTMLButtonElement).disabled = true;
-            try {
-              await app.client.deleteWorkingMemory(id);
-              // Said once the list is shown: changing pages clears the status line.
-              addEventListener("hashchange", () => app.notify(`Session ${id} deleted.`), { once: true });
-              app.navigate("#/sessions");
-            } catch (err) {
-              app.notify(`Could not delete: ${problem(err)}`, "error");
-              show();
-            }
-          },
-        },
-        "Delete session",
-      ),
-      " ",
-      cancel,
-    );
-    cancel.focus();
-  };
-  const show = () =>
-    replace(box, h("button", { type: "button", class: "danger", "data-write": true, onclick: ask }, "Delete session…"));
-  show();
-  return box;
+  const trigger = h("button", { type: "button", class: "danger", "data-write": true }, "Delete session…");
+  const confirm = confirmInline(trigger, {
+    id: "delete-session",
+    question: "Delete this session: its messages, summary and data? This cannot be undone.",
+    confirm: "Delete session",
+    cancel: "Cancel",
+    run: async () => {
+      try {
+        await app.client.deleteWorkingMemory(id);
+        app.navigate("#/sessions", `Session ${id} deleted.`);
+      } catch (err) {
+        app.notify(`Could not delete: ${problem(err)}`, "error");
+      }
+    },
+  });
+  return h("div", { class: "danger-zone" }, trigger, confirm);
 }

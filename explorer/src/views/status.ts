@@ -2,20 +2,21 @@
 // last consolidation with a button to run one, and a think box that streams its answer.
 import type { Citation, Relation, Status } from "../../../client/index.ts";
 import type { App, View } from "../app.ts";
-import { h, problem, replace, when, type Child } from "../dom.ts";
+import { count, graphHref, h, memoryItem, memoryLink, problem, replace, styled, when, type Child } from "../dom.ts";
 
 /** Reload the counts at most this often while memory events arrive. */
 const DEBOUNCE_MS = 800;
 
-const count = (n: number) => n.toLocaleString("en-US");
 /** A number the tests (and people) can find: `data-stat` names the field of the status it shows. */
 const stat = (name: string, n: number) => h("span", { class: "stat", "data-stat": name }, count(n));
 
 /** `#/status`. */
 export const statusView: View = (app, root) => {
   let closed = false;
+  // Ends a streaming answer when the page is left (it would otherwise run to its end).
+  const leaving = new AbortController();
   const counts = h("div", { class: "status-grid" }, h("p", { class: "hint" }, "Loading…"));
-  const think = thinkBox(app, () => closed);
+  const think = thinkBox(app, leaving.signal);
   replace(root, h("section", { id: "status" }, h("h1", {}, "Status"), counts, think));
 
   let generation = 0;
@@ -67,7 +68,7 @@ export const statusView: View = (app, root) => {
                     h(
                       "td",
                       { class: "bar", "aria-hidden": "true" },
-                      h("span", { style: `width: ${(n / most) * 100}%` }),
+                      styled(h("span"), { width: `${(n / most) * 100}%` }),
                     ),
                   ),
                 ),
@@ -106,7 +107,7 @@ export const statusView: View = (app, root) => {
           "div",
           { class: "stack", "aria-hidden": "true" },
           (["indexed", "sent", "pending"] as const).map((k) =>
-            s.index[k] ? h("span", { class: k, style: `flex-grow: ${s.index[k]}` }) : null,
+            s.index[k] ? styled(h("span", { class: k }), { flexGrow: String(s.index[k]) }) : null,
           ),
         ),
         h(
@@ -170,16 +171,11 @@ export const statusView: View = (app, root) => {
     ];
   }
 
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const unsubscribe = app.onEvent(() => {
-    clearTimeout(timer);
-    timer = setTimeout(() => void load(), DEBOUNCE_MS);
-  });
+  app.onEvent(() => void load(), { debounceMs: DEBOUNCE_MS });
   void load();
   return () => {
     closed = true;
-    clearTimeout(timer);
-    unsubscribe();
+    leaving.abort();
   };
 };
 
@@ -187,7 +183,7 @@ export const statusView: View = (app, root) => {
  * Think: a question, and the answer streamed into a live region as its tokens arrive (announced
  * once complete: `aria-busy` while it streams), then the memories it cites and the facts it used.
  */
-function thinkBox(app: App, closed: () => boolean): HTMLElement {
+function thinkBox(app: App, signal: AbortSignal): HTMLElement {
   const question = h("textarea", { id: "think-q", name: "question", rows: 3, required: true });
   const ask = h("button", { type: "submit" }, "Ask");
   const answer = h("div", { id: "think-answer", class: "answer", "aria-live": "polite", "aria-busy": "false" });
@@ -209,8 +205,7 @@ function thinkBox(app: App, closed: () => boolean): HTMLElement {
         let text = "";
         let ended = false;
         try {
-          for await (const ev of app.client.thinkStream({ question: q })) {
-            if (closed()) return;
+          for await (const ev of app.client.thinkStream({ question: q }, { signal })) {
             if ("token" in ev) {
               text += ev.token;
               answer.append(ev.token);
@@ -226,7 +221,7 @@ function thinkBox(app: App, closed: () => boolean): HTMLElement {
           }
           if (!ended) sources.append(failure("the answer stopped before it was complete"));
         } catch (err) {
-          sources.append(failure(problem(err)));
+          if (!signal.aborted) sources.append(failure(problem(err)));
         } finally {
           // Done: the live region is read out now, and the tests know the answer is complete.
           answer.setAttribute("aria-busy", "false");
@@ -258,9 +253,7 @@ function cited(text: string, citations: Citation[]): Child[] {
   return text.split(/\[([^\]\s]+)\]/).map((part, i) => {
     if (i % 2 === 0) return part;
     const n = number.get(part);
-    return n
-      ? h("a", { class: "cite", href: `#/memories/${encodeURIComponent(part)}`, "aria-label": `source ${n}` }, `[${n}]`)
-      : `[${part}]`;
+    return n ? memoryLink(part, `[${n}]`, { class: "cite", "aria-label": `source ${n}` }) : `[${part}]`;
   });
 }
 
@@ -273,14 +266,7 @@ function sourcesOf(citations: Citation[], facts: Relation[], provider: string): 
             "ol",
             { id: "citations" },
             citations.map((c) =>
-              h(
-                "li",
-                {},
-                h("a", { href: `#/memories/${encodeURIComponent(c.memory_id)}` }, c.text),
-                " ",
-                h("span", { class: "badge" }, c.memory_type),
-                h("span", { class: "hint" }, ` score ${c.score.toFixed(2)}`),
-              ),
+              memoryItem({ ...c, id: c.memory_id }, h("span", { class: "hint" }, ` score ${c.score.toFixed(2)}`)),
             ),
           ),
         ]
@@ -295,9 +281,9 @@ function sourcesOf(citations: Citation[], facts: Relation[], provider: string): 
               h(
                 "li",
                 {},
-                h("a", { href: `#/graph?q=${encodeURIComponent(f.subject.name)}` }, f.subject.name),
+                h("a", { href: graphHref(f.subject.name) }, f.subject.name),
                 ` ${f.predicate.replace(/_/g, " ")} `,
-                h("a", { href: `#/graph?q=${encodeURIComponent(f.object.name)}` }, f.object.name),
+                h("a", { href: graphHref(f.object.name) }, f.object.name),
               ),
             ),
           ),
