@@ -31,6 +31,7 @@ const result = await build({
   logLevel: "warning",
 });
 for (const file of result.outputFiles) publish(file.path, (tmp) => writeFileSync(tmp, file.contents));
-publish(join(out, "index.html"), (tmp) => copyFileSync(join(root, "explorer", "index.html"), tmp));
+for (const file of ["index.html", "favicon.svg"])
+  publish(join(out, file), (tmp) => copyFileSync(join(root, "explorer", file), tmp));
 // Response headers (the CSP and friends) are read from the root of the assets directory.
 publish(join(root, "dist", "_headers"), (tmp) => copyFileSync(join(root, "explorer", "_headers"), tmp));

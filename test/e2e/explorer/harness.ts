@@ -172,10 +172,8 @@ export async function startExplorer(opts: { auth?: "jwt" | "none" } = {}): Promi
       page.on("pageerror", (e) => collected.push(`${page.url()}: uncaught ${e.stack ?? String(e)}`));
       page.on("console", (m) => onConsole(page, m));
       // Expected on every page: the explorer asks who is signed in before it has a token, to learn
-      // whether the server wants one (a 401 when it does, and for a refused token at sign-in), and
-      // Chromium asks for a favicon the explorer does not have.
+      // whether the server wants one (a 401 when it does, and for a refused token at sign-in).
       if (opts.auth !== "none") explorer.allowFailedLoad(page, 401, "/v1/whoami");
-      explorer.allowFailedLoad(page, 404, "/favicon.ico");
       await page.goto(`${dev.url}${path}`);
       return page;
     },
