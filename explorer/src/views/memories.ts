@@ -39,16 +39,20 @@ const num = (n: number | null | undefined) => (n === null || n === undefined ? "
 const time = (iso: string | null) => h("time", { datetime: iso ?? undefined }, when(iso));
 /** The day only, the time in a tooltip: the list has many columns. */
 const date = (iso: string) => h("time", { datetime: iso, title: when(iso) }, when(iso, "day"));
+/** The instants the server accepts: 1000-01-01 to 9999-12-31 (UTC). */
+const FIRST_MS = Date.UTC(1000, 0, 1);
+const LAST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /**
- * The local day `d` (yyyy-mm-dd, the `from`/`to` query parameter) plus `days`, as an instant. A
- * hand-edited address can hold anything: that is an error saying which parameter.
+ * The local day `d` (yyyy-mm-dd, the `from`/`to` query parameter) plus `days`, as an instant,
+ * within the server's window (a local day at either edge reaches past it in UTC). A hand-edited
+ * address can hold anything: that is an error saying which parameter.
  */
 const day = (name: string, d: string, days = 0) => {
   const t = new Date(`${d}T00:00`);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(t.getTime()))
     throw new Error(`“${d}” in the address is not a date (${name}=yyyy-mm-dd)`);
   t.setDate(t.getDate() + days);
-  return t.toISOString();
+  return new Date(Math.min(LAST_MS, Math.max(FIRST_MS, t.getTime()))).toISOString();
 };
 const limitOf = (q: URLSearchParams) => Number(q.get("limit")) || 20;
 const offsetOf = (q: URLSearchParams) => Math.max(0, Number(q.get("offset")) || 0);
