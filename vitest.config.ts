@@ -57,6 +57,9 @@ export default defineConfig({
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 90_000,
+          // expect.poll's default 1 s is too short for a first page load on a loaded 2-core machine
+          // (a cold wrangler dev compiles the Worker on its first request); 10 s still fails fast.
+          expect: { poll: { timeout: 10_000 } },
         },
       },
     ],
