@@ -15,7 +15,7 @@ async function vectorStates(tenant: string): Promise<Record<string, string>> {
 
 describe("Vectorize (asynchronous index double)", () => {
   it("read-your-writes: a memory is found by a semantic search issued right after it is stored", async () => {
-    const vectorize = new FakeVectorize(1000);
+    const vectorize = new FakeVectorize("held");
     const api = await tenantApi({ env: { VECTORIZE: vectorize } });
     await store(api, [{ id: "fresh", text: "The deploy key rotates every ninety days" }]);
 
@@ -36,7 +36,7 @@ describe("Vectorize (asynchronous index double)", () => {
   });
 
   it("an edited memory is scored by its new text, never by the stale vector Vectorize still holds", async () => {
-    const vectorize = new FakeVectorize(1000);
+    const vectorize = new FakeVectorize("held");
     const api = await tenantApi({ env: { VECTORIZE: vectorize } });
     await store(api, [{ id: "m", text: "Our cat Whiskers sleeps all day" }]);
     await vectorize.settle();

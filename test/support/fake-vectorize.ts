@@ -1,6 +1,7 @@
 /**
  * A Vectorize double that behaves like the real index where it matters here: mutations are
- * accepted at once but become queryable only after `lagMs`, in order; `describe()` reports
+ * accepted at once but become queryable only after `lagMs`, in order (`"held"`: not until
+ * `settle()`, so a test can assert "not indexed yet" however slow the machine is); `describe()` reports
  * the time of the last processed mutation; vectors live in namespaces; metadata filters use
  * $eq/$ne/$in/$nin; topK above 100 is refused.
  */
@@ -15,8 +16,11 @@ export class FakeVectorize {
   private processedAt: number | null = null;
   private processedMutation: string | null = null;
   private queue: Promise<void> = Promise.resolve();
+  /** Held mutations waiting for `settle()`, and whether one is releasing them. */
+  private held: (() => void)[] = [];
+  private releasing = false;
 
-  constructor(readonly lagMs = 200) {}
+  constructor(readonly lagMs: number | "held" = 200) {}
 
   async upsert(vectors: { id: string; values: number[]; namespace?: string; metadata?: Record<string, unknown> }[]) {
     if (this.failWrites) throw new Error("VECTOR_UPSERT_ERROR (fake)");
@@ -65,9 +69,15 @@ export class FakeVectorize {
     };
   }
 
-  /** Resolves once every accepted mutation has been applied. */
-  settle(): Promise<void> {
-    return this.queue;
+  /** Resolves once every accepted mutation has been applied (releasing held ones). */
+  async settle(): Promise<void> {
+    this.releasing = true;
+    this.held.splice(0).forEach((apply) => apply());
+    try {
+      await this.queue;
+    } finally {
+      this.releasing = false;
+    }
   }
 
   has(id: string): boolean {
@@ -79,14 +89,17 @@ export class FakeVectorize {
     const acceptedAt = Date.now();
     this.queue = this.queue.then(
       () =>
-        new Promise<void>((resolve) =>
-          setTimeout(() => {
+        new Promise<void>((resolve) => {
+          const done = () => {
             apply();
             this.processedAt = acceptedAt;
             this.processedMutation = mutationId;
             resolve();
-          }, this.lagMs),
-        ),
+          };
+          if (this.lagMs !== "held") setTimeout(done, this.lagMs);
+          else if (this.releasing) done();
+          else this.held.push(done);
+        }),
     );
     return { mutationId };
   }
