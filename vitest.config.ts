@@ -56,7 +56,8 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
-          hookTimeout: 90_000,
+          // Each file starts its own wrangler dev, migrating both local shards first (scripts/migrate.ts).
+          hookTimeout: 180_000,
           // expect.poll's default 1 s is too short for a first page load on a loaded 2-core machine
           // (a cold wrangler dev compiles the Worker on its first request); 10 s still fails fast.
           expect: { poll: { timeout: 10_000 } },

@@ -483,7 +483,9 @@ export type ErrorCode =
   | "unsupported_media_type"
   | "upstream_error"
   | "upstream_timeout"
-  | "internal_error";
+  | "internal_error"
+  /** 503: the tenant is moving between databases; nothing was written, retry after `retry-after` seconds. */
+  | "unavailable";
 
 /** Every error body. */
 export interface ErrorBody {

@@ -22,6 +22,7 @@ import { TenantStats } from "./service/stats.ts";
 import { Thinker } from "./service/think.ts";
 import { Upkeep } from "./service/upkeep.ts";
 import { WorkingMemory } from "./service/working-memory.ts";
+import { RequestDatabases, ShardSweep, Shards, DIRECTORY, type TenantDb } from "./store/databases.ts";
 import { GraphRepo } from "./store/graph-repo.ts";
 import { MaintenanceRepo } from "./store/maintenance-repo.ts";
 import { MemoryRepo } from "./store/memory-repo.ts";
@@ -43,17 +44,45 @@ export interface AppDeps {
   feedback: Feedback;
   stats: TenantStats;
   consolidation: Consolidation;
+  /** This request's D1 sessions: its consistency (primary or nearest replica) and its bookmark. */
+  databases: RequestDatabases;
 }
+
+/** What a cron sweep of one shard gets: the services, every query on that shard's primary. */
+export type SweepDeps = Omit<AppDeps, "databases">;
 
 /**
  * The only place that reads the storage and AI bindings (D1, Vectorize, Workers AI): picks production or offline adapters by configuration.
  * `events` replaces the hub sink (the hub itself publishes locally).
  */
 export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, events?: EventSink): AppDeps {
+  const databases = new RequestDatabases(shardsOf(env), Date.now);
+  return { ...services(env, ctx, databases, events ?? hubSink(env, ctx, databases)), databases };
+}
+
+/** One set of services per bound shard, for the cron sweeps (upkeep, consolidation). */
+export function buildSweeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): { shard: string; deps: SweepDeps }[] {
+  const shards = shardsOf(env);
+  return shards.names.map((shard) => {
+    const sweep = new ShardSweep(shard, shards.db(shard));
+    return { shard, deps: services(env, ctx, sweep, hubSink(env, ctx, null)) };
+  });
+}
+
+/** The D1 databases bound: `DB`, then `DB_SHARD_1`, `DB_SHARD_2`, … in number order. */
+function shardsOf(env: Env): Shards {
+  const bound = env as unknown as Record<string, unknown>;
+  const extra = Object.keys(bound)
+    .filter((k) => /^DB_SHARD_\d+$/.test(k))
+    .sort((a, b) => Number(a.slice(9)) - Number(b.slice(9)));
+  return new Shards(new Map([DIRECTORY, ...extra].map((k) => [k, bound[k] as D1Database])));
+}
+
+function services(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, dbs: TenantDb, events: EventSink): SweepDeps {
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL);
   const defer = (p: Promise<unknown>) => ctx.waitUntil(p);
-  const vectors = new VectorRepo(env.DB);
+  const vectors = new VectorRepo(dbs);
   const index: VectorIndex =
     config.vectorIndex === "vectorize"
       ? new VectorizeVectorIndex(env.VECTORIZE as unknown as Vectorize, vectors, defer)
@@ -65,19 +94,18 @@ export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, ev
   // The reranker runs only where Workers AI does: offline there is no cross-encoder to call.
   const reranker =
     config.RERANK && env.AI ? new WorkersAiReranker(env.AI as unknown as AiRunner, config.RERANK_MODEL) : null;
-  events ??= hubSink(env, defer, log);
   const clock = Date.now;
-  const memoryStore = new MemoryRepo(env.DB, index.remote);
-  const graphStore = new GraphRepo(env.DB);
+  const memoryStore = new MemoryRepo(dbs, index.remote);
+  const graphStore = new GraphRepo(dbs);
   // The consolidation state and the statistics (feedback rows are written with their memory's change).
-  const maintenanceStore = new MaintenanceRepo(env.DB);
+  const maintenanceStore = new MaintenanceRepo(dbs);
   const commit = new MemoryCommit({ memoryStore, index, embedder, events, log, clock, defer });
   const upkeep = new Upkeep({ memoryStore, index, embedder, commit, log, clock, defer });
   const memories = new Memories({ memoryStore, index, embedder, commit, upkeep, config, clock });
   const search = new MemorySearch({ memoryStore, index, embedder, reranker, upkeep, config, log, clock, defer });
   const llm = llmProvider(env, config);
   const sessions = new WorkingMemory({
-    sessionStore: new SessionRepo(env.DB),
+    sessionStore: new SessionRepo(dbs),
     memories,
     search,
     llm,
@@ -147,9 +175,11 @@ function offlineEmbedder(dims: number): OfflineEmbedder {
 /**
  * Publishes events to the tenant's hub after the response, in chunks sent one after the other (and
  * after this request's earlier publishes), so the hub numbers them in the order they happened. A hub
- * failure never fails a write.
+ * failure never fails a write. Each chunk carries the request's bookmark (after the write that
+ * caused it), so the hub's WebSocket commands read at least that fresh.
  */
-function hubSink(env: Env, defer: (p: Promise<unknown>) => void, log: Logger): EventSink {
+function hubSink(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, dbs: RequestDatabases | null): EventSink {
+  const log = createLogger(loadConfig(env).LOG_LEVEL);
   let tail: Promise<void> = Promise.resolve();
   return {
     publish(tenant, events) {
@@ -158,13 +188,13 @@ function hubSink(env: Env, defer: (p: Promise<unknown>) => void, log: Logger): E
       tail = tail.then(async () => {
         for (const chunk of chunks) {
           await hub
-            .publish(chunk)
+            .publish(chunk, dbs?.bookmark() ?? null)
             .catch((e: unknown) =>
               log.warn("event publish failed", { tenant, events: chunk.length, error: errorMessage(e) }),
             );
         }
       });
-      defer(tail);
+      ctx.waitUntil(tail);
     },
   };
 }

@@ -1,7 +1,8 @@
-import { buildDeps, type AppDeps } from "./deps.ts";
+import { buildDeps, buildSweeps, type AppDeps } from "./deps.ts";
 import { preflight, withCors } from "./http/cors.ts";
 import { handleHttp } from "./http/routes.ts";
 import { errorMessage } from "./log.ts";
+import { BOOKMARK_HEADER } from "./wire/http.ts";
 import { upgrade } from "./realtime/upgrade.ts";
 
 export { TenantHub } from "./realtime/tenant-hub.ts";
@@ -25,8 +26,16 @@ export default {
     }
     // Upgrades go to the tenant's hub before the router (itty-router hands handlers a proxy).
     if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return upgrade(request, env, deps);
+    // Read-your-writes: the bookmark a client got from an earlier answer (header, or query for
+    // clients that cannot set headers); every answer that touched D1 carries the newest one.
+    deps.databases.atLeast(request.headers.get(BOOKMARK_HEADER) ?? new URL(request.url).searchParams.get("bookmark"));
     const origins = deps.config.CORS_ORIGINS;
-    const answer = preflight(request, origins) ?? (await route(request, deps));
+    let answer = preflight(request, origins) ?? (await route(request, deps));
+    const bookmark = deps.databases.bookmark();
+    if (bookmark) {
+      answer = new Response(answer.body, answer);
+      answer.headers.set(BOOKMARK_HEADER, bookmark);
+    }
     return withCors(request, answer, origins);
   },
 
@@ -35,13 +44,16 @@ export default {
    * sync, consolidate near-duplicates (and run the forget policy when configured).
    */
   async scheduled(_controller, env, ctx): Promise<void> {
-    const { upkeep, sessions, consolidation, log } = buildDeps(env, ctx);
-    const result = await upkeep.upkeep();
-    const sessionsPurged = await sessions.purgeExpired().catch((e: unknown) => {
-      log.error("upkeep: session purge failed", { error: errorMessage(e) });
-      return 0;
-    });
-    const consolidated = await consolidation.consolidateAll();
-    log.info("upkeep done", { ...result, sessionsPurged, consolidation: consolidated });
+    // Each shard is swept on its own primary, one after the other.
+    for (const { shard, deps } of buildSweeps(env, ctx)) {
+      const { upkeep, sessions, consolidation, log } = deps;
+      const result = await upkeep.upkeep();
+      const sessionsPurged = await sessions.purgeExpired().catch((e: unknown) => {
+        log.error("upkeep: session purge failed", { shard, error: errorMessage(e) });
+        return 0;
+      });
+      const consolidated = await consolidation.consolidateAll();
+      log.info("upkeep done", { shard, ...result, sessionsPurged, consolidation: consolidated });
+    }
   },
 } satisfies ExportedHandler<Env>;

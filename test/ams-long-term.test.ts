@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, daysAgo, search, store, tenantApi } from "./support/api.ts";
+import { dbOf } from "./support/shards.ts";
 
 describe("GET /v1/health", () => {
   it("returns the server time in epoch seconds, without auth", async () => {
@@ -190,7 +191,10 @@ describe("GET / PATCH / DELETE /v1/long-term-memory", () => {
     expect(hist.body.history.map((h: any) => h.op)).toEqual(["create", "delete"]);
 
     // No vector rows outlive their memory.
-    const vectors = await env.DB.prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ?")
+    const vectors = await (
+      await dbOf(api.tenant)
+    )
+      .prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ?")
       .bind(api.tenant)
       .first<{ n: number }>();
     expect(vectors?.n).toBe(1);

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { call, jwtEnv, SECRET, sign } from "./support/api.ts";
+import { testShards, dbOf } from "./support/shards.ts";
 
 const SEARCH = "/v1/long-term-memory/search";
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
@@ -120,8 +121,10 @@ describe("AUTH_MODE=jwt with an HS256 secret", () => {
 
   it("nothing is written when auth fails", async () => {
     await call(e, "POST", "/v1/long-term-memory/", { memories: [{ id: "never", text: "should not exist" }] });
-    const row = await env.DB.prepare("SELECT count(*) AS n FROM memories WHERE id = 'never'").first<{ n: number }>();
-    expect(row?.n).toBe(0);
+    for (const db of testShards().names.map((n) => testShards().db(n))) {
+      const row = await db.prepare("SELECT count(*) AS n FROM memories WHERE id = 'never'").first<{ n: number }>();
+      expect(row?.n).toBe(0);
+    }
   });
 
   it("the tenant comes from the token, never from the request", async () => {
@@ -133,7 +136,11 @@ describe("AUTH_MODE=jwt with an HS256 secret", () => {
       { memories: [{ id: "tt", text: "x", tenant: "spoofed", tenant_id: "spoofed" }] },
       bearer(t),
     );
-    const row = await env.DB.prepare("SELECT tenant FROM memories WHERE id = 'tt'").first<{ tenant: string }>();
+    const row = await (
+      await dbOf("tenant-from-token")
+    )
+      .prepare("SELECT tenant FROM memories WHERE id = 'tt'")
+      .first<{ tenant: string }>();
     expect(row?.tenant).toBe("tenant-from-token");
   });
 
@@ -258,7 +265,11 @@ describe("AUTH_MODE=none", () => {
       { memories: [{ id: "open-1", text: "anyone can write" }] },
       bearer(t),
     );
-    const row = await env.DB.prepare("SELECT tenant FROM memories WHERE id = 'open-1'").first<{ tenant: string }>();
+    const row = await (
+      await dbOf("default")
+    )
+      .prepare("SELECT tenant FROM memories WHERE id = 'open-1'")
+      .first<{ tenant: string }>();
     expect(row?.tenant).toBe("default");
     expect((await call(env, "GET", "/v1/long-term-memory/open-1")).status).toBe(200);
     expect((await call(env, "GET", "/v1/whoami")).body).toEqual({

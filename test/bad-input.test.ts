@@ -1,11 +1,14 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, hubEvents, runScheduled, tenantApi, type Api } from "./support/api.ts";
+import { dbOf } from "./support/shards.ts";
 
 async function rowCount(api: Api): Promise<number> {
-  const row = await env.DB.prepare(
-    "SELECT (SELECT count(*) FROM memories WHERE tenant = ?1) + (SELECT count(*) FROM memory_vectors WHERE tenant = ?1) + (SELECT count(*) FROM memory_history WHERE tenant = ?1) AS n",
+  const row = await (
+    await dbOf(api.tenant)
   )
+    .prepare(
+      "SELECT (SELECT count(*) FROM memories WHERE tenant = ?1) + (SELECT count(*) FROM memory_vectors WHERE tenant = ?1) + (SELECT count(*) FROM memory_history WHERE tenant = ?1) AS n",
+    )
     .bind(api.tenant)
     .first<{ n: number }>();
   return row?.n ?? -1;
@@ -316,18 +319,28 @@ describe("scheduled upkeep", () => {
       });
       expect(res.status).toBe(200);
     }
-    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE id = 'exp' AND tenant IN (?, ?)")
-      .bind(Date.now() - 1, a.tenant, b.tenant)
-      .run();
+    for (const api of [a, b])
+      await (
+        await dbOf(api.tenant)
+      )
+        .prepare("UPDATE memories SET expires_at = ? WHERE id = 'exp' AND tenant = ?")
+        .bind(Date.now() - 1, api.tenant)
+        .run();
 
     await runScheduled(a.env);
 
     for (const api of [a, b]) {
-      const { results } = await env.DB.prepare("SELECT id FROM memories WHERE tenant = ?")
+      const { results } = await (
+        await dbOf(api.tenant)
+      )
+        .prepare("SELECT id FROM memories WHERE tenant = ?")
         .bind(api.tenant)
         .all<{ id: string }>();
       expect(results.map((r) => r.id)).toEqual(["stay"]);
-      const vectors = await env.DB.prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ?")
+      const vectors = await (
+        await dbOf(api.tenant)
+      )
+        .prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ?")
         .bind(api.tenant)
         .first<{ n: number }>();
       expect(vectors?.n).toBe(1);

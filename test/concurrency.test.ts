@@ -1,5 +1,6 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { dbOf } from "./support/shards.ts";
 
 /**
  * Races through the real Worker: every request is its own `exports.default.fetch`, so requests
@@ -104,9 +105,10 @@ describe("no lost updates on one memory", RACE_TIMEOUT, () => {
       confidence: entries.at(-1)!.after!.confidence,
       priority: entries.at(-1)!.after!.priority,
     });
-    const rows = await env.DB.prepare(
-      "SELECT confidence_before, confidence_after FROM feedback WHERE memory_id = ? ORDER BY at",
+    const rows = await (
+      await dbOf("default")
     )
+      .prepare("SELECT confidence_before, confidence_after FROM feedback WHERE memory_id = ? ORDER BY at")
       .bind(id)
       .all<{ confidence_before: number; confidence_after: number }>();
     expect(rows.results).toHaveLength(50);

@@ -1,6 +1,6 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hubEvents, search, store, tenantApi } from "./support/api.ts";
+import { dbOf } from "./support/shards.ts";
 
 const AGENT = "6601a1b2c3d4e5f607890abc";
 const future = () => new Date(Date.now() + 86_400_000).toISOString();
@@ -211,7 +211,10 @@ describe("TTL", () => {
     });
     const id = created.body.id;
     // Expire it in place (time travel is not available inside workerd).
-    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE tenant = ? AND id = ?")
+    await (
+      await dbOf(api.tenant)
+    )
+      .prepare("UPDATE memories SET expires_at = ? WHERE tenant = ? AND id = ?")
       .bind(Date.now() - 1000, api.tenant, id)
       .run();
 
@@ -221,7 +224,10 @@ describe("TTL", () => {
     expect((await api.call("POST", "/api/memories/search", { query: "short" })).body).toEqual([]);
 
     // Reads purge expired rows in the background.
-    const row = await env.DB.prepare("SELECT count(*) AS n FROM memories WHERE tenant = ?")
+    const row = await (
+      await dbOf(api.tenant)
+    )
+      .prepare("SELECT count(*) AS n FROM memories WHERE tenant = ?")
       .bind(api.tenant)
       .first<{ n: number }>();
     expect(row?.n).toBe(0);
@@ -239,7 +245,10 @@ describe("TTL", () => {
       value: "first holder",
       ttl: future(),
     });
-    await env.DB.prepare("UPDATE memories SET expires_at = ? WHERE tenant = ? AND id = ?")
+    await (
+      await dbOf(api.tenant)
+    )
+      .prepare("UPDATE memories SET expires_at = ? WHERE tenant = ? AND id = ?")
       .bind(Date.now() - 1000, api.tenant, first.body.id)
       .run();
     const second = await api.call("POST", "/api/memories", { agent_id: AGENT, key: "lease", value: "second holder" });

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { dbOf, oneShard } from "./support/shards.ts";
 import { indexTerms, keywordQuery } from "../src/domain/text.ts";
 import { MemoryRepo } from "../src/store/memory-repo.ts";
 import { andAll, chunk, containsAllWords, D1_LIMITS } from "../src/store/d1-limits.ts";
@@ -217,7 +218,7 @@ describe("keyword ranking is per tenant", () => {
         row(`live${i}`, `a long note that mentions the zeppelin once, number ${i}`, null),
       ),
     ]);
-    const repo = new MemoryRepo(env.DB, false);
+    const repo = new MemoryRepo(oneShard(), false);
     const terms = ["zeppelin"];
     const hits = await repo.keywordSearch(
       tenant,
@@ -248,14 +249,15 @@ describe("keyword ranking is per tenant", () => {
   it("tenant statistics follow writes and deletes", async () => {
     const api = await tenantApi();
     await store(api, DOCS);
-    const row = () =>
-      env.DB.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(api.tenant).first();
+    const db = await dbOf(api.tenant);
+    const row = () => db.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(api.tenant).first();
     expect(await row()).toEqual({ docs: 3, length: 23 });
     await store(api, [{ id: "a", text: "Redis" }]);
     expect(await row()).toEqual({ docs: 3, length: 17 });
     expect((await api.call("DELETE", "/v1/long-term-memory?memory_ids=b")).status).toBe(200);
     expect(await row()).toEqual({ docs: 2, length: 8 });
-    const terms = await env.DB.prepare("SELECT count(*) AS n FROM memory_terms WHERE tenant = ?")
+    const terms = await db
+      .prepare("SELECT count(*) AS n FROM memory_terms WHERE tenant = ?")
       .bind(api.tenant)
       .first<{ n: number }>();
     expect(terms!.n).toBe(8);

@@ -1,5 +1,6 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { routed } from "./support/shards.ts";
 import { OfflineEmbedder } from "../src/ai/offline-embedder.ts";
 import { VectorRepo } from "../src/store/vector-repo.ts";
 import { D1VectorIndex } from "../src/vector/d1-vector-index.ts";
@@ -8,7 +9,7 @@ import { store, tenantApi } from "./support/api.ts";
 const embedder = new OfflineEmbedder(256);
 
 async function hits(tenant: string, text: string, topK = 10): Promise<string[]> {
-  const index = new D1VectorIndex(new VectorRepo(env.DB));
+  const index = new D1VectorIndex(new VectorRepo(routed()));
   const [q] = await embedder.embed([text]);
   return (await index.query(tenant, q!, { topK, model: embedder.model, filter: {} })).map((h) => h.id);
 }
@@ -32,7 +33,7 @@ describe("D1 vector index cache", () => {
 
     await api.call("DELETE", "/v1/long-term-memory?memory_ids=c");
     expect(await hits(api.tenant, "solar farm desert", 10)).not.toContain("c");
-    const remaining = await new VectorRepo(env.DB).memoryIds(api.tenant, embedder.model);
+    const remaining = await new VectorRepo(routed()).memoryIds(api.tenant, embedder.model);
     expect(remaining.ids.sort()).toEqual(["a", "b"]);
   });
 

@@ -7,6 +7,7 @@ import worker from "../src/index.ts";
 import { call, tenantApi, type Api } from "./support/api.ts";
 import { mcpClient } from "./support/mcp.ts";
 import { connect } from "./support/sockets.ts";
+import { dbOf } from "./support/shards.ts";
 
 /**
  * Issue 10, findings #2 (out-of-range dates), #3 (deep JSON), #4 (malformed percent-encoding)
@@ -26,11 +27,14 @@ const deepObject = (depth: number) => `{"a":${nested(depth - 1)}}`;
 
 /** Everything a tenant can have written: memories, their vectors and history, sessions, entities. */
 async function rowCount(api: Api): Promise<number> {
-  const row = await env.DB.prepare(
-    `SELECT (SELECT count(*) FROM memories WHERE tenant = ?1) + (SELECT count(*) FROM memory_vectors WHERE tenant = ?1)
+  const row = await (
+    await dbOf(api.tenant)
+  )
+    .prepare(
+      `SELECT (SELECT count(*) FROM memories WHERE tenant = ?1) + (SELECT count(*) FROM memory_vectors WHERE tenant = ?1)
           + (SELECT count(*) FROM memory_history WHERE tenant = ?1) + (SELECT count(*) FROM working_memory WHERE tenant = ?1)
           + (SELECT count(*) FROM entities WHERE tenant = ?1) AS n`,
-  )
+    )
     .bind(api.tenant)
     .first<{ n: number }>();
   return row?.n ?? -1;
@@ -361,54 +365,63 @@ describe("rows stored before the limits (or by a bug) still read back", () => {
       const { terms, length } = indexTerms(text, null);
       return [JSON.stringify(terms), length];
     };
-    await env.DB.batch([
-      env.DB.prepare(insert).bind(
-        api.tenant,
-        "bad-dates",
-        "poisoned zebra dates",
-        "h1",
-        now,
-        now,
-        -9e15,
-        9e15,
-        8.64e15,
-        "not json",
-        "[]",
-        "[]",
-        "[]",
-        ...index("poisoned zebra dates"),
-      ),
-      env.DB.prepare(insert).bind(
-        api.tenant,
-        "bad-json",
-        "poisoned zebra json",
-        "h2",
-        now,
-        now,
-        now,
-        null,
-        null,
-        deepText,
-        "not json",
-        '{"x":1}',
-        deepText,
-        ...index("poisoned zebra json"),
-      ),
-      env.DB.prepare(
-        "INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after) VALUES (?, 'bad-dates', 'update', 'bug', ?, NULL, 'not json', ?)",
-      ).bind(api.tenant, 9e15, deepText),
-      env.DB.prepare(
-        `INSERT INTO working_memory (tenant, session_id, messages, memories, data, long_term_memory_strategy, created_at, updated_at, last_accessed)
+    const db = await dbOf(api.tenant);
+    await db.batch([
+      db
+        .prepare(insert)
+        .bind(
+          api.tenant,
+          "bad-dates",
+          "poisoned zebra dates",
+          "h1",
+          now,
+          now,
+          -9e15,
+          9e15,
+          8.64e15,
+          "not json",
+          "[]",
+          "[]",
+          "[]",
+          ...index("poisoned zebra dates"),
+        ),
+      db
+        .prepare(insert)
+        .bind(
+          api.tenant,
+          "bad-json",
+          "poisoned zebra json",
+          "h2",
+          now,
+          now,
+          now,
+          null,
+          null,
+          deepText,
+          "not json",
+          '{"x":1}',
+          deepText,
+          ...index("poisoned zebra json"),
+        ),
+      db
+        .prepare(
+          "INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after) VALUES (?, 'bad-dates', 'update', 'bug', ?, NULL, 'not json', ?)",
+        )
+        .bind(api.tenant, 9e15, deepText),
+      db
+        .prepare(
+          `INSERT INTO working_memory (tenant, session_id, messages, memories, data, long_term_memory_strategy, created_at, updated_at, last_accessed)
          VALUES (?, 'bad-session', ?, ?, 'not json', ?, ?, ?, ?)`,
-      ).bind(
-        api.tenant,
-        JSON.stringify([{ id: "m1", role: "user", content: "hi", created_at: 9e15 }]),
-        deepText,
-        deepText,
-        now,
-        now,
-        9e15,
-      ),
+        )
+        .bind(
+          api.tenant,
+          JSON.stringify([{ id: "m1", role: "user", content: "hi", created_at: 9e15 }]),
+          deepText,
+          deepText,
+          now,
+          now,
+          9e15,
+        ),
     ]);
   }
 
@@ -556,7 +569,12 @@ describe("the same limits through MCP and WebSocket", () => {
     expect(deep.error.issues.map((i: { field: string }) => i.field)).toEqual(["metadata"]);
     ws.send({ id: 2, command: "remember", payload: { content: "fine", metadata: { ok: true } } });
     expect((await ws.next((f) => f.id === 2)).status).toBe("ok");
-    const memories = await env.DB.prepare("SELECT id FROM memories WHERE tenant = ?").bind(api.tenant).all();
+    const memories = await (
+      await dbOf(api.tenant)
+    )
+      .prepare("SELECT id FROM memories WHERE tenant = ?")
+      .bind(api.tenant)
+      .all();
     expect(memories.results).toHaveLength(1);
     ws.ws.close(1000);
   });

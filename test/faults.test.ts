@@ -11,31 +11,36 @@ import { footprint } from "./support/fuzz.ts";
  * vectorize.test.ts; the hub evicted between publish and replay: websocket-hardening.test.ts.)
  */
 
-/** D1 whose next batch fails after some of its statements ran (D1 then rolls the whole batch back). */
-function flakyDb(): { db: D1Database; failNextBatch(): void; failures: number } {
+/**
+ * Both shards' D1, whose next batch (through a session too) fails after some of its statements
+ * ran (D1 then rolls the whole batch back).
+ */
+function flakyDb(): { dbs: { DB: D1Database; DB_SHARD_1: D1Database }; failNextBatch(): void; failures: number } {
   const state = { fail: false, failures: 0 };
-  const real = env.DB;
-  const db = new Proxy(real, {
-    get(target, key) {
-      if (key === "batch") {
-        return async (stmts: D1PreparedStatement[]) => {
-          if (!state.fail) return target.batch(stmts);
-          state.fail = false;
-          state.failures++;
-          const at = Math.ceil(stmts.length / 2);
-          return target.batch([
-            ...stmts.slice(0, at),
-            target.prepare("INSERT INTO no_such_table VALUES (1)"),
-            ...stmts.slice(at),
-          ]);
-        };
-      }
-      const v = Reflect.get(target, key, target) as unknown;
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  const flaky = <T extends object>(real: T): T =>
+    new Proxy(real, {
+      get(target, key) {
+        if (key === "withSession") return (c?: string) => flaky((target as unknown as D1Database).withSession(c));
+        if (key === "batch") {
+          return async (stmts: D1PreparedStatement[]) => {
+            const db = target as unknown as D1DatabaseSession;
+            if (!state.fail) return db.batch(stmts);
+            state.fail = false;
+            state.failures++;
+            const at = Math.ceil(stmts.length / 2);
+            return db.batch([
+              ...stmts.slice(0, at),
+              db.prepare("INSERT INTO no_such_table VALUES (1)"),
+              ...stmts.slice(at),
+            ]);
+          };
+        }
+        const v = Reflect.get(target, key, target) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
   return {
-    db,
+    dbs: { DB: flaky(env.DB), DB_SHARD_1: flaky(env.DB_SHARD_1!) },
     failNextBatch: () => {
       state.fail = true;
     },
@@ -76,7 +81,7 @@ describe("D1 failing in the middle of a write", () => {
     "%s: an error, nothing written, no event; then the retry succeeds",
     async (_name, method, path, body) => {
       const flaky = flakyDb();
-      const api = await tenantApi({ env: { DB: flaky.db } });
+      const api = await tenantApi({ env: flaky.dbs });
       await store(api, [
         { id: "m1", text: "Maria prefers Rust for backend services" },
         { id: "m2", text: "We use Redis for caching" },

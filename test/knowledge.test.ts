@@ -6,6 +6,7 @@ import { ABSTAIN_ANSWER } from "../src/domain/relevance.ts";
 import { hubEvents, runScheduled, search, store, tenantApi, type Api } from "./support/api.ts";
 import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL } from "./support/fake-openai.ts";
 import { warmTokenizers } from "./support/tokens.ts";
+import { dbOf } from "./support/shards.ts";
 
 warmTokenizers();
 
@@ -207,7 +208,10 @@ describe("feedback", () => {
       "feedback_recorded",
       "memory_deleted",
     ]);
-    const rows = await env.DB.prepare("SELECT rating FROM feedback WHERE tenant = ? ORDER BY at, id")
+    const rows = await (
+      await dbOf(api.tenant)
+    )
+      .prepare("SELECT rating FROM feedback WHERE tenant = ? ORDER BY at, id")
       .bind(api.tenant)
       .all();
     expect(rows.results.map((r) => r.rating)).toEqual(["positive", "negative", "negative", "negative", "negative"]);
@@ -552,21 +556,25 @@ describe("graph facts respect owners (user_id, namespace)", () => {
       { id: "old", text: "We decided to use Redis for caching", user_id: "alice", entities: ["caching", "Redis"] },
     ]);
     const entity = async (key: string) =>
-      (await env.DB.prepare("SELECT id FROM entities WHERE tenant = ? AND name_key = ?")
+      (await (
+        await dbOf(api.tenant)
+      )
+        .prepare("SELECT id FROM entities WHERE tenant = ? AND name_key = ?")
         .bind(api.tenant, key)
         .first<{ id: string }>())!.id;
     const [caching, redis] = [await entity("caching"), await entity("redis")];
     // Rows as the code before 0007 wrote them: no owner, no sources.
     const insert =
       "INSERT INTO relations (tenant, id, subject_id, predicate, object_id, source_memory_id, confidence, valid_from, created_at) VALUES (?, ?, ?, ?, ?, ?, 0.8, ?, ?)";
-    await env.DB.batch([
-      env.DB.prepare(insert).bind(api.tenant, "r-old", caching, "uses", redis, "old", 1, 1),
-      env.DB.prepare(insert).bind(api.tenant, "r-gone", redis, "owned_by", caching, "gone", 2, 2),
-      env.DB.prepare(insert).bind(api.tenant, "r-none", caching, "uses", caching, null, 3, 3),
+    const db = await dbOf(api.tenant);
+    await db.batch([
+      db.prepare(insert).bind(api.tenant, "r-old", caching, "uses", redis, "old", 1, 1),
+      db.prepare(insert).bind(api.tenant, "r-gone", redis, "owned_by", caching, "gone", 2, 2),
+      db.prepare(insert).bind(api.tenant, "r-none", caching, "uses", caching, null, 3, 3),
     ]);
     const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0007_"))!;
     for (const q of migration.queries.filter((q) => /^\s*(UPDATE|INSERT)/i.test(q.replace(/^\s*--.*$/gm, ""))))
-      await env.DB.prepare(q).run();
+      await db.prepare(q).run();
 
     const graph = (body: Record<string, unknown>) =>
       api.call("POST", "/v1/graph/query", { query: "caching Redis", hops: 1, ...body });

@@ -1,5 +1,5 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { oneShard } from "./support/shards.ts";
 import { AppError } from "../src/domain/errors.ts";
 import type { FeedbackRecord } from "../src/domain/feedback.ts";
 import { buildMemory, type NewMemory } from "../src/domain/memory.ts";
@@ -9,7 +9,7 @@ import { MemoryRepo } from "../src/store/memory-repo.ts";
 // MemoryRepo.write reports a conflict with clash "key" only for the CRUD key's unique index;
 // upsertByKey turns that clash into an update, so any other unique violation must stay an error.
 describe("MemoryRepo.write: key conflicts", () => {
-  const repo = new MemoryRepo(env.DB, false);
+  const repo = new MemoryRepo(oneShard(), false);
   const create = async (tenant: string, id: string, input: Partial<NewMemory> = {}): Promise<WriteOp> => ({
     kind: "put",
     before: null,
@@ -57,7 +57,7 @@ describe("MemoryRepo.write: key conflicts", () => {
 
 describe("MemoryRepo.hasAgent", () => {
   it("is true only for an agent with a live memory in the tenant", async () => {
-    const repo = new MemoryRepo(env.DB, false);
+    const repo = new MemoryRepo(oneShard(), false);
     const tenant = `t-${crypto.randomUUID()}`;
     const now = Date.now();
     const put = async (id: string, agent_id: string, expires_at?: number): Promise<WriteOp> => ({

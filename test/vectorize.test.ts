@@ -1,13 +1,16 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { OfflineEmbedder } from "../src/ai/offline-embedder.ts";
 import { runScheduled, search, store, tenantApi } from "./support/api.ts";
 import { FakeVectorize } from "./support/fake-vectorize.ts";
+import { dbOf } from "./support/shards.ts";
 
 const ids = (r: { memories: { id: string }[] }) => r.memories.map((m) => m.id);
 
 async function vectorStates(tenant: string): Promise<Record<string, string>> {
-  const { results } = await env.DB.prepare("SELECT memory_id, state FROM memory_vectors WHERE tenant = ?")
+  const { results } = await (
+    await dbOf(tenant)
+  )
+    .prepare("SELECT memory_id, state FROM memory_vectors WHERE tenant = ?")
     .bind(tenant)
     .all<{ memory_id: string; state: string }>();
   return Object.fromEntries(results.map((r) => [r.memory_id, r.state]));
@@ -79,7 +82,10 @@ describe("Vectorize (asynchronous index double)", () => {
     expect(ids(await search(api, { text: "quarterly offsite", search_mode: "semantic" }))).toEqual([]);
     await vectorize.settle();
     expect(vectorize.has(vectorId)).toBe(false);
-    const outbox = await env.DB.prepare("SELECT count(*) AS n FROM vector_deletes WHERE tenant = ?")
+    const outbox = await (
+      await dbOf(api.tenant)
+    )
+      .prepare("SELECT count(*) AS n FROM vector_deletes WHERE tenant = ?")
       .bind(api.tenant)
       .first<{ n: number }>();
     expect(outbox?.n).toBe(0);
@@ -129,7 +135,10 @@ describe("Vectorize (asynchronous index double)", () => {
 
     vectorize.failWrites = false;
     // Upkeep resends rows left pending for 30 s (younger ones may still be in flight).
-    await env.DB.prepare("UPDATE memory_vectors SET written_at = written_at - 60000 WHERE tenant = ?")
+    await (
+      await dbOf(api.tenant)
+    )
+      .prepare("UPDATE memory_vectors SET written_at = written_at - 60000 WHERE tenant = ?")
       .bind(api.tenant)
       .run();
     await runScheduled(api.env);
@@ -158,7 +167,10 @@ describe("embedding model changes", () => {
     expect(ids(await search(switched, { text: "wifi password", search_mode: "keyword" }))).toEqual(["old-model"]);
 
     for (let i = 0; i < 10; i++) await runScheduled(switched.env);
-    const row = await env.DB.prepare("SELECT embedding_model FROM memories WHERE tenant = ? AND id = 'old-model'")
+    const row = await (
+      await dbOf(api.tenant)
+    )
+      .prepare("SELECT embedding_model FROM memories WHERE tenant = ? AND id = 'old-model'")
       .bind(api.tenant)
       .first<{ embedding_model: string }>();
     expect(row?.embedding_model).toBe("@cf/baai/bge-base-en-v1.5");

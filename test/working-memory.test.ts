@@ -1,10 +1,10 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { messageTokens, tokenCounter } from "../src/domain/tokens.ts";
 import { call, hubEvents, runScheduled, tenantApi, type Api } from "./support/api.ts";
 import { CONVERSATION } from "./support/conversation.ts";
 import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL } from "./support/fake-openai.ts";
 import { warmTokenizers } from "./support/tokens.ts";
+import { dbOf } from "./support/shards.ts";
 
 warmTokenizers();
 
@@ -13,7 +13,10 @@ const put = (api: Api, id: string, body: Record<string, unknown>, query = "") =>
 const get = (api: Api, id: string, query = "") => api.call("GET", `/v1/working-memory/${id}${query}`);
 
 async function rowCount(tenant: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM working_memory WHERE tenant = ?")
+  const row = await (
+    await dbOf(tenant)
+  )
+    .prepare("SELECT count(*) AS n FROM working_memory WHERE tenant = ?")
     .bind(tenant)
     .first<{ n: number }>();
   return row!.n;
@@ -365,7 +368,10 @@ describe("working memory: TTL", () => {
     expect(Date.parse(res.body.expires_at) - Date.now()).toBeGreaterThan(55_000);
     await put(api, "long", { messages: [] });
 
-    await env.DB.prepare("UPDATE working_memory SET expires_at = ? WHERE tenant = ? AND session_id = 'short'")
+    await (
+      await dbOf(api.tenant)
+    )
+      .prepare("UPDATE working_memory SET expires_at = ? WHERE tenant = ? AND session_id = 'short'")
       .bind(Date.now() - 1, api.tenant)
       .run();
     expect((await get(api, "short")).status).toBe(404);

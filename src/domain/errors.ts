@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   "upstream_error",
   "upstream_timeout",
   "internal_error",
+  "unavailable",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -74,4 +75,21 @@ export class WriteConflict extends Error {
     super(`${what} changed concurrently`);
     this.name = "WriteConflict";
   }
+}
+
+/** The message of the write fence's triggers (migration 0009): the tenant is moving between shards. */
+const TENANT_MOVING = "edgemem: tenant moving";
+
+/** How long a client should wait before retrying an `unavailable` answer. */
+export const RETRY_AFTER_S = 5;
+
+/**
+ * The AppError an error stands for, or null for a bug: AppErrors as they are, and a write that
+ * hit a tenant move's fence as `unavailable` (retry shortly; nothing was written).
+ */
+export function asAppError(e: unknown): AppError | null {
+  if (e instanceof AppError) return e;
+  if (e instanceof Error && e.message.includes(TENANT_MOVING))
+    return new AppError("unavailable", `this tenant is moving to another database; retry in ${RETRY_AFTER_S} s`);
+  return null;
 }

@@ -3,9 +3,9 @@
 // cookies, so credentials mode is not needed.
 
 const ALLOW_HEADERS =
-  "authorization, content-type, accept, x-api-key, mcp-session-id, mcp-protocol-version, last-event-id";
+  "authorization, content-type, accept, x-api-key, x-edgemem-bookmark, mcp-session-id, mcp-protocol-version, last-event-id";
 const ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE";
-const EXPOSE_HEADERS = "retry-after, mcp-session-id";
+const EXPOSE_HEADERS = "retry-after, x-edgemem-bookmark, mcp-session-id";
 
 function allowedOrigin(req: Request, allowed: readonly string[]): string | null {
   const origin = req.headers.get("origin");

@@ -80,6 +80,8 @@ export function route<
   const scope = op.auth === "read" ? READ_SCOPE : op.auth === "write" ? WRITE_SCOPE : null;
   const run = async (ir: IRequest, c: RequestContext): Promise<Response> => {
     const principal = scope ? await authenticate(c, scope) : ANONYMOUS;
+    // A write reads what it writes over on the primary (read-modify-write); reads take the nearest replica.
+    if (op.auth === "write") c.app.databases.usePrimary();
     const params = (op.params ? parse(op.params, decodeParams(ir.params ?? {})) : undefined) as Out<P>;
     const query = (op.query ? parse(op.query, queryObject(c.url)) : undefined) as Out<Q>;
     let body: unknown;

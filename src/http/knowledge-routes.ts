@@ -1,5 +1,5 @@
 import { canWrite } from "../auth/jwt.ts";
-import { AppError } from "../domain/errors.ts";
+import { asAppError } from "../domain/errors.ts";
 import { FEEDBACK_EFFECT } from "../domain/feedback.ts";
 import { errorMessage } from "../log.ts";
 import { route, type AppRouter } from "./handler.ts";
@@ -96,7 +96,7 @@ export function knowledgeRoutes(r: AppRouter): void {
             send({ done: true, ...thinkSources(res) });
           } catch (e) {
             // Headers are sent: the failure becomes the stream's last event.
-            const err = e instanceof AppError ? e : null;
+            const err = asAppError(e);
             if (!err) log.error("think stream failed", { error: errorMessage(e) });
             send({ error: { code: err?.code ?? "internal_error", message: err?.message ?? "internal error" } });
           }

@@ -2,7 +2,7 @@ import { createMcpHandler, McpServer, type CallToolResult } from "@modelcontextp
 import * as z from "zod";
 import { READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, asAppError } from "../domain/errors.ts";
 import { tagFilterSchema } from "../domain/filters.ts";
 import {
   amsRecord,
@@ -81,7 +81,7 @@ function result(body: unknown): CallToolResult {
 
 /** A failure the model can read and act on; the request itself succeeds (MCP tool-error convention). */
 function toolError(e: unknown, app: AppDeps): CallToolResult {
-  const err = e instanceof AppError ? e : null;
+  const err = asAppError(e);
   if (!err) app.log.error("mcp tool failed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   const issues = err?.issues.length
     ? ` (${err.issues.map((i) => `${i.field || "arguments"}: ${i.message}`).join("; ")})`
@@ -136,6 +136,8 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
       (async (args: z.output<S>) => {
         try {
           requireScope(principal, scope);
+          // A write tool reads what it writes over on the primary; a read takes the nearest replica.
+          if (scope === WRITE_SCOPE) app.databases.usePrimary();
           return result(await run(args));
         } catch (e) {
           return toolError(e, app);

@@ -1,3 +1,4 @@
+import { requireScope, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import type { DomainEvent } from "../domain/events.ts";
 import type { Principal } from "../domain/principal.ts";
@@ -103,4 +104,13 @@ export interface Dialect {
 export function frameId(raw: unknown): FrameId | undefined {
   const id = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
   return typeof id === "string" || typeof id === "number" ? id : undefined;
+}
+
+/**
+ * A socket command that writes: the principal must hold the write scope, and the frame's D1
+ * session starts on the primary (it reads what it writes over, as a REST write does).
+ */
+export function requireWrite(app: AppDeps, principal: Principal): void {
+  requireScope(principal, WRITE_SCOPE);
+  app.databases.usePrimary();
 }

@@ -1,7 +1,6 @@
 import * as z from "zod";
-import { requireScope, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError, type ErrorCode, type Reason } from "../domain/errors.ts";
+import { AppError, asAppError, type ErrorCode, type Reason } from "../domain/errors.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
@@ -23,7 +22,15 @@ import {
 } from "../wire/knowledge.ts";
 import { parse } from "../wire/parse.ts";
 import type { Principal } from "../domain/principal.ts";
-import { frameId, type Dialect, type Frame, type FrameId, type Refusal, type SequencedEvent } from "./dialect.ts";
+import {
+  frameId,
+  requireWrite,
+  type Dialect,
+  type Frame,
+  type FrameId,
+  type Refusal,
+  type SequencedEvent,
+} from "./dialect.ts";
 
 /**
  * The engram dialect (`/ws`, frames `{command, payload}`): each command runs through the same
@@ -157,13 +164,13 @@ export const engram: Dialect = {
           `unknown command '${command}'; expected one of ${ENGRAM_COMMANDS.join(", ")}`,
         );
       }
-      if (WRITES.has(f.command)) requireScope(principal, WRITE_SCOPE);
+      if (WRITES.has(f.command)) requireWrite(app, principal);
       const data = await run(f.command, f.payload, app, principal, (token) =>
         reply({ status: "streaming", data: { token } }),
       );
       reply({ status: "ok", data });
     } catch (e) {
-      const err = e instanceof AppError ? e : null;
+      const err = asAppError(e);
       if (!err) app.log.error("engram command failed", { command, error: e instanceof Error ? e.message : String(e) });
       send(
         errorFrame(id, command, {
@@ -254,6 +261,7 @@ const ENGRAM_CODES = {
   upstream_error: "UPSTREAM_ERROR",
   upstream_timeout: "UPSTREAM_ERROR",
   internal_error: "INTERNAL_ERROR",
+  unavailable: "UNAVAILABLE",
 } as const satisfies Record<ErrorCode, string>;
 
 /** engram's error code for a reason. */

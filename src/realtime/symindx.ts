@@ -1,6 +1,6 @@
 import * as z from "zod";
-import { requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
-import { AppError, type Reason } from "../domain/errors.ts";
+import { verifyToken } from "../auth/jwt.ts";
+import { AppError, asAppError, type Reason } from "../domain/errors.ts";
 import { jsonObject } from "../domain/input-limits.ts";
 import { formatIso } from "../domain/stored-values.ts";
 import { hybridSearch } from "../domain/search.ts";
@@ -14,6 +14,7 @@ import {
   type Frame,
   type FrameId,
   type Heartbeat,
+  requireWrite,
   type HubContext,
   type Refusal,
   type SequencedEvent,
@@ -182,7 +183,7 @@ export const symindx: Dialect = {
     try {
       await run(m, ctx, reply);
     } catch (e) {
-      const err = e instanceof AppError ? e : null;
+      const err = asAppError(e);
       if (!err)
         ctx.app.log.error("symindx message failed", {
           type: m.type,
@@ -229,6 +230,7 @@ function symindxCode(r: Reason): "UNAUTHORIZED" | "AGENT_NOT_FOUND" | "INVALID_M
     case "upstream_error":
     case "upstream_timeout":
     case "internal_error":
+    case "unavailable":
       return "INVALID_MESSAGE";
   }
 }
@@ -398,7 +400,7 @@ async function run(m: Envelope, ctx: HubContext, reply: Reply): Promise<void> {
     }
     case "agent_handoff": {
       const d = parse(handoffData, m.data ?? {});
-      requireScope(p, WRITE_SCOPE);
+      requireWrite(app, p);
       // Recorded in the conversation: a system message in its working-memory session.
       await app.sessions.recordHandoff(p, d.conversationId, { from: d.fromAgent, to: d.toAgent, reason: d.reason });
       const data = {
@@ -477,7 +479,7 @@ async function command(ctx: HubContext, instruction: string, agent: string | und
     case "store":
     case "save": {
       need("the text to remember");
-      requireScope(p, WRITE_SCOPE);
+      requireWrite(app, p);
       const res = await app.memories.createOne(p, { text: arg, agent_id: agent ?? null, memory_type: "fact" });
       return { memory: amsRecord(res.memory), deduplicated: res.deduplicated };
     }
@@ -492,7 +494,7 @@ async function command(ctx: HubContext, instruction: string, agent: string | und
     case "forget":
     case "delete": {
       need("a memory id");
-      requireScope(p, WRITE_SCOPE);
+      requireWrite(app, p);
       return { deleted: await app.memories.remove(p, [arg], "symindx command") };
     }
     case "think":

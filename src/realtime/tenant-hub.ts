@@ -4,6 +4,7 @@ import { loadConfig } from "../config.ts";
 import { buildDeps, type AppDeps } from "../deps.ts";
 import { createLogger, errorMessage, type Logger } from "../log.ts";
 import type { DomainEvent } from "../domain/events.ts";
+import { formatBookmark, newerBookmark, parseBookmark } from "../domain/placement.ts";
 import type { Principal } from "../domain/principal.ts";
 import {
   frameId,
@@ -18,6 +19,8 @@ import {
 import { AUTO_RESPONSE, DIALECTS, ENDPOINTS, frameDialect, HEARTBEATS } from "./dialects.ts";
 import { planReplay } from "./replay.ts";
 
+/** Where the hub keeps the tenant's newest bookmark. */
+const BOOKMARK_KEY = "bookmark";
 /** Events kept for replay to clients that reconnect (per tenant). */
 const REPLAY_LOG_SIZE = 1000;
 /** The window of the per-socket rate limit (WS_RATE_LIMIT frames per window). */
@@ -101,8 +104,9 @@ export class TenantHub extends DurableObject<Env> {
    * the last (0 when none was recorded). An event that cannot be stored or shaped for a dialect is
    * logged and skipped: it never costs the others their delivery.
    */
-  async publish(input: DomainEvent[]): Promise<number> {
+  async publish(input: DomainEvent[], bookmark: string | null = null): Promise<number> {
     const events = publishInput.parse(input) as unknown as DomainEvent[];
+    this.rememberBookmark(bookmark);
     let seq = 0;
     const sequenced: SequencedEvent[] = [];
     for (const e of events) {
@@ -184,9 +188,12 @@ export class TenantHub extends DurableObject<Env> {
     // Work that outlives the frame (purge on read, promotion) publishes directly once it is answered.
     const held: Held = { events: [], open: false };
     const app = this.deps(held);
+    // Commands read at least as fresh as the newest write the hub has heard of (REST or socket).
+    app.databases.atLeast(this.newestBookmark());
     try {
       await this.dispatch(ws, att, app, message, held);
     } finally {
+      this.rememberBookmark(app.databases.bookmark());
       held.open = false;
       if (held.events.length) this.ctx.waitUntil(this.publish(held.events));
     }
@@ -200,7 +207,14 @@ export class TenantHub extends DurableObject<Env> {
     held: Held,
   ): Promise<void> {
     const own = DIALECTS[att.dialect];
-    const reply = (f: Frame) => send(ws, JSON.stringify(f));
+    // A frame that carries a `bookmark` field (a string, or null for none yet) opts in: its
+    // replies carry the bookmark to send back (on a socket or REST) to read at least what it saw.
+    // Frames without one get the dialect's frames exactly as its document shows them.
+    let optedIn = false;
+    const reply = (f: Frame) => {
+      const bookmark = optedIn ? app.databases.bookmark() : null;
+      send(ws, JSON.stringify(bookmark ? { ...f, bookmark } : f));
+    };
     const limit = app.config.WS_RATE_LIMIT;
     if (!this.allow(att.id, limit))
       return reply(own.refuse("rate_limited", `more than ${limit} frames in ${RATE_WINDOW_MS / 1000} s`));
@@ -214,6 +228,10 @@ export class TenantHub extends DurableObject<Env> {
       raw = JSON.parse(message);
     } catch {
       return reply(own.refuse("not_json", "frame is not valid JSON"));
+    }
+    if (typeof raw === "object" && raw !== null && "bookmark" in raw) {
+      optedIn = true;
+      if (typeof raw.bookmark === "string") app.databases.atLeast(raw.bookmark);
     }
     // A pong answers the hub's ping: recorded, not run, on whatever socket it comes (as the runtime
     // answers a ping on any), and it changes no socket's dialect.
@@ -415,6 +433,23 @@ export class TenantHub extends DurableObject<Env> {
       publish: (_tenant, events) =>
         held.open ? held.events.push(...events) : this.ctx.waitUntil(this.publish(events)),
     });
+  }
+
+  /**
+   * The newest D1 bookmark of the tenant's writes that this hub has seen (kept in its storage, so
+   * it outlives hibernation). Bookmarks of one shard order as strings; one of another shard is
+   * newer (the tenant moved).
+   */
+  private newestBookmark(): string | null {
+    return this.ctx.storage.kv.get<string>(BOOKMARK_KEY) ?? null;
+  }
+
+  private rememberBookmark(bookmark: string | null): void {
+    const incoming = bookmark ? parseBookmark(bookmark) : null;
+    if (!incoming) return;
+    const held = this.newestBookmark();
+    const newest = newerBookmark(held ? parseBookmark(held) : null, incoming)!;
+    if (newest === incoming) this.ctx.storage.kv.put(BOOKMARK_KEY, formatBookmark(incoming));
   }
 
   /** Events after `since`, oldest first (at most the replay log's size; unreadable rows skipped). */

@@ -1,7 +1,7 @@
 import * as z from "zod";
-import { READ_SCOPE, requireScope, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
+import { READ_SCOPE, requireScope, verifyToken } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../domain/errors.ts";
+import { AppError, asAppError } from "../domain/errors.ts";
 import {
   amsRecord,
   createMemoriesBody,
@@ -32,7 +32,7 @@ import {
   workingMemoryResponse,
 } from "../wire/working-memory.ts";
 import type { Principal } from "../domain/principal.ts";
-import type { Dialect, Frame, Refusal, Send } from "./dialect.ts";
+import { requireWrite, type Dialect, type Frame, type Refusal, type Send } from "./dialect.ts";
 
 /**
  * The TrustGraph dialect (`/api/v1/socket`, and `/api/socket` where TrustGraph's apps proxy it):
@@ -88,7 +88,7 @@ const SERVICES: Record<string, Service> = {
   memory: async (req, app, p) => {
     const { operation } = parse(memoryOp, req);
     if (operation === "store") {
-      requireScope(p, WRITE_SCOPE);
+      requireWrite(app, p);
       const body = parse(createMemoriesBody, req);
       const res = await app.memories.create(
         p,
@@ -99,7 +99,7 @@ const SERVICES: Record<string, Service> = {
     }
     if (operation === "get")
       return amsRecord(await app.memories.get(p, parse(z.object({ id: z.string().min(1) }), req).id));
-    requireScope(p, WRITE_SCOPE);
+    requireWrite(app, p);
     return {
       deleted: await app.memories.remove(
         p,
@@ -132,7 +132,7 @@ const SERVICES: Record<string, Service> = {
     };
   },
   ingest: async (req, app, p) => {
-    requireScope(p, WRITE_SCOPE);
+    requireWrite(app, p);
     const b = parse(ingestBody, req);
     return ingestResponse(await app.graph.ingest(p, b.messages, b));
   },
@@ -150,7 +150,7 @@ const SERVICES: Record<string, Service> = {
       const q = parse(getSessionQuery, req);
       return workingMemoryResponse(await app.sessions.get(p, session_id, q, q));
     }
-    requireScope(p, WRITE_SCOPE);
+    requireWrite(app, p);
     if (operation === "delete") return { deleted: await app.sessions.remove(p, session_id, {}) };
     const body = parse(workingMemoryBody, { ...req, session_id: undefined });
     return workingMemoryResponse(await app.sessions.put(p, session_id, toSessionInput(body, {}), {}));
@@ -368,7 +368,7 @@ async function request(
       complete: true,
     });
   } catch (e) {
-    const err = e instanceof AppError ? e : null;
+    const err = asAppError(e);
     if (!err)
       app.log.error("trustgraph request failed", { service, error: e instanceof Error ? e.message : String(e) });
     // TrustGraph names errors by REST's codes (the seed defines none of its own).

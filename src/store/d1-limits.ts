@@ -1,3 +1,4 @@
+import type { Db } from "./databases.ts";
 import { AppError } from "../domain/errors.ts";
 import { byteLength } from "../domain/ids.ts";
 
@@ -99,7 +100,7 @@ export function asciiLower(s: string): string {
  * length. A breach is a bug in the builder, so it throws (a 500) here, naming the statement,
  * instead of D1 failing with a message that does not.
  */
-export function bindChecked(db: D1Database, sql: string, params: readonly unknown[]): D1PreparedStatement {
+export function bindChecked(db: Db, sql: string, params: readonly unknown[]): D1PreparedStatement {
   if (params.length > D1_LIMITS.params) {
     throw new Error(
       `SQL builder bug: ${params.length} parameters (D1 allows ${D1_LIMITS.params}) in ${sql.slice(0, 80)}`,

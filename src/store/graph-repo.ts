@@ -1,3 +1,4 @@
+import type { TenantDb } from "./databases.ts";
 import type { EntityType } from "../domain/extract.ts";
 import { nameKey, type Entity, type GraphScope, type Relation } from "../domain/graph.ts";
 import type { GraphCounts } from "../domain/stats.ts";
@@ -11,18 +12,20 @@ type Row = Record<string, unknown>;
 
 /** D1 repository for the knowledge graph: entities (with their names) and relations (with history). */
 export class GraphRepo {
-  constructor(private readonly db: D1Database) {}
+  constructor(private readonly dbs: TenantDb) {}
 
   /** Records `intents` (entities, relations) in one batch: one transaction. */
   async apply(tenant: string, intents: GraphIntent[], now: number): Promise<void> {
-    const stmts = intentStatements(this.db, tenant, intents, now);
-    if (stmts.length) await this.db.batch(stmts);
+    const db = await this.dbs.of(tenant);
+    const stmts = intentStatements(db, tenant, intents, now);
+    if (stmts.length) await db.batch(stmts);
   }
 
   /** Entities known by any of the names (or aliases). */
   async findByNames(tenant: string, names: string[]): Promise<Entity[]> {
+    const db = await this.dbs.of(tenant);
     if (!names.length) return [];
-    const { results } = await this.db
+    const { results } = await db
       .prepare(
         `SELECT DISTINCT e.* FROM entity_names n JOIN entities e ON e.tenant = n.tenant AND e.id = n.entity_id
          WHERE n.tenant = ? AND n.name_key IN (SELECT value FROM json_each(?))`,
@@ -33,8 +36,9 @@ export class GraphRepo {
   }
 
   async getEntities(tenant: string, ids: string[]): Promise<Entity[]> {
+    const db = await this.dbs.of(tenant);
     if (!ids.length) return [];
-    const { results } = await this.db
+    const { results } = await db
       .prepare("SELECT * FROM entities WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))")
       .bind(tenant, JSON.stringify(ids))
       .all<Row>();
@@ -51,11 +55,12 @@ export class GraphRepo {
    * memories state, which doubled think's latency at 10,000 memories.
    */
   async relationsOf(tenant: string, entityIds: string[], history: boolean, scope: GraphScope): Promise<Relation[]> {
+    const db = await this.dbs.of(tenant);
     if (!entityIds.length) return [];
     const ids = jsonList(entityIds);
     const f = compileFilter(scope.filter);
     const { results } = await bindChecked(
-      this.db,
+      db,
       `SELECT * FROM (
          SELECT r.*, (
            SELECT s.memory_id FROM relation_sources s JOIN memories m ON m.tenant = s.tenant AND m.id = s.memory_id
@@ -75,11 +80,12 @@ export class GraphRepo {
    * `entities`, by name or alias, case-insensitively.
    */
   async namedInScope(tenant: string, entities: Entity[], scope: GraphScope): Promise<string[]> {
+    const db = await this.dbs.of(tenant);
     if (!entities.length) return [];
     const names = JSON.stringify(entities.flatMap((e) => [e.name, ...e.aliases].map((n) => [e.id, n])));
     const f = compileFilter(scope.filter);
     const { results } = await bindChecked(
-      this.db,
+      db,
       `SELECT DISTINCT n.value ->> 0 AS id FROM json_each(?) n
        WHERE EXISTS (
          SELECT 1 FROM memories m WHERE m.tenant = ? AND ${LIVE} AND ${f.sql}
@@ -90,7 +96,8 @@ export class GraphRepo {
   }
 
   async counts(tenant: string): Promise<GraphCounts> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(
         `SELECT (SELECT count(*) FROM entities WHERE tenant = ?1) AS entities,
                 (SELECT count(*) FROM relations WHERE tenant = ?1) AS relations,

@@ -1,3 +1,4 @@
+import type { Db } from "./databases.ts";
 import type { EntityType } from "../domain/extract.ts";
 import type { FeedbackRecord } from "../domain/feedback.ts";
 import { nameKey } from "../domain/graph.ts";
@@ -5,12 +6,7 @@ import { newId } from "../domain/ids.ts";
 import type { RelationRecord, WriteIntent } from "../domain/writes.ts";
 
 /** The statements that record write intents, in order, for the caller's batch. */
-export function intentStatements(
-  db: D1Database,
-  tenant: string,
-  intents: WriteIntent[],
-  now: number,
-): D1PreparedStatement[] {
+export function intentStatements(db: Db, tenant: string, intents: WriteIntent[], now: number): D1PreparedStatement[] {
   return intents.flatMap((i) => {
     switch (i.kind) {
       case "entities":
@@ -28,7 +24,7 @@ export function intentStatements(
  * name in a tenant; a known name or alias resolves to its entity. Run them in the caller's batch.
  */
 function entityStatements(
-  db: D1Database,
+  db: Db,
   tenant: string,
   entities: { name: string; type: EntityType }[],
   now: number,
@@ -64,7 +60,7 @@ function entityStatements(
  * never touch each other's relations.
  */
 function relationStatements(
-  db: D1Database,
+  db: Db,
   tenant: string,
   r: RelationRecord,
   singleValued: boolean,
@@ -108,7 +104,7 @@ function relationStatements(
 }
 
 /** The statement recording one feedback (run in the same batch as the memory change). */
-function feedbackStatement(db: D1Database, tenant: string, f: FeedbackRecord): D1PreparedStatement {
+function feedbackStatement(db: Db, tenant: string, f: FeedbackRecord): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO feedback (tenant, id, memory_id, rating, comment, actor, at, confidence_before, confidence_after)

@@ -1,3 +1,4 @@
+import type { TenantDb } from "./databases.ts";
 import type { ConsolidationCursor, ConsolidationResult } from "../domain/consolidation.ts";
 import type { StoredCounts } from "../domain/stats.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
@@ -9,10 +10,11 @@ type Row = Record<string, unknown>;
  * store/intents.ts), the per-tenant consolidation state, and statistics.
  */
 export class MaintenanceRepo {
-  constructor(private readonly db: D1Database) {}
+  constructor(private readonly dbs: TenantDb) {}
 
   async negativeFeedback(tenant: string, memoryId: string): Promise<number> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare("SELECT count(*) AS n FROM feedback WHERE tenant = ? AND memory_id = ? AND rating = 'negative'")
       .bind(tenant, memoryId)
       .first<{ n: number }>();
@@ -20,7 +22,8 @@ export class MaintenanceRepo {
   }
 
   async get(tenant: string): Promise<{ cursor: ConsolidationCursor; last: number | null }> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(
         "SELECT consolidation_cursor, consolidation_cursor_id, last_consolidation FROM maintenance WHERE tenant = ?",
       )
@@ -34,7 +37,8 @@ export class MaintenanceRepo {
 
   /** Moves the consolidation cursor forward (never back). */
   async advance(tenant: string, c: ConsolidationCursor): Promise<void> {
-    await this.db
+    const db = await this.dbs.of(tenant);
+    await db
       .prepare(
         `INSERT INTO maintenance (tenant, consolidation_cursor, consolidation_cursor_id) VALUES (?, ?, ?)
          ON CONFLICT (tenant) DO UPDATE SET consolidation_cursor = excluded.consolidation_cursor, consolidation_cursor_id = excluded.consolidation_cursor_id
@@ -46,7 +50,8 @@ export class MaintenanceRepo {
 
   /** Records a consolidation pass: when it ran and what it did. */
   async finish(tenant: string, at: number, result: ConsolidationResult): Promise<void> {
-    await this.db
+    const db = await this.dbs.of(tenant);
+    await db
       .prepare(
         `INSERT INTO maintenance (tenant, last_consolidation, last_result) VALUES (?, ?, ?)
          ON CONFLICT (tenant) DO UPDATE SET last_consolidation = excluded.last_consolidation, last_result = excluded.last_result`,
@@ -57,7 +62,8 @@ export class MaintenanceRepo {
 
   /** Tenants with memories written past their consolidation cursor, least recently consolidated first. */
   async tenantsToConsolidate(limit: number): Promise<string[]> {
-    const { results } = await this.db
+    const db = this.dbs.sweep();
+    const { results } = await db
       .prepare(
         `SELECT t.tenant FROM (SELECT tenant, max(updated_at) AS latest FROM memories GROUP BY tenant) t
          LEFT JOIN maintenance x ON x.tenant = t.tenant
@@ -71,18 +77,19 @@ export class MaintenanceRepo {
   }
 
   async stats(tenant: string, now: number): Promise<StoredCounts> {
-    const [types, sessions, feedback, index, maintenance] = await this.db.batch<Row>([
-      this.db
+    const db = await this.dbs.of(tenant);
+    const [types, sessions, feedback, index, maintenance] = await db.batch<Row>([
+      db
         .prepare(
           "SELECT memory_type, count(*) AS n FROM memories WHERE tenant = ? AND (expires_at IS NULL OR expires_at > ?) GROUP BY memory_type",
         )
         .bind(tenant, now),
-      this.db
+      db
         .prepare("SELECT count(*) AS n FROM working_memory WHERE tenant = ? AND (expires_at IS NULL OR expires_at > ?)")
         .bind(tenant, now),
-      this.db.prepare("SELECT count(*) AS n FROM feedback WHERE tenant = ?").bind(tenant),
-      this.db.prepare("SELECT state, count(*) AS n FROM memory_vectors WHERE tenant = ? GROUP BY state").bind(tenant),
-      this.db.prepare("SELECT last_consolidation, last_result FROM maintenance WHERE tenant = ?").bind(tenant),
+      db.prepare("SELECT count(*) AS n FROM feedback WHERE tenant = ?").bind(tenant),
+      db.prepare("SELECT state, count(*) AS n FROM memory_vectors WHERE tenant = ? GROUP BY state").bind(tenant),
+      db.prepare("SELECT last_consolidation, last_result FROM maintenance WHERE tenant = ?").bind(tenant),
     ]);
     const byType: Record<string, number> = {};
     let total = 0;

@@ -1,3 +1,4 @@
+import { tenantOrSweep, type Db, type TenantDb } from "./databases.ts";
 import type { HistoryEntry, ListOptions, Memory } from "../domain/memory.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
@@ -77,7 +78,7 @@ const CONFLICT_MESSAGE = "edgemem: write conflict";
 /** D1 repository for memory records, their history, and (through vector-repo) their vectors. */
 export class MemoryRepo {
   constructor(
-    private readonly db: D1Database,
+    private readonly dbs: TenantDb,
     /** Whether deleted vectors must be queued for a remote index (Vectorize). */
     private readonly remoteIndex: boolean,
   ) {}
@@ -97,6 +98,7 @@ export class MemoryRepo {
     now: number,
     intents: WriteIntent[] = [],
   ): Promise<Memory[]> {
+    const db = await this.dbs.of(tenant);
     const stmts: D1PreparedStatement[] = [];
     const puts: { after: Memory; at: number }[] = [];
     for (const op of ops) {
@@ -106,28 +108,28 @@ export class MemoryRepo {
         const values = toRow(after);
         stmts.push(
           before
-            ? this.db.prepare(UPDATE).bind(...values.slice(2), tenant, after.id, before.version)
-            : this.db.prepare(CREATE).bind(...values, now),
+            ? db.prepare(UPDATE).bind(...values.slice(2), tenant, after.id, before.version)
+            : db.prepare(CREATE).bind(...values, now),
         );
-        stmts.push(this.db.prepare(GUARD));
-        stmts.push(...(await vectorStatements(this.db, after, op.vector, this.remoteIndex, now)));
+        stmts.push(db.prepare(GUARD));
+        stmts.push(...(await vectorStatements(db, after, op.vector, this.remoteIndex, now)));
         if (op.audit !== false) {
           stmts.push(
-            this.historyRow(tenant, after.id, before ? "update" : "create", actor, now, op.reason, before, after),
+            this.historyRow(db, tenant, after.id, before ? "update" : "create", actor, now, op.reason, before, after),
           );
         }
       } else {
-        stmts.push(this.db.prepare(DELETE).bind(tenant, op.before.id, op.before.version));
-        stmts.push(this.db.prepare(GUARD));
-        stmts.push(...(await vectorStatements(this.db, op.before, { kind: "drop" }, this.remoteIndex, now)));
-        stmts.push(this.historyRow(tenant, op.before.id, "delete", actor, now, op.reason, op.before, null));
+        stmts.push(db.prepare(DELETE).bind(tenant, op.before.id, op.before.version));
+        stmts.push(db.prepare(GUARD));
+        stmts.push(...(await vectorStatements(db, op.before, { kind: "drop" }, this.remoteIndex, now)));
+        stmts.push(this.historyRow(db, tenant, op.before.id, "delete", actor, now, op.reason, op.before, null));
       }
     }
-    stmts.push(...intentStatements(this.db, tenant, intents, now));
+    stmts.push(...intentStatements(db, tenant, intents, now));
     if (!stmts.length) return [];
     let results: D1Result<Row>[];
     try {
-      results = await this.db.batch<Row>(stmts);
+      results = await db.batch<Row>(stmts);
     } catch (e) {
       if (e instanceof Error && e.message.includes(CONFLICT_MESSAGE))
         throw new WriteConflict(`memory of tenant ${tenant}`);
@@ -141,7 +143,8 @@ export class MemoryRepo {
   }
 
   async get(tenant: string, id: string, now: number): Promise<Memory | null> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(`${SELECT} WHERE m.tenant = ? AND m.id = ? AND ${LIVE}`)
       .bind(tenant, id, now)
       .first<Row>();
@@ -150,10 +153,11 @@ export class MemoryRepo {
 
   /** Live memories among `ids` that pass `filter`, in no particular order. */
   async getMany(tenant: string, ids: string[], now: number, filter: MemoryFilter = {}): Promise<Memory[]> {
+    const db = await this.dbs.of(tenant);
     if (!ids.length) return [];
     const f = compileFilter(filter);
     const { results } = await bindChecked(
-      this.db,
+      db,
       `${SELECT} WHERE m.tenant = ? AND m.id IN ${IN_JSON} AND ${LIVE} AND ${f.sql}`,
       [tenant, jsonList(ids), now, ...f.params],
     ).all<Row>();
@@ -167,7 +171,8 @@ export class MemoryRepo {
     key: string,
     now: number,
   ): Promise<Memory | null> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(`${SELECT} WHERE m.tenant = ? AND ifnull(m.agent_id, '') = ? AND m.scope = ? AND m.key = ? AND ${LIVE}`)
       .bind(tenant, agentId ?? "", scope, key, now)
       .first<Row>();
@@ -176,9 +181,10 @@ export class MemoryRepo {
 
   /** In one query: live memories with any of the ids, and those with any of the content hashes. */
   async findByIdsOrHashes(tenant: string, ids: string[], hashes: string[], now: number): Promise<Memory[]> {
+    const db = await this.dbs.of(tenant);
     if (!ids.length && !hashes.length) return [];
     // Two indexed lookups: with OR, SQLite scans the whole tenant (14 ms at 12,000 memories).
-    const { results } = await this.db
+    const { results } = await db
       .prepare(
         `${SELECT} WHERE m.tenant = ?1 AND m.id IN (SELECT value FROM json_each(?2)) AND (m.expires_at IS NULL OR m.expires_at > ?4)
          UNION
@@ -197,10 +203,11 @@ export class MemoryRepo {
     limit: number,
     filter: MemoryFilter = {},
   ): Promise<Memory[]> {
+    const db = await this.dbs.of(tenant);
     if (!names.length) return [];
     const f = compileFilter(filter);
     const { results } = await bindChecked(
-      this.db,
+      db,
       `${SELECT} WHERE m.tenant = ? AND ${LIVE} AND EXISTS (
          SELECT 1 FROM json_each(m.entities) e WHERE lower(e.value) IN (SELECT lower(value) FROM json_each(?)))
        AND ${f.sql} ORDER BY m.updated_at DESC LIMIT ?`,
@@ -216,7 +223,8 @@ export class MemoryRepo {
     now: number,
     limit: number,
   ): Promise<Memory[]> {
-    const { results } = await this.db
+    const db = await this.dbs.of(tenant);
+    const { results } = await db
       .prepare(
         `${SELECT} WHERE m.tenant = ? AND m.updated_at >= ? AND (m.updated_at > ? OR m.id > ?) AND ${LIVE}
          ORDER BY m.updated_at, m.id LIMIT ?`,
@@ -228,7 +236,8 @@ export class MemoryRepo {
 
   /** Whether the tenant has a live memory of the agent. */
   async hasAgent(tenant: string, agent: string, now: number): Promise<boolean> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(`SELECT 1 AS found FROM memories m WHERE m.tenant = ? AND m.agent_id = ? AND ${LIVE} LIMIT 1`)
       .bind(tenant, agent, now)
       .first();
@@ -237,7 +246,8 @@ export class MemoryRepo {
 
   /** The agent of the tenant's earliest live memory that names one, or null (none does). */
   async firstAgent(tenant: string, now: number): Promise<string | null> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(
         `SELECT m.agent_id AS agent FROM memories m WHERE m.tenant = ? AND ${LIVE} AND m.agent_id IS NOT NULL ORDER BY m.created_at, m.seq LIMIT 1`,
       )
@@ -257,10 +267,11 @@ export class MemoryRepo {
     range: { from: number; to: number },
     limit: number,
   ): Promise<Memory[]> {
+    const db = await this.dbs.of(tenant);
     const f = compileFilter(filter);
     const when = "coalesce(m.event_date, m.created_at)";
     const { results } = await bindChecked(
-      this.db,
+      db,
       `${SELECT} WHERE ${andAll(["m.tenant = ?", `${when} >= ?`, `${when} < ?`, LIVE, f.sql])} ORDER BY ${when} DESC, m.seq DESC LIMIT ?`,
       [tenant, range.from, range.to, now, ...f.params, limit],
     ).all<Row>();
@@ -269,6 +280,7 @@ export class MemoryRepo {
 
   /** Live memories matching a filter, newest first, with the total count. */
   async list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
+    const db = await this.dbs.of(tenant);
     const f = compileFilter(opts.filter ?? {});
     const contains = containsAllWords(
       ["m.text", "ifnull(m.key, '')"],
@@ -281,13 +293,13 @@ export class MemoryRepo {
       created_asc: "m.created_at ASC, m.seq ASC",
       updated_desc: "m.updated_at DESC, m.seq DESC",
     }[opts.order ?? "created_desc"];
-    const [rows, count] = await this.db.batch<Row>([
-      bindChecked(this.db, `${SELECT} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, [
+    const [rows, count] = await db.batch<Row>([
+      bindChecked(db, `${SELECT} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, [
         ...params,
         opts.limit,
         opts.offset ?? 0,
       ]),
-      bindChecked(this.db, `SELECT count(*) AS n FROM memories m WHERE ${where}`, params),
+      bindChecked(db, `SELECT count(*) AS n FROM memories m WHERE ${where}`, params),
     ]);
     return { memories: rows!.results.map(fromRow), total: Number(count!.results[0]?.n ?? 0) };
   }
@@ -304,6 +316,7 @@ export class MemoryRepo {
     filter: MemoryFilter,
     limit: number,
   ): Promise<{ memory: Memory; score: number }[]> {
+    const db = await this.dbs.of(tenant);
     const f = compileFilter(filter);
     const terms = JSON.stringify(query.terms.map((t) => [t.term, t.idf]));
     const score = `sum(q.idf * t.tf * ${BM25_K1 + 1} / (t.tf + ${BM25_K1} * (${1 - BM25_B} + ${BM25_B} * t.doc_len / ?)))`;
@@ -314,7 +327,7 @@ export class MemoryRepo {
       // memory), then the top rows are read whole. An expired memory among them is left out; if
       // that leaves the page short while more candidates exist, the full plan below decides.
       const { results } = await bindChecked(
-        this.db,
+        db,
         `${Q}, top AS (SELECT t.seq AS seq, ${score} AS kw FROM ${postings} GROUP BY t.seq ORDER BY kw DESC, t.seq DESC LIMIT ?)
          ${SELECT.replace("FROM memories m", `, top.kw, ${LIVE} AS live FROM top JOIN memories m ON m.seq = top.seq`)}
          WHERE m.tenant = ? ORDER BY top.kw DESC, m.seq DESC`,
@@ -327,7 +340,7 @@ export class MemoryRepo {
     }
     // With a filter (or expired rows in the way), only live rows passing it are ranked.
     const { results } = await bindChecked(
-      this.db,
+      db,
       `${Q}, top AS (
          SELECT t.seq AS seq, ${score} AS kw FROM ${postings} CROSS JOIN memories m ON m.seq = t.seq
          WHERE m.tenant = ? AND ${LIVE} AND ${f.sql}
@@ -340,9 +353,10 @@ export class MemoryRepo {
 
   /** A tenant's keyword statistics for some index terms: two index lookups, nothing of other tenants. */
   async keywordStats(tenant: string, terms: string[]): Promise<KeywordStats> {
-    const [totals, counts] = await this.db.batch<Row>([
-      this.db.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(tenant),
-      this.db
+    const db = await this.dbs.of(tenant);
+    const [totals, counts] = await db.batch<Row>([
+      db.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(tenant),
+      db
         .prepare(`SELECT term, count(*) AS df FROM memory_terms WHERE tenant = ? AND term IN ${IN_JSON} GROUP BY term`)
         .bind(tenant, jsonList([...new Set(terms)])),
     ]);
@@ -356,8 +370,9 @@ export class MemoryRepo {
 
   /** Rate-limited last_accessed update: only rows not touched in the last `minIntervalMs`. */
   async touch(tenant: string, ids: string[], now: number, minIntervalMs: number): Promise<void> {
+    const db = await this.dbs.of(tenant);
     if (!ids.length) return;
-    await this.db
+    await db
       .prepare(
         "UPDATE memories SET last_accessed = ? WHERE tenant = ? AND id IN (SELECT value FROM json_each(?)) AND last_accessed < ?",
       )
@@ -367,7 +382,8 @@ export class MemoryRepo {
 
   /** Expired memories of any tenant (or one), oldest expiry first. */
   async expired(now: number, limit: number, tenant?: string): Promise<Memory[]> {
-    const { results } = await this.db
+    const db = await tenantOrSweep(this.dbs, tenant);
+    const { results } = await db
       .prepare(
         `${SELECT} WHERE m.expires_at IS NOT NULL AND m.expires_at <= ? ${tenant ? "AND m.tenant = ?" : ""} ORDER BY m.expires_at LIMIT ?`,
       )
@@ -381,7 +397,8 @@ export class MemoryRepo {
    * model change: the bulk migration, oldest first).
    */
   async needingEmbedding(model: string, limit: number): Promise<Memory[]> {
-    const { results } = await this.db
+    const db = this.dbs.sweep();
+    const { results } = await db
       .prepare(
         `${SELECT} WHERE m.embedding_model IS NULL OR m.embedding_model != ? ORDER BY m.embedding_model IS NOT NULL, m.seq LIMIT ?`,
       )
@@ -391,7 +408,8 @@ export class MemoryRepo {
   }
 
   async countNotEmbeddedWith(tenant: string, model: string): Promise<number> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(
         "SELECT count(*) AS n FROM memories WHERE tenant = ? AND (embedding_model IS NULL OR embedding_model != ?)",
       )
@@ -401,7 +419,8 @@ export class MemoryRepo {
   }
 
   async history(tenant: string, id: string): Promise<HistoryEntry[]> {
-    const { results } = await this.db
+    const db = await this.dbs.of(tenant);
+    const { results } = await db
       .prepare(
         "SELECT op, actor, at, reason, before, after FROM memory_history WHERE tenant = ? AND memory_id = ? ORDER BY hid",
       )
@@ -418,6 +437,7 @@ export class MemoryRepo {
   }
 
   private historyRow(
+    db: Db,
     tenant: string,
     id: string,
     op: HistoryEntry["op"],
@@ -427,7 +447,7 @@ export class MemoryRepo {
     before: Memory | null,
     after: Memory | null,
   ): D1PreparedStatement {
-    return this.db
+    return db
       .prepare(
         // `after` gets the version the write gave the row (it follows the row's statement in the batch).
         `INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after)

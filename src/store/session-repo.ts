@@ -1,3 +1,4 @@
+import type { TenantDb } from "./databases.ts";
 import type { Memory } from "../domain/memory.ts";
 import { DEFAULT_STRATEGY, type Session, type SessionListOptions, type SessionMessage } from "../domain/session.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
@@ -29,11 +30,12 @@ const EXPIRED = "working_memory.expires_at IS NOT NULL AND working_memory.expire
 
 /** D1 repository for working-memory sessions (one row per session, transcript as JSON). */
 export class SessionRepo {
-  constructor(private readonly db: D1Database) {}
+  constructor(private readonly dbs: TenantDb) {}
 
   /** A live (unexpired) session. */
   async get(tenant: string, sessionId: string, now: number): Promise<Session | null> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(`SELECT * FROM working_memory WHERE tenant = ? AND session_id = ? AND ${LIVE}`)
       .bind(tenant, sessionId, now)
       .first<Row>();
@@ -45,8 +47,9 @@ export class SessionRepo {
    * a new session, including one replacing an expired row) and its creation time.
    */
   async put(s: Omit<Session, "version">, tokens: number): Promise<{ version: number; created_at: number }> {
+    const db = await this.dbs.of(s.tenant);
     const values = toRow(s, tokens);
-    const row = await this.db
+    const row = await db
       .prepare(
         `INSERT INTO working_memory (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})
          ON CONFLICT (tenant, session_id) DO UPDATE SET
@@ -72,10 +75,11 @@ export class SessionRepo {
     tokens: number,
     expected: Pick<Session, "version" | "created_at"> | null,
   ): Promise<{ version: number; created_at: number } | null> {
+    const db = await this.dbs.of(s.tenant);
     const values = toRow(s, tokens);
     const mutable = COLUMNS.filter((c) => c !== "tenant" && c !== "session_id" && c !== "created_at");
     const statement = expected
-      ? this.db
+      ? db
           .prepare(
             `UPDATE working_memory SET ${mutable.map((c) => `${c} = ?`).join(", ")}, version = version + 1
              WHERE tenant = ? AND session_id = ? AND version = ? AND created_at = ? AND ${LIVE}
@@ -89,7 +93,7 @@ export class SessionRepo {
             expected.created_at,
             s.updated_at,
           )
-      : this.db
+      : db
           .prepare(
             `INSERT INTO working_memory (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})
              ON CONFLICT (tenant, session_id) DO UPDATE SET
@@ -111,9 +115,10 @@ export class SessionRepo {
     s: Pick<Session, "tenant" | "session_id" | "version" | "created_at">,
     memories: Memory[],
   ): Promise<boolean> {
+    const db = await this.dbs.of(s.tenant);
     // A write like any other: it bumps the version, so an append that read the session before it
     // cannot write the old, unpromoted memories back.
-    const res = await this.db
+    const res = await db
       .prepare(
         "UPDATE working_memory SET memories = ?, version = version + 1 WHERE tenant = ? AND session_id = ? AND version = ? AND created_at = ?",
       )
@@ -124,7 +129,8 @@ export class SessionRepo {
 
   /** Deletes a session; returns it if it existed (and had not expired). */
   async delete(tenant: string, sessionId: string, now: number): Promise<Session | null> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(`DELETE FROM working_memory WHERE tenant = ? AND session_id = ? RETURNING *`)
       .bind(tenant, sessionId)
       .first<Row>();
@@ -135,6 +141,7 @@ export class SessionRepo {
 
   /** Live session ids, most recently written first, with the total count. */
   async list(tenant: string, now: number, opts: SessionListOptions): Promise<{ sessions: string[]; total: number }> {
+    const db = await this.dbs.of(tenant);
     let where = `tenant = ? AND ${LIVE}`;
     const params: unknown[] = [tenant, now];
     if (opts.namespace !== undefined) {
@@ -145,20 +152,21 @@ export class SessionRepo {
       where += " AND user_id = ?";
       params.push(opts.user_id);
     }
-    const [page, count] = await this.db.batch<Row>([
-      this.db
+    const [page, count] = await db.batch<Row>([
+      db
         .prepare(
           `SELECT session_id FROM working_memory WHERE ${where} ORDER BY updated_at DESC, session_id LIMIT ? OFFSET ?`,
         )
         .bind(...params, opts.limit, opts.offset),
-      this.db.prepare(`SELECT count(*) AS n FROM working_memory WHERE ${where}`).bind(...params),
+      db.prepare(`SELECT count(*) AS n FROM working_memory WHERE ${where}`).bind(...params),
     ]);
     return { sessions: page!.results.map((r) => String(r.session_id)), total: Number(count!.results[0]?.n ?? 0) };
   }
 
   /** Rate-limited last_accessed update. */
   async touch(tenant: string, sessionId: string, now: number, minIntervalMs: number): Promise<void> {
-    await this.db
+    const db = await this.dbs.of(tenant);
+    await db
       .prepare("UPDATE working_memory SET last_accessed = ? WHERE tenant = ? AND session_id = ? AND last_accessed < ?")
       .bind(now, tenant, sessionId, now - minIntervalMs)
       .run();
@@ -166,7 +174,8 @@ export class SessionRepo {
 
   /** Deletes expired sessions of any tenant (at most `limit`); returns them. */
   async deleteExpired(now: number, limit: number): Promise<Session[]> {
-    const { results } = await this.db
+    const db = this.dbs.sweep();
+    const { results } = await db
       .prepare(
         `DELETE FROM working_memory WHERE (tenant, session_id) IN
            (SELECT tenant, session_id FROM working_memory WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?) RETURNING *`,

@@ -1,3 +1,4 @@
+import { tenantOrSweep, type Db, type TenantDb } from "./databases.ts";
 import { sha256Hex } from "../domain/ids.ts";
 import type { Memory } from "../domain/memory.ts";
 import type { VectorWrite } from "../domain/writes.ts";
@@ -37,7 +38,7 @@ async function vectorId(tenant: string, id: string): Promise<string> {
  * vseq it has seen. With a remote index, rows start 'pending' and deletions are queued.
  */
 export async function vectorStatements(
-  db: D1Database,
+  db: Db,
   m: Memory,
   write: VectorWrite,
   remoteIndex: boolean,
@@ -119,14 +120,15 @@ export async function vectorStatements(
 
 /** Reads of `memory_vectors` and the Vectorize outbox. */
 export class VectorRepo {
-  constructor(private readonly db: D1Database) {}
+  constructor(private readonly dbs: TenantDb) {}
 
   /**
    * The cache's freshness check, two index lookups: the highest vseq of a tenant's vectors of one
    * model (new or rewritten rows lie past it) and the tenant's vector-deletion counter.
    */
   async stats(tenant: string, model: string): Promise<{ maxVseq: number; deletes: number }> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare(
         `SELECT (SELECT ifnull(max(vseq), 0) FROM memory_vectors WHERE tenant = ?1 AND model = ?2) AS max_vseq,
                 (SELECT ifnull(max(deletes), 0) FROM vector_epochs WHERE tenant = ?1) AS deletes`,
@@ -137,7 +139,8 @@ export class VectorRepo {
   }
 
   async rowsSince(tenant: string, model: string, vseq: number): Promise<VectorRow[]> {
-    const { results } = await this.db
+    const db = await this.dbs.of(tenant);
+    const { results } = await db
       .prepare(`SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND model = ? AND vseq > ? ORDER BY vseq`)
       .bind(tenant, model, vseq)
       .all<Record<string, unknown>>();
@@ -146,7 +149,8 @@ export class VectorRepo {
 
   /** A tenant's memory ids with vectors of one model, and the highest vseq among them (the snapshot's point). */
   async memoryIds(tenant: string, model: string): Promise<{ ids: string[]; asOf: number }> {
-    const { results } = await this.db
+    const db = await this.dbs.of(tenant);
+    const { results } = await db
       .prepare("SELECT memory_id, vseq FROM memory_vectors WHERE tenant = ? AND model = ?")
       .bind(tenant, model)
       .all<{ memory_id: string; vseq: number }>();
@@ -155,7 +159,8 @@ export class VectorRepo {
 
   /** Rows a remote index may not serve yet (pending or sent, not confirmed). */
   async unconfirmed(tenant: string, model: string): Promise<VectorRow[]> {
-    const { results } = await this.db
+    const db = await this.dbs.of(tenant);
+    const { results } = await db
       .prepare(`SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND model = ? AND state != 'indexed'`)
       .bind(tenant, model)
       .all<Record<string, unknown>>();
@@ -163,7 +168,8 @@ export class VectorRepo {
   }
 
   async countUnconfirmed(tenant: string): Promise<number> {
-    const row = await this.db
+    const db = await this.dbs.of(tenant);
+    const row = await db
       .prepare("SELECT count(*) AS n FROM memory_vectors WHERE tenant = ? AND state != 'indexed'")
       .bind(tenant)
       .first<{ n: number }>();
@@ -172,7 +178,8 @@ export class VectorRepo {
 
   /** Rows of any tenant still to be sent (pending), or sent so long ago that they may have been lost. */
   async toSend(olderThan: number, limit: number): Promise<(VectorRow & { tenant: string })[]> {
-    const { results } = await this.db
+    const db = this.dbs.sweep();
+    const { results } = await db
       .prepare(
         `SELECT tenant, ${ROW_COLUMNS} FROM memory_vectors WHERE state = 'pending' AND written_at <= ? ORDER BY written_at LIMIT ?`,
       )
@@ -182,7 +189,8 @@ export class VectorRepo {
   }
 
   async rowsFor(tenant: string, memoryIds: string[]): Promise<VectorRow[]> {
-    const { results } = await this.db
+    const db = await this.dbs.of(tenant);
+    const { results } = await db
       .prepare(
         `SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND memory_id IN (SELECT value FROM json_each(?))`,
       )
@@ -193,8 +201,9 @@ export class VectorRepo {
 
   /** Maps Vectorize ids back to memory ids (dropping ids whose memory is gone). */
   async memoryIdsForVectorIds(tenant: string, vectorIds: string[]): Promise<Map<string, string>> {
+    const db = await this.dbs.of(tenant);
     if (!vectorIds.length) return new Map();
-    const { results } = await this.db
+    const { results } = await db
       .prepare(
         "SELECT vector_id, memory_id FROM memory_vectors WHERE tenant = ? AND vector_id IN (SELECT value FROM json_each(?))",
       )
@@ -205,8 +214,9 @@ export class VectorRepo {
 
   /** Marks rows as acknowledged by the remote index — only if they were not rewritten meanwhile. */
   async markSent(tenant: string, rows: { vseq: number }[], at: number, mutationId: string | null): Promise<void> {
+    const db = await this.dbs.of(tenant);
     if (!rows.length) return;
-    await this.db
+    await db
       .prepare(
         `UPDATE memory_vectors SET state = 'sent', sent_at = ?, mutation_id = ?
          WHERE tenant = ? AND state = 'pending' AND vseq IN (SELECT value FROM json_each(?))`,
@@ -219,8 +229,9 @@ export class VectorRepo {
    * Confirms rows the remote index has processed: those of the named mutation, and every row
    * acknowledged before `processedBefore` (the index processes mutations in order).
    */
-  async confirm(mutationId: string | null, processedBefore: number): Promise<number> {
-    const res = await this.db
+  async confirm(mutationId: string | null, processedBefore: number, tenant?: string): Promise<number> {
+    const db = await tenantOrSweep(this.dbs, tenant);
+    const res = await db
       .prepare("UPDATE memory_vectors SET state = 'indexed' WHERE state = 'sent' AND (mutation_id = ? OR sent_at <= ?)")
       .bind(mutationId, processedBefore)
       .run();
@@ -229,7 +240,8 @@ export class VectorRepo {
 
   /** Queued Vectorize deletions, oldest first (of one tenant, or all). */
   async pendingDeletes(limit: number, tenant?: string): Promise<{ vector_id: string; tenant: string }[]> {
-    const { results } = await this.db
+    const db = await tenantOrSweep(this.dbs, tenant);
+    const { results } = await db
       .prepare(
         `SELECT vector_id, tenant FROM vector_deletes ${tenant ? "WHERE tenant = ?" : ""} ORDER BY created_at LIMIT ?`,
       )
@@ -238,9 +250,10 @@ export class VectorRepo {
     return results;
   }
 
-  async clearDeletes(vectorIds: string[]): Promise<void> {
+  async clearDeletes(vectorIds: string[], tenant?: string): Promise<void> {
     if (!vectorIds.length) return;
-    await this.db
+    const db = await tenantOrSweep(this.dbs, tenant);
+    await db
       .prepare("DELETE FROM vector_deletes WHERE vector_id IN (SELECT value FROM json_each(?))")
       .bind(JSON.stringify(vectorIds))
       .run();

@@ -73,7 +73,7 @@ export class VectorizeVectorIndex implements VectorIndex {
     for (const row of unconfirmed) {
       if (matchesVectorFilter(row, q.filter)) hits.push({ id: row.memory_id, score: dot(vector, row.vector) });
     }
-    if (unconfirmed.some((r) => r.state === "sent")) this.defer(this.confirm());
+    if (unconfirmed.some((r) => r.state === "sent")) this.defer(this.confirm(tenant));
     return hits.sort((a, b) => b.score - a.score).slice(0, topK);
   }
 
@@ -95,7 +95,7 @@ export class VectorizeVectorIndex implements VectorIndex {
   }
 
   async flushDeletes(tenant: string): Promise<void> {
-    await this.sendDeletes(await this.repo.pendingDeletes(1000, tenant));
+    await this.sendDeletes(await this.repo.pendingDeletes(1000, tenant), tenant);
   }
 
   async upkeep(now: number): Promise<{ sent: number; deleted: number; confirmed: number }> {
@@ -115,11 +115,12 @@ export class VectorizeVectorIndex implements VectorIndex {
     return { sent, deleted: deletes.length, confirmed };
   }
 
-  private async sendDeletes(deletes: { vector_id: string }[]): Promise<void> {
+  /** `tenant`: the deletes are that tenant's (a request); none: a sweep's, of any tenant. */
+  private async sendDeletes(deletes: { vector_id: string }[], tenant?: string): Promise<void> {
     if (!deletes.length) return;
     const ids = deletes.map((d) => d.vector_id);
     await this.index.deleteByIds(ids);
-    await this.repo.clearDeletes(ids);
+    await this.repo.clearDeletes(ids, tenant);
   }
 
   private async send(tenant: string, rows: VectorRow[]): Promise<void> {
@@ -144,9 +145,10 @@ export class VectorizeVectorIndex implements VectorIndex {
   /**
    * Marks rows as indexed once `describe()` shows Vectorize has processed them: the rows of the
    * last processed mutation exactly, and rows acknowledged well before its time (skew allowed).
-   * Rate-limited per isolate; unconfirmed rows are only slower to search, never wrong.
+   * Rate-limited per isolate; unconfirmed rows are only slower to search, never wrong. In a
+   * request, on the shard of `tenant` (every tenant's rows there); in a sweep, on the swept shard.
    */
-  private async confirm(): Promise<number> {
+  private async confirm(tenant?: string): Promise<number> {
     const now = this.clock();
     if (now - lastDescribe < DESCRIBE_EVERY_MS) return 0;
     lastDescribe = now;
@@ -156,7 +158,7 @@ export class VectorizeVectorIndex implements VectorIndex {
     const upTo = info.processedUpToDatetime ? new Date(info.processedUpToDatetime).getTime() : NaN;
     const mutation = info.processedUpToMutation == null ? null : String(info.processedUpToMutation);
     if (mutation === null && Number.isNaN(upTo)) return 0;
-    return this.repo.confirm(mutation, Number.isNaN(upTo) ? 0 : upTo - CONFIRM_SKEW_MS);
+    return this.repo.confirm(mutation, Number.isNaN(upTo) ? 0 : upTo - CONFIRM_SKEW_MS, tenant);
   }
 }
 

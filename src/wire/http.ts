@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { AppError, ERROR_CODES, type ErrorCode, type Reason } from "../domain/errors.ts";
+import { AppError, asAppError, ERROR_CODES, RETRY_AFTER_S, type ErrorCode, type Reason } from "../domain/errors.ts";
 import type { Logger } from "../log.ts";
 
 /** What every transport carried by an HTTP request shares: REST, the MCP endpoint, the WebSocket upgrade. */
@@ -32,7 +32,11 @@ const STATUS = {
   upstream_error: 502,
   upstream_timeout: 504,
   internal_error: 500,
+  unavailable: 503,
 } as const satisfies Record<ErrorCode, number>;
+
+/** The read-your-writes bookmark, in answers and (sent back) in requests (README, "Consistency"). */
+export const BOOKMARK_HEADER = "x-edgemem-bookmark";
 
 /** HTTP's error for a reason: the status and the body's `error` code (no reason needs more than its code). */
 function httpError(r: Reason): { status: number; code: ErrorCode } {
@@ -41,13 +45,16 @@ function httpError(r: Reason): { status: number; code: ErrorCode } {
 
 /** The one place errors become responses. Bodies carry `message` and FastAPI's `detail`, never a stack. */
 export function errorResponse(e: unknown, log: Logger): Response {
-  const err = e instanceof AppError ? e : null;
+  const err = asAppError(e);
   if (!err) log.error("unhandled error", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   const { status, code } = httpError(err?.reason ?? { code: "internal_error" });
   const message = err?.message ?? "internal error";
   const body: z.input<typeof errorOut> = { error: code, message, detail: message };
   if (err?.issues.length) body.issues = err.issues;
-  return Response.json(body, { status, headers: status === 401 ? { "www-authenticate": "Bearer" } : undefined });
+  const headers: Record<string, string> = {};
+  if (status === 401) headers["www-authenticate"] = "Bearer";
+  if (status === 503) headers["retry-after"] = String(RETRY_AFTER_S);
+  return Response.json(body, { status, headers });
 }
 
 /**

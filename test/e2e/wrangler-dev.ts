@@ -41,9 +41,8 @@ export async function startWranglerDev(
   const port = opts.port ?? (await freePort());
   const state = mkdtempSync(join(tmpdir(), "edgemem-dev-"));
   const env = { ...process.env, ...QUIET };
-  await promisify(execFile)("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    env,
-  });
+  // Every shard wrangler.toml binds (scripts/migrate.ts).
+  await promisify(execFile)("node", ["scripts/migrate.ts", "--persist-to", state], { env });
   const vars = Object.entries({ LOG_LEVEL: "warn", ...opts.vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   // Its own inspector port too: wrangler dev defaults to 9229, and a second one started meanwhile
   // (e2e files run in parallel) exits with "Address already in use (socket direct:1:default)".

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
+import { dbOf } from "./shards.ts";
 
 /**
  * Property-based fuzzing support: request bodies generated from the very JSON Schemas the server
@@ -263,8 +264,9 @@ export async function footprint(tenant: string): Promise<Record<string, number>>
     "relations",
     "feedback",
   ];
-  const rows = await env.DB.batch<{ n: number }>(
-    tables.map((t) => env.DB.prepare(`SELECT count(*) AS n FROM ${t} WHERE tenant = ?`).bind(tenant)),
+  const db = await dbOf(tenant);
+  const rows = await db.batch<{ n: number }>(
+    tables.map((t) => db.prepare(`SELECT count(*) AS n FROM ${t} WHERE tenant = ?`).bind(tenant)),
   );
   return Object.fromEntries(tables.map((t, i) => [t, Number(rows[i]!.results[0]!.n)]));
 }
