@@ -485,7 +485,9 @@ export type ErrorCode =
   | "upstream_timeout"
   | "internal_error"
   /** 503: the tenant is moving between databases; nothing was written, retry after `retry-after` seconds. */
-  | "unavailable";
+  | "unavailable"
+  /** 507: the tenant's database is full; nothing was written (an operator moves tenants). */
+  | "storage_full";
 
 /** Every error body. */
 export interface ErrorBody {

@@ -1,5 +1,5 @@
 // `npm run migrate`: applies migrations/ to every D1 database the Worker binds (`DB` and each
-// `DB_SHARD_n`), all at once, with wrangler.
+// `DB_SHARD_n`), one after the other, with wrangler.
 //
 //   npm run migrate                              local state (.wrangler/state), the dev configuration
 //   npm run migrate -- --remote --env production every shard of the production deployment
@@ -43,17 +43,16 @@ async function main(): Promise<void> {
     ...(values.config !== "wrangler.toml" ? ["--config", values.config] : []),
   ];
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
-  await Promise.all(
-    bindings.map(async (binding) => {
-      try {
-        await promisify(execFile)("npx", ["wrangler", "d1", "migrations", "apply", binding, ...flags], { env });
-        console.error(`migrated ${binding} (${flags.join(" ")})`);
-      } catch (e) {
-        const { stdout, stderr } = e as { stdout?: string; stderr?: string };
-        throw new Error(`migrating ${binding} failed:\n${stdout ?? ""}${stderr ?? ""}`);
-      }
-    }),
-  );
+  // One after the other: two local migrations at once lock the shared state (SQLITE_BUSY).
+  for (const binding of bindings) {
+    try {
+      await promisify(execFile)("npx", ["wrangler", "d1", "migrations", "apply", binding, ...flags], { env });
+      console.error(`migrated ${binding} (${flags.join(" ")})`);
+    } catch (e) {
+      const { stdout, stderr } = e as { stdout?: string; stderr?: string };
+      throw new Error(`migrating ${binding} failed:\n${stdout ?? ""}${stderr ?? ""}`);
+    }
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

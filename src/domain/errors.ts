@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "upstream_timeout",
   "internal_error",
   "unavailable",
+  "storage_full",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -83,13 +84,21 @@ const TENANT_MOVING = "edgemem: tenant moving";
 /** How long a client should wait before retrying an `unavailable` answer. */
 export const RETRY_AFTER_S = 5;
 
+/** D1's answers when a database (10 GB) or the account's storage is full (SQLite's SQLITE_FULL). */
+const STORAGE_FULL = /SQLITE_FULL|database or disk is full|Exceeded maximum (DB size|account storage)/i;
+
 /**
- * The AppError an error stands for, or null for a bug: AppErrors as they are, and a write that
- * hit a tenant move's fence as `unavailable` (retry shortly; nothing was written).
+ * The AppError an error stands for, or null for a bug: AppErrors as they are; a write that hit a
+ * tenant move's fence as `unavailable` (retry shortly); a write into a full database as
+ * `storage_full` (an operator moves tenants to another shard: docs/capacity.md). Nothing was
+ * written in either case (the batch is one transaction).
  */
 export function asAppError(e: unknown): AppError | null {
   if (e instanceof AppError) return e;
-  if (e instanceof Error && e.message.includes(TENANT_MOVING))
+  if (!(e instanceof Error)) return null;
+  if (e.message.includes(TENANT_MOVING))
     return new AppError("unavailable", `this tenant is moving to another database; retry in ${RETRY_AFTER_S} s`);
+  if (STORAGE_FULL.test(e.message))
+    return new AppError("storage_full", "this tenant's database is full; nothing was written (reads still work)");
   return null;
 }

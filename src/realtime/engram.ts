@@ -262,6 +262,7 @@ const ENGRAM_CODES = {
   upstream_timeout: "UPSTREAM_ERROR",
   internal_error: "INTERNAL_ERROR",
   unavailable: "UNAVAILABLE",
+  storage_full: "STORAGE_FULL",
 } as const satisfies Record<ErrorCode, string>;
 
 /** engram's error code for a reason. */

@@ -231,6 +231,7 @@ function symindxCode(r: Reason): "UNAUTHORIZED" | "AGENT_NOT_FOUND" | "INVALID_M
     case "upstream_timeout":
     case "internal_error":
     case "unavailable":
+    case "storage_full":
       return "INVALID_MESSAGE";
   }
 }

@@ -33,6 +33,7 @@ const STATUS = {
   upstream_timeout: 504,
   internal_error: 500,
   unavailable: 503,
+  storage_full: 507,
 } as const satisfies Record<ErrorCode, number>;
 
 /** The read-your-writes bookmark, in answers and (sent back) in requests (README, "Consistency"). */
