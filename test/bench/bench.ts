@@ -1,21 +1,31 @@
 // edgemem benchmark: `npm run bench` (on the pinned Node 22, which runs this TypeScript directly).
 //
 // Starts `wrangler dev` on its own port with fresh local state and logging at warn, seeds one
-// tenant through the client SDK (client/, as applications use edgemem) with 1,000 and then 10,000 memories, and at each size measures a
-// no-op route, store, hybrid search, keyword search, a PUT of a 200-message working-memory session
+// tenant through the client SDK (client/, as applications use edgemem) to each --size (default 1,000 and then 10,000
+// memories), and at each size measures a no-op route, store, hybrid search, keyword search, a list
+// page of 50 (/api/memories), a PUT of a 200-message working-memory session
 // that triggers summarization (offline provider), prompt hydration (/v1/memory/prompt), think
 // (offline answer) and ingest (offline extractor; throughput in messages/s); at the last size also
 // WebSocket round trips and fan-out, and an MCP tool call (search_long_term_memory, official MCP
 // client over streamable HTTP); with CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set, the
 // Workers AI reranker's latency (what RERANK adds to a search); and the production bundle's size
 // (wrangler deploy --dry-run, as test/e2e/bundle-size.test.ts); with Chromium, the explorer's cold
-// load over the 10,000 memories (first paint, first page of data). Prints one table and writes the
-// same as JSON. Each scenario runs closed-loop at concurrency 1 (latency) and at --concurrency (load).
+// load over the last size's memories (first paint, first page of data). At the last size it also
+// checks the offline vector index against an exact scan (recall@10 of semantic searches, scores
+// compared with cosines computed here by the same embedder) and restarts wrangler dev on the same
+// state to time a cold isolate's first search (which loads the tenant's vectors from D1). Prints
+// one table and writes the same as JSON. Each scenario runs closed-loop at concurrency 1 (latency)
+// and at --concurrency (load).
 // Options: --port N (default 8799), --requests N per scenario (default 300), --concurrency N
-// (default 4), --out FILE (default bench-results.json).
-import { writeFileSync } from "node:fs";
+// (default 4), --size N[,N…] memories to seed and measure at (default 1000,10000), --scenarios
+// A,B (run only the scenarios, and the checks "index recall", "cold start", "bundle" and
+// "explorer", whose name contains one of these, case-insensitive; default all),
+// --out FILE (default bench-results.json).
+import "../../scripts/lib/bin-modules.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { cpus } from "node:os";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Client as McpClient, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { EdgememClient, EngramSocket } from "../../client/index.ts";
@@ -29,6 +39,8 @@ const { values: args } = parseArgs({
     port: { type: "string", default: "8799" },
     requests: { type: "string", default: "300" },
     concurrency: { type: "string", default: "4" },
+    size: { type: "string", default: "1000,10000" },
+    scenarios: { type: "string", default: "" },
     out: { type: "string", default: "bench-results.json" },
   },
 });
@@ -36,7 +48,17 @@ const PORT = Number(args.port);
 const REQUESTS = Number(args.requests);
 const LEVELS = [...new Set([1, Number(args.concurrency)])];
 const BASE = `http://127.0.0.1:${PORT}`;
-const SIZES = [1_000, 10_000];
+const SIZES = [...new Set(args.size!.split(",").map(Number))].sort((a, b) => a - b);
+if (!SIZES.length || SIZES.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--size: ${args.size}`);
+const SCENARIOS = args
+  .scenarios!.split(",")
+  .map((s) => s.trim().toLowerCase())
+  .filter(Boolean);
+
+/** Whether --scenarios selects this scenario (all do without it). */
+function selected(scenario: string): boolean {
+  return !SCENARIOS.length || SCENARIOS.some((s) => scenario.toLowerCase().includes(s));
+}
 
 interface Stat {
   size: number;
@@ -242,22 +264,131 @@ function summarize(size: number, scenario: string, concurrency: number, latencie
   };
 }
 
-async function seedTo(target: number, have: number, rand: Rand): Promise<number> {
-  while (have < target) {
-    const n = Math.min(100, target - have);
+/** A seeded memory, as the recall check needs it. */
+interface Seed {
+  id: string;
+  text: string;
+  user: string;
+}
+
+/** Create requests in flight while seeding: the client's work overlaps the server's. */
+const SEED_IN_FLIGHT = 2;
+
+/** Seeds memories up to `target` in batches of 100 (MAX_BATCH), recording each in `seeds`. */
+async function seedTo(target: number, seeds: Seed[], rand: Rand): Promise<void> {
+  const inFlight = new Set<Promise<unknown>>();
+  while (seeds.length < target) {
+    const n = Math.min(100, target - seeds.length);
     const memories = Array.from({ length: n }, (_, i) => ({
       text: rand.pick(TEMPLATES)(rand),
       topics: [rand.pick(PURPOSE)],
       user_id: rand.pick(PEOPLE).toLowerCase(),
       namespace: "bench",
-      id: `seed-${have + i}`,
+      id: `seed-${seeds.length + i}`,
     }));
+    seeds.push(...memories.map((m) => ({ id: m.id, text: m.text, user: m.user_id })));
     // The templates repeat themselves; dedup on write would fold the repeats and leave fewer
     // than `target` memories, so seeding turns it off (AMS's flag).
-    await client.createLongTermMemories(memories, { deduplicate: false });
-    have += n;
+    const sent = client.createLongTermMemories(memories, { deduplicate: false }).finally(() => inFlight.delete(sent));
+    inFlight.add(sent);
+    if (inFlight.size >= SEED_IN_FLIGHT) await Promise.race(inFlight);
   }
-  return have;
+  await Promise.all(inFlight);
+}
+
+// The server's offline embedder (the .bin hook above lets Node load its word table).
+const { OfflineEmbedder } = await import("../../src/ai/offline-embedder.ts");
+
+interface Recall {
+  size: number;
+  queries: number;
+  recall_at_10: number;
+  max_score_error: number;
+}
+
+/** Users whose memories the recall check searches (each holds about a twelfth of the seeds). */
+const RECALL_USERS = PEOPLE.slice(0, 3).map((p) => p.toLowerCase());
+
+/**
+ * The offline vector index against an exact scan: semantic searches (the vector list alone) within
+ * one user's seeds, a closed set whose texts the bench knows, compared with cosines computed here
+ * by the same embedder (256 dimensions, the server's offline default). A hit counts if its exact
+ * cosine reaches the exact tenth best: the templates repeat, so many memories tie and any of them
+ * is right. Also the largest difference between a hit's score (1 − dist) and its exact cosine (the
+ * wire rounds dist to 1e-6, so an exact index shows at most 5e-7).
+ */
+async function checkRecall(size: number, seeds: Seed[]): Promise<Recall> {
+  const embedder = new OfflineEmbedder(256);
+  let found = 0;
+  let wanted = 0;
+  let maxError = 0;
+  for (const user of RECALL_USERS) {
+    const mine = seeds.filter((s) => s.user === user);
+    const vectors = await embedder.embed(mine.map((s) => s.text));
+    for (const text of QUERIES) {
+      const q = await embedder.embedQuery(text);
+      const exact = new Map(mine.map((s, i) => [s.id, dot(q, vectors[i]!)]));
+      // Hits below the noise floor are dropped by search, so they are not expected either.
+      const ranked = [...exact.values()].filter((x) => x >= embedder.noiseFloor).sort((a, b) => b - a);
+      const k = Math.min(10, ranked.length);
+      if (!k) continue;
+      const res = await client.searchLongTermMemory({
+        text,
+        limit: 10,
+        search_mode: "semantic",
+        user_id: { eq: user },
+      });
+      wanted += k;
+      for (const hit of res.memories) {
+        const e = exact.get(hit.id);
+        if (e === undefined) throw new Error(`recall check: ${hit.id} is not a seed of ${user}`);
+        if (e >= ranked[k - 1]! - 1e-9) found++;
+        maxError = Math.max(maxError, Math.abs(1 - hit.dist - e));
+      }
+    }
+  }
+  return {
+    size,
+    queries: RECALL_USERS.length * QUERIES.length,
+    recall_at_10: round(found / wanted),
+    max_score_error: Number(maxError.toPrecision(2)),
+  };
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+interface ColdStart {
+  size: number;
+  first_search_ms: number;
+  second_search_ms: number;
+}
+
+/** Waits until the stopped wrangler dev no longer answers. */
+async function stopped(): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      await fetch(`${BASE}/v1/health`, { signal: AbortSignal.timeout(1000) });
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("wrangler dev still answers 60 s after it was stopped");
+}
+
+/** The first hybrid search of a fresh isolate (which reads the tenant's vectors from D1), then the next. */
+async function coldStart(size: number): Promise<ColdStart> {
+  const time = async (text: string) => {
+    const t = performance.now();
+    await client.searchLongTermMemory({ text, limit: 10 });
+    return round(performance.now() - t);
+  };
+  const first = await time(QUERIES[0]!);
+  return { size, first_search_ms: first, second_search_ms: await time(QUERIES[1]!) };
 }
 
 /** Credentials for the Workers AI REST API, which the reranker scenario calls. */
@@ -300,17 +431,25 @@ function round(x: number): number {
 
 async function main(): Promise<void> {
   // Before wrangler dev starts, so the two builds do not share the cores.
-  const bundle = await measureBundle();
+  const bundle = selected("bundle") ? await measureBundle() : null;
   // The socket scenarios send hundreds of frames in seconds: lift the per-socket rate limit.
-  const { stop } = await startWranglerDev({ port: PORT, vars: { WS_RATE_LIMIT: "1000000" } });
+  // Its own state directory, kept across the restart that measures a cold start.
+  const state = mkdtempSync(join(tmpdir(), "edgemem-bench-"));
+  const start = () => startWranglerDev({ port: PORT, vars: { WS_RATE_LIMIT: "1000000" }, state });
+  let dev = await start();
+  const cleanUp = () => {
+    dev.stop();
+    rmSync(state, { recursive: true, force: true });
+  };
   process.on("SIGINT", () => {
-    stop();
+    cleanUp();
     process.exit(130);
   });
   try {
     const rand = new Rand(42);
     const stats: Stat[] = [];
-    let have = 0;
+    const seeds: Seed[] = [];
+    const seeding: { size: number; seconds: number }[] = [];
     let stored = 0;
     let sessions = 0;
     const chat = conversation(rand);
@@ -321,125 +460,142 @@ async function main(): Promise<void> {
     console.error(
       `a 200-message PUT keeps ${check.messages.length} messages and a ${check.context.length}-character summary`,
     );
+    const run = async (size: number, c: number, scenario: string, call: (i: number) => Promise<unknown>) => {
+      if (selected(scenario)) stats.push(await measure(size, c, scenario, call));
+    };
+    let recall: Recall | null = null;
+    let cold: ColdStart | null = null;
     for (const size of SIZES) {
       const t = performance.now();
-      have = await seedTo(size, have, rand);
+      const from = seeds.length;
+      await seedTo(size, seeds, rand);
+      const seconds = round((performance.now() - t) / 1000);
+      seeding.push({ size, seconds });
       const status = await client.status();
       console.error(
-        `seeded ${have} memories (${round((performance.now() - t) / 1000)} s); the tenant holds ${status.memories.total}`,
+        `seeded ${seeds.length - from} memories in ${seconds} s (${round((seeds.length - from) / seconds)}/s); the tenant holds ${status.memories.total}`,
       );
+      // Right after seeding, while the seeds are the only memories of their users.
+      if (size === SIZES.at(-1) && selected("index recall")) recall = await checkRecall(size, seeds);
       const q = (i: number) => QUERIES[((i % QUERIES.length) + QUERIES.length) % QUERIES.length]!;
       for (const c of LEVELS) {
-        stats.push(await measure(size, c, "no-op (GET /v1/health)", () => client.health()));
-        stats.push(
-          await measure(size, c, "hybrid search", (i) => client.searchLongTermMemory({ text: q(i), limit: 10 })),
+        await run(size, c, "no-op (GET /v1/health)", () => client.health());
+        await run(size, c, "hybrid search", (i) => client.searchLongTermMemory({ text: q(i), limit: 10 }));
+        await run(size, c, "keyword search", (i) =>
+          client.searchLongTermMemory({ text: q(i), limit: 10, search_mode: "keyword" }),
         );
-        stats.push(
-          await measure(size, c, "keyword search", (i) =>
-            client.searchLongTermMemory({ text: q(i), limit: 10, search_mode: "keyword" }),
-          ),
+        // The first ten pages in turn, newest first (each also counts the tenant's memories).
+        await run(size, c, "list (page of 50)", (i) =>
+          client.memories.list({ limit: 50, offset: (Math.abs(i) % 10) * 50 }),
         );
-        stats.push(
-          await measure(size, c, "store (1 memory)", () =>
-            // A new fact each time (the number makes it one), so this measures a write, dedup check included.
-            client.createLongTermMemories([
-              {
-                id: `bench-store-${stored}`,
-                text: `${rand.pick(TEMPLATES)(rand)} (ticket ${stored++})`,
-                namespace: "bench",
-              },
-            ]),
-          ),
+        await run(size, c, "store (1 memory)", () =>
+          // A new fact each time (the number makes it one), so this measures a write, dedup check included.
+          client.createLongTermMemories([
+            {
+              id: `bench-store-${stored}`,
+              text: `${rand.pick(TEMPLATES)(rand)} (ticket ${stored++})`,
+              namespace: "bench",
+            },
+          ]),
         );
         // A new session each time, so every PUT summarizes from scratch.
-        stats.push(
-          await measure(size, c, "PUT session (200 msgs)", () =>
-            client.putWorkingMemory(
-              `bench-session-${sessions++}`,
-              { messages: chat, namespace: "bench" },
-              SESSION_MODEL,
-            ),
-          ),
+        await run(size, c, "PUT session (200 msgs)", () =>
+          client.putWorkingMemory(`bench-session-${sessions++}`, { messages: chat, namespace: "bench" }, SESSION_MODEL),
         );
-        stats.push(await measure(size, c, "think", (i) => client.think({ question: `${q(i)}?` })));
-        stats.push(
-          await measure(size, c, "memory prompt", (i) =>
-            client.memoryPrompt({
-              query: q(i),
-              session: { session_id: "bench-check", ...SESSION_MODEL },
-              long_term_search: { limit: 10, namespace: { eq: "bench" } },
-            }),
-          ),
+        await run(size, c, "think", (i) => client.think({ question: `${q(i)}?` }));
+        await run(size, c, "memory prompt", (i) =>
+          client.memoryPrompt({
+            query: q(i),
+            session: { session_id: "bench-check", ...SESSION_MODEL },
+            long_term_search: { limit: 10, namespace: { eq: "bench" } },
+          }),
         );
         // Last at each level: it adds memories (in its own namespace).
-        stats.push(
-          await measure(size, c, `ingest (${INGEST_BATCH} msgs)`, () =>
-            client.ingest({ messages: conversation(rand, INGEST_BATCH), namespace: "bench-ingest" }),
-          ),
+        await run(size, c, `ingest (${INGEST_BATCH} msgs)`, () =>
+          client.ingest({ messages: conversation(rand, INGEST_BATCH), namespace: "bench-ingest" }),
         );
+      }
+      if (size === SIZES.at(-1) && selected("cold start")) {
+        dev.stop();
+        await stopped();
+        dev = await start();
+        cold = await coldStart(size);
       }
     }
 
     // WebSockets, at the last size: a plain round trip (ping → pong, answered by the runtime),
     // an engram recall round trip, and push fan-out from a REST write to 100 sockets.
     const size = SIZES.at(-1)!;
-    const ws = await openSocket();
-    stats.push(
-      await measureSocket(size, "WS ping/pong echo", () => {
-        const pong = ws.next((f) => f.type === "pong");
-        ws.send({ type: "ping" });
-        return pong;
-      }),
-    );
-    ws.close();
-    const engram = new EngramSocket({ url: BASE });
-    await engram.connect();
-    stats.push(
-      await measureSocket(size, "WS engram recall", (i) =>
-        engram.send("recall", { query: QUERIES[i % QUERIES.length], limit: 10 }),
-      ),
-    );
-    engram.close();
-    stats.push(await measureFanOut(size, 100, 50));
+    if (selected("WS ping/pong echo")) {
+      const ws = await openSocket();
+      stats.push(
+        await measureSocket(size, "WS ping/pong echo", () => {
+          const pong = ws.next((f) => f.type === "pong");
+          ws.send({ type: "ping" });
+          return pong;
+        }),
+      );
+      ws.close();
+    }
+    if (selected("WS engram recall")) {
+      const engram = new EngramSocket({ url: BASE });
+      await engram.connect();
+      stats.push(
+        await measureSocket(size, "WS engram recall", (i) =>
+          engram.send("recall", { query: QUERIES[i % QUERIES.length], limit: 10 }),
+        ),
+      );
+      engram.close();
+    }
+    if (selected("WS fan-out (100 sockets)")) stats.push(await measureFanOut(size, 100, 50));
 
     // MCP: one tool call per request (stateless streamable HTTP), through the official client.
-    const mcp = new McpClient({ name: "edgemem-bench", version: "1" });
-    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`)));
-    stats.push(
-      await measureSocket(size, "MCP search tool call", async (i) => {
-        const res = await mcp.callTool({
-          name: "search_long_term_memory",
-          arguments: { text: QUERIES[i % QUERIES.length], limit: 10 },
-        });
-        if (res.isError) throw new Error(`MCP search failed: ${JSON.stringify(res.content)}`);
-      }),
-    );
-    await mcp.close();
+    if (selected("MCP search tool call")) {
+      const mcp = new McpClient({ name: "edgemem-bench", version: "1" });
+      await mcp.connect(new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`)));
+      stats.push(
+        await measureSocket(size, "MCP search tool call", async (i) => {
+          const res = await mcp.callTool({
+            name: "search_long_term_memory",
+            arguments: { text: QUERIES[i % QUERIES.length], limit: 10 },
+          });
+          if (res.isError) throw new Error(`MCP search failed: ${JSON.stringify(res.content)}`);
+        }),
+      );
+      await mcp.close();
+    }
 
-    const explorer = await measureExplorer(BASE);
-    if (!explorer) console.error("explorer: not measured (no Chromium: apt-get install -y chromium, or CHROMIUM_PATH)");
+    const explorer = selected("explorer") ? await measureExplorer(BASE) : null;
+    if (!explorer && selected("explorer"))
+      console.error("explorer: not measured (no Chromium: apt-get install -y chromium, or CHROMIUM_PATH)");
 
-    const rerank = await measureRerank(size, rand);
+    const rerank = selected("rerank") ? await measureRerank(size, rand) : null;
     if (rerank) stats.push(rerank);
-    else console.error(`rerank: not measured (set ${RERANK_ENV.join(" and ")} to time ${RERANK_MODEL} on Workers AI)`);
+    else if (selected("rerank"))
+      console.error(`rerank: not measured (set ${RERANK_ENV.join(" and ")} to time ${RERANK_MODEL} on Workers AI)`);
 
-    const p95 = (size: number, c: number, scenario: string) =>
-      stats.find((s) => s.size === size && s.concurrency === c && s.scenario === scenario)!.p95;
+    // Figures of scenarios that ran (--scenarios may leave some out).
+    const stat = (size: number, c: number, scenario: string) =>
+      stats.find((s) => s.size === size && s.concurrency === c && s.scenario === scenario);
+    const p95 = (size: number, c: number, scenario: string) => stat(size, c, scenario)?.p95 ?? null;
+    const ratio = (a: number | null, b: number | null) => (a !== null && b ? round(a / b) : null);
     const ratios = SIZES.flatMap((size) =>
-      LEVELS.map((c) => ({
-        size,
-        concurrency: c,
-        hybrid_p95_over_noop_p95: round(p95(size, c, "hybrid search") / p95(size, c, "no-op (GET /v1/health)")),
-        keyword_p95_over_noop_p95: round(p95(size, c, "keyword search") / p95(size, c, "no-op (GET /v1/health)")),
-        store_p95_ms: p95(size, c, "store (1 memory)"),
-        session_put_p95_ms: p95(size, c, "PUT session (200 msgs)"),
-        prompt_p95_ms: p95(size, c, "memory prompt"),
-        think_p95_ms: p95(size, c, "think"),
-        ingest_messages_per_s: round(
-          stats.find((s) => s.size === size && s.concurrency === c && s.scenario === `ingest (${INGEST_BATCH} msgs)`)!
-            .rps * INGEST_BATCH,
-        ),
-      })),
+      LEVELS.map((c) => {
+        const noop = p95(size, c, "no-op (GET /v1/health)");
+        const ingest = stat(size, c, `ingest (${INGEST_BATCH} msgs)`);
+        return {
+          size,
+          concurrency: c,
+          hybrid_p95_over_noop_p95: ratio(p95(size, c, "hybrid search"), noop),
+          keyword_p95_over_noop_p95: ratio(p95(size, c, "keyword search"), noop),
+          store_p95_ms: p95(size, c, "store (1 memory)"),
+          list_p95_ms: p95(size, c, "list (page of 50)"),
+          session_put_p95_ms: p95(size, c, "PUT session (200 msgs)"),
+          prompt_p95_ms: p95(size, c, "memory prompt"),
+          think_p95_ms: p95(size, c, "think"),
+          ingest_messages_per_s: ingest ? round(ingest.rps * INGEST_BATCH) : null,
+        };
+      }),
     );
 
     console.log(`\nedgemem bench — ${cpus().length} cores, ${REQUESTS} requests per scenario, latencies in ms\n`);
@@ -461,12 +617,33 @@ async function main(): Promise<void> {
       "\ntargets: hybrid search p95 ≤ 3× no-op p95 at 10,000 memories; store p95 ≤ 15 ms; WS fan-out p95 ≤ 25 ms",
     );
     for (const r of ratios) {
-      console.log(
-        `${String(r.size).padEnd(6)} memories, concurrency ${r.concurrency}: hybrid p95 / no-op p95 = ${r.hybrid_p95_over_noop_p95}×, keyword = ${r.keyword_p95_over_noop_p95}×, store p95 = ${r.store_p95_ms} ms, session PUT p95 = ${r.session_put_p95_ms} ms, prompt p95 = ${r.prompt_p95_ms} ms, think p95 = ${r.think_p95_ms} ms, ingest = ${r.ingest_messages_per_s} messages/s`,
-      );
+      const figures = [
+        ["hybrid p95 / no-op p95", r.hybrid_p95_over_noop_p95, "×"],
+        ["keyword", r.keyword_p95_over_noop_p95, "×"],
+        ["store p95", r.store_p95_ms, " ms"],
+        ["list p95", r.list_p95_ms, " ms"],
+        ["session PUT p95", r.session_put_p95_ms, " ms"],
+        ["prompt p95", r.prompt_p95_ms, " ms"],
+        ["think p95", r.think_p95_ms, " ms"],
+        ["ingest", r.ingest_messages_per_s, " messages/s"],
+      ].filter(([, x]) => x !== null);
+      if (figures.length)
+        console.log(
+          `${String(r.size).padEnd(6)} memories, concurrency ${r.concurrency}: ${figures.map(([name, x, unit]) => `${name} = ${x}${unit}`).join(", ")}`,
+        );
     }
+    for (const s of seeding) console.log(`seeding to ${s.size} memories took ${s.seconds} s`);
+    if (recall)
+      console.log(
+        `offline vector index at ${recall.size} memories: recall@10 ${recall.recall_at_10} vs an exact scan over ${recall.queries} semantic searches; largest score difference ${recall.max_score_error}`,
+      );
+    if (cold)
+      console.log(
+        `cold start at ${cold.size} memories: first hybrid search ${cold.first_search_ms} ms (loads the vectors from D1), the next ${cold.second_search_ms} ms`,
+      );
 
-    console.log(`production bundle (wrangler deploy --dry-run): ${bundle.uploadKiB} KiB, ${bundle.gzipKiB} KiB gzip`);
+    if (bundle)
+      console.log(`production bundle (wrangler deploy --dry-run): ${bundle.uploadKiB} KiB, ${bundle.gzipKiB} KiB gzip`);
     if (explorer)
       console.log(
         `explorer, cold load of #/memories (median of ${explorer.loads}): first paint ${explorer.first_paint_ms} ms, first page of data ${explorer.data_ms} ms, ${explorer.bytes} bytes (target: first paint < 1,000 ms)`,
@@ -479,8 +656,11 @@ async function main(): Promise<void> {
           date: new Date().toISOString(),
           cores: cpus().length,
           requests: REQUESTS,
-          bundle: { upload_kib: bundle.uploadKiB, gzip_kib: bundle.gzipKiB },
+          bundle: bundle && { upload_kib: bundle.uploadKiB, gzip_kib: bundle.gzipKiB },
           explorer,
+          seeding,
+          recall,
+          cold_start: cold,
           stats,
           ratios,
         },
@@ -490,7 +670,7 @@ async function main(): Promise<void> {
     );
     console.log(`\nwritten to ${args.out}`);
   } finally {
-    stop();
+    cleanUp();
   }
 }
 

@@ -33,13 +33,14 @@ export async function freePort(): Promise<number> {
 
 /**
  * `wrangler dev` with `vars` (e.g. AUTH_MODE, LOG_LEVEL), logging at warn, on `port` (default: a
- * free one), resolved once /v1/health answers. `stop()` ends it and removes its state.
+ * free one), resolved once /v1/health answers. `stop()` ends it and removes its state, unless the
+ * caller passed `state` (a directory it owns: a later start on it sees this one's data).
  */
 export async function startWranglerDev(
-  opts: { port?: number; vars?: Record<string, string>; output?: "inherit" | "ignore" } = {},
+  opts: { port?: number; vars?: Record<string, string>; output?: "inherit" | "ignore"; state?: string } = {},
 ): Promise<WranglerDev> {
   const port = opts.port ?? (await freePort());
-  const state = mkdtempSync(join(tmpdir(), "edgemem-dev-"));
+  const state = opts.state ?? mkdtempSync(join(tmpdir(), "edgemem-dev-"));
   const env = { ...process.env, ...QUIET };
   // Every shard wrangler.toml binds (scripts/migrate.ts).
   await promisify(execFile)("node", ["scripts/migrate.ts", "--persist-to", state], { env });
@@ -73,7 +74,7 @@ export async function startWranglerDev(
     } catch {
       // already gone
     }
-    rmSync(state, { recursive: true, force: true });
+    if (!opts.state) rmSync(state, { recursive: true, force: true });
   };
   const url = `http://127.0.0.1:${port}`;
   try {
