@@ -138,11 +138,17 @@ export class VectorRepo {
     return { maxVseq: row?.max_vseq ?? 0, deletes: row?.deletes ?? 0 };
   }
 
-  async rowsSince(tenant: string, model: string, vseq: number): Promise<VectorRow[]> {
+  /**
+   * A tenant's rows of one model past `vseq`, oldest first: at most `limit`, so that a big tenant
+   * is read in pages (D1 returns at most 50 MB per query, and the rows must fit the isolate).
+   */
+  async rowsSince(tenant: string, model: string, vseq: number, limit: number): Promise<VectorRow[]> {
     const db = await this.dbs.of(tenant);
     const { results } = await db
-      .prepare(`SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND model = ? AND vseq > ? ORDER BY vseq`)
-      .bind(tenant, model, vseq)
+      .prepare(
+        `SELECT ${ROW_COLUMNS} FROM memory_vectors WHERE tenant = ? AND model = ? AND vseq > ? ORDER BY vseq LIMIT ?`,
+      )
+      .bind(tenant, model, vseq, limit)
       .all<Record<string, unknown>>();
     return results.map(fromRow);
   }
