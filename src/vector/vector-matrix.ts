@@ -47,9 +47,13 @@ export class VectorMatrix {
   private metaOf = new Uint32Array(64);
   private metas: VectorMeta[] = [];
   private metaIndex = new Map<string, number>();
-  /** The arena, as signed codes and as unsigned gaps (one buffer). */
+  /**
+   * The arena (one buffer, of even length): dense rows' codes, and sparse rows' 16-bit entries,
+   * gap in the low byte and code in the high one (one load per entry in the scan). Rows start at
+   * even offsets.
+   */
   private codes: Int8Array;
-  private gaps: Uint8Array;
+  private entries: Uint16Array;
   private used = 0;
   private stale = 0;
   /** Characters of the live ids (for {@link bytes}). */
@@ -61,7 +65,7 @@ export class VectorMatrix {
     // A row's byte length is kept in 16 bits.
     if (dims > 0xffff) throw new Error(`vectors of ${dims} dimensions are not supported`);
     this.codes = new Int8Array(4096);
-    this.gaps = new Uint8Array(this.codes.buffer);
+    this.entries = new Uint16Array(this.codes.buffer);
     this.row = new Int8Array(dims);
   }
 
@@ -100,26 +104,21 @@ export class VectorMatrix {
     const entries = this.sparseEntries(codes);
     const sparse = 2 * entries < this.dims;
     const n = sparse ? 2 * entries : this.dims;
-    this.reserve(n);
+    this.reserve(even(n));
     const from = this.used;
     if (sparse) {
-      let j = from;
+      let j = from >> 1;
       let p = 0;
       for (let i = 0; i < codes.length; i++) {
         if (codes[i] === 0) continue;
-        for (; i - p > MAX_GAP; p += MAX_GAP, j += 2) {
-          this.gaps[j] = MAX_GAP;
-          this.codes[j + 1] = 0;
-        }
-        this.gaps[j] = i - p;
-        this.codes[j + 1] = codes[i]!;
+        for (; i - p > MAX_GAP; p += MAX_GAP) this.entries[j++] = MAX_GAP;
+        this.entries[j++] = (i - p) | ((codes[i]! & 0xff) << 8);
         p = i;
-        j += 2;
       }
     } else {
       this.codes.set(codes, from);
     }
-    this.used += n;
+    this.used += even(n);
 
     let slot = existing;
     if (slot === undefined) {
@@ -155,10 +154,14 @@ export class VectorMatrix {
     if (this.slots.size < this.ids.length / 2 || this.stale > this.used / 2) this.compact();
   }
 
-  /** Gives back allocated room beyond an eighth more than the live rows need (after a bulk load). */
+  /**
+   * Compacts when a quarter or more of the allocated room is unused (after a load: growth by half
+   * leaves up to a third unused), leaving an eighth to spare.
+   */
   fit(): void {
     const live = this.used - this.stale;
-    if (this.codes.length > live + live / 8 + 4096 || this.start.length > this.slots.size * 1.125 + 64) this.compact();
+    const rows = this.slots.size;
+    if (this.codes.length > live * 1.25 + rows + 4096 || this.start.length > rows * 1.25 + 64) this.compact();
   }
 
   /**
@@ -171,7 +174,7 @@ export class VectorMatrix {
    */
   candidates(q: Float32Array, k: number, filter: VectorFilter): { id: string; score: number }[] {
     if (k <= 0) return [];
-    const { ids, start, length, scale, metaOf, codes, gaps, dims } = this;
+    const { ids, start, length, scale, metaOf, codes, entries, dims } = this;
     const passes = Object.keys(filter).length
       ? this.metas.map((m) => matchesVectorFilter(m, filter))
       : this.metas.map(() => true);
@@ -179,15 +182,17 @@ export class VectorMatrix {
     for (let slot = 0; slot < ids.length; slot++) {
       if (ids[slot] === null || !passes[metaOf[slot]!]) continue;
       const from = start[slot]!;
-      const end = from + length[slot]!;
+      const n = length[slot]!;
       let s = 0;
-      if (end - from === dims) {
-        for (let j = from; j < end; j++) s += q[j - from]! * codes[j]!;
+      if (n === dims) {
+        for (let i = 0; i < n; i++) s += q[i]! * codes[from + i]!;
       } else {
         let p = 0;
-        for (let j = from; j < end; j += 2) {
-          p += gaps[j]!;
-          s += q[p]! * codes[j + 1]!;
+        for (let j = from >> 1, end = (from + n) >> 1; j < end; j++) {
+          const e = entries[j]!;
+          p += e & 0xff;
+          // The high byte, sign-extended.
+          s += q[p]! * ((e << 16) >> 24);
         }
       }
       heap.offer(s * scale[slot]!, slot);
@@ -235,14 +240,14 @@ export class VectorMatrix {
   private reserve(n: number): void {
     if (this.used + n <= this.codes.length) return;
     // Growth by half: the arena is most of a big tenant's bytes, and doubling would leave up to half unused.
-    this.resizeArena(Math.max(Math.ceil(this.codes.length * 1.5), this.used + n));
+    this.resizeArena(even(Math.max(Math.ceil(this.codes.length * 1.5), this.used + n)));
   }
 
   private resizeArena(capacity: number): void {
     const codes = new Int8Array(capacity);
     codes.set(this.codes.subarray(0, this.used));
     this.codes = codes;
-    this.gaps = new Uint8Array(codes.buffer);
+    this.entries = new Uint16Array(codes.buffer);
   }
 
   private growSlots(n: number): void {
@@ -268,7 +273,8 @@ export class VectorMatrix {
     let live = 0;
     for (const slot of this.slots.values()) live += this.length[slot]!;
     const n = this.slots.size;
-    const codes = new Int8Array(Math.max(4096, Math.ceil(live * 1.125)));
+    // (Plus a byte a row for padding to even offsets.)
+    const codes = new Int8Array(even(Math.max(4096, Math.ceil(live * 1.125) + n)));
     const capacity = Math.max(64, Math.ceil(n * 1.125));
     const start = new Uint32Array(capacity);
     const length = new Uint16Array(capacity);
@@ -299,14 +305,14 @@ export class VectorMatrix {
         metas.push(this.metas[m]!);
       }
       metaOf[to] = mi;
-      used += len;
+      used += even(len);
     }
     for (const [key, m] of this.metaIndex) {
       const mi = remap.get(m);
       if (mi !== undefined) metaIndex.set(key, mi);
     }
     this.codes = codes;
-    this.gaps = new Uint8Array(codes.buffer);
+    this.entries = new Uint16Array(codes.buffer);
     this.start = start;
     this.length = length;
     this.scale = scale;
@@ -318,4 +324,9 @@ export class VectorMatrix {
     this.used = used;
     this.stale = 0;
   }
+}
+
+/** Rounded up to an even number (rows start at even offsets of the arena). */
+function even(n: number): number {
+  return n + (n & 1);
 }

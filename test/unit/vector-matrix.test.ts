@@ -46,8 +46,8 @@ describe("VectorMatrix", () => {
         fc.record({
           seed: fc.integer({ min: 1, max: 1_000_000 }),
           n: fc.integer({ min: 1, max: 300 }),
-          // 700: sparse rows there have gaps over 255 (filler entries).
-          dims: fc.constantFrom(8, 64, 256, 700),
+          // 33: dense rows of odd length (padded); 700: sparse rows with gaps over 255 (filler entries).
+          dims: fc.constantFrom(8, 33, 64, 256, 700),
           k: fc.integer({ min: 1, max: 20 }),
           zeros: fc.constantFrom(0, 0.5, 0.8, 0.99),
           filtered: fc.boolean(),
