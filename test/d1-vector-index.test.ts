@@ -91,7 +91,7 @@ describe("D1 vector index cache", () => {
   });
 });
 
-/** Writes vector rows straight into the tenant's shard (as a memory write would), `user_id` cycling through three users. */
+/** Writes vector rows into the tenant's shard (as a memory write would), `user_id` cycling through three users. */
 async function seedVectors(tenant: string, model: string, vectors: Float32Array[], prefix = "v"): Promise<string[]> {
   const ids = vectors.map((_, i) => `${prefix}${i}`);
   const db = await dbOf(tenant);
@@ -105,6 +105,16 @@ async function seedVectors(tenant: string, model: string, vectors: Float32Array[
   );
   for (let i = 0; i < stmts.length; i += 500) await db.batch(stmts.slice(i, i + 500));
   return ids;
+}
+
+/** Counts the pages the index reads. */
+class PageCounter extends VectorRepo {
+  pages = 0;
+
+  override rowsSince(tenant: string, model: string, vseq: number, limit: number) {
+    this.pages++;
+    return super.rowsSince(tenant, model, vseq, limit);
+  }
 }
 
 /** Deterministic pseudo-random numbers in [-1, 1). */
@@ -229,14 +239,33 @@ describe("D1 vector index: quantised scan, exact re-score", () => {
     expect(many[1]!.every((h) => Number(h.id.slice(1)) % 3 === 1)).toBe(true);
   });
 
+  it("a cold load reads a tenant's vectors in pages, once", async () => {
+    const fresh = `pages-${crypto.randomUUID()}`;
+    const vectors = offline.slice(0, 350);
+    await seedVectors(fresh, embedder.model, vectors);
+    const repo = new PageCounter(routed());
+    const index = new D1VectorIndex(repo, { pageBytes: 1 });
+    const q = await embedder.embedQuery(questions[0]!);
+    const exact = new Map(vectors.map((v, i) => [`v${i}`, dot(q, v)]));
+    const hits = await index.query(fresh, q, { topK: 10, model: embedder.model, filter: {} });
+    expect(repo.pages).toBe(4); // 100 rows a page
+    expect(recallAt10(hits, exact)).toBe(1);
+    await index.query(fresh, q, { topK: 10, model: embedder.model, filter: {} });
+    expect(repo.pages).toBe(4); // cached: nothing new to read
+  });
+
   it("over its memory budget, a tenant is scanned from D1 page by page, with the same results", async () => {
     // A budget too small for this tenant, and pages of 100 rows (the smallest).
-    const small = new D1VectorIndex(new VectorRepo(routed()), { budgetBytes: 100_000, pageBytes: 1 });
+    const repo = new PageCounter(routed());
+    const small = new D1VectorIndex(repo, { budgetBytes: 100_000, pageBytes: 1 });
     const cached = new D1VectorIndex(new VectorRepo(routed()));
     for (const text of questions.slice(300, 305)) {
       const q = await embedder.embedQuery(text);
       const exact = new Map(offline.map((v, i) => [`v${i}`, dot(q, v)]));
+      repo.pages = 0;
       const hits = await small.query(tenant, q, { topK: 10, model: embedder.model, filter: {} });
+      // Every row, 100 at a time.
+      expect(repo.pages).toBeGreaterThanOrEqual(Math.ceil(offline.length / 100));
       expect(recallAt10(hits, exact)).toBe(1);
       for (const h of hits) expect(h.score).toBe(exact.get(h.id));
       // (Tied scores may come in another order.)
