@@ -1,10 +1,10 @@
 // edgemem benchmark: `npm run bench` (on the pinned Node 22, which runs this TypeScript directly).
 //
 // Starts `wrangler dev` on its own port with fresh local state and logging at warn, seeds one
-// tenant through the client SDK (client/, as applications use edgemem) to each --size (default 1,000 and then 10,000
-// memories), and at each size measures a no-op route, store, hybrid search, keyword search, a list
-// page of 50 (/api/memories), a PUT of a 200-message working-memory session
-// that triggers summarization (offline provider), prompt hydration (/v1/memory/prompt), think
+// tenant through the client SDK (client/, as applications use edgemem) to each --size (default
+// 1,000 and then 10,000 memories), and at each size measures a no-op route, store, hybrid, semantic
+// and keyword search, a list page of 50 (/api/memories), a PUT of a 200-message working-memory
+// session that triggers summarization (offline provider), prompt hydration (/v1/memory/prompt), think
 // (offline answer) and ingest (offline extractor; throughput in messages/s); at the last size also
 // WebSocket round trips and fan-out, and an MCP tool call (search_long_term_memory, official MCP
 // client over streamable HTTP); with CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set, the
@@ -481,6 +481,10 @@ async function main(): Promise<void> {
       for (const c of LEVELS) {
         await run(size, c, "no-op (GET /v1/health)", () => client.health());
         await run(size, c, "hybrid search", (i) => client.searchLongTermMemory({ text: q(i), limit: 10 }));
+        // The vector side alone (the offline index's scan and re-score, then the hits' rows).
+        await run(size, c, "semantic search", (i) =>
+          client.searchLongTermMemory({ text: q(i), limit: 10, search_mode: "semantic" }),
+        );
         await run(size, c, "keyword search", (i) =>
           client.searchLongTermMemory({ text: q(i), limit: 10, search_mode: "keyword" }),
         );
