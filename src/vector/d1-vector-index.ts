@@ -17,7 +17,7 @@ import { VectorMatrix } from "./vector-matrix.ts";
  * vectors (Workers AI), about 50,000 fit. The rest covers the code, the requests in flight and a
  * load's page (PAGE_BYTES of text, then its decoded rows).
  */
-export const CACHE_BUDGET_BYTES = 48 * 1024 * 1024;
+const CACHE_BUDGET_BYTES = 48 * 1024 * 1024;
 
 /**
  * Bytes of rows one read of a load returns: D1 answers at most 50 MB per query and counts queries
