@@ -1,6 +1,6 @@
 import { DIRECTORY, forgetPlacement, type Db, type Shards } from "./databases.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
-import { sha256Hex } from "../domain/ids.ts";
+import { byteLength, sha256Hex } from "../domain/ids.ts";
 import {
   canonicalRows,
   MOVE_PHASES,
@@ -34,6 +34,11 @@ interface TableSpec {
   order: readonly string[];
   /** The AUTOINCREMENT key, neither copied nor checksummed (global per database). */
   surrogate?: string;
+  /**
+   * SQL run with the table's first page on the target (bound: the source's AUTOINCREMENT counter,
+   * and a placeholder id) to make the target's keys for the tenant start above every key it had.
+   */
+  floor?: readonly string[];
 }
 
 /**
@@ -44,7 +49,21 @@ interface TableSpec {
  */
 export const TENANT_TABLES: readonly TableSpec[] = [
   { name: "memories", order: ["seq"], surrogate: "seq" },
-  { name: "memory_vectors", order: ["vseq"], surrogate: "vseq" },
+  {
+    name: "memory_vectors",
+    order: ["vseq"],
+    surrogate: "vseq",
+    // The D1 vector index caches a tenant's vectors per isolate and loads only rows past the
+    // highest vseq it has seen: the copies must get vseqs above every vseq the tenant ever had
+    // (deleted rows' too), or an isolate that cached it before the move would never load them, nor
+    // anything written after. A placeholder row at the source's counter raises the target's
+    // (unless a row there already holds it higher), and goes in the same transaction.
+    floor: [
+      `INSERT INTO memory_vectors (vseq, tenant, memory_id, vector_id, model, dims, vector, memory_type, state, written_at)
+       SELECT ?1, '', '', ?2, '', 0, '', '', 'indexed', 0 WHERE ?1 > (SELECT ifnull(max(vseq), 0) FROM memory_vectors)`,
+      "DELETE FROM memory_vectors WHERE vector_id = ?2",
+    ],
+  },
   { name: "vector_epochs", order: [] },
   { name: "vector_deletes", order: ["vector_id"] },
   { name: "memory_history", order: ["hid"], surrogate: "hid" },
@@ -96,7 +115,17 @@ export class TenantCopy {
   /** Measured bytes per row, per table (this instance's pages), to size the next read. */
   private readonly rowBytes = new Map<string, number>();
 
-  constructor(private readonly shards: Shards) {}
+  private readonly pageBytes: number;
+  private readonly firstReadRows: number;
+
+  /** `pages` shrinks the pages (tests: several pages of a small tenant). */
+  constructor(
+    private readonly shards: Shards,
+    pages: { bytes?: number; firstReadRows?: number } = {},
+  ) {
+    this.pageBytes = pages.bytes ?? PAGE_BYTES;
+    this.firstReadRows = pages.firstReadRows ?? FIRST_READ_ROWS;
+  }
 
   get shardNames(): readonly string[] {
     return this.shards.names;
@@ -361,8 +390,8 @@ export class TenantCopy {
 
   private readLimit(table: string): number {
     const bytes = this.rowBytes.get(table);
-    if (!bytes) return FIRST_READ_ROWS;
-    return Math.max(1, Math.min(MAX_READ_ROWS, Math.floor(PAGE_BYTES / bytes)));
+    if (!bytes) return this.firstReadRows;
+    return Math.max(1, Math.min(MAX_READ_ROWS, Math.floor(this.pageBytes / bytes)));
   }
 
   /** The target's record of what has been copied: per table, the source cursor after the last page and the rows. */
@@ -394,19 +423,25 @@ export class TenantCopy {
     if (single && after !== null) return { rows: 0, after, done: true };
     const limit = this.readLimit(table);
     const { order, data } = await this.readPage(from, tenant, spec, after, limit);
-    if (!data.length) return { rows: 0, after, done: true };
+    const floor = spec.floor && after === null ? await this.keyCounter(from, tenant, spec) : null;
+    if (!data.length) {
+      // No rows to copy, but a cache may hold the tenant's deleted ones: the floor still applies.
+      if (floor !== null)
+        await this.underFence(this.db(to), tenant, fence, this.floorStatements(to, tenant, spec, floor));
+      return { rows: 0, after, done: true };
+    }
     // The longest prefix of the rows that fits in PAGE_BYTES (at least one row).
     let bytes = 0;
     let take = 0;
     for (const row of data) {
-      const size = JSON.stringify(row).length + 1;
-      if (take > 0 && bytes + size > PAGE_BYTES) break;
+      const size = byteLength(JSON.stringify(row)) + 1;
+      if (take > 0 && bytes + size > this.pageBytes) break;
       bytes += size;
       take++;
     }
     this.rowBytes.set(table, Math.max(1, Math.ceil(bytes / take)));
     const next = single ? [] : (order[take - 1] as Cursor);
-    await this.writePage(tenant, to, spec, data.slice(0, take), after, next, fence);
+    await this.writePage(tenant, to, spec, data.slice(0, take), after, next, fence, floor);
     return { rows: take, after: next, done: single || (take === data.length && data.length < limit) };
   }
 
@@ -418,11 +453,13 @@ export class TenantCopy {
     after: Cursor | null,
     next: Cursor,
     fence: Fence,
+    floor: number | null,
   ): Promise<void> {
     const db = this.db(to);
     const cols = await this.dataColumns(to, spec);
     const values = cols.map((_, i) => `value ->> ${i}`).join(", ");
     const writes = [
+      ...(floor !== null ? this.floorStatements(to, tenant, spec, floor) : []),
       db
         .prepare(
           `INSERT INTO ${quote(spec.name)} (tenant, ${cols.map(quote).join(", ")})
@@ -440,6 +477,33 @@ export class TenantCopy {
       sql: "(SELECT after FROM tenant_move_progress WHERE tenant = ? AND tbl = ?) IS NOT ?",
       params: [tenant, spec.name, after === null ? null : JSON.stringify(after)],
     });
+  }
+
+  private floorStatements(to: string, tenant: string, spec: TableSpec, floor: number): D1PreparedStatement[] {
+    const db = this.db(to);
+    const placeholder = `\u0000edgemem-move-floor:${tenant}`;
+    return (spec.floor ?? []).map((sql) => db.prepare(sql).bind(floor, placeholder));
+  }
+
+  /**
+   * A shard's AUTOINCREMENT counter of a table: at least every key a tenant ever had there. Where
+   * `sqlite_sequence` cannot be read, the tenant's highest key now.
+   */
+  private async keyCounter(shard: string, tenant: string, spec: TableSpec): Promise<number> {
+    const db = this.db(shard);
+    const highest = `SELECT ifnull(max(${quote(spec.surrogate!)}), 0) FROM ${quote(spec.name)} WHERE tenant = ?1`;
+    const counter = "SELECT ifnull((SELECT seq FROM sqlite_sequence WHERE name = ?2), 0)";
+    const read = (sql: string, ...params: unknown[]) =>
+      db
+        .prepare(sql)
+        .bind(...params)
+        .first<{ n: number }>()
+        .then((r) => r?.n ?? 0);
+    try {
+      return await read(`SELECT max((${counter}), (${highest})) AS n`, tenant, spec.name);
+    } catch {
+      return read(`SELECT (${highest}) AS n`, tenant);
+    }
   }
 
   /**
