@@ -110,8 +110,7 @@ export class TenantMoves {
       placed = await store.placeIfAbsent(tenant, to, now);
       if (placed.shard === to) return placedView(tenant, null, to, now);
     }
-    if (placed.shard === to)
-      return current?.to === to ? this.view(current, null) : placedView(tenant, to, to, placed.placedAt);
+    if (placed.shard === to) return placedView(tenant, to, to, placed.placedAt);
     await store.checkSchemas(placed.shard, to);
     const move = newMove(tenant, placed.shard, to, drainMs, now);
     const lease = { id: newId(now), until: now + LEASE_MS };
