@@ -129,6 +129,8 @@ describe("moving a tenant between shards", () => {
 
     expect(await exportTenant(shards.db(to), api.tenant)).toEqual(exported);
     expect(await rowCount(shards.db(from), api.tenant)).toBe(0);
+    const progress = "SELECT count(*) AS n FROM tenant_move_progress WHERE tenant = ?";
+    expect((await shards.db(to).prepare(progress).bind(api.tenant).first<{ n: number }>())!.n).toBe(0);
     expect(await fenceOn(from, api.tenant)).toEqual({ state: "moved", to_shard: to });
     expect(await fenceOn(to, api.tenant)).toBeNull();
     expect(await directoryOf(api.tenant)).toEqual({ shard: to, pinned: 1 });

@@ -170,6 +170,8 @@ export interface TenantMoveStore {
   keywordStats(shard: string, tenant: string): Promise<{ docs: number; length: number }>;
   /** Deletes up to a page of the tenant's rows of a table on a shard fenced with `fence`; returns how many. */
   deletePage(shard: string, tenant: string, table: string, fence: Fence): Promise<number>;
+  /** Drops the copy's progress rows of a tenant on a shard. */
+  clearProgress(shard: string, tenant: string): Promise<void>;
   /** Drops the derived keyword rows and the copy's progress rows of a tenant on a shard. */
   clearLeftovers(shard: string, tenant: string): Promise<void>;
   counts(shard: string, tenant: string): Promise<Record<string, number>>;

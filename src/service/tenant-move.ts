@@ -266,6 +266,7 @@ export class TenantMoves {
         await store.fence(m.from, m.tenant, movedFence(m));
         await store.switchPlacement(m.tenant, m.to, m.switchedAt);
         await store.unfence(m.to, m.tenant);
+        await store.clearProgress(m.to, m.tenant);
         this.d.log.info("tenant move switched", { tenant: m.tenant, from: m.from, to: m.to });
         return this.next(m, "drain");
       }

@@ -315,15 +315,19 @@ export class TenantCopy {
   private async columnsOf(shard: string): Promise<Map<string, string[]>> {
     const hit = this.columnCache.get(shard);
     if (hit) return hit;
-    const { results } = await this.db(shard)
-      .prepare(
-        `SELECT m.name AS tbl, p.name AS col FROM sqlite_master m, pragma_table_info(m.name) p
-         WHERE m.type = 'table' AND m.name IN (SELECT value FROM json_each(?)) ORDER BY m.name, p.cid`,
-      )
-      .bind(JSON.stringify(this.tables))
-      .all<{ tbl: string; col: string }>();
+    // One table at a time, by name: D1 refuses to describe its own tables (_cf_*), so a join over
+    // sqlite_master could fail wherever the planner reaches one.
+    const db = this.db(shard);
+    const results = await db.batch<{ name: string }>(
+      this.tables.map((t) => db.prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid").bind(t)),
+    );
     const out = new Map<string, string[]>();
-    for (const r of results) (out.get(r.tbl) ?? out.set(r.tbl, []).get(r.tbl)!).push(r.col);
+    this.tables.forEach((t, i) =>
+      out.set(
+        t,
+        results[i]!.results.map((r) => r.name),
+      ),
+    );
     this.columnCache.set(shard, out);
     return out;
   }
@@ -550,6 +554,11 @@ export class TenantCopy {
       db.prepare(sql).bind(tenant, DELETE_ROWS[spec.name] ?? DEFAULT_DELETE_ROWS),
     ]);
     return r!.meta.changes;
+  }
+
+  /** Drops the copy's progress rows of a tenant on a shard (the target, once the move has switched). */
+  async clearProgress(shard: string, tenant: string): Promise<void> {
+    await this.db(shard).prepare("DELETE FROM tenant_move_progress WHERE tenant = ?").bind(tenant).run();
   }
 
   /**
