@@ -387,6 +387,17 @@ describe("there and back, trivial moves, bad input", () => {
     expect(long.status).toBe(422);
     expect(long.body.issues[0].field).toBe("tenant");
     expect((await admin("POST", path, "not json")).status).toBe(400);
+    for (const bad of ["%E0%A4%A", "%ED%A0%80", "%"]) {
+      const res = await admin("POST", `/v1/admin/tenants/${bad}/move`, { to });
+      expect(res.status, bad).toBe(400);
+      expect(res.body.issues[0].field).toBe("tenant");
+    }
+    // Any tenant a token may name can be looked up (and, never seen, placed): unicode, spaces, NUL.
+    for (const odd of ["東京 tenant", "a\u0000b", "🙂"]) {
+      const res = await admin("GET", `/v1/admin/tenants/${encodeURIComponent(odd)}`);
+      expect(res.status, odd).toBe(200);
+      expect(res.body.tenant).toBe(odd);
+    }
     // Not an admin: the tenant's own token (even with write), or no token.
     const writer = await tenantApi({ tenant: api.tenant, scope: "memory:read memory:write" });
     expect((await writer.call("POST", path, { to })).status).toBe(403);
