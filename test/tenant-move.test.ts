@@ -21,7 +21,8 @@ import { testShards } from "./support/shards.ts";
 import { connect } from "./support/sockets.ts";
 
 // Moves run between the two real local D1 databases the tests bind (DB, DB_SHARD_1), with
-// PLACEMENT_TTL_SECONDS=1 (vitest.config.ts), so a drain lasts 2 s.
+// PLACEMENT_TTL_SECONDS=1 (vitest.config.ts), so a drain lasts 1–2 s. Each test makes dozens of
+// requests in sequence: 60 s each, for a machine loaded by the rest of the suite.
 
 async function placementOf(tenant: string): Promise<string> {
   return (await directoryOf(tenant))!.shard;
@@ -88,7 +89,7 @@ function nonEmpty(x: TenantExport): string[] {
     .map(([t]) => t);
 }
 
-describe("moving a tenant between shards", () => {
+describe("moving a tenant between shards", { timeout: 60_000 }, () => {
   it("every table holding tenant rows is moved, or left on purpose (derived or the move's own)", async () => {
     // D1's own tables (_cf_*) may not be inspected.
     const { results } = await env.DB.prepare(
@@ -212,7 +213,7 @@ async function stalePlacement(tenant: string, shard: string): Promise<void> {
   expect(await placement(shards, tenant, Date.now(), { ttlMs: 60_000, fresh: true })).toBe(shard);
 }
 
-describe("writes, sockets and stale isolates across a move", () => {
+describe("writes, sockets and stale isolates across a move", { timeout: 60_000 }, () => {
   it("writes during the fence get 503 + Retry-After and nothing; retried, every one lands on the target", async () => {
     const api = await tenantApi();
     await store(api, [
@@ -325,7 +326,7 @@ describe("writes, sockets and stale isolates across a move", () => {
   });
 });
 
-describe("there and back, trivial moves, bad input", () => {
+describe("there and back, trivial moves, bad input", { timeout: 60_000 }, () => {
   it("a tenant moves back to the first shard (its tombstone cleared), equal to what it was", async () => {
     const api = await seeded();
     const a = await placementOf(api.tenant);
@@ -422,7 +423,7 @@ describe("there and back, trivial moves, bad input", () => {
   });
 });
 
-describe("failures, cancels and crashed drivers", () => {
+describe("failures, cancels and crashed drivers", { timeout: 60_000 }, () => {
   it("a page that landed on the target before its driver died is not copied again; the next driver resumes after the lease", async () => {
     const api = await seeded();
     await store(
@@ -536,7 +537,7 @@ describe("failures, cancels and crashed drivers", () => {
   });
 });
 
-describe("sizes and caches", () => {
+describe("sizes and caches", { timeout: 60_000 }, () => {
   it("a tenant of 1,000 memories moves in default-sized pages, every row equal", async () => {
     const api = await tenantApi();
     for (let b = 0; b < 10; b++) {
