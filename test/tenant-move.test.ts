@@ -6,7 +6,7 @@ import type { TenantMoveStore } from "../src/service/ports.ts";
 import { placement, Shards } from "../src/store/databases.ts";
 import { NOT_COPIED, TENANT_TABLES, TenantCopy } from "../src/store/tenant-copy.ts";
 import { BOOKMARK_HEADER } from "../src/wire/http.ts";
-import { call, search, store, tenantApi, type Api, type Reply } from "./support/api.ts";
+import { call, runScheduled, search, store, tenantApi, type Api, type Reply } from "./support/api.ts";
 import {
   admin,
   directoryOf,
@@ -323,6 +323,53 @@ describe("writes, sockets and stale isolates across a move", { timeout: 60_000 }
     });
     expect(read.status).toBe(200);
     expect(read.body.text).toBe("late write");
+  });
+});
+
+describe("the shards' cron sweeps during a move", { timeout: 60_000 }, () => {
+  it("upkeep of a shard keeps purging its other tenants while one of them is fenced, and the moved tenant is swept on its new shard", async () => {
+    const moving = await tenantApi();
+    await store(moving, [{ id: "old", text: "An expired memory of the moving tenant" }]);
+    const from = await placementOf(moving.tenant);
+    const to = otherShard(from);
+    // A neighbour on the same shard.
+    const neighbour = await tenantApi();
+    await env.DB.prepare("INSERT INTO tenant_shards (tenant, shard, pinned, placed_at) VALUES (?, ?, 1, 0)")
+      .bind(neighbour.tenant, from)
+      .run();
+    await store(neighbour, [{ id: "old", text: "An expired memory of the neighbour" }]);
+    for (const api of [moving, neighbour]) {
+      const put = await api.call("PUT", "/v1/working-memory/s", { messages: [{ role: "user", content: "hi" }] });
+      expect(put.status).toBe(200);
+    }
+    const db = testShards().db(from);
+    // Expired, the moving tenant's first: a sweep meets it before the neighbour's.
+    for (const [api, at] of [
+      [moving, 1],
+      [neighbour, 2],
+    ] as const) {
+      await db.prepare("UPDATE memories SET expires_at = ? WHERE tenant = ?").bind(at, api.tenant).run();
+      await db.prepare("UPDATE working_memory SET expires_at = ? WHERE tenant = ?").bind(at, api.tenant).run();
+    }
+    const rows = async (shard: D1Database, tenant: string) =>
+      (await shard
+        .prepare(
+          "SELECT (SELECT count(*) FROM memories WHERE tenant = ?1) + (SELECT count(*) FROM working_memory WHERE tenant = ?1) AS n",
+        )
+        .bind(tenant)
+        .first<{ n: number }>())!.n;
+
+    const m = mover();
+    expect((await m.move(moving.tenant, to)).phase).toBe("clear");
+    await runScheduled(env);
+    expect(await rows(db, neighbour.tenant)).toBe(0);
+    expect(await rows(db, moving.tenant)).toBe(2);
+
+    expect((await drive(m, moving.tenant, to)).phase).toBe("done");
+    const target = testShards().db(to);
+    expect(await rows(target, moving.tenant)).toBe(2);
+    await runScheduled(env);
+    expect(await rows(target, moving.tenant)).toBe(0);
   });
 });
 

@@ -213,6 +213,15 @@ export class ShardSweep implements TenantDb {
   }
 }
 
+/**
+ * The condition a cross-tenant sweep (cron upkeep) puts on `column` to leave out the tenants
+ * behind a move's fence on this shard: their writes abort, and with them the sweep's statement
+ * (or step) for every other tenant of the shard. A moving tenant is swept on its new shard.
+ */
+export function unfenced(column = "tenant"): string {
+  return `${column} NOT IN (SELECT tenant FROM tenant_fences)`;
+}
+
 /** One tenant's database, or (no tenant: a cron sweep) the swept shard's. */
 export async function tenantOrSweep(dbs: TenantDb, tenant: string | undefined): Promise<Db> {
   return tenant === undefined ? dbs.sweep() : dbs.of(tenant);
