@@ -544,6 +544,31 @@ describe("failures, cancels and crashed drivers", { timeout: 60_000 }, () => {
     expect((await api.call("GET", "/v1/long-term-memory/pg")).body.text).toBe("writable again");
   });
 
+  it("a target that fills up (D1's 10 GB) rolls the move back instead of leaving the tenant fenced", async () => {
+    const api = await seeded();
+    const from = await placementOf(api.tenant);
+    const to = otherShard(from);
+    const real = new TenantCopy(testShards(), { bytes: 2_000, firstReadRows: 3 });
+    let pages = 0;
+    const full = new Proxy(real, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== "copyPage" || typeof value !== "function") return value;
+        return async (...args: unknown[]) => {
+          if (++pages === 3) throw new Error("D1_ERROR: database or disk is full: SQLITE_FULL");
+          return value.apply(target, args);
+        };
+      },
+    }) as TenantMoveStore;
+    const failed = await drive(mover({ store: full, steps: 100 }), api.tenant, to);
+    expect(failed).toMatchObject({ phase: "failed", done: true });
+    expect(failed.error).toContain(`${to} is full`);
+    expect(await directoryOf(api.tenant)).toEqual({ shard: from, pinned: 0 });
+    expect(await fenceOn(from, api.tenant)).toBeNull();
+    expect(await rowCount(testShards().db(to), api.tenant)).toBe(0);
+    expect((await api.call("PATCH", "/v1/long-term-memory/pg", { text: "still writable" })).status).toBe(200);
+  });
+
   it("a cancel before the switch rolls back at once; after the switch it is refused", async () => {
     const api = await seeded();
     const from = await placementOf(api.tenant);

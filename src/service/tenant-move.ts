@@ -1,4 +1,4 @@
-import { AppError, WriteConflict } from "../domain/errors.ts";
+import { AppError, asAppError, WriteConflict } from "../domain/errors.ts";
 import { newId } from "../domain/ids.ts";
 import {
   chainSum,
@@ -207,6 +207,13 @@ export class TenantMoves {
         }
       }
     } catch (e) {
+      if (asAppError(e)?.code === "storage_full" && (move.phase === "clear" || move.phase === "copy")) {
+        // The target is full (D1's 10 GB): the move cannot finish; give the tenant back its writes.
+        this.fail(move, `${move.to} is full: ${errorMessage(e)}`);
+        move.updatedAt = clock();
+        if (!(await store.save(move, leaseId, true))) return this.busy(move);
+        return this.view(move, null);
+      }
       if (!(e instanceof WriteConflict)) {
         await store.save(move, leaseId, true).catch(() => false);
         log.error("tenant move step failed", { tenant: move.tenant, phase: move.phase, error: errorMessage(e) });
