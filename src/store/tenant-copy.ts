@@ -321,13 +321,8 @@ export class TenantCopy {
     const results = await db.batch<{ name: string }>(
       this.tables.map((t) => db.prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid").bind(t)),
     );
-    const out = new Map<string, string[]>();
-    this.tables.forEach((t, i) =>
-      out.set(
-        t,
-        results[i]!.results.map((r) => r.name),
-      ),
-    );
+    const names = results.map((r) => r.results.map((c) => c.name));
+    const out = new Map(this.tables.map((t, i) => [t, names[i]!]));
     this.columnCache.set(shard, out);
     return out;
   }
