@@ -36,6 +36,8 @@ export default defineConfig({
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
                 LOG_LEVEL: "error",
+                // Tenant moves drain at least this long (test/tenant-move.test.ts): 1 s, not 10.
+                PLACEMENT_TTL_SECONDS: "1",
                 ...(process.env.FUZZ_RUNS ? { FUZZ_RUNS: process.env.FUZZ_RUNS } : {}),
                 ...(process.env.FUZZ_SEED ? { FUZZ_SEED: process.env.FUZZ_SEED } : {}),
               },

@@ -37,6 +37,12 @@ const schema = z.object({
   RERANK_TOP_N: z.coerce.number().int().min(1).max(100).default(20),
   /** Past this, search answers in fused order with a warning. */
   RERANK_TIMEOUT_MS: positiveInt(1500),
+  /**
+   * How long an isolate trusts a tenant's placement (which shard holds it) before reading the
+   * directory again. A tenant move waits at least this long after switching before it deletes the
+   * source (docs/deploy.md "Moving a tenant").
+   */
+  PLACEMENT_TTL_SECONDS: z.coerce.number().positive().max(300).default(10),
   LAST_ACCESSED_MIN_INTERVAL_SECONDS: z.coerce.number().min(0).default(60),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LLM_PROVIDER: z.enum(["offline", "workers-ai", "openai"]).optional(),

@@ -19,6 +19,7 @@ import { MemoryCommit } from "./service/memory-commit.ts";
 import { Memories } from "./service/memories.ts";
 import type { EventSink } from "./service/ports.ts";
 import { TenantStats } from "./service/stats.ts";
+import { TenantMoves } from "./service/tenant-move.ts";
 import { Thinker } from "./service/think.ts";
 import { Upkeep } from "./service/upkeep.ts";
 import { WorkingMemory } from "./service/working-memory.ts";
@@ -27,6 +28,7 @@ import { GraphRepo } from "./store/graph-repo.ts";
 import { MaintenanceRepo } from "./store/maintenance-repo.ts";
 import { MemoryRepo } from "./store/memory-repo.ts";
 import { SessionRepo } from "./store/session-repo.ts";
+import { TenantCopy } from "./store/tenant-copy.ts";
 import { VectorRepo } from "./store/vector-repo.ts";
 import { D1VectorIndex } from "./vector/d1-vector-index.ts";
 import type { VectorIndex } from "./vector/vector-index.ts";
@@ -46,18 +48,24 @@ export interface AppDeps {
   consolidation: Consolidation;
   /** This request's D1 sessions: its consistency (primary or nearest replica) and its bookmark. */
   databases: RequestDatabases;
+  /** Tenant placement and moves between shards (the admin routes). */
+  moves: TenantMoves;
 }
 
 /** What a cron sweep of one shard gets: the services, every query on that shard's primary. */
-export type SweepDeps = Omit<AppDeps, "databases">;
+export type SweepDeps = Omit<AppDeps, "databases" | "moves">;
 
 /**
  * The only place that reads the storage and AI bindings (D1, Vectorize, Workers AI): picks production or offline adapters by configuration.
  * `events` replaces the hub sink (the hub itself publishes locally).
  */
 export function buildDeps(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, events?: EventSink): AppDeps {
-  const databases = new RequestDatabases(shardsOf(env), Date.now);
-  return { ...services(env, ctx, databases, events ?? hubSink(env, ctx, databases)), databases };
+  const shards = shardsOf(env);
+  const placementTtlMs = loadConfig(env).PLACEMENT_TTL_SECONDS * 1000;
+  const databases = new RequestDatabases(shards, Date.now, placementTtlMs);
+  const app = services(env, ctx, databases, events ?? hubSink(env, ctx, databases));
+  const moves = new TenantMoves({ store: new TenantCopy(shards), log: app.log, clock: Date.now, placementTtlMs });
+  return { ...app, databases, moves };
 }
 
 /** One set of services per bound shard, for the cron sweeps (upkeep, consolidation). */

@@ -31,6 +31,8 @@ export default {
     deps.databases.atLeast(request.headers.get(BOOKMARK_HEADER) ?? new URL(request.url).searchParams.get("bookmark"));
     const origins = deps.config.CORS_ORIGINS;
     let answer = preflight(request, origins) ?? (await route(request, deps));
+    // A write met a tenant move's fence: the client's retry must not trust this isolate's placement.
+    if (answer.status === 503) deps.databases.forgetPlacements();
     const bookmark = deps.databases.bookmark();
     if (bookmark) {
       answer = new Response(answer.body, answer);

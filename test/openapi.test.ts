@@ -157,6 +157,22 @@ describe("OpenAPI document (/openapi.json)", () => {
     await check("GET", `/api/memories/${id}/history`, "/api/memories/:id/history");
     await check("DELETE", `/api/memories/${id}`, "/api/memories/:id");
     await check("GET", "/openapi.json", "/openapi.json");
+    // The admin routes, on a tenant of their own (AUTH_MODE=jwt in tenantApi: the token needs memory:admin).
+    const ops = await tenantApi({ scope: "memory:admin" });
+    const adminCheck = async (method: string, path: string, template: string, body?: unknown) => {
+      const res = await ops.call(method, path, body);
+      const op = operations.find((o) => o.method === method.toLowerCase() && o.path === template)!;
+      expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBe(200);
+      const parsed = op.response!.safeParse(res.body);
+      expect(parsed.success, `${method} ${path}: ${parsed.error?.message}`).toBe(true);
+      checked.add(`${op.method} ${op.path}`);
+    };
+    await adminCheck("GET", `/v1/admin/tenants/${api.tenant}`, "/v1/admin/tenants/:tenant");
+    await adminCheck("POST", "/v1/admin/tenants/never-seen/move", "/v1/admin/tenants/:tenant/move", { to: "DB" });
+    expect((await check("DELETE", "/v1/admin/tenants/never-seen/move", "/v1/admin/tenants/:tenant/move")).status).toBe(
+      403,
+    );
+    expect((await ops.call("DELETE", "/v1/admin/tenants/never-seen/move")).status).toBe(409);
     // Errors are documented bodies too.
     expect((await check("GET", "/api/memories/nope", "/api/memories/:id")).status).toBe(404);
     expect(

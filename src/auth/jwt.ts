@@ -18,6 +18,8 @@ const JWKS_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"
 
 export const READ_SCOPE = "memory:read";
 export const WRITE_SCOPE = "memory:write";
+/** Operating the deployment (tenant moves): not a tenant's right, whatever tenant the token names. */
+export const ADMIN_SCOPE = "memory:admin";
 
 const remoteSets = new Map<string, JWTVerifyGetKey>();
 const localSets = new Map<string, JWTVerifyGetKey>();
@@ -96,6 +98,17 @@ export function requireScope(p: Principal, scope: typeof READ_SCOPE | typeof WRI
   if (!p.scopes) return;
   if (p.scopes.includes(scope) || (scope === READ_SCOPE && p.scopes.includes(WRITE_SCOPE))) return;
   throw new AppError("forbidden", `token lacks the ${scope} scope`);
+}
+
+/**
+ * 403 unless the principal may operate the deployment: a token naming the memory:admin scope.
+ * Unlike read and write, a token without any scopes does not have it; only AUTH_MODE=none (local
+ * development, where everyone may do everything) lets anyone in.
+ */
+export function requireAdmin(p: Principal, authMode: Config["AUTH_MODE"]): void {
+  if (authMode === "none") return;
+  if (p.scopes?.includes(ADMIN_SCOPE)) return;
+  throw new AppError("forbidden", `token lacks the ${ADMIN_SCOPE} scope`);
 }
 
 function keySet(config: AuthConfig): JWTVerifyGetKey | null {

@@ -1,6 +1,6 @@
 import type { IRequest, Router } from "itty-router";
 import type * as z from "zod";
-import { ANONYMOUS, READ_SCOPE, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
+import { ANONYMOUS, READ_SCOPE, requireAdmin, requireScope, tokenOf, verifyToken, WRITE_SCOPE } from "../auth/jwt.ts";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
 import type { Principal } from "../domain/principal.ts";
@@ -34,8 +34,11 @@ export interface Operation<
   tag: string;
   summary: string;
   description?: string;
-  /** `open`: no token; `read`/`write`: a token with that scope when auth is on. */
-  auth: "open" | "read" | "write";
+  /**
+   * `open`: no token; `read`/`write`: a token with that scope when auth is on; `admin`: a token
+   * with the memory:admin scope (operating the deployment, not the token's tenant).
+   */
+  auth: "open" | "read" | "write" | "admin";
   params?: P;
   query?: Q;
   body?: B;
@@ -45,6 +48,8 @@ export interface Operation<
   status?: number;
   /** The success body's schema; null when the success answer has no body. */
   response: R;
+  /** Error statuses worth documenting beyond those every operation of its kind can give. */
+  errors?: Record<string, string>;
   /** Also answers `text/event-stream` with these events (one JSON object per `data:` line). */
   events?: z.ZodType;
 }
@@ -77,9 +82,8 @@ export function route<
   R extends z.ZodType | null,
 >(r: AppRouter, op: Operation<P, Q, B, R>, handler: OperationHandler<P, Q, B, R>): void {
   operations.push(op as Operation);
-  const scope = op.auth === "read" ? READ_SCOPE : op.auth === "write" ? WRITE_SCOPE : null;
   const run = async (ir: IRequest, c: RequestContext): Promise<Response> => {
-    const principal = scope ? await authenticate(c, scope) : ANONYMOUS;
+    const principal = op.auth === "open" ? ANONYMOUS : await authenticate(c, op.auth);
     // A write reads what it writes over on the primary (read-modify-write); reads take the nearest replica.
     if (op.auth === "write") c.app.databases.usePrimary();
     const params = (op.params ? parse(op.params, decodeParams(ir.params ?? {})) : undefined) as Out<P>;
@@ -97,9 +101,10 @@ export function route<
   r[op.method](op.path, run);
 }
 
-async function authenticate(c: RequestContext, scope: typeof READ_SCOPE | typeof WRITE_SCOPE): Promise<Principal> {
+async function authenticate(c: RequestContext, level: "read" | "write" | "admin"): Promise<Principal> {
   const principal = await verifyToken(tokenOf(c.req, c.url), c.app.config);
-  requireScope(principal, scope);
+  if (level === "admin") requireAdmin(principal, c.app.config.AUTH_MODE);
+  else requireScope(principal, level === "read" ? READ_SCOPE : WRITE_SCOPE);
   return principal;
 }
 

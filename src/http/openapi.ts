@@ -14,10 +14,11 @@ function errorStatuses(op: Operation): Record<string, string> {
     out["401"] = "No token, or an invalid or expired one (when auth is on).";
     out["403"] = `The token lacks the memory:${op.auth} scope.`;
   }
-  if (op.params) out["404"] = "Not found (or another tenant's).";
+  // Admin routes name a tenant, not a record: an unknown tenant is an answer, not a 404.
+  if (op.params && op.auth !== "admin") out["404"] = "Not found (or another tenant's).";
   if (op.body) out["413"] = "The body exceeds MAX_BODY_BYTES.";
   if (op.params || op.query || op.body) out["422"] = "Invalid input; `issues` names each field.";
-  return out;
+  return { ...out, ...op.errors };
 }
 
 /** `/v1/long-term-memory/:id` → `/v1/long-term-memory/{id}`. */

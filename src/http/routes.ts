@@ -2,6 +2,7 @@ import { Router, type IRequest } from "itty-router";
 import * as z from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../domain/errors.ts";
+import { adminRoutes } from "./admin-routes.ts";
 import { amsRoutes } from "./ams-routes.ts";
 import { crudRoutes } from "./crud-routes.ts";
 import { knowledgeRoutes } from "./knowledge-routes.ts";
@@ -16,6 +17,7 @@ amsRoutes(router);
 workingMemoryRoutes(router);
 knowledgeRoutes(router);
 crudRoutes(router);
+adminRoutes(router);
 
 route(
   router,

@@ -6,6 +6,7 @@ import type { HistoryEntry, ListOptions, Memory } from "../domain/memory.ts";
 import type { Session, SessionListOptions } from "../domain/session.ts";
 import type { GraphCounts, StoredCounts } from "../domain/stats.ts";
 import type { KeywordQuery, KeywordStats } from "../domain/text.ts";
+import type { CopiedPage, Cursor, Fence, Placement, SummedPage, TenantMove } from "../domain/tenant-move.ts";
 import type { GraphIntent, WriteIntent, WriteOp } from "../domain/writes.ts";
 
 /**
@@ -125,4 +126,53 @@ export interface SessionStore {
 /** Where the services send their events (the tenant's hub in the Worker; a list in tests). */
 export interface EventSink {
   publish(tenant: string, events: DomainEvent[]): void;
+}
+
+/**
+ * What a tenant move needs of the storage (store/tenant-copy.ts): the directory, the move's saved
+ * state and lease, the shards' fences, and pages of the tenant's tables copied, checksummed and
+ * deleted. Every call reads and writes primaries.
+ */
+export interface TenantMoveStore {
+  /** The shards bound, `DB` first. */
+  readonly shardNames: readonly string[];
+  /** The tables a move copies, in the order it copies them. */
+  readonly tables: readonly string[];
+  placement(tenant: string): Promise<Placement | null>;
+  /** Places a tenant the directory does not know yet (pinned); returns where it is placed. */
+  placeIfAbsent(tenant: string, shard: string, now: number): Promise<Placement>;
+  /** Points the directory at `to` (pinned) and forgets this isolate's cached placement. */
+  switchPlacement(tenant: string, to: string, now: number): Promise<void>;
+  load(tenant: string): Promise<TenantMove | null>;
+  leaseUntil(tenant: string): Promise<number | null>;
+  /** Starts a move holding its lease (replacing `previous`, a finished one); false when another driver came first. */
+  start(move: TenantMove, previous: TenantMove | null, lease: { id: string; until: number }): Promise<boolean>;
+  lease(tenant: string, lease: { id: string; until: number }, now: number): Promise<boolean>;
+  /** Saves a move while holding its lease (false: the lease was lost, nothing saved). */
+  save(move: TenantMove, leaseId: string, release: boolean): Promise<boolean>;
+  /** 409 unless both shards have every tenant table with the same columns. */
+  checkSchemas(from: string, to: string): Promise<void>;
+  fence(shard: string, tenant: string, f: Fence): Promise<void>;
+  unfence(shard: string, tenant: string): Promise<void>;
+  fenceOf(shard: string, tenant: string): Promise<Fence | null>;
+  /** The target's own record of the copy: per table, the source cursor after its last page and the rows. */
+  progress(to: string, tenant: string): Promise<Map<string, { after: Cursor; rows: number }>>;
+  /** Copies the next page (throws WriteConflict, copying nothing, unless the target's progress says `after` and its fence is `fence`). */
+  copyPage(
+    tenant: string,
+    from: string,
+    to: string,
+    table: string,
+    after: Cursor | null,
+    fence: Fence,
+  ): Promise<CopiedPage>;
+  checksumPage(shard: string, tenant: string, table: string, after: Cursor | null, limit: number): Promise<SummedPage>;
+  keywordStats(shard: string, tenant: string): Promise<{ docs: number; length: number }>;
+  /** Deletes up to a page of the tenant's rows of a table on a shard fenced with `fence`; returns how many. */
+  deletePage(shard: string, tenant: string, table: string, fence: Fence): Promise<number>;
+  /** Drops the copy's progress rows of a tenant on a shard. */
+  clearProgress(shard: string, tenant: string): Promise<void>;
+  /** Drops the derived keyword rows and the copy's progress rows of a tenant on a shard. */
+  clearLeftovers(shard: string, tenant: string): Promise<void>;
+  counts(shard: string, tenant: string): Promise<Record<string, number>>;
 }

@@ -40,10 +40,12 @@ export class Shards {
 }
 
 /**
- * How long an isolate trusts a placement it read. A tenant move waits longer than this between
- * switching the placement and deleting the source (`service/tenant-move.ts`).
+ * How long an isolate trusts a placement it read, unless configured (PLACEMENT_TTL_SECONDS). A
+ * tenant move drains at least this long between switching the placement and deleting the source
+ * (`service/tenant-move.ts`), so the shorter it is, the sooner a move finishes; each isolate reads
+ * the directory once per tenant per TTL.
  */
-export const PLACEMENT_TTL_MS = 30_000;
+export const PLACEMENT_TTL_MS = 10_000;
 
 /** Placements this isolate has read: tenant → shard, until when (forever with a single shard). */
 const placements = new Map<string, { shard: string; until: number }>();
@@ -52,15 +54,21 @@ const PLACEMENT_CACHE_MAX = 10_000;
 /**
  * The shard holding a tenant's records: the directory's entry, recorded on first sight (on the
  * shard rendezvous hashing picks among the shards bound now), so binding another shard later
- * moves no existing tenant. Read from the nearest replica; recorded on the primary.
+ * moves no existing tenant. Read from the nearest replica (`fresh`: from the primary, past this
+ * isolate's cache); recorded on the primary.
  */
-export async function placement(shards: Shards, tenant: string, now: number): Promise<string> {
+export async function placement(
+  shards: Shards,
+  tenant: string,
+  now: number,
+  opts: { ttlMs?: number; fresh?: boolean } = {},
+): Promise<string> {
   const key = `${shards.names.join(",")}\u0000${tenant}`;
   const hit = placements.get(key);
-  if (hit && hit.until > now) return hit.shard;
+  if (hit && hit.until > now && !opts.fresh) return hit.shard;
   const dir = shards.directory;
   let row = await dir
-    .withSession("first-unconstrained")
+    .withSession(opts.fresh ? "first-primary" : "first-unconstrained")
     .prepare("SELECT shard FROM tenant_shards WHERE tenant = ?")
     .bind(tenant)
     .first<{ shard: string }>();
@@ -77,7 +85,7 @@ export async function placement(shards: Shards, tenant: string, now: number): Pr
   }
   if (!shards.has(row.shard)) throw new Error(`tenant ${tenant} is placed on ${row.shard}, which is not bound`);
   // With one shard no tenant can move, so the placement never goes stale.
-  const until = shards.names.length === 1 ? Number.POSITIVE_INFINITY : now + PLACEMENT_TTL_MS;
+  const until = shards.names.length === 1 ? Number.POSITIVE_INFINITY : now + (opts.ttlMs ?? PLACEMENT_TTL_MS);
   placements.delete(key);
   placements.set(key, { shard: row.shard, until });
   if (placements.size > PLACEMENT_CACHE_MAX) placements.delete(placements.keys().next().value!);
@@ -101,10 +109,14 @@ export class RequestDatabases implements TenantDb {
   private readonly raw: string[] = [];
   private readonly sessions = new Map<string, D1DatabaseSession>();
   private current: string | null = null;
+  /** The tenants this request looked up, and whether it re-read the directory for them already. */
+  private readonly tenants = new Map<string, { fresh: boolean }>();
 
   constructor(
     private readonly shards: Shards,
     private readonly clock: () => number,
+    /** How long this isolate trusts a placement it read (PLACEMENT_TTL_SECONDS). */
+    private readonly placementTtlMs: number = PLACEMENT_TTL_MS,
   ) {}
 
   /** Every later session starts on the primary: the request writes, and reads what it writes over. */
@@ -118,7 +130,18 @@ export class RequestDatabases implements TenantDb {
   }
 
   async of(tenant: string): Promise<Db> {
-    const shard = await placement(this.shards, tenant, this.clock());
+    const now = this.clock();
+    const floor = this.clientFloor();
+    const seen = this.tenants.get(tenant) ?? { fresh: false };
+    this.tenants.set(tenant, seen);
+    let shard = await placement(this.shards, tenant, now, { ttlMs: this.placementTtlMs });
+    // The client read or wrote on another shard: from before a move (the cache is right), or from
+    // after one this isolate has not seen yet (the cache is stale, and the client would not read
+    // its own writes). Only the directory's primary tells: asked once per request and tenant.
+    if (floor && floor.shard !== shard && this.shards.has(floor.shard) && !seen.fresh) {
+      seen.fresh = true;
+      shard = await placement(this.shards, tenant, now, { ttlMs: this.placementTtlMs, fresh: true });
+    }
     let session = this.sessions.get(shard);
     if (!session) {
       session = this.shards.db(shard).withSession(this.constraint(shard));
@@ -130,6 +153,15 @@ export class RequestDatabases implements TenantDb {
 
   sweep(): Db {
     throw new Error("cross-tenant sweeps run per shard (ShardSweep), not in a request");
+  }
+
+  /**
+   * Forgets this isolate's placements of the tenants this request used: after an answer of
+   * `unavailable` (a write met a move's fence), the client's retry reads the directory again and
+   * finds the tenant's new shard as soon as the move has switched.
+   */
+  forgetPlacements(): void {
+    for (const tenant of this.tenants.keys()) forgetPlacement(tenant);
   }
 
   /** The bookmark of the session used last (`<shard>:<D1 bookmark>`), or null before any query. */
@@ -179,6 +211,15 @@ export class ShardSweep implements TenantDb {
   sweep(): Db {
     return this.session;
   }
+}
+
+/**
+ * The condition a cross-tenant sweep (cron upkeep) puts on `column` to leave out the tenants
+ * behind a move's fence on this shard: their writes abort, and with them the sweep's statement
+ * (or step) for every other tenant of the shard. A moving tenant is swept on its new shard.
+ */
+export function unfenced(column = "tenant"): string {
+  return `${column} NOT IN (SELECT tenant FROM tenant_fences)`;
 }
 
 /** One tenant's database, or (no tenant: a cron sweep) the swept shard's. */

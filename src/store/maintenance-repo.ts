@@ -1,4 +1,4 @@
-import type { TenantDb } from "./databases.ts";
+import { unfenced, type TenantDb } from "./databases.ts";
 import type { ConsolidationCursor, ConsolidationResult } from "../domain/consolidation.ts";
 import type { StoredCounts } from "../domain/stats.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
@@ -65,7 +65,7 @@ export class MaintenanceRepo {
     const db = this.dbs.sweep();
     const { results } = await db
       .prepare(
-        `SELECT t.tenant FROM (SELECT tenant, max(updated_at) AS latest FROM memories GROUP BY tenant) t
+        `SELECT t.tenant FROM (SELECT tenant, max(updated_at) AS latest FROM memories WHERE ${unfenced()} GROUP BY tenant) t
          LEFT JOIN maintenance x ON x.tenant = t.tenant
          WHERE t.latest > ifnull(x.consolidation_cursor, -1)
             OR EXISTS (SELECT 1 FROM memories m WHERE m.tenant = t.tenant AND m.updated_at = x.consolidation_cursor AND m.id > x.consolidation_cursor_id)

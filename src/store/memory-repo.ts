@@ -1,4 +1,4 @@
-import { tenantOrSweep, type Db, type TenantDb } from "./databases.ts";
+import { tenantOrSweep, unfenced, type Db, type TenantDb } from "./databases.ts";
 import type { HistoryEntry, ListOptions, Memory } from "../domain/memory.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
@@ -385,7 +385,7 @@ export class MemoryRepo {
     const db = await tenantOrSweep(this.dbs, tenant);
     const { results } = await db
       .prepare(
-        `${SELECT} WHERE m.expires_at IS NOT NULL AND m.expires_at <= ? ${tenant ? "AND m.tenant = ?" : ""} ORDER BY m.expires_at LIMIT ?`,
+        `${SELECT} WHERE m.expires_at IS NOT NULL AND m.expires_at <= ? AND ${tenant ? "m.tenant = ?" : unfenced("m.tenant")} ORDER BY m.expires_at LIMIT ?`,
       )
       .bind(...(tenant ? [now, tenant, limit] : [now, limit]))
       .all<Row>();
@@ -400,7 +400,7 @@ export class MemoryRepo {
     const db = this.dbs.sweep();
     const { results } = await db
       .prepare(
-        `${SELECT} WHERE m.embedding_model IS NULL OR m.embedding_model != ? ORDER BY m.embedding_model IS NOT NULL, m.seq LIMIT ?`,
+        `${SELECT} WHERE (m.embedding_model IS NULL OR m.embedding_model != ?) AND ${unfenced("m.tenant")} ORDER BY m.embedding_model IS NOT NULL, m.seq LIMIT ?`,
       )
       .bind(model, limit)
       .all<Row>();

@@ -1,4 +1,4 @@
-import type { TenantDb } from "./databases.ts";
+import { unfenced, type TenantDb } from "./databases.ts";
 import type { Memory } from "../domain/memory.ts";
 import { DEFAULT_STRATEGY, type Session, type SessionListOptions, type SessionMessage } from "../domain/session.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
@@ -178,7 +178,8 @@ export class SessionRepo {
     const { results } = await db
       .prepare(
         `DELETE FROM working_memory WHERE (tenant, session_id) IN
-           (SELECT tenant, session_id FROM working_memory WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?) RETURNING *`,
+           (SELECT tenant, session_id FROM working_memory WHERE expires_at IS NOT NULL AND expires_at <= ? AND ${unfenced()} LIMIT ?)
+         RETURNING *`,
       )
       .bind(now, limit)
       .all<Row>();

@@ -1,4 +1,4 @@
-import { tenantOrSweep, type Db, type TenantDb } from "./databases.ts";
+import { tenantOrSweep, unfenced, type Db, type TenantDb } from "./databases.ts";
 import { sha256Hex } from "../domain/ids.ts";
 import type { Memory } from "../domain/memory.ts";
 import type { VectorWrite } from "../domain/writes.ts";
@@ -193,7 +193,7 @@ export class VectorRepo {
     const db = this.dbs.sweep();
     const { results } = await db
       .prepare(
-        `SELECT tenant, ${ROW_COLUMNS} FROM memory_vectors WHERE state = 'pending' AND written_at <= ? ORDER BY written_at LIMIT ?`,
+        `SELECT tenant, ${ROW_COLUMNS} FROM memory_vectors WHERE state = 'pending' AND written_at <= ? AND ${unfenced()} ORDER BY written_at LIMIT ?`,
       )
       .bind(olderThan, limit)
       .all<Record<string, unknown>>();
@@ -247,7 +247,7 @@ export class VectorRepo {
     const res = await db
       // `state != 'indexed'` lets the partial index of unconfirmed rows serve it (not a table scan).
       .prepare(
-        "UPDATE memory_vectors SET state = 'indexed' WHERE state = 'sent' AND state != 'indexed' AND (mutation_id = ? OR sent_at <= ?)",
+        `UPDATE memory_vectors SET state = 'indexed' WHERE state = 'sent' AND state != 'indexed' AND (mutation_id = ? OR sent_at <= ?) AND ${unfenced()}`,
       )
       .bind(mutationId, processedBefore)
       .run();
@@ -259,7 +259,7 @@ export class VectorRepo {
     const db = await tenantOrSweep(this.dbs, tenant);
     const { results } = await db
       .prepare(
-        `SELECT vector_id, tenant FROM vector_deletes ${tenant ? "WHERE tenant = ?" : ""} ORDER BY created_at LIMIT ?`,
+        `SELECT vector_id, tenant FROM vector_deletes WHERE ${tenant ? "tenant = ?" : unfenced()} ORDER BY created_at LIMIT ?`,
       )
       .bind(...(tenant ? [tenant, limit] : [limit]))
       .all<{ vector_id: string; tenant: string }>();
