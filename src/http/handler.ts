@@ -45,6 +45,8 @@ export interface Operation<
   status?: number;
   /** The success body's schema; null when the success answer has no body. */
   response: R;
+  /** Headers of the success answer (name → what it holds), documented beside its body. */
+  headers?: Record<string, string>;
   /** Also answers `text/event-stream` with these events (one JSON object per `data:` line). */
   events?: z.ZodType;
 }
