@@ -1,3 +1,4 @@
+import { BookmarkStore } from "./bookmarks.ts";
 import type { TokenSource } from "./rest.ts";
 import type * as T from "./types.ts";
 
@@ -110,6 +111,13 @@ export interface EngramSocketOptions {
   requestTimeoutMs?: number;
   /** The WebSocket implementation (default: the global one; required on Node 18–21, which have none). */
   WebSocket?: WebSocketFactory;
+  /**
+   * Read-your-writes (default: on, with a store of this socket's own): each command carries the
+   * newest bookmark (`bookmark`, null before any) and each reply's updates it. Pass the
+   * {@link BookmarkStore} of an `EdgememClient` so that commands read its writes and it reads
+   * theirs; `false` sends commands without the field.
+   */
+  bookmarks?: BookmarkStore | false;
 }
 
 /** The delay before reconnect attempt `attempt` (0-based): initial × 2^attempt, capped. */
@@ -118,7 +126,9 @@ export function backoffDelay(attempt: number, initialMs = 1000, maxMs = 30_000):
 }
 
 interface Pending {
-  frame: string;
+  id: string;
+  command: EngramCommand;
+  payload: unknown;
   resolve: (data: any) => void;
   reject: (e: Error) => void;
   onToken?: (token: string) => void;
@@ -152,6 +162,8 @@ export class EngramSocket {
   /** The socket URL without token and since. */
   private readonly url: URL;
   private readonly Impl: WebSocketFactory;
+  /** Where this socket keeps the newest bookmark (null with `bookmarks: false`). */
+  readonly bookmarks: BookmarkStore | null;
 
   /**
    * Throws a TypeError when `url` is not a URL or there is no WebSocket implementation (Node 18–21
@@ -170,6 +182,7 @@ export class EngramSocket {
     if (!Impl)
       throw new TypeError("no global WebSocket (Node < 22): pass one as options.WebSocket, e.g. the ws package's");
     this.Impl = Impl;
+    this.bookmarks = options.bookmarks === false ? null : (options.bookmarks ?? new BookmarkStore());
   }
 
   /** The sequence number of the last event received (pass it as `since` to resume later). */
@@ -206,7 +219,9 @@ export class EngramSocket {
     return new Promise((resolve, reject) => {
       if (this.finished) return reject(new EngramError("CLOSED", "the socket was closed"));
       const p: Pending = {
-        frame: JSON.stringify({ id, command, payload }),
+        id,
+        command,
+        payload,
         resolve,
         reject,
         onToken: opts.onToken,
@@ -314,11 +329,13 @@ export class EngramSocket {
     if (this.state !== "open" || !ws || ws.readyState !== 1) return;
     for (const p of this.pending.values()) {
       if (p.sent) continue;
-      ws.send(p.frame);
+      // The bookmark as it is when the frame goes out: a command queued before a REST write
+      // (through a shared store) and sent after it reads that write.
+      const bookmark = this.bookmarks ? { bookmark: this.bookmarks.value } : {};
+      ws.send(JSON.stringify({ id: p.id, command: p.command, payload: p.payload, ...bookmark }));
       p.sent = true;
       p.timer = setTimeout(() => {
-        const id = JSON.parse(p.frame).id as string;
-        if (this.pending.delete(id))
+        if (this.pending.delete(p.id))
           p.reject(new EngramError("TIMEOUT", `no reply in ${this.options.requestTimeoutMs ?? 30_000} ms`));
       }, this.options.requestTimeoutMs ?? 30_000);
     }
@@ -349,6 +366,7 @@ export class EngramSocket {
     }
     const p = typeof f?.id === "string" ? this.pending.get(f.id) : undefined;
     if (!p) return;
+    if (typeof f.bookmark === "string") this.bookmarks?.offer(f.bookmark);
     if (f.status === "streaming") {
       p.onToken?.(f.data?.token ?? "");
       return;

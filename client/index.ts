@@ -3,7 +3,15 @@
  * and commands over the engram WebSocket dialect. No dependencies; browsers, Node ≥ 18, Workers, Deno
  * (Node 18–21 have no global WebSocket: give `EngramSocket` one in `options.WebSocket`).
  */
-export { EdgememClient, EdgememError, type ClientOptions, type StreamOptions, type TokenSource } from "./rest.ts";
+export {
+  EdgememClient,
+  EdgememError,
+  type ClientOptions,
+  type RequestOptions,
+  type StreamOptions,
+  type TokenSource,
+} from "./rest.ts";
+export { BookmarkStore, newerBookmark } from "./bookmarks.ts";
 export {
   backoffDelay,
   EngramError,

@@ -1,3 +1,4 @@
+import { BookmarkStore, checked } from "./bookmarks.ts";
 import type * as T from "./types.ts";
 
 /** How the client gets a token: a fixed string, or a function (e.g. to refresh it). */
@@ -12,6 +13,26 @@ export interface ClientOptions {
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
   /** Headers sent with every request. */
   headers?: Record<string, string>;
+  /**
+   * Read-your-writes (default: on, with a store of this client's own): the newest bookmark of
+   * every answer is sent back with each request, so reads see at least what was written. Pass a
+   * {@link BookmarkStore} to share it with other clients or an `EngramSocket`; `false` sends none.
+   */
+  bookmarks?: BookmarkStore | false;
+  /**
+   * Retrying `503 unavailable` (a tenant moving between databases: nothing was written): after
+   * the answer's `Retry-After`, up to `attempts` tries in all (4) while the waits add up to at
+   * most `maxWaitMs` (30 s). No other status is retried. `false`: never retry.
+   */
+  retry?: { attempts?: number; maxWaitMs?: number } | false;
+}
+
+/** What a request may carry besides its method and path. */
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  /** Aborts the request, and any wait before retrying it; the call rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Options of a streamed call ({@link EdgememClient.thinkStream}). */
@@ -47,6 +68,53 @@ export class EdgememError extends Error {
 /** Query parameters: undefined and null are left out, arrays repeat the key. */
 type Query = object;
 
+const BOOKMARK_HEADER = "x-edgemem-bookmark";
+const NEXT_CURSOR_HEADER = "x-edgemem-next-cursor";
+/** The wait when a 503 says nothing of when to retry. */
+const DEFAULT_RETRY_MS = 1000;
+
+/** Retry-After in milliseconds (seconds, or an HTTP date), or null when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | null {
+  if (header === null) return null;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const done = () => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+}
+
+/** The EdgememError an unsuccessful answer stands for (its body read). */
+async function errorOf(res: Response, method: string, path: string): Promise<EdgememError> {
+  let err: Partial<T.ErrorBody> = {};
+  try {
+    err = (await res.json()) as T.ErrorBody;
+  } catch {
+    // not JSON: keep the status
+  }
+  return new EdgememError(
+    res.status,
+    (err.error as T.ErrorCode) ?? "internal_error",
+    err.message ?? `${method} ${path} failed with ${res.status}`,
+    err.issues,
+  );
+}
+
 /**
  * The REST API of edgemem: the Agent Memory Server routes (long-term and working memory, prompt
  * hydration), edgemem's knowledge routes (ingest, graph, think, feedback, status) and the CRUD API
@@ -55,11 +123,30 @@ type Query = object;
  */
 export class EdgememClient {
   readonly baseUrl: string;
+  /** Where this client keeps the newest bookmark (null with `bookmarks: false`). */
+  readonly bookmarks: BookmarkStore | null;
   private readonly options: ClientOptions;
 
   constructor(options: ClientOptions) {
     this.options = options;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.bookmarks = options.bookmarks === false ? null : (options.bookmarks ?? new BookmarkStore());
+  }
+
+  /**
+   * The newest read-your-writes bookmark this client has seen (null: none yet, or bookmarks off).
+   * Hand it to another client or process so that it reads what this one wrote. Setting keeps the
+   * fresher of the two (one of another database replaces it: the tenant moved); null forgets it.
+   * A malformed bookmark, or setting one with bookmarks off, is a TypeError.
+   */
+  get bookmark(): string | null {
+    return this.bookmarks?.value ?? null;
+  }
+
+  set bookmark(value: string | null) {
+    if (!this.bookmarks) throw new TypeError("this client was made with bookmarks: false");
+    if (value === null) this.bookmarks.clear();
+    else this.bookmarks.offer(checked(value));
   }
 
   /** The current token, if any. */
@@ -69,57 +156,76 @@ export class EdgememClient {
   }
 
   /** One request; JSON in and out. Exposed for routes this client does not wrap. */
-  async request<R>(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<R> {
+  async request<R>(method: string, path: string, opts: RequestOptions = {}): Promise<R> {
+    return (await this.exchange<R>(method, path, opts)).body;
+  }
+
+  /** A request's parsed answer with its headers (for what a route says in them, e.g. a next cursor). */
+  private async exchange<R>(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+  ): Promise<{ body: R; headers: Headers }> {
     const res = await this.send(method, path, opts);
-    if (res.status === 204) return undefined as R;
+    if (res.status === 204) return { body: undefined as R, headers: res.headers };
     try {
-      return (await res.json()) as R;
+      return { body: (await res.json()) as R, headers: res.headers };
     } catch {
       throw new EdgememError(res.status, "invalid_response", `${method} ${path}: the answer is not JSON`);
     }
   }
 
-  private async send(
-    method: string,
-    path: string,
-    { query, body, signal }: { query?: Query; body?: unknown; signal?: AbortSignal },
-  ): Promise<Response> {
+  /**
+   * Sends a request and returns its successful answer, retrying `503 unavailable` as the retry
+   * option allows; any other failure rejects with an EdgememError. Every answer's bookmark is
+   * kept, a failed one's too (a 404 read at some freshness is still a read).
+   */
+  private async send(method: string, path: string, { query, body, signal }: RequestOptions): Promise<Response> {
     const url = new URL(this.baseUrl + path);
     for (const [k, v] of Object.entries(query ?? {}) as [string, unknown][]) {
       if (v === undefined || v === null) continue;
       for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
     }
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const retry = this.options.retry === false ? { attempts: 1 } : (this.options.retry ?? {});
+    const attempts = Math.max(1, retry.attempts ?? 4);
+    const maxWaitMs = retry.maxWaitMs ?? 30_000;
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.fetchOnce(method, path, url, payload, signal);
+      this.bookmarks?.offer(res.headers.get(BOOKMARK_HEADER));
+      if (res.ok) return res;
+      const error = await errorOf(res, method, path);
+      const waitMs =
+        error.code === "unavailable" ? (retryAfterMs(res.headers.get("retry-after")) ?? DEFAULT_RETRY_MS) : null;
+      if (waitMs === null || attempt >= attempts || waited + waitMs > maxWaitMs) throw error;
+      await sleep(waitMs, signal);
+      waited += waitMs;
+    }
+  }
+
+  private async fetchOnce(
+    method: string,
+    path: string,
+    url: URL,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json", ...this.options.headers };
     if (body !== undefined) headers["content-type"] = "application/json";
+    const bookmark = this.bookmarks?.value;
+    if (bookmark) headers[BOOKMARK_HEADER] = bookmark;
+    // Asked for on each try: a token function may refresh it during a long retry.
     const token = await this.token();
     if (token) headers.authorization = `Bearer ${token}`;
     const doFetch = this.options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));
-    let res: Response;
     try {
-      res = await doFetch(url.toString(), {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-      });
+      return await doFetch(url.toString(), { method, headers, body, signal });
     } catch (e) {
       // An abort is the caller's doing, not the network's: it gets its own reason back.
       signal?.throwIfAborted();
       throw new EdgememError(0, "network_error", `${method} ${path}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (res.ok) return res;
-    let err: Partial<T.ErrorBody> = {};
-    try {
-      err = (await res.json()) as T.ErrorBody;
-    } catch {
-      // not JSON: keep the status
-    }
-    throw new EdgememError(
-      res.status,
-      (err.error as T.ErrorCode) ?? "internal_error",
-      err.message ?? `${method} ${path} failed with ${res.status}`,
-      err.issues,
-    );
   }
 
   // ---- Agent Memory Server: long-term memory -------------------------------------------------
@@ -155,9 +261,13 @@ export class EdgememClient {
     return this.request("DELETE", "/v1/long-term-memory/", { query: { memory_ids: ids, namespace: opts.namespace } });
   }
 
-  /** Every create, update and delete of a memory, with the record before and after. */
-  memoryHistory(id: string): Promise<T.History> {
-    return this.request("GET", `/v1/long-term-memory/${encodeURIComponent(id)}/history`);
+  /**
+   * A memory's creates, updates and deletes, with the record before and after: a page of
+   * `q.limit` (100), oldest first (`order: "desc"`: newest first); pass `next_cursor` back as
+   * `q.cursor` for the next page.
+   */
+  memoryHistory(id: string, q: T.HistoryQuery = {}): Promise<T.History> {
+    return this.request("GET", `/v1/long-term-memory/${encodeURIComponent(id)}/history`, { query: q });
   }
 
   /** Applies a forgetting policy; `dry_run` (the default) only reports what would go. */
@@ -167,9 +277,8 @@ export class EdgememClient {
 
   // ---- Agent Memory Server: working memory and prompts ---------------------------------------
 
-  listSessions(
-    opts: { limit?: number; offset?: number; namespace?: string; user_id?: string } = {},
-  ): Promise<T.SessionList> {
+  /** Session ids, most recently written first; page with `cursor` (the last answer's `next_cursor`). */
+  listSessions(opts: T.SessionListQuery = {}): Promise<T.SessionList> {
     return this.request("GET", "/v1/working-memory/", { query: opts });
   }
 
@@ -276,12 +385,19 @@ export class EdgememClient {
   readonly memories = {
     /** Creates the memory, or replaces the value of the one with the same (agent_id, scope, key). */
     upsert: (m: T.CrudCreate): Promise<T.CrudMemory> => this.request("POST", "/api/memories", { body: m }),
+    /** A page of memories, newest first (the API's array; {@link page} has the next cursor too). */
     list: (q: T.CrudListQuery = {}): Promise<T.CrudMemory[]> => this.request("GET", "/api/memories", { query: q }),
+    /** A page of memories and the `next_cursor` to pass as `q.cursor` for the next (null on the last page). */
+    page: async (q: T.CrudListQuery = {}): Promise<T.CrudPage> => {
+      const { body, headers } = await this.exchange<T.CrudMemory[]>("GET", "/api/memories", { query: q });
+      return { memories: body, next_cursor: headers.get(NEXT_CURSOR_HEADER) };
+    },
     search: (q: T.CrudSearch): Promise<T.CrudMemory[]> => this.request("POST", "/api/memories/search", { body: q }),
     get: (id: string): Promise<T.CrudMemory> => this.request("GET", `/api/memories/${encodeURIComponent(id)}`),
     update: (id: string, patch: T.CrudUpdate): Promise<T.CrudMemory> =>
       this.request("PUT", `/api/memories/${encodeURIComponent(id)}`, { body: patch }),
     delete: (id: string): Promise<void> => this.request("DELETE", `/api/memories/${encodeURIComponent(id)}`),
-    history: (id: string): Promise<T.History> => this.request("GET", `/api/memories/${encodeURIComponent(id)}/history`),
+    history: (id: string, q: T.HistoryQuery = {}): Promise<T.History> =>
+      this.request("GET", `/api/memories/${encodeURIComponent(id)}/history`, { query: q }),
   };
 }

@@ -142,7 +142,13 @@ export interface MemoryHit extends MemoryRecord {
 export interface SearchRequest {
   text?: string | null;
   limit?: number;
+  /** Hits to skip: a deep page costs O(offset). A search without text can page by `cursor` instead. */
   offset?: number;
+  /**
+   * A search without text (a browse, newest first): the previous page's `next_cursor`. O(page)
+   * however deep; not with `text` or `offset`.
+   */
+  cursor?: string | null;
   session_id?: TagFilter | null;
   namespace?: TagFilter | null;
   topics?: TagFilter | null;
@@ -174,6 +180,8 @@ export interface SearchResult {
   memories: MemoryHit[];
   total: number;
   next_offset: number | null;
+  /** A browse's next page (pass it as `cursor`); null on the last page and for a ranked search. */
+  next_cursor: string | null;
   warnings?: string[];
 }
 
@@ -229,11 +237,34 @@ export interface HistoryEntry {
 export interface History {
   memory_id: string;
   history: HistoryEntry[];
+  /** The next page (pass it as `cursor`); null on the last page. */
+  next_cursor: string | null;
+}
+
+/** A page of a memory's history: `limit` entries (100), in the order written (`asc`) or newest first. */
+export interface HistoryQuery {
+  limit?: number;
+  order?: "asc" | "desc";
+  /** The previous page's `next_cursor`. */
+  cursor?: string;
 }
 
 export interface SessionList {
+  /** Most recently written first. */
   sessions: string[];
   total: number;
+  /** The next page (pass it as `cursor`); null on the last page. */
+  next_cursor: string | null;
+}
+
+export interface SessionListQuery {
+  limit?: number;
+  /** Sessions to skip: a deep page costs O(offset); prefer `cursor`. */
+  offset?: number;
+  /** The previous page's `next_cursor`: O(page) however deep. */
+  cursor?: string;
+  namespace?: string;
+  user_id?: string;
 }
 
 export interface MessageInput {
@@ -462,7 +493,16 @@ export interface CrudListQuery {
   scope?: Scope;
   tags?: string | string[];
   limit?: number;
+  /** Memories to skip: a deep page costs O(offset); prefer `cursor`. */
   offset?: number;
+  /** The `next_cursor` of the previous page ({@link CrudPage}): O(page) however deep. */
+  cursor?: string;
+}
+
+/** A page of the CRUD list: the memories, and the cursor of the next page (null on the last). */
+export interface CrudPage {
+  memories: CrudMemory[];
+  next_cursor: string | null;
 }
 
 export interface CrudSearch {

@@ -9,6 +9,7 @@ import type {
   forgetBody,
   forgetOut,
   historyOut,
+  historyQuery,
   memoryHitOut,
   memoryRecordInput,
   memoryRecordOut,
@@ -16,7 +17,7 @@ import type {
   searchBody,
   searchResultOut,
 } from "../src/wire/ams.ts";
-import type { createCrudBody, crudRecordOut, searchCrudBody, updateCrudBody } from "../src/wire/crud.ts";
+import type { createCrudBody, crudRecordOut, listCrudQuery, searchCrudBody, updateCrudBody } from "../src/wire/crud.ts";
 import type {
   consolidationOut,
   feedbackBody,
@@ -34,6 +35,7 @@ import type {
 import type { errorOut } from "../src/wire/http.ts";
 import type { MEMORY_TYPES } from "../src/domain/memory.ts";
 import type {
+  listSessionsQuery,
   promptBody,
   promptOut,
   sessionListOut,
@@ -81,5 +83,9 @@ ok<Same<C.Whoami, Out<typeof whoamiOut>>>();
 ok<Same<C.ConsolidationResult, Out<typeof consolidationOut>>>();
 ok<Same<C.CrudMemory, Out<typeof crudRecordOut>>>();
 ok<Same<C.ErrorBody, Out<typeof errorOut>>>();
+// Query parameters arrive as strings (coerced), so their types differ; their names must not.
+ok<Same<keyof C.CrudListQuery, keyof In<typeof listCrudQuery>>>();
+ok<Same<keyof C.SessionListQuery, keyof In<typeof listSessionsQuery>>>();
+ok<Same<keyof C.HistoryQuery, keyof In<typeof historyQuery>>>();
 // The list itself, in the same order (the explorer's type picker shows it).
 ok<Same<typeof C.MEMORY_TYPES, typeof MEMORY_TYPES>>();

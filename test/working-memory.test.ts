@@ -150,7 +150,7 @@ describe("working memory: list and delete", () => {
     const rest = await api.call("GET", "/v1/working-memory?offset=10&limit=10");
     expect(rest.body.sessions).toEqual(["s01", "s00"]);
     const odd = await api.call("GET", "/v1/working-memory/?namespace=odd&user_id=u2&limit=100");
-    expect(odd.body).toEqual({ sessions: ["s11", "s09", "s07"], total: 3 });
+    expect(odd.body).toEqual({ sessions: ["s11", "s09", "s07"], total: 3, next_cursor: null });
   });
 
   it("DELETE removes messages, context, memories and data; it is idempotent", async () => {
@@ -375,7 +375,11 @@ describe("working memory: TTL", () => {
       .bind(Date.now() - 1, api.tenant)
       .run();
     expect((await get(api, "short")).status).toBe(404);
-    expect((await api.call("GET", "/v1/working-memory/")).body).toEqual({ sessions: ["long"], total: 1 });
+    expect((await api.call("GET", "/v1/working-memory/")).body).toEqual({
+      sessions: ["long"],
+      total: 1,
+      next_cursor: null,
+    });
     expect(await rowCount(api.tenant)).toBe(2);
 
     await runScheduled(api.env);
@@ -400,7 +404,7 @@ describe("working memory: tenant isolation", () => {
     const b = await tenantApi();
     await put(a, "same-id", { messages: [{ role: "user", content: "A's secret plan" }] });
     expect((await get(b, "same-id")).status).toBe(404);
-    expect((await b.call("GET", "/v1/working-memory/")).body).toEqual({ sessions: [], total: 0 });
+    expect((await b.call("GET", "/v1/working-memory/")).body).toEqual({ sessions: [], total: 0, next_cursor: null });
     await b.call("DELETE", "/v1/working-memory/same-id");
     await put(b, "same-id", { messages: [{ role: "user", content: "B's own" }] });
     expect((await get(a, "same-id")).body.messages[0].content).toBe("A's secret plan");

@@ -186,6 +186,7 @@ function start(client: EdgememClient, me: Whoami, token: string | undefined): vo
   }
 
   const feed = liveFeed(
+    client,
     me,
     token,
     (e) => handlers.forEach((f) => f(e)),
@@ -300,12 +301,19 @@ function invalidAddress(name: string, label: string): HTMLElement {
 
 /**
  * The live event feed: the engram socket, resuming after the last event this tab saw (`?since=`),
- * so events written while the page was reloading still arrive, once.
+ * so events written while the page was reloading still arrive, once. It shares the REST client's
+ * bookmarks, so whatever either reads comes after what either wrote.
  */
-function liveFeed(me: Whoami, token: string | undefined, deliver: (e: EngramEvent) => void, reload: () => void) {
+function liveFeed(
+  client: EdgememClient,
+  me: Whoami,
+  token: string | undefined,
+  deliver: (e: EngramEvent) => void,
+  reload: () => void,
+) {
   const seqKey = `edgemem.seq.${me.tenant}`;
   const since = Number(sessionStorage.getItem(seqKey)) || undefined;
-  const socket = new EngramSocket({ url: location.origin, token, since });
+  const socket = new EngramSocket({ url: location.origin, token, since, bookmarks: client.bookmarks ?? false });
   const list = h("ol", { class: "feed", id: "feed" });
   const state = h("span", { class: "conn", id: "conn" }, "connecting");
   socket.onState((s) => {

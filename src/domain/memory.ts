@@ -1,4 +1,5 @@
 import type { MemoryFilter } from "./filters.ts";
+import type { HistoryKey, MemoryKey } from "./cursor.ts";
 import { sha256Hex } from "./ids.ts";
 
 /**
@@ -106,7 +107,34 @@ export interface ListOptions {
   contains?: string;
   order?: "created_desc" | "created_asc" | "updated_desc";
   limit: number;
+  /** Rows to skip: each costs a row read, so a deep page is O(offset). */
   offset?: number;
+  /** Keyset paging: the rows after this key in `order` (O(page); instead of `offset`). */
+  after?: MemoryKey;
+  /** Count every match too: a read of each, so only where an answer must say the total. */
+  count?: boolean;
+}
+
+/** A page of a memory list. */
+export interface MemoryPage {
+  memories: Memory[];
+  /** Every match, when the list was asked to count (`count`); null otherwise. */
+  total: number | null;
+  /** The key to pass as `after` for the next page; null on the last page. */
+  next: MemoryKey | null;
+}
+
+/** A page of a memory's history (oldest first, or newest first with `order: "desc"`). */
+export interface HistoryPage {
+  entries: HistoryEntry[];
+  /** The key to pass as `after` for the next page; null on the last page. */
+  next: HistoryKey | null;
+}
+
+export interface HistoryOptions {
+  limit: number;
+  order: "asc" | "desc";
+  after?: HistoryKey;
 }
 
 export interface Deduplication {

@@ -1,4 +1,5 @@
 import type { MemoryFilter } from "./filters.ts";
+import type { MemoryKey } from "./cursor.ts";
 import type { Memory } from "./memory.ts";
 import type { RecencyParams } from "./ranking.ts";
 
@@ -8,6 +9,8 @@ export interface SearchRequest {
   text?: string | null;
   limit: number;
   offset: number;
+  /** A search without text (a browse): the memories after this key, newest first (instead of `offset`). */
+  after?: MemoryKey | null;
   filter: MemoryFilter;
   mode: SearchMode;
   /** Weight of the vector side in the fusion (1 - alpha goes to keywords); null lets the fusion choose. */
@@ -49,6 +52,8 @@ export interface SearchResult {
   hits: SearchHit[];
   total: number;
   nextOffset: number | null;
+  /** A browse's next page (`after`); null on its last page and for a ranked search. */
+  next: MemoryKey | null;
   warnings: string[];
 }
 

@@ -1,4 +1,5 @@
 import type { ChatMessage } from "./budget.ts";
+import type { SessionKey } from "./cursor.ts";
 import type { Memory, NewMemory } from "./memory.ts";
 import type { SearchHit, SearchRequest } from "./search.ts";
 
@@ -81,7 +82,18 @@ export interface SessionListOptions {
   namespace?: string;
   user_id?: string;
   limit: number;
+  /** Sessions to skip: each costs a row read, so a deep page is O(offset). */
   offset: number;
+  /** Keyset paging: the sessions after this key (O(page); instead of `offset`). */
+  after?: SessionKey;
+}
+
+/** A page of session ids, most recently written first. */
+export interface SessionPage {
+  sessions: string[];
+  total: number;
+  /** The key to pass as `after` for the next page; null on the last page. */
+  next: SessionKey | null;
 }
 
 /** The client's model, which sets the token budget (AMS: `model_name`, `context_window_max`). */

@@ -13,6 +13,7 @@ import {
   healthOut,
   historyEntry,
   historyOut,
+  historyQuery,
   memoryId,
   memoryRecordOut,
   namespaceQuery,
@@ -23,19 +24,32 @@ import {
   toPatch,
   toSearchRequest,
 } from "../wire/ams.ts";
+import { nextCursor } from "../wire/paging.ts";
 import { route, type AppRouter, type OperationHandler } from "./handler.ts";
 
 const OK = { status: "ok" } as const;
 export const idPath = z.object({ id: memoryId });
 
-/** A memory's audit trail; served under both APIs. */
-export const memoryHistory: OperationHandler<typeof idPath, undefined, undefined, typeof historyOut> = async (
+/** A memory's audit trail, a page at a time; served under both APIs. */
+export const memoryHistory: OperationHandler<typeof idPath, typeof historyQuery, undefined, typeof historyOut> = async (
   c,
-  { params },
+  { params, query },
 ) => {
-  const entries = await c.app.memories.history(c.principal, params.id);
-  return { memory_id: params.id, history: entries.map(historyEntry) };
+  const page = await c.app.memories.history(c.principal, params.id, {
+    limit: query.limit,
+    order: query.order,
+    ...(query.cursor ? { after: query.cursor } : {}),
+  });
+  return {
+    memory_id: params.id,
+    history: page.entries.map(historyEntry),
+    next_cursor: nextCursor("history", page.next),
+  };
 };
+
+/** What both history routes say of themselves. */
+export const HISTORY_DESCRIPTION =
+  "Every create, update and delete of the memory, with the record before and after: a page at a time (100 entries unless `limit` says otherwise), in the order written or newest first; `next_cursor` leads to the next page.";
 
 /** The Agent Memory Server long-term memory API (`/v1/...`). */
 export function amsRoutes(r: AppRouter): void {
@@ -155,9 +169,10 @@ export function amsRoutes(r: AppRouter): void {
       operationId: "getLongTermMemoryHistory",
       tag,
       summary: "A memory's audit history",
-      description: "Every create, update and delete of the memory, with the record before and after.",
+      description: HISTORY_DESCRIPTION,
       auth: "read",
       params: idPath,
+      query: historyQuery,
       response: historyOut,
     },
     memoryHistory,

@@ -5,7 +5,7 @@
 const ALLOW_HEADERS =
   "authorization, content-type, accept, x-api-key, x-edgemem-bookmark, mcp-session-id, mcp-protocol-version, last-event-id";
 const ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE";
-const EXPOSE_HEADERS = "retry-after, x-edgemem-bookmark, mcp-session-id";
+const EXPOSE_HEADERS = "retry-after, x-edgemem-bookmark, x-edgemem-next-cursor, mcp-session-id";
 
 function allowedOrigin(req: Request, allowed: readonly string[]): string | null {
   const origin = req.headers.get("origin");

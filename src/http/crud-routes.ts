@@ -1,6 +1,7 @@
 import { AppError } from "../domain/errors.ts";
-import { historyOut } from "../wire/ams.ts";
-import { idPath, memoryHistory } from "./ams-routes.ts";
+import { historyOut, historyQuery } from "../wire/ams.ts";
+import { cursorOrOffset, nextCursor } from "../wire/paging.ts";
+import { HISTORY_DESCRIPTION, idPath, memoryHistory } from "./ams-routes.ts";
 import {
   createCrudBody,
   crudFilter,
@@ -8,12 +9,15 @@ import {
   crudRecord,
   crudRecordOut,
   listCrudQuery,
+  NEXT_CURSOR_HEADER,
   searchCrudBody,
   toCrudPatch,
   toKeyedMemory,
   updateCrudBody,
 } from "../wire/crud.ts";
+import type * as z from "zod";
 import { route, type AppRouter } from "./handler.ts";
+import { json } from "./respond.ts";
 
 /** The memory CRUD API (`/api/memories`): the same memories, keyed by (agent_id, scope, key). */
 export function crudRoutes(r: AppRouter): void {
@@ -46,17 +50,24 @@ export function crudRoutes(r: AppRouter): void {
       operationId: "listMemories",
       tag,
       summary: "List memories",
+      description: `Newest first. The answer is the array the API's document shows; when more memories follow, the \`${NEXT_CURSOR_HEADER}\` header holds the \`cursor\` of the next page.`,
       auth: "read",
       query: listCrudQuery,
       response: crudListOut,
+      headers: {
+        [NEXT_CURSOR_HEADER]: "The `cursor` of the next page; absent on the last page.",
+      },
     },
     async (c, { query }) => {
-      const { memories } = await c.app.memories.list(c.principal, {
+      cursorOrOffset(query.cursor, query.offset);
+      const { memories, next } = await c.app.memories.list(c.principal, {
         filter: crudFilter(query),
         limit: query.limit,
-        offset: query.offset,
+        ...(query.cursor ? { after: query.cursor } : { offset: query.offset }),
       });
-      return memories.map(crudRecord);
+      const body: z.input<typeof crudListOut> = memories.map(crudRecord);
+      const cursor = nextCursor("memories", next);
+      return json(body, 200, cursor ? { [NEXT_CURSOR_HEADER]: cursor } : {});
     },
   );
 
@@ -106,8 +117,10 @@ export function crudRoutes(r: AppRouter): void {
       operationId: "getMemoryHistory",
       tag,
       summary: "A memory's audit history",
+      description: HISTORY_DESCRIPTION,
       auth: "read",
       params: idPath,
+      query: historyQuery,
       response: historyOut,
     },
     memoryHistory,

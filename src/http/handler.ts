@@ -50,6 +50,8 @@ export interface Operation<
   response: R;
   /** Error statuses worth documenting beyond those every operation of its kind can give. */
   errors?: Record<string, string>;
+  /** Headers of the success answer (name → what it holds), documented beside its body. */
+  headers?: Record<string, string>;
   /** Also answers `text/event-stream` with these events (one JSON object per `data:` line). */
   events?: z.ZodType;
 }

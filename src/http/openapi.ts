@@ -74,6 +74,11 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
     }
     const error = { "application/json": { schema: ref(errorOut) } };
     const ok: Json = { description: op.response ? "Success." : "Success, no body." };
+    if (op.headers) {
+      ok.headers = Object.fromEntries(
+        Object.entries(op.headers).map(([name, description]) => [name, { description, schema: { type: "string" } }]),
+      );
+    }
     if (op.response) {
       ok.content = {
         "application/json": { schema: ref(op.response) },

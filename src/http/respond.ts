@@ -26,6 +26,6 @@ export function queryObject(url: URL): Record<string, string | string[]> {
   return out;
 }
 
-export function json(body: unknown, status = 200): Response {
-  return Response.json(body, { status });
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return Response.json(body, { status, headers });
 }

@@ -1,5 +1,6 @@
 import { AppError } from "../domain/errors.ts";
 import { ackOut } from "../wire/ams.ts";
+import { cursorOrOffset } from "../wire/paging.ts";
 import { route, type AppRouter } from "./handler.ts";
 import {
   deleteSessionQuery,
@@ -9,6 +10,7 @@ import {
   promptOut,
   promptResponse,
   putSessionQuery,
+  sessionList,
   sessionListOut,
   sessionPath,
   toPromptRequest,
@@ -34,7 +36,11 @@ export function workingMemoryRoutes(r: AppRouter): void {
       query: listSessionsQuery,
       response: sessionListOut,
     },
-    async (c, { query }) => c.app.sessions.list(c.principal, query),
+    async (c, { query }) => {
+      cursorOrOffset(query.cursor, query.offset);
+      const { cursor, ...rest } = query;
+      return sessionList(await c.app.sessions.list(c.principal, { ...rest, ...(cursor ? { after: cursor } : {}) }));
+    },
   );
 
   route(

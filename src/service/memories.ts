@@ -12,9 +12,11 @@ import {
   sameOwner,
   type CreateOptions,
   type Deduplication,
-  type HistoryEntry,
+  type HistoryOptions,
+  type HistoryPage,
   type ListOptions,
   type Memory,
+  type MemoryPage,
   type MemoryPatch,
   type NewMemory,
   type Scope,
@@ -39,6 +41,7 @@ export interface MemoriesDeps {
     | "changedSince"
     | "list"
     | "history"
+    | "hasHistory"
     | "hasAgent"
     | "firstAgent"
   >;
@@ -303,7 +306,7 @@ export class Memories {
     });
   }
 
-  async list(p: Principal, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
+  async list(p: Principal, opts: ListOptions): Promise<MemoryPage> {
     const res = await this.d.memoryStore.list(p.tenant, this.d.clock(), opts);
     this.d.upkeep.purgeOnRead(p.tenant);
     return res;
@@ -321,10 +324,15 @@ export class Memories {
     return this.d.memoryStore.firstAgent(p.tenant, this.d.clock());
   }
 
-  async history(p: Principal, id: string): Promise<HistoryEntry[]> {
-    const entries = await this.d.memoryStore.history(p.tenant, id);
-    if (!entries.length) throw AppError.notFound(`memory ${id}`, "memory");
-    return entries;
+  /**
+   * A page of a memory's history. A memory that was never written (or whose history was purged)
+   * is `not_found`; a page past the last entry of one that was is empty.
+   */
+  async history(p: Principal, id: string, opts: HistoryOptions): Promise<HistoryPage> {
+    const page = await this.d.memoryStore.history(p.tenant, id, opts);
+    if (!page.entries.length && !(opts.after && (await this.d.memoryStore.hasHistory(p.tenant, id))))
+      throw AppError.notFound(`memory ${id}`, "memory");
+    return page;
   }
 
   /** Runs a forgetting pass (AMS policy); dry_run only reports what would go. */

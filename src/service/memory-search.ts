@@ -150,7 +150,7 @@ export class MemorySearch {
     const hits = scored.slice(req.offset, req.offset + req.limit);
     this.touch(p.tenant, hits, now);
     const next = req.offset + req.limit;
-    return { hits, total: scored.length, nextOffset: next < scored.length ? next : null, warnings };
+    return { hits, total: scored.length, nextOffset: next < scored.length ? next : null, next: null, warnings };
   }
 
   /**
@@ -308,10 +308,12 @@ export class MemorySearch {
 
   /** A search without text: the filtered memories, most recent first. */
   private async browse(p: Principal, req: SearchRequest, now: number): Promise<SearchResult> {
-    const { memories, total } = await this.d.memoryStore.list(p.tenant, now, {
+    // AMS's answer has the total, so a browse counts its matches on every page.
+    const { memories, total, next } = await this.d.memoryStore.list(p.tenant, now, {
       filter: req.filter,
       limit: req.limit,
-      offset: req.offset,
+      ...(req.after ? { after: req.after } : { offset: req.offset }),
+      count: true,
     });
     const hits = memories.map((m) => {
       const recency = req.recency ? recencyScore(m, now, req.recency) : null;
@@ -334,8 +336,9 @@ export class MemorySearch {
       return hit;
     });
     this.touch(p.tenant, hits, now);
-    const next = req.offset + req.limit;
-    return { hits, total, nextOffset: next < total ? next : null, warnings: [] };
+    const n = total ?? 0;
+    const nextOffset = req.offset + req.limit;
+    return { hits, total: n, nextOffset: !req.after && nextOffset < n ? nextOffset : null, next, warnings: [] };
   }
 
   /**

@@ -2,8 +2,8 @@ import type { ConsolidationCursor, ConsolidationResult } from "../domain/consoli
 import type { DomainEvent } from "../domain/events.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import type { Entity, GraphScope, Relation } from "../domain/graph.ts";
-import type { HistoryEntry, ListOptions, Memory } from "../domain/memory.ts";
-import type { Session, SessionListOptions } from "../domain/session.ts";
+import type { HistoryOptions, HistoryPage, ListOptions, Memory, MemoryPage } from "../domain/memory.ts";
+import type { Session, SessionListOptions, SessionPage } from "../domain/session.ts";
 import type { GraphCounts, StoredCounts } from "../domain/stats.ts";
 import type { KeywordQuery, KeywordStats } from "../domain/text.ts";
 import type { CopiedPage, Cursor, Fence, Placement, SummedPage, TenantMove } from "../domain/tenant-move.ts";
@@ -46,7 +46,8 @@ export interface MemoryStore {
     range: { from: number; to: number },
     limit: number,
   ): Promise<Memory[]>;
-  list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }>;
+  /** Live memories passing the options' filter, a page in the options' order (the total only when asked to count). */
+  list(tenant: string, now: number, opts: ListOptions): Promise<MemoryPage>;
   /** Keyword candidates, best BM25 first, scored from the tenant's own index and statistics. */
   keywordSearch(
     tenant: string,
@@ -63,8 +64,10 @@ export interface MemoryStore {
   /** Memories of any tenant without a vector of `model`. */
   needingEmbedding(model: string, limit: number): Promise<Memory[]>;
   countNotEmbeddedWith(tenant: string, model: string): Promise<number>;
-  /** A memory's history, oldest first (empty when it never existed). */
-  history(tenant: string, id: string): Promise<HistoryEntry[]>;
+  /** A page of a memory's history in write order (or newest first): empty when it never existed. */
+  history(tenant: string, id: string, opts: HistoryOptions): Promise<HistoryPage>;
+  /** Whether the memory has any history (it was ever written, and not purged since). */
+  hasHistory(tenant: string, id: string): Promise<boolean>;
 }
 
 /** The knowledge graph: entities (with their names) and relations (with history). */
@@ -117,7 +120,7 @@ export interface SessionStore {
   ): Promise<boolean>;
   /** Deletes a session; returns it if it existed (and had not expired). */
   delete(tenant: string, sessionId: string, now: number): Promise<Session | null>;
-  list(tenant: string, now: number, opts: SessionListOptions): Promise<{ sessions: string[]; total: number }>;
+  list(tenant: string, now: number, opts: SessionListOptions): Promise<SessionPage>;
   touch(tenant: string, sessionId: string, now: number, minIntervalMs: number): Promise<void>;
   /** Deletes expired sessions of any tenant (at most `limit`); returns them. */
   deleteExpired(now: number, limit: number): Promise<Session[]>;

@@ -14,6 +14,8 @@ import {
   type Session,
   type SessionInput,
   type SessionMessage,
+  type SessionListOptions,
+  type SessionPage,
   type SessionSelector,
   type SessionView,
 } from "../domain/session.ts";
@@ -296,10 +298,7 @@ export class WorkingMemory {
     return gone !== null;
   }
 
-  async list(
-    p: Principal,
-    opts: SessionSelector & { limit: number; offset: number },
-  ): Promise<{ sessions: string[]; total: number }> {
+  async list(p: Principal, opts: SessionListOptions): Promise<SessionPage> {
     return this.d.sessionStore.list(p.tenant, this.d.clock(), opts);
   }
 

@@ -1,5 +1,5 @@
 import { tenantOrSweep, unfenced, type Db, type TenantDb } from "./databases.ts";
-import type { HistoryEntry, ListOptions, Memory } from "../domain/memory.ts";
+import type { HistoryEntry, HistoryOptions, HistoryPage, ListOptions, Memory, MemoryPage } from "../domain/memory.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
@@ -53,6 +53,14 @@ const COLUMNS = [
 ] as const;
 
 const SELECT = `SELECT ${COLUMNS.map((c) => `m.${c}`).join(", ")}, m.version FROM memories m`;
+/** SELECT with the row id, for lists that hand out keyset cursors. */
+const SELECT_KEYED = SELECT.replace(" FROM memories m", ", m.seq FROM memories m");
+/** The sort column and direction of each list order; ties go by seq, the same way. */
+const LIST_ORDERS = {
+  created_desc: ["created_at", "DESC"],
+  created_asc: ["created_at", "ASC"],
+  updated_desc: ["updated_at", "DESC"],
+} as const;
 /** Written with every version of a memory, never read back: its keyword-index terms (migration 0004). */
 const INDEX_COLUMNS = ["terms", "doc_len"] as const;
 const WRITTEN = [...COLUMNS, ...INDEX_COLUMNS];
@@ -278,8 +286,13 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
-  /** Live memories matching a filter, newest first, with the total count. */
-  async list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }> {
+  /**
+   * Live memories matching a filter, a page in the order asked (newest first by default): after
+   * `opts.after` (keyset: the order's index from that key on) or after `offset` rows (each read
+   * and skipped). Reads one row past the page to tell whether another page follows; counts every
+   * match only when asked (`count`).
+   */
+  async list(tenant: string, now: number, opts: ListOptions): Promise<MemoryPage> {
     const db = await this.dbs.of(tenant);
     const f = compileFilter(opts.filter ?? {});
     const contains = containsAllWords(
@@ -288,20 +301,30 @@ export class MemoryRepo {
     );
     const where = andAll([`m.tenant = ?`, LIVE, f.sql, contains.sql]);
     const params: unknown[] = [tenant, now, ...f.params, ...contains.params];
-    const order = {
-      created_desc: "m.created_at DESC, m.seq DESC",
-      created_asc: "m.created_at ASC, m.seq ASC",
-      updated_desc: "m.updated_at DESC, m.seq DESC",
-    }[opts.order ?? "created_desc"];
-    const [rows, count] = await db.batch<Row>([
-      bindChecked(db, `${SELECT} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, [
+    const [column, dir] = LIST_ORDERS[opts.order ?? "created_desc"];
+    // (column, seq) is unique and its index is (tenant, column) — SQLite indexes end with the
+    // row id (seq) — so the row value picks up exactly where the key left off, in index order.
+    const after = opts.after ? [`(m.${column}, m.seq) ${dir === "DESC" ? "<" : ">"} (?, ?)`] : [];
+    const page = bindChecked(
+      db,
+      `${SELECT_KEYED} WHERE ${andAll([where, ...after])} ORDER BY m.${column} ${dir}, m.seq ${dir} LIMIT ?${opts.offset ? " OFFSET ?" : ""}`,
+      [
         ...params,
-        opts.limit,
-        opts.offset ?? 0,
-      ]),
-      bindChecked(db, `SELECT count(*) AS n FROM memories m WHERE ${where}`, params),
-    ]);
-    return { memories: rows!.results.map(fromRow), total: Number(count!.results[0]?.n ?? 0) };
+        ...(opts.after ? [opts.after.at, opts.after.seq] : []),
+        opts.limit + 1,
+        ...(opts.offset ? [opts.offset] : []),
+      ],
+    );
+    const [rows, count] = opts.count
+      ? await db.batch<Row>([page, bindChecked(db, `SELECT count(*) AS n FROM memories m WHERE ${where}`, params)])
+      : [await page.all<Row>(), null];
+    const results = rows!.results;
+    const last = results.length > opts.limit ? results[opts.limit - 1] : undefined;
+    return {
+      memories: results.slice(0, opts.limit).map(fromRow),
+      total: count ? Number(count.results[0]?.n ?? 0) : null,
+      next: last ? { at: Number(last[column]), seq: Number(last.seq) } : null,
+    };
   }
 
   /**
@@ -418,22 +441,38 @@ export class MemoryRepo {
     return row?.n ?? 0;
   }
 
-  async history(tenant: string, id: string): Promise<HistoryEntry[]> {
+  /** A page of a memory's history, in write order (`hid`) or newest first, after `opts.after`. */
+  async history(tenant: string, id: string, opts: HistoryOptions): Promise<HistoryPage> {
     const db = await this.dbs.of(tenant);
+    const dir = opts.order === "desc" ? "DESC" : "ASC";
+    const after = opts.after ? ` AND hid ${dir === "DESC" ? "<" : ">"} ?` : "";
     const { results } = await db
       .prepare(
-        "SELECT op, actor, at, reason, before, after FROM memory_history WHERE tenant = ? AND memory_id = ? ORDER BY hid",
+        `SELECT hid, op, actor, at, reason, before, after FROM memory_history WHERE tenant = ? AND memory_id = ?${after} ORDER BY hid ${dir} LIMIT ?`,
       )
-      .bind(tenant, id)
+      .bind(tenant, id, ...(opts.after ? [opts.after.hid] : []), opts.limit + 1)
       .all<Row>();
-    return results.map((r) => ({
-      op: r.op as HistoryEntry["op"],
-      actor: String(r.actor),
-      at: Number(r.at),
-      reason: (r.reason as string | null) ?? null,
-      before: r.before ? parseStoredJson<Memory | null>(r.before, null, "memory_history.before") : null,
-      after: r.after ? parseStoredJson<Memory | null>(r.after, null, "memory_history.after") : null,
-    }));
+    const last = results.length > opts.limit ? results[opts.limit - 1] : undefined;
+    return {
+      entries: results.slice(0, opts.limit).map((r) => ({
+        op: r.op as HistoryEntry["op"],
+        actor: String(r.actor),
+        at: Number(r.at),
+        reason: (r.reason as string | null) ?? null,
+        before: r.before ? parseStoredJson<Memory | null>(r.before, null, "memory_history.before") : null,
+        after: r.after ? parseStoredJson<Memory | null>(r.after, null, "memory_history.after") : null,
+      })),
+      next: last ? { hid: Number(last.hid) } : null,
+    };
+  }
+
+  async hasHistory(tenant: string, id: string): Promise<boolean> {
+    const db = await this.dbs.of(tenant);
+    const row = await db
+      .prepare("SELECT 1 AS found FROM memory_history WHERE tenant = ? AND memory_id = ? LIMIT 1")
+      .bind(tenant, id)
+      .first();
+    return row !== null;
   }
 
   private historyRow(

@@ -1,6 +1,12 @@
 import { unfenced, type TenantDb } from "./databases.ts";
 import type { Memory } from "../domain/memory.ts";
-import { DEFAULT_STRATEGY, type Session, type SessionListOptions, type SessionMessage } from "../domain/session.ts";
+import {
+  DEFAULT_STRATEGY,
+  type Session,
+  type SessionListOptions,
+  type SessionMessage,
+  type SessionPage,
+} from "../domain/session.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { checkRowSize } from "./d1-limits.ts";
 
@@ -139,8 +145,11 @@ export class SessionRepo {
     return s.expires_at !== null && s.expires_at <= now ? null : s;
   }
 
-  /** Live session ids, most recently written first, with the total count. */
-  async list(tenant: string, now: number, opts: SessionListOptions): Promise<{ sessions: string[]; total: number }> {
+  /**
+   * Live session ids, most recently written first, with the total count: after `opts.after`
+   * (keyset, on the index working_memory_recent) or after `offset` sessions (each read and skipped).
+   */
+  async list(tenant: string, now: number, opts: SessionListOptions): Promise<SessionPage> {
     const db = await this.dbs.of(tenant);
     let where = `tenant = ? AND ${LIVE}`;
     const params: unknown[] = [tenant, now];
@@ -152,15 +161,30 @@ export class SessionRepo {
       where += " AND user_id = ?";
       params.push(opts.user_id);
     }
+    // Newest first, ties by id ascending: no row value says that order, so the key is spelt out
+    // (the first term bounds the index range, the second skips the ties already shown).
+    const after = opts.after ? " AND updated_at <= ? AND (updated_at < ? OR session_id > ?)" : "";
     const [page, count] = await db.batch<Row>([
       db
         .prepare(
-          `SELECT session_id FROM working_memory WHERE ${where} ORDER BY updated_at DESC, session_id LIMIT ? OFFSET ?`,
+          `SELECT session_id, updated_at FROM working_memory WHERE ${where}${after}
+           ORDER BY updated_at DESC, session_id LIMIT ? OFFSET ?`,
         )
-        .bind(...params, opts.limit, opts.offset),
+        .bind(
+          ...params,
+          ...(opts.after ? [opts.after.at, opts.after.at, opts.after.id] : []),
+          opts.limit + 1,
+          opts.offset,
+        ),
       db.prepare(`SELECT count(*) AS n FROM working_memory WHERE ${where}`).bind(...params),
     ]);
-    return { sessions: page!.results.map((r) => String(r.session_id)), total: Number(count!.results[0]?.n ?? 0) };
+    const rows = page!.results;
+    const last = rows.length > opts.limit ? rows[opts.limit - 1] : undefined;
+    return {
+      sessions: rows.slice(0, opts.limit).map((r) => String(r.session_id)),
+      total: Number(count!.results[0]?.n ?? 0),
+      next: last ? { at: Number(last.updated_at), id: String(last.session_id) } : null,
+    };
   }
 
   /** Rate-limited last_accessed update. */

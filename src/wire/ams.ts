@@ -8,6 +8,7 @@ import { DEFAULT_RECENCY, type RecencyParams } from "../domain/ranking.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 import type { SearchHit, SearchRequest, SearchResult } from "../domain/search.ts";
 import type { HistoryEntry } from "../domain/memory.ts";
+import { cursorOrOffset, cursorParam, nextCursor, nextCursorOut } from "./paging.ts";
 
 /**
  * Wire schemas of the Agent Memory Server API (seed + the official clients' extras). The
@@ -74,6 +75,13 @@ export const searchBody = z.object({
   text: z.string().max(10_000).nullish(),
   limit: z.number().int().min(1).max(100).default(10),
   offset: z.number().int().min(0).max(10_000).default(0),
+  /** edgemem: keyset paging of a search without text (a browse), instead of offset. */
+  cursor: cursorParam("memories")
+    .meta({
+      description:
+        "edgemem, a search without `text` (a browse, newest first): the previous page's `next_cursor`. O(page) however deep, where `offset` reads and skips every memory before the page; not with `text` or `offset`.",
+    })
+    .nullish(),
   session_id: tagFilter,
   namespace: tagFilter,
   topics: tagFilter,
@@ -201,6 +209,11 @@ export function toPatch(body: z.output<typeof patchMemoryBody>, now: number): Me
 }
 
 export function toSearchRequest(b: SearchBody): SearchRequest {
+  if (b.cursor && b.text?.trim()) {
+    const message = "only a search without text (a browse) pages by cursor; a ranked search pages by offset";
+    throw AppError.validation([{ field: "cursor", message }]);
+  }
+  cursorOrOffset(b.cursor, b.offset);
   const filter: SearchRequest["filter"] = {};
   for (const k of [
     "session_id",
@@ -235,6 +248,7 @@ export function toSearchRequest(b: SearchBody): SearchRequest {
     text: b.text,
     limit: b.limit,
     offset: b.offset,
+    after: b.cursor ?? null,
     filter,
     mode: b.search_mode ?? "hybrid",
     hybridAlpha: b.hybrid_alpha ?? null,
@@ -319,7 +333,16 @@ export const memoryHitOut = memoryRecordOut
 const warnings = z.array(z.string()).optional().meta({ description: "Degraded but successful: what did not work." });
 
 export const searchResultOut = z
-  .object({ memories: z.array(memoryHitOut), total: count, next_offset: count.nullable(), warnings })
+  .object({
+    memories: z.array(memoryHitOut),
+    total: count,
+    next_offset: count.nullable(),
+    next_cursor: nextCursorOut.meta({
+      description:
+        "A search without text (a browse): pass it as `cursor` for the next page (O(page), where offset is O(offset)); null on the last page, and for a ranked search.",
+    }),
+    warnings,
+  })
   .meta({ id: "MemoryRecordResults" });
 
 export const deduplicationOut = z
@@ -350,7 +373,20 @@ export const historyEntryOut = z
     after: memoryRecordOut.nullable(),
   })
   .meta({ id: "HistoryEntry" });
-export const historyOut = z.object({ memory_id: z.string(), history: z.array(historyEntryOut) });
+export const historyOut = z.object({
+  memory_id: z.string(),
+  history: z.array(historyEntryOut),
+  next_cursor: nextCursorOut,
+});
+
+export const historyQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: "Entries per page." }),
+  order: z
+    .enum(["asc", "desc"])
+    .default("asc")
+    .meta({ description: "`asc`: in the order they were written; `desc`: the newest first." }),
+  cursor: cursorParam("history").optional(),
+});
 
 /** A memory as AMS clients read it (ISO dates), plus edgemem's own fields. */
 export function amsRecord(m: Memory): z.input<typeof memoryRecordOut> {
@@ -388,6 +424,7 @@ export function amsSearchResult(r: SearchResult): z.input<typeof searchResultOut
     memories: r.hits.map(amsHit),
     total: r.total,
     next_offset: r.nextOffset,
+    next_cursor: nextCursor("memories", r.next),
     ...(r.warnings.length ? { warnings: r.warnings } : {}),
   };
 }

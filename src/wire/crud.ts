@@ -3,6 +3,7 @@ import type { MemoryFilter } from "../domain/filters.ts";
 import { isoTimestamp, jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory, type Scope } from "../domain/memory.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
+import { cursorParam } from "./paging.ts";
 
 /** Wire schemas of the memory CRUD API (`/api/memories`). `value` is the memory's text. */
 
@@ -54,8 +55,17 @@ export const listCrudQuery = z.object({
   /** Memories carrying any of these tags (comma-separated or repeated). */
   tags: csv.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  offset: z.coerce.number().int().min(0).default(0),
+  offset: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .meta({ description: "Memories to skip: each is read, so a deep page costs O(offset); prefer `cursor`." }),
+  cursor: cursorParam("memories").optional(),
 });
+
+/** The header of a CRUD list answer (an array, as the API's document shows) holding the next page's cursor. */
+export const NEXT_CURSOR_HEADER = "x-edgemem-next-cursor";
 
 export const searchCrudBody = z.object({
   agent_id: agentId.nullish(),

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { checkJsonBounds, jsonObject, timestamp } from "../domain/input-limits.ts";
 import { MESSAGE_ROLES, type Session } from "../domain/session.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
-import type { PromptRequest, PromptResult, SessionInput, SessionView } from "../domain/session.ts";
+import type { PromptRequest, PromptResult, SessionInput, SessionPage, SessionView } from "../domain/session.ts";
 import type { SearchRequest } from "../domain/search.ts";
 import {
   amsHit,
@@ -18,6 +18,7 @@ import {
   toNewMemory,
   toSearchRequest,
 } from "./ams.ts";
+import { cursorParam, nextCursor, nextCursorOut } from "./paging.ts";
 
 /** Wire schemas of AMS working memory and prompt hydration (seed + the official clients' extras). */
 
@@ -85,7 +86,13 @@ export const deleteSessionQuery = z.object({ namespace: label.optional(), user_i
 
 export const listSessionsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(10),
-  offset: z.coerce.number().int().min(0).default(0),
+  offset: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .meta({ description: "Sessions to skip: each is read, so a deep page costs O(offset); prefer `cursor`." }),
+  cursor: cursorParam("sessions").optional(),
   namespace: label.optional(),
   user_id: label.optional(),
 });
@@ -161,7 +168,16 @@ export function toPromptSearch(s: z.output<typeof promptBody>["long_term_search"
 const count = z.number().int().min(0);
 const percentage = z.number().nullable().meta({ description: "Null without model_name or context_window_max." });
 
-export const sessionListOut = z.object({ sessions: z.array(z.string()), total: count });
+export const sessionListOut = z.object({
+  sessions: z.array(z.string()).meta({ description: "Most recently written first." }),
+  total: count,
+  next_cursor: nextCursorOut,
+});
+
+/** A page of sessions as AMS clients read it, with edgemem's cursor to the next. */
+export function sessionList(p: SessionPage): z.input<typeof sessionListOut> {
+  return { sessions: p.sessions, total: p.total, next_cursor: nextCursor("sessions", p.next) };
+}
 
 export const workingMemoryOut = z
   .object({

@@ -171,6 +171,8 @@ describe("the client SDK as the package @edgemem/client", () => {
     expect(packed.filename).toBe(`edgemem-client-${version}.tgz`);
     expect(packed.files.map((f) => f.path).sort()).toEqual([
       "README.md",
+      "dist/bookmarks.d.ts",
+      "dist/bookmarks.js",
       "dist/engram-socket.d.ts",
       "dist/engram-socket.js",
       "dist/index.d.ts",

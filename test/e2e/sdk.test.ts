@@ -2,6 +2,7 @@
 // Node through the client SDK over real HTTP and WebSockets, with JWT auth on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  BookmarkStore,
   EdgememClient,
   EdgememError,
   EngramSocket,
@@ -181,6 +182,36 @@ describe("the client SDK against wrangler dev", () => {
     expect(seen).toHaveLength(1);
   });
 
+  it("pages by cursor: the CRUD list (its next cursor from a header), sessions and a memory's history", async () => {
+    const client = new EdgememClient({ baseUrl: dev.url, token: await tokenFor(`e2e-${crypto.randomUUID()}`) });
+    for (let i = 0; i < 5; i++) await client.memories.upsert({ key: `k${i}`, value: `value ${i}` });
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.memories.page({ limit: 2, cursor });
+      ids.push(...page.memories.map((m) => m.id));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    expect(ids).toEqual((await client.memories.list()).map((m) => m.id));
+    expect(new Set(ids).size).toBe(5);
+
+    for (const s of ["a", "b", "c"]) await client.putWorkingMemory(s, { messages: [] });
+    const first = await client.listSessions({ limit: 2 });
+    const rest = await client.listSessions({ limit: 2, cursor: first.next_cursor! });
+    expect([...first.sessions, ...rest.sessions]).toEqual(["c", "b", "a"]);
+    expect(rest.next_cursor).toBeNull();
+
+    const m = await client.memories.upsert({ key: "edited", value: "v0" });
+    for (let i = 1; i <= 3; i++) await client.memories.update(m.id, { value: `v${i}` });
+    const newest = await client.memoryHistory(m.id, { limit: 3, order: "desc" });
+    expect(newest.history.map((e) => e.after?.text)).toEqual(["v3", "v2", "v1"]);
+    const oldest = await client.memories.history(m.id, { limit: 3, order: "desc", cursor: newest.next_cursor! });
+    expect(oldest.history.map((e) => e.op)).toEqual(["create"]);
+    expect(oldest.next_cursor).toBeNull();
+    const bad = await client.memoryHistory(m.id, { cursor: "nonsense" }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ status: 422, issues: [{ field: "cursor" }] });
+  });
+
   it("serves MCP at /mcp to the official SDK client", async () => {
     const { Client, StreamableHTTPClientTransport } = await import("@modelcontextprotocol/client");
     const token = await tokenFor(`e2e-${crypto.randomUUID()}`);
@@ -197,5 +228,75 @@ describe("the client SDK against wrangler dev", () => {
     })) as any;
     expect(res.isError).toBeFalsy();
     await mcp.close();
+  });
+});
+
+describe("read-your-writes bookmarks through the SDK", () => {
+  /** A fetch that records the bookmark each request sent and each answer carried. */
+  function recordingFetch() {
+    const seen: { path: string; sent: string | null; got: string | null }[] = [];
+    const fetchImpl = async (input: string, init: RequestInit) => {
+      const res = await fetch(input, init);
+      const sent = (init.headers as Record<string, string>)["x-edgemem-bookmark"] ?? null;
+      seen.push({ path: new URL(input).pathname, sent, got: res.headers.get("x-edgemem-bookmark") });
+      return res;
+    };
+    return { fetch: fetchImpl, seen };
+  }
+
+  it("the client keeps a write's bookmark and sends it with the next request; bookmarks: false sends none", async () => {
+    const token = await tokenFor(`e2e-${crypto.randomUUID()}`);
+    const { fetch, seen } = recordingFetch();
+    const client = new EdgememClient({ baseUrl: dev.url, token, fetch });
+    await client.createLongTermMemories([{ id: "rw", text: "Reads see this write" }]);
+    const written = seen[0]!.got;
+    expect(seen[0]!.sent).toBeNull();
+    expect(written).toMatch(/^DB(_SHARD_\d+)?:[0-9A-Za-z-]+$/);
+    expect(client.bookmark).toBe(written);
+    expect((await client.getLongTermMemory("rw")).text).toBe("Reads see this write");
+    expect(seen[1]!.sent).toBe(written);
+    // The answers' bookmarks never go back: what the client holds is the newest it saw.
+    await client.editLongTermMemory("rw", { text: "Reads see this edit" });
+    await client.getLongTermMemory("rw");
+    expect(seen[3]!.sent).toBe(seen[2]!.got);
+
+    const off = recordingFetch();
+    const plain = new EdgememClient({ baseUrl: dev.url, token, fetch: off.fetch, bookmarks: false });
+    await plain.createLongTermMemories([{ text: "No bookmark" }]);
+    await plain.getLongTermMemory("rw");
+    expect(off.seen.map((s) => s.sent)).toEqual([null, null]);
+    expect(off.seen[0]!.got).not.toBeNull();
+    expect(plain.bookmark).toBeNull();
+  });
+
+  it("a REST write, then a recall on an EngramSocket sharing the store: the frame carries the write's bookmark", async () => {
+    const tenant = `e2e-${crypto.randomUUID()}`;
+    const bookmarks = new BookmarkStore();
+    const frames: any[] = [];
+    class Recording extends WebSocket {
+      override send(data: string) {
+        frames.push(JSON.parse(data));
+        super.send(data);
+      }
+    }
+    const { fetch, seen } = recordingFetch();
+    const client = new EdgememClient({ baseUrl: dev.url, token: () => tokenFor(tenant), fetch, bookmarks });
+    const socket = new EngramSocket({ url: dev.url, token: () => tokenFor(tenant), WebSocket: Recording, bookmarks });
+    await socket.connect();
+
+    await client.createLongTermMemories([{ id: "shared", text: "The socket reads the REST write" }]);
+    const written = seen[0]!.got!;
+    const recalled = await socket.send("recall", { query: "socket reads REST write" });
+    expect(recalled.memories.map((m) => m.id)).toEqual(["shared"]);
+    expect(frames.at(-1)).toMatchObject({ command: "recall", bookmark: written });
+
+    // And back: the socket's write, then a REST read with the bookmark its reply carried.
+    const remembered = await socket.send("remember", { content: "Written on the socket", id: "sock" });
+    expect(remembered.memory_id).toBe("sock");
+    const fromSocket = bookmarks.value!;
+    expect(fromSocket).toMatch(/^DB(_SHARD_\d+)?:/);
+    expect((await client.getLongTermMemory("sock")).text).toBe("Written on the socket");
+    expect(seen.at(-1)!.sent).toBe(fromSocket);
+    socket.close();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, EngramSocket, type EngramGap } from "../../client/index.ts";
+import { backoffDelay, BookmarkStore, EngramSocket, type EngramGap } from "../../client/index.ts";
 
 /** A WebSocket double the test controls: it opens, fails, delivers frames and drops on command. */
 class FakeSocket extends EventTarget {
@@ -160,6 +160,52 @@ describe("EngramSocket (client SDK)", () => {
     });
     s.close();
     expect(s.connectionState).toBe("closed");
+  });
+
+  it("sends the newest bookmark with each command (null before any) and keeps the replies'", async () => {
+    const s = socket();
+    await s.connect();
+    const ws = FakeSocket.all[0]!;
+    const first = s.send("status", {});
+    await until(() => ws.sent.length === 1);
+    expect(ws.sent[0]).toMatchObject({ command: "status", bookmark: null });
+    ws.deliver({ id: ws.sent[0].id, command: "status", status: "ok", data: {}, bookmark: "DB:0000-0002" });
+    await first;
+    expect(s.bookmarks!.value).toBe("DB:0000-0002");
+    // A streamed reply's bookmark counts, an older one lowers nothing, an error reply's counts too.
+    const second = s.send("think", { question: "q" });
+    await until(() => ws.sent.length === 2);
+    expect(ws.sent[1].bookmark).toBe("DB:0000-0002");
+    ws.deliver({ id: ws.sent[1].id, status: "streaming", data: { token: "a" }, bookmark: "DB:0000-0001" });
+    ws.deliver({ id: ws.sent[1].id, status: "error", error: { code: "X", message: "x" }, bookmark: "DB:0000-0003" });
+    await expect(second).rejects.toMatchObject({ code: "X" });
+    expect(s.bookmarks!.value).toBe("DB:0000-0003");
+    s.close();
+  });
+
+  it("shares a store with a REST client: a command queued before a write goes out with the write's bookmark", async () => {
+    const store = new BookmarkStore();
+    const s = socket({ bookmarks: store });
+    const queued = s.send("recall", { query: "x" });
+    store.offer("DB:0000-0009"); // a REST answer, meanwhile
+    await s.connect();
+    const ws = FakeSocket.all[0]!;
+    await until(() => ws.sent.length === 1);
+    expect(ws.sent[0].bookmark).toBe("DB:0000-0009");
+    ws.deliver({ id: ws.sent[0].id, status: "ok", data: { memories: [], total: 0 }, bookmark: "DB:0000-000a" });
+    await queued;
+    expect(store.value).toBe("DB:0000-000a");
+    s.close();
+
+    // bookmarks: false: the frames are engram's own, without the field.
+    const plain = socket({ bookmarks: false });
+    await plain.connect();
+    void plain.send("status", {}).catch(() => {});
+    const ws2 = FakeSocket.all[0]!;
+    await until(() => ws2.sent.length === 1);
+    expect("bookmark" in ws2.sent[0]).toBe(false);
+    expect(plain.bookmarks).toBeNull();
+    plain.close();
   });
 
   it("passes streamed think tokens to onToken before the reply", async () => {

@@ -1,5 +1,5 @@
 // The Memories pages: the list (filters, search with its mode and explain, pages; its state in the
-// hash query, so a reload or a link restores it) and one memory (fields, history, edit, pin,
+// hash query, so a reload or a link restores it; browsing pages by cursor, a ranked search by offset) and one memory (fields, history, edit, pin,
 // feedback, delete). Both follow live memory events.
 import {
   MEMORY_TYPES,
@@ -15,10 +15,13 @@ import {
 } from "../../../client/index.ts";
 import type { View } from "../app.ts";
 import { clip, confirmInline, h, memoryLink, problem, replace, when, type Child } from "../dom.ts";
+import { listKey, remember, trailOf } from "../pages.ts";
 
 const MODES: SearchMode[] = ["hybrid", "semantic", "keyword"];
 const PAGE_SIZES = [10, 20, 50, 100];
 const LIVE_DEBOUNCE_MS = 300;
+/** History entries a memory's page shows at first, and adds with each "Show older". */
+const HISTORY_PAGE = 50;
 /** The list's text filters: query parameter, label, hint, example. */
 const TEXT_FILTERS = [
   ["namespace", "Namespace", "", ""],
@@ -57,13 +60,18 @@ const day = (name: string, d: string, days = 0) => {
 const limitOf = (q: URLSearchParams) => Number(q.get("limit")) || 20;
 const offsetOf = (q: URLSearchParams) => Math.max(0, Number(q.get("offset")) || 0);
 
-/** The search request a list query stands for; throws for a date that is not one. */
+/**
+ * The search request a list query stands for; throws for a date that is not one. Browsing (no
+ * text) pages by cursor, which costs the same on any page; a ranked search by offset (its depth is
+ * bounded anyway). An offset in an old link still works for either.
+ */
 function searchOf(q: URLSearchParams): SearchRequest {
   const text = q.get("q")?.trim() || undefined;
+  const cursor = text ? null : q.get("cursor");
   const req: SearchRequest = {
     text,
     limit: limitOf(q),
-    offset: offsetOf(q),
+    ...(cursor ? { cursor } : { offset: offsetOf(q) }),
     search_mode: (q.get("mode") as SearchMode | null) ?? "hybrid",
     explain: Boolean(text && q.has("explain")),
   };
@@ -210,11 +218,22 @@ export const memoriesView: View = (app, root, _arg, query) => {
     }
     void load();
   }
+  /** The next page's cursor when browsing (null on the last page, or when searching). */
+  let nextCursor: string | null = null;
   function page(dir: 1 | -1): void {
     const p = new URLSearchParams(q);
-    const offset = Math.max(0, offsetOf(q) + dir * limitOf(q));
-    if (offset) p.set("offset", String(offset));
-    else p.delete("offset");
+    const cursor = q.get("cursor");
+    if (q.get("q")?.trim() || (dir === -1 && !cursor)) {
+      const offset = Math.max(0, offsetOf(q) + dir * limitOf(q));
+      if (offset) p.set("offset", String(offset));
+      else p.delete("offset");
+    } else {
+      p.delete("offset");
+      // Back: the page this one was reached from (unknown, from a pasted link: the first page).
+      const to = dir === 1 ? nextCursor : trailOf(listKey("memories", q), cursor!)?.prev;
+      if (to) p.set("cursor", to);
+      else p.delete("cursor");
+    }
     show(p, true);
   }
 
@@ -225,6 +244,7 @@ export const memoriesView: View = (app, root, _arg, query) => {
       const req = searchOf(q);
       const res = await app.client.searchLongTermMemory(req);
       if (mine !== seq) return;
+      nextCursor = res.next_cursor;
       render(req, res.memories, res.total, res.next_offset, res.warnings ?? []);
     } catch (e) {
       if (mine !== seq) return;
@@ -237,20 +257,27 @@ export const memoriesView: View = (app, root, _arg, query) => {
   }
 
   function render(req: SearchRequest, hits: MemoryHit[], total: number, nextOffset: number | null, warnings: string[]) {
-    const offset = req.offset ?? 0;
     const searching = Boolean(req.text);
-    const filtered = [...q.keys()].some((k) => !["offset", "limit", "mode", "explain"].includes(k));
+    const key = listKey("memories", q);
+    // Where this page starts: the offset, or for a cursor where this tab followed it (null: unknown).
+    const offset = req.cursor ? (trailOf(key, req.cursor)?.at ?? null) : (req.offset ?? 0);
+    if (nextCursor)
+      remember(key, nextCursor, { prev: req.cursor ?? null, at: offset === null ? null : offset + hits.length });
+    const later = Boolean(req.cursor || offset);
+    const filtered = [...q.keys()].some((k) => !["offset", "cursor", "limit", "mode", "explain"].includes(k));
     replace(
       count,
       hits.length
-        ? `Showing ${offset + 1}–${offset + hits.length} of ${total}${searching ? " ranked" : ""}`
-        : filtered || offset
+        ? offset === null
+          ? `Showing ${hits.length} of ${total}`
+          : `Showing ${offset + 1}–${offset + hits.length} of ${total}${searching ? " ranked" : ""}`
+        : filtered || later
           ? "No matches."
           : "No memories yet.",
     );
     const hadFocus = pager.contains(document.activeElement);
-    prev.disabled = offset === 0;
-    next.disabled = nextOffset === null;
+    prev.disabled = !later;
+    next.disabled = nextOffset === null && nextCursor === null;
     // A pager button that just got disabled would drop the focus onto the page.
     if (hadFocus && (document.activeElement as HTMLButtonElement).disabled) (prev.disabled ? next : prev).focus();
     pager.hidden = prev.disabled && next.disabled;
@@ -260,7 +287,7 @@ export const memoriesView: View = (app, root, _arg, query) => {
         h(
           "p",
           { class: "empty" },
-          filtered || offset
+          filtered || later
             ? "No memories match these filters."
             : "No memories yet: they appear here as agents write them.",
         ),
@@ -360,7 +387,7 @@ function historyTable(entries: HistoryEntry[]): HTMLElement {
     { class: "table-wrap" },
     h(
       "table",
-      { id: "history" },
+      { id: "history", tabindex: -1 },
       h(
         "thead",
         {},
@@ -373,8 +400,8 @@ function historyTable(entries: HistoryEntry[]): HTMLElement {
       h(
         "tbody",
         {},
-        // Newest first.
-        [...entries].reverse().map((e) =>
+        // Newest first, as the server pages them.
+        entries.map((e) =>
           h(
             "tr",
             { "data-op": e.op },
@@ -414,7 +441,9 @@ function historyTable(entries: HistoryEntry[]): HTMLElement {
 export const memoryView: View = (app, root, arg) => {
   const id = arg ?? "";
   let memory: MemoryRecord | null = null;
+  /** The history shown, newest first, and the cursor of the entries older than it (null: none). */
   let history: HistoryEntry[] = [];
+  let older: string | null = null;
   let state: "view" | "edit" | "gone" = "view";
   /** A message above the memory: why it is gone, or could not be read. */
   let note: Child = null;
@@ -436,11 +465,15 @@ export const memoryView: View = (app, root, arg) => {
   );
   replace(root, section);
 
+  /** The newest entries: a page more than are shown, so a reload keeps what "Show older" added, and what came since. */
+  const newestHistory = () =>
+    app.client.memoryHistory(id, { order: "desc", limit: Math.min(1000, history.length + HISTORY_PAGE) });
+
   async function load(): Promise<void> {
     const mine = ++seq;
-    const [m, hist] = await Promise.allSettled([app.client.getLongTermMemory(id), app.client.memoryHistory(id)]);
+    const [m, hist] = await Promise.allSettled([app.client.getLongTermMemory(id), newestHistory()]);
     if (left || mine !== seq) return;
-    history = hist.status === "fulfilled" ? hist.value.history : [];
+    [history, older] = hist.status === "fulfilled" ? [hist.value.history, hist.value.next_cursor] : [[], null];
     if (m.status === "rejected") {
       const missing = (m.reason as { status?: number }).status === 404;
       if (state !== "gone" || !missing)
@@ -468,7 +501,32 @@ export const memoryView: View = (app, root, arg) => {
   }
 
   function showHistory(): void {
-    replace(past, history.length ? [h("h2", {}, "History"), historyTable(history)] : null);
+    const more =
+      older &&
+      h(
+        "p",
+        {},
+        h("button", { type: "button", id: "history-older", class: "secondary", onclick: showOlder }, "Show older"),
+      );
+    replace(past, history.length ? [h("h2", {}, "History"), historyTable(history), more] : null);
+  }
+
+  /** The next page of older entries, under those shown. */
+  async function showOlder(): Promise<void> {
+    const cursor = older;
+    if (!cursor) return;
+    try {
+      const page = await app.client.memoryHistory(id, { order: "desc", limit: HISTORY_PAGE, cursor });
+      if (left || older !== cursor) return;
+      history = [...history, ...page.history];
+      older = page.next_cursor;
+    } catch (e) {
+      app.notify(`Could not load older history: ${problem(e)}`, "error");
+      return;
+    }
+    showHistory();
+    // The button is gone after the last page: the focus goes to the table rather than the page.
+    (document.getElementById("history-older") ?? document.getElementById("history"))?.focus();
   }
 
   /** Re-renders, keeping the focus on the control that had it (ids are stable), or moving it to `focus`. */
@@ -508,7 +566,7 @@ export const memoryView: View = (app, root, arg) => {
   /** Reloads the history after a change that succeeded; `done` says so, whatever the history does. */
   async function refreshHistory(done: string): Promise<string> {
     try {
-      history = (await app.client.memoryHistory(id)).history;
+      ({ history, next_cursor: older } = await newestHistory());
       return done;
     } catch (e) {
       return `${done} (The history could not be reloaded: ${problem(e)})`;

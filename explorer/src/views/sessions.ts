@@ -3,6 +3,7 @@
 import { EdgememError, type WorkingMemory } from "../../../client/index.ts";
 import type { App, View } from "../app.ts";
 import { append, clip, confirmInline, count, h, memoryItem, problem, replace, when } from "../dom.ts";
+import { listKey, remember, trailOf } from "../pages.ts";
 
 const PAGE = 20;
 /**
@@ -24,16 +25,19 @@ const MODELS: [name: string, window: number][] = [
 
 const sessionLink = (id: string) => `#/sessions/${encodeURIComponent(id)}`;
 
-/** `#/sessions[?namespace=&user_id=&offset=]`. */
+/** `#/sessions[?namespace=&user_id=&cursor=]`: pages by cursor, so a late page costs what the first does. */
 export const sessionsView: View = (app, root, _arg, query) => {
   const namespace = query.get("namespace") || undefined;
   const userId = query.get("user_id") || undefined;
-  const offset = Math.max(0, Number(query.get("offset")) || 0);
-  const hash = (at: number, ns = namespace, user = userId) => {
+  const cursor = query.get("cursor") || undefined;
+  const key = listKey("sessions", query);
+  /** Where this page starts, if this tab followed the cursor here (null: from a link, unknown). */
+  const at = cursor ? (trailOf(key, cursor)?.at ?? null) : 0;
+  const hash = (page: string | null | undefined, ns = namespace, user = userId) => {
     const q = new URLSearchParams();
     if (ns) q.set("namespace", ns);
     if (user) q.set("user_id", user);
-    if (at) q.set("offset", String(at));
+    if (page) q.set("cursor", page);
     return `#/sessions${q.size ? `?${q}` : ""}`;
   };
 
@@ -46,7 +50,7 @@ export const sessionsView: View = (app, root, _arg, query) => {
       "aria-label": "Filter sessions",
       onsubmit: (e: SubmitEvent) => {
         e.preventDefault();
-        app.navigate(hash(0, nsInput.value.trim(), userInput.value.trim()));
+        app.navigate(hash(null, nsInput.value.trim(), userInput.value.trim()));
       },
     },
     h("label", { for: "sessions-namespace" }, "Namespace"),
@@ -62,17 +66,20 @@ export const sessionsView: View = (app, root, _arg, query) => {
   let closed = false;
   void (async () => {
     try {
-      const list = await app.client.listSessions({ limit: PAGE, offset, namespace, user_id: userId });
+      const list = await app.client.listSessions({ limit: PAGE, cursor, namespace, user_id: userId });
       // The list has ids only: each row reads its session's newest message for the rest.
       const rows = await Promise.all(
         list.sessions.map((id) => app.client.getWorkingMemory(id, { recent_messages_limit: 1 }).catch(() => null)),
       );
       if (closed) return;
       if (!list.sessions.length) {
-        replace(body, h("p", { class: "empty", "data-ready": true }, offset ? "No more sessions." : "No sessions."));
+        replace(body, h("p", { class: "empty", "data-ready": true }, cursor ? "No more sessions." : "No sessions."));
         return;
       }
-      const last = offset + list.sessions.length;
+      const next = list.next_cursor;
+      if (next) remember(key, next, { prev: cursor ?? null, at: at === null ? null : at + list.sessions.length });
+      // Back: the page this one was reached from (from a link: the first page).
+      const prev = cursor ? (trailOf(key, cursor)?.prev ?? null) : undefined;
       replace(
         body,
         h(
@@ -116,15 +123,17 @@ export const sessionsView: View = (app, root, _arg, query) => {
         h(
           "nav",
           { class: "pager", "aria-label": "Pages" },
-          offset > 0 ? h("a", { href: hash(Math.max(0, offset - PAGE)), rel: "prev" }, "Previous") : null,
+          prev !== undefined ? h("a", { href: hash(prev), rel: "prev" }, "Previous") : null,
           h(
             "span",
             {},
-            offset === 0 && last === list.total
+            !cursor && !next
               ? `${count(list.total)} session${list.total === 1 ? "" : "s"}`
-              : `${count(offset + 1)}–${count(last)} of ${count(list.total)}`,
+              : at === null
+                ? `${count(list.sessions.length)} of ${count(list.total)}`
+                : `${count(at + 1)}–${count(at + list.sessions.length)} of ${count(list.total)}`,
           ),
-          last < list.total ? h("a", { href: hash(last), rel: "next" }, "Next") : null,
+          next ? h("a", { href: hash(next), rel: "next" }, "Next") : null,
         ),
       );
     } catch (e) {

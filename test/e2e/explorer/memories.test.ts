@@ -115,7 +115,7 @@ describeInBrowser("the Memories pages", () => {
     return x.signIn(await x.token(tenant), hash);
   }
 
-  it("lists the memories newest first, 20 a page; the page is in the hash, so a reload keeps it", async () => {
+  it("lists the memories newest first, 20 a page by cursor; the page is in the hash, so a reload keeps it", async () => {
     const page = await seeded("memories-list");
     await expect.poll(() => count(page)).toBe("Showing 1–20 of 25");
     expect((await ids(page))[0]).toBe("m25");
@@ -128,7 +128,8 @@ describeInBrowser("the Memories pages", () => {
     await page.getByRole("button", { name: "Next" }).click();
     await expect.poll(() => count(page)).toBe("Showing 21–25 of 25");
     expect(await ids(page)).toEqual(["m05", "m04", "m03", "m02", "m01"]);
-    expect(hash(page)).toBe("#/memories?offset=20");
+    // Browsing pages by cursor (the same cost on any page), not by offset.
+    expect(hash(page)).toMatch(/^#\/memories\?cursor=[A-Za-z0-9_-]+$/);
     expect(await page.getByRole("button", { name: "Next" }).isDisabled()).toBe(true);
     await page.reload();
     await expect.poll(() => count(page)).toBe("Showing 21–25 of 25");
@@ -137,6 +138,40 @@ describeInBrowser("the Memories pages", () => {
     // Back returns to the page before.
     await page.goBack();
     await expect.poll(() => count(page)).toBe("Showing 21–25 of 25");
+    // The same page from a link in a new tab: where it starts is unknown there, Previous leads to the first.
+    const linked = await x.signIn(await x.token("memories-list"), new URL(page.url()).hash);
+    await expect.poll(() => count(linked)).toBe("Showing 5 of 25");
+    await linked.getByRole("button", { name: "Previous" }).click();
+    await expect.poll(() => count(linked)).toBe("Showing 1–20 of 25");
+    expect(hash(linked)).toBe("#/memories");
+    // A ranked search still pages by offset.
+    await x.goto(linked, "#/memories?q=who+drinks+tea+or+coffee%3F&limit=3");
+    await expect.poll(() => count(linked)).toMatch(/^Showing 1–3 of \d+ ranked$/);
+    await linked.getByRole("button", { name: "Next" }).click();
+    await expect.poll(() => count(linked)).toMatch(/^Showing 4–6 of \d+ ranked$/);
+    expect(hash(linked)).toMatch(/[?&]offset=3(&|$)/);
+    await linked.context().close();
+    await page.context().close();
+  });
+
+  it("a memory's history shows the newest entries first, and older ones a page at a time", async () => {
+    const tenant = "memories-history";
+    const api = await x.client(tenant);
+    await api.createLongTermMemories([{ id: "busy", text: "edit 0" }]);
+    for (let i = 1; i <= 55; i++) await api.editLongTermMemory("busy", { text: `edit ${i}` });
+    const page = await x.signIn(await x.token(tenant), "#/memories/busy");
+    await expect.poll(() => page.locator("#conn").textContent()).toBe("open");
+    const history = page.locator("#history tbody tr");
+    await expect.poll(() => history.count()).toBe(50);
+    expect(await history.first().textContent()).toContain("edit 55");
+    await page.getByRole("button", { name: "Show older" }).click();
+    await expect.poll(() => history.count()).toBe(56);
+    expect(await history.last().getAttribute("data-op")).toBe("create");
+    expect(await page.getByRole("button", { name: "Show older" }).count()).toBe(0);
+    // A live edit reloads the history and keeps as many entries shown.
+    await api.editLongTermMemory("busy", { text: "edit 56" });
+    await expect.poll(() => history.first().textContent()).toContain("edit 56");
+    expect(await history.count()).toBe(57);
     await page.context().close();
   });
 

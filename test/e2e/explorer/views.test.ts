@@ -128,6 +128,24 @@ describeInBrowser("the explorer's graph, sessions and status views", () => {
     await page.context().close();
   });
 
+  it("pages the sessions by cursor: Next, Previous, and a reload on a later page", async () => {
+    const tenant = "sessions-pages";
+    const api = await x.client(tenant);
+    for (let i = 0; i < 23; i++) await api.putWorkingMemory(`s${String(i).padStart(2, "0")}`, { messages: [] });
+    const page = await x.signIn(await x.token(tenant), "#/sessions");
+    const pager = page.getByRole("navigation", { name: "Pages" });
+    await expect.poll(() => pager.textContent()).toBe("1–20 of 23Next");
+    await waitForView(page, "sessions", () => pager.getByRole("link", { name: "Next" }).click());
+    expect(page.url()).toMatch(/#\/sessions\?cursor=[A-Za-z0-9_-]+$/);
+    expect(await pager.textContent()).toBe("Previous21–23 of 23");
+    expect(await page.locator("#session-list tbody tr").count()).toBe(3);
+    await page.reload();
+    await expect.poll(() => pager.textContent()).toBe("Previous21–23 of 23");
+    await waitForView(page, "sessions", () => pager.getByRole("link", { name: "Previous" }).click());
+    expect(await pager.textContent()).toBe("1–20 of 23Next");
+    await page.context().close();
+  });
+
   it("deletes a session after an inline confirmation; a reader sees no delete control", async () => {
     const tenant = "views-delete";
     const api = await x.client(tenant);
