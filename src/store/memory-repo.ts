@@ -179,20 +179,24 @@ export class MemoryRepo {
     return row ? fromRow(row) : null;
   }
 
-  /** In one query: live memories with any of the ids, and those with any of the content hashes. */
+  /** In one query: live memories with any of the ids, and those with any of the content hashes (each once). */
   async findByIdsOrHashes(tenant: string, ids: string[], hashes: string[], now: number): Promise<Memory[]> {
     const db = await this.dbs.of(tenant);
     if (!ids.length && !hashes.length) return [];
-    // Two indexed lookups: with OR, SQLite scans the whole tenant (14 ms at 12,000 memories).
+    // Two indexed lookups, (tenant, id) and (tenant, memory_hash), a few rows each. With OR, SQLite
+    // scans the whole tenant (14 ms at 12,000 memories); with UNION it merges the halves over the
+    // (tenant, id) index and so reads every row of the tenant too (10,004 at 10,000 memories).
+    // UNION ALL runs each half on its own index; a memory found by both is dropped here.
     const { results } = await db
       .prepare(
         `${SELECT} WHERE m.tenant = ?1 AND m.id IN (SELECT value FROM json_each(?2)) AND (m.expires_at IS NULL OR m.expires_at > ?4)
-         UNION
+         UNION ALL
          ${SELECT} WHERE m.tenant = ?1 AND m.memory_hash IN (SELECT value FROM json_each(?3)) AND (m.expires_at IS NULL OR m.expires_at > ?4)`,
       )
       .bind(tenant, JSON.stringify(ids), JSON.stringify(hashes), now)
       .all<Row>();
-    return results.map(fromRow);
+    const byId = new Map(results.map((r) => [String(r.id), r]));
+    return [...byId.values()].map(fromRow);
   }
 
   /** Live memories passing `filter` whose `entities` name any of `names` (case-insensitively), most recently updated first. */
