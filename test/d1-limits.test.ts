@@ -251,11 +251,35 @@ describe("keyword ranking is per tenant", () => {
     await store(api, DOCS);
     const db = await dbOf(api.tenant);
     const row = () => db.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(api.tenant).first();
+    // Document frequencies (migration 0011) as counted from the postings themselves.
+    const df = async () => {
+      const [kept, counted] = await db.batch<{ term: string; df: number }>([
+        db.prepare("SELECT term, df FROM keyword_df WHERE tenant = ? ORDER BY term").bind(api.tenant),
+        db
+          .prepare("SELECT term, count(*) AS df FROM memory_terms WHERE tenant = ? GROUP BY term ORDER BY term")
+          .bind(api.tenant),
+      ]);
+      expect(kept!.results).toEqual(counted!.results);
+      return Object.fromEntries(kept!.results.map((r) => [r.term, r.df]));
+    };
     expect(await row()).toEqual({ docs: 3, length: 23 });
+    expect(await df()).toMatchObject({ redi: 2, cach: 2, bill: 2, kafka: 1 });
     await store(api, [{ id: "a", text: "Redis" }]);
     expect(await row()).toEqual({ docs: 3, length: 17 });
+    expect(await df()).toMatchObject({ redi: 2, cach: 1, bill: 1 });
     expect((await api.call("DELETE", "/v1/long-term-memory?memory_ids=b")).status).toBe(200);
     expect(await row()).toEqual({ docs: 2, length: 8 });
+    // Terms no memory has any more leave no row.
+    expect(Object.keys(await df()).sort()).toEqual([
+      "bill",
+      "carri",
+      "event",
+      "kafka",
+      "redi",
+      "the",
+      "to",
+      "warehous",
+    ]);
     const terms = await db
       .prepare("SELECT count(*) AS n FROM memory_terms WHERE tenant = ?")
       .bind(api.tenant)

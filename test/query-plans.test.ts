@@ -81,3 +81,28 @@ describe("a create's dedup lookup reads by index, not the tenant (D1 rows_read)"
     expect(meter.rowsRead).toBeLessThan(20);
   });
 });
+
+describe("a keyword search reads a row per term for its statistics (D1 rows_read)", () => {
+  it("statistics of a term every memory has", async () => {
+    const { dbs, meter } = metered(oneShard());
+    const repo = new MemoryRepo(dbs, false);
+    const tenant = `t-${crypto.randomUUID()}`;
+    const now = Date.now();
+    const memories = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        buildMemory(tenant, `m-${i}`, { text: `note ${i} about caching${i % 10 ? "" : " with Redis"}` }, now),
+      ),
+    );
+    for (let i = 0; i < memories.length; i += 100) {
+      const ops = memories
+        .slice(i, i + 100)
+        .map((after): WriteOp => ({ kind: "put", before: null, after, vector: { kind: "keep" }, audit: false }));
+      await repo.write(tenant, ops, "test", now);
+    }
+    meter.rowsRead = 0;
+    const stats = await repo.keywordStats(tenant, ["cach", "redi"]);
+    expect([stats.docs, stats.df.get("cach"), stats.df.get("redi")]).toEqual([300, 300, 30]);
+    // The totals and a row per term. Counted from the postings, "cach" alone read 300.
+    expect(meter.rowsRead).toBeLessThan(10);
+  });
+});

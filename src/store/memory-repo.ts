@@ -355,13 +355,16 @@ export class MemoryRepo {
     return results.map((r) => ({ memory: fromRow(r), score: Number(r.kw) }));
   }
 
-  /** A tenant's keyword statistics for some index terms: two index lookups, nothing of other tenants. */
+  /**
+   * A tenant's keyword statistics for some index terms: a row per term and one for the totals
+   * (migrations 0004 and 0011), nothing of other tenants.
+   */
   async keywordStats(tenant: string, terms: string[]): Promise<KeywordStats> {
     const db = await this.dbs.of(tenant);
     const [totals, counts] = await db.batch<Row>([
       db.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(tenant),
       db
-        .prepare(`SELECT term, count(*) AS df FROM memory_terms WHERE tenant = ? AND term IN ${IN_JSON} GROUP BY term`)
+        .prepare(`SELECT term, df FROM keyword_df WHERE tenant = ? AND term IN ${IN_JSON}`)
         .bind(tenant, jsonList([...new Set(terms)])),
     ]);
     const row = totals!.results[0];
