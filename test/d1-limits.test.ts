@@ -220,9 +220,10 @@ describe("keyword ranking is per tenant", () => {
     ]);
     const repo = new MemoryRepo(oneShard(), false);
     const terms = ["zeppelin"];
-    const hits = await repo.keywordSearch(
+    const { keyword: hits } = await repo.searchCandidates(
       tenant,
       keywordQuery(terms, await repo.keywordStats(tenant, terms))!,
+      [],
       now,
       {},
       20,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildMemory } from "../src/domain/memory.ts";
+import { keywordQuery } from "../src/domain/text.ts";
 import type { WriteOp } from "../src/domain/writes.ts";
 import { MemoryRepo } from "../src/store/memory-repo.ts";
 import { VectorRepo } from "../src/store/vector-repo.ts";
@@ -82,8 +83,8 @@ describe("a create's dedup lookup reads by index, not the tenant (D1 rows_read)"
   });
 });
 
-describe("a keyword search reads a row per term for its statistics (D1 rows_read)", () => {
-  it("statistics of a term every memory has", async () => {
+describe("a keyword search reads a row per term for its statistics, and one round trip for its candidates", () => {
+  it("statistics of a term every memory has, then the keyword ranking and the vector hits' rows together", async () => {
     const { dbs, meter } = metered(oneShard());
     const repo = new MemoryRepo(dbs, false);
     const tenant = `t-${crypto.randomUUID()}`;
@@ -104,5 +105,19 @@ describe("a keyword search reads a row per term for its statistics (D1 rows_read
     expect([stats.docs, stats.df.get("cach"), stats.df.get("redi")]).toEqual([300, 300, 30]);
     // The totals and a row per term. Counted from the postings, "cach" alone read 300.
     expect(meter.rowsRead).toBeLessThan(10);
+
+    const trips = meter.roundTrips;
+    const found = await repo.searchCandidates(
+      tenant,
+      keywordQuery(["cach", "redi"], stats),
+      ["m-1", "m-2"],
+      now,
+      {},
+      20,
+    );
+    expect(meter.roundTrips - trips).toBe(1);
+    expect(found.keyword).toHaveLength(20);
+    expect(found.keyword[0]!.memory.text).toContain("Redis");
+    expect(found.rows.map((m) => m.id).sort()).toEqual(["m-1", "m-2"]);
   });
 });

@@ -46,14 +46,19 @@ export interface MemoryStore {
     limit: number,
   ): Promise<Memory[]>;
   list(tenant: string, now: number, opts: ListOptions): Promise<{ memories: Memory[]; total: number }>;
-  /** Keyword candidates, best BM25 first, scored from the tenant's own index and statistics. */
-  keywordSearch(
+  /**
+   * A search's candidates in one round trip: the best `limit` keyword candidates of `keyword` (none
+   * without), best BM25 first, scored from the tenant's own index and statistics, and the live
+   * memories among `ids` (as `getMany`), both passing `filter`.
+   */
+  searchCandidates(
     tenant: string,
-    query: KeywordQuery,
+    keyword: KeywordQuery | null,
+    ids: string[],
     now: number,
     filter: MemoryFilter,
     limit: number,
-  ): Promise<{ memory: Memory; score: number }[]>;
+  ): Promise<{ keyword: { memory: Memory; score: number }[]; rows: Memory[] }>;
   keywordStats(tenant: string, terms: string[]): Promise<KeywordStats>;
   /** Sets last_accessed of the memories not touched within `minIntervalMs`. */
   touch(tenant: string, ids: string[], now: number, minIntervalMs: number): Promise<void>;

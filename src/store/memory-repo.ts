@@ -8,7 +8,7 @@ import { BM25_B, BM25_K1, indexTerms, type KeywordQuery, type KeywordStats } fro
 import { andAll, bindChecked, containsAllWords, IN_JSON, jsonList } from "./d1-limits.ts";
 import type { WriteIntent, WriteOp } from "../domain/writes.ts";
 import { intentStatements } from "./intents.ts";
-import { compileFilter, LIVE } from "./sql-filter.ts";
+import { compileFilter, LIVE, type SqlFragment } from "./sql-filter.ts";
 import { vectorStatements } from "./vector-repo.ts";
 
 /** The conflict a write gets when another memory holds the CRUD key (agent_id, scope, key) it takes. */
@@ -155,12 +155,7 @@ export class MemoryRepo {
   async getMany(tenant: string, ids: string[], now: number, filter: MemoryFilter = {}): Promise<Memory[]> {
     const db = await this.dbs.of(tenant);
     if (!ids.length) return [];
-    const f = compileFilter(filter);
-    const { results } = await bindChecked(
-      db,
-      `${SELECT} WHERE m.tenant = ? AND m.id IN ${IN_JSON} AND ${LIVE} AND ${f.sql}`,
-      [tenant, jsonList(ids), now, ...f.params],
-    ).all<Row>();
+    const { results } = await this.manyStatement(db, tenant, ids, now, compileFilter(filter)).all<Row>();
     return results.map(fromRow);
   }
 
@@ -309,41 +304,83 @@ export class MemoryRepo {
   }
 
   /**
-   * Keyword candidates, best BM25 first, scored from the tenant's own index rows and statistics
-   * only (higher is better like every other score here). Reads only the query terms' postings
-   * within the tenant: one index range per term.
+   * A search's candidates in one round trip: the keyword candidates of `keyword` (none without a
+   * query), best BM25 first, scored from the tenant's own index rows and statistics only (higher is
+   * better like every other score here), reading only the query terms' postings within the tenant
+   * (one index range per term); and the live memories among `ids` (the vector side's hits) passing
+   * `filter`, in no particular order. A memory in both comes in both.
    */
-  async keywordSearch(
+  async searchCandidates(
     tenant: string,
-    query: KeywordQuery,
+    keyword: KeywordQuery | null,
+    ids: string[],
     now: number,
     filter: MemoryFilter,
     limit: number,
-  ): Promise<{ memory: Memory; score: number }[]> {
+  ): Promise<{ keyword: { memory: Memory; score: number }[]; rows: Memory[] }> {
     const db = await this.dbs.of(tenant);
     const f = compileFilter(filter);
+    // Without a filter, ranked from the index rows alone (half the time of joining every posting's
+    // memory), then the top rows are read whole; with one, only live rows passing it are ranked.
+    const fast = f.sql === "1";
+    const statements = [
+      ...(keyword ? [this.keywordStatement(db, tenant, keyword, now, f, limit, fast)] : []),
+      ...(ids.length ? [this.manyStatement(db, tenant, ids, now, f)] : []),
+    ];
+    if (!statements.length) return { keyword: [], rows: [] };
+    const results = statements.length === 1 ? [await statements[0]!.all<Row>()] : await db.batch<Row>(statements);
+    const rows = ids.length ? results.at(-1)!.results.map(fromRow) : [];
+    if (!keyword) return { keyword: [], rows };
+    let ranked = results[0]!.results;
+    if (fast) {
+      // An expired memory among the top rows is left out; if that leaves the page short while more
+      // candidates exist, the filtered plan decides (live rows only).
+      const live = ranked.filter((r) => Number(r.live) === 1);
+      if (live.length < ranked.length && ranked.length >= limit) {
+        ranked = (await this.keywordStatement(db, tenant, keyword, now, f, limit, false).all<Row>()).results;
+      } else ranked = live;
+    }
+    return { keyword: ranked.map((r) => ({ memory: fromRow(r), score: Number(r.kw) })), rows };
+  }
+
+  /** Live memories among `ids` that pass the compiled filter `f`. */
+  private manyStatement(db: Db, tenant: string, ids: string[], now: number, f: SqlFragment): D1PreparedStatement {
+    return bindChecked(db, `${SELECT} WHERE m.tenant = ? AND m.id IN ${IN_JSON} AND ${LIVE} AND ${f.sql}`, [
+      tenant,
+      jsonList(ids),
+      now,
+      ...f.params,
+    ]);
+  }
+
+  /**
+   * The top `limit` keyword candidates, rows whole with their score `kw`. `fast`: ranked from the
+   * index rows alone (`f` must be empty), each row saying whether it is `live`; otherwise only live
+   * rows passing `f` are ranked.
+   */
+  private keywordStatement(
+    db: Db,
+    tenant: string,
+    query: KeywordQuery,
+    now: number,
+    f: SqlFragment,
+    limit: number,
+    fast: boolean,
+  ): D1PreparedStatement {
     const terms = JSON.stringify(query.terms.map((t) => [t.term, t.idf]));
     const score = `sum(q.idf * t.tf * ${BM25_K1 + 1} / (t.tf + ${BM25_K1} * (${1 - BM25_B} + ${BM25_B} * t.doc_len / ?)))`;
     const postings = "q CROSS JOIN memory_terms t ON t.tenant = ? AND t.term = q.term";
     const Q = "WITH q AS (SELECT value ->> 0 AS term, value ->> 1 AS idf FROM json_each(?))";
-    if (f.sql === "1") {
-      // No filter: ranked from the index rows alone (half the time of joining every posting's
-      // memory), then the top rows are read whole. An expired memory among them is left out; if
-      // that leaves the page short while more candidates exist, the full plan below decides.
-      const { results } = await bindChecked(
+    if (fast) {
+      return bindChecked(
         db,
         `${Q}, top AS (SELECT t.seq AS seq, ${score} AS kw FROM ${postings} GROUP BY t.seq ORDER BY kw DESC, t.seq DESC LIMIT ?)
          ${SELECT.replace("FROM memories m", `, top.kw, ${LIVE} AS live FROM top JOIN memories m ON m.seq = top.seq`)}
          WHERE m.tenant = ? ORDER BY top.kw DESC, m.seq DESC`,
         [terms, query.avgLength, tenant, limit, now, tenant],
-      ).all<Row>();
-      const live = results.filter((r) => Number(r.live) === 1);
-      if (live.length === results.length || results.length < limit) {
-        return live.map((r) => ({ memory: fromRow(r), score: Number(r.kw) }));
-      }
+      );
     }
-    // With a filter (or expired rows in the way), only live rows passing it are ranked.
-    const { results } = await bindChecked(
+    return bindChecked(
       db,
       `${Q}, top AS (
          SELECT t.seq AS seq, ${score} AS kw FROM ${postings} CROSS JOIN memories m ON m.seq = t.seq
@@ -351,8 +388,7 @@ export class MemoryRepo {
          GROUP BY t.seq ORDER BY kw DESC, t.seq DESC LIMIT ?)
        ${SELECT.replace("FROM memories m", ", top.kw FROM top JOIN memories m ON m.seq = top.seq")} ORDER BY top.kw DESC, m.seq DESC`,
       [terms, query.avgLength, tenant, tenant, now, ...f.params, limit],
-    ).all<Row>();
-    return results.map((r) => ({ memory: fromRow(r), score: Number(r.kw) }));
+    );
   }
 
   /**
