@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { dbOf, oneShard } from "./support/shards.ts";
-import { indexTerms, keywordQuery } from "../src/domain/text.ts";
+import { buildMemory } from "../src/domain/memory.ts";
+import { indexTerms, keywordQuery, keywordScore } from "../src/domain/text.ts";
+import type { WriteOp } from "../src/domain/writes.ts";
 import { MemoryRepo } from "../src/store/memory-repo.ts";
 import { andAll, chunk, containsAllWords, D1_LIMITS } from "../src/store/d1-limits.ts";
 import { compileFilter } from "../src/store/sql-filter.ts";
@@ -229,6 +231,43 @@ describe("keyword ranking is per tenant", () => {
       20,
     );
     expect(hits.map((h) => h.memory.id).sort()).toEqual(["live0", "live1", "live2"]);
+  });
+
+  it("ranks by BM25 of the texts, whether the terms' postings are merged (up to 5 terms) or joined (more)", async () => {
+    const repo = new MemoryRepo(oneShard(), false);
+    const tenant = `t-${crypto.randomUUID()}`;
+    const now = Date.now();
+    const words = ["redis", "caching", "billing", "kafka", "events", "warehouse", "postgres", "search"];
+    // Varied lengths and repeats, so that term frequency and document length both matter.
+    const texts = Array.from({ length: 40 }, (_, i) =>
+      Array.from({ length: 2 + (i % 7) }, (_, j) => words[(i * 3 + j * j) % words.length]).join(" "),
+    );
+    const ops = await Promise.all(
+      texts.map(async (text, i): Promise<WriteOp> => ({
+        kind: "put",
+        before: null,
+        after: await buildMemory(tenant, `m${i}`, { text }, now),
+        vector: { kind: "keep" },
+        audit: false,
+      })),
+    );
+    await repo.write(tenant, ops, "test", now);
+    for (const terms of [
+      ["redi", "cach"],
+      ["redi", "cach", "bill", "kafka", "event", "warehous", "postgr"],
+    ]) {
+      const q = keywordQuery(terms, await repo.keywordStats(tenant, terms))!;
+      expect(q.terms).toHaveLength(terms.length);
+      const expected = texts
+        .map((text, i) => ({ id: `m${i}`, bm25: keywordScore(text, null, q).bm25 }))
+        .filter((x) => x.bm25 > 0)
+        .sort((a, b) => b.bm25 - a.bm25);
+      for (const filter of [{}, { memory_type: { eq: "semantic" } }]) {
+        const { keyword } = await repo.searchCandidates(tenant, q, [], now, filter, 10);
+        expect(keyword.map((h) => h.score)).toEqual(expected.slice(0, 10).map((x) => expect.closeTo(x.bm25, 9)));
+        for (const h of keyword) expect(h.score).toBeCloseTo(keywordScore(h.memory.text, null, q).bm25, 9);
+      }
+    }
   });
 
   it("common terms are pruned by the tenant's own document frequencies", async () => {
