@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { dbOf, oneShard } from "./support/shards.ts";
-import { indexTerms, keywordQuery } from "../src/domain/text.ts";
+import { buildMemory } from "../src/domain/memory.ts";
+import { indexTerms, keywordQuery, keywordScore } from "../src/domain/text.ts";
+import type { WriteOp } from "../src/domain/writes.ts";
 import { MemoryRepo } from "../src/store/memory-repo.ts";
 import { andAll, chunk, containsAllWords, D1_LIMITS } from "../src/store/d1-limits.ts";
 import { compileFilter } from "../src/store/sql-filter.ts";
@@ -220,14 +222,52 @@ describe("keyword ranking is per tenant", () => {
     ]);
     const repo = new MemoryRepo(oneShard(), false);
     const terms = ["zeppelin"];
-    const hits = await repo.keywordSearch(
+    const { keyword: hits } = await repo.searchCandidates(
       tenant,
       keywordQuery(terms, await repo.keywordStats(tenant, terms))!,
+      [],
       now,
       {},
       20,
     );
     expect(hits.map((h) => h.memory.id).sort()).toEqual(["live0", "live1", "live2"]);
+  });
+
+  it("ranks by BM25 of the texts, whether the terms' postings are merged (up to 5 terms) or joined (more)", async () => {
+    const repo = new MemoryRepo(oneShard(), false);
+    const tenant = `t-${crypto.randomUUID()}`;
+    const now = Date.now();
+    const words = ["redis", "caching", "billing", "kafka", "events", "warehouse", "postgres", "search"];
+    // Varied lengths and repeats, so that term frequency and document length both matter.
+    const texts = Array.from({ length: 40 }, (_, i) =>
+      Array.from({ length: 2 + (i % 7) }, (_, j) => words[(i * 3 + j * j) % words.length]).join(" "),
+    );
+    const ops = await Promise.all(
+      texts.map(async (text, i): Promise<WriteOp> => ({
+        kind: "put",
+        before: null,
+        after: await buildMemory(tenant, `m${i}`, { text }, now),
+        vector: { kind: "keep" },
+        audit: false,
+      })),
+    );
+    await repo.write(tenant, ops, "test", now);
+    for (const terms of [
+      ["redi", "cach"],
+      ["redi", "cach", "bill", "kafka", "event", "warehous", "postgr"],
+    ]) {
+      const q = keywordQuery(terms, await repo.keywordStats(tenant, terms))!;
+      expect(q.terms).toHaveLength(terms.length);
+      const expected = texts
+        .map((text, i) => ({ id: `m${i}`, bm25: keywordScore(text, null, q).bm25 }))
+        .filter((x) => x.bm25 > 0)
+        .sort((a, b) => b.bm25 - a.bm25);
+      for (const filter of [{}, { memory_type: { eq: "semantic" } }]) {
+        const { keyword } = await repo.searchCandidates(tenant, q, [], now, filter, 10);
+        expect(keyword.map((h) => h.score)).toEqual(expected.slice(0, 10).map((x) => expect.closeTo(x.bm25, 9)));
+        for (const h of keyword) expect(h.score).toBeCloseTo(keywordScore(h.memory.text, null, q).bm25, 9);
+      }
+    }
   });
 
   it("common terms are pruned by the tenant's own document frequencies", async () => {
@@ -251,11 +291,35 @@ describe("keyword ranking is per tenant", () => {
     await store(api, DOCS);
     const db = await dbOf(api.tenant);
     const row = () => db.prepare("SELECT docs, length FROM keyword_stats WHERE tenant = ?").bind(api.tenant).first();
+    // Document frequencies (migration 0011) as counted from the postings themselves.
+    const df = async () => {
+      const [kept, counted] = await db.batch<{ term: string; df: number }>([
+        db.prepare("SELECT term, df FROM keyword_df WHERE tenant = ? ORDER BY term").bind(api.tenant),
+        db
+          .prepare("SELECT term, count(*) AS df FROM memory_terms WHERE tenant = ? GROUP BY term ORDER BY term")
+          .bind(api.tenant),
+      ]);
+      expect(kept!.results).toEqual(counted!.results);
+      return Object.fromEntries(kept!.results.map((r) => [r.term, r.df]));
+    };
     expect(await row()).toEqual({ docs: 3, length: 23 });
+    expect(await df()).toMatchObject({ redi: 2, cach: 2, bill: 2, kafka: 1 });
     await store(api, [{ id: "a", text: "Redis" }]);
     expect(await row()).toEqual({ docs: 3, length: 17 });
+    expect(await df()).toMatchObject({ redi: 2, cach: 1, bill: 1 });
     expect((await api.call("DELETE", "/v1/long-term-memory?memory_ids=b")).status).toBe(200);
     expect(await row()).toEqual({ docs: 2, length: 8 });
+    // Terms no memory has any more leave no row.
+    expect(Object.keys(await df()).sort()).toEqual([
+      "bill",
+      "carri",
+      "event",
+      "kafka",
+      "redi",
+      "the",
+      "to",
+      "warehous",
+    ]);
     const terms = await db
       .prepare("SELECT count(*) AS n FROM memory_terms WHERE tenant = ?")
       .bind(api.tenant)

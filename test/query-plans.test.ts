@@ -1,42 +1,18 @@
 import { describe, expect, it } from "vitest";
-import type { TenantDb } from "../src/store/databases.ts";
+import { buildMemory } from "../src/domain/memory.ts";
+import { keywordQuery } from "../src/domain/text.ts";
+import type { WriteOp } from "../src/domain/writes.ts";
+import { MemoryRepo } from "../src/store/memory-repo.ts";
 import { VectorRepo } from "../src/store/vector-repo.ts";
 import { runScheduled, store, tenantApi } from "./support/api.ts";
 import { FakeVectorize } from "./support/fake-vectorize.ts";
-import { routed } from "./support/shards.ts";
+import { metered } from "./support/metered.ts";
+import { oneShard, routed } from "./support/shards.ts";
 
 // Rows read are what D1 bills and what a query costs as a tenant grows: a per-query lookup must
 // read the rows it needs, not scan the tenant. SQLite plans without statistics (no ANALYZE), so a
 // query with a two-column equality on the wrong index reads every row of the tenant; these pin
 // the plans of the per-search and per-write bookkeeping with real D1's `meta.rows_read`.
-
-/** The D1 `rows_read` of every statement run through `dbs`. */
-function counting(dbs: TenantDb): { dbs: TenantDb; rowsRead: () => number } {
-  let rows = 0;
-  const record = <T>(r: T): T => {
-    rows += (r as { meta?: { rows_read?: number } }).meta?.rows_read ?? 0;
-    return r;
-  };
-  const statement = (s: D1PreparedStatement): D1PreparedStatement =>
-    new Proxy(s, {
-      get(target, key) {
-        if (key === "bind") return (...v: unknown[]) => statement(target.bind(...v));
-        if (key === "all" || key === "run") return async () => record(await target[key]());
-        const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-  return {
-    dbs: {
-      async of(tenant) {
-        const db = await dbs.of(tenant);
-        return { prepare: (sql) => statement(db.prepare(sql)), batch: (s) => db.batch(s) };
-      },
-      sweep: () => dbs.sweep(),
-    },
-    rowsRead: () => rows,
-  };
-}
 
 describe("per-operation lookups read what they need, not the tenant (D1 rows_read)", () => {
   it("Vectorize bookkeeping: unconfirmed rows, vector id → memory id, marking sent", async () => {
@@ -53,7 +29,8 @@ describe("per-operation lookups read what they need, not the tenant (D1 rows_rea
     // Indexed and confirmed: nothing is left unconfirmed, so a lookup of unconfirmed rows has nothing to read.
     await vectorize.settle();
     await runScheduled(api.env);
-    const { dbs, rowsRead } = counting(routed());
+    const { dbs, meter } = metered(routed());
+    const rowsRead = () => meter.rowsRead;
     const repo = new VectorRepo(dbs);
     const rows = await repo.rowsFor(api.tenant, ["m1-0", "m2-0"]);
     const some = rows.map((r) => r.vector_id);
@@ -73,5 +50,74 @@ describe("per-operation lookups read what they need, not the tenant (D1 rows_rea
     const mark = rowsRead();
     await repo.markSent(api.tenant, [{ vseq: 1 }, { vseq: 2 }], Date.now(), null);
     expect(rowsRead() - mark).toBeLessThan(10);
+  });
+});
+
+describe("a create's dedup lookup reads by index, not the tenant (D1 rows_read)", () => {
+  it("finds memories by id and by content hash, each once, reading a few rows of a 300-memory tenant", async () => {
+    const { dbs, meter } = metered(oneShard());
+    const repo = new MemoryRepo(dbs, false);
+    const tenant = `t-${crypto.randomUUID()}`;
+    const now = Date.now();
+    const memories = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => buildMemory(tenant, `m-${i}`, { text: `fact number ${i}` }, now)),
+    );
+    for (let i = 0; i < memories.length; i += 100) {
+      const ops = memories
+        .slice(i, i + 100)
+        .map((after): WriteOp => ({ kind: "put", before: null, after, vector: { kind: "keep" }, audit: false }));
+      await repo.write(tenant, ops, "test", now);
+    }
+    meter.rowsRead = 0;
+    // m-7 by its id and by its hash, m-42 by its hash only.
+    const found = await repo.findByIdsOrHashes(
+      tenant,
+      ["m-7", "m-unknown"],
+      [memories[7]!.memory_hash, memories[42]!.memory_hash],
+      now,
+    );
+    expect(found.map((m) => m.id).sort()).toEqual(["m-42", "m-7"]);
+    // Three index entries and their rows. As a UNION, SQLite merged the halves over the tenant's
+    // (tenant, id) index and read all 300.
+    expect(meter.rowsRead).toBeLessThan(20);
+  });
+});
+
+describe("a keyword search reads a row per term for its statistics, and one round trip for its candidates", () => {
+  it("statistics of a term every memory has, then the keyword ranking and the vector hits' rows together", async () => {
+    const { dbs, meter } = metered(oneShard());
+    const repo = new MemoryRepo(dbs, false);
+    const tenant = `t-${crypto.randomUUID()}`;
+    const now = Date.now();
+    const memories = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        buildMemory(tenant, `m-${i}`, { text: `note ${i} about caching${i % 10 ? "" : " with Redis"}` }, now),
+      ),
+    );
+    for (let i = 0; i < memories.length; i += 100) {
+      const ops = memories
+        .slice(i, i + 100)
+        .map((after): WriteOp => ({ kind: "put", before: null, after, vector: { kind: "keep" }, audit: false }));
+      await repo.write(tenant, ops, "test", now);
+    }
+    meter.rowsRead = 0;
+    const stats = await repo.keywordStats(tenant, ["cach", "redi"]);
+    expect([stats.docs, stats.df.get("cach"), stats.df.get("redi")]).toEqual([300, 300, 30]);
+    // The totals and a row per term. Counted from the postings, "cach" alone read 300.
+    expect(meter.rowsRead).toBeLessThan(10);
+
+    const trips = meter.roundTrips;
+    const found = await repo.searchCandidates(
+      tenant,
+      keywordQuery(["cach", "redi"], stats),
+      ["m-1", "m-2"],
+      now,
+      {},
+      20,
+    );
+    expect(meter.roundTrips - trips).toBe(1);
+    expect(found.keyword).toHaveLength(20);
+    expect(found.keyword[0]!.memory.text).toContain("Redis");
+    expect(found.rows.map((m) => m.id).sort()).toEqual(["m-1", "m-2"]);
   });
 });

@@ -25,7 +25,7 @@ import type { Upkeep } from "./upkeep.ts";
 export interface MemorySearchDeps {
   memoryStore: Pick<
     MemoryStore,
-    "keywordSearch" | "keywordStats" | "getMany" | "datedIn" | "list" | "touch" | "countNotEmbeddedWith"
+    "searchCandidates" | "keywordStats" | "datedIn" | "list" | "touch" | "countNotEmbeddedWith"
   >;
   index: VectorIndex;
   embedder: Embedder;
@@ -78,29 +78,9 @@ export class MemorySearch {
     // Its words stay in the query: on conversations, "September" in the question often names the
     // memory's own words ("the September race"), and dropping them lost more than it gained.
     const time = req.mode === "hybrid" ? parseTimeQuery(text, now) : null;
-    const keywordSide = async (q: KeywordQuery | null) =>
-      q
-        ? { q, hits: await this.d.memoryStore.keywordSearch(p.tenant, q, now, req.filter, Math.min(1000, depth)) }
-        : null;
-    const [keywords, vectorSide, missingVectors, dated] = await Promise.all([
-      req.mode === "semantic" ? null : this.keywordQuery(p.tenant, text).then(keywordSide),
-      // The vector side reads its hits' rows as soon as it has them, without waiting for the keyword side.
-      // Rows are re-checked against the full filter there (the index applies only part of it).
-      wantVector
-        ? this.vectorSearch(p.tenant, text, req, depth, warnings).then(async (side) =>
-            side
-              ? {
-                  ...side,
-                  rows: await this.d.memoryStore.getMany(
-                    p.tenant,
-                    side.hits.map((h) => h.id),
-                    now,
-                    req.filter,
-                  ),
-                }
-              : null,
-          )
-        : null,
+    const [weighted, vectorSide, missingVectors, dated] = await Promise.all([
+      req.mode === "semantic" ? null : this.keywordQuery(p.tenant, text),
+      wantVector ? this.vectorSearch(p.tenant, text, req, depth, warnings) : null,
       wantVector
         ? unembeddedCount(p.tenant, now, () => this.d.memoryStore.countNotEmbeddedWith(p.tenant, this.d.embedder.model))
         : 0,
@@ -115,14 +95,21 @@ export class MemorySearch {
     }
     const degraded = wantVector && !vectorSide;
     // Semantic search with the vector side down still answers, from keywords.
-    const keywordSearch =
-      keywords ??
-      (degraded && req.mode === "semantic" ? await keywordSide(await this.keywordQuery(p.tenant, text)) : null);
-    const keywordQ = keywordSearch?.q ?? null;
-    const keywordHits = keywordSearch?.hits ?? [];
+    const keywordQ = degraded && req.mode === "semantic" ? await this.keywordQuery(p.tenant, text) : weighted;
+    // The keyword ranking and the vector hits' rows in one round trip. Rows are re-checked against
+    // the full filter there (the index applies only part of it).
+    const found = await this.d.memoryStore.searchCandidates(
+      p.tenant,
+      keywordQ,
+      vectorSide?.hits.map((h) => h.id) ?? [],
+      now,
+      req.filter,
+      Math.min(1000, depth),
+    );
+    const keywordHits = found.keyword;
 
     const memories = new Map(keywordHits.map((h) => [h.memory.id, h.memory]));
-    for (const m of vectorSide?.rows ?? []) memories.set(m.id, m);
+    for (const m of found.rows) memories.set(m.id, m);
     for (const m of dated) memories.set(m.id, m);
     const vectorHits = (vectorSide?.hits ?? []).filter((h) => memories.has(h.id));
     const candidates = await this.completeScores(

@@ -48,14 +48,19 @@ export interface MemoryStore {
   ): Promise<Memory[]>;
   /** Live memories passing the options' filter, a page in the options' order (the total only when asked to count). */
   list(tenant: string, now: number, opts: ListOptions): Promise<MemoryPage>;
-  /** Keyword candidates, best BM25 first, scored from the tenant's own index and statistics. */
-  keywordSearch(
+  /**
+   * A search's candidates in one round trip: the best `limit` keyword candidates of `keyword` (none
+   * without), best BM25 first, scored from the tenant's own index and statistics, and the live
+   * memories among `ids` (as `getMany`), both passing `filter`.
+   */
+  searchCandidates(
     tenant: string,
-    query: KeywordQuery,
+    keyword: KeywordQuery | null,
+    ids: string[],
     now: number,
     filter: MemoryFilter,
     limit: number,
-  ): Promise<{ memory: Memory; score: number }[]>;
+  ): Promise<{ keyword: { memory: Memory; score: number }[]; rows: Memory[] }>;
   keywordStats(tenant: string, terms: string[]): Promise<KeywordStats>;
   /** Sets last_accessed of the memories not touched within `minIntervalMs`. */
   touch(tenant: string, ids: string[], now: number, minIntervalMs: number): Promise<void>;

@@ -42,8 +42,8 @@ interface TableSpec {
 }
 
 /**
- * Every table with tenant rows (each has migration 0009's fence triggers). `memory_terms` and
- * `keyword_stats` are not here: triggers on `memories` (migration 0004) rebuild them on the target
+ * Every table with tenant rows (each has migration 0009's fence triggers). `memory_terms`,
+ * `keyword_stats` and `keyword_df` are not here: triggers on `memories` (migrations 0004, 0011) rebuild them on the target
  * as memories are inserted, and drop them as memories are deleted. A new tenant table must be added
  * here (test/tenant-move.test.ts fails until it is).
  */
@@ -80,6 +80,7 @@ export const TENANT_TABLES: readonly TableSpec[] = [
 export const NOT_COPIED = [
   "memory_terms",
   "keyword_stats",
+  "keyword_df",
   "tenant_shards",
   "tenant_fences",
   "tenant_moves",
@@ -565,6 +566,7 @@ export class TenantCopy {
     await db.batch([
       db.prepare("DELETE FROM memory_terms WHERE tenant = ?").bind(tenant),
       db.prepare("DELETE FROM keyword_stats WHERE tenant = ?").bind(tenant),
+      db.prepare("DELETE FROM keyword_df WHERE tenant = ?").bind(tenant),
       db.prepare("DELETE FROM tenant_move_progress WHERE tenant = ?").bind(tenant),
     ]);
   }
