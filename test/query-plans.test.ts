@@ -120,5 +120,11 @@ describe("a keyword search reads a row per term for its statistics, and one roun
     expect(found.keyword).toHaveLength(20);
     expect(found.keyword[0]!.memory.text).toContain("Redis");
     expect(found.rows.map((m) => m.id).sort()).toEqual(["m-1", "m-2"]);
+
+    // The ranking reads its term's postings (30) and the top rows, not the tenant's 300 memories.
+    meter.rowsRead = 0;
+    const redis = await repo.searchCandidates(tenant, keywordQuery(["redi"], stats), [], now, {}, 20);
+    expect(redis.keyword).toHaveLength(20);
+    expect(meter.rowsRead).toBeLessThan(150);
   });
 });

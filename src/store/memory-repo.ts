@@ -395,8 +395,10 @@ export class MemoryRepo {
     if (fast) {
       return bindChecked(
         db,
+        // CROSS JOIN keeps `top` the outer loop: joined, SQLite walked the tenant's memories by the
+        // (tenant, ...) index and probed `top` for each (10,000 rows read at 10,000 memories, every search).
         `WITH p AS (${p.sql}), top AS (SELECT p.seq AS seq, ${score} AS kw FROM p GROUP BY p.seq ORDER BY kw DESC, p.seq DESC LIMIT ?)
-         ${SELECT.replace("FROM memories m", `, top.kw, ${LIVE} AS live FROM top JOIN memories m ON m.seq = top.seq`)}
+         ${SELECT.replace("FROM memories m", `, top.kw, ${LIVE} AS live FROM top CROSS JOIN memories m ON m.seq = top.seq`)}
          WHERE m.tenant = ? ORDER BY top.kw DESC, m.seq DESC`,
         [...p.params, query.avgLength, limit, now, tenant],
       );
