@@ -74,7 +74,7 @@ describe("D1 failing in the middle of a write", () => {
       "/v1/ingest",
       () => ({ messages: [{ role: "user", content: "We decided to move the API to Fly.io next week." }] }),
     ],
-    ["forget", "POST", "/v1/long-term-memory/forget", () => ({ policy: { max_age_days: 0.000001 }, dry_run: false })],
+    ["forget", "POST", "/v1/long-term-memory/forget", () => ({ policy: { max_age_days: 0 }, dry_run: false })],
   ];
 
   it.each(writes)(
