@@ -81,6 +81,28 @@ export interface MemoryInput {
   memory_hash?: string | null;
   persisted_at?: Timestamp | null;
   updated_at?: Timestamp | null;
+  /** When the memory became true (default: event_date, else now). docs/temporal.md */
+  valid_from?: Timestamp | null;
+  /** When it stopped being true (null = current). */
+  valid_to?: Timestamp | null;
+  /** Derived (set by supersession); sent back by round-tripping clients and ignored. */
+  superseded_by?: string | null;
+  supersedes?: string | null;
+  invalid_reason?: string | null;
+}
+
+/** Closes a memory: why, and when it stopped being true (default now). */
+export interface InvalidateRequest {
+  reason: string;
+  at?: Timestamp | null;
+}
+
+/** Which memories a read sees by valid time: the current ones unless told otherwise. */
+export interface ValidityOptions {
+  /** Answer as of this time: the memories valid then. */
+  as_of?: Timestamp | null;
+  /** Include memories superseded or invalidated since. */
+  include_superseded?: boolean | null;
 }
 
 /** Fields to change on a memory; absent fields stay, null clears. */
@@ -112,6 +134,16 @@ export interface MemoryRecord {
   priority: number;
   confidence: number;
   expires_at: string | null;
+  /** When this became true (valid time). */
+  valid_from: string;
+  /** When it stopped being true; null = current. */
+  valid_to: string | null;
+  /** The memory that superseded this one. */
+  superseded_by: string | null;
+  /** The memory this one superseded. */
+  supersedes: string | null;
+  /** Why it stopped being current. */
+  invalid_reason: string | null;
 }
 
 export interface ScoreDetails {
@@ -139,7 +171,7 @@ export interface MemoryHit extends MemoryRecord {
   score_details?: ScoreDetails;
 }
 
-export interface SearchRequest {
+export interface SearchRequest extends ValidityOptions {
   text?: string | null;
   limit?: number;
   /** Hits to skip: a deep page costs O(offset). A search without text can page by `cursor` instead. */
@@ -383,6 +415,8 @@ export interface GraphQuery {
   /** Only facts and memories of this namespace / user. */
   namespace?: string | null;
   user_id?: string | null;
+  /** The facts and memories valid at this time (docs/temporal.md). */
+  as_of?: Timestamp | null;
 }
 
 export interface GraphResult {
@@ -392,7 +426,7 @@ export interface GraphResult {
   memories: MemoryRecord[];
 }
 
-export interface ThinkRequest {
+export interface ThinkRequest extends ValidityOptions {
   question: string;
   limit?: number;
   namespace?: string | null;
@@ -404,6 +438,9 @@ export interface Citation {
   text: string;
   memory_type: MemoryType;
   score: number;
+  /** Only on a memory no longer current: when it stopped holding, and what superseded it. */
+  valid_to?: string;
+  superseded_by?: string | null;
 }
 
 export interface ThinkSources {

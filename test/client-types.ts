@@ -14,6 +14,7 @@ import type {
   memoryRecordInput,
   memoryRecordOut,
   patchMemoryBody,
+  invalidateBody,
   searchBody,
   searchResultOut,
 } from "../src/wire/ams.ts";
@@ -53,6 +54,7 @@ export function ok<T extends true>(): void {}
 ok<Same<C.MemoryInput, In<typeof memoryRecordInput>>>();
 ok<Same<{ memories: C.MemoryInput[]; deduplicate?: boolean | null }, In<typeof createMemoriesBody>>>();
 ok<Same<C.MemoryPatch, In<typeof patchMemoryBody>>>();
+ok<Same<C.InvalidateRequest, In<typeof invalidateBody>>>();
 ok<Same<C.SearchRequest, In<typeof searchBody>>>();
 ok<Same<C.ForgetRequest, In<typeof forgetBody>>>();
 ok<Same<C.WorkingMemoryInput, In<typeof workingMemoryBody>>>();

@@ -12,6 +12,7 @@ import {
   forgetBody,
   label,
   memoryId,
+  invalidateBody,
   patchMemoryBody,
   searchBody,
   toNewMemory,
@@ -301,6 +302,14 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     patchMemoryBody.extend({ memory_id: memoryId }),
     async ({ memory_id, ...patch }) =>
       amsRecord((await app.memories.update(principal, memory_id, toPatch(patch, Date.now()))).memory),
+  );
+
+  tool(
+    "invalidate_long_term_memory",
+    WRITE_SCOPE,
+    "Mark a memory as no longer true (it stays in history): use it when the user says something stopped being the case and you are not storing what replaced it (storing a contradicting fact closes the old one by itself). at: when it stopped (ISO 8601; default now).",
+    invalidateBody.extend({ memory_id: memoryId }),
+    async (b) => amsRecord(await app.memories.invalidate(principal, b.memory_id, b.reason, b.at ?? undefined)),
   );
 
   tool(

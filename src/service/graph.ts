@@ -15,6 +15,7 @@ import {
   type Owner,
   type Relation,
 } from "../domain/graph.ts";
+import { validIn } from "../domain/filters.ts";
 import { newId } from "../domain/ids.ts";
 import type { NewMemory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
@@ -70,7 +71,10 @@ export class KnowledgeGraph {
       discrete_memory_extracted: "t",
     }));
     const res = inputs.length
-      ? await this.d.memories.create(p, inputs, { reason: "ingest" })
+      ? await this.d.memories.create(p, inputs, {
+          reason: "ingest",
+          relations: new Map(extraction.memories.map((m, i) => [ids[i]!, m.relations])),
+        })
       : { memories: [], deduplicated: [], warnings: [] };
 
     const stored = new Set(res.memories.map((m) => m.id));
@@ -137,8 +141,12 @@ export class KnowledgeGraph {
     let frontier = seeds.map((e) => e.id);
     // By fact (factKey): a fact several owners stated is seen once.
     const relations = new Map<string, Relation>();
+    // Facts of another time than now: closed ones are read too, and those valid then are kept.
+    const validity = scope.filter.validity ?? { kind: "current" };
+    const closedToo = history || validity.kind !== "current";
     for (let hop = 1; hop <= hops && frontier.length; hop++) {
-      const rels = await this.d.graphStore.relationsOf(p.tenant, frontier, history, scope);
+      const read = await this.d.graphStore.relationsOf(p.tenant, frontier, closedToo, scope);
+      const rels = validity.kind === "current" ? read : read.filter((r) => validIn(r, validity));
       const next: string[] = [];
       for (const r of rels) {
         const key = factKey(r);

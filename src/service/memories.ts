@@ -1,7 +1,10 @@
 import type { Embedder } from "../ai/embedder.ts";
 import type { Config } from "../config.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
-import { tagText } from "../domain/extract.ts";
+import { tagText, type EntityType } from "../domain/extract.ts";
+import { nameKey, relationEntityTypes } from "../domain/graph.ts";
+import { claimsOf, contradicts, probesOf, supersede, supersessionReason, type StatedFact } from "../domain/temporal.ts";
+import type { GraphIntent } from "../domain/writes.ts";
 import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
 import { selectForForgetting, type ForgetRequest, type ForgetResult } from "../domain/forget.ts";
 import { byteLength, MAX_ID_BYTES, newId } from "../domain/ids.ts";
@@ -26,7 +29,7 @@ import type { Principal } from "../domain/principal.ts";
 import { compatibleFacts } from "../domain/text.ts";
 import { vectorFilterOf, type VectorIndex } from "../vector/vector-index.ts";
 import type { MemoryCommit, WriteExtras } from "./memory-commit.ts";
-import type { MemoryStore } from "./ports.ts";
+import type { GraphStore, MemoryStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 import type { Upkeep } from "./upkeep.ts";
 
@@ -45,6 +48,8 @@ export interface MemoriesDeps {
     | "hasAgent"
     | "firstAgent"
   >;
+  /** The current single-valued facts a new memory may contradict. */
+  graphStore: Pick<GraphStore, "statedFacts">;
   index: VectorIndex;
   embedder: Embedder;
   commit: MemoryCommit;
@@ -56,7 +61,8 @@ export interface MemoriesDeps {
 /** What a read-modify-write (`Memories.change`) does with the memory it read. */
 export type Change =
   | { kind: "update"; patch: MemoryPatch; reason?: string; extras?: WriteExtras }
-  | { kind: "delete"; reason?: string; extras?: WriteExtras };
+  | { kind: "delete"; reason?: string; extras?: WriteExtras }
+  | { kind: "keep" };
 
 /**
  * Memory writes and reads by id or list: every memory operation but search and upkeep,
@@ -154,8 +160,86 @@ export class Memories {
       const after = before ? { ...fresh, created_at: input.created_at ?? before.created_at } : fresh;
       pairs.push({ before, after });
     }
-    const res = await this.d.commit.put(p, pairs, { reason: opts.reason, known: vectors });
+    const intents = await this.supersede(p.tenant, pairs, opts.relations, now);
+    const res = await this.d.commit.put(p, pairs, { reason: opts.reason, known: vectors, extras: { intents } });
     return { ...res, deduplicated };
+  }
+
+  /**
+   * Contradiction on write (domain/temporal.ts): each new memory's claims — single-valued
+   * properties it states — are checked against the current facts of its owner (and against the
+   * batch's earlier memories); a memory stating another value of the same property is closed
+   * (`valid_to`, `superseded_by`, the reason) in this same write, and the new one says which it
+   * superseded. `pairs` are updated in place (closed memories join as updates). Returns the graph
+   * intents that record the claims as relations (closing the old relations).
+   */
+  private async supersede(
+    tenant: string,
+    pairs: { before: Memory | null; after: Memory }[],
+    relations: CreateOptions["relations"],
+    now: number,
+  ): Promise<GraphIntent[]> {
+    const fresh = pairs.filter((x) => !x.before);
+    const claims = new Map(
+      fresh.map(({ after: m }) => [
+        m.id,
+        claimsOf(m.text, m.user_id ?? "user", relations?.get(m.id)).filter((c) => c.subject !== null || c.from),
+      ]),
+    );
+    const probes = fresh.flatMap(({ after: m }) => claims.get(m.id)!.flatMap((c) => probesOf(c, m)));
+    if (!probes.length) return [];
+    const facts = await this.d.graphStore.statedFacts(tenant, probes);
+    const stating = new Map(
+      (
+        await this.d.memoryStore.getMany(
+          tenant,
+          facts.map((f) => f.memory_id),
+          now,
+          CURRENT,
+        )
+      ).map((m) => [m.id, m]),
+    );
+    // The batch's own memories state facts too: a later one supersedes an earlier one.
+    const batchFacts: StatedFact[] = [];
+    const intents: GraphIntent[] = [];
+    const entities = new Map<string, { name: string; type: EntityType }>();
+    for (const pair of fresh) {
+      for (const claim of claims.get(pair.after.id)!) {
+        const newer = pair.after;
+        const hit = [...facts, ...batchFacts].find((f) => {
+          const m = stating.get(f.memory_id) ?? pairs.find((x) => x.after.id === f.memory_id)?.after;
+          return m && m.id !== newer.id && m.valid_to === null && sameOwner(m, newer) && contradicts(claim, f);
+        });
+        const subject = claim.subject ?? hit?.subject;
+        if (hit) {
+          const olderPair = pairs.find((x) => x.after.id === hit.memory_id);
+          const older = olderPair?.after ?? stating.get(hit.memory_id)!;
+          const both = supersede(newer, older, supersessionReason(claim, hit), now);
+          pair.after = both.newer;
+          if (olderPair) olderPair.after = both.older;
+          else if (both.older !== older) pairs.push({ before: older, after: both.older });
+        }
+        if (!subject) continue;
+        const relation = { subject, predicate: claim.predicate, object: claim.object };
+        batchFacts.push({ ...relation, memory_id: newer.id });
+        for (const [name, type] of relationEntityTypes(relation)) entities.set(nameKey(name), { name, type });
+        intents.push({
+          kind: "relation",
+          relation: {
+            ...relation,
+            source_memory_id: newer.id,
+            confidence: 0.8,
+            namespace: newer.namespace,
+            user_id: newer.user_id,
+            // Valid time: as the memory's (closed already for a past fact stored late).
+            valid_from: pair.after.valid_from,
+            valid_to: pair.after.valid_to,
+          },
+          singleValued: true,
+        });
+      }
+    }
+    return intents.length ? [{ kind: "entities", entities: [...entities.values()] }, ...intents] : [];
   }
 
   /**
@@ -248,6 +332,7 @@ export class Memories {
       const before = await this.d.memoryStore.get(p.tenant, id, now);
       if (!before) throw AppError.notFound(`memory ${id}`, "memory");
       const c = await decide(before, now);
+      if (c.kind === "keep") return { memory: before, deleted: false, warnings: [] };
       if (c.kind === "delete") {
         await this.d.commit.delete(p.tenant, [before], p.subject, c.reason, c.extras);
         return { memory: before, deleted: true, warnings: [] };
@@ -256,6 +341,23 @@ export class Memories {
       const res = await this.d.commit.put(p, [{ before, after }], { reason: c.reason, extras: c.extras, known });
       return { memory: res.memories[0]!, deleted: false, warnings: res.warnings };
     });
+  }
+
+  /**
+   * Closes a memory by hand (it stopped being true at `at`, default now): `valid_to` and the
+   * reason are set, history and a `memory_updated` event say so. A closed memory is left as it is.
+   */
+  async invalidate(p: Principal, id: string, reason: string, at?: number): Promise<Memory> {
+    const res = await this.change(p, id, (before, now) => {
+      if (before.valid_to !== null) return { kind: "keep" };
+      const until = at ?? now;
+      if (until < before.valid_from) {
+        const message = `must not be before the memory's valid_from (${new Date(before.valid_from).toISOString()})`;
+        throw AppError.validation([{ field: "at", message }]);
+      }
+      return { kind: "update", patch: { valid_to: until, invalid_reason: reason }, reason: `invalidated: ${reason}` };
+    });
+    return res.memory;
   }
 
   /** Deletes the given ids; returns those that existed. */
@@ -286,7 +388,7 @@ export class Memories {
       filter: vectorFilterOf(ownerFilter(m)),
     });
     const ids = hits.filter((h) => h.id !== m.id && h.score >= threshold).map((h) => h.id);
-    const rows = await this.d.memoryStore.getMany(p.tenant, ids, this.d.clock());
+    const rows = await this.d.memoryStore.getMany(p.tenant, ids, this.d.clock(), CURRENT);
     return rows.filter((o) => sameOwner(o, m));
   }
 
@@ -342,7 +444,8 @@ export class Memories {
 
   private async forgetOnce(p: Principal, req: ForgetRequest): Promise<ForgetResult> {
     const now = this.d.clock();
-    const filter: MemoryFilter = {};
+    // Superseded memories are forgotten by the same policy as current ones.
+    const filter: MemoryFilter = { validity: { kind: "all" } };
     if (req.namespace) filter.namespace = { eq: req.namespace };
     if (req.user_id) filter.user_id = { eq: req.user_id };
     if (req.session_id) filter.session_id = { eq: req.session_id };
@@ -417,6 +520,7 @@ export class Memories {
           tenant,
           candidates.map((c) => c.hit),
           now,
+          CURRENT,
         )
       ).map((m) => [m.id, m]),
     );
@@ -433,6 +537,9 @@ export class Memories {
     return out;
   }
 }
+
+/** Current memories only (reads by id see superseded ones too). */
+const CURRENT: MemoryFilter = { validity: { kind: "current" } };
 
 /** A create lost the race for a CRUD key (agent_id, scope, key) to another memory. */
 function isKeyTaken(e: unknown): boolean {

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { MESSAGE_ROLES } from "../domain/session.ts";
-import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
+import { ownerFilter, validityOf, type MemoryFilter } from "../domain/filters.ts";
 import type { FeedbackResult, Rating } from "../domain/feedback.ts";
 import type { Entity, GraphFact, GraphQuery, GraphResult, IngestResult } from "../domain/graph.ts";
 import type { SearchHit } from "../domain/search.ts";
@@ -8,7 +8,7 @@ import type { Stats } from "../domain/stats.ts";
 import type { ThinkResult } from "../domain/answer.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { ENTITY_TYPES } from "../domain/extract.ts";
-import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams.ts";
+import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut, validityFields } from "./ams.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 
 /** Wire schemas of edgemem's cognitive routes (ingest, graph query, think, feedback, status). */
@@ -42,6 +42,7 @@ export const graphQueryBody = z.object({
   limit: z.number().int().min(1).max(100).default(20),
   namespace: label.nullish().meta({ description: "Only facts and memories of this namespace." }),
   user_id: label.nullish().meta({ description: "Only facts and memories of this user." }),
+  as_of: validityFields.as_of,
 });
 
 export const thinkBody = z.object({
@@ -50,6 +51,7 @@ export const thinkBody = z.object({
   namespace: label.nullish(),
   user_id: label.nullish(),
   stream: z.boolean().default(false),
+  ...validityFields,
 });
 
 export const feedbackBody = z
@@ -113,7 +115,14 @@ export const graphOut = z.object({
 });
 
 export const citationOutSchema = z
-  .object({ memory_id: z.string(), text: z.string(), memory_type: z.enum(MEMORY_TYPES), score: z.number() })
+  .object({
+    memory_id: z.string(),
+    text: z.string(),
+    memory_type: z.enum(MEMORY_TYPES),
+    score: z.number(),
+    valid_to: isoDate.optional().meta({ description: "Only on a memory no longer current: when it stopped holding." }),
+    superseded_by: z.string().nullable().optional().meta({ description: "Only on a memory no longer current." }),
+  })
   .meta({ id: "Citation" });
 
 const thinkSourcesOut = z.object({
@@ -167,12 +176,18 @@ export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeo
   limit: number;
   filter: MemoryFilter;
 } {
-  return { question: b.question, limit: b.limit, filter: ownerFilter(b) };
+  return { question: b.question, limit: b.limit, filter: { ...ownerFilter(b), validity: validityOf(b) } };
 }
 
 /** A graph query body as the service's query: namespace and user_id narrow the facts and memories seen. */
 export function graphRequest(b: z.output<typeof graphQueryBody>): GraphQuery {
-  return { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit, filter: ownerFilter(b) };
+  return {
+    query: b.query,
+    hops: b.hops,
+    history: b.include_history,
+    limit: b.limit,
+    filter: { ...ownerFilter(b), validity: validityOf({ as_of: b.as_of, include_superseded: b.include_history }) },
+  };
 }
 
 /** What accompanies a think answer: the memories and graph facts it rests on. */
@@ -248,11 +263,13 @@ export function ratingOf(b: { rating?: Rating; helpful?: boolean; positive?: boo
 }
 
 export function citationOut(h: SearchHit): z.input<typeof citationOutSchema> {
+  const m = h.memory;
   return {
-    memory_id: h.memory.id,
-    text: h.memory.text,
-    memory_type: h.memory.memory_type,
+    memory_id: m.id,
+    text: m.text,
+    memory_type: m.memory_type,
     score: Math.round(h.score * 1e6) / 1e6,
+    ...(m.valid_to !== null ? { valid_to: formatIso(m.valid_to), superseded_by: m.superseded_by } : {}),
   };
 }
 
