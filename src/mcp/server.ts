@@ -23,6 +23,7 @@ import {
   feedbackResponse,
   graphQueryBody,
   ingestBody,
+  ingestOptionsOf,
   ingestResponse,
   graphRequest,
   graphResponse,
@@ -324,7 +325,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     WRITE_SCOPE,
     "Extract and store what is worth remembering from chat messages ({role, content}): typed memories (fact, decision, preference, todo, ...), entities, relations and topics. Near-duplicates of known memories are merged, not repeated.",
     ingestBody,
-    async (b) => ingestResponse(await app.graph.ingest(principal, b.messages, b)),
+    async (b) => ingestResponse(await app.graph.ingest(principal, b.messages, b, ingestOptionsOf(b))),
   );
 
   tool(

@@ -11,6 +11,8 @@ import { amsRecord, label, memoryId, scoredMemories } from "../wire/ams.ts";
 import {
   collectAnswer,
   feedbackResponse,
+  ingestOptions,
+  ingestOptionsOf,
   ingestResponse,
   graphQueryBody,
   graphRequest,
@@ -97,6 +99,7 @@ const payloads = {
       .min(1)
       .max(1000),
     ...owner,
+    ...ingestOptions,
   }),
   status: z.object({}).passthrough(),
 };
@@ -241,7 +244,7 @@ async function run(
     }
     case "ingest": {
       const b = parse(payloads.ingest, raw);
-      return ingestResponse(await app.graph.ingest(p, b.messages, b));
+      return ingestResponse(await app.graph.ingest(p, b.messages, b, ingestOptionsOf(b)));
     }
     case "status":
       return statsResponse(await app.stats.get(p));

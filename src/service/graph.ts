@@ -11,13 +11,16 @@ import {
   type GraphQuery,
   type GraphResult,
   type GraphScope,
+  type IngestOptions,
   type IngestResult,
   type Owner,
   type Relation,
 } from "../domain/graph.ts";
 import { newId } from "../domain/ids.ts";
-import type { NewMemory } from "../domain/memory.ts";
+import { ingestTrace } from "../domain/ingest-trace.ts";
+import type { NewMemory, WriteResult } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
+import type { WritePlan } from "../domain/write-plan.ts";
 import type { GraphIntent } from "../domain/writes.ts";
 import type { Memories } from "./memories.ts";
 import type { GraphStore } from "./ports.ts";
@@ -46,8 +49,16 @@ export class KnowledgeGraph {
   /**
    * Extracts memories, entities, relations and topics from chat messages and stores them. The
    * extraction completes (or fails) before anything is written: nothing is stored half-parsed.
+   * With `trace`, the result says what became of every candidate; with `dryRun`, everything is
+   * decided as for a write and nothing is written (the memories returned are those a write would
+   * store now).
    */
-  async ingest(p: Principal, messages: { role: string; content: string }[], owner: Owner): Promise<IngestResult> {
+  async ingest(
+    p: Principal,
+    messages: { role: string; content: string }[],
+    owner: Owner,
+    opts: IngestOptions = {},
+  ): Promise<IngestResult> {
     let extraction: Extraction;
     try {
       extraction = await this.d.llm.extract(messages, owner.user_id ?? "user");
@@ -69,9 +80,20 @@ export class KnowledgeGraph {
       extraction_strategy: "ingest",
       discrete_memory_extracted: "t",
     }));
-    const res = inputs.length
-      ? await this.d.memories.create(p, inputs, { reason: "ingest" })
-      : { memories: [], deduplicated: [], warnings: [] };
+    // The graph as it was, for the trace's new entities: read before anything is written.
+    const known = opts.trace
+      ? await this.d.graphStore.findByNames(p.tenant, [
+          ...inputs.flatMap((m) => m.entities ?? []),
+          ...extraction.memories.flatMap((m) => m.relations.flatMap((r) => [r.subject, r.object])),
+        ])
+      : [];
+    let plan: WritePlan = { pairs: [], deduplicated: [], outcomes: [] };
+    let res: WriteResult = { memories: [], deduplicated: [], warnings: [] };
+    if (inputs.length && opts.dryRun) {
+      plan = await this.d.memories.planCreate(p, inputs, { reason: "ingest" });
+      res = { memories: plan.pairs.map((x) => x.after), deduplicated: plan.deduplicated, warnings: [] };
+    } else if (inputs.length)
+      ({ plan, result: res } = await this.d.memories.createWithPlan(p, inputs, { reason: "ingest" }));
 
     const stored = new Set(res.memories.map((m) => m.id));
     const idOf = (id: string): string | null =>
@@ -96,7 +118,8 @@ export class KnowledgeGraph {
         singleValued: SINGLE_VALUED.has(r.predicate),
       })),
     ];
-    await this.d.graphStore.apply(p.tenant, intents, now);
+    if (!opts.dryRun) await this.d.graphStore.apply(p.tenant, intents, now);
+    const candidates = inputs.map((m, i) => ({ entities: m.entities ?? [], outcome: plan.outcomes[i]! }));
     return {
       memories: res.memories,
       deduplicated: res.deduplicated,
@@ -104,6 +127,10 @@ export class KnowledgeGraph {
       relations,
       topics: extraction.topics,
       warnings: res.warnings,
+      ...(opts.trace
+        ? { trace: { entries: ingestTrace(extraction, candidates, known), usage: extraction.usage ?? null } }
+        : {}),
+      ...(opts.dryRun ? { dry_run: true as const } : {}),
     };
   }
 
