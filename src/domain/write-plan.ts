@@ -9,7 +9,7 @@ export interface WritePlan {
   /** The writes: new memories (`before` null), replacements, near duplicates' updates. */
   pairs: { before: Memory | null; after: Memory }[];
   deduplicated: Deduplication[];
-  /** One per input, in input order. */
+  /** One per input id (an id given twice is one input, the last), in input order. */
   outcomes: WriteOutcome[];
 }
 

@@ -119,7 +119,8 @@ export class KnowledgeGraph {
       })),
     ];
     if (!opts.dryRun) await this.d.graphStore.apply(p.tenant, intents, now);
-    const candidates = inputs.map((m, i) => ({ entities: m.entities ?? [], outcome: plan.outcomes[i]! }));
+    const outcomes = new Map(plan.outcomes.map((o) => [o.id, o]));
+    const candidates = inputs.map((m, i) => ({ entities: m.entities ?? [], outcome: outcomes.get(ids[i]!)! }));
     return {
       memories: res.memories,
       deduplicated: res.deduplicated,
