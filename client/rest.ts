@@ -317,6 +317,12 @@ export class EdgememClient {
 
   // ---- edgemem: knowledge ----------------------------------------------------------------------
 
+  /**
+   * Extracts and stores memories from chat messages. `trace: true` answers also with what became
+   * of every candidate (and the LLM tokens spent); `dry_run: true` decides it all and writes nothing.
+   */
+  ingest(req: T.IngestRequest & { trace: true }): Promise<T.TracedIngestResult>;
+  ingest(req: T.IngestRequest): Promise<T.IngestResult>;
   ingest(req: T.IngestRequest): Promise<T.IngestResult> {
     return this.request("POST", "/v1/ingest", { body: req });
   }

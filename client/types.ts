@@ -378,6 +378,10 @@ export interface Owner {
 
 export interface IngestRequest extends Owner {
   messages: { role: MessageRole; content: string }[];
+  /** Answer also with `trace` (every candidate and what became of it) and `usage`. */
+  trace?: boolean;
+  /** Decide everything a write would and write nothing (no rows, no events, no vectors). */
+  dry_run?: boolean;
 }
 
 export interface IngestResult {
@@ -387,6 +391,57 @@ export interface IngestResult {
   relations: { subject: string; predicate: string; object: string; source_memory_id: string | null }[];
   topics: string[];
   warnings?: string[];
+  /** With `trace: true`. */
+  trace?: IngestTraceEntry[];
+  /** With `trace: true`: the LLM tokens the extraction spent; null offline. */
+  usage?: TokenUsage | null;
+  /** With `dry_run: true`: nothing was written. */
+  dry_run?: true;
+}
+
+/** An ingest with `trace: true`: the trace and usage are always there. */
+export type TracedIngestResult = IngestResult & { trace: IngestTraceEntry[]; usage: TokenUsage | null };
+
+/** Why the extractor did not keep a candidate. */
+export type DropReason =
+  | "question"
+  | "greeting"
+  | "too_short"
+  | "low_information"
+  | "duplicate_in_message"
+  | "assistant_chatter"
+  | "invalid"
+  | "over_limit";
+
+/** One candidate of an ingest and what became of it. */
+export interface IngestTraceEntry {
+  candidate: {
+    text: string;
+    /** null for a dropped candidate. */
+    memory_type: MemoryType | null;
+    topics: string[];
+    entities: string[];
+    relations: { subject: string; predicate: string; object: string }[];
+  };
+  /** kept: stored as memory_id; dropped: see reason; merged: see merged_into; superseding: see supersedes. */
+  outcome: "kept" | "dropped" | "merged" | "superseding";
+  /** The memory holding the candidate: its own, or the one it merged into. */
+  memory_id?: string;
+  reason?: DropReason;
+  /** What failed validation (reason `invalid`). */
+  detail?: string;
+  merged_into?: { memory_id: string; kind: "exact" | "near"; similarity?: number };
+  supersedes?: { memory_id: string; text: string; reason: string };
+  /** Entities it records in the graph; `new` when the graph did not know the name. */
+  entities_added: { name: string; type: EntityType; new: boolean }[];
+  relations_added: { subject: string; predicate: string; object: string }[];
+}
+
+/** Tokens a model spent, as its provider reported them. */
+export interface TokenUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
 }
 
 export interface Entity {

@@ -119,6 +119,29 @@ describe("contradiction on write", () => {
     expect(current.memories.map((m: any) => m.id)).not.toContain(lisbon.id);
   });
 
+  it("the ingest trace says which memory a candidate supersedes; a dry run closes nothing", async () => {
+    const api = await tenantApi();
+    await store(api, [{ id: "redis", text: "We use Redis for caching" }]);
+    const body = { messages: [{ role: "user", content: "We switched to Memcached for caching." }], trace: true };
+    const dry = await api.call("POST", "/v1/ingest", { ...body, dry_run: true });
+    expect(dry.status).toBe(200);
+    const [entry] = dry.body.trace;
+    expect(entry).toMatchObject({
+      outcome: "superseding",
+      supersedes: {
+        memory_id: "redis",
+        text: "We use Redis for caching",
+        reason: "superseded: caching uses Redis → Memcached",
+      },
+    });
+    expect((await api.call("GET", "/v1/long-term-memory/redis")).body.valid_to).toBeNull();
+    expect((await hubEvents(api.tenant)).filter((e) => e.type === "memory_updated")).toEqual([]);
+
+    const real = await api.call("POST", "/v1/ingest", body);
+    expect(real.body.trace[0]).toMatchObject({ outcome: "superseding", supersedes: { memory_id: "redis" } });
+    expect((await api.call("GET", "/v1/long-term-memory/redis")).body.superseded_by).toBe(real.body.trace[0].memory_id);
+  });
+
   it("is conservative: other owners, other subjects and multi-valued properties stay current", async () => {
     const api = await tenantApi();
     await store(api, [

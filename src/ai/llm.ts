@@ -1,13 +1,23 @@
+import * as z from "zod";
 import type { ChatMessage } from "../domain/budget.ts";
 import { AppError } from "../domain/errors.ts";
-import type { Extraction } from "../domain/extract.ts";
+import type { Extraction, TokenUsage } from "../domain/extract.ts";
 
 export type { ChatMessage };
+
+/** Token counts as OpenAI and Workers AI report them (`usage`); compatible servers may leave it out. */
+export const usageSchema = z.object({
+  prompt_tokens: z.number().int().min(0),
+  completion_tokens: z.number().int().min(0),
+  total_tokens: z.number().int().min(0),
+});
 
 export interface ChatOptions {
   maxTokens?: number;
   temperature?: number;
   signal?: AbortSignal;
+  /** Called with the tokens a completion spent, when the provider reports them (`complete` only). */
+  onUsage?: (usage: TokenUsage) => void;
 }
 
 /** A chat-completion model behind a provider's API (Workers AI, any OpenAI-compatible endpoint). */

@@ -24,6 +24,7 @@ import {
   feedbackResponse,
   graphQueryBody,
   ingestBody,
+  ingestOptionsOf,
   ingestResponse,
   graphRequest,
   graphResponse,
@@ -331,9 +332,9 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
   tool(
     "ingest",
     WRITE_SCOPE,
-    "Extract and store what is worth remembering from chat messages ({role, content}): typed memories (fact, decision, preference, todo, ...), entities, relations and topics. Near-duplicates of known memories are merged, not repeated.",
+    "Extract and store what is worth remembering from chat messages ({role, content}): typed memories (fact, decision, preference, todo, ...), entities, relations and topics. Near-duplicates of known memories are merged, not repeated. trace: true also lists every candidate and what became of it (kept, dropped and why, merged into which memory); dry_run: true decides all of it and writes nothing.",
     ingestBody,
-    async (b) => ingestResponse(await app.graph.ingest(principal, b.messages, b)),
+    async (b) => ingestResponse(await app.graph.ingest(principal, b.messages, b, ingestOptionsOf(b))),
   );
 
   tool(

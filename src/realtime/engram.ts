@@ -11,6 +11,8 @@ import { amsRecord, label, memoryId, scoredMemories, validityFields } from "../w
 import {
   collectAnswer,
   feedbackResponse,
+  ingestOptions,
+  ingestOptionsOf,
   ingestResponse,
   graphQueryBody,
   graphRequest,
@@ -99,6 +101,7 @@ const payloads = {
       .min(1)
       .max(1000),
     ...owner,
+    ...ingestOptions,
   }),
   status: z.object({}).passthrough(),
 };
@@ -243,7 +246,7 @@ async function run(
     }
     case "ingest": {
       const b = parse(payloads.ingest, raw);
-      return ingestResponse(await app.graph.ingest(p, b.messages, b));
+      return ingestResponse(await app.graph.ingest(p, b.messages, b, ingestOptionsOf(b)));
     }
     case "status":
       return statsResponse(await app.stats.get(p));

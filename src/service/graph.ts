@@ -11,14 +11,17 @@ import {
   type GraphQuery,
   type GraphResult,
   type GraphScope,
+  type IngestOptions,
   type IngestResult,
   type Owner,
   type Relation,
 } from "../domain/graph.ts";
 import { validIn } from "../domain/filters.ts";
 import { newId } from "../domain/ids.ts";
-import type { NewMemory } from "../domain/memory.ts";
+import { ingestTrace } from "../domain/ingest-trace.ts";
+import type { NewMemory, WriteResult } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
+import type { WritePlan } from "../domain/write-plan.ts";
 import type { GraphIntent } from "../domain/writes.ts";
 import type { Memories } from "./memories.ts";
 import type { GraphStore } from "./ports.ts";
@@ -47,8 +50,16 @@ export class KnowledgeGraph {
   /**
    * Extracts memories, entities, relations and topics from chat messages and stores them. The
    * extraction completes (or fails) before anything is written: nothing is stored half-parsed.
+   * With `trace`, the result says what became of every candidate; with `dryRun`, everything is
+   * decided as for a write and nothing is written (the memories returned are those a write would
+   * store now).
    */
-  async ingest(p: Principal, messages: { role: string; content: string }[], owner: Owner): Promise<IngestResult> {
+  async ingest(
+    p: Principal,
+    messages: { role: string; content: string }[],
+    owner: Owner,
+    opts: IngestOptions = {},
+  ): Promise<IngestResult> {
     let extraction: Extraction;
     try {
       extraction = await this.d.llm.extract(messages, owner.user_id ?? "user");
@@ -70,12 +81,23 @@ export class KnowledgeGraph {
       extraction_strategy: "ingest",
       discrete_memory_extracted: "t",
     }));
-    const res = inputs.length
-      ? await this.d.memories.create(p, inputs, {
-          reason: "ingest",
-          relations: new Map(extraction.memories.map((m, i) => [ids[i]!, m.relations])),
-        })
-      : { memories: [], deduplicated: [], warnings: [] };
+    // The graph as it was, for the trace's new entities: read before anything is written.
+    const known = opts.trace
+      ? await this.d.graphStore.findByNames(p.tenant, [
+          ...inputs.flatMap((m) => m.entities ?? []),
+          ...extraction.memories.flatMap((m) => m.relations.flatMap((r) => [r.subject, r.object])),
+        ])
+      : [];
+    const createOpts = {
+      reason: "ingest",
+      relations: new Map(extraction.memories.map((m, i) => [ids[i]!, m.relations])),
+    };
+    let plan: WritePlan = { pairs: [], deduplicated: [], outcomes: [], intents: [] };
+    let res: WriteResult = { memories: [], deduplicated: [], warnings: [] };
+    if (inputs.length && opts.dryRun) {
+      plan = await this.d.memories.planCreate(p, inputs, createOpts);
+      res = { memories: plan.pairs.map((x) => x.after), deduplicated: plan.deduplicated, warnings: [] };
+    } else if (inputs.length) ({ plan, result: res } = await this.d.memories.createWithPlan(p, inputs, createOpts));
 
     const stored = new Set(res.memories.map((m) => m.id));
     const idOf = (id: string): string | null =>
@@ -100,7 +122,9 @@ export class KnowledgeGraph {
         singleValued: SINGLE_VALUED.has(r.predicate),
       })),
     ];
-    await this.d.graphStore.apply(p.tenant, intents, now);
+    if (!opts.dryRun) await this.d.graphStore.apply(p.tenant, intents, now);
+    const outcomes = new Map(plan.outcomes.map((o) => [o.id, o]));
+    const candidates = inputs.map((m, i) => ({ entities: m.entities ?? [], outcome: outcomes.get(ids[i]!)! }));
     return {
       memories: res.memories,
       deduplicated: res.deduplicated,
@@ -108,6 +132,10 @@ export class KnowledgeGraph {
       relations,
       topics: extraction.topics,
       warnings: res.warnings,
+      ...(opts.trace
+        ? { trace: { entries: ingestTrace(extraction, candidates, known), usage: extraction.usage ?? null } }
+        : {}),
+      ...(opts.dryRun ? { dry_run: true as const } : {}),
     };
   }
 

@@ -26,6 +26,7 @@ import {
   type WriteResult,
 } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
+import type { WriteOutcome, WritePlan } from "../domain/write-plan.ts";
 import { compatibleFacts } from "../domain/text.ts";
 import { vectorFilterOf, type VectorIndex } from "../vector/vector-index.ts";
 import type { MemoryCommit, WriteExtras } from "./memory-commit.ts";
@@ -81,6 +82,36 @@ export class Memories {
    * Memories without topics and entities get them from the offline tagger.
    */
   async create(p: Principal, inputs: NewMemory[], opts: CreateOptions = {}): Promise<WriteResult> {
+    return (await this.createWithPlan(p, inputs, opts)).result;
+  }
+
+  /** `create`, answering also with the plan it carried out (the one of its last attempt). */
+  async createWithPlan(
+    p: Principal,
+    inputs: NewMemory[],
+    opts: CreateOptions = {},
+  ): Promise<{ plan: WritePlan; result: WriteResult }> {
+    const req = await this.prepare(inputs, opts);
+    // Vectors by text: computed once, reused by every attempt.
+    const vectors = new Map<string, Float32Array>();
+    return retryOnConflict("memory", async () => {
+      const plan = await this.plan(p, req, vectors);
+      const res = await this.d.commit.put(p, plan.pairs, {
+        reason: opts.reason,
+        known: vectors,
+        extras: { intents: plan.intents },
+      });
+      return { plan, result: { ...res, deduplicated: plan.deduplicated } };
+    });
+  }
+
+  /** What `create` would do now, without doing it (a dry run): reads only, writes and publishes nothing. */
+  async planCreate(p: Principal, inputs: NewMemory[], opts: CreateOptions = {}): Promise<WritePlan> {
+    return this.plan(p, await this.prepare(inputs, opts), new Map());
+  }
+
+  /** A create's inputs with their ids (given or generated), tags and content hashes. */
+  private async prepare(inputs: NewMemory[], opts: CreateOptions): Promise<CreateRequest> {
     const dedup = opts.dedup ?? this.d.config.DEDUP_ON_WRITE;
     const prepared = new Map<string, NewMemory>();
     for (const input of inputs) {
@@ -91,33 +122,27 @@ export class Memories {
     const supplied = inputs.flatMap((i) => (i.id === undefined ? [] : [i.id]));
     const hashes = new Map<string, string>();
     if (dedup) for (const [id, input] of prepared) hashes.set(id, await contentHash(input.text));
-    // Vectors by text: computed once, reused by every attempt.
-    const vectors = new Map<string, Float32Array>();
-    return retryOnConflict("memory", () =>
-      this.createOnce(p, new Map(prepared), supplied, hashes, dedup, vectors, opts),
-    );
+    return { prepared, supplied, hashes, dedup, relations: opts.relations };
   }
 
-  /** One attempt of `create`: reads what exists, decides, and writes if nothing changed meanwhile. */
-  private async createOnce(
-    p: Principal,
-    byId: Map<string, NewMemory>,
-    supplied: string[],
-    hashes: Map<string, string>,
-    dedup: boolean,
-    vectors: Map<string, Float32Array>,
-    opts: CreateOptions,
-  ): Promise<WriteResult> {
+  /**
+   * One attempt's decisions: reads what exists and plans the writes (exact and near dedup, with
+   * the similarity). Writes nothing; the commit applies only if nothing changed meanwhile.
+   */
+  private async plan(p: Principal, req: CreateRequest, vectors: Map<string, Float32Array>): Promise<WritePlan> {
+    const { supplied, hashes, dedup } = req;
+    const byId = new Map(req.prepared);
     const now = this.d.clock();
     // The lookup by id and hash and the nearest-neighbour query are independent: run them together.
     const [found, nearHits] = await Promise.all([
       this.d.memoryStore.findByIdsOrHashes(p.tenant, supplied, dedup ? [...hashes.values()] : [], now),
-      dedup ? this.nearHits(p.tenant, [...byId], vectors) : new Map<string, string[]>(),
+      dedup ? this.nearHits(p.tenant, [...byId], vectors) : new Map<string, NearHit[]>(),
     ]);
     const existing = new Map(found.filter((m) => byId.has(m.id)).map((m) => [m.id, m]));
 
     const deduplicated: Deduplication[] = [];
     const pairs: { before: Memory | null; after: Memory }[] = [];
+    const outcomes = new Map<string, WriteOutcome>();
     if (dedup) {
       const seen = new Map<string, string>();
       for (const [id, input] of byId) {
@@ -128,6 +153,7 @@ export class Memories {
           seen.get(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`);
         if (same) {
           deduplicated.push({ requested_id: input.id === undefined ? null : id, existing_id: same, kind: "exact" });
+          outcomes.set(id, { id, outcome: "merged", memory_id: same, merged_into: { memory_id: same, kind: "exact" } });
           byId.delete(id);
         } else seen.set(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`, id);
       }
@@ -150,6 +176,12 @@ export class Memories {
           existing_id: near.existing.id,
           kind: "near",
         });
+        outcomes.set(near.id, {
+          id: near.id,
+          outcome: "merged",
+          memory_id: near.existing.id,
+          merged_into: { memory_id: near.existing.id, kind: "near", similarity: near.similarity },
+        });
         byId.delete(near.id);
       }
     }
@@ -159,10 +191,17 @@ export class Memories {
       // Replacing keeps the original creation time unless the caller sets one.
       const after = before ? { ...fresh, created_at: input.created_at ?? before.created_at } : fresh;
       pairs.push({ before, after });
+      outcomes.set(id, { id, outcome: "kept", memory_id: id });
     }
-    const intents = await this.supersede(p.tenant, pairs, opts.relations, now);
-    const res = await this.d.commit.put(p, pairs, { reason: opts.reason, known: vectors, extras: { intents } });
-    return { ...res, deduplicated };
+    const { intents, superseded } = await this.supersede(p.tenant, pairs, req.relations, now);
+    for (const x of superseded) {
+      outcomes.set(x.id, {
+        ...outcomes.get(x.id)!,
+        outcome: "superseding",
+        supersedes: { memory_id: x.older.id, text: x.older.text, reason: x.reason },
+      });
+    }
+    return { pairs, deduplicated, outcomes: [...req.prepared.keys()].map((id) => outcomes.get(id)!), intents };
   }
 
   /**
@@ -171,14 +210,15 @@ export class Memories {
    * batch's earlier memories); a memory stating another value of the same property is closed
    * (`valid_to`, `superseded_by`, the reason) in this same write, and the new one says which it
    * superseded. `pairs` are updated in place (closed memories join as updates). Returns the graph
-   * intents that record the claims as relations (closing the old relations).
+   * intents that record the claims as relations (closing the old relations), and which new
+   * memory superseded which.
    */
   private async supersede(
     tenant: string,
     pairs: { before: Memory | null; after: Memory }[],
     relations: CreateOptions["relations"],
     now: number,
-  ): Promise<GraphIntent[]> {
+  ): Promise<{ intents: GraphIntent[]; superseded: { id: string; older: Memory; reason: string }[] }> {
     const fresh = pairs.filter((x) => !x.before);
     const claims = new Map(
       fresh.map(({ after: m }) => [
@@ -187,7 +227,8 @@ export class Memories {
       ]),
     );
     const probes = fresh.flatMap(({ after: m }) => claims.get(m.id)!.flatMap((c) => probesOf(c, m)));
-    if (!probes.length) return [];
+    const superseded: { id: string; older: Memory; reason: string }[] = [];
+    if (!probes.length) return { intents: [], superseded };
     const facts = await this.d.graphStore.statedFacts(tenant, probes);
     const stating = new Map(
       (
@@ -214,7 +255,9 @@ export class Memories {
         if (hit) {
           const olderPair = pairs.find((x) => x.after.id === hit.memory_id);
           const older = olderPair?.after ?? stating.get(hit.memory_id)!;
-          const both = supersede(newer, older, supersessionReason(claim, hit), now);
+          const reason = supersessionReason(claim, hit);
+          const both = supersede(newer, older, reason, now);
+          if (both.newer.supersedes === older.id) superseded.push({ id: newer.id, older, reason });
           pair.after = both.newer;
           if (olderPair) olderPair.after = both.older;
           else if (both.older !== older) pairs.push({ before: older, after: both.older });
@@ -239,7 +282,10 @@ export class Memories {
         });
       }
     }
-    return intents.length ? [{ kind: "entities", entities: [...entities.values()] }, ...intents] : [];
+    return {
+      intents: intents.length ? [{ kind: "entities", entities: [...entities.values()] }, ...intents] : [],
+      superseded,
+    };
   }
 
   /**
@@ -476,8 +522,8 @@ export class Memories {
     tenant: string,
     inputs: [string, NewMemory][],
     vectors: Map<string, Float32Array>,
-  ): Promise<Map<string, string[]>> {
-    const hits = new Map<string, string[]>();
+  ): Promise<Map<string, NearHit[]>> {
+    const hits = new Map<string, NearHit[]>();
     if (!inputs.length) return hits;
     const threshold = this.d.config.DEDUP_SIMILARITY ?? this.d.embedder.nearDuplicate;
     // A retried create has its vectors already.
@@ -492,7 +538,10 @@ export class Memories {
     const queries = inputs.map(([, m]) => ({ vector: vectors.get(m.text)!, filter: vectorFilterOf(ownerFilter(m)) }));
     const results = await this.d.index.queryMany(tenant, queries, { topK: 5, model: this.d.embedder.model });
     for (const [i, [id]] of inputs.entries()) {
-      const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => h.id);
+      const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => ({
+        id: h.id,
+        score: h.score,
+      }));
       if (near.length) hits.set(id, near);
     }
     return hits;
@@ -506,12 +555,14 @@ export class Memories {
   private async nearDuplicates(
     tenant: string,
     fresh: [string, NewMemory][],
-    nearHits: Map<string, string[]>,
+    nearHits: Map<string, NearHit[]>,
     batch: Set<string>,
     now: number,
-  ): Promise<{ id: string; existing: Memory }[]> {
+  ): Promise<{ id: string; existing: Memory; similarity: number }[]> {
     const candidates = fresh.flatMap(([id]) =>
-      (nearHits.get(id) ?? []).filter((hit) => !batch.has(hit)).map((hit) => ({ id, hit })),
+      (nearHits.get(id) ?? [])
+        .filter((hit) => !batch.has(hit.id))
+        .map((hit) => ({ id, hit: hit.id, score: hit.score })),
     );
     if (!candidates.length) return [];
     const rows = new Map(
@@ -525,14 +576,14 @@ export class Memories {
       ).map((m) => [m.id, m]),
     );
     const taken = new Set<string>();
-    const out: { id: string; existing: Memory }[] = [];
+    const out: { id: string; existing: Memory; similarity: number }[] = [];
     for (const c of candidates) {
       const existing = rows.get(c.hit);
       const input = fresh.find(([id]) => id === c.id)![1];
       if (out.some((o) => o.id === c.id) || !existing || taken.has(existing.id)) continue;
       if (!sameOwner(existing, input) || !compatibleFacts(existing.text, input.text)) continue;
       taken.add(existing.id);
-      out.push({ id: c.id, existing });
+      out.push({ id: c.id, existing, similarity: c.score });
     }
     return out;
   }
@@ -540,6 +591,24 @@ export class Memories {
 
 /** Current memories only (reads by id see superseded ones too). */
 const CURRENT: MemoryFilter = { validity: { kind: "current" } };
+
+/** A create's inputs, prepared once for all its attempts (`Memories.prepare`). */
+interface CreateRequest {
+  /** By id (given or generated), in input order. */
+  prepared: Map<string, NewMemory>;
+  /** The ids the caller gave. */
+  supplied: string[];
+  /** Content hashes by id (with dedup only). */
+  hashes: Map<string, string>;
+  dedup: boolean;
+  relations: CreateOptions["relations"];
+}
+
+/** An existing memory whose vector is near a new one's, with the cosine similarity. */
+interface NearHit {
+  id: string;
+  score: number;
+}
 
 /** A create lost the race for a CRUD key (agent_id, scope, key) to another memory. */
 function isKeyTaken(e: unknown): boolean {
