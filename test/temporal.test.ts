@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hubEvents, search, store, tenantApi, type Api } from "./support/api.ts";
+import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL } from "./support/fake-openai.ts";
 import { mcpClient } from "./support/mcp.ts";
 import { connect } from "./support/sockets.ts";
 
@@ -182,6 +183,77 @@ describe("contradiction on write", () => {
     expect(back.body.deduplicated ?? []).toEqual([]);
     expect((await api.call("GET", "/v1/long-term-memory/m")).body.superseded_by).toBe("r2");
     expect(ids(await search(api, { text: "caching" }))).toEqual(["r2"]);
+  });
+});
+
+describe("with an LLM, the model judges contradiction", () => {
+  const llmEnv = { LLM_BASE_URL, LLM_API_KEY, LLM_MAX_RETRIES: "0" };
+  const extraction = (memories: object[]) => ({
+    kind: "reply" as const,
+    text: JSON.stringify({ memories, entities: [], topics: [] }),
+  });
+
+  it("sees the speaker's nearest current memories and closes those it names; made-up or unseen ids are ignored", async () => {
+    const fake = fakeOpenAi();
+    try {
+      const api = await tenantApi({ env: llmEnv });
+      await store(api, [
+        { id: "job", text: "Maria works at Acme Corp as an engineer", user_id: "maria" },
+        { id: "bob-job", text: "Bob works at Acme Corp as an engineer", user_id: "bob" },
+      ]);
+      fake.queue(
+        extraction([
+          {
+            text: "Maria now works at Globex as an engineer",
+            memory_type: "fact",
+            entities: ["Maria", "Globex"],
+            supersedes: ["job", "bob-job", "made-up"],
+          },
+        ]),
+      );
+      const res = await api.call("POST", "/v1/ingest", {
+        messages: [{ role: "user", content: "I left Acme; I work at Globex now." }],
+        user_id: "maria",
+        trace: true,
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const prompt = fake.requests[0]!.body.messages.at(-1)!.content;
+      expect(prompt).toContain("[job] Maria works at Acme Corp as an engineer");
+      expect(prompt).not.toContain("bob-job");
+      const fresh = res.body.trace[0];
+      expect(fresh).toMatchObject({ outcome: "superseding", supersedes: { memory_id: "job" } });
+      expect((await api.call("GET", "/v1/long-term-memory/job")).body).toMatchObject({
+        superseded_by: fresh.memory_id,
+        invalid_reason: "superseded: Maria now works at Globex as an engineer",
+      });
+      expect((await api.call("GET", "/v1/long-term-memory/bob-job")).body.valid_to).toBeNull();
+    } finally {
+      fake.restore();
+    }
+  });
+
+  it("a memory the model does not call contradicting closes nothing, whatever the rules would say", async () => {
+    const fake = fakeOpenAi();
+    try {
+      const api = await tenantApi({ env: llmEnv });
+      await store(api, [{ id: "redis", text: "We use Redis for caching" }]);
+      fake.queue(
+        extraction([
+          {
+            text: "We use Memcached for caching",
+            memory_type: "fact",
+            relations: [{ subject: "caching", predicate: "uses", object: "Memcached" }],
+          },
+        ]),
+      );
+      const res = await api.call("POST", "/v1/ingest", {
+        messages: [{ role: "user", content: "We also use Memcached for caching sessions." }],
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect((await api.call("GET", "/v1/long-term-memory/redis")).body.valid_to).toBeNull();
+    } finally {
+      fake.restore();
+    }
   });
 });
 

@@ -25,6 +25,7 @@ const memory = z.object({
   topics: z.array(z.string().min(1).max(100)).max(20).default([]),
   entities: z.array(z.string().min(1).max(200)).max(50).default([]),
   relations: z.array(relation).max(20).default([]),
+  supersedes: z.array(z.string().min(1).max(64)).max(20).default([]),
 });
 const entity = z.object({ name: z.string().min(1).max(200), type: z.enum(ENTITY_TYPES) });
 const topic = z.string().min(1).max(100);
@@ -50,7 +51,10 @@ const EXTRACT_SYSTEM = [
   "Keep only what is worth remembering later: facts, decisions, preferences, todos, events.",
   "Each memory is one self-contained statement. Name entities (people, organizations, technologies,",
   "products, places, dates) and relations (subject, predicate in snake_case, object); 'I' in the",
-  "user's messages is the given speaker. Answer with one JSON object matching this JSON Schema, nothing else:",
+  "user's messages is the given speaker. When a memory makes one of the speaker's known memories no longer",
+  "true (the same thing now has another value: a new tool, city, employer, role, deadline, preference),",
+  "list that known memory's id in its `supersedes`; never for memories that can both be true.",
+  "Answer with one JSON object matching this JSON Schema, nothing else:",
 ].join(" ");
 
 const MERGE_SYSTEM = [
@@ -85,6 +89,7 @@ const DEFAULT_MODEL_WINDOW = 8_000;
 /** An LlmProvider that prompts a chat model (Workers AI or an OpenAI-compatible endpoint). */
 export class ChatLlm implements LlmProvider {
   readonly name: string;
+  readonly judgesContradictions = true;
   private readonly window: number;
 
   /** `window`: the chat model's context window in tokens, when known better than by its name. */
@@ -150,11 +155,16 @@ export class ChatLlm implements LlmProvider {
    * otherwise the failure is reported. Nothing half-parsed is ever returned. `usage` sums the
    * tokens of every attempt.
    */
-  async extract(messages: { role: string; content: string }[], speaker: string): Promise<Extraction> {
+  async extract(
+    messages: { role: string; content: string }[],
+    speaker: string,
+    known: readonly { id: string; text: string }[] = [],
+  ): Promise<Extraction> {
     const transcript = messages.map((m) => `${m.role}: ${m.content}`).join("\n");
+    const memories = known.length ? `\n\nKnown memories:\n${known.map((m) => `[${m.id}] ${m.text}`).join("\n")}` : "";
     const prompt: ChatMessage[] = [
       { role: "system", content: `${EXTRACT_SYSTEM}\n${EXTRACTION_JSON_SCHEMA}` },
-      { role: "user", content: `Speaker: ${speaker}\n\nConversation:\n${transcript}` },
+      { role: "user", content: `Speaker: ${speaker}${memories}\n\nConversation:\n${transcript}` },
     ];
     let usage: TokenUsage | null = null;
     const onUsage = (u: TokenUsage) => {

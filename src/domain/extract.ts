@@ -38,6 +38,11 @@ export interface ExtractedMemory {
   topics: string[];
   entities: string[];
   relations: ExtractedRelation[];
+  /**
+   * With an LLM: the ids of the known current memories this one makes no longer true, as the
+   * model judged them (docs/temporal.md). Absent offline: the rules judge.
+   */
+  supersedes?: string[];
 }
 
 /**

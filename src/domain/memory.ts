@@ -176,6 +176,11 @@ export interface CreateOptions {
    * contradictions. Without them, the offline rules read the memory's text.
    */
   relations?: ReadonlyMap<string, readonly ExtractedRelation[]>;
+  /**
+   * By id: the current memories each one makes no longer true, as an LLM judged them (ingest with
+   * a model). A memory judged here is closed only by the verdict; the rules judge the others.
+   */
+  judged?: ReadonlyMap<string, readonly string[]>;
 }
 
 export const DEFAULT_PRIORITY = 5;

@@ -19,12 +19,24 @@ import {
 import { validIn } from "../domain/filters.ts";
 import { newId } from "../domain/ids.ts";
 import { ingestTrace } from "../domain/ingest-trace.ts";
-import type { NewMemory, WriteResult } from "../domain/memory.ts";
+import type { CreateOptions, NewMemory, WriteResult } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import type { WritePlan } from "../domain/write-plan.ts";
 import type { GraphIntent } from "../domain/writes.ts";
 import type { Memories } from "./memories.ts";
 import type { GraphStore } from "./ports.ts";
+
+/** Current memories a model judging contradictions is shown with a conversation. */
+const JUDGED_MEMORIES = 10;
+
+/** The text a conversation's nearest memories are looked up by: what its speakers said, cut to a query's length. */
+function conversationText(messages: { role: string; content: string }[]): string {
+  return messages
+    .filter((m) => m.role === "user" || m.role === "assistant")
+    .map((m) => m.content)
+    .join("\n")
+    .slice(0, 4000);
+}
 
 export interface KnowledgeGraphDeps {
   memories: Memories;
@@ -61,8 +73,18 @@ export class KnowledgeGraph {
     opts: IngestOptions = {},
   ): Promise<IngestResult> {
     let extraction: Extraction;
+    let knownIds = new Set<string>();
     try {
-      extraction = await this.d.llm.extract(messages, owner.user_id ?? "user");
+      // A model judging contradictions sees the speaker's current memories nearest the conversation.
+      const known = this.d.llm.judgesContradictions
+        ? await this.d.memories.nearCurrent(p, owner, conversationText(messages), JUDGED_MEMORIES)
+        : [];
+      extraction = await this.d.llm.extract(
+        messages,
+        owner.user_id ?? "user",
+        known.map((m) => ({ id: m.id, text: m.text })),
+      );
+      knownIds = new Set(known.map((m) => m.id));
     } catch (e) {
       throw llmFailure(e, "extraction");
     }
@@ -88,9 +110,17 @@ export class KnowledgeGraph {
           ...extraction.memories.flatMap((m) => m.relations.flatMap((r) => [r.subject, r.object])),
         ])
       : [];
-    const createOpts = {
+    const createOpts: CreateOptions = {
       reason: "ingest",
       relations: new Map(extraction.memories.map((m, i) => [ids[i]!, m.relations])),
+      // Only ids the model was shown count: never one it made up, nor another owner's.
+      ...(this.d.llm.judgesContradictions
+        ? {
+            judged: new Map(
+              extraction.memories.map((m, i) => [ids[i]!, (m.supersedes ?? []).filter((id) => knownIds.has(id))]),
+            ),
+          }
+        : {}),
     };
     let plan: WritePlan = { pairs: [], deduplicated: [], outcomes: [], intents: [] };
     let res: WriteResult = { memories: [], deduplicated: [], warnings: [] };

@@ -122,7 +122,7 @@ export class Memories {
     const supplied = inputs.flatMap((i) => (i.id === undefined ? [] : [i.id]));
     const hashes = new Map<string, string>();
     if (dedup) for (const [id, input] of prepared) hashes.set(id, await contentHash(input.text));
-    return { prepared, supplied, hashes, dedup, relations: opts.relations };
+    return { prepared, supplied, hashes, dedup, relations: opts.relations, judged: opts.judged };
   }
 
   /**
@@ -193,7 +193,7 @@ export class Memories {
       pairs.push({ before, after });
       outcomes.set(id, { id, outcome: "kept", memory_id: id });
     }
-    const { intents, superseded } = await this.supersede(p.tenant, pairs, req.relations, now);
+    const { intents, superseded } = await this.supersede(p.tenant, pairs, req, now);
     for (const x of superseded) {
       outcomes.set(x.id, {
         ...outcomes.get(x.id)!,
@@ -216,35 +216,46 @@ export class Memories {
   private async supersede(
     tenant: string,
     pairs: { before: Memory | null; after: Memory }[],
-    relations: CreateOptions["relations"],
+    opts: Pick<CreateOptions, "relations" | "judged">,
     now: number,
   ): Promise<{ intents: GraphIntent[]; superseded: { id: string; older: Memory; reason: string }[] }> {
     const fresh = pairs.filter((x) => !x.before);
     const claims = new Map(
       fresh.map(({ after: m }) => [
         m.id,
-        claimsOf(m.text, m.user_id ?? "user", relations?.get(m.id)).filter((c) => c.subject !== null || c.from),
+        claimsOf(m.text, m.user_id ?? "user", opts.relations?.get(m.id)).filter((c) => c.subject !== null || c.from),
       ]),
     );
     const probes = fresh.flatMap(({ after: m }) => claims.get(m.id)!.flatMap((c) => probesOf(c, m)));
+    const judged = fresh.flatMap(({ after: m }) => opts.judged?.get(m.id) ?? []);
     const superseded: { id: string; older: Memory; reason: string }[] = [];
-    if (!probes.length) return { intents: [], superseded };
-    const facts = await this.d.graphStore.statedFacts(tenant, probes);
+    if (!probes.length && !judged.length) return { intents: [], superseded };
+    const facts = probes.length ? await this.d.graphStore.statedFacts(tenant, probes) : [];
     const stating = new Map(
-      (
-        await this.d.memoryStore.getMany(
-          tenant,
-          facts.map((f) => f.memory_id),
-          now,
-          CURRENT,
-        )
-      ).map((m) => [m.id, m]),
+      (await this.d.memoryStore.getMany(tenant, [...facts.map((f) => f.memory_id), ...judged], now, CURRENT)).map(
+        (m) => [m.id, m],
+      ),
     );
+    /** Closes `older` (a current memory of the same owner) by `pair`'s memory, in this write. */
+    const close = (pair: { after: Memory }, olderId: string, reason: string) => {
+      const newer = pair.after;
+      const olderPair = pairs.find((x) => x.after.id === olderId);
+      const older = olderPair?.after ?? stating.get(olderId);
+      if (!older || older.id === newer.id || older.valid_to !== null || !sameOwner(older, newer)) return;
+      const both = supersede(newer, older, reason, now);
+      if (both.newer.supersedes === older.id) superseded.push({ id: newer.id, older, reason });
+      pair.after = both.newer;
+      if (olderPair) olderPair.after = both.older;
+      else if (both.older !== older) pairs.push({ before: older, after: both.older });
+    };
     // The batch's own memories state facts too: a later one supersedes an earlier one.
     const batchFacts: StatedFact[] = [];
     const intents: GraphIntent[] = [];
     const entities = new Map<string, { name: string; type: EntityType }>();
     for (const pair of fresh) {
+      // With an LLM, the model judged which known memories this one makes untrue; else the rules judge.
+      const verdict = opts.judged?.get(pair.after.id);
+      for (const olderId of verdict ?? []) close(pair, olderId, `superseded: ${pair.after.text}`.slice(0, 1000));
       for (const claim of claims.get(pair.after.id)!) {
         const newer = pair.after;
         const hit = [...facts, ...batchFacts].find((f) => {
@@ -252,16 +263,7 @@ export class Memories {
           return m && m.id !== newer.id && m.valid_to === null && sameOwner(m, newer) && contradicts(claim, f);
         });
         const subject = claim.subject ?? hit?.subject;
-        if (hit) {
-          const olderPair = pairs.find((x) => x.after.id === hit.memory_id);
-          const older = olderPair?.after ?? stating.get(hit.memory_id)!;
-          const reason = supersessionReason(claim, hit);
-          const both = supersede(newer, older, reason, now);
-          if (both.newer.supersedes === older.id) superseded.push({ id: newer.id, older, reason });
-          pair.after = both.newer;
-          if (olderPair) olderPair.after = both.older;
-          else if (both.older !== older) pairs.push({ before: older, after: both.older });
-        }
+        if (hit && !verdict) close(pair, hit.memory_id, supersessionReason(claim, hit));
         if (!subject) continue;
         const relation = { subject, predicate: claim.predicate, object: claim.object };
         batchFacts.push({ ...relation, memory_id: newer.id });
@@ -423,6 +425,42 @@ export class Memories {
   /** A tenant's live memories after `cursor` in (updated_at, id) order (for consolidation). */
   async changedSince(tenant: string, cursor: { at: number; id: string }, limit: number): Promise<Memory[]> {
     return this.d.memoryStore.changedSince(tenant, cursor, this.d.clock(), limit);
+  }
+
+  /**
+   * The owner's current memories nearest a text, best first (what an LLM judging contradictions
+   * is shown). Empty when the embedder or the index fails: the write then goes unjudged.
+   */
+  async nearCurrent(
+    p: Principal,
+    owner: { namespace?: string | null; user_id?: string | null },
+    text: string,
+    limit: number,
+  ): Promise<Memory[]> {
+    try {
+      const [vector] = await this.d.embedder.embed([text]);
+      const hits = await this.d.index.query(p.tenant, vector!, {
+        topK: limit * 2,
+        model: this.d.embedder.model,
+        filter: vectorFilterOf(ownerFilter(owner)),
+      });
+      const rows = new Map(
+        (
+          await this.d.memoryStore.getMany(
+            p.tenant,
+            hits.map((h) => h.id),
+            this.d.clock(),
+            CURRENT,
+          )
+        ).map((m) => [m.id, m]),
+      );
+      return hits
+        .flatMap((h) => rows.get(h.id) ?? [])
+        .filter((m) => sameOwner(m, owner))
+        .slice(0, limit);
+    } catch {
+      return [];
+    }
   }
 
   /** Memories of the same owner whose vectors are at least `threshold` similar to `m`'s. */
@@ -602,6 +640,7 @@ interface CreateRequest {
   hashes: Map<string, string>;
   dedup: boolean;
   relations: CreateOptions["relations"];
+  judged: CreateOptions["judged"];
 }
 
 /** An existing memory whose vector is near a new one's, with the cosine similarity. */
