@@ -1,6 +1,7 @@
 import type { ChatMessage } from "../domain/budget.ts";
 import { AppError } from "../domain/errors.ts";
 import type { Extraction } from "../domain/extract.ts";
+import type { ProfileSections } from "../domain/profile.ts";
 
 export type { ChatMessage };
 
@@ -36,6 +37,12 @@ export interface AnswerRequest {
   facts: string[];
 }
 
+/** A rule-built profile to restate as prose, each line citing the memories it rests on. */
+export interface ProfileSummaryRequest {
+  userId: string;
+  rules: ProfileSections;
+}
+
 /**
  * What edgemem asks of a language model. Remote providers answer with a prompted chat model;
  * the offline provider answers without one (extractively).
@@ -49,6 +56,11 @@ export interface LlmProvider {
   extract(messages: { role: string; content: string }[], speaker: string): Promise<Extraction>;
   /** One statement saying what near-duplicate statements (newest first) say; null to keep the newest as it is. */
   merge(texts: string[]): Promise<string | null>;
+  /**
+   * The profile's lines restated as short prose lines, each citing memory ids of the rule lines
+   * it draws on; null when the provider has no model (offline: the rule profile stands).
+   */
+  summarizeProfile(req: ProfileSummaryRequest): Promise<ProfileSections | null>;
 }
 
 export type LlmFailure = "timeout" | "unavailable" | "rejected" | "malformed";
