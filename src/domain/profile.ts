@@ -142,7 +142,7 @@ function patterns(userId: string): [SingleKind, RegExp][] {
     [
       "role",
       new RegExp(
-        `${s}${now}\\s+(?:am|is|works?\\s+as)\\s+(?:a|an|the)\\s+((?:[a-z][a-z-]*\\s){0,3}(?:${ROLE_WORDS}))\\b`,
+        `${s}${now}\\s+(?:am|is|works?\\s+as|works?\\s+(?:at|for)\\s+${proper}\\s+as)\\s+(?:a|an|the)\\s+((?:[a-z][a-z-]*\\s){0,3}(?:${ROLE_WORDS}))\\b`,
         "u",
       ),
     ],
