@@ -309,6 +309,14 @@ export class EdgememClient {
 
   // ---- edgemem: knowledge ----------------------------------------------------------------------
 
+  /**
+   * What edgemem knows about a user: stable lines (name, location, work, preferences, …) and
+   * recent ones (topics, tasks), each citing memory ids. An unknown user has an empty profile.
+   */
+  profile(userId: string, opts: { namespace?: string } = {}): Promise<T.UserProfile> {
+    return this.request("GET", "/v1/profile", { query: { user_id: userId, namespace: opts.namespace } });
+  }
+
   ingest(req: T.IngestRequest): Promise<T.IngestResult> {
     return this.request("POST", "/v1/ingest", { body: req });
   }
