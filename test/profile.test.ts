@@ -15,6 +15,7 @@ import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL, type FakeOpenAi, type RecordedRe
 import { mcpClient } from "./support/mcp.ts";
 import { metered } from "./support/metered.ts";
 import { routed } from "./support/shards.ts";
+import { connect } from "./support/sockets.ts";
 import { warmTokenizers } from "./support/tokens.ts";
 
 warmTokenizers();
@@ -477,5 +478,23 @@ describe("MCP get_user_profile and memory_prompt include_profile", () => {
     const bad = await tool(client, "get_user_profile", {});
     expect(bad.isError).toBe(true);
     expect(bad.content[0].text).toContain("user_id");
+  });
+});
+
+describe("engram profile command", () => {
+  it("answers as REST does; a missing user_id is INVALID_MESSAGE naming it", async () => {
+    const api = await tenantApi();
+    await seedAlice(api);
+    const ws = await connect(api);
+    ws.send({ command: "profile", payload: { user_id: "alice" }, id: 1 });
+    const res = await ws.next((f: any) => f.id === 1);
+    expect(res).toMatchObject({ command: "profile", status: "ok" });
+    const rest = await profile(api, "user_id=alice");
+    expect({ ...res.data, generated_at: null }).toEqual({ ...rest.body, generated_at: null });
+
+    ws.send({ command: "profile", payload: {}, id: 2 });
+    const bad = await ws.next((f: any) => f.id === 2);
+    expect(bad).toMatchObject({ status: "error", error: { code: "INVALID_MESSAGE" } });
+    expect(JSON.stringify(bad.error)).toContain("user_id");
   });
 });
