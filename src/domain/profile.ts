@@ -197,7 +197,7 @@ export function buildProfile(input: ProfileInput): ProfileSections {
     for (const [kind, re] of rules) {
       const match = re.exec(text);
       const value = match?.[1] && cleanValue(match[1]);
-      if (value) single.get(kind)!.push({ value, id: m.id, at: m.created_at });
+      if (value) single.get(kind)!.push({ value, id: m.id, at: statedAt(m) });
     }
   }
   const multi = { preference: [] as Candidate[], tool: [] as Candidate[], fact: [] as Candidate[] };
@@ -337,6 +337,15 @@ export function fingerprintSource(memories: Memory[], facts: GraphFact[]): strin
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * When a memory's statement became true: `valid_from` once memories are bi-temporal (it defaults to
+ * event_date ?? created_at, as here), so a back-dated move does not beat a later one.
+ */
+function statedAt(m: Memory): number {
+  const from = (m as Memory & { valid_from?: unknown }).valid_from;
+  return typeof from === "number" ? from : (m.event_date ?? m.created_at);
+}
 
 function dedupeById(memories: Memory[]): Memory[] {
   const seen = new Map<string, Memory>();
