@@ -14,7 +14,8 @@ import { search, store, tenantApi, type Api } from "./support/api.ts";
 import { fakeOpenAi, LLM_API_KEY, LLM_BASE_URL, type FakeOpenAi, type RecordedRequest } from "./support/fake-openai.ts";
 import { mcpClient } from "./support/mcp.ts";
 import { metered } from "./support/metered.ts";
-import { routed } from "./support/shards.ts";
+import { directoryOf, moveTenant, otherShard } from "./support/moves.ts";
+import { routed, testShards } from "./support/shards.ts";
 import { connect } from "./support/sockets.ts";
 import { warmTokenizers } from "./support/tokens.ts";
 
@@ -414,6 +415,34 @@ describe("GET /v1/profile with an LLM", () => {
       fake.restore();
     }
   });
+
+  it(
+    "the cached summary moves with the tenant: no new LLM call on the new shard, nothing left on the old",
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeOpenAi();
+      try {
+        const api = await llmApi(fake);
+        const first = await profile(api, "user_id=alice");
+        expect(first.body.generated_by).toBe("llm");
+        const from = (await directoryOf(api.tenant))!.shard;
+        const count = (shard: string) =>
+          testShards()
+            .db(shard)
+            .prepare("SELECT count(*) AS n FROM user_profiles WHERE tenant = ?")
+            .bind(api.tenant)
+            .first<{ n: number }>();
+        expect((await count(from))!.n).toBe(1);
+        await moveTenant(api.tenant, otherShard(from));
+        expect((await count(from))!.n).toBe(0);
+        expect((await count(otherShard(from)))!.n).toBe(1);
+        expect((await profile(api, "user_id=alice")).body).toEqual(first.body);
+        expect(profileRequests(fake)).toBe(1);
+      } finally {
+        fake.restore();
+      }
+    },
+  );
 
   it("an LLM failure or a malformed summary returns the rule profile with a warning, never a 5xx", async () => {
     const fake = fakeOpenAi();

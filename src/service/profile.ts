@@ -11,6 +11,7 @@ import {
   PROFILE_LIMITS,
   STABLE_TYPES,
   TASK_TYPES,
+  type CachedProfile,
   type Profile,
 } from "../domain/profile.ts";
 import { errorMessage, type Logger } from "../log.ts";
@@ -63,7 +64,7 @@ export class Profiles {
         ...TASK_TYPES.map((t) => page(L.tasksPerType, { ...filter, memory_type: { eq: t } })),
       ]),
       this.facts(p, q.userId, filter, now),
-      this.d.summarize ? this.d.profileStore.get(p.tenant, q.userId, q.namespace) : null,
+      this.d.summarize ? this.cached(p, q) : null,
     ]);
     const memories = dedupe(pages.flat());
     const rules = buildProfile({ userId: q.userId, memories, facts });
@@ -110,6 +111,16 @@ export class Profiles {
       this.d.log.warn("profile cache write failed", { tenant: p.tenant, error: errorMessage(e) });
     }
     return { ...base, ...summary, generated_by: "llm" };
+  }
+
+  /** The cached summary; a cache that cannot be read is a miss (the LLM is asked again), never an error. */
+  private async cached(p: Principal, q: ProfileQuery): Promise<CachedProfile | null> {
+    try {
+      return await this.d.profileStore.get(p.tenant, q.userId, q.namespace);
+    } catch (e) {
+      this.d.log.warn("profile cache read failed", { tenant: p.tenant, error: errorMessage(e) });
+      return null;
+    }
   }
 
   /** Current facts whose subject is the user's entity (the speaker of first-person statements), under `filter`. */
