@@ -1,7 +1,7 @@
 import type { Client } from "@modelcontextprotocol/client";
 import { describe, expect, it } from "vitest";
 import { OfflineLlm } from "../src/ai/offline-llm.ts";
-import { PROFILE_HEADING } from "../src/domain/budget.ts";
+import { MEMORIES_HEADING, packPrompt, PROFILE_HEADING } from "../src/domain/budget.ts";
 import { buildMemory, type Memory, type NewMemory } from "../src/domain/memory.ts";
 import { buildProfile, PROFILE_LIMITS } from "../src/domain/profile.ts";
 import { createLogger } from "../src/log.ts";
@@ -248,6 +248,52 @@ describe("the rules (domain/profile.ts)", () => {
     expect(p.stable.length).toBe(PROFILE_LIMITS.preferences);
     expect(p.recent.length).toBe(PROFILE_LIMITS.topics);
     for (const l of p.stable) expect(l.text.length).toBeLessThanOrEqual(PROFILE_LIMITS.lineChars);
+  });
+});
+
+describe("packPrompt with a profile (domain/budget.ts)", () => {
+  const input = {
+    query: "What should I pack for the trip?",
+    summary: "- user: The trip to Berlin is in May.",
+    memories: Array.from({ length: 6 }, (_, i) => ({ id: `m${i}`, text: `Memory number ${i} about the Berlin trip` })),
+    messages: Array.from({ length: 6 }, (_, i) => ({
+      role: i % 2 ? "assistant" : "user",
+      content: `Message ${i} about packing`,
+    })),
+  };
+  const profileLines = Array.from({ length: 10 }, (_, i) => `- Profile line ${i} (IDs: p${i})`);
+
+  it("without a profile (absent, null or empty) packs exactly as before, at every window", async () => {
+    const counter = await tokenCounter("cl100k_base");
+    for (let window = 20; window <= 400; window += 7) {
+      const before = packPrompt(input, window, counter);
+      expect(packPrompt({ ...input, profile: null }, window, counter)).toEqual(before);
+      expect(packPrompt({ ...input, profile: [] }, window, counter)).toEqual(before);
+      expect(before.profileUsed).toBe(0);
+    }
+  });
+
+  it("fits the window at every size, whole lines in order, after the memories' first pass and before recent messages give way", async () => {
+    const counter = await tokenCounter("cl100k_base");
+    let last = 0;
+    for (let window = 20; window <= 600; window += 5) {
+      const p = packPrompt({ ...input, profile: profileLines }, window, counter);
+      expect(p.tokens).toBeLessThanOrEqual(window);
+      const total = p.messages.reduce((n, m) => n + messageTokens(counter, m), REPLY_PRIMING_TOKENS);
+      expect(total).toBe(p.tokens);
+      last = p.profileUsed;
+      if (p.profileUsed) {
+        const system = p.messages[0]!.content;
+        expect(system.startsWith(`${PROFILE_HEADING}\n${profileLines.slice(0, p.profileUsed).join("\n")}\n\n`)).toBe(
+          true,
+        );
+        expect(system).toContain(MEMORIES_HEADING);
+      }
+      // The profile never crowds out the memories' first pass.
+      const without = packPrompt(input, window, counter);
+      expect(p.memoriesUsed).toBeGreaterThanOrEqual(Math.min(without.memoriesUsed, 1));
+    }
+    expect(last).toBe(profileLines.length);
   });
 });
 

@@ -104,8 +104,9 @@ export const PROFILE_HEADING = "## What is known about the user";
  * messages take what remains newest first, and memories then fill any room left. What does not
  * fit is left out whole (the summary is cut by lines, oldest first). A profile, when given, comes
  * first in the system message: its lines take up to a sixth of the rest after the first pass of
- * memories, and any room left at the end; the query, the summary and the memories' first pass go
- * before it, and it gives way before recent messages when the prompt is over.
+ * memories (its heading paid with its first line), and any room left at the end; the query, the
+ * summary and the memories' first pass go before it, and its lines are the first to give way
+ * when the assembled prompt is over.
  */
 export function packPrompt(input: PromptInput, window: number, counter: TokenCounter): PackedPrompt {
   const count = (s: string) => counter.count(s);
@@ -125,10 +126,9 @@ export function packPrompt(input: PromptInput, window: number, counter: TokenCou
   const wantMemories = input.memories !== null;
   const wantProfile = !!input.profile?.length;
   const overhead =
-    (wantSummary || wantMemories || wantProfile ? messageTokens(counter, { role: "system", content: "" }) : 0) +
+    (wantSummary || wantMemories ? messageTokens(counter, { role: "system", content: "" }) : 0) +
     (wantSummary ? count(SUMMARY_HEADING) + 2 : 0) +
-    (wantMemories ? count(MEMORIES_HEADING) + count(NO_MEMORIES) + 2 : 0) +
-    (wantProfile ? count(PROFILE_HEADING) + 2 : 0);
+    (wantMemories ? count(MEMORIES_HEADING) + count(NO_MEMORIES) + 2 : 0);
   const system = overhead <= room;
   if (system) room -= overhead;
   const base = room;
@@ -158,8 +158,14 @@ export function packPrompt(input: PromptInput, window: number, counter: TokenCou
   };
   takeMemories(Math.floor(base / 3));
 
+  // The profile's heading (and the system message, when nothing else opens one) is paid with its
+  // first line, so a profile that does not fit costs the rest of the prompt nothing.
   const profileLines = input.profile ?? [];
-  const profileCosts = profileLines.map((l) => count(l) + 1);
+  const profileOverhead =
+    count(PROFILE_HEADING) +
+    2 +
+    (wantSummary || wantMemories ? 0 : messageTokens(counter, { role: "system", content: "" }));
+  const profileCosts = profileLines.map((l, i) => count(l) + 1 + (i === 0 ? profileOverhead : 0));
   let profileUsed = 0;
   const takeProfile = (cap: number) => {
     while (system && profileUsed < profileLines.length && profileCosts[profileUsed]! <= Math.min(cap, room)) {
@@ -202,8 +208,8 @@ export function packPrompt(input: PromptInput, window: number, counter: TokenCou
   // back the least important part until the prompt fits.
   let messages = build();
   while (total(messages) > window) {
-    if (memoriesUsed > 0) memoriesUsed--;
-    else if (profileUsed > 0) profileUsed--;
+    if (profileUsed > 0) profileUsed--;
+    else if (memoriesUsed > 0) memoriesUsed--;
     else if (recent.length) recent.shift();
     else if (summary) summary = fitLines(sentences(summary).slice(1), Math.floor(base / 4), count);
     else break;
