@@ -35,6 +35,7 @@ export interface EngramCommands {
   query: { payload: T.GraphQuery; reply: T.GraphResult };
   ingest: { payload: T.IngestRequest; reply: Omit<T.IngestResult, "warnings"> };
   status: { payload: Record<string, never>; reply: T.Status };
+  profile: { payload: { user_id: string; namespace?: string }; reply: T.UserProfile };
 }
 export type EngramCommand = keyof EngramCommands;
 

@@ -318,6 +318,14 @@ export class EdgememClient {
   // ---- edgemem: knowledge ----------------------------------------------------------------------
 
   /**
+   * What edgemem knows about a user: stable lines (name, location, work, preferences, …) and
+   * recent ones (topics, tasks), each citing memory ids. An unknown user has an empty profile.
+   */
+  profile(userId: string, opts: { namespace?: string } = {}): Promise<T.UserProfile> {
+    return this.request("GET", "/v1/profile", { query: { user_id: userId, namespace: opts.namespace } });
+  }
+
+  /**
    * Extracts and stores memories from chat messages. `trace: true` answers also with what became
    * of every candidate (and the LLM tokens spent); `dry_run: true` decides it all and writes nothing.
    */

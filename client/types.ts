@@ -360,6 +360,8 @@ export interface PromptRequest {
   } | null;
   /** true: AMS's default search; an object: a full search request. */
   long_term_search?: boolean | SearchRequest | null;
+  /** edgemem: include the user's profile (the session's user_id, else the search's user_id {eq}). */
+  include_profile?: boolean | null;
 }
 
 export interface PromptResult {
@@ -367,6 +369,35 @@ export interface PromptResult {
   long_term_memories: MemoryHit[];
   tokens: number;
   token_budget: number;
+  warnings?: string[];
+  /** With include_profile: whose profile, its lines and how many the prompt holds. */
+  profile?: { user_id: string; generated_by: "rules" | "llm"; lines: number; lines_used: number };
+}
+
+export type ProfileKind =
+  "name" | "location" | "work" | "role" | "preference" | "tool" | "fact" | "topic" | "task" | "recent" | "summary";
+
+/** One line of a user's profile, citing the memories it rests on. */
+export interface ProfileLine {
+  kind: ProfileKind;
+  text: string;
+  memory_ids: string[];
+}
+
+/** What edgemem knows about a user (`GET /v1/profile`). */
+export interface UserProfile {
+  user_id: string;
+  namespace: string | null;
+  /** Name, location, work, role, preferences, tools, facts. */
+  stable: ProfileLine[];
+  /** Active topics, open tasks, recent decisions and events. */
+  recent: ProfileLine[];
+  /** `rules` offline or when the LLM failed (see warnings); `llm` when an LLM summarized it. */
+  generated_by: "rules" | "llm";
+  generated_at: string;
+  /** Of the memories and facts it was built from: unchanged while they are. */
+  fingerprint: string;
+  memories_read: number;
   warnings?: string[];
 }
 

@@ -18,6 +18,7 @@ import { MemorySearch } from "./service/memory-search.ts";
 import { MemoryCommit } from "./service/memory-commit.ts";
 import { Memories } from "./service/memories.ts";
 import type { EventSink } from "./service/ports.ts";
+import { Profiles } from "./service/profile.ts";
 import { TenantStats } from "./service/stats.ts";
 import { TenantMoves } from "./service/tenant-move.ts";
 import { Thinker } from "./service/think.ts";
@@ -27,6 +28,7 @@ import { RequestDatabases, ShardSweep, Shards, DIRECTORY, type TenantDb } from "
 import { GraphRepo } from "./store/graph-repo.ts";
 import { MaintenanceRepo } from "./store/maintenance-repo.ts";
 import { MemoryRepo } from "./store/memory-repo.ts";
+import { ProfileRepo } from "./store/profile-repo.ts";
 import { SessionRepo } from "./store/session-repo.ts";
 import { TenantCopy } from "./store/tenant-copy.ts";
 import { VectorRepo } from "./store/vector-repo.ts";
@@ -46,6 +48,7 @@ export interface AppDeps {
   feedback: Feedback;
   stats: TenantStats;
   consolidation: Consolidation;
+  profiles: Profiles;
   /** This request's D1 sessions: its consistency (primary or nearest replica) and its bookmark. */
   databases: RequestDatabases;
   /** Tenant placement and moves between shards (the admin routes). */
@@ -112,10 +115,20 @@ function services(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, dbs: Tenan
   const memories = new Memories({ memoryStore, graphStore, index, embedder, commit, upkeep, config, clock });
   const search = new MemorySearch({ memoryStore, index, embedder, reranker, upkeep, config, log, clock, defer });
   const llm = llmProvider(env, config);
+  const profiles = new Profiles({
+    memoryStore,
+    graphStore,
+    profileStore: new ProfileRepo(dbs),
+    llm,
+    summarize: config.llmProvider !== "offline",
+    log,
+    clock,
+  });
   const sessions = new WorkingMemory({
     sessionStore: new SessionRepo(dbs),
     memories,
     search,
+    profiles,
     llm,
     events,
     config,
@@ -143,7 +156,7 @@ function services(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, dbs: Tenan
     log,
     clock,
   });
-  return { config, log, memories, search, upkeep, sessions, graph, think, feedback, stats, consolidation };
+  return { config, log, memories, search, upkeep, sessions, graph, think, feedback, stats, consolidation, profiles };
 }
 
 const offlineLlm = new OfflineLlm();

@@ -36,6 +36,7 @@ import type {
   whoamiOut,
 } from "../src/wire/knowledge.ts";
 import type { errorOut } from "../src/wire/http.ts";
+import type { profileOut, profileQuery } from "../src/wire/profile.ts";
 import type { MEMORY_TYPES } from "../src/domain/memory.ts";
 import type {
   listSessionsQuery,
@@ -89,6 +90,11 @@ ok<Same<C.ThinkResult, Out<typeof thinkOut>>>();
 ok<Same<C.ThinkEvent, Out<typeof thinkEvent>>>();
 ok<Same<C.FeedbackResult, Out<typeof feedbackOut>>>();
 ok<Same<C.Status, Out<typeof statsOut>>>();
+ok<Same<C.UserProfile, Out<typeof profileOut>>>();
+ok<Same<C.ProfileKind, Out<typeof profileOut>["stable"][number]["kind"]>>();
+ok<Same<C.PromptRequest["include_profile"], In<typeof promptBody>["include_profile"]>>();
+ok<Same<C.PromptResult["profile"], Out<typeof promptOut>["profile"]>>();
+ok<Same<{ user_id: string; namespace?: string }, In<typeof profileQuery>>>();
 ok<Same<C.Whoami, Out<typeof whoamiOut>>>();
 ok<Same<C.ConsolidationResult, Out<typeof consolidationOut>>>();
 ok<Same<C.CrudMemory, Out<typeof crudRecordOut>>>();

@@ -141,6 +141,12 @@ describe("OpenAPI document (/openapi.json)", () => {
     await check("POST", "/v1/graph/query", "/v1/graph/query", { query: "Redis" });
     await check("POST", "/v1/think", "/v1/think", { question: "What do we use for caching?" });
     await check("POST", "/v1/feedback", "/v1/feedback", { memory_id: "m1", rating: "positive" });
+    await check("GET", "/v1/profile?user_id=u1", "/v1/profile");
+    await check("POST", "/v1/memory/prompt", "/v1/memory/prompt", {
+      query: "When is the launch?",
+      session: { session_id: "s1", user_id: "u1" },
+      include_profile: true,
+    });
     await check("GET", "/v1/status", "/v1/status");
     await check("GET", "/v1/whoami", "/v1/whoami");
     await check("GET", "/", "/");

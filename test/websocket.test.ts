@@ -176,7 +176,7 @@ describe("engram over WebSocket", () => {
       c.send({ id: command, command, payload: {} });
       expect((await c.next((f) => f.id === command)).error).toEqual({
         code: "INVALID_MESSAGE",
-        message: `unknown command '${command}'; expected one of remember, recall, think, feedback, query, ingest, status`,
+        message: `unknown command '${command}'; expected one of remember, recall, think, feedback, query, ingest, status, profile`,
       });
     }
     c.send({ command: "status", payload: {} });

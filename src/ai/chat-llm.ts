@@ -2,6 +2,7 @@ import * as z from "zod";
 import { ENTITY_TYPES, type Extraction, type TokenUsage } from "../domain/extract.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { packInOrder } from "../domain/pack.ts";
+import { PROFILE_KINDS, PROFILE_LIMITS, type ProfileSections } from "../domain/profile.ts";
 import { ABSTAIN_ANSWER } from "../domain/relevance.ts";
 import { fitLines, sentences } from "../domain/summarize.ts";
 import { modelInfo } from "../domain/tokens.ts";
@@ -11,6 +12,7 @@ import {
   type ChatMessage,
   type ChatModel,
   type LlmProvider,
+  type ProfileSummaryRequest,
   type SummaryRequest,
 } from "./llm.ts";
 
@@ -61,6 +63,28 @@ const MERGE_SYSTEM = [
   "These statements from an assistant's memory say nearly the same thing; the first is the newest.",
   "Write one statement that says it, keeping every name, number and date, preferring the newest where",
   "they differ. Answer with the statement only.",
+].join(" ");
+
+const profileLine = z.object({
+  // A kind the model invents reads as a plain summary line rather than failing the whole answer.
+  kind: z.enum(PROFILE_KINDS).catch("summary"),
+  text: z.string().trim().min(1).max(500),
+  memory_ids: z.array(z.string().min(1).max(64)).min(1).max(PROFILE_LIMITS.idsPerLine),
+});
+/** The structured output asked of the model for a profile summary. */
+const profileSchema = z.object({
+  stable: z.array(profileLine).max(PROFILE_LIMITS.maxStable),
+  recent: z.array(profileLine).max(PROFILE_LIMITS.maxRecent),
+});
+const PROFILE_JSON_SCHEMA = JSON.stringify(z.toJSONSchema(profileSchema, { io: "input" }));
+
+const PROFILE_SYSTEM = [
+  "You write the profile an AI assistant keeps of one user, from notes drawn from its memory. Each note",
+  "cites memory ids. Rewrite the notes as short, plain lines: merge notes that say the same thing, drop",
+  "repetition, keep every name, place, date and preference, add nothing the notes do not say. Keep",
+  "`stable` (who the user is, what lasts) apart from `recent` (current topics, tasks, events). Every line",
+  "cites, in memory_ids, the ids of the notes it draws on, and no other ids. Answer with one JSON object",
+  "matching this JSON Schema, nothing else:",
 ].join(" ");
 
 const ANSWER_SYSTEM = [
@@ -146,6 +170,29 @@ export class ChatLlm implements LlmProvider {
       { temperature: 0, maxTokens: 256 },
     );
     return out.trim() || null;
+  }
+
+  /**
+   * The profile restated by the model as JSON (zod-checked; invalid output is a `malformed`
+   * failure, and the caller keeps the rule profile). Ids are not checked here: the caller drops
+   * any the rules did not cite.
+   */
+  async summarizeProfile(req: ProfileSummaryRequest): Promise<ProfileSections> {
+    const notes = (lines: ProfileSections["stable"]) =>
+      lines.map((l) => `- (${l.kind}) ${l.text} [${l.memory_ids.join(", ")}]`).join("\n") || "(none)";
+    const out = await this.chat.complete(
+      [
+        { role: "system", content: `${PROFILE_SYSTEM}\n${PROFILE_JSON_SCHEMA}` },
+        {
+          role: "user",
+          content: `User: ${req.userId}\n\nStable notes:\n${notes(req.rules.stable)}\n\nRecent notes:\n${notes(req.rules.recent)}`,
+        },
+      ],
+      { temperature: 0, maxTokens: 1024 },
+    );
+    const parsed = profileSchema.safeParse(parseJson(out));
+    if (!parsed.success) throw new LlmError(`${this.name} returned an invalid profile`, "malformed", false);
+    return parsed.data;
   }
 
   /**

@@ -2,6 +2,7 @@ import * as z from "zod";
 import type { ChatMessage } from "../domain/budget.ts";
 import { AppError } from "../domain/errors.ts";
 import type { Extraction, TokenUsage } from "../domain/extract.ts";
+import type { ProfileSections } from "../domain/profile.ts";
 
 export type { ChatMessage };
 
@@ -46,6 +47,12 @@ export interface AnswerRequest {
   facts: string[];
 }
 
+/** A rule-built profile to restate as prose, each line citing the memories it rests on. */
+export interface ProfileSummaryRequest {
+  userId: string;
+  rules: ProfileSections;
+}
+
 /**
  * What edgemem asks of a language model. Remote providers answer with a prompted chat model;
  * the offline provider answers without one (extractively).
@@ -69,6 +76,11 @@ export interface LlmProvider {
   readonly judgesContradictions: boolean;
   /** One statement saying what near-duplicate statements (newest first) say; null to keep the newest as it is. */
   merge(texts: string[]): Promise<string | null>;
+  /**
+   * The profile's lines restated as short prose lines, each citing memory ids of the rule lines
+   * it draws on; null when the provider has no model (offline: the rule profile stands).
+   */
+  summarizeProfile(req: ProfileSummaryRequest): Promise<ProfileSections | null>;
 }
 
 export type LlmFailure = "timeout" | "unavailable" | "rejected" | "malformed";

@@ -26,6 +26,11 @@ export class OfflineLlm implements LlmProvider {
     return null;
   }
 
+  /** Offline, the rule-built profile is the profile. */
+  async summarizeProfile(): Promise<null> {
+    return null;
+  }
+
   async extract(messages: { role: string; content: string }[], speaker: string) {
     return extract(messages, speaker);
   }

@@ -77,6 +77,8 @@ export interface PromptInput {
   memories: { id: string; text: string }[] | null;
   /** The session's messages, oldest first. */
   messages: { role: string; content: string }[];
+  /** The user's profile as lines, most important first; absent or null when not asked for. */
+  profile?: string[] | null;
 }
 
 export interface PackedPrompt {
@@ -86,18 +88,25 @@ export interface PackedPrompt {
   memoriesUsed: number;
   messagesUsed: number;
   summaryTruncated: boolean;
+  /** Profile lines included (the first ones of `profile`). */
+  profileUsed: number;
 }
 
 export const SUMMARY_HEADING = "## A summary of the conversation so far:";
 export const MEMORIES_HEADING = "## Long term memories related to the user's query";
 const NO_MEMORIES = "No relevant long-term memories found.";
+export const PROFILE_HEADING = "## What is known about the user";
 
 /**
  * Packs a prompt into `window` tokens: one system message (the session summary and the
  * long-term memories), the session's recent messages, then the query. The query must fit;
  * the summary may use up to a quarter of the rest and memories a third in a first pass, recent
  * messages take what remains newest first, and memories then fill any room left. What does not
- * fit is left out whole (the summary is cut by lines, oldest first).
+ * fit is left out whole (the summary is cut by lines, oldest first). A profile, when given, comes
+ * first in the system message: its lines take up to a sixth of the rest after the first pass of
+ * memories (its heading paid with its first line), and any room left at the end; the query, the
+ * summary and the memories' first pass go before it, and its lines are the first to give way
+ * when the assembled prompt is over.
  */
 export function packPrompt(input: PromptInput, window: number, counter: TokenCounter): PackedPrompt {
   const count = (s: string) => counter.count(s);
@@ -115,6 +124,7 @@ export function packPrompt(input: PromptInput, window: number, counter: TokenCou
 
   const wantSummary = !!input.summary?.trim();
   const wantMemories = input.memories !== null;
+  const wantProfile = !!input.profile?.length;
   const overhead =
     (wantSummary || wantMemories ? messageTokens(counter, { role: "system", content: "" }) : 0) +
     (wantSummary ? count(SUMMARY_HEADING) + 2 : 0) +
@@ -148,6 +158,24 @@ export function packPrompt(input: PromptInput, window: number, counter: TokenCou
   };
   takeMemories(Math.floor(base / 3));
 
+  // The profile's heading (and the system message, when nothing else opens one) is paid with its
+  // first line, so a profile that does not fit costs the rest of the prompt nothing.
+  const profileLines = input.profile ?? [];
+  const profileOverhead =
+    count(PROFILE_HEADING) +
+    2 +
+    (wantSummary || wantMemories ? 0 : messageTokens(counter, { role: "system", content: "" }));
+  const profileCosts = profileLines.map((l, i) => count(l) + 1 + (i === 0 ? profileOverhead : 0));
+  let profileUsed = 0;
+  const takeProfile = (cap: number) => {
+    while (system && profileUsed < profileLines.length && profileCosts[profileUsed]! <= Math.min(cap, room)) {
+      room -= profileCosts[profileUsed]!;
+      cap -= profileCosts[profileUsed]!;
+      profileUsed++;
+    }
+  };
+  takeProfile(Math.floor(base / 6));
+
   const recent: ChatMessage[] = [];
   for (let i = input.messages.length - 1; i >= 0; i--) {
     const m: ChatMessage = { role: chatRole(input.messages[i]!.role), content: input.messages[i]!.content };
@@ -157,17 +185,20 @@ export function packPrompt(input: PromptInput, window: number, counter: TokenCou
     recent.unshift(m);
   }
   takeMemories(room);
+  takeProfile(room);
 
   const build = (): ChatMessage[] => {
     const out: ChatMessage[] = [];
-    if (system && (wantSummary || wantMemories)) {
+    if (system && (wantSummary || wantMemories || wantProfile)) {
       const sections: string[] = [];
+      if (profileUsed) sections.push(`${PROFILE_HEADING}\n${profileLines.slice(0, profileUsed).join("\n")}`);
       if (wantSummary && summary) sections.push(`${SUMMARY_HEADING}\n${summary}`);
       if (wantMemories) {
         const lines = memoryLines.slice(0, memoriesUsed);
         sections.push(`${MEMORIES_HEADING}\n${lines.length ? lines.join("\n") : NO_MEMORIES}`);
       }
-      out.push({ role: "system", content: sections.join("\n\n") });
+      // (Without a profile, the system message is pushed as it always was, even empty.)
+      if (sections.length || !wantProfile) out.push({ role: "system", content: sections.join("\n\n") });
     }
     return [...out, ...recent, query];
   };
@@ -177,11 +208,19 @@ export function packPrompt(input: PromptInput, window: number, counter: TokenCou
   // back the least important part until the prompt fits.
   let messages = build();
   while (total(messages) > window) {
-    if (memoriesUsed > 0) memoriesUsed--;
+    if (profileUsed > 0) profileUsed--;
+    else if (memoriesUsed > 0) memoriesUsed--;
     else if (recent.length) recent.shift();
     else if (summary) summary = fitLines(sentences(summary).slice(1), Math.floor(base / 4), count);
     else break;
     messages = build();
   }
-  return { messages, tokens: total(messages), memoriesUsed, messagesUsed: recent.length, summaryTruncated };
+  return {
+    messages,
+    tokens: total(messages),
+    memoriesUsed,
+    messagesUsed: recent.length,
+    summaryTruncated,
+    profileUsed,
+  };
 }

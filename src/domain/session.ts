@@ -134,6 +134,11 @@ export interface PromptRequest {
   session: ({ session_id: string } & SessionSelector & ModelParams) | null;
   /** A long-term search (its text defaults to the query), or null for none. */
   longTermSearch: SearchRequest | null;
+  /**
+   * Include the user's profile (docs/profile.md): the user is the session's `user_id`, else the
+   * long-term search's `user_id` filter ({eq}); the namespace likewise.
+   */
+  includeProfile?: boolean;
 }
 
 export interface PromptResult {
@@ -143,4 +148,6 @@ export interface PromptResult {
   tokens: number;
   window: number;
   warnings: string[];
+  /** With includeProfile: whose profile, and how many of its lines the prompt holds. */
+  profile?: { user_id: string; generated_by: "rules" | "llm"; lines: number; lines_used: number };
 }

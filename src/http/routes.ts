@@ -6,6 +6,7 @@ import { adminRoutes } from "./admin-routes.ts";
 import { amsRoutes } from "./ams-routes.ts";
 import { crudRoutes } from "./crud-routes.ts";
 import { knowledgeRoutes } from "./knowledge-routes.ts";
+import { profileRoutes } from "./profile-routes.ts";
 import { workingMemoryRoutes } from "./working-memory-routes.ts";
 import { operations, route, type AppRouter, type RequestContext } from "./handler.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -16,6 +17,7 @@ export const router: AppRouter = Router<IRequest, [RequestContext]>();
 amsRoutes(router);
 workingMemoryRoutes(router);
 knowledgeRoutes(router);
+profileRoutes(router);
 crudRoutes(router);
 adminRoutes(router);
 

@@ -36,6 +36,7 @@ import {
 import { errorResponse, readBody } from "../wire/http.ts";
 import { rejectUnpairedSurrogates } from "../wire/parse.ts";
 import { promptResponse, toSessionInput, workingMemoryBody, workingMemoryResponse } from "../wire/working-memory.ts";
+import { profileQuery, profileResponse } from "../wire/profile.ts";
 import { errorMessage } from "../log.ts";
 import type { Principal } from "../domain/principal.ts";
 import { VERSION } from "../version.ts";
@@ -107,6 +108,7 @@ const promptArgs = searchBody.omit({ text: true }).extend({
   context_window_max: z.number().int().min(1).max(100_000_000).nullish(),
   include_long_term_search: z.boolean().default(true),
   optimize_query: z.boolean().nullish(),
+  include_profile: z.boolean().nullish(),
 });
 
 /** The single value of an `{eq}` (or plain string) session or namespace argument. */
@@ -204,6 +206,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
     [
       "Hydrate a user query with memory: returns chat messages ready for an LLM (a system message with the session summary and relevant long-term memories, the session's recent messages, then the query) within the model's token budget.",
       "Give session_id ({eq: id} or the id) to include a working-memory session; include_long_term_search: false for session only.",
+      "include_profile: true adds the user's profile (user_id is the user) within the budget.",
       FILTERS,
       ISO_DATES,
     ].join(" "),
@@ -215,7 +218,15 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
           { field: "session_id", message: "required when include_long_term_search is false" },
         ]);
       }
-      const { query, model_name, context_window_max, include_long_term_search, optimize_query: _, ...search } = b;
+      const {
+        query,
+        model_name,
+        context_window_max,
+        include_long_term_search,
+        optimize_query: _,
+        include_profile,
+        ...search
+      } = b;
       const res = await app.sessions.prompt(principal, {
         query,
         session: sessionId
@@ -229,6 +240,7 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
           : null,
         // The long-term search is not scoped to the session (AMS keeps the two apart too).
         longTermSearch: include_long_term_search ? toSearchRequest({ ...search, session_id: null, text: query }) : null,
+        ...(include_profile ? { includeProfile: true } : {}),
       });
       return promptResponse(res);
     },
@@ -251,6 +263,15 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
       const model = { model_name: b.model_name ?? undefined, context_window_max: b.context_window_max ?? undefined };
       return workingMemoryResponse(await app.sessions.put(principal, b.session_id, toSessionInput(b, {}), model));
     },
+  );
+
+  tool(
+    "get_user_profile",
+    READ_SCOPE,
+    "What is known about a user (like GET /v1/profile): stable lines (name, location, work, role, preferences, tools, facts) and recent ones (active topics, open tasks, recent decisions and events), each citing memory ids. Read it at the start of a conversation to personalise answers; an unknown user has an empty profile.",
+    profileQuery,
+    async (b) =>
+      profileResponse(await app.profiles.get(principal, { userId: b.user_id, namespace: b.namespace ?? null })),
   );
 
   tool(

@@ -23,6 +23,7 @@ import {
   thinkSources,
 } from "../wire/knowledge.ts";
 import { parse } from "../wire/parse.ts";
+import { profileQuery, profileResponse } from "../wire/profile.ts";
 import type { Principal } from "../domain/principal.ts";
 import {
   frameId,
@@ -104,6 +105,7 @@ const payloads = {
     ...ingestOptions,
   }),
   status: z.object({}).passthrough(),
+  profile: profileQuery,
 };
 
 type EngramCommand = keyof typeof payloads;
@@ -250,6 +252,10 @@ async function run(
     }
     case "status":
       return statsResponse(await app.stats.get(p));
+    case "profile": {
+      const b = parse(payloads.profile, raw);
+      return profileResponse(await app.profiles.get(p, { userId: b.user_id, namespace: b.namespace ?? null }));
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import type { DomainEvent } from "../domain/events.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import type { Entity, GraphScope, Relation } from "../domain/graph.ts";
 import type { HistoryOptions, HistoryPage, ListOptions, Memory, MemoryPage } from "../domain/memory.ts";
+import type { CachedProfile } from "../domain/profile.ts";
 import type { Session, SessionListOptions, SessionPage } from "../domain/session.ts";
 import type { GraphCounts, StoredCounts } from "../domain/stats.ts";
 import type { KeywordQuery, KeywordStats } from "../domain/text.ts";
@@ -90,6 +91,14 @@ export interface GraphStore {
   counts(tenant: string): Promise<GraphCounts>;
   /** Current single-valued facts (with a memory stating each) that the probes look up. */
   statedFacts(tenant: string, probes: FactProbe[]): Promise<StatedFact[]>;
+}
+
+/** The per-user profile cache (LLM summaries; the rule profile is rebuilt on every read). */
+export interface ProfileStore {
+  /** The cached summary of a user's profile (namespace null: across namespaces), if any. */
+  get(tenant: string, userId: string, namespace: string | null): Promise<CachedProfile | null>;
+  /** Replaces it. */
+  put(tenant: string, profile: CachedProfile): Promise<void>;
 }
 
 /** Recorded feedback (written as a `feedback` intent with the memory's change). */

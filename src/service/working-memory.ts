@@ -23,9 +23,11 @@ import { messageTokens, modelInfo, tokenCounter, type TokenCounter } from "../do
 import { errorMessage, type Logger } from "../log.ts";
 import type { SessionEvent } from "../domain/events.ts";
 import type { Principal } from "../domain/principal.ts";
+import type { Profile } from "../domain/profile.ts";
 import { inBackground } from "./background.ts";
 import type { MemorySearch } from "./memory-search.ts";
 import type { Memories } from "./memories.ts";
+import type { Profiles, ProfileQuery } from "./profile.ts";
 import type { EventSink, SessionStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 
@@ -33,6 +35,7 @@ export interface WorkingMemoryDeps {
   sessionStore: SessionStore;
   memories: Memories;
   search: MemorySearch;
+  profiles: Pick<Profiles, "get">;
   llm: LlmProvider;
   events: EventSink;
   config: Pick<
@@ -322,9 +325,11 @@ export class WorkingMemory {
       if (req.session?.user_id && !filter.user_id) filter.user_id = { eq: req.session.user_id };
       search = { ...search, filter, text: search.text?.trim() ? search.text : req.query };
     }
-    const [session, found] = await Promise.all([
+    const owner = req.includeProfile ? profileOwner(req) : null;
+    const [session, found, profile] = await Promise.all([
       req.session ? this.d.sessionStore.get(p.tenant, req.session.session_id, now) : null,
       search ? this.d.search.search(p, search) : null,
+      owner ? this.d.profiles.get(p, owner) : null,
     ]);
     const usable = session && req.session && matches(session, req.session) ? session : null;
     const packed = packPrompt(
@@ -333,16 +338,28 @@ export class WorkingMemory {
         summary: usable?.context ?? null,
         memories: found ? found.hits.map((h) => ({ id: h.memory.id, text: h.memory.text })) : null,
         messages: usable?.messages ?? [],
+        ...(profile ? { profile: profileLines(profile) } : {}),
       },
       budget.window,
       budget.counter,
     );
+    const warnings = [...(found?.warnings ?? []), ...(profile?.warnings ?? [])];
     return {
       messages: packed.messages,
       memories: found ? found.hits.slice(0, packed.memoriesUsed) : [],
       tokens: packed.tokens,
       window: budget.window,
-      warnings: found?.warnings ?? [],
+      warnings,
+      ...(profile
+        ? {
+            profile: {
+              user_id: profile.user_id,
+              generated_by: profile.generated_by,
+              lines: profile.stable.length + profile.recent.length,
+              lines_used: packed.profileUsed,
+            },
+          }
+        : {}),
     };
   }
 
@@ -449,4 +466,26 @@ function asNewMemory(m: Memory): NewMemory {
     ...rest
   } = m;
   return rest;
+}
+
+/**
+ * Whose profile a prompt includes: the session's user, else the long-term search's `user_id`
+ * filter ({eq}); the namespace likewise. Neither names one: a 422 on `include_profile`.
+ */
+function profileOwner(req: PromptRequest): ProfileQuery {
+  const filter = req.longTermSearch?.filter;
+  const userId = req.session?.user_id ?? filter?.user_id?.eq;
+  if (!userId) {
+    throw new AppError(
+      "validation_error",
+      "include_profile needs a user: give session.user_id or long_term_search.user_id",
+      [{ field: "include_profile", message: "needs session.user_id or a long_term_search user_id filter ({eq})" }],
+    );
+  }
+  return { userId, namespace: req.session?.namespace ?? filter?.namespace?.eq ?? null };
+}
+
+/** A profile as prompt lines, stable before recent, each citing its memories as the memory lines do. */
+function profileLines(p: Profile): string[] {
+  return [...p.stable, ...p.recent].map((l) => `- ${l.text} (IDs: ${l.memory_ids.join(", ")})`);
 }

@@ -73,6 +73,7 @@ export const TENANT_TABLES: readonly TableSpec[] = [
   { name: "relations", order: ["id"] },
   { name: "relation_sources", order: ["relation_id", "memory_id"] },
   { name: "feedback", order: ["id"] },
+  { name: "user_profiles", order: ["user_id", "namespace"] },
   { name: "maintenance", order: [] },
 ];
 

@@ -109,6 +109,10 @@ export const promptBody = z.object({
     })
     .nullish(),
   long_term_search: z.union([z.boolean(), searchBody]).nullish(),
+  include_profile: z.boolean().nullish().meta({
+    description:
+      "edgemem: include the user's profile (GET /v1/profile) in the system message, within the token budget. The user is session.user_id, else long_term_search.user_id ({eq}); without either, a 422.",
+  }),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -153,6 +157,7 @@ export function toPromptRequest(b: z.output<typeof promptBody>): PromptRequest {
         }
       : null,
     longTermSearch: toPromptSearch(b.long_term_search),
+    ...(b.include_profile ? { includeProfile: true } : {}),
   };
 }
 
@@ -211,6 +216,15 @@ export const promptOut = z.object({
   tokens: count,
   token_budget: count,
   warnings: z.array(z.string()).optional(),
+  profile: z
+    .object({
+      user_id: z.string(),
+      generated_by: z.enum(["rules", "llm"]),
+      lines: count.meta({ description: "Lines the profile has." }),
+      lines_used: count.meta({ description: "Lines the prompt holds (the first ones, stable before recent)." }),
+    })
+    .optional()
+    .meta({ description: "edgemem, with include_profile: whose profile the prompt includes, and how much of it." }),
 });
 
 /** A session as AMS clients read it (WorkingMemoryResponse). */
@@ -251,6 +265,7 @@ export function promptResponse(r: PromptResult): z.input<typeof promptOut> {
     tokens: r.tokens,
     token_budget: r.window,
     ...(r.warnings.length ? { warnings: r.warnings } : {}),
+    ...(r.profile ? { profile: r.profile } : {}),
   };
 }
 

@@ -172,6 +172,35 @@ describe("the client SDK against wrangler dev", () => {
     expect(((await client.openapi()) as any).openapi).toBe("3.1.0");
   });
 
+  it("reads a user's profile, and a prompt that includes it", async () => {
+    const tenant = `e2e-${crypto.randomUUID()}`;
+    const client = new EdgememClient({ baseUrl: dev.url, token: () => tokenFor(tenant) });
+    await client.createLongTermMemories([
+      { id: "p-name", text: "My name is Alice Moreau.", memory_type: "fact", user_id: "alice" },
+      { id: "p-city", text: "I live in Lisbon.", memory_type: "fact", user_id: "alice" },
+      { id: "p-todo", text: "Book the Berlin flights.", memory_type: "todo", topics: ["travel"], user_id: "alice" },
+      { id: "p-bob", text: "I live in Oslo.", memory_type: "fact", user_id: "bob" },
+    ]);
+    const profile = await client.profile("alice");
+    expect(profile).toMatchObject({ user_id: "alice", generated_by: "rules" });
+    expect(profile.stable).toEqual([
+      { kind: "name", text: "Name: Alice Moreau", memory_ids: ["p-name"] },
+      { kind: "location", text: "Lives in Lisbon", memory_ids: ["p-city"] },
+    ]);
+    expect(profile.recent.map((l) => l.kind)).toEqual(["topic", "task"]);
+    expect((await client.profile("nobody")).stable).toEqual([]);
+
+    const prompt = await client.memoryPrompt({
+      query: "Where should I stay?",
+      session: { session_id: "none", user_id: "alice" },
+      include_profile: true,
+    });
+    expect(prompt.messages[0]!.content).toContain("- Lives in Lisbon (IDs: p-city)");
+    expect(prompt.profile).toEqual({ user_id: "alice", generated_by: "rules", lines: 4, lines_used: 4 });
+    const bad = await client.profile("").catch((e: EdgememError) => e);
+    expect(bad).toMatchObject({ status: 422, issues: [{ field: "user_id" }] });
+  });
+
   it("stops a streamed think when its signal aborts: before the request, or between events", async () => {
     const tenant = `e2e-${crypto.randomUUID()}`;
     const client = new EdgememClient({ baseUrl: dev.url, token: () => tokenFor(tenant) });
@@ -234,7 +263,7 @@ describe("the client SDK against wrangler dev", () => {
         requestInit: { headers: { authorization: `Bearer ${token}` } },
       }),
     );
-    expect((await mcp.listTools()).tools.length).toBe(14);
+    expect((await mcp.listTools()).tools.length).toBe(16);
     const res = (await mcp.callTool({
       name: "create_long_term_memories",
       arguments: { memories: [{ text: "MCP works end to end" }] },
