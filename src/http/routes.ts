@@ -5,6 +5,7 @@ import { AppError } from "../domain/errors.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { amsRoutes } from "./ams-routes.ts";
 import { crudRoutes } from "./crud-routes.ts";
+import { exportRoutes } from "./export-routes.ts";
 import { knowledgeRoutes } from "./knowledge-routes.ts";
 import { workingMemoryRoutes } from "./working-memory-routes.ts";
 import { operations, route, type AppRouter, type RequestContext } from "./handler.ts";
@@ -17,6 +18,7 @@ amsRoutes(router);
 workingMemoryRoutes(router);
 knowledgeRoutes(router);
 crudRoutes(router);
+exportRoutes(router);
 adminRoutes(router);
 
 route(
