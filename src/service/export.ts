@@ -152,7 +152,8 @@ export class TenantExport {
     const fresh: { line: number; memory: Memory }[] = [];
     for (const { line, record } of items) {
       const stored = existing.get(record.id);
-      const memory = memoryOf({ ...record, memory_hash: await contentHash(record.text) }, p.tenant);
+      const { type: _type, ...fields } = record as MemoryRecord & { type?: "memory" };
+      const memory = memoryOf({ ...fields, memory_hash: await contentHash(record.text) }, p.tenant);
       if (stored) {
         if (sameRecord(memoryRecord(stored), memoryRecord(memory))) result.unchanged.memory++;
         else this.fail(result, line, `memory ${record.id} exists with other content; not replaced`, "id");

@@ -253,7 +253,7 @@ export class ExportRepo {
         before: snapshot(row.before, "memory_history.before"),
         after: snapshot(row.after, "memory_history.after"),
       };
-      const { memory_id: _id, n: _n, ...mine } = h;
+      const { memory_id: _id, n: _n, type: _type, ...mine } = h as HistoryRecord & { type?: "history" };
       outcomes[i] = sameRecord(there, mine) ? "unchanged" : "conflict";
     });
     return outcomes;
