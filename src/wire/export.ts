@@ -66,7 +66,10 @@ export const memoryLine = z
   .meta({ id: "ExportMemory", description: "A stored memory (times in epoch ms)." });
 
 /** A memory as a history entry or a session stored it: the same fields, and whatever else it held then. */
-const memorySnapshot = z.looseObject(memoryFields);
+const memorySnapshot = z.looseObject(memoryFields).meta({
+  id: "ExportMemorySnapshot",
+  description: "A memory as a history entry or a session stored it (other fields it held then kept as they are).",
+});
 
 export const historyLine = z
   .strictObject({
