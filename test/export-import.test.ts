@@ -14,7 +14,9 @@ type Line = Record<string, any> & { type: string };
 async function exportRaw(api: Api, query = ""): Promise<{ status: number; type: string | null; text: string }> {
   const ctx = createExecutionContext();
   const res = await worker.fetch(
-    new Request(`https://edgemem.test/v1/export${query}`, { headers: { authorization: `Bearer ${api.token}` } }) as never,
+    new Request(`https://edgemem.test/v1/export${query}`, {
+      headers: { authorization: `Bearer ${api.token}` },
+    }) as never,
     api.env,
     ctx,
   );
@@ -57,9 +59,9 @@ async function populated(): Promise<{ api: Api; ids: string[] }> {
     { id: "m-2", text: "The deploy runs every Friday at noon", namespace: "ops", event_date: "2026-03-06T12:00:00Z" },
     { id: "m-3", text: "A memory that will be deleted", metadata: { tag: "tmp" } },
   ]);
-  expect((await api.call("PATCH", "/v1/long-term-memory/m-1", { text: "Alice prefers light roast coffee" })).status).toBe(
-    200,
-  );
+  expect(
+    (await api.call("PATCH", "/v1/long-term-memory/m-1", { text: "Alice prefers light roast coffee" })).status,
+  ).toBe(200);
   expect((await api.call("DELETE", "/v1/long-term-memory/?memory_ids=m-3")).status).toBe(200);
   const ingest = await api.call("POST", "/v1/ingest", {
     messages: [{ role: "user", content: "We decided to use Redis for caching" }],
@@ -125,7 +127,11 @@ describe("export", () => {
     expect(session.session_id).toBe("s-1");
     expect(session.messages.map((m: any) => m.content)).toEqual(["Hello", "Hi there"]);
     expect(session.data).toEqual({ mood: "cheerful" });
-    expect(data.find((l) => l.type === "feedback")).toMatchObject({ memory_id: "m-2", rating: "positive", comment: "useful" });
+    expect(data.find((l) => l.type === "feedback")).toMatchObject({
+      memory_id: "m-2",
+      rating: "positive",
+      comment: "useful",
+    });
     expect(lines.filter((l) => l.type === "cursor").length).toBeGreaterThanOrEqual(6);
   });
 
@@ -135,7 +141,11 @@ describe("export", () => {
     await store(other, [{ id: "o-1", text: "Someone else's secret" }]);
     const mine = records(await exportLines(api));
     expect(mine.some((l) => l.id === "o-1" || l.memory_id === "o-1")).toBe(false);
-    expect(records(await exportLines(other)).filter((l) => l.type === "memory").map((l) => l.id)).toEqual(["o-1"]);
+    expect(
+      records(await exportLines(other))
+        .filter((l) => l.type === "memory")
+        .map((l) => l.id),
+    ).toEqual(["o-1"]);
   });
 
   it("an empty tenant exports a header, cursors and an end line with zero counts", async () => {
@@ -189,7 +199,12 @@ describe("export → import round trip", () => {
     ]);
     // Imported memories are announced like any write.
     const events = await hubEvents(target.tenant);
-    expect(events.filter((e) => e.type === "memory_created").map((e) => e.memory.id).sort()).toEqual(
+    expect(
+      events
+        .filter((e) => e.type === "memory_created")
+        .map((e) => e.memory.id)
+        .sort(),
+    ).toEqual(
       records(source)
         .filter((l) => l.type === "memory")
         .map((l) => l.id)

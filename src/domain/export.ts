@@ -231,7 +231,9 @@ export function decodeExportCursor(raw: string): ExportPosition | null {
   try {
     const binary = atob(raw.replace(/-/g, "+").replace(/_/g, "/"));
     value = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))),
+      new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+        Uint8Array.from(binary, (c) => c.charCodeAt(0)),
+      ),
     );
   } catch {
     return null;

@@ -116,7 +116,9 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
         ? {
             requestBody: {
               required: true,
-              content: { [NDJSON]: { schema: ref(op.linesBody), description: "JSON Lines: one such object per line." } },
+              content: {
+                [NDJSON]: { schema: ref(op.linesBody), description: "JSON Lines: one such object per line." },
+              },
             },
           }
         : {}),

@@ -148,7 +148,11 @@ export class TenantExport {
   private async memories(p: Principal, items: Numbered<MemoryRecord>[], result: ImportResult): Promise<void> {
     if (!items.length) return;
     const now = this.d.clock();
-    const existing = await this.existingMemories(p, items.map((i) => i.record.id), now);
+    const existing = await this.existingMemories(
+      p,
+      items.map((i) => i.record.id),
+      now,
+    );
     const fresh: { line: number; memory: Memory }[] = [];
     for (const { line, record } of items) {
       const stored = existing.get(record.id);
@@ -210,7 +214,12 @@ export class TenantExport {
       if (o === "imported") result.imported.history++;
       else if (o === "unchanged") result.unchanged.history++;
       else if (o === "conflict")
-        this.fail(result, line, `history entry ${record.n} of memory ${record.memory_id} differs from the stored one`, "n");
+        this.fail(
+          result,
+          line,
+          `history entry ${record.n} of memory ${record.memory_id} differs from the stored one`,
+          "n",
+        );
       else
         this.fail(
           result,
@@ -292,7 +301,9 @@ export class TenantExport {
 function recordFault(e: unknown): boolean {
   if (e instanceof WriteConflict) return true;
   const err = asAppError(e);
-  return err !== null && (err.code === "conflict" || err.code === "validation_error" || err.code === "payload_too_large");
+  return (
+    err !== null && (err.code === "conflict" || err.code === "validation_error" || err.code === "payload_too_large")
+  );
 }
 
 function reasonOf(e: unknown): string {

@@ -272,7 +272,16 @@ function insertStatements(db: Db, tenant: string, r: RowRecord, now: number): D1
           .prepare(
             "INSERT INTO entities (tenant, id, name, name_key, type, aliases, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
           )
-          .bind(tenant, r.id, r.name, nameKey(r.name), r.entity_type, JSON.stringify(r.aliases), r.created_at, r.updated_at),
+          .bind(
+            tenant,
+            r.id,
+            r.name,
+            nameKey(r.name),
+            r.entity_type,
+            JSON.stringify(r.aliases),
+            r.created_at,
+            r.updated_at,
+          ),
         db
           .prepare(
             "INSERT INTO entity_names (tenant, name_key, entity_id) SELECT ?1, value, ?2 FROM json_each(?3) WHERE true ON CONFLICT DO NOTHING",
@@ -353,17 +362,7 @@ function insertStatements(db: Db, tenant: string, r: RowRecord, now: number): D1
             `INSERT INTO feedback (tenant, id, memory_id, rating, comment, actor, at, confidence_before, confidence_after)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .bind(
-            tenant,
-            r.id,
-            r.memory_id,
-            r.rating,
-            r.comment,
-            r.actor,
-            r.at,
-            r.confidence_before,
-            r.confidence_after,
-          ),
+          .bind(tenant, r.id, r.memory_id, r.rating, r.comment, r.actor, r.at, r.confidence_before, r.confidence_after),
       ];
   }
 }

@@ -122,7 +122,12 @@ export const sessionLine = z
     namespace: label.nullable(),
     user_id: label.nullable(),
     messages: z.array(
-      z.looseObject({ id: z.string().min(1).max(256), role: z.enum(MESSAGE_ROLES), content: z.string(), created_at: ms }),
+      z.looseObject({
+        id: z.string().min(1).max(256),
+        role: z.enum(MESSAGE_ROLES),
+        content: z.string(),
+        created_at: ms,
+      }),
     ),
     memories: z.array(memorySnapshot),
     context: z.string().nullable(),
@@ -170,7 +175,10 @@ export const cursorLine = z
 
 export const endLine = z
   .object({ type: z.literal("end"), counts: countsOut, complete: z.literal(true).optional() })
-  .meta({ id: "ExportEnd", description: "The last line, with the records this stream held: without it, the stream was cut." });
+  .meta({
+    id: "ExportEnd",
+    description: "The last line, with the records this stream held: without it, the stream was cut.",
+  });
 
 /** Every line of an export (and of an edgemem import). */
 export const exportLine = z
@@ -206,16 +214,11 @@ export const IMPORT_FORMATS = ["edgemem", "mem0", "ams"] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 export const importQuery = z.object({
-  format: z
-    .enum(IMPORT_FORMATS)
-    .default("edgemem")
-    .meta({
-      description:
-        "`edgemem`: this server's export. `mem0`: mem0 memories (`memory`, `user_id`, `agent_id`, `metadata`, `created_at`…). `ams`: Agent Memory Server long-term memory records. mem0 and AMS lines may each hold one memory, a list, or `{results|memories: [...]}`.",
-    }),
-  namespace: label
-    .optional()
-    .meta({ description: "mem0 and AMS: the namespace of memories that name none." }),
+  format: z.enum(IMPORT_FORMATS).default("edgemem").meta({
+    description:
+      "`edgemem`: this server's export. `mem0`: mem0 memories (`memory`, `user_id`, `agent_id`, `metadata`, `created_at`…). `ams`: Agent Memory Server long-term memory records. mem0 and AMS lines may each hold one memory, a list, or `{results|memories: [...]}`.",
+  }),
+  namespace: label.optional().meta({ description: "mem0 and AMS: the namespace of memories that name none." }),
 });
 
 const lineError = z.object({
@@ -227,7 +230,9 @@ const lineError = z.object({
 export const importResponse = z
   .object({
     imported: countsOut.meta({ description: "Records written, by kind." }),
-    unchanged: countsOut.meta({ description: "Records already stored, identical: left alone (a re-import is a no-op)." }),
+    unchanged: countsOut.meta({
+      description: "Records already stored, identical: left alone (a re-import is a no-op).",
+    }),
     errors: z.array(lineError).meta({ description: "Lines not imported (at most 1,000 listed; `failed` counts all)." }),
     failed: count,
     lines: count,
@@ -280,7 +285,10 @@ async function edgememItem(line: number, value: unknown): Promise<ImportItem> {
       if (v.format !== EXPORT_FORMAT || v.version !== EXPORT_VERSION) {
         const field = v.format !== EXPORT_FORMAT ? "format" : "version";
         throw AppError.validation([
-          { field, message: `line ${line}: not ${EXPORT_FORMAT} version ${EXPORT_VERSION}; this server reads only that` },
+          {
+            field,
+            message: `line ${line}: not ${EXPORT_FORMAT} version ${EXPORT_VERSION}; this server reads only that`,
+          },
         ]);
       }
       return { line, kind: "header" };
@@ -336,7 +344,12 @@ async function foreignItems(
     const at = path(i);
     const memory = format === "mem0" ? await fromMem0(v, namespace) : await fromAms(v, now, namespace);
     if ("error" in memory)
-      items.push({ line, kind: "error", error: memory.error, field: memory.field ? at + memory.field : at.slice(0, -1) || null });
+      items.push({
+        line,
+        kind: "error",
+        error: memory.error,
+        field: memory.field ? at + memory.field : at.slice(0, -1) || null,
+      });
     else items.push({ line, kind: "foreign", memory });
   }
   return items;
@@ -349,7 +362,9 @@ async function fromMem0(
   const checked = validate(mem0Memory, value);
   if (!checked.ok) return checked.error;
   const m = checked.value;
-  const id = validId(m.id) ?? `mem0-${(await sha256Hex(JSON.stringify([m.id, m.user_id, m.agent_id, m.run_id, m.memory, m.created_at]))).slice(0, 40)}`;
+  const id =
+    validId(m.id) ??
+    `mem0-${(await sha256Hex(JSON.stringify([m.id, m.user_id, m.agent_id, m.run_id, m.memory, m.created_at]))).slice(0, 40)}`;
   const metadata: Record<string, unknown> = { ...(m.metadata ?? {}) };
   if (m.app_id) metadata.mem0_app_id = m.app_id;
   if (m.hash) metadata.mem0_hash = m.hash;
