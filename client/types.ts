@@ -587,6 +587,13 @@ export interface ExportMemory {
   extracted_from: string[];
   discrete_memory_extracted: "t" | "f";
   extraction_strategy: string;
+  /** Valid time: when it became true (epoch ms). */
+  valid_from?: number;
+  /** When it stopped being true; null: current. */
+  valid_to?: number | null;
+  superseded_by?: string | null;
+  supersedes?: string | null;
+  invalid_reason?: string | null;
 }
 
 /** A memory as a history entry or a session stored it (and whatever else it held then). */

@@ -169,9 +169,27 @@ export function memoryRecord(m: Memory): MemoryRecord {
   return rest;
 }
 
-/** An imported memory record as a memory of `tenant` (not yet stored: version 0, no vector yet). */
+/**
+ * An imported memory record as a memory of `tenant` (not yet stored: version 0, no vector yet).
+ * Fields a record of an earlier export may lack get the value a new memory would: the temporal
+ * ones (valid time and supersession) say "current since it happened".
+ */
 export function memoryOf(r: MemoryRecord, tenant: string): Memory {
-  return { ...r, tenant, version: 0, embedding_model: null };
+  const lacking: Record<string, unknown> = {
+    valid_from: r.event_date ?? r.created_at,
+    valid_to: null,
+    superseded_by: null,
+    supersedes: null,
+    invalid_reason: null,
+  };
+  return { ...lacking, ...r, tenant, version: 0, embedding_model: null };
+}
+
+/** Whether a stored memory is the imported one: on the fields the stored record has (volatile ones aside). */
+export function sameMemory(stored: Memory, imported: Memory): boolean {
+  const mine = memoryRecord(imported) as unknown as Record<string, unknown>;
+  const there = memoryRecord(stored);
+  return sameRecord(there, Object.fromEntries(Object.keys(there).map((k) => [k, mine[k]])));
 }
 
 /** A stored snapshot (history before/after, a session's memories) without its tenant. */

@@ -6,9 +6,9 @@ import {
   EXPORT_VERSION,
   MAX_REPORTED_ERRORS,
   memoryOf,
-  memoryRecord,
   RECORD_KINDS,
   recordKey,
+  sameMemory,
   sameRecord,
   type ExportLine,
   type ExportPosition,
@@ -159,7 +159,7 @@ export class TenantExport {
       const { type: _type, ...fields } = record as MemoryRecord & { type?: "memory" };
       const memory = memoryOf({ ...fields, memory_hash: await contentHash(record.text) }, p.tenant);
       if (stored) {
-        if (sameRecord(memoryRecord(stored), memoryRecord(memory))) result.unchanged.memory++;
+        if (sameMemory(stored, memory)) result.unchanged.memory++;
         else this.fail(result, line, `memory ${record.id} exists with other content; not replaced`, "id");
       } else if (isExpired(memory, now)) {
         this.fail(result, line, `memory ${record.id} has expired (expires_at is past); not imported`, "expires_at");

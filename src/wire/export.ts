@@ -58,6 +58,13 @@ const memoryFields = {
   extracted_from: z.array(memoryId).max(1000),
   discrete_memory_extracted: z.enum(["t", "f"]),
   extraction_strategy: z.string().max(64),
+  // Valid time and supersession (docs/temporal.md); absent in an export of a server without them:
+  // an import then makes the memory current since it happened (domain/export.ts `memoryOf`).
+  valid_from: ms.optional(),
+  valid_to: ms.nullable().optional(),
+  superseded_by: memoryId.nullable().optional(),
+  supersedes: memoryId.nullable().optional(),
+  invalid_reason: z.string().max(1000).nullable().optional(),
 };
 
 /** A memory as stored, every field but the tenant, its write counter and its embedding model. */
