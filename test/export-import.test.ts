@@ -271,6 +271,28 @@ describe("export → import round trip", () => {
     );
   });
 
+  it("into a tenant that knows an entity by that name under another id: the entity and its relations are refused, nothing dangles", async () => {
+    const { api } = await populated();
+    const source = await exportLines(api);
+    const target = await tenantApi();
+    await target.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "Redis is an in-memory store" }] });
+    const res = await importBody(target, toText(source));
+    expect(res.status).toBe(200);
+    // Redis (the relation's object) clashes by name; the relation naming it is refused.
+    expect(res.body.errors).toEqual([
+      {
+        line: expect.any(Number),
+        error: expect.stringMatching(/^entity .* clashes with a stored one \(same name\)$/),
+        field: "name",
+      },
+      { line: expect.any(Number), error: expect.stringContaining("is not in this tenant"), field: "object_id" },
+    ]);
+    expect(res.body.imported.relation).toBe(0);
+    expect(res.body.imported.memory).toBe(source.at(-1)!.counts.memory);
+    const graph = await target.call("POST", "/v1/graph/query", { query: "Redis" });
+    expect(graph.status).toBe(200);
+  });
+
   it("refuses another format or version in the header with a 422, writing nothing", async () => {
     const target = await tenantApi();
     const header = { type: "header", format: "edgemem-export", version: 2, tenant: "x", exported_at: Date.now() };
@@ -347,7 +369,10 @@ describe("resumable cursor and large tenants", () => {
     // Pages are read only as lines are taken, each by key: the first 150 lines cost two pages, and
     // a page deep in the tenant reads its own rows, not those before it.
     const { dbs, meter } = metered(routed());
-    const exporter = new TenantExport({ exportStore: new ExportRepo(dbs), clock: Date.now } as unknown as TenantExportDeps);
+    const exporter = new TenantExport({
+      exportStore: new ExportRepo(dbs),
+      clock: Date.now,
+    } as unknown as TenantExportDeps);
     const principal = { tenant: api.tenant, subject: "test", scopes: null };
     const lazy = exporter.lines(principal, null);
     for (let i = 0; i < 150; i++) await lazy.next();

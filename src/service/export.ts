@@ -244,12 +244,27 @@ export class TenantExport {
         )
       ).map((r) => [keyOf(r), r]),
     );
+    // A relation joins two entities of this tenant: one naming an entity the tenant lacks (its
+    // line failed, say) is refused rather than stored dangling.
+    const entities = new Set<string>();
+    if (kind === "relation") {
+      const ends = items.flatMap((i) =>
+        i.record.type === "relation" ? [i.record.subject_id, i.record.object_id] : [],
+      );
+      for (const e of await this.d.exportStore.existing(p.tenant, "entity", ends, now))
+        if (e.type === "entity") entities.add(e.id);
+    }
     const fresh: Numbered<RowRecord>[] = [];
     for (const item of items) {
       const key = keyOf(item.record);
       const there = stored.get(key);
       const field = kind === "session" ? "session_id" : "id";
-      if (there) {
+      const r = item.record;
+      const missing = r.type === "relation" ? [r.subject_id, r.object_id].findIndex((id) => !entities.has(id)) : -1;
+      if (r.type === "relation" && missing >= 0 && !there) {
+        const end = missing === 0 ? "subject_id" : "object_id";
+        this.fail(result, item.line, `relation ${key}: entity ${r[end]} is not in this tenant`, end);
+      } else if (there) {
         if (sameRecord(there, item.record)) result.unchanged[kind]++;
         else this.fail(result, item.line, `${kind} ${key} exists with other content; not replaced`, field);
       } else if (fresh.some((f) => keyOf(f.record) === key)) {

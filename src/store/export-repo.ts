@@ -189,7 +189,14 @@ export class ExportRepo {
       const message = errorMessage(e);
       if (message.includes(UNIQUE) || message.includes(CONFLICT_MESSAGE)) {
         const what = records.length === 1 ? describe(records[0]!) : "one of the records";
-        throw new AppError({ code: "conflict", clash: "key" }, `${what} clashes with a stored one (same id or name)`);
+        // An entity's name is unique in a tenant (migration 0003's entities_name index) as its id is.
+        const field = /entities\.name_key|entities_name/.test(message)
+          ? "name"
+          : records[0]?.type === "session"
+            ? "session_id"
+            : "id";
+        const text = `${what} clashes with a stored one (same ${field === "name" ? "name" : "id"})`;
+        throw new AppError({ code: "conflict", clash: "key" }, text, [{ field, message: text }]);
       }
       throw e;
     }
