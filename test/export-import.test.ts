@@ -1,4 +1,5 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index.ts";
 import { decodeExportCursor } from "../src/domain/export.ts";
@@ -6,6 +7,7 @@ import { rendezvous } from "../src/domain/placement.ts";
 import { TenantExport, type TenantExportDeps } from "../src/service/export.ts";
 import { ExportRepo } from "../src/store/export-repo.ts";
 import { hubEvents, search, store, tenantApi, type Api } from "./support/api.ts";
+import { hostileString, RUNS, SEED } from "./support/fuzz.ts";
 import { metered } from "./support/metered.ts";
 import { dbOf, routed } from "./support/shards.ts";
 import { warmTokenizers } from "./support/tokens.ts";
@@ -304,6 +306,37 @@ describe("export → import round trip", () => {
     expect(unknownFormat.body.issues[0].field).toBe("format");
   });
 
+  it("reads the body as it arrives: a character split across chunks, CRLF, blank lines, a line over 4 MB skipped", async () => {
+    const target = await tenantApi();
+    const now = Date.now();
+    const encoder = new TextEncoder();
+    const first = encoder.encode(
+      JSON.stringify({ id: "c-1", memory: "Café au lait at 8 every morning", created_at: now / 1000 }),
+    );
+    const split = first.indexOf(0xc3) + 1; // inside the two bytes of "é"
+    const huge = `{"memory":"${"x".repeat(4 * 1024 * 1024)}"}`;
+    const chunks = [
+      first.slice(0, split),
+      first.slice(split),
+      encoder.encode("\r\n\n   \n"),
+      encoder.encode(huge.slice(0, 3_000_000)),
+      encoder.encode(`${huge.slice(3_000_000)}\n`),
+      encoder.encode(JSON.stringify({ id: "c-2", memory: "Tea in the afternoon" })),
+    ];
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next) controller.enqueue(next);
+        else controller.close();
+      },
+    });
+    const res = await target.call("POST", "/v1/import?format=mem0", body);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.errors).toEqual([{ line: 4, error: "line is longer than 4194304 bytes", field: null }]);
+    expect(res.body.imported.memory).toBe(2);
+    expect((await target.call("GET", "/v1/long-term-memory/c-1")).body.text).toBe("Café au lait at 8 every morning");
+  });
+
   it("an unknown field or record type is a per-line error naming it", async () => {
     const target = await tenantApi();
     const res = await importBody(
@@ -495,4 +528,50 @@ describe("importers of other systems", () => {
     const wrapped = await importBody(target, JSON.stringify({ memories: read.map((r) => r.body) }), "?format=ams");
     expect(wrapped.body.unchanged.memory).toBe(2);
   });
+});
+
+describe("fuzz: an export with one field of one record changed", () => {
+  it("never answers 5xx: the changed line imports or is reported, and the others import", async () => {
+    const { api } = await populated();
+    const source = await exportLines(api);
+    const data = source.flatMap((l, i) => (records([l]).length ? [i] : []));
+    const value = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      hostileString,
+      fc.constantFrom(null, -1, 0, 1e300, "", [], {}, "2026-01-01T00:00:00Z", 8.64e15),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...data), fc.nat(), value, async (at, k, v) => {
+        const line = { ...source[at]! };
+        const keys = Object.keys(line).filter((key) => key !== "type");
+        line[keys[k % keys.length]!] = v;
+        const lines = source.map((l, i) => (i === at ? line : l));
+        const target = await tenantApi();
+        const res = await importBody(target, toText(lines));
+        expect(res.status, JSON.stringify(res.body).slice(0, 500)).toBe(200);
+        // Besides the changed line, only what depends on it: a relation on an entity it held, history
+        // entries after one it held (or whose place it took), a memory or feedback reusing its id.
+        const knockOn = /not in this tenant|history entry|exists with other content|appears twice/;
+        for (const e of res.body.errors) if (e.line !== at + 1) expect(e.error).toMatch(knockOn);
+        // What was accepted reads back: every read of it answers, none with a 5xx.
+        const copy = await exportRaw(target);
+        expect(copy.status).toBe(200);
+        expect(copy.text.trimEnd().split("\n").at(-1)).toContain('"type":"end"');
+        for (const [method, path, body] of [
+          ["GET", "/v1/working-memory/s-1"],
+          ["GET", "/v1/long-term-memory/m-1/history"],
+          ["GET", "/v1/long-term-memory/m-1"],
+          ["POST", "/v1/long-term-memory/search", { text: "coffee roast" }],
+          ["POST", "/v1/graph/query", { query: "Redis", include_history: true }],
+          ["POST", "/v1/think", { question: "what do we use for caching?" }],
+          ["GET", "/api/memories?limit=50"],
+          ["GET", "/v1/status"],
+        ] as const) {
+          const read = await target.call(method, path, body);
+          expect(read.status, `${method} ${path}: ${JSON.stringify(read.body).slice(0, 300)}`).toBeLessThan(500);
+        }
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+  }, 120_000);
 });

@@ -40,7 +40,10 @@ const memoryFields = {
   agent_id: label.nullable(),
   scope: z.enum(SCOPES),
   key: z.string().min(1).max(512).nullable(),
-  text: z.string().min(1).max(100_000),
+  text: z
+    .string()
+    .max(100_000)
+    .refine((t) => t.trim().length > 0, { message: "must not be empty" }),
   memory_type: z.enum(MEMORY_TYPES),
   topics: stringList,
   entities: stringList,
