@@ -26,7 +26,8 @@ async function exportRaw(api: Api, query = ""): Promise<{ status: number; type: 
     api.env,
     ctx,
   );
-  const text = await res.text();
+  // Bytes decoded here: workerd warns when .text() reads a body that is not text/* or JSON.
+  const text = new TextDecoder().decode(await res.arrayBuffer());
   await waitOnExecutionContext(ctx);
   return { status: res.status, type: res.headers.get("content-type"), text };
 }
