@@ -76,6 +76,12 @@ const NDJSON = "application/x-ndjson";
 /** The wait when a 503 says nothing of when to retry. */
 const DEFAULT_RETRY_MS = 1000;
 
+function addCounts(a: T.RecordCounts, b: T.RecordCounts): T.RecordCounts {
+  const out = { ...a };
+  for (const k of Object.keys(b) as (keyof T.RecordCounts)[]) out[k] += b[k];
+  return out;
+}
+
 /** Retry-After in milliseconds (seconds, or an HTTP date), or null when absent or unreadable. */
 export function retryAfterMs(header: string | null, now = Date.now()): number | null {
   if (header === null) return null;
@@ -420,16 +426,39 @@ export class EdgememClient {
    * identically are left alone (`unchanged`); bad lines are reported in `errors`, the rest import.
    * One request: post a large file in parts (the `npm run import` CLI does).
    */
-  import(
+  async import(
     records: string | Iterable<unknown>,
     opts: { format?: T.ImportFormat; namespace?: string; signal?: AbortSignal } = {},
   ): Promise<T.ImportResult> {
-    const lines = typeof records === "string" ? records : Array.from(records, (r) => `${JSON.stringify(r)}\n`).join("");
-    return this.request("POST", "/v1/import", {
-      query: { format: opts.format, namespace: opts.namespace },
-      lines,
-      signal: opts.signal,
-    });
+    let lines = typeof records === "string" ? records.split("\n") : Array.from(records, (r) => JSON.stringify(r));
+    // A request takes so many records (`stopped_at_line`): the rest goes in the next, and the
+    // answers add up, their line numbers those of `records`.
+    let offset = 0;
+    let total: T.ImportResult | null = null;
+    for (;;) {
+      const part: T.ImportResult = await this.request("POST", "/v1/import", {
+        query: { format: opts.format, namespace: opts.namespace },
+        lines: lines.join("\n"),
+        signal: opts.signal,
+      });
+      const errors = part.errors.map((e) => ({ ...e, line: e.line + offset }));
+      const warnings = part.warnings.filter((w) => part.stopped_at_line === null || !w.startsWith("stopped at line"));
+      total = total
+        ? {
+            imported: addCounts(total.imported, part.imported),
+            unchanged: addCounts(total.unchanged, part.unchanged),
+            errors: [...total.errors, ...errors],
+            failed: total.failed + part.failed,
+            lines: part.lines + offset,
+            truncated: part.truncated,
+            stopped_at_line: null,
+            warnings: [...total.warnings, ...warnings],
+          }
+        : { ...part, errors, warnings, stopped_at_line: null };
+      if (part.stopped_at_line === null) return total;
+      lines = lines.slice(part.stopped_at_line - 1);
+      offset += part.stopped_at_line - 1;
+    }
   }
 
   /** The server's OpenAPI 3.1 document. */

@@ -692,5 +692,7 @@ export interface ImportResult {
   lines: number;
   /** A header but no end line: the stream was cut short. */
   truncated: boolean;
+  /** The first line not read (one request takes at most 2,000 records): post the rest from there. */
+  stopped_at_line: number | null;
   warnings: string[];
 }

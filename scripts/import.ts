@@ -35,6 +35,7 @@ interface ImportResult {
   unchanged: Counts;
   errors: { line: number; error: string; field: string | null }[];
   failed: number;
+  stopped_at_line: number | null;
   warnings: string[];
 }
 
@@ -161,7 +162,18 @@ async function flush(): Promise<void> {
   const sent = part;
   part = [];
   partBytes = 0;
-  const result = await post(sent.map((r) => r.text).join("\n"));
+  let result = await post(sent.map((r) => r.text).join("\n"));
+  // A request takes at most so many records (a line may hold a list): the rest of the part again.
+  let rest = sent;
+  while (result.stopped_at_line !== null) {
+    report(rest.slice(0, result.stopped_at_line - 1), result);
+    rest = rest.slice(result.stopped_at_line - 1);
+    result = await post(rest.map((r) => r.text).join("\n"));
+  }
+  report(rest, result);
+}
+
+function report(sent: { text: string; from: string }[], result: ImportResult): void {
   parts++;
   for (const key of ["imported", "unchanged"] as const)
     for (const [kind, n] of Object.entries(result[key])) totals[key][kind] = (totals[key][kind] ?? 0) + n;

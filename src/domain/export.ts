@@ -24,6 +24,12 @@ export type RecordKind = (typeof RECORD_KINDS)[number];
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 /** Largest import body: Workers take at most 100 MB per request; the import CLI posts chunks far below. */
 export const MAX_IMPORT_BYTES = 100 * 1024 * 1024;
+/**
+ * Records one import request takes. A Worker invocation may run 1,000 D1 queries; a group of 50
+ * records costs 2–8 (and up to 50 more when one record fails it), so 2,000 keep far inside that.
+ * The answer's `stopped_at_line` says where to go on from (the CLI posts 500 at a time).
+ */
+export const MAX_IMPORT_RECORDS = 2000;
 /** Errors an import answer lists (the rest are counted). */
 export const MAX_REPORTED_ERRORS = 1000;
 
@@ -156,6 +162,8 @@ export interface ImportResult {
   lines: number;
   /** The stream had a header but no `end` trailer: it was cut short (what came is imported). */
   truncated: boolean;
+  /** The first line not read because the request took MAX_IMPORT_RECORDS records (null: read to the end). */
+  stopped_at_line: number | null;
   warnings: string[];
 }
 

@@ -1,5 +1,5 @@
 import { AppError } from "../domain/errors.ts";
-import { MAX_IMPORT_BYTES, MAX_LINE_BYTES, NDJSON, type ExportLine } from "../domain/export.ts";
+import { MAX_IMPORT_BYTES, MAX_IMPORT_RECORDS, MAX_LINE_BYTES, NDJSON, type ExportLine } from "../domain/export.ts";
 import { exportLine, exportQuery, importItems, importQuery, importResponse } from "../wire/export.ts";
 import { readLines } from "../wire/ndjson.ts";
 import { route, type AppRouter } from "./handler.ts";
@@ -56,7 +56,7 @@ export function exportRoutes(r: AppRouter): void {
       operationId: "importTenant",
       tag,
       summary: "Import JSON Lines into the tenant",
-      description: `Reads the body as it arrives, one JSON value per line: an export of this server (\`format=edgemem\`, the default), or mem0 or Agent Memory Server memories (\`format=mem0|ams\`; a line may hold one memory, a list, or \`{results|memories: [...]}\`). Every line is validated on its own: a bad line is reported (\`errors\`: line, error, field) and the others still import. Each record is written whole or not at all, with its id kept; a record already stored identically is \`unchanged\` (importing the same file twice changes nothing), one stored with other content is an error, never overwritten. Memories are re-embedded and searchable at once, and announced as \`memory_created\` events. Lines of at most ${MAX_LINE_BYTES} bytes; bodies of at most ${MAX_IMPORT_BYTES} bytes (the CLI, \`npm run import\`, posts large files in parts).`,
+      description: `Reads the body as it arrives, one JSON value per line: an export of this server (\`format=edgemem\`, the default), or mem0 or Agent Memory Server memories (\`format=mem0|ams\`; a line may hold one memory, a list, or \`{results|memories: [...]}\`). Every line is validated on its own: a bad line is reported (\`errors\`: line, error, field) and the others still import. Each record is written whole or not at all, with its id kept; a record already stored identically is \`unchanged\` (importing the same file twice changes nothing), one stored with other content is an error, never overwritten. Memories are re-embedded and searchable at once, and announced as \`memory_created\` events. At most ${MAX_IMPORT_RECORDS} records per request (\`stopped_at_line\` says where to go on from), lines of at most ${MAX_LINE_BYTES} bytes, bodies of at most ${MAX_IMPORT_BYTES} bytes: the CLI, \`npm run import\`, posts large files in parts.`,
       auth: "write",
       query: importQuery,
       linesBody: exportLine,

@@ -4,6 +4,7 @@ import {
   encodeExportCursor,
   EXPORT_FORMAT,
   EXPORT_VERSION,
+  MAX_IMPORT_RECORDS,
   MAX_REPORTED_ERRORS,
   memoryOf,
   RECORD_KINDS,
@@ -95,12 +96,22 @@ export class TenantExport {
       failed: 0,
       lines: 0,
       truncated: false,
+      stopped_at_line: null,
       warnings: [],
     };
     let header = false;
     let end = false;
     let group: ImportItem[] = [];
+    let records = 0;
     for await (const item of items) {
+      if ((item.kind === "record" || item.kind === "foreign") && ++records > MAX_IMPORT_RECORDS) {
+        // Leaving the loop cancels the rest of the body.
+        result.stopped_at_line = item.line;
+        result.warnings.push(
+          `stopped at line ${item.line}: one request takes at most ${MAX_IMPORT_RECORDS} records; post the rest from there`,
+        );
+        break;
+      }
       result.lines = Math.max(result.lines, item.line);
       if (item.kind === "header") header = true;
       else if (item.kind === "end") end = true;
@@ -114,7 +125,7 @@ export class TenantExport {
       }
     }
     await this.flush(p, group, result);
-    result.truncated = header && !end;
+    result.truncated = header && !end && result.stopped_at_line === null;
     if (result.truncated)
       result.warnings.push("the stream has a header but no end line: it was cut short (what came was imported)");
     return result;

@@ -4,6 +4,7 @@ import {
   decodeExportCursor,
   EXPORT_FORMAT,
   EXPORT_VERSION,
+  MAX_IMPORT_RECORDS,
   RECORD_KINDS,
   type ExportRecord,
   type ImportItem,
@@ -247,6 +248,14 @@ export const importResponse = z
     failed: count,
     lines: count,
     truncated: z.boolean().meta({ description: "The stream had a header but no `end` line: it was cut short." }),
+    stopped_at_line: z
+      .number()
+      .int()
+      .min(1)
+      .nullable()
+      .meta({
+        description: `The first line not read: one request takes at most ${MAX_IMPORT_RECORDS} records (post the rest from there); null when the body was read to its end.`,
+      }),
     warnings: z.array(z.string()),
   })
   .meta({ id: "ImportResult" });
