@@ -418,6 +418,13 @@ describe("resumable cursor and large tenants", () => {
     for (let i = 0; i < 101; i++) await deep.next();
     await deep.return(undefined);
     expect(meter.rowsRead - before).toBeLessThan(250);
+    // The same for a page of history after a cursor inside it (row values on the history index).
+    const inHistory = lines.findIndex((l, i) => l.type === "cursor" && i > historyCursor);
+    const history = exporter.lines(principal, decodeExportCursor(lines[inHistory]!.cursor)!);
+    const beforeHistory = meter.rowsRead;
+    for (let i = 0; i < 101; i++) await history.next();
+    await history.return(undefined);
+    expect(meter.rowsRead - beforeHistory).toBeLessThan(250);
 
     // The whole tenant into another one, timed.
     const target = await tenantOnOtherShard(api);
