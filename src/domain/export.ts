@@ -112,6 +112,10 @@ export interface RecordOf {
 /** A data line of an export: a record of one kind, `type` naming it. */
 export type ExportRecord = { [K in RecordKind]: { type: K } & RecordOf[K] }[RecordKind];
 
+/** The kinds an import writes as plain rows (memories take the memory write path; history is appended in place). */
+export type RowKind = "entity" | "relation" | "session" | "feedback";
+export type RowRecord = Extract<ExportRecord, { type: RowKind }>;
+
 export interface ExportHeader {
   type: "header";
   format: typeof EXPORT_FORMAT;

@@ -19,13 +19,15 @@ import {
   type ImportResult,
   type MemoryRecord,
   type RecordKind,
+  type RowKind,
+  type RowRecord,
 } from "../domain/export.ts";
 import { contentHash, isExpired, type Memory, type NewMemory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import type { Logger } from "../log.ts";
 import type { MemoryCommit } from "./memory-commit.ts";
 import type { Memories } from "./memories.ts";
-import type { ExportStore, MemoryStore, RowKind, RowRecord } from "./ports.ts";
+import type { ExportStore, MemoryStore } from "./ports.ts";
 
 export interface TenantExportDeps {
   exportStore: ExportStore;

@@ -1,4 +1,4 @@
-import type { ExportPosition, ExportRecord, HistoryRecord, RecordOf } from "../domain/export.ts";
+import type { ExportPosition, ExportRecord, HistoryRecord, RowKind, RowRecord } from "../domain/export.ts";
 import type { ConsolidationCursor, ConsolidationResult } from "../domain/consolidation.ts";
 import type { DomainEvent } from "../domain/events.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
@@ -185,10 +185,6 @@ export interface TenantMoveStore {
   clearLeftovers(shard: string, tenant: string): Promise<void>;
   counts(shard: string, tenant: string): Promise<Record<string, number>>;
 }
-
-/** The kinds of export records an import writes as plain rows. */
-export type RowKind = "entity" | "relation" | "session" | "feedback";
-export type RowRecord = { [K in RowKind]: { type: K } & RecordOf[K] }[RowKind];
 
 /** A tenant's records read for an export, and written back by an import (store/export-repo.ts). */
 export interface ExportStore {

@@ -9,7 +9,8 @@ import {
   type ExportPosition,
   type ExportRecord,
   type HistoryRecord,
-  type RecordOf,
+  type RowKind,
+  type RowRecord,
   type RelationRecord,
   type SessionRecord,
 } from "../domain/export.ts";
@@ -20,10 +21,6 @@ import { checkRowSize, IN_JSON, jsonList } from "./d1-limits.ts";
 import { fromRow as memoryFromRow, SELECT as SELECT_MEMORY } from "./memory-repo.ts";
 
 type Row = Record<string, unknown>;
-
-/** The kinds written here as plain rows (memories go through the memory write path, history is appended). */
-type RowKind = "entity" | "relation" | "session" | "feedback";
-type RowRecord = { [K in RowKind]: { type: K } & RecordOf[K] }[RowKind];
 
 /** What happened to one history entry of an import. */
 export type HistoryOutcome = "imported" | "unchanged" | "conflict" | "gap";
