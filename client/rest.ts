@@ -268,6 +268,14 @@ export class EdgememClient {
     return this.request("PATCH", `/v1/long-term-memory/${encodeURIComponent(id)}`, { body: patch });
   }
 
+  /**
+   * Marks a memory as no longer true from `at` (default now): it stays, with its history, and
+   * reads skip it unless asked `as_of` a time it held or `include_superseded`.
+   */
+  invalidateLongTermMemory(id: string, body: T.InvalidateRequest): Promise<T.MemoryRecord> {
+    return this.request("POST", `/v1/long-term-memory/${encodeURIComponent(id)}/invalidate`, { body });
+  }
+
   deleteLongTermMemories(ids: string[], opts: { namespace?: string } = {}): Promise<T.Ack> {
     return this.request("DELETE", "/v1/long-term-memory/", { query: { memory_ids: ids, namespace: opts.namespace } });
   }
@@ -320,6 +328,12 @@ export class EdgememClient {
 
   // ---- edgemem: knowledge ----------------------------------------------------------------------
 
+  /**
+   * Extracts and stores memories from chat messages. `trace: true` answers also with what became
+   * of every candidate (and the LLM tokens spent); `dry_run: true` decides it all and writes nothing.
+   */
+  ingest(req: T.IngestRequest & { trace: true }): Promise<T.TracedIngestResult>;
+  ingest(req: T.IngestRequest): Promise<T.IngestResult>;
   ingest(req: T.IngestRequest): Promise<T.IngestResult> {
     return this.request("POST", "/v1/ingest", { body: req });
   }

@@ -81,6 +81,28 @@ export interface MemoryInput {
   memory_hash?: string | null;
   persisted_at?: Timestamp | null;
   updated_at?: Timestamp | null;
+  /** When the memory became true (default: event_date, else now). docs/temporal.md */
+  valid_from?: Timestamp | null;
+  /** When it stopped being true (null = current). */
+  valid_to?: Timestamp | null;
+  /** Derived (set by supersession); sent back by round-tripping clients and ignored. */
+  superseded_by?: string | null;
+  supersedes?: string | null;
+  invalid_reason?: string | null;
+}
+
+/** Closes a memory: why, and when it stopped being true (default now). */
+export interface InvalidateRequest {
+  reason: string;
+  at?: Timestamp | null;
+}
+
+/** Which memories a read sees by valid time: the current ones unless told otherwise. */
+export interface ValidityOptions {
+  /** Answer as of this time: the memories valid then. */
+  as_of?: Timestamp | null;
+  /** Include memories superseded or invalidated since. */
+  include_superseded?: boolean | null;
 }
 
 /** Fields to change on a memory; absent fields stay, null clears. */
@@ -112,6 +134,16 @@ export interface MemoryRecord {
   priority: number;
   confidence: number;
   expires_at: string | null;
+  /** When this became true (valid time). */
+  valid_from: string;
+  /** When it stopped being true; null = current. */
+  valid_to: string | null;
+  /** The memory that superseded this one. */
+  superseded_by: string | null;
+  /** The memory this one superseded. */
+  supersedes: string | null;
+  /** Why it stopped being current. */
+  invalid_reason: string | null;
 }
 
 export interface ScoreDetails {
@@ -139,7 +171,7 @@ export interface MemoryHit extends MemoryRecord {
   score_details?: ScoreDetails;
 }
 
-export interface SearchRequest {
+export interface SearchRequest extends ValidityOptions {
   text?: string | null;
   limit?: number;
   /** Hits to skip: a deep page costs O(offset). A search without text can page by `cursor` instead. */
@@ -346,6 +378,10 @@ export interface Owner {
 
 export interface IngestRequest extends Owner {
   messages: { role: MessageRole; content: string }[];
+  /** Answer also with `trace` (every candidate and what became of it) and `usage`. */
+  trace?: boolean;
+  /** Decide everything a write would and write nothing (no rows, no events, no vectors). */
+  dry_run?: boolean;
 }
 
 export interface IngestResult {
@@ -355,6 +391,57 @@ export interface IngestResult {
   relations: { subject: string; predicate: string; object: string; source_memory_id: string | null }[];
   topics: string[];
   warnings?: string[];
+  /** With `trace: true`. */
+  trace?: IngestTraceEntry[];
+  /** With `trace: true`: the LLM tokens the extraction spent; null offline. */
+  usage?: TokenUsage | null;
+  /** With `dry_run: true`: nothing was written. */
+  dry_run?: true;
+}
+
+/** An ingest with `trace: true`: the trace and usage are always there. */
+export type TracedIngestResult = IngestResult & { trace: IngestTraceEntry[]; usage: TokenUsage | null };
+
+/** Why the extractor did not keep a candidate. */
+export type DropReason =
+  | "question"
+  | "greeting"
+  | "too_short"
+  | "low_information"
+  | "duplicate_in_message"
+  | "assistant_chatter"
+  | "invalid"
+  | "over_limit";
+
+/** One candidate of an ingest and what became of it. */
+export interface IngestTraceEntry {
+  candidate: {
+    text: string;
+    /** null for a dropped candidate. */
+    memory_type: MemoryType | null;
+    topics: string[];
+    entities: string[];
+    relations: { subject: string; predicate: string; object: string }[];
+  };
+  /** kept: stored as memory_id; dropped: see reason; merged: see merged_into; superseding: see supersedes. */
+  outcome: "kept" | "dropped" | "merged" | "superseding";
+  /** The memory holding the candidate: its own, or the one it merged into. */
+  memory_id?: string;
+  reason?: DropReason;
+  /** What failed validation (reason `invalid`). */
+  detail?: string;
+  merged_into?: { memory_id: string; kind: "exact" | "near"; similarity?: number };
+  supersedes?: { memory_id: string; text: string; reason: string };
+  /** Entities it records in the graph; `new` when the graph did not know the name. */
+  entities_added: { name: string; type: EntityType; new: boolean }[];
+  relations_added: { subject: string; predicate: string; object: string }[];
+}
+
+/** Tokens a model spent, as its provider reported them. */
+export interface TokenUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
 }
 
 export interface Entity {
@@ -383,6 +470,8 @@ export interface GraphQuery {
   /** Only facts and memories of this namespace / user. */
   namespace?: string | null;
   user_id?: string | null;
+  /** The facts and memories valid at this time (docs/temporal.md). */
+  as_of?: Timestamp | null;
 }
 
 export interface GraphResult {
@@ -392,7 +481,7 @@ export interface GraphResult {
   memories: MemoryRecord[];
 }
 
-export interface ThinkRequest {
+export interface ThinkRequest extends ValidityOptions {
   question: string;
   limit?: number;
   namespace?: string | null;
@@ -404,6 +493,9 @@ export interface Citation {
   text: string;
   memory_type: MemoryType;
   score: number;
+  /** Only on a memory no longer current: when it stopped holding, and what superseded it. */
+  valid_to?: string;
+  superseded_by?: string | null;
 }
 
 export interface ThinkSources {

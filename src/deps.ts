@@ -113,7 +113,7 @@ function services(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, dbs: Tenan
   const maintenanceStore = new MaintenanceRepo(dbs);
   const commit = new MemoryCommit({ memoryStore, index, embedder, events, log, clock, defer });
   const upkeep = new Upkeep({ memoryStore, index, embedder, commit, log, clock, defer });
-  const memories = new Memories({ memoryStore, index, embedder, commit, upkeep, config, clock });
+  const memories = new Memories({ memoryStore, graphStore, index, embedder, commit, upkeep, config, clock });
   const search = new MemorySearch({ memoryStore, index, embedder, reranker, upkeep, config, log, clock, defer });
   const llm = llmProvider(env, config);
   const sessions = new WorkingMemory({
@@ -131,6 +131,7 @@ function services(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, dbs: Tenan
   const think = new Thinker({
     search,
     graph,
+    memories,
     llm,
     relevance: { vector: embedder.relevanceFloor, keyword: DEFAULT_KEYWORD_FLOOR },
     clock,

@@ -14,6 +14,7 @@ import type {
   memoryRecordInput,
   memoryRecordOut,
   patchMemoryBody,
+  invalidateBody,
   searchBody,
   searchResultOut,
 } from "../src/wire/ams.ts";
@@ -26,10 +27,12 @@ import type {
   graphQueryBody,
   ingestBody,
   ingestOut,
+  ingestTraceEntryOut,
   statsOut,
   thinkBody,
   thinkEvent,
   thinkOut,
+  tokenUsageOut,
   whoamiOut,
 } from "../src/wire/knowledge.ts";
 import type { errorOut } from "../src/wire/http.ts";
@@ -54,6 +57,7 @@ export function ok<T extends true>(): void {}
 ok<Same<C.MemoryInput, In<typeof memoryRecordInput>>>();
 ok<Same<{ memories: C.MemoryInput[]; deduplicate?: boolean | null }, In<typeof createMemoriesBody>>>();
 ok<Same<C.MemoryPatch, In<typeof patchMemoryBody>>>();
+ok<Same<C.InvalidateRequest, In<typeof invalidateBody>>>();
 ok<Same<C.SearchRequest, In<typeof searchBody>>>();
 ok<Same<C.ForgetRequest, In<typeof forgetBody>>>();
 ok<Same<C.WorkingMemoryInput, In<typeof workingMemoryBody>>>();
@@ -75,6 +79,12 @@ ok<Same<C.SessionList, Out<typeof sessionListOut>>>();
 ok<Same<C.WorkingMemory, Out<typeof workingMemoryOut>>>();
 ok<Same<C.PromptResult, Out<typeof promptOut>>>();
 ok<Same<C.IngestResult, Out<typeof ingestOut>>>();
+ok<Same<C.IngestTraceEntry, Out<typeof ingestTraceEntryOut>>>();
+ok<Same<C.TokenUsage, Out<typeof tokenUsageOut>>>();
+// Optional fields pass Same either way: their names must match too.
+ok<Same<keyof C.IngestRequest, keyof In<typeof ingestBody>>>();
+ok<Same<keyof C.IngestResult, keyof Out<typeof ingestOut>>>();
+ok<Same<keyof C.IngestTraceEntry, keyof Out<typeof ingestTraceEntryOut>>>();
 ok<Same<C.GraphResult, Out<typeof graphOut>>>();
 ok<Same<C.ThinkResult, Out<typeof thinkOut>>>();
 ok<Same<C.ThinkEvent, Out<typeof thinkEvent>>>();

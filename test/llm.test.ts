@@ -52,6 +52,12 @@ describe("OpenAI-compatible chat model (against a local OpenAI-compatible double
   });
   afterEach(() => fake.restore());
 
+  it("reports the tokens a completion spent (OpenAI's usage)", async () => {
+    const usage: unknown[] = [];
+    await openAi().complete(MESSAGES, { onUsage: (u) => usage.push(u) });
+    expect(usage).toEqual([{ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 }]);
+  });
+
   it("sends the chat-completions request shape and reads the reply", async () => {
     const text = await openAi().complete(MESSAGES, { maxTokens: 50, temperature: 0.2 });
     expect(text).toBe("Summary: 1 lines covered.");
@@ -256,7 +262,11 @@ describe("Workers AI chat model (against a stand-in for the AI binding)", () => 
         if (behaviour === "capacity" && calls.length < 2)
           throw new Error("3040: Capacity temporarily exceeded, please try again.");
         if (behaviour === "invalid") throw new Error("5006: Error: required properties at '/' are 'messages'");
-        if (!inputs.stream) return { response: "Hello from Llama." };
+        if (!inputs.stream)
+          return {
+            response: "Hello from Llama.",
+            usage: { prompt_tokens: 12, completion_tokens: 4, total_tokens: 16 },
+          };
         const body =
           ["Hello", " from", " Llama."].map((t) => `data: ${JSON.stringify({ response: t })}\n\n`).join("") +
           "data: [DONE]\n\n";
@@ -276,6 +286,17 @@ describe("Workers AI chat model (against a stand-in for the AI binding)", () => 
     });
     expect(await collect(chat.stream(MESSAGES))).toEqual(["Hello", " from", " Llama."]);
     expect(calls[1]!.inputs.stream).toBe(true);
+  });
+
+  it("reports the tokens a completion spent, when the model says", async () => {
+    const { ai } = fakeAi();
+    const usage: unknown[] = [];
+    const chat = new WorkersAiChat(ai, "m", 1000, { retries: 0, baseMs: 1 });
+    await chat.complete(MESSAGES, { onUsage: (u) => usage.push(u) });
+    expect(usage).toEqual([{ prompt_tokens: 12, completion_tokens: 4, total_tokens: 16 }]);
+    // A model that reports none (or garbage) answers all the same.
+    const bare: AiRunner = { run: async () => ({ response: "Hi.", usage: { prompt_tokens: "many" } }) };
+    expect(await new WorkersAiChat(bare, "m", 1000, { retries: 0, baseMs: 1 }).complete(MESSAGES)).toBe("Hi.");
   });
 
   it("retries capacity errors and does not retry invalid input", async () => {

@@ -29,7 +29,7 @@ const AMS_TOOLS = [
   "delete_long_term_memories",
   "get_current_datetime",
 ];
-const EDGEMEM_TOOLS = ["think", "ingest", "feedback", "query_knowledge_graph", "forget"];
+const EDGEMEM_TOOLS = ["think", "ingest", "feedback", "query_knowledge_graph", "forget", "invalidate_long_term_memory"];
 
 describe("MCP (streamable HTTP at /mcp)", () => {
   it("lists AMS's tools and edgemem's, each described and with an input schema", async () => {

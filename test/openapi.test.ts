@@ -119,6 +119,9 @@ describe("OpenAPI document (/openapi.json)", () => {
     await check("GET", "/v1/long-term-memory/m1", "/v1/long-term-memory/:id");
     await check("PATCH", "/v1/long-term-memory/m1", "/v1/long-term-memory/:id", { topics: ["infra"] });
     await check("GET", "/v1/long-term-memory/m1/history", "/v1/long-term-memory/:id/history");
+    await check("POST", "/v1/long-term-memory/m1/invalidate", "/v1/long-term-memory/:id/invalidate", {
+      reason: "no longer true",
+    });
     await check("POST", "/v1/long-term-memory/forget", "/v1/long-term-memory/forget", { policy: { max_age_days: 0 } });
     await check("PUT", "/v1/working-memory/s1", "/v1/working-memory/:session_id", {
       messages: [{ role: "user", content: "Plan the launch" }],

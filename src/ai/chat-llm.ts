@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { ENTITY_TYPES, type Extraction } from "../domain/extract.ts";
+import { ENTITY_TYPES, type Extraction, type TokenUsage } from "../domain/extract.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
 import { packInOrder } from "../domain/pack.ts";
 import { ABSTAIN_ANSWER } from "../domain/relevance.ts";
@@ -19,24 +19,30 @@ const relation = z.object({
   predicate: z.string().min(1).max(64),
   object: z.string().min(1),
 });
+const memory = z.object({
+  text: z.string().min(1).max(2000),
+  memory_type: z.enum(MEMORY_TYPES),
+  topics: z.array(z.string().min(1).max(100)).max(20).default([]),
+  entities: z.array(z.string().min(1).max(200)).max(50).default([]),
+  relations: z.array(relation).max(20).default([]),
+  supersedes: z.array(z.string().min(1).max(64)).max(20).default([]),
+});
+const entity = z.object({ name: z.string().min(1).max(200), type: z.enum(ENTITY_TYPES) });
+const topic = z.string().min(1).max(100);
+const MAX_MEMORIES = 200;
+const MAX_ENTITIES = 200;
+const MAX_TOPICS = 50;
 /** The structured output asked of the model for extraction; anything else is refused. */
 const extractionSchema = z.object({
-  memories: z
-    .array(
-      z.object({
-        text: z.string().min(1).max(2000),
-        memory_type: z.enum(MEMORY_TYPES),
-        topics: z.array(z.string().min(1).max(100)).max(20).default([]),
-        entities: z.array(z.string().min(1).max(200)).max(50).default([]),
-        relations: z.array(relation).max(20).default([]),
-      }),
-    )
-    .max(200),
-  entities: z
-    .array(z.object({ name: z.string().min(1).max(200), type: z.enum(ENTITY_TYPES) }))
-    .max(200)
-    .default([]),
-  topics: z.array(z.string().min(1).max(100)).max(50).default([]),
+  memories: z.array(memory).max(MAX_MEMORIES),
+  entities: z.array(entity).max(MAX_ENTITIES).default([]),
+  topics: z.array(topic).max(MAX_TOPICS).default([]),
+});
+/** The output's outline, for the last attempt: its items are then checked one by one. */
+const extractionOutline = z.object({
+  memories: z.array(z.unknown()),
+  entities: z.array(z.unknown()).default([]),
+  topics: z.array(z.unknown()).default([]),
 });
 const EXTRACTION_JSON_SCHEMA = JSON.stringify(z.toJSONSchema(extractionSchema, { io: "input" }));
 
@@ -45,7 +51,10 @@ const EXTRACT_SYSTEM = [
   "Keep only what is worth remembering later: facts, decisions, preferences, todos, events.",
   "Each memory is one self-contained statement. Name entities (people, organizations, technologies,",
   "products, places, dates) and relations (subject, predicate in snake_case, object); 'I' in the",
-  "user's messages is the given speaker. Answer with one JSON object matching this JSON Schema, nothing else:",
+  "user's messages is the given speaker. When a memory makes one of the speaker's known memories no longer",
+  "true (the same thing now has another value: a new tool, city, employer, role, deadline, preference),",
+  "list that known memory's id in its `supersedes`; never for memories that can both be true.",
+  "Answer with one JSON object matching this JSON Schema, nothing else:",
 ].join(" ");
 
 const MERGE_SYSTEM = [
@@ -80,6 +89,7 @@ const DEFAULT_MODEL_WINDOW = 8_000;
 /** An LlmProvider that prompts a chat model (Workers AI or an OpenAI-compatible endpoint). */
 export class ChatLlm implements LlmProvider {
   readonly name: string;
+  readonly judgesContradictions = true;
   private readonly window: number;
 
   /** `window`: the chat model's context window in tokens, when known better than by its name. */
@@ -140,22 +150,39 @@ export class ChatLlm implements LlmProvider {
 
   /**
    * Structured extraction: the model's JSON is validated by zod; invalid output is retried once
-   * with the validation error, then reported. Nothing half-parsed is ever returned.
+   * with the validation error. If the retry is still invalid but has the right outline (a
+   * `memories` array), its valid items are kept and each invalid one is dropped with the reason;
+   * otherwise the failure is reported. Nothing half-parsed is ever returned. `usage` sums the
+   * tokens of every attempt.
    */
-  async extract(messages: { role: string; content: string }[], speaker: string): Promise<Extraction> {
+  async extract(
+    messages: { role: string; content: string }[],
+    speaker: string,
+    known: readonly { id: string; text: string }[] = [],
+  ): Promise<Extraction> {
     const transcript = messages.map((m) => `${m.role}: ${m.content}`).join("\n");
+    const memories = known.length ? `\n\nKnown memories:\n${known.map((m) => `[${m.id}] ${m.text}`).join("\n")}` : "";
     const prompt: ChatMessage[] = [
       { role: "system", content: `${EXTRACT_SYSTEM}\n${EXTRACTION_JSON_SCHEMA}` },
-      { role: "user", content: `Speaker: ${speaker}\n\nConversation:\n${transcript}` },
+      { role: "user", content: `Speaker: ${speaker}${memories}\n\nConversation:\n${transcript}` },
     ];
+    let usage: TokenUsage | null = null;
+    const onUsage = (u: TokenUsage) => {
+      usage = {
+        prompt_tokens: (usage?.prompt_tokens ?? 0) + u.prompt_tokens,
+        completion_tokens: (usage?.completion_tokens ?? 0) + u.completion_tokens,
+        total_tokens: (usage?.total_tokens ?? 0) + u.total_tokens,
+      };
+    };
     let problem = "";
     for (let attempt = 0; attempt < 2; attempt++) {
-      const out = await this.chat.complete(prompt, { temperature: 0, maxTokens: 2048 });
-      const parsed = extractionSchema.safeParse(parseJson(out));
-      if (parsed.success) return parsed.data;
-      problem = parsed.error.issues[0]
-        ? `${parsed.error.issues[0].path.join(".") || "output"}: ${parsed.error.issues[0].message}`
-        : "not JSON";
+      const out = await this.chat.complete(prompt, { temperature: 0, maxTokens: 2048, onUsage });
+      const json = parseJson(out);
+      const parsed = extractionSchema.safeParse(json);
+      if (parsed.success) return { ...parsed.data, dropped: [], usage };
+      const lenient = attempt === 1 ? itemByItem(json) : null;
+      if (lenient) return { ...lenient, usage };
+      problem = issueOf(parsed.error);
       prompt.push(
         { role: "assistant", content: out },
         { role: "user", content: `That is not valid (${problem}). Answer again with only the JSON object.` },
@@ -163,6 +190,49 @@ export class ChatLlm implements LlmProvider {
     }
     throw new LlmError(`${this.name} returned invalid extraction output twice (${problem})`, "malformed", false);
   }
+}
+
+/** The first validation issue, as `path: message`. */
+function issueOf(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join(".") || "output"}: ${issue.message}` : "not JSON";
+}
+
+/**
+ * An extraction from output with the right outline but invalid items: valid items kept (up to the
+ * limits), each invalid memory dropped with what failed, invalid entities and topics left out.
+ * Null when even the outline is wrong.
+ */
+function itemByItem(json: unknown): Omit<Extraction, "usage"> | null {
+  const outline = extractionOutline.safeParse(json);
+  if (!outline.success) return null;
+  const memories: Extraction["memories"] = [];
+  const dropped: Extraction["dropped"] = [];
+  for (const item of outline.data.memories) {
+    const m = memory.safeParse(item);
+    if (!m.success) dropped.push({ text: itemText(item), reason: "invalid", detail: issueOf(m.error) });
+    else if (memories.length >= MAX_MEMORIES) dropped.push({ text: m.data.text, reason: "over_limit" });
+    else memories.push(m.data);
+  }
+  const valid = <T>(items: unknown[], schema: z.ZodType<T>, max: number): T[] =>
+    items
+      .flatMap((i) => {
+        const r = schema.safeParse(i);
+        return r.success ? [r.data] : [];
+      })
+      .slice(0, max);
+  return {
+    memories,
+    entities: valid(outline.data.entities, entity, MAX_ENTITIES),
+    topics: valid(outline.data.topics, topic, MAX_TOPICS),
+    dropped,
+  };
+}
+
+/** What an invalid item said: its text when it has one, else the item itself (cut short). */
+function itemText(item: unknown): string {
+  const text = typeof item === "object" && item !== null ? (item as { text?: unknown }).text : undefined;
+  return (typeof text === "string" && text ? text : (JSON.stringify(item) ?? String(item))).slice(0, 2000);
 }
 
 /** JSON from a model's answer, tolerating a Markdown code fence around it. */

@@ -1,13 +1,23 @@
+import * as z from "zod";
 import type { ChatMessage } from "../domain/budget.ts";
 import { AppError } from "../domain/errors.ts";
-import type { Extraction } from "../domain/extract.ts";
+import type { Extraction, TokenUsage } from "../domain/extract.ts";
 
 export type { ChatMessage };
+
+/** Token counts as OpenAI and Workers AI report them (`usage`); compatible servers may leave it out. */
+export const usageSchema = z.object({
+  prompt_tokens: z.number().int().min(0),
+  completion_tokens: z.number().int().min(0),
+  total_tokens: z.number().int().min(0),
+});
 
 export interface ChatOptions {
   maxTokens?: number;
   temperature?: number;
   signal?: AbortSignal;
+  /** Called with the tokens a completion spent, when the provider reports them (`complete` only). */
+  onUsage?: (usage: TokenUsage) => void;
 }
 
 /** A chat-completion model behind a provider's API (Workers AI, any OpenAI-compatible endpoint). */
@@ -45,8 +55,18 @@ export interface LlmProvider {
   summarize(req: SummaryRequest): Promise<string>;
   /** Streams an answer drawn from the evidence, citing memory ids as `[id]`. */
   answer(req: AnswerRequest): AsyncIterable<string>;
-  /** Memories worth keeping in a conversation, with entities, relations and topics. */
-  extract(messages: { role: string; content: string }[], speaker: string): Promise<Extraction>;
+  /**
+   * Memories worth keeping in a conversation, with entities, relations and topics. `known`: the
+   * speaker's current memories nearest the conversation; a provider that `judgesContradictions`
+   * names, for each memory, those of them it makes no longer true.
+   */
+  extract(
+    messages: { role: string; content: string }[],
+    speaker: string,
+    known?: readonly { id: string; text: string }[],
+  ): Promise<Extraction>;
+  /** Whether extraction judges contradictions with `known` memories (a model does; the offline rules do it on write). */
+  readonly judgesContradictions: boolean;
   /** One statement saying what near-duplicate statements (newest first) say; null to keep the newest as it is. */
   merge(texts: string[]): Promise<string | null>;
 }

@@ -10,6 +10,7 @@ import type { AnswerRequest, LlmProvider, SummaryRequest } from "./llm.ts";
  */
 export class OfflineLlm implements LlmProvider {
   readonly name = "offline-extractive";
+  readonly judgesContradictions = false;
 
   async summarize(req: SummaryRequest): Promise<string> {
     return extractiveSummary(req, req.count);

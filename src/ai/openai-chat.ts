@@ -4,6 +4,7 @@ import {
   LlmError,
   retryableStatus,
   retryAfter,
+  usageSchema,
   withRetries,
   type ChatMessage,
   type ChatModel,
@@ -24,6 +25,8 @@ export interface OpenAiChatConfig {
 
 const completion = z.object({
   choices: z.array(z.object({ message: z.object({ content: z.string().nullable() }) })).min(1),
+  // A malformed usage block is ignored, not an error: the completion itself is fine.
+  usage: usageSchema.nullish().catch(null),
 });
 const chunk = z.object({
   choices: z
@@ -62,6 +65,7 @@ export class OpenAiChat implements ChatModel {
         }
         const parsed = completion.safeParse(json);
         if (!parsed.success) throw new LlmError("LLM provider returned no completion choices", "malformed", false);
+        if (parsed.data.usage) opts.onUsage?.(parsed.data.usage);
         return parsed.data.choices[0]!.message.content ?? "";
       } finally {
         timer.clear();

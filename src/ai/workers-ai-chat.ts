@@ -1,6 +1,14 @@
 import * as z from "zod";
 import { errorMessage } from "../log.ts";
-import { LlmError, withRetries, type ChatMessage, type ChatModel, type ChatOptions, type RetryPolicy } from "./llm.ts";
+import {
+  LlmError,
+  usageSchema,
+  withRetries,
+  type ChatMessage,
+  type ChatModel,
+  type ChatOptions,
+  type RetryPolicy,
+} from "./llm.ts";
 import { idleTimeout, sseData } from "./sse.ts";
 import { withTimeout } from "../timeout.ts";
 
@@ -9,12 +17,17 @@ export interface AiRunner {
   run(model: string, inputs: Record<string, unknown>): Promise<unknown>;
 }
 
+/** Workers AI text generation reports `usage` in OpenAI's shape; a malformed one is ignored. */
+const usage = usageSchema.nullish().catch(null);
 const result = z.union([
-  z.object({ response: z.string() }),
+  z.object({ response: z.string(), usage }),
   // Some Workers AI models answer in the OpenAI shape.
   z
-    .object({ choices: z.array(z.object({ message: z.object({ content: z.string().nullable() }) })).min(1) })
-    .transform((r) => ({ response: r.choices[0]!.message.content ?? "" })),
+    .object({
+      choices: z.array(z.object({ message: z.object({ content: z.string().nullable() }) })).min(1),
+      usage,
+    })
+    .transform((r) => ({ response: r.choices[0]!.message.content ?? "", usage: r.usage })),
 ]);
 const event = z.object({ response: z.string().nullish() });
 
@@ -38,6 +51,7 @@ export class WorkersAiChat implements ChatModel {
     const raw = await withRetries(this.retry, () => this.run(this.inputs(messages, opts, false)));
     const parsed = result.safeParse(raw);
     if (!parsed.success) throw new LlmError(`Workers AI model ${this.model} returned no text`, "malformed", false);
+    if (parsed.data.usage) opts.onUsage?.(parsed.data.usage);
     return parsed.data.response;
   }
 

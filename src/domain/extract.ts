@@ -38,12 +38,56 @@ export interface ExtractedMemory {
   topics: string[];
   entities: string[];
   relations: ExtractedRelation[];
+  /**
+   * With an LLM: the ids of the known current memories this one makes no longer true, as the
+   * model judged them (docs/temporal.md). Absent offline: the rules judge.
+   */
+  supersedes?: string[];
+}
+
+/**
+ * Why a candidate was not kept. Offline: `question`, `greeting` (greetings and filler: hi, thanks,
+ * ok), `too_short` (under three words), `low_information` (no type fits: no decision, todo,
+ * preference, event, fact, number or name), `duplicate_in_message` (repeats an earlier sentence of
+ * the same ingest), `assistant_chatter` (an assistant's sentence that is neither a decision nor a
+ * todo). With an LLM: `invalid` (an item of the model's output that failed validation; `detail` says
+ * why) and `over_limit` (past the 200 memories one extraction may return).
+ */
+export const DROP_REASONS = [
+  "question",
+  "greeting",
+  "too_short",
+  "low_information",
+  "duplicate_in_message",
+  "assistant_chatter",
+  "invalid",
+  "over_limit",
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** A candidate the extractor considered and did not keep. */
+export interface DroppedCandidate {
+  text: string;
+  reason: DropReason;
+  /** What failed, for `invalid`. */
+  detail?: string;
+}
+
+/** Tokens a model spent, as its provider reported them. */
+export interface TokenUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
 }
 
 export interface Extraction {
   memories: ExtractedMemory[];
   entities: ExtractedEntity[];
   topics: string[];
+  /** Candidates considered and not kept, with the reason, in the order met. */
+  dropped: DroppedCandidate[];
+  /** Tokens the extraction cost (summed over retries); null offline or when the provider reports none. */
+  usage?: TokenUsage | null;
 }
 
 /**
@@ -173,14 +217,22 @@ function topicName(phrase: string): string {
 
 /** The type of a sentence worth remembering, or null for filler, questions and fragments. */
 export function classify(sentence: string): MemoryType | null {
+  const c = classifyWhy(sentence);
+  return "type" in c ? c.type : null;
+}
+
+/** {@link classify} with the reason a sentence is not worth remembering. */
+export function classifyWhy(sentence: string): { type: MemoryType } | { reason: DropReason } {
   const s = sentence.trim();
-  if (s.endsWith("?") || FILLER.test(s) || s.split(/\s+/).length < 3) return null;
-  if (DECISION.test(s)) return "decision";
-  if (TODO.test(s)) return "todo";
-  if (PREFERENCE.test(s)) return "preference";
-  if (EVENT.test(s)) return "event";
-  if (FACT.test(s) || /\d/.test(s) || tagText(s).entities.length) return "fact";
-  return null;
+  if (s.endsWith("?")) return { reason: "question" };
+  if (FILLER.test(s)) return { reason: "greeting" };
+  if (s.split(/\s+/).length < 3) return { reason: "too_short" };
+  if (DECISION.test(s)) return { type: "decision" };
+  if (TODO.test(s)) return { type: "todo" };
+  if (PREFERENCE.test(s)) return { type: "preference" };
+  if (EVENT.test(s)) return { type: "event" };
+  if (FACT.test(s) || /\d/.test(s) || tagText(s).entities.length) return { type: "fact" };
+  return { reason: "low_information" };
 }
 
 /** Entities and topics of a text: known technologies, names, places, organisations, dates. */
@@ -255,14 +307,26 @@ export function extract(messages: { role: string; content: string }[], speaker =
   const entities = new Map<string, ExtractedEntity>();
   const topics = new Set<string>();
   const seen = new Set<string>();
+  const dropped: DroppedCandidate[] = [];
   for (const msg of messages) {
     if (msg.role === "system" || msg.role === "tool" || msg.role === "function") continue;
     for (const s of sentences(msg.content)) {
-      const type = classify(s);
+      const c = classifyWhy(s);
+      if ("reason" in c) {
+        dropped.push({ text: s, reason: c.reason });
+        continue;
+      }
+      const type = c.type;
       // The assistant's turns are remembered only for what it decided or committed to.
-      if (!type || (msg.role === "assistant" && type !== "decision" && type !== "todo")) continue;
+      if (msg.role === "assistant" && type !== "decision" && type !== "todo") {
+        dropped.push({ text: s, reason: "assistant_chatter" });
+        continue;
+      }
       const key = s.toLowerCase().replace(/\W+/g, " ").trim();
-      if (seen.has(key)) continue;
+      if (seen.has(key)) {
+        dropped.push({ text: s, reason: "duplicate_in_message" });
+        continue;
+      }
       seen.add(key);
       const tags = tagText(s);
       const relations = relationsOf(s, msg.role === "user" ? speaker : "assistant");
@@ -280,5 +344,5 @@ export function extract(messages: { role: string; content: string }[], speaker =
       });
     }
   }
-  return { memories, entities: [...entities.values()], topics: [...topics] };
+  return { memories, entities: [...entities.values()], topics: [...topics], dropped, usage: null };
 }

@@ -56,9 +56,40 @@ export type ScalarTagField = (typeof SCALAR_TAG_FIELDS)[number];
 export type ArrayTagField = (typeof ARRAY_TAG_FIELDS)[number];
 export type NumericField = (typeof NUMERIC_FIELDS)[number];
 
-/** A conjunction of per-field filters. */
+/**
+ * Which memories a read sees by valid time (docs/temporal.md): `current` (the default: not closed),
+ * those valid at some moment of [from, to] (`as_of` a time is from = to = it), or `all` (the
+ * superseded ones too). `then` is what a question naming a period asks about: every memory not
+ * closed before the period, except those that replaced another after it (a memory stored later
+ * about that period still counts, where `during` would drop it for its later valid_from).
+ */
+export type Validity =
+  | { kind: "current" }
+  | { kind: "during"; from: number; to: number }
+  | { kind: "then"; from: number; to: number }
+  | { kind: "all" };
+
+/** A conjunction of per-field filters; `validity` defaults to current memories only. */
 export type MemoryFilter = Partial<Record<ScalarTagField | ArrayTagField, TagFilter>> &
-  Partial<Record<NumericField, NumericFilter>> & { pinned?: boolean };
+  Partial<Record<NumericField, NumericFilter>> & { pinned?: boolean; validity?: Validity };
+
+/** The validity a read asks for: `as_of` a time, every version with `include_superseded`, else current. */
+export function validityOf(opts: { as_of?: number | null; include_superseded?: boolean | null }): Validity {
+  if (opts.as_of !== undefined && opts.as_of !== null) return { kind: "during", from: opts.as_of, to: opts.as_of };
+  return opts.include_superseded ? { kind: "all" } : { kind: "current" };
+}
+
+/** Whether a memory (or a graph fact) passes a validity: the same rule as the SQL of sql-filter.ts. */
+export function validIn(
+  m: { valid_from: number; valid_to: number | null; supersedes?: string | null },
+  v: Validity = { kind: "current" },
+): boolean {
+  if (v.kind === "all") return true;
+  if (v.kind === "current") return m.valid_to === null;
+  const open = m.valid_to === null || m.valid_to > v.from;
+  if (v.kind === "during") return open && m.valid_from <= v.to;
+  return open && (!m.supersedes || m.valid_from <= v.to);
+}
 
 /** The normalised tag operators: every alias folded into four. */
 export interface NormalTagFilter {

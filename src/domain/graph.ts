@@ -1,5 +1,6 @@
-import type { EntityType, Extraction } from "./extract.ts";
+import type { EntityType, Extraction, TokenUsage } from "./extract.ts";
 import type { MemoryFilter } from "./filters.ts";
+import type { IngestTraceEntry } from "./ingest-trace.ts";
 import type { Deduplication, Memory } from "./memory.ts";
 
 export interface Entity {
@@ -42,6 +43,18 @@ export interface IngestResult {
   relations: { subject: string; predicate: string; object: string; source_memory_id: string | null }[];
   topics: string[];
   warnings: string[];
+  /** With `trace`: every candidate and its outcome, and the LLM tokens spent (null offline). */
+  trace?: { entries: IngestTraceEntry[]; usage: TokenUsage | null };
+  /** A dry run: what would be written, nothing was. */
+  dry_run?: true;
+}
+
+/** What an ingest reports besides its result, and whether it writes. */
+export interface IngestOptions {
+  /** Report every candidate and its outcome (and the LLM tokens spent). */
+  trace?: boolean;
+  /** Decide everything a write would, write nothing (no rows, no events, no vectors). */
+  dryRun?: boolean;
 }
 
 /** A relation with its entities resolved. */

@@ -1,3 +1,4 @@
+import type { ExtractedRelation } from "./extract.ts";
 import type { MemoryFilter } from "./filters.ts";
 import type { HistoryKey, MemoryKey } from "./cursor.ts";
 import { sha256Hex } from "./ids.ts";
@@ -58,6 +59,16 @@ export interface Memory {
   discrete_memory_extracted: "t" | "f";
   extraction_strategy: string;
   embedding_model: string | null;
+  /** Valid time (docs/temporal.md): when this became true; defaults to event_date, else creation. */
+  valid_from: number;
+  /** When this stopped being true (a newer memory superseded it, or it was invalidated); null = current. */
+  valid_to: number | null;
+  /** The memory that superseded this one (closed it by stating what is true now). */
+  superseded_by: string | null;
+  /** The memory this one superseded. */
+  supersedes: string | null;
+  /** Why this memory was closed (null while current). */
+  invalid_reason: string | null;
   /** Bumped by every write of the row (0 until stored): the token of compare-and-set updates. */
   version: number;
 }
@@ -86,10 +97,15 @@ export interface NewMemory {
   extracted_from?: string[];
   discrete_memory_extracted?: "t" | "f";
   extraction_strategy?: string;
+  /** When it became true (default: event_date, else creation). */
+  valid_from?: number;
+  /** When it stopped being true: a memory stored already closed (an import, a known past fact). */
+  valid_to?: number | null;
+  invalid_reason?: string | null;
 }
 
 /** A partial update: only the fields present change. `null` clears a nullable field. */
-export type MemoryPatch = Partial<Omit<NewMemory, "id">>;
+export type MemoryPatch = Partial<Omit<NewMemory, "id">> & Partial<Pick<Memory, "superseded_by" | "supersedes">>;
 
 /** One entry of a memory's history: a version written (or deleted), by whom and why. */
 export interface HistoryEntry {
@@ -155,6 +171,16 @@ export interface CreateOptions {
   reason?: string;
   /** Content dedup (default: DEDUP_ON_WRITE). The CRUD API's key upsert turns it off. */
   dedup?: boolean;
+  /**
+   * The relations an extractor found in each memory, by id (ingest): the claims checked for
+   * contradictions. Without them, the offline rules read the memory's text.
+   */
+  relations?: ReadonlyMap<string, readonly ExtractedRelation[]>;
+  /**
+   * By id: the current memories each one makes no longer true, as an LLM judged them (ingest with
+   * a model). A memory judged here is closed only by the verdict; the rules judge the others.
+   */
+  judged?: ReadonlyMap<string, readonly string[]>;
 }
 
 export const DEFAULT_PRIORITY = 5;
@@ -203,6 +229,11 @@ export async function buildMemory(tenant: string, id: string, input: NewMemory, 
     discrete_memory_extracted: input.discrete_memory_extracted ?? "f",
     extraction_strategy: input.extraction_strategy ?? "discrete",
     embedding_model: null,
+    valid_from: input.valid_from ?? input.event_date ?? createdAt,
+    valid_to: input.valid_to ?? null,
+    superseded_by: null,
+    supersedes: null,
+    invalid_reason: input.valid_to != null ? (input.invalid_reason ?? null) : null,
     version: 0,
   };
 }

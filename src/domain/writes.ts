@@ -36,6 +36,9 @@ export interface RelationRecord {
   confidence: number;
   namespace: string | null;
   user_id: string | null;
+  /** Valid time of the fact (default: when it is recorded); a `valid_to` records it already closed. */
+  valid_from?: number;
+  valid_to?: number | null;
 }
 
 /**

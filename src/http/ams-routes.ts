@@ -14,6 +14,7 @@ import {
   historyEntry,
   historyOut,
   historyQuery,
+  invalidateBody,
   memoryId,
   memoryRecordOut,
   namespaceQuery,
@@ -194,6 +195,25 @@ export function amsRoutes(r: AppRouter): void {
     },
     async (c, { params, body }) =>
       amsRecord((await c.app.memories.update(c.principal, params.id, toPatch(body, Date.now()))).memory),
+  );
+
+  route(
+    r,
+    {
+      method: "post",
+      path: "/v1/long-term-memory/:id/invalidate",
+      operationId: "invalidateLongTermMemory",
+      tag,
+      summary: "Close a memory: it stopped being true",
+      description:
+        "edgemem (docs/temporal.md): sets `valid_to` (`at`, default now) and `invalid_reason`. The memory stays, with its history: reads skip it unless `as_of` a time it held or `include_superseded`. Invalidating a closed memory changes nothing; PATCH `valid_to: null` reopens it.",
+      auth: "write",
+      params: idPath,
+      body: invalidateBody,
+      response: memoryRecordOut,
+    },
+    async (c, { params, body }) =>
+      amsRecord(await c.app.memories.invalidate(c.principal, params.id, body.reason, body.at ?? undefined)),
   );
 
   route(

@@ -12,6 +12,7 @@ import {
   graphQueryBody,
   ingestBody,
   ingestOut,
+  ingestOptionsOf,
   ingestResponse,
   graphRequest,
   graphResponse,
@@ -47,7 +48,8 @@ export function knowledgeRoutes(r: AppRouter): void {
       body: ingestBody,
       response: ingestOut,
     },
-    async (c, { body }) => ingestResponse(await c.app.graph.ingest(c.principal, body.messages, body)),
+    async (c, { body }) =>
+      ingestResponse(await c.app.graph.ingest(c.principal, body.messages, body, ingestOptionsOf(body))),
   );
 
   route(

@@ -12,6 +12,7 @@ import {
   forgetBody,
   label,
   memoryId,
+  invalidateBody,
   patchMemoryBody,
   searchBody,
   toNewMemory,
@@ -23,6 +24,7 @@ import {
   feedbackResponse,
   graphQueryBody,
   ingestBody,
+  ingestOptionsOf,
   ingestResponse,
   graphRequest,
   graphResponse,
@@ -304,6 +306,14 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
   );
 
   tool(
+    "invalidate_long_term_memory",
+    WRITE_SCOPE,
+    "Mark a memory as no longer true (it stays in history): use it when the user says something stopped being the case and you are not storing what replaced it (storing a contradicting fact closes the old one by itself). at: when it stopped (ISO 8601; default now).",
+    invalidateBody.extend({ memory_id: memoryId }),
+    async (b) => amsRecord(await app.memories.invalidate(principal, b.memory_id, b.reason, b.at ?? undefined)),
+  );
+
+  tool(
     "delete_long_term_memories",
     WRITE_SCOPE,
     "Delete long-term memories by id. This cannot be undone (the audit history keeps a record).",
@@ -322,9 +332,9 @@ function buildServer(app: AppDeps, principal: Principal): McpServer {
   tool(
     "ingest",
     WRITE_SCOPE,
-    "Extract and store what is worth remembering from chat messages ({role, content}): typed memories (fact, decision, preference, todo, ...), entities, relations and topics. Near-duplicates of known memories are merged, not repeated.",
+    "Extract and store what is worth remembering from chat messages ({role, content}): typed memories (fact, decision, preference, todo, ...), entities, relations and topics. Near-duplicates of known memories are merged, not repeated. trace: true also lists every candidate and what became of it (kept, dropped and why, merged into which memory); dry_run: true decides all of it and writes nothing.",
     ingestBody,
-    async (b) => ingestResponse(await app.graph.ingest(principal, b.messages, b)),
+    async (b) => ingestResponse(await app.graph.ingest(principal, b.messages, b, ingestOptionsOf(b))),
   );
 
   tool(

@@ -1,16 +1,18 @@
 import * as z from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError, asAppError, type ErrorCode, type Reason } from "../domain/errors.ts";
-import type { MemoryFilter } from "../domain/filters.ts";
+import { validityOf, type MemoryFilter } from "../domain/filters.ts";
 import { jsonObject } from "../domain/input-limits.ts";
 import { MEMORY_TYPES, type Memory } from "../domain/memory.ts";
 import { MESSAGE_ROLES } from "../domain/session.ts";
 import { formatIso } from "../domain/stored-values.ts";
 import { hybridSearch } from "../domain/search.ts";
-import { amsRecord, label, memoryId, scoredMemories } from "../wire/ams.ts";
+import { amsRecord, label, memoryId, scoredMemories, validityFields } from "../wire/ams.ts";
 import {
   collectAnswer,
   feedbackResponse,
+  ingestOptions,
+  ingestOptionsOf,
   ingestResponse,
   graphQueryBody,
   graphRequest,
@@ -59,6 +61,7 @@ const payloads = {
     limit: z.number().int().min(1).max(100).default(10),
     memory_type: z.enum(MEMORY_TYPES).nullish(),
     ...owner,
+    ...validityFields,
   }),
   think: z
     .object({
@@ -66,6 +69,7 @@ const payloads = {
       query: text.max(10_000).optional(),
       limit: z.number().int().min(1).max(50).default(8),
       ...owner,
+      ...validityFields,
     })
     .refine((p) => p.question ?? p.query, { message: "give question", path: ["question"] }),
   feedback: z
@@ -97,6 +101,7 @@ const payloads = {
       .min(1)
       .max(1000),
     ...owner,
+    ...ingestOptions,
   }),
   status: z.object({}).passthrough(),
 };
@@ -218,7 +223,7 @@ async function run(
     }
     case "recall": {
       const b = parse(payloads.recall, raw);
-      const filter: MemoryFilter = {};
+      const filter: MemoryFilter = { validity: validityOf(b) };
       if (b.memory_type) filter.memory_type = { eq: b.memory_type };
       if (b.namespace) filter.namespace = { eq: b.namespace };
       if (b.user_id) filter.user_id = { eq: b.user_id };
@@ -241,7 +246,7 @@ async function run(
     }
     case "ingest": {
       const b = parse(payloads.ingest, raw);
-      return ingestResponse(await app.graph.ingest(p, b.messages, b));
+      return ingestResponse(await app.graph.ingest(p, b.messages, b, ingestOptionsOf(b)));
     }
     case "status":
       return statsResponse(await app.stats.get(p));

@@ -2,9 +2,10 @@ import * as z from "zod";
 import { verifyToken } from "../auth/jwt.ts";
 import { AppError, asAppError, type Reason } from "../domain/errors.ts";
 import { jsonObject } from "../domain/input-limits.ts";
+import { validityOf, type MemoryFilter, type Validity } from "../domain/filters.ts";
 import { formatIso } from "../domain/stored-values.ts";
 import { hybridSearch } from "../domain/search.ts";
-import { amsRecord, scoredMemories } from "../wire/ams.ts";
+import { amsRecord, scoredMemories, validityFields } from "../wire/ams.ts";
 import { citationOut, collectAnswer, statsResponse } from "../wire/knowledge.ts";
 import { parse } from "../wire/parse.ts";
 import { VERSION } from "../version.ts";
@@ -99,6 +100,7 @@ const agentCommandData = z.object({
   command: instructionText,
   parameters: jsonObject.optional(),
 });
+const commandValidity = z.object({ parameters: z.object(validityFields) });
 const authData = z.object({ token: z.string().min(1).max(16_384), userId: z.string().max(256).optional() });
 const subscribeData = z.object({
   events: z.array(z.string().min(1).max(64)).max(50).optional(),
@@ -275,7 +277,7 @@ async function run(m: Envelope, ctx: HubContext, reply: Reply): Promise<void> {
       const started = Date.now();
       const commandId = newCommandId();
       const agent = m.targetAgent ?? m.agentId;
-      const result = await command(ctx, (d.instruction ?? d.command)!, agent);
+      const result = await command(ctx, (d.instruction ?? d.command)!, agent, d.parameters);
       reply(
         "command_result",
         { commandId, status: "completed", result, executionTime: Date.now() - started },
@@ -309,7 +311,7 @@ async function run(m: Envelope, ctx: HubContext, reply: Reply): Promise<void> {
     }
     case "agent.command": {
       const d = parse(agentCommandData, m.data ?? {});
-      const result = await command(ctx, d.command, d.agentId);
+      const result = await command(ctx, d.command, d.agentId, d.parameters);
       reply("agent.command.result", {
         agentId: d.agentId ?? null,
         command: d.command,
@@ -468,8 +470,15 @@ function symindxOperations(raw: unknown): number {
  * instruction is a question: SYMindX sends its agents free-form instructions ("analyze project
  * structure"), which the tenant's memories answer as think does.
  */
-async function command(ctx: HubContext, instruction: string, agent: string | undefined): Promise<unknown> {
+async function command(
+  ctx: HubContext,
+  instruction: string,
+  agent: string | undefined,
+  parameters: Record<string, unknown> = {},
+): Promise<unknown> {
   const { app, principal: p } = ctx;
+  // edgemem: `parameters.as_of` / `parameters.include_superseded` (docs/temporal.md) for recall and think.
+  const validity = validityOf(parse(commandValidity, { parameters }).parameters);
   const [verb = "", ...rest] = instruction.trim().split(/\s+/);
   const arg = rest.join(" ");
   const need = (what: string) => {
@@ -489,7 +498,7 @@ async function command(ctx: HubContext, instruction: string, agent: string | und
     case "find": {
       need("a query");
       if (agent) await app.memories.requireAgent(p, agent);
-      const filter = agent ? { agent_id: { eq: agent } } : {};
+      const filter: MemoryFilter = agent ? { agent_id: { eq: agent }, validity } : { validity };
       return scoredMemories(await app.search.search(p, hybridSearch(arg, 10, filter)));
     }
     case "forget":
@@ -501,7 +510,7 @@ async function command(ctx: HubContext, instruction: string, agent: string | und
     case "think":
     case "ask":
       need("a question");
-      return answerOf(await think(ctx, arg, agent));
+      return answerOf(await think(ctx, arg, agent, validity));
     case "status":
       return statsResponse(await app.stats.get(p));
     default:
@@ -517,11 +526,12 @@ async function think(
   ctx: HubContext,
   question: string,
   agent: string | undefined,
+  validity: Validity = { kind: "current" },
 ): Promise<{ answer: string; citations: unknown[]; chunks: number }> {
   const res = await ctx.app.think.think(ctx.principal, {
     question,
     limit: 8,
-    filter: agent ? { agent_id: { eq: agent } } : {},
+    filter: agent ? { agent_id: { eq: agent }, validity } : { validity },
   });
   const { answer, chunks } = await collectAnswer(res.answer);
   return { answer, citations: res.citations.map(citationOut), chunks };

@@ -16,6 +16,7 @@ import {
   factOut,
   graphQueryBody,
   ingestBody,
+  ingestOptionsOf,
   ingestResponse,
   graphRequest,
   graphResponse,
@@ -134,7 +135,7 @@ const SERVICES: Record<string, Service> = {
   ingest: async (req, app, p) => {
     requireWrite(app, p);
     const b = parse(ingestBody, req);
-    return ingestResponse(await app.graph.ingest(p, b.messages, b));
+    return ingestResponse(await app.graph.ingest(p, b.messages, b, ingestOptionsOf(b)));
   },
   "graph-query": async (req, app, p) => {
     const b = parse(graphQueryBody, req);

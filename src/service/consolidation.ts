@@ -48,7 +48,8 @@ export class Consolidation {
         await retryOnConflict("consolidation", async () => {
           const current = first ? m : (await this.d.memories.getMany(p, [m.id]))[0];
           first = false;
-          if (current) await this.mergeCluster(p, current, gone, result);
+          // A memory superseded meanwhile is history: never merged into, nor merged away.
+          if (current && current.valid_to === null) await this.mergeCluster(p, current, gone, result);
         });
       }
       await this.d.maintenanceStore.advance(tenant, { at: m.updated_at, id: m.id });

@@ -11,16 +11,32 @@ import {
   type GraphQuery,
   type GraphResult,
   type GraphScope,
+  type IngestOptions,
   type IngestResult,
   type Owner,
   type Relation,
 } from "../domain/graph.ts";
+import { validIn } from "../domain/filters.ts";
 import { newId } from "../domain/ids.ts";
-import type { NewMemory } from "../domain/memory.ts";
+import { ingestTrace } from "../domain/ingest-trace.ts";
+import type { CreateOptions, NewMemory, WriteResult } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
+import type { WritePlan } from "../domain/write-plan.ts";
 import type { GraphIntent } from "../domain/writes.ts";
 import type { Memories } from "./memories.ts";
 import type { GraphStore } from "./ports.ts";
+
+/** Current memories a model judging contradictions is shown with a conversation. */
+const JUDGED_MEMORIES = 10;
+
+/** The text a conversation's nearest memories are looked up by: what its speakers said, cut to a query's length. */
+function conversationText(messages: { role: string; content: string }[]): string {
+  return messages
+    .filter((m) => m.role === "user" || m.role === "assistant")
+    .map((m) => m.content)
+    .join("\n")
+    .slice(0, 4000);
+}
 
 export interface KnowledgeGraphDeps {
   memories: Memories;
@@ -46,11 +62,29 @@ export class KnowledgeGraph {
   /**
    * Extracts memories, entities, relations and topics from chat messages and stores them. The
    * extraction completes (or fails) before anything is written: nothing is stored half-parsed.
+   * With `trace`, the result says what became of every candidate; with `dryRun`, everything is
+   * decided as for a write and nothing is written (the memories returned are those a write would
+   * store now).
    */
-  async ingest(p: Principal, messages: { role: string; content: string }[], owner: Owner): Promise<IngestResult> {
+  async ingest(
+    p: Principal,
+    messages: { role: string; content: string }[],
+    owner: Owner,
+    opts: IngestOptions = {},
+  ): Promise<IngestResult> {
     let extraction: Extraction;
+    let knownIds = new Set<string>();
     try {
-      extraction = await this.d.llm.extract(messages, owner.user_id ?? "user");
+      // A model judging contradictions sees the speaker's current memories nearest the conversation.
+      const known = this.d.llm.judgesContradictions
+        ? await this.d.memories.nearCurrent(p, owner, conversationText(messages), JUDGED_MEMORIES)
+        : [];
+      extraction = await this.d.llm.extract(
+        messages,
+        owner.user_id ?? "user",
+        known.map((m) => ({ id: m.id, text: m.text })),
+      );
+      knownIds = new Set(known.map((m) => m.id));
     } catch (e) {
       throw llmFailure(e, "extraction");
     }
@@ -69,9 +103,31 @@ export class KnowledgeGraph {
       extraction_strategy: "ingest",
       discrete_memory_extracted: "t",
     }));
-    const res = inputs.length
-      ? await this.d.memories.create(p, inputs, { reason: "ingest" })
-      : { memories: [], deduplicated: [], warnings: [] };
+    // The graph as it was, for the trace's new entities: read before anything is written.
+    const known = opts.trace
+      ? await this.d.graphStore.findByNames(p.tenant, [
+          ...inputs.flatMap((m) => m.entities ?? []),
+          ...extraction.memories.flatMap((m) => m.relations.flatMap((r) => [r.subject, r.object])),
+        ])
+      : [];
+    const createOpts: CreateOptions = {
+      reason: "ingest",
+      relations: new Map(extraction.memories.map((m, i) => [ids[i]!, m.relations])),
+      // Only ids the model was shown count: never one it made up, nor another owner's.
+      ...(this.d.llm.judgesContradictions
+        ? {
+            judged: new Map(
+              extraction.memories.map((m, i) => [ids[i]!, (m.supersedes ?? []).filter((id) => knownIds.has(id))]),
+            ),
+          }
+        : {}),
+    };
+    let plan: WritePlan = { pairs: [], deduplicated: [], outcomes: [], intents: [] };
+    let res: WriteResult = { memories: [], deduplicated: [], warnings: [] };
+    if (inputs.length && opts.dryRun) {
+      plan = await this.d.memories.planCreate(p, inputs, createOpts);
+      res = { memories: plan.pairs.map((x) => x.after), deduplicated: plan.deduplicated, warnings: [] };
+    } else if (inputs.length) ({ plan, result: res } = await this.d.memories.createWithPlan(p, inputs, createOpts));
 
     const stored = new Set(res.memories.map((m) => m.id));
     const idOf = (id: string): string | null =>
@@ -96,7 +152,9 @@ export class KnowledgeGraph {
         singleValued: SINGLE_VALUED.has(r.predicate),
       })),
     ];
-    await this.d.graphStore.apply(p.tenant, intents, now);
+    if (!opts.dryRun) await this.d.graphStore.apply(p.tenant, intents, now);
+    const outcomes = new Map(plan.outcomes.map((o) => [o.id, o]));
+    const candidates = inputs.map((m, i) => ({ entities: m.entities ?? [], outcome: outcomes.get(ids[i]!)! }));
     return {
       memories: res.memories,
       deduplicated: res.deduplicated,
@@ -104,6 +162,10 @@ export class KnowledgeGraph {
       relations,
       topics: extraction.topics,
       warnings: res.warnings,
+      ...(opts.trace
+        ? { trace: { entries: ingestTrace(extraction, candidates, known), usage: extraction.usage ?? null } }
+        : {}),
+      ...(opts.dryRun ? { dry_run: true as const } : {}),
     };
   }
 
@@ -137,8 +199,12 @@ export class KnowledgeGraph {
     let frontier = seeds.map((e) => e.id);
     // By fact (factKey): a fact several owners stated is seen once.
     const relations = new Map<string, Relation>();
+    // Facts of another time than now: closed ones are read too, and those valid then are kept.
+    const validity = scope.filter.validity ?? { kind: "current" };
+    const closedToo = history || validity.kind !== "current";
     for (let hop = 1; hop <= hops && frontier.length; hop++) {
-      const rels = await this.d.graphStore.relationsOf(p.tenant, frontier, history, scope);
+      const read = await this.d.graphStore.relationsOf(p.tenant, frontier, closedToo, scope);
+      const rels = validity.kind === "current" ? read : read.filter((r) => validIn(r, validity));
       const next: string[] = [];
       for (const r of rels) {
         const key = factKey(r);

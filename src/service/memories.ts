@@ -1,7 +1,10 @@
 import type { Embedder } from "../ai/embedder.ts";
 import type { Config } from "../config.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
-import { tagText } from "../domain/extract.ts";
+import { tagText, type EntityType } from "../domain/extract.ts";
+import { nameKey, relationEntityTypes } from "../domain/graph.ts";
+import { claimsOf, contradicts, probesOf, supersede, supersessionReason, type StatedFact } from "../domain/temporal.ts";
+import type { GraphIntent } from "../domain/writes.ts";
 import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
 import { selectForForgetting, type ForgetRequest, type ForgetResult } from "../domain/forget.ts";
 import { byteLength, MAX_ID_BYTES, newId } from "../domain/ids.ts";
@@ -23,10 +26,11 @@ import {
   type WriteResult,
 } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
+import type { WriteOutcome, WritePlan } from "../domain/write-plan.ts";
 import { compatibleFacts } from "../domain/text.ts";
 import { vectorFilterOf, type VectorIndex } from "../vector/vector-index.ts";
 import type { MemoryCommit, WriteExtras } from "./memory-commit.ts";
-import type { MemoryStore } from "./ports.ts";
+import type { GraphStore, MemoryStore } from "./ports.ts";
 import { retryOnConflict } from "./retry.ts";
 import type { Upkeep } from "./upkeep.ts";
 
@@ -45,6 +49,8 @@ export interface MemoriesDeps {
     | "hasAgent"
     | "firstAgent"
   >;
+  /** The current single-valued facts a new memory may contradict. */
+  graphStore: Pick<GraphStore, "statedFacts">;
   index: VectorIndex;
   embedder: Embedder;
   commit: MemoryCommit;
@@ -56,7 +62,8 @@ export interface MemoriesDeps {
 /** What a read-modify-write (`Memories.change`) does with the memory it read. */
 export type Change =
   | { kind: "update"; patch: MemoryPatch; reason?: string; extras?: WriteExtras }
-  | { kind: "delete"; reason?: string; extras?: WriteExtras };
+  | { kind: "delete"; reason?: string; extras?: WriteExtras }
+  | { kind: "keep" };
 
 /**
  * Memory writes and reads by id or list: every memory operation but search and upkeep,
@@ -75,6 +82,36 @@ export class Memories {
    * Memories without topics and entities get them from the offline tagger.
    */
   async create(p: Principal, inputs: NewMemory[], opts: CreateOptions = {}): Promise<WriteResult> {
+    return (await this.createWithPlan(p, inputs, opts)).result;
+  }
+
+  /** `create`, answering also with the plan it carried out (the one of its last attempt). */
+  async createWithPlan(
+    p: Principal,
+    inputs: NewMemory[],
+    opts: CreateOptions = {},
+  ): Promise<{ plan: WritePlan; result: WriteResult }> {
+    const req = await this.prepare(inputs, opts);
+    // Vectors by text: computed once, reused by every attempt.
+    const vectors = new Map<string, Float32Array>();
+    return retryOnConflict("memory", async () => {
+      const plan = await this.plan(p, req, vectors);
+      const res = await this.d.commit.put(p, plan.pairs, {
+        reason: opts.reason,
+        known: vectors,
+        extras: { intents: plan.intents },
+      });
+      return { plan, result: { ...res, deduplicated: plan.deduplicated } };
+    });
+  }
+
+  /** What `create` would do now, without doing it (a dry run): reads only, writes and publishes nothing. */
+  async planCreate(p: Principal, inputs: NewMemory[], opts: CreateOptions = {}): Promise<WritePlan> {
+    return this.plan(p, await this.prepare(inputs, opts), new Map());
+  }
+
+  /** A create's inputs with their ids (given or generated), tags and content hashes. */
+  private async prepare(inputs: NewMemory[], opts: CreateOptions): Promise<CreateRequest> {
     const dedup = opts.dedup ?? this.d.config.DEDUP_ON_WRITE;
     const prepared = new Map<string, NewMemory>();
     for (const input of inputs) {
@@ -85,33 +122,27 @@ export class Memories {
     const supplied = inputs.flatMap((i) => (i.id === undefined ? [] : [i.id]));
     const hashes = new Map<string, string>();
     if (dedup) for (const [id, input] of prepared) hashes.set(id, await contentHash(input.text));
-    // Vectors by text: computed once, reused by every attempt.
-    const vectors = new Map<string, Float32Array>();
-    return retryOnConflict("memory", () =>
-      this.createOnce(p, new Map(prepared), supplied, hashes, dedup, vectors, opts),
-    );
+    return { prepared, supplied, hashes, dedup, relations: opts.relations, judged: opts.judged };
   }
 
-  /** One attempt of `create`: reads what exists, decides, and writes if nothing changed meanwhile. */
-  private async createOnce(
-    p: Principal,
-    byId: Map<string, NewMemory>,
-    supplied: string[],
-    hashes: Map<string, string>,
-    dedup: boolean,
-    vectors: Map<string, Float32Array>,
-    opts: CreateOptions,
-  ): Promise<WriteResult> {
+  /**
+   * One attempt's decisions: reads what exists and plans the writes (exact and near dedup, with
+   * the similarity). Writes nothing; the commit applies only if nothing changed meanwhile.
+   */
+  private async plan(p: Principal, req: CreateRequest, vectors: Map<string, Float32Array>): Promise<WritePlan> {
+    const { supplied, hashes, dedup } = req;
+    const byId = new Map(req.prepared);
     const now = this.d.clock();
     // The lookup by id and hash and the nearest-neighbour query are independent: run them together.
     const [found, nearHits] = await Promise.all([
       this.d.memoryStore.findByIdsOrHashes(p.tenant, supplied, dedup ? [...hashes.values()] : [], now),
-      dedup ? this.nearHits(p.tenant, [...byId], vectors) : new Map<string, string[]>(),
+      dedup ? this.nearHits(p.tenant, [...byId], vectors) : new Map<string, NearHit[]>(),
     ]);
     const existing = new Map(found.filter((m) => byId.has(m.id)).map((m) => [m.id, m]));
 
     const deduplicated: Deduplication[] = [];
     const pairs: { before: Memory | null; after: Memory }[] = [];
+    const outcomes = new Map<string, WriteOutcome>();
     if (dedup) {
       const seen = new Map<string, string>();
       for (const [id, input] of byId) {
@@ -122,6 +153,7 @@ export class Memories {
           seen.get(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`);
         if (same) {
           deduplicated.push({ requested_id: input.id === undefined ? null : id, existing_id: same, kind: "exact" });
+          outcomes.set(id, { id, outcome: "merged", memory_id: same, merged_into: { memory_id: same, kind: "exact" } });
           byId.delete(id);
         } else seen.set(`${hash}\u0000${input.namespace ?? ""}\u0000${input.user_id ?? ""}`, id);
       }
@@ -144,6 +176,12 @@ export class Memories {
           existing_id: near.existing.id,
           kind: "near",
         });
+        outcomes.set(near.id, {
+          id: near.id,
+          outcome: "merged",
+          memory_id: near.existing.id,
+          merged_into: { memory_id: near.existing.id, kind: "near", similarity: near.similarity },
+        });
         byId.delete(near.id);
       }
     }
@@ -153,9 +191,103 @@ export class Memories {
       // Replacing keeps the original creation time unless the caller sets one.
       const after = before ? { ...fresh, created_at: input.created_at ?? before.created_at } : fresh;
       pairs.push({ before, after });
+      outcomes.set(id, { id, outcome: "kept", memory_id: id });
     }
-    const res = await this.d.commit.put(p, pairs, { reason: opts.reason, known: vectors });
-    return { ...res, deduplicated };
+    const { intents, superseded } = await this.supersede(p.tenant, pairs, req, now);
+    for (const x of superseded) {
+      outcomes.set(x.id, {
+        ...outcomes.get(x.id)!,
+        outcome: "superseding",
+        supersedes: { memory_id: x.older.id, text: x.older.text, reason: x.reason },
+      });
+    }
+    return { pairs, deduplicated, outcomes: [...req.prepared.keys()].map((id) => outcomes.get(id)!), intents };
+  }
+
+  /**
+   * Contradiction on write (domain/temporal.ts): each new memory's claims — single-valued
+   * properties it states — are checked against the current facts of its owner (and against the
+   * batch's earlier memories); a memory stating another value of the same property is closed
+   * (`valid_to`, `superseded_by`, the reason) in this same write, and the new one says which it
+   * superseded. `pairs` are updated in place (closed memories join as updates). Returns the graph
+   * intents that record the claims as relations (closing the old relations), and which new
+   * memory superseded which.
+   */
+  private async supersede(
+    tenant: string,
+    pairs: { before: Memory | null; after: Memory }[],
+    opts: Pick<CreateOptions, "relations" | "judged">,
+    now: number,
+  ): Promise<{ intents: GraphIntent[]; superseded: { id: string; older: Memory; reason: string }[] }> {
+    const fresh = pairs.filter((x) => !x.before);
+    const claims = new Map(
+      fresh.map(({ after: m }) => [
+        m.id,
+        claimsOf(m.text, m.user_id ?? "user", opts.relations?.get(m.id)).filter((c) => c.subject !== null || c.from),
+      ]),
+    );
+    const probes = fresh.flatMap(({ after: m }) => claims.get(m.id)!.flatMap((c) => probesOf(c, m)));
+    const judged = fresh.flatMap(({ after: m }) => opts.judged?.get(m.id) ?? []);
+    const superseded: { id: string; older: Memory; reason: string }[] = [];
+    if (!probes.length && !judged.length) return { intents: [], superseded };
+    const facts = probes.length ? await this.d.graphStore.statedFacts(tenant, probes) : [];
+    const stating = new Map(
+      (await this.d.memoryStore.getMany(tenant, [...facts.map((f) => f.memory_id), ...judged], now, CURRENT)).map(
+        (m) => [m.id, m],
+      ),
+    );
+    /** Closes `older` (a current memory of the same owner) by `pair`'s memory, in this write. */
+    const close = (pair: { after: Memory }, olderId: string, reason: string) => {
+      const newer = pair.after;
+      const olderPair = pairs.find((x) => x.after.id === olderId);
+      const older = olderPair?.after ?? stating.get(olderId);
+      if (!older || older.id === newer.id || older.valid_to !== null || !sameOwner(older, newer)) return;
+      const both = supersede(newer, older, reason, now);
+      if (both.newer.supersedes === older.id) superseded.push({ id: newer.id, older, reason });
+      pair.after = both.newer;
+      if (olderPair) olderPair.after = both.older;
+      else if (both.older !== older) pairs.push({ before: older, after: both.older });
+    };
+    // The batch's own memories state facts too: a later one supersedes an earlier one.
+    const batchFacts: StatedFact[] = [];
+    const intents: GraphIntent[] = [];
+    const entities = new Map<string, { name: string; type: EntityType }>();
+    for (const pair of fresh) {
+      // With an LLM, the model judged which known memories this one makes untrue; else the rules judge.
+      const verdict = opts.judged?.get(pair.after.id);
+      for (const olderId of verdict ?? []) close(pair, olderId, `superseded: ${pair.after.text}`.slice(0, 1000));
+      for (const claim of claims.get(pair.after.id)!) {
+        const newer = pair.after;
+        const hit = [...facts, ...batchFacts].find((f) => {
+          const m = stating.get(f.memory_id) ?? pairs.find((x) => x.after.id === f.memory_id)?.after;
+          return m && m.id !== newer.id && m.valid_to === null && sameOwner(m, newer) && contradicts(claim, f);
+        });
+        const subject = claim.subject ?? hit?.subject;
+        if (hit && !verdict) close(pair, hit.memory_id, supersessionReason(claim, hit));
+        if (!subject) continue;
+        const relation = { subject, predicate: claim.predicate, object: claim.object };
+        batchFacts.push({ ...relation, memory_id: newer.id });
+        for (const [name, type] of relationEntityTypes(relation)) entities.set(nameKey(name), { name, type });
+        intents.push({
+          kind: "relation",
+          relation: {
+            ...relation,
+            source_memory_id: newer.id,
+            confidence: 0.8,
+            namespace: newer.namespace,
+            user_id: newer.user_id,
+            // Valid time: as the memory's (closed already for a past fact stored late).
+            valid_from: pair.after.valid_from,
+            valid_to: pair.after.valid_to,
+          },
+          singleValued: true,
+        });
+      }
+    }
+    return {
+      intents: intents.length ? [{ kind: "entities", entities: [...entities.values()] }, ...intents] : [],
+      superseded,
+    };
   }
 
   /**
@@ -248,6 +380,7 @@ export class Memories {
       const before = await this.d.memoryStore.get(p.tenant, id, now);
       if (!before) throw AppError.notFound(`memory ${id}`, "memory");
       const c = await decide(before, now);
+      if (c.kind === "keep") return { memory: before, deleted: false, warnings: [] };
       if (c.kind === "delete") {
         await this.d.commit.delete(p.tenant, [before], p.subject, c.reason, c.extras);
         return { memory: before, deleted: true, warnings: [] };
@@ -256,6 +389,23 @@ export class Memories {
       const res = await this.d.commit.put(p, [{ before, after }], { reason: c.reason, extras: c.extras, known });
       return { memory: res.memories[0]!, deleted: false, warnings: res.warnings };
     });
+  }
+
+  /**
+   * Closes a memory by hand (it stopped being true at `at`, default now): `valid_to` and the
+   * reason are set, history and a `memory_updated` event say so. A closed memory is left as it is.
+   */
+  async invalidate(p: Principal, id: string, reason: string, at?: number): Promise<Memory> {
+    const res = await this.change(p, id, (before, now) => {
+      if (before.valid_to !== null) return { kind: "keep" };
+      const until = at ?? now;
+      if (until < before.valid_from) {
+        const message = `must not be before the memory's valid_from (${new Date(before.valid_from).toISOString()})`;
+        throw AppError.validation([{ field: "at", message }]);
+      }
+      return { kind: "update", patch: { valid_to: until, invalid_reason: reason }, reason: `invalidated: ${reason}` };
+    });
+    return res.memory;
   }
 
   /** Deletes the given ids; returns those that existed. */
@@ -277,6 +427,42 @@ export class Memories {
     return this.d.memoryStore.changedSince(tenant, cursor, this.d.clock(), limit);
   }
 
+  /**
+   * The owner's current memories nearest a text, best first (what an LLM judging contradictions
+   * is shown). Empty when the embedder or the index fails: the write then goes unjudged.
+   */
+  async nearCurrent(
+    p: Principal,
+    owner: { namespace?: string | null; user_id?: string | null },
+    text: string,
+    limit: number,
+  ): Promise<Memory[]> {
+    try {
+      const [vector] = await this.d.embedder.embed([text]);
+      const hits = await this.d.index.query(p.tenant, vector!, {
+        topK: limit * 2,
+        model: this.d.embedder.model,
+        filter: vectorFilterOf(ownerFilter(owner)),
+      });
+      const rows = new Map(
+        (
+          await this.d.memoryStore.getMany(
+            p.tenant,
+            hits.map((h) => h.id),
+            this.d.clock(),
+            CURRENT,
+          )
+        ).map((m) => [m.id, m]),
+      );
+      return hits
+        .flatMap((h) => rows.get(h.id) ?? [])
+        .filter((m) => sameOwner(m, owner))
+        .slice(0, limit);
+    } catch {
+      return [];
+    }
+  }
+
   /** Memories of the same owner whose vectors are at least `threshold` similar to `m`'s. */
   async similar(p: Principal, m: Memory, threshold: number): Promise<Memory[]> {
     const [vector] = await this.d.embedder.embed([m.text]);
@@ -286,7 +472,7 @@ export class Memories {
       filter: vectorFilterOf(ownerFilter(m)),
     });
     const ids = hits.filter((h) => h.id !== m.id && h.score >= threshold).map((h) => h.id);
-    const rows = await this.d.memoryStore.getMany(p.tenant, ids, this.d.clock());
+    const rows = await this.d.memoryStore.getMany(p.tenant, ids, this.d.clock(), CURRENT);
     return rows.filter((o) => sameOwner(o, m));
   }
 
@@ -342,7 +528,8 @@ export class Memories {
 
   private async forgetOnce(p: Principal, req: ForgetRequest): Promise<ForgetResult> {
     const now = this.d.clock();
-    const filter: MemoryFilter = {};
+    // Superseded memories are forgotten by the same policy as current ones.
+    const filter: MemoryFilter = { validity: { kind: "all" } };
     if (req.namespace) filter.namespace = { eq: req.namespace };
     if (req.user_id) filter.user_id = { eq: req.user_id };
     if (req.session_id) filter.session_id = { eq: req.session_id };
@@ -373,8 +560,8 @@ export class Memories {
     tenant: string,
     inputs: [string, NewMemory][],
     vectors: Map<string, Float32Array>,
-  ): Promise<Map<string, string[]>> {
-    const hits = new Map<string, string[]>();
+  ): Promise<Map<string, NearHit[]>> {
+    const hits = new Map<string, NearHit[]>();
     if (!inputs.length) return hits;
     const threshold = this.d.config.DEDUP_SIMILARITY ?? this.d.embedder.nearDuplicate;
     // A retried create has its vectors already.
@@ -389,7 +576,10 @@ export class Memories {
     const queries = inputs.map(([, m]) => ({ vector: vectors.get(m.text)!, filter: vectorFilterOf(ownerFilter(m)) }));
     const results = await this.d.index.queryMany(tenant, queries, { topK: 5, model: this.d.embedder.model });
     for (const [i, [id]] of inputs.entries()) {
-      const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => h.id);
+      const near = results[i]!.filter((h) => h.score >= threshold && h.id !== id).map((h) => ({
+        id: h.id,
+        score: h.score,
+      }));
       if (near.length) hits.set(id, near);
     }
     return hits;
@@ -403,12 +593,14 @@ export class Memories {
   private async nearDuplicates(
     tenant: string,
     fresh: [string, NewMemory][],
-    nearHits: Map<string, string[]>,
+    nearHits: Map<string, NearHit[]>,
     batch: Set<string>,
     now: number,
-  ): Promise<{ id: string; existing: Memory }[]> {
+  ): Promise<{ id: string; existing: Memory; similarity: number }[]> {
     const candidates = fresh.flatMap(([id]) =>
-      (nearHits.get(id) ?? []).filter((hit) => !batch.has(hit)).map((hit) => ({ id, hit })),
+      (nearHits.get(id) ?? [])
+        .filter((hit) => !batch.has(hit.id))
+        .map((hit) => ({ id, hit: hit.id, score: hit.score })),
     );
     if (!candidates.length) return [];
     const rows = new Map(
@@ -417,21 +609,44 @@ export class Memories {
           tenant,
           candidates.map((c) => c.hit),
           now,
+          CURRENT,
         )
       ).map((m) => [m.id, m]),
     );
     const taken = new Set<string>();
-    const out: { id: string; existing: Memory }[] = [];
+    const out: { id: string; existing: Memory; similarity: number }[] = [];
     for (const c of candidates) {
       const existing = rows.get(c.hit);
       const input = fresh.find(([id]) => id === c.id)![1];
       if (out.some((o) => o.id === c.id) || !existing || taken.has(existing.id)) continue;
       if (!sameOwner(existing, input) || !compatibleFacts(existing.text, input.text)) continue;
       taken.add(existing.id);
-      out.push({ id: c.id, existing });
+      out.push({ id: c.id, existing, similarity: c.score });
     }
     return out;
   }
+}
+
+/** Current memories only (reads by id see superseded ones too). */
+const CURRENT: MemoryFilter = { validity: { kind: "current" } };
+
+/** A create's inputs, prepared once for all its attempts (`Memories.prepare`). */
+interface CreateRequest {
+  /** By id (given or generated), in input order. */
+  prepared: Map<string, NewMemory>;
+  /** The ids the caller gave. */
+  supplied: string[];
+  /** Content hashes by id (with dedup only). */
+  hashes: Map<string, string>;
+  dedup: boolean;
+  relations: CreateOptions["relations"];
+  judged: CreateOptions["judged"];
+}
+
+/** An existing memory whose vector is near a new one's, with the cosine similarity. */
+interface NearHit {
+  id: string;
+  score: number;
 }
 
 /** A create lost the race for a CRUD key (agent_id, scope, key) to another memory. */

@@ -1,4 +1,5 @@
 import type { ExportPosition, ExportRecord, HistoryRecord, RowKind, RowRecord } from "../domain/export.ts";
+import type { FactProbe, StatedFact } from "../domain/temporal.ts";
 import type { ConsolidationCursor, ConsolidationResult } from "../domain/consolidation.ts";
 import type { DomainEvent } from "../domain/events.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
@@ -88,6 +89,8 @@ export interface GraphStore {
   /** Which of the entities a memory visible in `scope` names, by name or alias. */
   namedInScope(tenant: string, entities: Entity[], scope: GraphScope): Promise<string[]>;
   counts(tenant: string): Promise<GraphCounts>;
+  /** Current single-valued facts (with a memory stating each) that the probes look up. */
+  statedFacts(tenant: string, probes: FactProbe[]): Promise<StatedFact[]>;
 }
 
 /** Recorded feedback (written as a `feedback` intent with the memory's change). */

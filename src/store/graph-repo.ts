@@ -2,6 +2,7 @@ import type { TenantDb } from "./databases.ts";
 import type { EntityType } from "../domain/extract.ts";
 import { nameKey, type Entity, type GraphScope, type Relation } from "../domain/graph.ts";
 import type { GraphCounts } from "../domain/stats.ts";
+import type { FactProbe, StatedFact } from "../domain/temporal.ts";
 import type { GraphIntent } from "../domain/writes.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { bindChecked, IN_JSON, jsonList } from "./d1-limits.ts";
@@ -93,6 +94,41 @@ export class GraphRepo {
       [names, tenant, scope.now, ...f.params],
     ).all<Row>();
     return results.map((r) => String(r.id));
+  }
+
+  /**
+   * Current single-valued facts a write's claims may contradict, with a memory stating each: by
+   * subject (`by: "s"`) or by value (`by: "o"`, for "switched from X"), of the probe's owner and
+   * property. One statement for the whole write: the probes are one JSON parameter, each half of
+   * the UNION ALL walks its own relations index.
+   */
+  async statedFacts(tenant: string, probes: FactProbe[]): Promise<StatedFact[]> {
+    if (!probes.length) return [];
+    const db = await this.dbs.of(tenant);
+    const q = `SELECT value ->> '$.ns' AS ns, value ->> '$.u' AS u, value ->> '$.p' AS p, value ->> '$.k' AS k, value ->> '$.by' AS by FROM json_each(?2)`;
+    const half = (by: "s" | "o", col: "subject_id" | "object_id") =>
+      `SELECT se.name AS subject, r.predicate AS predicate, oe.name AS object, s.memory_id AS memory_id
+       FROM (${q}) q
+       JOIN entity_names n ON n.tenant = ?1 AND n.name_key = q.k
+       JOIN relations r ON r.tenant = ?1 AND r.${col} = n.entity_id AND r.predicate = q.p AND r.valid_to IS NULL
+         AND r.namespace IS q.ns AND r.user_id IS q.u
+       JOIN entities se ON se.tenant = ?1 AND se.id = r.subject_id
+       JOIN entities oe ON oe.tenant = ?1 AND oe.id = r.object_id
+       JOIN relation_sources s ON s.tenant = ?1 AND s.relation_id = r.id
+       WHERE q.by = '${by}'`;
+    const rows = JSON.stringify(
+      probes.map((p) => ({ ns: p.namespace, u: p.user_id, p: p.predicate, k: nameKey(p.name), by: p.by })),
+    );
+    const { results } = await db
+      .prepare(`${half("s", "subject_id")} UNION ALL ${half("o", "object_id")} LIMIT 1000`)
+      .bind(tenant, rows)
+      .all<Row>();
+    return results.map((r) => ({
+      subject: String(r.subject),
+      predicate: String(r.predicate),
+      object: String(r.object),
+      memory_id: String(r.memory_id),
+    }));
   }
 
   async counts(tenant: string): Promise<GraphCounts> {

@@ -72,22 +72,48 @@ function relationStatements(
   const owner = [tenant, r.namespace, r.user_id, r.predicate, s, o];
   const entity = (n: 5 | 6) => `(SELECT entity_id FROM entity_names WHERE tenant = ?1 AND name_key = ?${n})`;
   const current = `tenant = ?1 AND namespace IS ?2 AND user_id IS ?3 AND predicate = ?4 AND subject_id = ${entity(5)} AND valid_to IS NULL`;
+  // Valid time: when the fact became true (default: now), and, for a past fact, when it stopped.
+  const from = r.valid_from ?? now;
+  const id = newId(now);
+  if (r.valid_to !== undefined && r.valid_to !== null) {
+    // Recorded closed: it never closes the current fact, and is recorded once.
+    const same = `tenant = ?1 AND namespace IS ?2 AND user_id IS ?3 AND predicate = ?4 AND subject_id = ${entity(5)} AND object_id = ${entity(6)} AND valid_from = ?10`;
+    return [
+      db
+        .prepare(
+          `INSERT INTO relations (tenant, id, subject_id, predicate, object_id, source_memory_id, confidence, valid_from, valid_to, created_at, namespace, user_id)
+           SELECT ?1, ?7, ${entity(5)}, ?4, ${entity(6)}, ?8, ?9, ?10, ?11, ?12, ?2, ?3
+           WHERE NOT EXISTS (SELECT 1 FROM relations WHERE ${same})`,
+        )
+        .bind(...owner, id, r.source_memory_id, r.confidence, from, r.valid_to, now),
+      ...(r.source_memory_id !== null
+        ? [
+            db
+              .prepare(
+                `INSERT INTO relation_sources (tenant, relation_id, memory_id)
+                 SELECT tenant, id, ?7 FROM relations WHERE ${same.replace("?10", "?8")} ON CONFLICT DO NOTHING`,
+              )
+              .bind(...owner, r.source_memory_id, from),
+          ]
+        : []),
+    ];
+  }
   const stmts: D1PreparedStatement[] = [];
   if (singleValued) {
     stmts.push(
       db
-        .prepare(`UPDATE relations SET valid_to = ?7 WHERE ${current} AND object_id != ${entity(6)}`)
-        .bind(...owner, now),
+        .prepare(`UPDATE relations SET valid_to = max(?7, valid_from) WHERE ${current} AND object_id != ${entity(6)}`)
+        .bind(...owner, from),
     );
   }
   stmts.push(
     db
       .prepare(
         `INSERT INTO relations (tenant, id, subject_id, predicate, object_id, source_memory_id, confidence, valid_from, valid_to, created_at, namespace, user_id)
-         SELECT ?1, ?7, ${entity(5)}, ?4, ${entity(6)}, ?8, ?9, ?10, NULL, ?10, ?2, ?3
+         SELECT ?1, ?7, ${entity(5)}, ?4, ${entity(6)}, ?8, ?9, ?10, NULL, ?11, ?2, ?3
          WHERE NOT EXISTS (SELECT 1 FROM relations WHERE ${current} AND object_id = ${entity(6)})`,
       )
-      .bind(...owner, newId(now), r.source_memory_id, r.confidence, now),
+      .bind(...owner, id, r.source_memory_id, r.confidence, from, now),
   );
   if (r.source_memory_id !== null) {
     stmts.push(

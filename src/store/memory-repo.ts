@@ -1,6 +1,6 @@
 import { tenantOrSweep, unfenced, type Db, type TenantDb } from "./databases.ts";
 import type { HistoryEntry, HistoryOptions, HistoryPage, ListOptions, Memory, MemoryPage } from "../domain/memory.ts";
-import type { MemoryFilter } from "../domain/filters.ts";
+import type { MemoryFilter, Validity } from "../domain/filters.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { errorMessage } from "../log.ts";
@@ -21,6 +21,9 @@ const KEY_TAKEN = "another memory already has this (agent_id, scope, key)";
 const KEY_INDEX_VIOLATION = "UNIQUE constraint failed: index 'memories_agent_scope_key'";
 
 type Row = Record<string, unknown>;
+
+const CURRENT: Validity = { kind: "current" };
+const ALL: Validity = { kind: "all" };
 
 const COLUMNS = [
   "tenant",
@@ -50,6 +53,11 @@ const COLUMNS = [
   "discrete_memory_extracted",
   "extraction_strategy",
   "embedding_model",
+  "valid_from",
+  "valid_to",
+  "superseded_by",
+  "supersedes",
+  "invalid_reason",
 ] as const;
 
 /** Every column of a memory (as `m`); read with `memoryFromRow`. */
@@ -160,8 +168,13 @@ export class MemoryRepo {
     return row ? fromRow(row) : null;
   }
 
-  /** Live memories among `ids` that pass `filter`, in no particular order. */
-  async getMany(tenant: string, ids: string[], now: number, filter: MemoryFilter = {}): Promise<Memory[]> {
+  /** Live memories among `ids` that pass `filter` (by default, superseded ones too), in no particular order. */
+  async getMany(
+    tenant: string,
+    ids: string[],
+    now: number,
+    filter: MemoryFilter = { validity: ALL },
+  ): Promise<Memory[]> {
     const db = await this.dbs.of(tenant);
     if (!ids.length) return [];
     const { results } = await this.manyStatement(db, tenant, ids, now, compileFilter(filter)).all<Row>();
@@ -183,7 +196,10 @@ export class MemoryRepo {
     return row ? fromRow(row) : null;
   }
 
-  /** In one query: live memories with any of the ids, and those with any of the content hashes (each once). */
+  /**
+   * In one query: live memories with any of the ids, and current ones with any of the content
+   * hashes (each once): a fact stated again after it was superseded is true again, not a duplicate.
+   */
   async findByIdsOrHashes(tenant: string, ids: string[], hashes: string[], now: number): Promise<Memory[]> {
     const db = await this.dbs.of(tenant);
     if (!ids.length && !hashes.length) return [];
@@ -195,7 +211,7 @@ export class MemoryRepo {
       .prepare(
         `${SELECT} WHERE m.tenant = ?1 AND m.id IN (SELECT value FROM json_each(?2)) AND (m.expires_at IS NULL OR m.expires_at > ?4)
          UNION ALL
-         ${SELECT} WHERE m.tenant = ?1 AND m.memory_hash IN (SELECT value FROM json_each(?3)) AND (m.expires_at IS NULL OR m.expires_at > ?4)`,
+         ${SELECT} WHERE m.tenant = ?1 AND m.memory_hash IN (SELECT value FROM json_each(?3)) AND (m.expires_at IS NULL OR m.expires_at > ?4) AND m.valid_to IS NULL`,
       )
       .bind(tenant, JSON.stringify(ids), JSON.stringify(hashes), now)
       .all<Row>();
@@ -224,7 +240,7 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
-  /** Live memories after the cursor in (updated_at, id) order (ties on updated_at are common: batches). */
+  /** Live current memories after the cursor in (updated_at, id) order (ties on updated_at are common: batches). */
   async changedSince(
     tenant: string,
     cursor: { at: number; id: string },
@@ -234,7 +250,7 @@ export class MemoryRepo {
     const db = await this.dbs.of(tenant);
     const { results } = await db
       .prepare(
-        `${SELECT} WHERE m.tenant = ? AND m.updated_at >= ? AND (m.updated_at > ? OR m.id > ?) AND ${LIVE}
+        `${SELECT} WHERE m.tenant = ? AND m.updated_at >= ? AND (m.updated_at > ? OR m.id > ?) AND ${LIVE} AND m.valid_to IS NULL
          ORDER BY m.updated_at, m.id LIMIT ?`,
       )
       .bind(tenant, cursor.at, cursor.at, cursor.id, now, limit)
@@ -346,7 +362,9 @@ export class MemoryRepo {
     const f = compileFilter(filter);
     // Without a filter, ranked from the index rows alone (half the time of joining every posting's
     // memory), then the top rows are read whole; with one, only live rows passing it are ranked.
-    const fast = f.sql === "1";
+    // (Current memories only is the default, and the fast plan's `live` checks it.)
+    const fast =
+      (filter.validity ?? CURRENT).kind === "current" && compileFilter({ ...filter, validity: ALL }).sql === "1";
     const statements = [
       ...(keyword ? [this.keywordStatement(db, tenant, keyword, now, f, limit, fast)] : []),
       ...(ids.length ? [this.manyStatement(db, tenant, ids, now, f)] : []),
@@ -357,7 +375,7 @@ export class MemoryRepo {
     if (!keyword) return { keyword: [], rows };
     let ranked = results[0]!.results;
     if (fast) {
-      // An expired memory among the top rows is left out; if that leaves the page short while more
+      // An expired or superseded memory among the top rows is left out; if that leaves the page short while more
       // candidates exist, the filtered plan decides (live rows only).
       const live = ranked.filter((r) => Number(r.live) === 1);
       if (live.length < ranked.length && ranked.length >= limit) {
@@ -379,7 +397,7 @@ export class MemoryRepo {
 
   /**
    * The top `limit` keyword candidates, rows whole with their score `kw`. `fast`: ranked from the
-   * index rows alone (`f` must be empty), each row saying whether it is `live`; otherwise only live
+   * index rows alone (`f` must be current memories only), each row saying whether it is `live` (and current); otherwise only live
    * rows passing `f` are ranked.
    */
   private keywordStatement(
@@ -399,7 +417,7 @@ export class MemoryRepo {
         // CROSS JOIN keeps `top` the outer loop: joined, SQLite walked the tenant's memories by the
         // (tenant, ...) index and probed `top` for each (10,000 rows read at 10,000 memories, every search).
         `WITH p AS (${p.sql}), top AS (SELECT p.seq AS seq, ${score} AS kw FROM p GROUP BY p.seq ORDER BY kw DESC, p.seq DESC LIMIT ?)
-         ${SELECT.replace("FROM memories m", `, top.kw, ${LIVE} AS live FROM top CROSS JOIN memories m ON m.seq = top.seq`)}
+         ${SELECT.replace("FROM memories m", `, top.kw, (${LIVE} AND m.valid_to IS NULL) AS live FROM top CROSS JOIN memories m ON m.seq = top.seq`)}
          WHERE m.tenant = ? ORDER BY top.kw DESC, m.seq DESC`,
         [...p.params, query.avgLength, limit, now, tenant],
       );
@@ -503,8 +521,8 @@ export class MemoryRepo {
         actor: String(r.actor),
         at: Number(r.at),
         reason: (r.reason as string | null) ?? null,
-        before: r.before ? parseStoredJson<Memory | null>(r.before, null, "memory_history.before") : null,
-        after: r.after ? parseStoredJson<Memory | null>(r.after, null, "memory_history.after") : null,
+        before: r.before ? historyVersion(r.before, "memory_history.before") : null,
+        after: r.after ? historyVersion(r.after, "memory_history.after") : null,
       })),
       next: last ? { hid: Number(last.hid) } : null,
     };
@@ -612,6 +630,25 @@ export function fromRow(r: Row): Memory {
     discrete_memory_extracted: r.discrete_memory_extracted === "t" ? "t" : "f",
     extraction_strategy: String(r.extraction_strategy),
     embedding_model: (r.embedding_model as string | null) ?? null,
+    valid_from: Number(r.valid_from ?? r.event_date ?? r.created_at),
+    valid_to: r.valid_to === null || r.valid_to === undefined ? null : Number(r.valid_to),
+    superseded_by: (r.superseded_by as string | null) ?? null,
+    supersedes: (r.supersedes as string | null) ?? null,
+    invalid_reason: (r.invalid_reason as string | null) ?? null,
     version: Number(r.version),
+  };
+}
+
+/** A version of a memory kept in its history: written before migration 0012, it has no validity yet. */
+function historyVersion(json: unknown, what: string): Memory | null {
+  const m = parseStoredJson<Memory | null>(json, null, what);
+  if (!m) return null;
+  return {
+    ...m,
+    valid_from: m.valid_from ?? m.event_date ?? m.created_at,
+    valid_to: m.valid_to ?? null,
+    superseded_by: m.superseded_by ?? null,
+    supersedes: m.supersedes ?? null,
+    invalid_reason: m.invalid_reason ?? null,
   };
 }

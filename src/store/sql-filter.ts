@@ -11,6 +11,9 @@ import { andAll, IN_JSON } from "./d1-limits.ts";
 /** A memory (aliased `m`) not expired at the bound time. */
 export const LIVE = "(m.expires_at IS NULL OR m.expires_at > ?)";
 
+/** A memory's valid_from (rows from before migration 0012 have none: their event date, or creation). */
+export const VALID_FROM = "coalesce(m.valid_from, m.event_date, m.created_at)";
+
 /** A WHERE fragment and its parameters. */
 export interface SqlFragment {
   sql: string;
@@ -21,7 +24,7 @@ export interface SqlFragment {
  * Compiles a memory filter into SQL over the `memories` table aliased `m`. Every field name
  * comes from a fixed list (never from input), every value is a bound parameter. Within D1's
  * limits for any filter the schemas accept: lists are one parameter each, so a filter binds at
- * most 66 (7 scalar fields × 3, 3 array fields × 4, 4 numeric fields × 8, pinned), and the
+ * most 68 (7 scalar fields × 3, 3 array fields × 4, 4 numeric fields × 8, pinned, validity 2), and the
  * conditions are AND-ed as a balanced tree.
  */
 export function compileFilter(f: MemoryFilter): SqlFragment {
@@ -66,6 +69,15 @@ export function compileFilter(f: MemoryFilter): SqlFragment {
   if (f.pinned !== undefined) {
     parts.push("m.pinned = ?");
     params.push(f.pinned ? 1 : 0);
+  }
+  const v = f.validity ?? { kind: "current" };
+  if (v.kind === "current") parts.push("m.valid_to IS NULL");
+  else if (v.kind === "during") {
+    parts.push(`${VALID_FROM} <= ?`, "(m.valid_to IS NULL OR m.valid_to > ?)");
+    params.push(v.to, v.from);
+  } else if (v.kind === "then") {
+    parts.push(`(m.supersedes IS NULL OR ${VALID_FROM} <= ?)`, "(m.valid_to IS NULL OR m.valid_to > ?)");
+    params.push(v.to, v.from);
   }
   return { sql: andAll(parts), params };
 }

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { AppError } from "../domain/errors.ts";
-import { numericFilterSchema, tagFilterSchema } from "../domain/filters.ts";
+import { numericFilterSchema, tagFilterSchema, validityOf } from "../domain/filters.ts";
 import { jsonObject, MAX_SPAN_DAYS, MAX_TTL_SECONDS, timestamp } from "../domain/input-limits.ts";
 import { byteLength, MAX_ID_BYTES } from "../domain/ids.ts";
 import { MEMORY_TYPES, SCOPES, type Memory, type MemoryPatch, type NewMemory } from "../domain/memory.ts";
@@ -52,6 +52,14 @@ const recordFields = {
   memory_hash: z.string().nullish(),
   persisted_at: timestamp.nullish(),
   updated_at: timestamp.nullish(),
+  /** edgemem, valid time (docs/temporal.md): when the memory became true (default: event_date, else now). */
+  valid_from: timestamp.nullish(),
+  /** edgemem: when it stopped being true (null = current). */
+  valid_to: timestamp.nullish(),
+  // Set by supersession and invalidation: sent back by clients that round-trip records, ignored.
+  superseded_by: z.string().nullish(),
+  supersedes: z.string().nullish(),
+  invalid_reason: z.string().max(1000).nullish(),
 };
 
 export const memoryRecordInput = z.object({ id: memoryId.nullish(), ...recordFields });
@@ -67,6 +75,17 @@ export const namespaceQuery = z.object({ namespace: label.optional() });
 
 /** Unknown fields are a 422, as in AMS: a misspelt field must not be a silent no-op. */
 export const patchMemoryBody = z.strictObject(recordFields).partial();
+
+/** edgemem, valid time (docs/temporal.md): which memories a read sees; by default the current ones. */
+export const validityFields = {
+  as_of: timestamp
+    .nullish()
+    .meta({ description: "edgemem: answer as of this time: the memories valid then (superseded since or not)." }),
+  include_superseded: z
+    .boolean()
+    .nullish()
+    .meta({ description: "edgemem: include memories superseded or invalidated since (the history of a fact)." }),
+};
 
 const tagFilter = tagFilterSchema.nullish();
 const numericFilter = numericFilterSchema.nullish();
@@ -109,6 +128,7 @@ export const searchBody = z.object({
   text_scorer: z.string().nullish(),
   /** edgemem: add `score_details` (vector, keyword, recency) to every hit. */
   explain: z.boolean().nullish(),
+  ...validityFields,
 });
 export type SearchBody = z.output<typeof searchBody>;
 
@@ -129,6 +149,11 @@ export const forgetBody = z.object({
   limit: z.number().int().min(1).max(10_000).nullish(),
   dry_run: z.boolean().nullish(),
   pinned_ids: z.array(z.string()).max(10_000).nullish(),
+});
+
+export const invalidateBody = z.object({
+  reason: z.string().trim().min(1, { message: "must not be empty" }).max(1000),
+  at: timestamp.nullish().meta({ description: "When it stopped being true (default: now)." }),
 });
 
 export const boolParam = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -187,6 +212,9 @@ export function toNewMemory(r: MemoryRecordInput, now: number, defaultNamespace?
     "extracted_from",
     "discrete_memory_extracted",
     "extraction_strategy",
+    "valid_from",
+    "valid_to",
+    "invalid_reason",
   ]);
   return m;
 }
@@ -194,9 +222,20 @@ export function toNewMemory(r: MemoryRecordInput, now: number, defaultNamespace?
 /** A PATCH body as a service patch: absent fields unchanged, null clears nullable fields. */
 export function toPatch(body: z.output<typeof patchMemoryBody>, now: number): MemoryPatch {
   const patch: Record<string, unknown> = {};
-  const clearable = new Set(["session_id", "user_id", "namespace", "agent_id", "key", "event_date", "expires_at"]);
+  const clearable = new Set([
+    "session_id",
+    "user_id",
+    "namespace",
+    "agent_id",
+    "key",
+    "event_date",
+    "expires_at",
+    "valid_to",
+    "invalid_reason",
+  ]);
+  const derived = ["memory_hash", "persisted_at", "updated_at", "ttl_seconds", "superseded_by", "supersedes"];
   for (const [k, v] of Object.entries(body)) {
-    if (v === undefined || ["memory_hash", "persisted_at", "updated_at", "ttl_seconds"].includes(k)) continue;
+    if (v === undefined || derived.includes(k)) continue;
     if (v === null) {
       if (clearable.has(k)) patch[k] = null;
       else if (k === "topics" || k === "entities") patch[k] = [];
@@ -232,6 +271,7 @@ export function toSearchRequest(b: SearchBody): SearchRequest {
     const f = b[k];
     if (f) filter[k] = f;
   }
+  filter.validity = validityOf(b);
   const recency: RecencyParams | null =
     b.recency_boost === false
       ? null
@@ -291,6 +331,11 @@ export const memoryRecordOut = z
     priority: z.number().int(),
     confidence: z.number(),
     expires_at: isoDate.nullable(),
+    valid_from: isoDate.meta({ description: "edgemem: when this became true (valid time)." }),
+    valid_to: isoDate.nullable().meta({ description: "edgemem: when it stopped being true; null = current." }),
+    superseded_by: z.string().nullable().meta({ description: "edgemem: the memory that superseded this one." }),
+    supersedes: z.string().nullable().meta({ description: "edgemem: the memory this one superseded." }),
+    invalid_reason: z.string().nullable().meta({ description: "edgemem: why it stopped being current." }),
   })
   .meta({
     id: "MemoryRecord",
@@ -416,6 +461,11 @@ export function amsRecord(m: Memory): z.input<typeof memoryRecordOut> {
     priority: m.priority,
     confidence: m.confidence,
     expires_at: formatIsoOrNull(m.expires_at),
+    valid_from: formatIso(m.valid_from),
+    valid_to: formatIsoOrNull(m.valid_to),
+    superseded_by: m.superseded_by,
+    supersedes: m.supersedes,
+    invalid_reason: m.invalid_reason,
   };
 }
 

@@ -1,14 +1,15 @@
 import * as z from "zod";
 import { MESSAGE_ROLES } from "../domain/session.ts";
-import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
+import { ownerFilter, validityOf, type MemoryFilter } from "../domain/filters.ts";
 import type { FeedbackResult, Rating } from "../domain/feedback.ts";
-import type { Entity, GraphFact, GraphQuery, GraphResult, IngestResult } from "../domain/graph.ts";
+import type { Entity, GraphFact, GraphQuery, GraphResult, IngestOptions, IngestResult } from "../domain/graph.ts";
+import type { IngestTraceEntry } from "../domain/ingest-trace.ts";
 import type { SearchHit } from "../domain/search.ts";
 import type { Stats } from "../domain/stats.ts";
 import type { ThinkResult } from "../domain/answer.ts";
 import { MEMORY_TYPES } from "../domain/memory.ts";
-import { ENTITY_TYPES } from "../domain/extract.ts";
-import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut } from "./ams.ts";
+import { DROP_REASONS, ENTITY_TYPES } from "../domain/extract.ts";
+import { amsRecord, deduplicationOut, isoDate, label, memoryId, memoryRecordOut, validityFields } from "./ams.ts";
 import { formatIso, formatIsoOrNull } from "../domain/stored-values.ts";
 
 /** Wire schemas of edgemem's cognitive routes (ingest, graph query, think, feedback, status). */
@@ -18,6 +19,23 @@ const owner = {
   user_id: label.nullish(),
   session_id: label.nullish(),
 };
+
+/** Ingest's options, the same on every transport (REST, MCP, engram, TrustGraph). */
+export const ingestOptions = {
+  trace: z
+    .boolean()
+    .default(false)
+    .meta({ description: "Answer also with `trace`: every candidate the extractor produced and what became of it." }),
+  dry_run: z.boolean().default(false).meta({
+    description:
+      "Decide everything a write would (extraction, dedup, graph) and write nothing: no rows, no events, no vectors.",
+  }),
+};
+
+/** Ingest's options as the service takes them. */
+export function ingestOptionsOf(b: { trace: boolean; dry_run: boolean }): IngestOptions {
+  return { trace: b.trace, dryRun: b.dry_run };
+}
 
 export const ingestBody = z.object({
   messages: z
@@ -33,6 +51,7 @@ export const ingestBody = z.object({
     .min(1, { message: "at least one message is required" })
     .max(1000),
   ...owner,
+  ...ingestOptions,
 });
 
 export const graphQueryBody = z.object({
@@ -42,6 +61,7 @@ export const graphQueryBody = z.object({
   limit: z.number().int().min(1).max(100).default(20),
   namespace: label.nullish().meta({ description: "Only facts and memories of this namespace." }),
   user_id: label.nullish().meta({ description: "Only facts and memories of this user." }),
+  as_of: validityFields.as_of,
 });
 
 export const thinkBody = z.object({
@@ -50,6 +70,7 @@ export const thinkBody = z.object({
   namespace: label.nullish(),
   user_id: label.nullish(),
   stream: z.boolean().default(false),
+  ...validityFields,
 });
 
 export const feedbackBody = z
@@ -89,6 +110,46 @@ export const factOutSchema = z
   })
   .meta({ id: "Relation" });
 
+const relationOut = z.object({ subject: z.string(), predicate: z.string(), object: z.string() });
+
+export const ingestTraceEntryOut = z
+  .object({
+    candidate: z.object({
+      text: z.string(),
+      memory_type: z.enum(MEMORY_TYPES).nullable().meta({ description: "null for a dropped candidate." }),
+      topics: z.array(z.string()),
+      entities: z.array(z.string()),
+      relations: z.array(relationOut),
+    }),
+    outcome: z.enum(["kept", "dropped", "merged", "superseding"]).meta({
+      description:
+        "kept: stored as memory_id; dropped: not kept by the extractor (reason); merged: an existing memory holds it (merged_into); superseding: stored, closing the memory in supersedes.",
+    }),
+    memory_id: z
+      .string()
+      .optional()
+      .meta({ description: "The memory holding the candidate: its own, or the one it merged into." }),
+    reason: z.enum(DROP_REASONS).optional().meta({ description: "Why a dropped candidate was not kept." }),
+    detail: z.string().optional().meta({ description: "What failed validation (reason invalid)." }),
+    merged_into: z
+      .object({
+        memory_id: z.string(),
+        kind: z.enum(["exact", "near"]),
+        similarity: z.number().optional().meta({ description: "Cosine similarity of a near duplicate." }),
+      })
+      .optional(),
+    supersedes: z.object({ memory_id: z.string(), text: z.string(), reason: z.string() }).optional(),
+    entities_added: z
+      .array(z.object({ name: z.string(), type: z.enum(ENTITY_TYPES), new: z.boolean() }))
+      .meta({ description: "Entities it records in the graph; new when the graph did not know the name." }),
+    relations_added: z.array(relationOut),
+  })
+  .meta({ id: "IngestTraceEntry" });
+
+export const tokenUsageOut = z
+  .object({ prompt_tokens: count, completion_tokens: count, total_tokens: count })
+  .meta({ id: "TokenUsage" });
+
 export const ingestOut = z.object({
   memories: z.array(memoryRecordOut),
   deduplicated: z.array(deduplicationOut),
@@ -103,6 +164,12 @@ export const ingestOut = z.object({
   ),
   topics: z.array(z.string()),
   warnings: z.array(z.string()).optional(),
+  trace: z.array(ingestTraceEntryOut).optional().meta({ description: "With trace: true." }),
+  usage: tokenUsageOut
+    .nullable()
+    .optional()
+    .meta({ description: "With trace: true, the LLM tokens the extraction spent; null offline." }),
+  dry_run: z.literal(true).optional().meta({ description: "With dry_run: true: nothing was written." }),
 });
 
 export const graphOut = z.object({
@@ -113,7 +180,14 @@ export const graphOut = z.object({
 });
 
 export const citationOutSchema = z
-  .object({ memory_id: z.string(), text: z.string(), memory_type: z.enum(MEMORY_TYPES), score: z.number() })
+  .object({
+    memory_id: z.string(),
+    text: z.string(),
+    memory_type: z.enum(MEMORY_TYPES),
+    score: z.number(),
+    valid_to: isoDate.optional().meta({ description: "Only on a memory no longer current: when it stopped holding." }),
+    superseded_by: z.string().nullable().optional().meta({ description: "Only on a memory no longer current." }),
+  })
   .meta({ id: "Citation" });
 
 const thinkSourcesOut = z.object({
@@ -167,12 +241,18 @@ export function thinkRequest(b: z.output<typeof thinkBody> | Omit<z.output<typeo
   limit: number;
   filter: MemoryFilter;
 } {
-  return { question: b.question, limit: b.limit, filter: ownerFilter(b) };
+  return { question: b.question, limit: b.limit, filter: { ...ownerFilter(b), validity: validityOf(b) } };
 }
 
 /** A graph query body as the service's query: namespace and user_id narrow the facts and memories seen. */
 export function graphRequest(b: z.output<typeof graphQueryBody>): GraphQuery {
-  return { query: b.query, hops: b.hops, history: b.include_history, limit: b.limit, filter: ownerFilter(b) };
+  return {
+    query: b.query,
+    hops: b.hops,
+    history: b.include_history,
+    limit: b.limit,
+    filter: { ...ownerFilter(b), validity: validityOf({ as_of: b.as_of, include_superseded: b.include_history }) },
+  };
 }
 
 /** What accompanies a think answer: the memories and graph facts it rests on. */
@@ -226,7 +306,15 @@ export function ingestResponse(r: IngestResult): z.input<typeof ingestOut> {
     relations: r.relations,
     topics: r.topics,
     ...(r.warnings.length ? { warnings: r.warnings } : {}),
+    ...(r.trace ? { trace: r.trace.entries.map(traceEntryOut), usage: r.trace.usage } : {}),
+    ...(r.dry_run ? { dry_run: true as const } : {}),
   };
+}
+
+function traceEntryOut(e: IngestTraceEntry): z.input<typeof ingestTraceEntryOut> {
+  if (e.merged_into?.similarity === undefined) return e;
+  const similarity = Math.round(e.merged_into.similarity * 1e6) / 1e6;
+  return { ...e, merged_into: { ...e.merged_into, similarity } };
 }
 
 export function graphResponse(r: GraphResult): z.input<typeof graphOut> {
@@ -248,11 +336,13 @@ export function ratingOf(b: { rating?: Rating; helpful?: boolean; positive?: boo
 }
 
 export function citationOut(h: SearchHit): z.input<typeof citationOutSchema> {
+  const m = h.memory;
   return {
-    memory_id: h.memory.id,
-    text: h.memory.text,
-    memory_type: h.memory.memory_type,
+    memory_id: m.id,
+    text: m.text,
+    memory_type: m.memory_type,
     score: Math.round(h.score * 1e6) / 1e6,
+    ...(m.valid_to !== null ? { valid_to: formatIso(m.valid_to), superseded_by: m.superseded_by } : {}),
   };
 }
 

@@ -109,6 +109,19 @@ describe("the client SDK against wrangler dev", () => {
     const tenant = `e2e-${crypto.randomUUID()}`;
     const client = new EdgememClient({ baseUrl: dev.url, token: () => tokenFor(tenant) });
     expect((await client.health()).now).toBeGreaterThan(0);
+    // A traced dry run first: typed with its trace, and it writes nothing (the graph below has Redis once).
+    const dry = await client.ingest({
+      messages: [{ role: "user", content: "Hello! We decided to use Redis for caching." }],
+      trace: true,
+      dry_run: true,
+    });
+    expect(dry.dry_run).toBe(true);
+    expect(dry.usage).toBeNull();
+    expect(dry.trace.map((e) => [e.outcome, e.reason ?? null])).toEqual([
+      ["kept", null],
+      ["dropped", "greeting"],
+    ]);
+    expect((await client.queryGraph({ query: "Redis" })).entities).toEqual([]);
     const ingested = await client.ingest({
       messages: [{ role: "user", content: "We decided to use Redis for caching." }],
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { extractiveAnswer } from "../../src/domain/answer.ts";
-import { classify, entityType, extract, relationsOf, tagText } from "../../src/domain/extract.ts";
+import { classify, classifyWhy, entityType, extract, relationsOf, tagText } from "../../src/domain/extract.ts";
 import { compatibleFacts, faithfulMerge, keyTerms, stem } from "../../src/domain/text.ts";
 
 describe("offline extractor", () => {
@@ -71,6 +71,16 @@ describe("offline extractor", () => {
       ["decision", "We decided to use Redis for caching."],
     ]);
     expect(r.topics).toEqual(["caching"]);
+    // What was not kept, and why, in the order met.
+    expect(r.dropped).toEqual([
+      { text: "Hello!", reason: "greeting" },
+      { text: "Is that ok?", reason: "question" },
+      { text: "That works well.", reason: "assistant_chatter" },
+      { text: "I will set up the Redis cluster tomorrow.", reason: "assistant_chatter" },
+      { text: "We decided to use Redis for caching.", reason: "duplicate_in_message" },
+    ]);
+    expect(classifyWhy("Totally fine.")).toEqual({ reason: "too_short" });
+    expect(classifyWhy("That seems reasonable enough.")).toEqual({ reason: "low_information" });
   });
 });
 
