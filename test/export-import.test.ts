@@ -85,8 +85,18 @@ async function populated(): Promise<{ api: Api; ids: string[] }> {
   expect(put.status, JSON.stringify(put.body)).toBe(200);
   const fb = await api.call("POST", "/v1/feedback", { memory_id: "m-2", rating: "positive", comment: "useful" });
   expect(fb.status).toBe(200);
+  // Valid time: c-1 superseded by c-2 (as in docs/temporal.md's example), m-2 invalidated.
+  for (const m of [
+    { id: "c-1", text: "We use RabbitMQ for queues", valid_from: "2026-01-10T09:00:00Z" },
+    { id: "c-2", text: "We switched to Kafka for queues", valid_from: "2026-03-05T09:00:00Z" },
+  ]) {
+    const res = await api.call("POST", "/v1/long-term-memory/", { memories: [m], deduplicate: false });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }
+  const closed = await api.call("POST", "/v1/long-term-memory/m-2/invalidate", { reason: "moved to Saturdays" });
+  expect(closed.status, JSON.stringify(closed.body)).toBe(200);
   // The session's memory is promoted to long-term memory as it is stored.
-  return { api, ids: ["m-1", "m-2", "wm-1", ingest.body.memories[0].id] };
+  return { api, ids: ["m-1", "m-2", "wm-1", "c-1", "c-2", ingest.body.memories[0].id] };
 }
 
 describe("export", () => {
@@ -128,8 +138,17 @@ describe("export", () => {
       "Redis",
       "technology",
     ]);
-    const relation = data.find((l) => l.type === "relation")!;
-    expect(relation).toMatchObject({ predicate: "uses", sources: [ids[3]] });
+    const relations = data.filter((l) => l.type === "relation");
+    expect(relations.find((r) => r.predicate === "uses" && r.sources.includes(ids[5]))).toBeDefined();
+    // Validity and supersession ride along.
+    expect(memories.find((m) => m.id === "c-1")).toMatchObject({
+      valid_from: Date.parse("2026-01-10T09:00:00Z"),
+      valid_to: Date.parse("2026-03-05T09:00:00Z"),
+      superseded_by: "c-2",
+    });
+    expect(memories.find((m) => m.id === "c-2")).toMatchObject({ supersedes: "c-1", valid_to: null });
+    expect(memories.find((m) => m.id === "m-2")).toMatchObject({ invalid_reason: "moved to Saturdays" });
+    expect(memories.find((m) => m.id === "m-2")!.valid_to).toEqual(expect.any(Number));
     const session = data.find((l) => l.type === "session")!;
     expect(session.session_id).toBe("s-1");
     expect(session.messages.map((m: any) => m.content)).toEqual(["Hello", "Hi there"]);
@@ -194,6 +213,12 @@ describe("export → import round trip", () => {
     // The imported memories are searchable, their history readable, their session and graph usable.
     const hits = await search(target, { text: "light roast coffee", limit: 3 });
     expect(hits.memories[0].id).toBe("m-1");
+    // Superseded memories stay out of default reads there too, and answer as_of their time.
+    const now = await search(target, { text: "what do we use for queues", limit: 5 });
+    expect(now.memories.map((m: any) => m.id)).toContain("c-2");
+    expect(now.memories.map((m: any) => m.id)).not.toContain("c-1");
+    const then = await search(target, { text: "what do we use for queues", as_of: "2026-02-01T00:00:00Z" });
+    expect(then.memories.map((m: any) => m.id)).toContain("c-1");
     const history = await target.call("GET", "/v1/long-term-memory/m-1/history");
     expect(history.status).toBe(200);
     expect(history.body.history.map((e: any) => e.op)).toEqual(["create", "update"]);
@@ -281,16 +306,24 @@ describe("export → import round trip", () => {
     await target.call("POST", "/v1/ingest", { messages: [{ role: "user", content: "Redis is an in-memory store" }] });
     const res = await importBody(target, toText(source));
     expect(res.status).toBe(200);
-    // Redis (the relation's object) clashes by name; the relation naming it is refused.
+    // Redis clashes by name; each relation naming it is refused, the others import.
+    const redis = source.find((l) => l.type === "entity" && l.name === "Redis")!;
+    const relations = source.filter((l) => l.type === "relation");
+    const onRedis = relations.filter((r) => [r.subject_id, r.object_id].includes(redis.id)).length;
+    expect(onRedis).toBeGreaterThan(0);
     expect(res.body.errors).toEqual([
       {
         line: expect.any(Number),
         error: expect.stringMatching(/^entity .* clashes with a stored one \(same name\)$/),
         field: "name",
       },
-      { line: expect.any(Number), error: expect.stringContaining("is not in this tenant"), field: "object_id" },
+      ...Array.from({ length: onRedis }, () => ({
+        line: expect.any(Number),
+        error: expect.stringContaining(`entity ${redis.id} is not in this tenant`),
+        field: expect.stringMatching(/^(subject|object)_id$/),
+      })),
     ]);
-    expect(res.body.imported.relation).toBe(0);
+    expect(res.body.imported.relation).toBe(relations.length - onRedis);
     expect(res.body.imported.memory).toBe(source.at(-1)!.counts.memory);
     const graph = await target.call("POST", "/v1/graph/query", { query: "Redis" });
     expect(graph.status).toBe(200);
