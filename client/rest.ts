@@ -31,6 +31,8 @@ export interface ClientOptions {
 export interface RequestOptions {
   query?: Query;
   body?: unknown;
+  /** A JSON Lines body, sent as it is (instead of `body`). */
+  lines?: string;
   /** Aborts the request, and any wait before retrying it; the call rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -70,8 +72,15 @@ type Query = object;
 
 const BOOKMARK_HEADER = "x-edgemem-bookmark";
 const NEXT_CURSOR_HEADER = "x-edgemem-next-cursor";
+const NDJSON = "application/x-ndjson";
 /** The wait when a 503 says nothing of when to retry. */
 const DEFAULT_RETRY_MS = 1000;
+
+function addCounts(a: T.RecordCounts, b: T.RecordCounts): T.RecordCounts {
+  const out = { ...a };
+  for (const k of Object.keys(b) as (keyof T.RecordCounts)[]) out[k] += b[k];
+  return out;
+}
 
 /** Retry-After in milliseconds (seconds, or an HTTP date), or null when absent or unreadable. */
 export function retryAfterMs(header: string | null, now = Date.now()): number | null {
@@ -180,19 +189,20 @@ export class EdgememClient {
    * option allows; any other failure rejects with an EdgememError. Every answer's bookmark is
    * kept, a failed one's too (a 404 read at some freshness is still a read).
    */
-  private async send(method: string, path: string, { query, body, signal }: RequestOptions): Promise<Response> {
+  private async send(method: string, path: string, { query, body, lines, signal }: RequestOptions): Promise<Response> {
     const url = new URL(this.baseUrl + path);
     for (const [k, v] of Object.entries(query ?? {}) as [string, unknown][]) {
       if (v === undefined || v === null) continue;
       for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
     }
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload = lines ?? (body === undefined ? undefined : JSON.stringify(body));
+    const contentType = lines === undefined ? "application/json" : NDJSON;
     const retry = this.options.retry === false ? { attempts: 1 } : (this.options.retry ?? {});
     const attempts = Math.max(1, retry.attempts ?? 4);
     const maxWaitMs = retry.maxWaitMs ?? 30_000;
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
-      const res = await this.fetchOnce(method, path, url, payload, signal);
+      const res = await this.fetchOnce(method, path, url, payload, contentType, signal);
       this.bookmarks?.offer(res.headers.get(BOOKMARK_HEADER));
       if (res.ok) return res;
       const error = await errorOf(res, method, path);
@@ -209,10 +219,11 @@ export class EdgememClient {
     path: string,
     url: URL,
     body: string | undefined,
+    contentType: string,
     signal: AbortSignal | undefined,
   ): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json", ...this.options.headers };
-    if (body !== undefined) headers["content-type"] = "application/json";
+    if (body !== undefined) headers["content-type"] = contentType;
     const bookmark = this.bookmarks?.value;
     if (bookmark) headers[BOOKMARK_HEADER] = bookmark;
     // Asked for on each try: a token function may refresh it during a long retry.
@@ -395,6 +406,81 @@ export class EdgememClient {
 
   consolidate(): Promise<T.ConsolidationResult> {
     return this.request("POST", "/v1/consolidate");
+  }
+
+  // ---- edgemem: export and import -------------------------------------------------------------
+
+  /**
+   * The tenant's export, line by line as it streams (`edgemem-export` version 1): the header,
+   * every record, a `cursor` line after each page, the `end` line (without it, the stream was cut
+   * short: call again with the last `cursor` seen to get the rest). Leaving the loop early or
+   * aborting `options.signal` cancels the request.
+   */
+  async *export(opts: { cursor?: string } = {}, options: StreamOptions = {}): AsyncGenerator<T.ExportLine> {
+    const { signal } = options;
+    const res = await this.send("GET", "/v1/export", { query: { cursor: opts.cursor }, signal });
+    if (!res.body) throw new EdgememError(res.status, "invalid_response", "export: the answer has no body");
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, end);
+          buffer = buffer.slice(end + 1);
+          signal?.throwIfAborted();
+          if (line.trim()) yield JSON.parse(line) as T.ExportLine;
+        }
+      }
+      signal?.throwIfAborted();
+      if (buffer.trim()) yield JSON.parse(buffer) as T.ExportLine;
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+
+  /**
+   * Imports records: an export (its lines, as objects or as JSON Lines text), or mem0 or Agent
+   * Memory Server memories (`opts.format`). Idempotent: ids are kept, and records already stored
+   * identically are left alone (`unchanged`); bad lines are reported in `errors`, the rest import.
+   * One request: post a large file in parts (the `npm run import` CLI does).
+   */
+  async import(
+    records: string | Iterable<unknown>,
+    opts: { format?: T.ImportFormat; namespace?: string; signal?: AbortSignal } = {},
+  ): Promise<T.ImportResult> {
+    let lines = typeof records === "string" ? records.split("\n") : Array.from(records, (r) => JSON.stringify(r));
+    // A request takes so many records (`stopped_at_line`): the rest goes in the next, and the
+    // answers add up, their line numbers those of `records`.
+    let offset = 0;
+    let total: T.ImportResult | null = null;
+    for (;;) {
+      const part: T.ImportResult = await this.request("POST", "/v1/import", {
+        query: { format: opts.format, namespace: opts.namespace },
+        lines: lines.join("\n"),
+        signal: opts.signal,
+      });
+      const errors = part.errors.map((e) => ({ ...e, line: e.line + offset }));
+      const warnings = part.warnings.filter((w) => part.stopped_at_line === null || !w.startsWith("stopped at line"));
+      total = total
+        ? {
+            imported: addCounts(total.imported, part.imported),
+            unchanged: addCounts(total.unchanged, part.unchanged),
+            errors: [...total.errors, ...errors],
+            failed: total.failed + part.failed,
+            lines: part.lines + offset,
+            truncated: part.truncated,
+            stopped_at_line: null,
+            warnings: [...total.warnings, ...warnings],
+          }
+        : { ...part, errors, warnings, stopped_at_line: null };
+      if (part.stopped_at_line === null) return total;
+      lines = lines.slice(part.stopped_at_line - 1);
+      offset += part.stopped_at_line - 1;
+    }
   }
 
   /** The server's OpenAPI 3.1 document. */

@@ -659,3 +659,163 @@ export interface ErrorBody {
   detail: string;
   issues?: { field: string; message: string }[];
 }
+
+// ---- Export and import (`edgemem-export` JSON Lines) ------------------------------------------
+
+/** Records of each kind (an export's `end` line; an import's `imported` and `unchanged`). */
+export interface RecordCounts {
+  memory: number;
+  history: number;
+  entity: number;
+  relation: number;
+  session: number;
+  feedback: number;
+}
+
+/** Line 1 of an export. */
+export interface ExportHeader {
+  type: "header";
+  format: string;
+  version: number;
+  tenant: string;
+  exported_at: number;
+  resumed_from?: string;
+}
+
+/** A stored memory; times are epoch milliseconds. */
+export interface ExportMemory {
+  type: "memory";
+  id: string;
+  namespace: string | null;
+  user_id: string | null;
+  session_id: string | null;
+  agent_id: string | null;
+  scope: Scope;
+  key: string | null;
+  text: string;
+  memory_type: MemoryType;
+  topics: string[];
+  entities: string[];
+  priority: number;
+  confidence: number;
+  pinned: boolean;
+  metadata: Record<string, unknown>;
+  memory_hash: string;
+  created_at: number;
+  updated_at: number;
+  last_accessed: number;
+  persisted_at: number | null;
+  event_date: number | null;
+  expires_at: number | null;
+  extracted_from: string[];
+  discrete_memory_extracted: "t" | "f";
+  extraction_strategy: string;
+  /** Valid time: when it became true (epoch ms). */
+  valid_from?: number;
+  /** When it stopped being true; null: current. */
+  valid_to?: number | null;
+  superseded_by?: string | null;
+  supersedes?: string | null;
+  invalid_reason?: string | null;
+}
+
+/** A memory as a history entry or a session stored it (and whatever else it held then). */
+export type ExportMemorySnapshot = Omit<ExportMemory, "type"> & { [field: string]: unknown };
+
+export interface ExportHistory {
+  type: "history";
+  memory_id: string;
+  /** Its place in the memory's history (0: the first write). */
+  n: number;
+  op: "create" | "update" | "delete";
+  actor: string;
+  at: number;
+  reason: string | null;
+  before: ExportMemorySnapshot | null;
+  after: ExportMemorySnapshot | null;
+}
+
+export interface ExportEntity {
+  type: "entity";
+  id: string;
+  name: string;
+  entity_type: EntityType;
+  aliases: string[];
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ExportRelation {
+  type: "relation";
+  id: string;
+  subject_id: string;
+  predicate: string;
+  object_id: string;
+  source_memory_id: string | null;
+  confidence: number;
+  valid_from: number;
+  valid_to: number | null;
+  created_at: number;
+  namespace: string | null;
+  user_id: string | null;
+  sources: string[];
+}
+
+export interface ExportSession {
+  type: "session";
+  session_id: string;
+  namespace: string | null;
+  user_id: string | null;
+  messages: ({ id: string; role: MessageRole; content: string; created_at: number } & { [field: string]: unknown })[];
+  memories: ExportMemorySnapshot[];
+  context: string | null;
+  data: Record<string, unknown> | null;
+  long_term_memory_strategy: Record<string, unknown>;
+  tokens: number;
+  ttl_seconds: number | null;
+  expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+  last_accessed: number;
+}
+
+export interface ExportFeedback {
+  type: "feedback";
+  id: string;
+  memory_id: string;
+  rating: "positive" | "negative";
+  comment: string | null;
+  actor: string;
+  at: number;
+  confidence_before: number;
+  confidence_after: number;
+}
+
+/** One line of an export: the header, a record, a cursor (pass it to `export({cursor})` to resume), the end. */
+export type ExportLine =
+  | ExportHeader
+  | ExportMemory
+  | ExportHistory
+  | ExportEntity
+  | ExportRelation
+  | ExportSession
+  | ExportFeedback
+  | { type: "cursor"; cursor: string }
+  | { type: "end"; counts: RecordCounts; complete?: true };
+
+/** What an import reads: this server's export, mem0 memories, or Agent Memory Server records. */
+export type ImportFormat = "edgemem" | "mem0" | "ams";
+
+export interface ImportResult {
+  imported: RecordCounts;
+  /** Already stored, identical: left alone. */
+  unchanged: RecordCounts;
+  errors: { line: number; error: string; field: string | null }[];
+  failed: number;
+  lines: number;
+  /** A header but no end line: the stream was cut short. */
+  truncated: boolean;
+  /** The first line not read (one request takes at most 2,000 records): post the rest from there. */
+  stopped_at_line: number | null;
+  warnings: string[];
+}

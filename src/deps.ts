@@ -12,6 +12,7 @@ import { DEFAULT_KEYWORD_FLOOR } from "./domain/relevance.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { chunkEvents } from "./service/events.ts";
 import { Consolidation } from "./service/consolidation.ts";
+import { TenantExport } from "./service/export.ts";
 import { Feedback } from "./service/feedback.ts";
 import { KnowledgeGraph } from "./service/graph.ts";
 import { MemorySearch } from "./service/memory-search.ts";
@@ -25,6 +26,7 @@ import { Thinker } from "./service/think.ts";
 import { Upkeep } from "./service/upkeep.ts";
 import { WorkingMemory } from "./service/working-memory.ts";
 import { RequestDatabases, ShardSweep, Shards, DIRECTORY, type TenantDb } from "./store/databases.ts";
+import { ExportRepo } from "./store/export-repo.ts";
 import { GraphRepo } from "./store/graph-repo.ts";
 import { MaintenanceRepo } from "./store/maintenance-repo.ts";
 import { MemoryRepo } from "./store/memory-repo.ts";
@@ -49,6 +51,8 @@ export interface AppDeps {
   stats: TenantStats;
   consolidation: Consolidation;
   profiles: Profiles;
+  /** The tenant's export and import (`edgemem-export` JSON Lines). */
+  exports: TenantExport;
   /** This request's D1 sessions: its consistency (primary or nearest replica) and its bookmark. */
   databases: RequestDatabases;
   /** Tenant placement and moves between shards (the admin routes). */
@@ -156,7 +160,29 @@ function services(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, dbs: Tenan
     log,
     clock,
   });
-  return { config, log, memories, search, upkeep, sessions, graph, think, feedback, stats, consolidation, profiles };
+  const exports = new TenantExport({
+    exportStore: new ExportRepo(dbs),
+    memoryStore,
+    memories,
+    commit,
+    log,
+    clock,
+  });
+  return {
+    config,
+    log,
+    memories,
+    search,
+    upkeep,
+    sessions,
+    graph,
+    think,
+    feedback,
+    stats,
+    consolidation,
+    profiles,
+    exports,
+  };
 }
 
 const offlineLlm = new OfflineLlm();

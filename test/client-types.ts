@@ -37,6 +37,7 @@ import type {
 } from "../src/wire/knowledge.ts";
 import type { errorOut } from "../src/wire/http.ts";
 import type { profileOut, profileQuery } from "../src/wire/profile.ts";
+import type { exportLine, importQuery, importResponse } from "../src/wire/export.ts";
 import type { MEMORY_TYPES } from "../src/domain/memory.ts";
 import type {
   listSessionsQuery,
@@ -99,6 +100,9 @@ ok<Same<C.Whoami, Out<typeof whoamiOut>>>();
 ok<Same<C.ConsolidationResult, Out<typeof consolidationOut>>>();
 ok<Same<C.CrudMemory, Out<typeof crudRecordOut>>>();
 ok<Same<C.ErrorBody, Out<typeof errorOut>>>();
+ok<Same<C.ExportLine, Out<typeof exportLine>>>();
+ok<Same<C.ImportResult, Out<typeof importResponse>>>();
+ok<Same<C.ImportFormat, NonNullable<In<typeof importQuery>["format"]>>>();
 // Query parameters arrive as strings (coerced), so their types differ; their names must not.
 ok<Same<keyof C.CrudListQuery, keyof In<typeof listCrudQuery>>>();
 ok<Same<keyof C.SessionListQuery, keyof In<typeof listSessionsQuery>>>();

@@ -166,6 +166,17 @@ describe("OpenAPI document (/openapi.json)", () => {
     await check("GET", `/api/memories/${id}/history`, "/api/memories/:id/history");
     await check("DELETE", `/api/memories/${id}`, "/api/memories/:id");
     await check("GET", "/openapi.json", "/openapi.json");
+    // Export answers JSON Lines: every line matches the documented line schema; import takes them back.
+    const exported = await api.call("GET", "/v1/export");
+    const exportOp = operations.find((o) => o.path === "/v1/export")!;
+    expect(exported.status).toBe(200);
+    const exportedLines = String(exported.body).trimEnd().split("\n");
+    for (const line of exportedLines) {
+      const parsed = exportOp.response!.safeParse(JSON.parse(line));
+      expect(parsed.success, `GET /v1/export: ${line.slice(0, 200)}: ${parsed.error?.message}`).toBe(true);
+    }
+    checked.add("get /v1/export");
+    await check("POST", "/v1/import", "/v1/import", exportedLines.join("\n"));
     // The admin routes, on a tenant of their own (AUTH_MODE=jwt in tenantApi: the token needs memory:admin).
     const ops = await tenantApi({ scope: "memory:admin" });
     const adminCheck = async (method: string, path: string, template: string, body?: unknown) => {

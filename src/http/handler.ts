@@ -42,6 +42,13 @@ export interface Operation<
   params?: P;
   query?: Q;
   body?: B;
+  /**
+   * The body is JSON Lines, each line one of this schema, read by the handler as it arrives
+   * (`c.req.body`) rather than parsed whole here; documented as `application/x-ndjson`.
+   */
+  linesBody?: z.ZodType;
+  /** The success body is JSON Lines, each line one of `response` (documented as `application/x-ndjson`). */
+  linesResponse?: boolean;
   /** The body may be left out entirely (validated as `{}`). */
   bodyOptional?: boolean;
   /** The success status (200 unless given). */

@@ -5,6 +5,7 @@ import { errorOut } from "../wire/http.ts";
 type Json = Record<string, unknown>;
 
 const REF = "#/components/schemas/";
+const NDJSON = "application/x-ndjson";
 
 /** Error responses an operation can give, by what it declares. */
 function errorStatuses(op: Operation): Record<string, string> {
@@ -17,7 +18,8 @@ function errorStatuses(op: Operation): Record<string, string> {
   // Admin routes name a tenant, not a record: an unknown tenant is an answer, not a 404.
   if (op.params && op.auth !== "admin") out["404"] = "Not found (or another tenant's).";
   if (op.body) out["413"] = "The body exceeds MAX_BODY_BYTES.";
-  if (op.params || op.query || op.body) out["422"] = "Invalid input; `issues` names each field.";
+  if (op.linesBody) out["413"] = "The body exceeds the import's size cap.";
+  if (op.params || op.query || op.body || op.linesBody) out["422"] = "Invalid input; `issues` names each field.";
   return { ...out, ...op.errors };
 }
 
@@ -34,11 +36,12 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
   // components rather than a shared `$defs` bag), and each operation's body and response.
   const registry = z.registry<{ id: string }>();
   const name = (schema: z.ZodType, id: string) => registry.has(schema) || registry.add(schema, { id });
-  for (const schema of [errorOut, ...operations.flatMap((o) => [o.body, o.response, o.events])]) {
+  for (const schema of [errorOut, ...operations.flatMap((o) => [o.body, o.linesBody, o.response, o.events])]) {
     if (schema) collectNamed(schema, name);
   }
   for (const op of operations) {
     if (op.body) name(op.body, `${cap(op.operationId)}Request`);
+    if (op.linesBody) name(op.linesBody, `${cap(op.operationId)}Line`);
     if (op.response) name(op.response, `${cap(op.operationId)}Response`);
     if (op.events) name(op.events, `${cap(op.operationId)}Event`);
   }
@@ -81,7 +84,10 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
     }
     if (op.response) {
       ok.content = {
-        "application/json": { schema: ref(op.response) },
+        [op.linesResponse ? NDJSON : "application/json"]: {
+          schema: ref(op.response),
+          ...(op.linesResponse ? { description: "JSON Lines: one such object per line." } : {}),
+        },
         ...(op.events
           ? {
               "text/event-stream": {
@@ -105,6 +111,16 @@ export function openApiDocument(operations: readonly Operation[], info: { versio
       ...(parameters.length ? { parameters } : {}),
       ...(op.body
         ? { requestBody: { required: !op.bodyOptional, content: { "application/json": { schema: ref(op.body) } } } }
+        : {}),
+      ...(op.linesBody
+        ? {
+            requestBody: {
+              required: true,
+              content: {
+                [NDJSON]: { schema: ref(op.linesBody), description: "JSON Lines: one such object per line." },
+              },
+            },
+          }
         : {}),
       responses,
     };

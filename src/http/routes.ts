@@ -5,6 +5,7 @@ import { AppError } from "../domain/errors.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { amsRoutes } from "./ams-routes.ts";
 import { crudRoutes } from "./crud-routes.ts";
+import { exportRoutes } from "./export-routes.ts";
 import { knowledgeRoutes } from "./knowledge-routes.ts";
 import { profileRoutes } from "./profile-routes.ts";
 import { workingMemoryRoutes } from "./working-memory-routes.ts";
@@ -19,6 +20,7 @@ workingMemoryRoutes(router);
 knowledgeRoutes(router);
 profileRoutes(router);
 crudRoutes(router);
+exportRoutes(router);
 adminRoutes(router);
 
 route(

@@ -40,6 +40,8 @@ export class MemoryCommit {
   /**
    * Writes new versions of memories with their vectors, history, graph entities and events (and
    * deletes `removed` in the same transaction). `known` holds vectors already computed, by text.
+   * `restore` writes records as an export carried them (an import): no history row (the export
+   * carries the history) and no graph entities (it carries the graph).
    */
   async put(
     p: Principal,
@@ -50,9 +52,11 @@ export class MemoryCommit {
       known?: Map<string, Float32Array>;
       removed?: Memory[];
       removedReason?: string;
+      restore?: boolean;
     } = {},
   ): Promise<WriteResult> {
     const { reason, extras = {}, known = new Map<string, Float32Array>(), removed = [], removedReason } = opts;
+    const restore = opts.restore ?? false;
     const now = this.d.clock();
     const warnings: string[] = [];
     const model = this.d.embedder.model;
@@ -88,12 +92,12 @@ export class MemoryCommit {
       } else {
         vector = before && vectorInputsChanged(before, after) ? { kind: "refresh" } : { kind: "keep" };
       }
-      ops.push({ kind: "put", before, after, vector, reason });
+      ops.push({ kind: "put", before, after, vector, reason, ...(restore ? { audit: false } : {}) });
     }
     const deletes: WriteOp[] = removed.map((m) => ({ kind: "delete", before: m, reason: removedReason }));
     // Every entity a memory names exists in the knowledge graph (written in the same transaction).
     const entities = new Map<string, { name: string; type: EntityType }>();
-    for (const { before, after } of pairs) {
+    for (const { before, after } of restore ? [] : pairs) {
       if (before && sameList(before.entities, after.entities)) continue;
       const fresh = after.entities.filter((name) => !entities.has(name.toLowerCase()));
       for (const [name, type] of entityTypes(fresh, after.text)) entities.set(name.toLowerCase(), { name, type });

@@ -1,3 +1,4 @@
+import type { ExportPosition, ExportRecord, HistoryRecord, RowKind, RowRecord } from "../domain/export.ts";
 import type { FactProbe, StatedFact } from "../domain/temporal.ts";
 import type { ConsolidationCursor, ConsolidationResult } from "../domain/consolidation.ts";
 import type { DomainEvent } from "../domain/events.ts";
@@ -195,4 +196,16 @@ export interface TenantMoveStore {
   /** Drops the derived keyword rows and the copy's progress rows of a tenant on a shard. */
   clearLeftovers(shard: string, tenant: string): Promise<void>;
   counts(shard: string, tenant: string): Promise<Record<string, number>>;
+}
+
+/** A tenant's records read for an export, and written back by an import (store/export-repo.ts). */
+export interface ExportStore {
+  /** Up to `limit` records of `after.kind` after `after.key`, in that kind's key order (live memories and sessions only). */
+  page(tenant: string, after: ExportPosition, limit: number, now: number): Promise<ExportRecord[]>;
+  /** The stored records of a kind with any of the keys (ids; session ids for sessions), as an export writes them. */
+  existing(tenant: string, kind: RowKind, keys: string[], now: number): Promise<RowRecord[]>;
+  /** Inserts records in one transaction; AppError `conflict` (writing nothing) when one's key or name is taken. */
+  insert(tenant: string, records: RowRecord[], now: number): Promise<void>;
+  /** Appends history entries at their places `n`, in one transaction; what happened to each. */
+  appendHistory(tenant: string, entries: HistoryRecord[]): Promise<("imported" | "unchanged" | "conflict" | "gap")[]>;
 }

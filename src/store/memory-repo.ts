@@ -60,7 +60,8 @@ const COLUMNS = [
   "invalid_reason",
 ] as const;
 
-const SELECT = `SELECT ${COLUMNS.map((c) => `m.${c}`).join(", ")}, m.version FROM memories m`;
+/** Every column of a memory (as `m`); read with `memoryFromRow`. */
+export const SELECT = `SELECT ${COLUMNS.map((c) => `m.${c}`).join(", ")}, m.version FROM memories m`;
 /** SELECT with the row id, for lists that hand out keyset cursors. */
 const SELECT_KEYED = SELECT.replace(" FROM memories m", ", m.seq FROM memories m");
 /** The sort column and direction of each list order; ties go by seq, the same way. */
@@ -599,7 +600,8 @@ function toRow(m: Memory): unknown[] {
   return [...values, JSON.stringify(index.terms), index.length];
 }
 
-function fromRow(r: Row): Memory {
+/** A memories row (read with SELECT) as the domain record. */
+export function fromRow(r: Row): Memory {
   return {
     id: String(r.id),
     tenant: String(r.tenant),

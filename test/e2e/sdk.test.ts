@@ -254,6 +254,42 @@ describe("the client SDK against wrangler dev", () => {
     expect(bad).toMatchObject({ status: 422, issues: [{ field: "cursor" }] });
   });
 
+  it("exports a tenant line by line, imports it into another, resumes from a cursor, imports mem0", async () => {
+    const source = new EdgememClient({ baseUrl: dev.url, token: await tokenFor(`e2e-${crypto.randomUUID()}`) });
+    await source.createLongTermMemories([
+      { id: "x-1", text: "Carol's standup is at 9:30", user_id: "carol" },
+      { id: "x-2", text: "The staging database is Postgres 16" },
+    ]);
+    await source.feedback({ memory_id: "x-1", rating: "positive" });
+    const lines = [];
+    for await (const line of source.export()) lines.push(line);
+    expect(lines[0]).toMatchObject({ type: "header", format: "edgemem-export", version: 1 });
+    expect(lines.at(-1)).toMatchObject({ type: "end", counts: { memory: 2, feedback: 1 } });
+
+    const target = new EdgememClient({ baseUrl: dev.url, token: await tokenFor(`e2e-${crypto.randomUUID()}`) });
+    const imported = await target.import(lines);
+    expect(imported).toMatchObject({ errors: [], truncated: false, imported: { memory: 2, feedback: 1 } });
+    expect((await target.import(lines)).unchanged).toMatchObject({ memory: 2, feedback: 1 });
+    const data = (l: { type: string }) => !["header", "cursor", "end"].includes(l.type);
+    const copy = [];
+    for await (const line of target.export()) copy.push(line);
+    expect(copy.filter(data)).toEqual(lines.filter(data));
+
+    const cursorAt = lines.findIndex((l) => l.type === "cursor");
+    const cursor = (lines[cursorAt] as { cursor: string }).cursor;
+    const rest = [];
+    for await (const line of source.export({ cursor })) rest.push(line);
+    expect(rest.filter(data)).toEqual(lines.slice(cursorAt + 1).filter(data));
+
+    const mem0 = await target.import(JSON.stringify([{ id: "m0-1", memory: "Likes green tea", user_id: "carol" }]), {
+      format: "mem0",
+    });
+    expect(mem0.imported.memory).toBe(1);
+    expect((await target.getLongTermMemory("m0-1")).text).toBe("Likes green tea");
+    const bad = await target.import("", { format: "nope" as never }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ status: 422, issues: [{ field: "format" }] });
+  });
+
   it("serves MCP at /mcp to the official SDK client", async () => {
     const { Client, StreamableHTTPClientTransport } = await import("@modelcontextprotocol/client");
     const token = await tokenFor(`e2e-${crypto.randomUUID()}`);

@@ -223,3 +223,36 @@ describe("EdgememClient retries 503 unavailable", () => {
     expect(sent).toHaveLength(1);
   });
 });
+
+describe("import in several requests", () => {
+  it("posts the rest from where a request stopped, adding up the answers with the caller's line numbers", async () => {
+    const counts = (memory: number) => ({ memory, history: 0, entity: 0, relation: 0, session: 0, feedback: 0 });
+    const bodies: string[] = [];
+    const answers = [
+      { imported: counts(2), errors: [{ line: 1, error: "bad", field: "id" }], failed: 1, stopped_at_line: 4 },
+      { imported: counts(1), errors: [{ line: 2, error: "worse", field: null }], failed: 1, stopped_at_line: null },
+    ];
+    const fetch = async (_url: string, init: RequestInit) => {
+      bodies.push(String(init.body));
+      const a = answers.shift()!;
+      return Response.json({
+        unchanged: counts(0),
+        lines: 3,
+        truncated: false,
+        warnings: a.stopped_at_line ? ["stopped at line 4: …"] : [],
+        ...a,
+      });
+    };
+    const client = new EdgememClient({ baseUrl: "https://m.test", fetch, bookmarks: false });
+    const result = await client.import([{ a: 1 }, { a: 2 }, { a: 3 }, { a: 4 }, { a: 5 }]);
+    expect(bodies).toEqual(['{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n{"a":5}', '{"a":4}\n{"a":5}']);
+    expect(result.imported.memory).toBe(3);
+    expect(result.errors).toEqual([
+      { line: 1, error: "bad", field: "id" },
+      { line: 5, error: "worse", field: null },
+    ]);
+    expect(result.failed).toBe(2);
+    expect(result.stopped_at_line).toBeNull();
+    expect(result.warnings).toEqual([]);
+  });
+});
