@@ -272,6 +272,22 @@ describe("export → import round trip", () => {
     expect(res.body.imported).toEqual({ ...end.counts, memory: end.counts.memory - 1, feedback: 0 });
   });
 
+  it("a history entry too large for a stored row is a per-line error naming `after`; the rest imports", async () => {
+    const { api } = await populated();
+    const source = await exportLines(api);
+    const target = await tenantApi();
+    const text = toText(source).split("\n");
+    // m-1's second entry (its update), grown past D1's 2 MB row while the line stays under 4 MB.
+    const at = text.findIndex((l) => l.includes('"type":"history"') && l.includes('"n":1'));
+    const entry = JSON.parse(text[at]!);
+    text[at] = JSON.stringify({ ...entry, after: { ...entry.after, notes: "x".repeat(2_200_000) } });
+    const res = await importBody(target, text.join("\n"));
+    expect(res.status).toBe(200);
+    expect(res.body.errors).toEqual([{ line: at + 1, error: expect.stringContaining("larger than"), field: "after" }]);
+    const end = source.at(-1)!;
+    expect(res.body.imported.memory).toBe(end.counts.memory);
+  });
+
   it("a stream cut short imports what came and says it was truncated", async () => {
     const { api } = await populated();
     const source = await exportLines(api);

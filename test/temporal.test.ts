@@ -173,6 +173,78 @@ describe("contradiction on write", () => {
     });
   });
 
+  it("a memory stating other facts too stays current; only the changed fact's relation closes", async () => {
+    const api = await tenantApi();
+    const ingest = (content: string) =>
+      api.call("POST", "/v1/ingest", { messages: [{ role: "user", content }], user_id: "alice" });
+    const first = (await ingest("I work at Acme Corp and I live in Lisbon.")).body.memories[0];
+    await ingest("I work at Globex Labs now.");
+    expect((await api.call("GET", `/v1/long-term-memory/${first.id}`)).body.valid_to).toBeNull();
+    const facts = (await api.call("POST", "/v1/graph/query", { query: "alice", hops: 1, include_history: true })).body
+      .relations;
+    const state = (object: string) => facts.find((r: any) => r.object.name === object)?.current;
+    expect([state("Acme Corp"), state("Globex Labs"), state("Lisbon")]).toEqual([false, true, true]);
+  });
+
+  it("closes every current memory stating the old value; a memory stored closed closes nothing", async () => {
+    const api = await tenantApi();
+    await store(api, [{ id: "r1", text: "We use Redis for caching", valid_from: JAN }]);
+    await store(api, [{ id: "r2", text: "The team chose Redis for caching last year", valid_from: JAN }]);
+    // A past fact with its own end: recorded as it was, closing nothing.
+    await store(api, [
+      {
+        id: "old",
+        text: "We use Memcached for caching",
+        valid_from: "2025-01-01T00:00:00Z",
+        valid_to: "2025-06-01T00:00:00Z",
+      },
+    ]);
+    expect((await api.call("GET", "/v1/long-term-memory/r1")).body.valid_to).toBeNull();
+    expect((await api.call("GET", "/v1/long-term-memory/old")).body).toMatchObject({
+      valid_to: "2025-06-01T00:00:00.000Z",
+      superseded_by: null,
+    });
+
+    await store(api, [{ id: "v", text: "We switched to Valkey for caching", valid_from: MAR }]);
+    for (const id of ["r1", "r2"])
+      expect((await api.call("GET", `/v1/long-term-memory/${id}`)).body, id).toMatchObject({
+        valid_to: MAR,
+        superseded_by: "v",
+      });
+    expect((await api.call("GET", "/v1/long-term-memory/v")).body.supersedes).toMatch(/^r[12]$/);
+  });
+
+  it("replacing a closed memory by id keeps it closed; PATCH valid_to null reopens it and drops the link", async () => {
+    const api = await tenantApi();
+    await cachingChain(api);
+    await store(api, [{ id: "c1", text: "We use Redis for caching, cluster mode" }]);
+    expect((await api.call("GET", "/v1/long-term-memory/c1")).body).toMatchObject({
+      valid_to: MAR,
+      superseded_by: "c2",
+    });
+    const reopened = await api.call("PATCH", "/v1/long-term-memory/c1", { valid_to: null });
+    expect(reopened.body).toMatchObject({ valid_to: null, superseded_by: null, invalid_reason: null });
+  });
+
+  it("a closing time must lie between valid_from and now: 422 naming the field, nothing written", async () => {
+    const api = await tenantApi();
+    const future = new Date(Date.now() + 86_400_000).toISOString();
+    const create = await api.call("POST", "/v1/long-term-memory/", {
+      memories: [{ id: "f", text: "We use Redis for caching", valid_to: future }],
+    });
+    expect([create.status, create.body.issues?.[0]?.field]).toEqual([422, "valid_to"]);
+    const backwards = await api.call("POST", "/v1/long-term-memory/", {
+      memories: [{ id: "b", text: "We use Redis for caching", valid_from: MAR, valid_to: JAN }],
+    });
+    expect([backwards.status, backwards.body.issues?.[0]?.field]).toEqual([422, "valid_to"]);
+    expect((await api.call("GET", "/v1/long-term-memory/f")).status).toBe(404);
+    await store(api, [{ id: "m", text: "We use Redis for caching" }]);
+    const later = await api.call("POST", "/v1/long-term-memory/m/invalidate", { reason: "x", at: future });
+    expect([later.status, later.body.issues?.[0]?.field]).toEqual([422, "at"]);
+    const patch = await api.call("PATCH", "/v1/long-term-memory/m", { valid_to: future });
+    expect([patch.status, patch.body.issues?.[0]?.field]).toEqual([422, "valid_to"]);
+  });
+
   it("a fact true again after it changed is stored again, not deduplicated into the closed one", async () => {
     const api = await tenantApi();
     await store(api, [{ id: "r1", text: "We use Redis for caching", valid_from: JAN }]);

@@ -1,6 +1,6 @@
 import type { FeedbackRecord } from "./feedback.ts";
 import type { EntityType } from "./extract.ts";
-import type { Memory, NewMemory } from "./memory.ts";
+import { withValidity, type Memory, type NewMemory } from "./memory.ts";
 
 /**
  * The `edgemem-export` format, version 1: a tenant as JSON Lines. Line 1 is a header; then typed
@@ -187,14 +187,7 @@ export function memoryRecord(m: Memory): MemoryRecord {
  * ones (valid time and supersession) say "current since it happened".
  */
 export function memoryOf(r: MemoryRecord, tenant: string): Memory {
-  const lacking: Record<string, unknown> = {
-    valid_from: r.event_date ?? r.created_at,
-    valid_to: null,
-    superseded_by: null,
-    supersedes: null,
-    invalid_reason: null,
-  };
-  return { ...lacking, ...r, tenant, version: 0, embedding_model: null };
+  return { ...withValidity(r), tenant, version: 0, embedding_model: null };
 }
 
 /** Whether a stored memory is the imported one: on the fields the stored record has (volatile ones aside). */
@@ -279,3 +272,6 @@ export function decodeExportCursor(raw: string): ExportPosition | null {
   if (n !== undefined) return null;
   return { kind: kind as RecordKind, key: key as string | null };
 }
+
+/** What happened to one history entry of an import. */
+export type HistoryOutcome = "imported" | "unchanged" | "conflict" | "gap" | "too_large";

@@ -73,6 +73,11 @@ export type Validity =
 export type MemoryFilter = Partial<Record<ScalarTagField | ArrayTagField, TagFilter>> &
   Partial<Record<NumericField, NumericFilter>> & { pinned?: boolean; validity?: Validity };
 
+/** Current memories only (the default of every filtered read; reads by id see closed ones too). */
+export const CURRENT_ONLY: MemoryFilter = { validity: { kind: "current" } };
+/** Every memory, closed or current. */
+export const ANY_VALIDITY: MemoryFilter = { validity: { kind: "all" } };
+
 /** The validity a read asks for: `as_of` a time, every version with `include_superseded`, else current. */
 export function validityOf(opts: { as_of?: number | null; include_superseded?: boolean | null }): Validity {
   if (opts.as_of !== undefined && opts.as_of !== null) return { kind: "during", from: opts.as_of, to: opts.as_of };

@@ -198,6 +198,28 @@ export function contentHash(text: string): Promise<string> {
   return sha256Hex(text.trim().replace(/\s+/g, " ").toLowerCase());
 }
 
+/**
+ * When a memory became true unless it says (`valid_from`): when the event happened, or when it was
+ * stated for an event still to come (a plan is true from when it is made).
+ */
+export function defaultValidFrom(m: { event_date?: number | null; created_at: number }): number {
+  return m.event_date !== null && m.event_date !== undefined ? Math.min(m.event_date, m.created_at) : m.created_at;
+}
+
+/** The validity fields a record written before they existed (migration 0012) reads with: current since it happened. */
+export function withValidity<T extends { event_date: number | null; created_at: number }>(
+  m: T & Partial<Pick<Memory, "valid_from" | "valid_to" | "superseded_by" | "supersedes" | "invalid_reason">>,
+): T & Pick<Memory, "valid_from" | "valid_to" | "superseded_by" | "supersedes" | "invalid_reason"> {
+  return {
+    ...m,
+    valid_from: m.valid_from ?? defaultValidFrom(m),
+    valid_to: m.valid_to ?? null,
+    superseded_by: m.superseded_by ?? null,
+    supersedes: m.supersedes ?? null,
+    invalid_reason: m.invalid_reason ?? null,
+  };
+}
+
 /** Builds a full record from a creation request. */
 export async function buildMemory(tenant: string, id: string, input: NewMemory, now: number): Promise<Memory> {
   const createdAt = input.created_at ?? now;
@@ -229,7 +251,7 @@ export async function buildMemory(tenant: string, id: string, input: NewMemory, 
     discrete_memory_extracted: input.discrete_memory_extracted ?? "f",
     extraction_strategy: input.extraction_strategy ?? "discrete",
     embedding_model: null,
-    valid_from: input.valid_from ?? input.event_date ?? createdAt,
+    valid_from: input.valid_from ?? defaultValidFrom({ event_date: input.event_date, created_at: createdAt }),
     valid_to: input.valid_to ?? null,
     superseded_by: null,
     supersedes: null,
@@ -249,6 +271,11 @@ export async function applyPatch(existing: Memory, patch: MemoryPatch, now: numb
   if (patch.entities) next.entities = dedupe(patch.entities);
   if (patch.metadata === null) next.metadata = {};
   if (patch.text !== undefined && patch.text !== existing.text) next.memory_hash = await contentHash(patch.text);
+  // Reopened: no longer closed, so no longer superseded (the successor still names it in `supersedes`).
+  if (patch.valid_to === null && existing.valid_to !== null) {
+    next.superseded_by = null;
+    next.invalid_reason = patch.invalid_reason ?? null;
+  }
   return next;
 }
 

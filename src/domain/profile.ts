@@ -339,7 +339,8 @@ export function fingerprintSource(memories: Memory[], facts: GraphFact[]): strin
 
 // ---------------------------------------------------------------------------------------------
 
-function dedupeById(memories: Memory[]): Memory[] {
+/** Each memory once (the first of an id), in order. */
+export function dedupeById(memories: Memory[]): Memory[] {
   const seen = new Map<string, Memory>();
   for (const m of memories) if (!seen.has(m.id)) seen.set(m.id, m);
   return [...seen.values()];

@@ -1,7 +1,8 @@
-import { relationsOf, SINGLE_VALUED, type ExtractedRelation } from "./extract.ts";
-import { nameKey } from "./graph.ts";
-import type { Memory } from "./memory.ts";
+import { relationsOf, SINGLE_VALUED, type EntityType, type ExtractedRelation } from "./extract.ts";
+import { nameKey, relationEntityTypes } from "./graph.ts";
+import { sameOwner, type Memory } from "./memory.ts";
 import { sentences } from "./summarize.ts";
+import type { GraphIntent } from "./writes.ts";
 
 /**
  * Contradiction on write (docs/temporal.md): the rules that decide whether a new memory closes a
@@ -116,11 +117,12 @@ export function supersessionReason(claim: Claim, fact: StatedFact): string {
 /**
  * The two versions a supersession writes: `older` closed when `newer` became true (or, for a
  * newer memory whose valid time is earlier — a past fact stored late — that one closed instead).
+ * A memory superseding several names the first in `supersedes`; each closed one names it back.
  */
 export function supersede(newer: Memory, older: Memory, reason: string, now: number): { newer: Memory; older: Memory } {
   if (newer.valid_from >= older.valid_from) {
     return {
-      newer: { ...newer, supersedes: older.id },
+      newer: { ...newer, supersedes: newer.supersedes ?? older.id },
       older: { ...older, valid_to: newer.valid_from, superseded_by: newer.id, invalid_reason: reason, updated_at: now },
     };
   }
@@ -129,4 +131,114 @@ export function supersede(newer: Memory, older: Memory, reason: string, now: num
     newer: { ...newer, valid_to: older.valid_from, superseded_by: older.id, invalid_reason: reason },
     older: older.supersedes ? older : { ...older, supersedes: newer.id, updated_at: now },
   };
+}
+
+/** A new memory of a write, what it claims, and (with an LLM) the memories the model judged it makes untrue. */
+export interface NewStatement {
+  memory: Memory;
+  claims: Claim[];
+  verdict?: readonly string[];
+}
+
+/** What a write's supersessions come to: new versions of memories, who closed whom, the facts to record. */
+export interface SupersessionPlan {
+  /** The latest version of every memory the plan changed (new ones and closed ones), by id. */
+  versions: Map<string, Memory>;
+  closed: { id: string; older: Memory; reason: string }[];
+  /** The graph facts the new memories state, with their valid time (closing the old values). */
+  intents: GraphIntent[];
+}
+
+/**
+ * Supersession for a write's new memories, in order (pure; the service reads `facts` — the current
+ * facts the claims probe — and `stored`, the current memories stating them):
+ * - a memory stated already closed (its own `valid_to`) closes nothing;
+ * - with a verdict (an LLM's), the memories it names are closed, and only they;
+ * - otherwise each claim closes every current memory of the same owner stating a contradicted
+ *   value — unless that memory also states another single-valued fact the new one does not
+ *   contradict ("I work at Acme and live in Lisbon" stays when only the job changes; the job's
+ *   relation is closed all the same);
+ * - a later memory of the write supersedes an earlier one.
+ */
+export function planSupersession(
+  statements: NewStatement[],
+  facts: StatedFact[],
+  stored: ReadonlyMap<string, Memory>,
+  now: number,
+): SupersessionPlan {
+  const versions = new Map<string, Memory>();
+  const latest = (id: string) => versions.get(id) ?? stored.get(id);
+  const closed: SupersessionPlan["closed"] = [];
+  const known = [...facts];
+  const close = (newerId: string, olderId: string, reason: string) => {
+    const newer = latest(newerId)!;
+    const older = latest(olderId);
+    if (!older || older.id === newer.id || older.valid_to !== null || !sameOwner(older, newer)) return;
+    const both = supersede(newer, older, reason, now);
+    if (both.newer.supersedes === older.id) closed.push({ id: newer.id, older, reason });
+    versions.set(newer.id, both.newer);
+    versions.set(older.id, both.older);
+  };
+  for (const { memory, claims, verdict } of statements) {
+    versions.set(memory.id, memory);
+    if (memory.valid_to === null) {
+      for (const olderId of verdict ?? []) close(memory.id, olderId, `superseded: ${memory.text}`.slice(0, 1000));
+      for (const claim of verdict ? [] : claims) {
+        for (const fact of known.filter((f) => contradicts(claim, f))) {
+          const older = latest(fact.memory_id);
+          if (older && !statesOtherFacts(older, claims)) close(memory.id, older.id, supersessionReason(claim, fact));
+        }
+      }
+    }
+    // What it states is now known to the write's later memories (a closed memory states nothing current).
+    if (latest(memory.id)!.valid_to === null) {
+      for (const c of claims) if (c.subject !== null) known.push({ ...c, subject: c.subject, memory_id: memory.id });
+    }
+  }
+  return { versions, closed, intents: claimIntents(statements, facts, versions) };
+}
+
+/** Whether `m` states a single-valued fact none of `claims` contradicts (closing it would lose that fact). */
+function statesOtherFacts(m: Memory, claims: Claim[]): boolean {
+  return claimsOf(m.text, m.user_id ?? "user").some(
+    (own) =>
+      own.subject !== null && !claims.some((c) => contradicts(c, { ...own, subject: own.subject!, memory_id: m.id })),
+  );
+}
+
+/**
+ * The graph facts the new memories state, at the memory's valid time (recorded closed for a
+ * memory stored closed), with their entities. A stated change without a subject ("switched from
+ * Redis to Memcached") takes the subject of the fact it replaced.
+ */
+function claimIntents(
+  statements: NewStatement[],
+  facts: StatedFact[],
+  versions: ReadonlyMap<string, Memory>,
+): GraphIntent[] {
+  const entities = new Map<string, { name: string; type: EntityType }>();
+  const relations: GraphIntent[] = [];
+  for (const { memory, claims } of statements) {
+    const m = versions.get(memory.id)!;
+    for (const claim of claims) {
+      const subject = claim.subject ?? facts.find((f) => contradicts(claim, f))?.subject;
+      if (!subject) continue;
+      const fact = { subject, predicate: claim.predicate, object: claim.object };
+      for (const [name, type] of relationEntityTypes(fact)) entities.set(nameKey(name), { name, type });
+      relations.push({
+        kind: "relation",
+        relation: {
+          ...fact,
+          source_memory_id: m.id,
+          confidence: 0.8,
+          namespace: m.namespace,
+          user_id: m.user_id,
+          valid_from: m.valid_from,
+          valid_to: m.valid_to,
+        },
+        singleValued: true,
+      });
+    }
+  }
+  return relations.length ? [{ kind: "entities", entities: [...entities.values()] }, ...relations] : [];
 }

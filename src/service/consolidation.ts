@@ -41,14 +41,14 @@ export class Consolidation {
     const result: ConsolidationResult = { checked: batch.length, merged: 0, removed: 0, forgotten: 0 };
     const gone = new Set<string>();
     for (const m of batch) {
-      if (!gone.has(m.id)) {
+      // A closed memory is history: never merged into, nor merged away (the cursor still passes it).
+      if (!gone.has(m.id) && m.valid_to === null) {
         let first = true;
         // A merge writes only if every memory of the cluster is still as read; otherwise the
         // cluster is rebuilt from fresh reads (a concurrent write is never overwritten).
         await retryOnConflict("consolidation", async () => {
           const current = first ? m : (await this.d.memories.getMany(p, [m.id]))[0];
           first = false;
-          // A memory superseded meanwhile is history: never merged into, nor merged away.
           if (current && current.valid_to === null) await this.mergeCluster(p, current, gone, result);
         });
       }

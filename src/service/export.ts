@@ -233,6 +233,13 @@ export class TenantExport {
           `history entry ${record.n} of memory ${record.memory_id} differs from the stored one`,
           "n",
         );
+      else if (o === "too_large")
+        this.fail(
+          result,
+          line,
+          `history entry ${record.n} of memory ${record.memory_id} is larger than a stored row can be (2 MB)`,
+          "after",
+        );
       else
         this.fail(
           result,

@@ -135,6 +135,12 @@ export class KnowledgeGraph {
     const relations = extraction.memories.flatMap((m, i) =>
       m.relations.map((r) => ({ ...r, source_memory_id: idOf(ids[i]!) })),
     );
+    // The write recorded the single-valued facts of the memories it created, at their valid time
+    // (closing the values they replace): those are not recorded again here.
+    const created = new Set(plan.pairs.flatMap((x) => (x.before ? [] : [x.after.id])));
+    const toRecord = relations.filter(
+      (r) => !(SINGLE_VALUED.has(r.predicate) && r.source_memory_id !== null && created.has(r.source_memory_id)),
+    );
     const names = new Map<string, { name: string; type: Extraction["entities"][number]["type"] }>();
     for (const e of extraction.entities) names.set(nameKey(e.name), e);
     for (const r of relations) {
@@ -146,7 +152,7 @@ export class KnowledgeGraph {
     const user = owner.user_id ?? null;
     const intents: GraphIntent[] = [
       ...(names.size ? [{ kind: "entities" as const, entities: [...names.values()] }] : []),
-      ...relations.map((r): GraphIntent => ({
+      ...toRecord.map((r): GraphIntent => ({
         kind: "relation",
         relation: { ...r, confidence: 0.8, namespace: ns, user_id: user },
         singleValued: SINGLE_VALUED.has(r.predicate),

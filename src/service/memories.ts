@@ -1,17 +1,16 @@
 import type { Embedder } from "../ai/embedder.ts";
 import type { Config } from "../config.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
-import { tagText, type EntityType } from "../domain/extract.ts";
-import { nameKey, relationEntityTypes } from "../domain/graph.ts";
-import { claimsOf, contradicts, probesOf, supersede, supersessionReason, type StatedFact } from "../domain/temporal.ts";
-import type { GraphIntent } from "../domain/writes.ts";
-import { ownerFilter, type MemoryFilter } from "../domain/filters.ts";
+import { tagText } from "../domain/extract.ts";
+import { claimsOf, planSupersession, probesOf, type NewStatement, type SupersessionPlan } from "../domain/temporal.ts";
+import { ANY_VALIDITY, CURRENT_ONLY, ownerFilter, type MemoryFilter } from "../domain/filters.ts";
 import { selectForForgetting, type ForgetRequest, type ForgetResult } from "../domain/forget.ts";
 import { byteLength, MAX_ID_BYTES, newId } from "../domain/ids.ts";
 import {
   applyPatch,
   buildMemory,
   contentHash,
+  defaultValidFrom,
   sameOwner,
   type CreateOptions,
   type Deduplication,
@@ -117,6 +116,12 @@ export class Memories {
     for (const input of inputs) {
       const id = input.id ?? newId(this.d.clock());
       checkId(id);
+      if (input.valid_to !== undefined && input.valid_to !== null) {
+        const now = this.d.clock();
+        const from =
+          input.valid_from ?? defaultValidFrom({ event_date: input.event_date, created_at: input.created_at ?? now });
+        checkValidTo("valid_to", input.valid_to, from, now);
+      }
       prepared.set(id, withTags({ ...input, id }));
     }
     const supplied = inputs.flatMap((i) => (i.id === undefined ? [] : [i.id]));
@@ -188,13 +193,14 @@ export class Memories {
     for (const [id, input] of byId) {
       const before = existing.get(id) ?? null;
       const fresh = await buildMemory(p.tenant, id, input, now);
-      // Replacing keeps the original creation time unless the caller sets one.
-      const after = before ? { ...fresh, created_at: input.created_at ?? before.created_at } : fresh;
+      // Replacing keeps the original creation time and validity (and its supersession links)
+      // unless the caller sets them.
+      const after = before ? replaced(before, fresh, input) : fresh;
       pairs.push({ before, after });
       outcomes.set(id, { id, outcome: "kept", memory_id: id });
     }
-    const { intents, superseded } = await this.supersede(p.tenant, pairs, req, now);
-    for (const x of superseded) {
+    const { intents, closed } = await this.supersede(p.tenant, pairs, req, now);
+    for (const x of closed) {
       outcomes.set(x.id, {
         ...outcomes.get(x.id)!,
         outcome: "superseding",
@@ -218,76 +224,29 @@ export class Memories {
     pairs: { before: Memory | null; after: Memory }[],
     opts: Pick<CreateOptions, "relations" | "judged">,
     now: number,
-  ): Promise<{ intents: GraphIntent[]; superseded: { id: string; older: Memory; reason: string }[] }> {
-    const fresh = pairs.filter((x) => !x.before);
-    const claims = new Map(
-      fresh.map(({ after: m }) => [
-        m.id,
-        claimsOf(m.text, m.user_id ?? "user", opts.relations?.get(m.id)).filter((c) => c.subject !== null || c.from),
-      ]),
-    );
-    const probes = fresh.flatMap(({ after: m }) => claims.get(m.id)!.flatMap((c) => probesOf(c, m)));
-    const judged = fresh.flatMap(({ after: m }) => opts.judged?.get(m.id) ?? []);
-    const superseded: { id: string; older: Memory; reason: string }[] = [];
-    if (!probes.length && !judged.length) return { intents: [], superseded };
+  ): Promise<Pick<SupersessionPlan, "intents" | "closed">> {
+    const statements: NewStatement[] = pairs
+      .filter((x) => !x.before)
+      .map(({ after: m }) => ({
+        memory: m,
+        claims: claimsOf(m.text, m.user_id ?? "user", opts.relations?.get(m.id)).filter(
+          (c) => c.subject !== null || c.from,
+        ),
+        verdict: opts.judged?.get(m.id),
+      }));
+    const probes = statements.flatMap(({ memory, claims }) => claims.flatMap((c) => probesOf(c, memory)));
+    const judged = statements.flatMap((x) => x.verdict ?? []);
+    if (!probes.length && !judged.length) return { intents: [], closed: [] };
     const facts = probes.length ? await this.d.graphStore.statedFacts(tenant, probes) : [];
-    const stating = new Map(
-      (await this.d.memoryStore.getMany(tenant, [...facts.map((f) => f.memory_id), ...judged], now, CURRENT)).map(
-        (m) => [m.id, m],
-      ),
-    );
-    /** Closes `older` (a current memory of the same owner) by `pair`'s memory, in this write. */
-    const close = (pair: { after: Memory }, olderId: string, reason: string) => {
-      const newer = pair.after;
-      const olderPair = pairs.find((x) => x.after.id === olderId);
-      const older = olderPair?.after ?? stating.get(olderId);
-      if (!older || older.id === newer.id || older.valid_to !== null || !sameOwner(older, newer)) return;
-      const both = supersede(newer, older, reason, now);
-      if (both.newer.supersedes === older.id) superseded.push({ id: newer.id, older, reason });
-      pair.after = both.newer;
-      if (olderPair) olderPair.after = both.older;
-      else if (both.older !== older) pairs.push({ before: older, after: both.older });
-    };
-    // The batch's own memories state facts too: a later one supersedes an earlier one.
-    const batchFacts: StatedFact[] = [];
-    const intents: GraphIntent[] = [];
-    const entities = new Map<string, { name: string; type: EntityType }>();
-    for (const pair of fresh) {
-      // With an LLM, the model judged which known memories this one makes untrue; else the rules judge.
-      const verdict = opts.judged?.get(pair.after.id);
-      for (const olderId of verdict ?? []) close(pair, olderId, `superseded: ${pair.after.text}`.slice(0, 1000));
-      for (const claim of claims.get(pair.after.id)!) {
-        const newer = pair.after;
-        const hit = [...facts, ...batchFacts].find((f) => {
-          const m = stating.get(f.memory_id) ?? pairs.find((x) => x.after.id === f.memory_id)?.after;
-          return m && m.id !== newer.id && m.valid_to === null && sameOwner(m, newer) && contradicts(claim, f);
-        });
-        const subject = claim.subject ?? hit?.subject;
-        if (hit && !verdict) close(pair, hit.memory_id, supersessionReason(claim, hit));
-        if (!subject) continue;
-        const relation = { subject, predicate: claim.predicate, object: claim.object };
-        batchFacts.push({ ...relation, memory_id: newer.id });
-        for (const [name, type] of relationEntityTypes(relation)) entities.set(nameKey(name), { name, type });
-        intents.push({
-          kind: "relation",
-          relation: {
-            ...relation,
-            source_memory_id: newer.id,
-            confidence: 0.8,
-            namespace: newer.namespace,
-            user_id: newer.user_id,
-            // Valid time: as the memory's (closed already for a past fact stored late).
-            valid_from: pair.after.valid_from,
-            valid_to: pair.after.valid_to,
-          },
-          singleValued: true,
-        });
-      }
+    const ids = [...facts.map((f) => f.memory_id), ...judged];
+    const stored = new Map((await this.d.memoryStore.getMany(tenant, ids, now, CURRENT_ONLY)).map((m) => [m.id, m]));
+    const plan = planSupersession(statements, facts, stored, now);
+    for (const pair of pairs) pair.after = plan.versions.get(pair.after.id) ?? pair.after;
+    for (const [id, after] of plan.versions) {
+      const before = stored.get(id);
+      if (before && !pairs.some((x) => x.after.id === id)) pairs.push({ before, after });
     }
-    return {
-      intents: intents.length ? [{ kind: "entities", entities: [...entities.values()] }, ...intents] : [],
-      superseded,
-    };
+    return plan;
   }
 
   /**
@@ -359,7 +318,11 @@ export class Memories {
     patch: MemoryPatch,
     reason?: string,
   ): Promise<WriteResult & { memory: Memory }> {
-    const res = await this.change(p, id, () => ({ kind: "update", patch, reason }));
+    const res = await this.change(p, id, (before, now) => {
+      if (patch.valid_to !== undefined && patch.valid_to !== null)
+        checkValidTo("valid_to", patch.valid_to, patch.valid_from ?? before.valid_from, now);
+      return { kind: "update", patch, reason };
+    });
     return { memories: [res.memory], warnings: res.warnings, deduplicated: [], memory: res.memory };
   }
 
@@ -399,10 +362,7 @@ export class Memories {
     const res = await this.change(p, id, (before, now) => {
       if (before.valid_to !== null) return { kind: "keep" };
       const until = at ?? now;
-      if (until < before.valid_from) {
-        const message = `must not be before the memory's valid_from (${new Date(before.valid_from).toISOString()})`;
-        throw AppError.validation([{ field: "at", message }]);
-      }
+      checkValidTo("at", until, before.valid_from, now);
       return { kind: "update", patch: { valid_to: until, invalid_reason: reason }, reason: `invalidated: ${reason}` };
     });
     return res.memory;
@@ -450,7 +410,7 @@ export class Memories {
             p.tenant,
             hits.map((h) => h.id),
             this.d.clock(),
-            CURRENT,
+            CURRENT_ONLY,
           )
         ).map((m) => [m.id, m]),
       );
@@ -472,7 +432,7 @@ export class Memories {
       filter: vectorFilterOf(ownerFilter(m)),
     });
     const ids = hits.filter((h) => h.id !== m.id && h.score >= threshold).map((h) => h.id);
-    const rows = await this.d.memoryStore.getMany(p.tenant, ids, this.d.clock(), CURRENT);
+    const rows = await this.d.memoryStore.getMany(p.tenant, ids, this.d.clock(), CURRENT_ONLY);
     return rows.filter((o) => sameOwner(o, m));
   }
 
@@ -529,7 +489,7 @@ export class Memories {
   private async forgetOnce(p: Principal, req: ForgetRequest): Promise<ForgetResult> {
     const now = this.d.clock();
     // Superseded memories are forgotten by the same policy as current ones.
-    const filter: MemoryFilter = { validity: { kind: "all" } };
+    const filter: MemoryFilter = { ...ANY_VALIDITY };
     if (req.namespace) filter.namespace = { eq: req.namespace };
     if (req.user_id) filter.user_id = { eq: req.user_id };
     if (req.session_id) filter.session_id = { eq: req.session_id };
@@ -609,7 +569,7 @@ export class Memories {
           tenant,
           candidates.map((c) => c.hit),
           now,
-          CURRENT,
+          CURRENT_ONLY,
         )
       ).map((m) => [m.id, m]),
     );
@@ -626,9 +586,6 @@ export class Memories {
     return out;
   }
 }
-
-/** Current memories only (reads by id see superseded ones too). */
-const CURRENT: MemoryFilter = { validity: { kind: "current" } };
 
 /** A create's inputs, prepared once for all its attempts (`Memories.prepare`). */
 interface CreateRequest {
@@ -649,6 +606,25 @@ interface NearHit {
   score: number;
 }
 
+/** A memory replaced by id: the new content, with what the caller did not set kept from the old one. */
+function replaced(before: Memory, fresh: Memory, input: NewMemory): Memory {
+  const validity =
+    input.valid_from === undefined && input.valid_to === undefined
+      ? {
+          valid_from: before.valid_from,
+          valid_to: before.valid_to,
+          superseded_by: before.superseded_by,
+          invalid_reason: before.invalid_reason,
+        }
+      : {};
+  return {
+    ...fresh,
+    created_at: input.created_at ?? before.created_at,
+    supersedes: before.supersedes,
+    ...validity,
+  };
+}
+
 /** A create lost the race for a CRUD key (agent_id, scope, key) to another memory. */
 function isKeyTaken(e: unknown): boolean {
   return e instanceof AppError && e.reason.code === "conflict" && e.reason.clash === "key";
@@ -660,6 +636,21 @@ function withTags(m: NewMemory): NewMemory {
   const tags = tagText(m.text);
   return { ...m, topics: tags.topics, entities: tags.entities.map((e) => e.name) };
 }
+
+/**
+ * A time a memory stopped being true must lie between when it became true and now: "current"
+ * means not closed, so a closing time still to come would hide a memory that still holds.
+ */
+function checkValidTo(field: string, validTo: number, validFrom: number, now: number): void {
+  if (validTo < validFrom) {
+    const message = `must not be before the memory's valid_from (${new Date(validFrom).toISOString()})`;
+    throw AppError.validation([{ field, message }]);
+  }
+  if (validTo > now + CLOCK_SKEW_MS) throw AppError.validation([{ field, message: "must not be in the future" }]);
+}
+
+/** How far ahead of the server a client's clock may be when it says "now". */
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 function checkId(id: string): void {
   if (!id || byteLength(id) > MAX_ID_BYTES) {

@@ -1,4 +1,11 @@
-import type { ExportPosition, ExportRecord, HistoryRecord, RowKind, RowRecord } from "../domain/export.ts";
+import type {
+  ExportPosition,
+  ExportRecord,
+  HistoryOutcome,
+  HistoryRecord,
+  RowKind,
+  RowRecord,
+} from "../domain/export.ts";
 import type { FactProbe, StatedFact } from "../domain/temporal.ts";
 import type { ConsolidationCursor, ConsolidationResult } from "../domain/consolidation.ts";
 import type { DomainEvent } from "../domain/events.ts";
@@ -207,5 +214,5 @@ export interface ExportStore {
   /** Inserts records in one transaction; AppError `conflict` (writing nothing) when one's key or name is taken. */
   insert(tenant: string, records: RowRecord[], now: number): Promise<void>;
   /** Appends history entries at their places `n`, in one transaction; what happened to each. */
-  appendHistory(tenant: string, entries: HistoryRecord[]): Promise<("imported" | "unchanged" | "conflict" | "gap")[]>;
+  appendHistory(tenant: string, entries: HistoryRecord[]): Promise<HistoryOutcome[]>;
 }

@@ -2,11 +2,11 @@ import type { LlmProvider } from "../ai/llm.ts";
 import type { MemoryFilter } from "../domain/filters.ts";
 import { factOf, type GraphFact } from "../domain/graph.ts";
 import { sha256Hex } from "../domain/ids.ts";
-import type { Memory } from "../domain/memory.ts";
 import type { Principal } from "../domain/principal.ts";
 import {
   buildProfile,
   checkedSummary,
+  dedupeById,
   fingerprintSource,
   PROFILE_LIMITS,
   STABLE_TYPES,
@@ -66,7 +66,7 @@ export class Profiles {
       this.facts(p, q.userId, filter, now),
       this.d.summarize ? this.cached(p, q) : null,
     ]);
-    const memories = dedupe(pages.flat());
+    const memories = dedupeById(pages.flat());
     const rules = buildProfile({ userId: q.userId, memories, facts });
     const fingerprint = await sha256Hex(fingerprintSource(memories, facts));
     const base: Profile = {
@@ -135,10 +135,4 @@ export class Profiles {
     const entities = new Map([...users, ...objects].map((e) => [e.id, e]));
     return relations.filter((r) => entities.has(r.object_id)).map((r) => factOf(r, entities));
   }
-}
-
-function dedupe(memories: Memory[]): Memory[] {
-  const seen = new Map<string, Memory>();
-  for (const m of memories) if (!seen.has(m.id)) seen.set(m.id, m);
-  return [...seen.values()];
 }

@@ -8,6 +8,7 @@ import {
   type EntityRecord,
   type ExportPosition,
   type ExportRecord,
+  type HistoryOutcome,
   type HistoryRecord,
   type RowKind,
   type RowRecord,
@@ -21,9 +22,6 @@ import { checkRowSize, IN_JSON, jsonList } from "./d1-limits.ts";
 import { fromRow as memoryFromRow, SELECT as SELECT_MEMORY } from "./memory-repo.ts";
 
 type Row = Record<string, unknown>;
-
-/** What happened to one history entry of an import. */
-export type HistoryOutcome = "imported" | "unchanged" | "conflict" | "gap";
 
 /** SQLite's message when an insert takes a key another row holds. */
 const UNIQUE = "UNIQUE constraint failed";
@@ -207,34 +205,44 @@ export class ExportRepo {
   async appendHistory(tenant: string, entries: HistoryRecord[]): Promise<HistoryOutcome[]> {
     const db = await this.dbs.of(tenant);
     if (!entries.length) return [];
-    const results = await db.batch(
-      entries.map((h) =>
-        db
-          .prepare(
-            `INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-             WHERE (SELECT count(*) FROM memory_history WHERE tenant = ?1 AND memory_id = ?2) = ?9`,
-          )
-          .bind(
-            ...checkRowSize(
-              [
-                tenant,
-                h.memory_id,
-                h.op,
-                h.actor,
-                h.at,
-                h.reason,
-                h.before ? JSON.stringify({ ...h.before, tenant }) : null,
-                h.after ? JSON.stringify({ ...h.after, tenant }) : null,
-              ],
-              `history entry ${h.n} of memory ${h.memory_id}`,
-            ),
-            h.n,
+    // An entry too large for a D1 row is refused on its own (`too_large`); the others go on.
+    const values = entries.map((h) => {
+      try {
+        return checkRowSize(
+          [
+            tenant,
+            h.memory_id,
+            h.op,
+            h.actor,
+            h.at,
+            h.reason,
+            h.before ? JSON.stringify({ ...h.before, tenant }) : null,
+            h.after ? JSON.stringify({ ...h.after, tenant }) : null,
+          ],
+          `history entry ${h.n} of memory ${h.memory_id}`,
+        );
+      } catch (e) {
+        if (e instanceof AppError) return null;
+        throw e;
+      }
+    });
+    const writable = entries.flatMap((_, i) => (values[i] ? [i] : []));
+    const results = writable.length
+      ? await db.batch(
+          writable.map((i) =>
+            db
+              .prepare(
+                `INSERT INTO memory_history (tenant, memory_id, op, actor, at, reason, before, after)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                 WHERE (SELECT count(*) FROM memory_history WHERE tenant = ?1 AND memory_id = ?2) = ?9`,
+              )
+              .bind(...values[i]!, entries[i]!.n),
           ),
-      ),
-    );
-    const outcomes: HistoryOutcome[] = results.map((r) => (r.meta.changes > 0 ? "imported" : "gap"));
-    const skipped = entries.flatMap((h, i) => (outcomes[i] === "imported" ? [] : [i]));
+        )
+      : [];
+    const outcomes: HistoryOutcome[] = entries.map(() => "too_large");
+    writable.forEach((i, j) => (outcomes[i] = results[j]!.meta.changes > 0 ? "imported" : "gap"));
+    const skipped = entries.flatMap((_, i) => (outcomes[i] === "gap" ? [i] : []));
     if (!skipped.length) return outcomes;
     const stored = await db.batch<Row>(
       skipped.map((i) =>

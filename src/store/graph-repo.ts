@@ -11,6 +11,9 @@ import { compileFilter, LIVE } from "./sql-filter.ts";
 
 type Row = Record<string, unknown>;
 
+/** Sources read per fact when a write checks what it contradicts (the newest; generated ids are ULIDs). */
+const STATED_BY = 50;
+
 /** D1 repository for the knowledge graph: entities (with their names) and relations (with history). */
 export class GraphRepo {
   constructor(private readonly dbs: TenantDb) {}
@@ -105,23 +108,28 @@ export class GraphRepo {
   async statedFacts(tenant: string, probes: FactProbe[]): Promise<StatedFact[]> {
     if (!probes.length) return [];
     const db = await this.dbs.of(tenant);
-    const q = `SELECT value ->> '$.ns' AS ns, value ->> '$.u' AS u, value ->> '$.p' AS p, value ->> '$.k' AS k, value ->> '$.by' AS by FROM json_each(?2)`;
+    // Per fact, its newest STATED_BY sources: a fact many memories state cannot crowd out the others.
+    // CROSS JOIN keeps the probes the outer loop: joined freely, SQLite walked every relation of
+    // the tenant and, for each, every entity name (364,206 rows read at 300 facts).
     const half = (by: "s" | "o", col: "subject_id" | "object_id") =>
-      `SELECT se.name AS subject, r.predicate AS predicate, oe.name AS object, s.memory_id AS memory_id
-       FROM (${q}) q
-       JOIN entity_names n ON n.tenant = ?1 AND n.name_key = q.k
-       JOIN relations r ON r.tenant = ?1 AND r.${col} = n.entity_id AND r.predicate = q.p AND r.valid_to IS NULL
-         AND r.namespace IS q.ns AND r.user_id IS q.u
-       JOIN entities se ON se.tenant = ?1 AND se.id = r.subject_id
-       JOIN entities oe ON oe.tenant = ?1 AND oe.id = r.object_id
-       JOIN relation_sources s ON s.tenant = ?1 AND s.relation_id = r.id
-       WHERE q.by = '${by}'`;
+      `SELECT se.name AS subject, r.predicate AS predicate, oe.name AS object, s.memory_id AS memory_id,
+         row_number() OVER (PARTITION BY r.id ORDER BY s.memory_id DESC) AS nth
+       FROM json_each(?2) q
+       CROSS JOIN entity_names n ON n.tenant = ?1 AND n.name_key = q.value ->> '$.k'
+       CROSS JOIN relations r ON r.tenant = ?1 AND r.${col} = n.entity_id AND r.predicate = q.value ->> '$.p'
+         AND r.valid_to IS NULL AND r.namespace IS q.value ->> '$.ns' AND r.user_id IS q.value ->> '$.u'
+       CROSS JOIN entities se ON se.tenant = ?1 AND se.id = r.subject_id
+       CROSS JOIN entities oe ON oe.tenant = ?1 AND oe.id = r.object_id
+       CROSS JOIN relation_sources s ON s.tenant = ?1 AND s.relation_id = r.id
+       WHERE q.value ->> '$.by' = '${by}'`;
     const rows = JSON.stringify(
       probes.map((p) => ({ ns: p.namespace, u: p.user_id, p: p.predicate, k: nameKey(p.name), by: p.by })),
     );
     const { results } = await db
-      .prepare(`${half("s", "subject_id")} UNION ALL ${half("o", "object_id")} LIMIT 1000`)
-      .bind(tenant, rows)
+      .prepare(
+        `SELECT subject, predicate, object, memory_id FROM (${half("s", "subject_id")} UNION ALL ${half("o", "object_id")}) WHERE nth <= ?3`,
+      )
+      .bind(tenant, rows, STATED_BY)
       .all<Row>();
     return results.map((r) => ({
       subject: String(r.subject),

@@ -1,6 +1,15 @@
 import { tenantOrSweep, unfenced, type Db, type TenantDb } from "./databases.ts";
-import type { HistoryEntry, HistoryOptions, HistoryPage, ListOptions, Memory, MemoryPage } from "../domain/memory.ts";
-import type { MemoryFilter, Validity } from "../domain/filters.ts";
+import {
+  defaultValidFrom,
+  withValidity,
+  type HistoryEntry,
+  type HistoryOptions,
+  type HistoryPage,
+  type ListOptions,
+  type Memory,
+  type MemoryPage,
+} from "../domain/memory.ts";
+import { ANY_VALIDITY, type MemoryFilter } from "../domain/filters.ts";
 import { AppError, WriteConflict } from "../domain/errors.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { errorMessage } from "../log.ts";
@@ -21,9 +30,6 @@ const KEY_TAKEN = "another memory already has this (agent_id, scope, key)";
 const KEY_INDEX_VIOLATION = "UNIQUE constraint failed: index 'memories_agent_scope_key'";
 
 type Row = Record<string, unknown>;
-
-const CURRENT: Validity = { kind: "current" };
-const ALL: Validity = { kind: "all" };
 
 const COLUMNS = [
   "tenant",
@@ -169,12 +175,7 @@ export class MemoryRepo {
   }
 
   /** Live memories among `ids` that pass `filter` (by default, superseded ones too), in no particular order. */
-  async getMany(
-    tenant: string,
-    ids: string[],
-    now: number,
-    filter: MemoryFilter = { validity: ALL },
-  ): Promise<Memory[]> {
+  async getMany(tenant: string, ids: string[], now: number, filter: MemoryFilter = ANY_VALIDITY): Promise<Memory[]> {
     const db = await this.dbs.of(tenant);
     if (!ids.length) return [];
     const { results } = await this.manyStatement(db, tenant, ids, now, compileFilter(filter)).all<Row>();
@@ -240,7 +241,7 @@ export class MemoryRepo {
     return results.map(fromRow);
   }
 
-  /** Live current memories after the cursor in (updated_at, id) order (ties on updated_at are common: batches). */
+  /** Live memories (closed ones too) after the cursor in (updated_at, id) order (ties on updated_at are common: batches). */
   async changedSince(
     tenant: string,
     cursor: { at: number; id: string },
@@ -250,7 +251,7 @@ export class MemoryRepo {
     const db = await this.dbs.of(tenant);
     const { results } = await db
       .prepare(
-        `${SELECT} WHERE m.tenant = ? AND m.updated_at >= ? AND (m.updated_at > ? OR m.id > ?) AND ${LIVE} AND m.valid_to IS NULL
+        `${SELECT} WHERE m.tenant = ? AND m.updated_at >= ? AND (m.updated_at > ? OR m.id > ?) AND ${LIVE}
          ORDER BY m.updated_at, m.id LIMIT ?`,
       )
       .bind(tenant, cursor.at, cursor.at, cursor.id, now, limit)
@@ -364,7 +365,7 @@ export class MemoryRepo {
     // memory), then the top rows are read whole; with one, only live rows passing it are ranked.
     // (Current memories only is the default, and the fast plan's `live` checks it.)
     const fast =
-      (filter.validity ?? CURRENT).kind === "current" && compileFilter({ ...filter, validity: ALL }).sql === "1";
+      (filter.validity?.kind ?? "current") === "current" && compileFilter({ ...filter, ...ANY_VALIDITY }).sql === "1";
     const statements = [
       ...(keyword ? [this.keywordStatement(db, tenant, keyword, now, f, limit, fast)] : []),
       ...(ids.length ? [this.manyStatement(db, tenant, ids, now, f)] : []),
@@ -630,7 +631,13 @@ export function fromRow(r: Row): Memory {
     discrete_memory_extracted: r.discrete_memory_extracted === "t" ? "t" : "f",
     extraction_strategy: String(r.extraction_strategy),
     embedding_model: (r.embedding_model as string | null) ?? null,
-    valid_from: Number(r.valid_from ?? r.event_date ?? r.created_at),
+    valid_from:
+      r.valid_from === null || r.valid_from === undefined
+        ? defaultValidFrom({
+            event_date: r.event_date === null ? null : Number(r.event_date),
+            created_at: Number(r.created_at),
+          })
+        : Number(r.valid_from),
     valid_to: r.valid_to === null || r.valid_to === undefined ? null : Number(r.valid_to),
     superseded_by: (r.superseded_by as string | null) ?? null,
     supersedes: (r.supersedes as string | null) ?? null,
@@ -642,13 +649,5 @@ export function fromRow(r: Row): Memory {
 /** A version of a memory kept in its history: written before migration 0012, it has no validity yet. */
 function historyVersion(json: unknown, what: string): Memory | null {
   const m = parseStoredJson<Memory | null>(json, null, what);
-  if (!m) return null;
-  return {
-    ...m,
-    valid_from: m.valid_from ?? m.event_date ?? m.created_at,
-    valid_to: m.valid_to ?? null,
-    superseded_by: m.superseded_by ?? null,
-    supersedes: m.supersedes ?? null,
-    invalid_reason: m.invalid_reason ?? null,
-  };
+  return m && withValidity(m);
 }

@@ -11,8 +11,8 @@ import { andAll, IN_JSON } from "./d1-limits.ts";
 /** A memory (aliased `m`) not expired at the bound time. */
 export const LIVE = "(m.expires_at IS NULL OR m.expires_at > ?)";
 
-/** A memory's valid_from (rows from before migration 0012 have none: their event date, or creation). */
-export const VALID_FROM = "coalesce(m.valid_from, m.event_date, m.created_at)";
+/** A memory's valid_from (rows from before migration 0012 have none: domain/memory.ts `defaultValidFrom`). */
+export const VALID_FROM = "coalesce(m.valid_from, min(coalesce(m.event_date, m.created_at), m.created_at))";
 
 /** A WHERE fragment and its parameters. */
 export interface SqlFragment {
