@@ -1,4 +1,4 @@
-import type { EntityType, Extraction, TokenUsage } from "./extract.ts";
+import { entityType, type EntityType, type Extraction, type TokenUsage } from "./extract.ts";
 import type { MemoryFilter } from "./filters.ts";
 import type { IngestTraceEntry } from "./ingest-trace.ts";
 import type { Deduplication, Memory } from "./memory.ts";
@@ -135,7 +135,10 @@ export function relationEntityTypes(r: {
 }): [name: string, type: EntityType][] {
   return [
     [r.subject, r.predicate === "uses" ? "topic" : PERSON_SUBJECT.has(r.predicate) ? "person" : "concept"],
-    [r.object, r.predicate === "lives_in" ? "place" : r.predicate === "works_at" ? "organization" : "concept"],
+    [
+      r.object,
+      r.predicate === "lives_in" ? "place" : r.predicate === "works_at" ? "organization" : entityType(r.object),
+    ],
   ];
 }
 
