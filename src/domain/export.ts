@@ -1,5 +1,6 @@
 import type { FeedbackRecord } from "./feedback.ts";
 import type { EntityType } from "./extract.ts";
+import type { Entity, Relation } from "./graph.ts";
 import { withValidity, type Memory, type NewMemory } from "./memory.ts";
 
 /**
@@ -57,25 +58,12 @@ export interface HistoryRecord {
  * An entity of the knowledge graph (found by its name and aliases: an import indexes both). Its
  * type is `entity_type`: `type` names the record's kind on every line.
  */
-export interface EntityRecord {
-  id: string;
-  name: string;
+export interface EntityRecord extends Omit<Entity, "type"> {
   entity_type: EntityType;
-  aliases: string[];
-  created_at: number;
-  updated_at: number;
 }
 
 /** A relation with its owner and every memory that stated it. */
-export interface RelationRecord {
-  id: string;
-  subject_id: string;
-  predicate: string;
-  object_id: string;
-  source_memory_id: string | null;
-  confidence: number;
-  valid_from: number;
-  valid_to: number | null;
+export interface RelationRecord extends Relation {
   created_at: number;
   namespace: string | null;
   user_id: string | null;

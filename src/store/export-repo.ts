@@ -19,6 +19,7 @@ import type { FeedbackRecord } from "../domain/feedback.ts";
 import { parseStoredJson } from "../domain/stored-values.ts";
 import { errorMessage } from "../log.ts";
 import { checkRowSize, IN_JSON, jsonList } from "./d1-limits.ts";
+import { entityFromRow, relationFromRow } from "./graph-repo.ts";
 import { fromRow as memoryFromRow, SELECT as SELECT_MEMORY } from "./memory-repo.ts";
 
 type Row = Record<string, unknown>;
@@ -386,28 +387,14 @@ function snapshot(v: unknown, what: string): Record<string, unknown> | null {
 }
 
 function entityOf(r: Row): { type: "entity" } & EntityRecord {
-  return {
-    type: "entity",
-    id: String(r.id),
-    name: String(r.name),
-    entity_type: r.type as EntityRecord["entity_type"],
-    aliases: parseStoredJson<string[]>(r.aliases, [], "entities.aliases"),
-    created_at: Number(r.created_at),
-    updated_at: Number(r.updated_at),
-  };
+  const { type, ...entity } = entityFromRow(r);
+  return { type: "entity", ...entity, entity_type: type };
 }
 
 function relationOf(r: Row): { type: "relation" } & RelationRecord {
   return {
     type: "relation",
-    id: String(r.id),
-    subject_id: String(r.subject_id),
-    predicate: String(r.predicate),
-    object_id: String(r.object_id),
-    source_memory_id: (r.source_memory_id as string | null) ?? null,
-    confidence: Number(r.confidence),
-    valid_from: Number(r.valid_from),
-    valid_to: r.valid_to === null ? null : Number(r.valid_to),
+    ...relationFromRow(r),
     created_at: Number(r.created_at),
     namespace: (r.namespace as string | null) ?? null,
     user_id: (r.user_id as string | null) ?? null,

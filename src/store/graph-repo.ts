@@ -157,7 +157,7 @@ export class GraphRepo {
   }
 }
 
-function entityFromRow(r: Row): Entity {
+export function entityFromRow(r: Row): Entity {
   return {
     id: String(r.id),
     name: String(r.name),
@@ -168,7 +168,7 @@ function entityFromRow(r: Row): Entity {
   };
 }
 
-function relationFromRow(r: Row): Relation {
+export function relationFromRow(r: Row): Relation {
   return {
     id: String(r.id),
     subject_id: String(r.subject_id),
