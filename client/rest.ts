@@ -362,32 +362,13 @@ export class EdgememClient {
     const { signal } = options;
     const res = await this.send("POST", "/v1/think", { body: { ...req, stream: true }, signal });
     if (!res.body) throw new EdgememError(res.status, "invalid_response", "think: the stream has no body");
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    try {
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        let end: number;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const event = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = event
-            .split("\n")
-            .filter((l) => l.startsWith("data:"))
-            .map((l) => l.slice(5).trimStart())
-            .join("\n");
-          // Events already read are not handed out after an abort.
-          signal?.throwIfAborted();
-          if (data) yield JSON.parse(data) as T.ThinkEvent;
-        }
-      }
-      signal?.throwIfAborted();
-    } finally {
-      // Ends the response (and the server's work on it) when the loop stops early; a stream
-      // that has already ended or failed rejects the cancel, which has nothing left to say.
-      await reader.cancel().catch(() => {});
+    for await (const event of pieces(res.body, "\n\n", signal, false)) {
+      const data = event
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trimStart())
+        .join("\n");
+      if (data) yield JSON.parse(data) as T.ThinkEvent;
     }
   }
 
@@ -420,25 +401,8 @@ export class EdgememClient {
     const { signal } = options;
     const res = await this.send("GET", "/v1/export", { query: { cursor: opts.cursor }, signal });
     if (!res.body) throw new EdgememError(res.status, "invalid_response", "export: the answer has no body");
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    try {
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        let end: number;
-        while ((end = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, end);
-          buffer = buffer.slice(end + 1);
-          signal?.throwIfAborted();
-          if (line.trim()) yield JSON.parse(line) as T.ExportLine;
-        }
-      }
-      signal?.throwIfAborted();
-      if (buffer.trim()) yield JSON.parse(buffer) as T.ExportLine;
-    } finally {
-      await reader.cancel().catch(() => {});
+    for await (const line of pieces(res.body, "\n", signal, true)) {
+      if (line.trim()) yield JSON.parse(line) as T.ExportLine;
     }
   }
 
@@ -508,4 +472,38 @@ export class EdgememClient {
     history: (id: string, q: T.HistoryQuery = {}): Promise<T.History> =>
       this.request("GET", `/api/memories/${encodeURIComponent(id)}/history`, { query: q }),
   };
+}
+
+/**
+ * A streamed body's text, piece by piece between `separator`s (SSE events, JSON lines), and the
+ * text after the last one when `trailing`. Pieces already read are not handed out after an abort;
+ * leaving the loop early cancels the response (and the server's work on it).
+ */
+async function* pieces(
+  body: NonNullable<Response["body"]>,
+  separator: string,
+  signal: AbortSignal | undefined,
+  trailing: boolean,
+): AsyncGenerator<string> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end: number;
+      while ((end = buffer.indexOf(separator)) >= 0) {
+        const piece = buffer.slice(0, end);
+        buffer = buffer.slice(end + separator.length);
+        signal?.throwIfAborted();
+        yield piece;
+      }
+    }
+    signal?.throwIfAborted();
+    if (trailing && buffer) yield buffer;
+  } finally {
+    // A stream that has already ended or failed rejects the cancel, which has nothing left to say.
+    await reader.cancel().catch(() => {});
+  }
 }

@@ -24,6 +24,11 @@ import { fromRow as memoryFromRow, SELECT as SELECT_MEMORY } from "./memory-repo
 
 type Row = Record<string, unknown>;
 
+/** A relation with the memories that stated it (`sources`, a JSON array in id order). */
+const SELECT_RELATION = `SELECT r.*, (SELECT json_group_array(memory_id) FROM (
+    SELECT s.memory_id FROM relation_sources s WHERE s.tenant = r.tenant AND s.relation_id = r.id ORDER BY s.memory_id)
+  ) AS sources FROM relations r`;
+
 /** SQLite's message when an insert takes a key another row holds. */
 const UNIQUE = "UNIQUE constraint failed";
 /** Aborts the batch when the previous statement changed nothing (the write_conflicts trigger, migration 0005). */
@@ -64,12 +69,7 @@ export class ExportRepo {
       }
       case "relation": {
         const { results } = await db
-          .prepare(
-            `SELECT r.*, (SELECT json_group_array(memory_id) FROM (
-               SELECT s.memory_id FROM relation_sources s WHERE s.tenant = r.tenant AND s.relation_id = r.id ORDER BY s.memory_id)
-             ) AS sources
-             FROM relations r WHERE r.tenant = ? AND r.id > ? ORDER BY r.id LIMIT ?`,
-          )
+          .prepare(`${SELECT_RELATION} WHERE r.tenant = ? AND r.id > ? ORDER BY r.id LIMIT ?`)
           .bind(tenant, key, limit)
           .all<Row>();
         return results.map(relationOf);
@@ -142,12 +142,7 @@ export class ExportRepo {
       }
       case "relation": {
         const { results } = await db
-          .prepare(
-            `SELECT r.*, (SELECT json_group_array(memory_id) FROM (
-               SELECT s.memory_id FROM relation_sources s WHERE s.tenant = r.tenant AND s.relation_id = r.id ORDER BY s.memory_id)
-             ) AS sources
-             FROM relations r WHERE r.tenant = ? AND r.id IN ${IN_JSON}`,
-          )
+          .prepare(`${SELECT_RELATION} WHERE r.tenant = ? AND r.id IN ${IN_JSON}`)
           .bind(tenant, ids)
           .all<Row>();
         return results.map(relationOf);
